@@ -1,0 +1,32 @@
+import { ApplicationFailure } from '@temporalio/common';
+import { FailureType } from '../domain/failures.js';
+import { GatewayError, InvalidCredentialsError } from '../providers/types.js';
+import { loadGateway, type GatewayDeps } from './load-gateway.js';
+
+export interface ConnectionRef {
+  tenantId: string;
+  connectionId: string;
+}
+
+export function createConnectionActivities(deps: GatewayDeps) {
+  return {
+    /** Asks the provider whether the connection's credentials work. */
+    async verifyConnectionCredentials(ref: ConnectionRef): Promise<{ account: string; provider: string }> {
+      const { gateway, provider } = await loadGateway(deps, ref.tenantId, ref.connectionId);
+      try {
+        const { account } = await gateway.verifyCredentials();
+        return { account, provider };
+      } catch (err) {
+        if (err instanceof InvalidCredentialsError) {
+          throw ApplicationFailure.create({ type: FailureType.InvalidCredentials, message: err.message, nonRetryable: true });
+        }
+        if (err instanceof GatewayError && err.classification === 'hard_decline') {
+          throw ApplicationFailure.create({ type: FailureType.InvalidCredentials, message: err.message, nonRetryable: true });
+        }
+        throw err;
+      }
+    },
+  };
+}
+
+export type ConnectionActivities = ReturnType<typeof createConnectionActivities>;

@@ -1,0 +1,53 @@
+import { ApplicationFailure } from '@temporalio/common';
+import { and, eq } from 'drizzle-orm';
+import type { Db } from '../db/client.js';
+import { connections } from '../db/schema.js';
+import { FailureType } from '../domain/failures.js';
+import type { ProviderRegistry } from '../providers/registry.js';
+import type { PaymentGateway } from '../providers/types.js';
+import { CredentialDecryptionError, type CredentialCipher } from '../secrets/credential-cipher.js';
+
+export interface GatewayDeps {
+  db: Db;
+  cipher: CredentialCipher;
+  providers: ProviderRegistry;
+}
+
+export interface LoadedGateway {
+  gateway: PaymentGateway;
+  provider: string;
+  code: string;
+}
+
+/**
+ * Builds (or reuses) the gateway client of a tenant's connection. The only place credentials are
+ * decrypted; failures are non-retryable and typed, so a workflow can react without parsing messages.
+ */
+export async function loadGateway(deps: GatewayDeps, tenantId: string, connectionId: string): Promise<LoadedGateway> {
+  const [row] = await deps.db
+    .select()
+    .from(connections)
+    .where(and(eq(connections.id, connectionId), eq(connections.tenantId, tenantId)))
+    .limit(1);
+  if (!row) {
+    throw ApplicationFailure.create({
+      type: FailureType.ConnectionUnavailable,
+      message: `connection ${connectionId} not found for tenant ${tenantId}`,
+      nonRetryable: true,
+    });
+  }
+  try {
+    const gateway = deps.providers.client(row, () =>
+      deps.cipher.open({ keyId: row.credentialsKeyId, ciphertext: row.credentialsCiphertext }, row.tenantId, row.id),
+    );
+    return { gateway, provider: row.provider, code: row.code };
+  } catch (err) {
+    if (err instanceof CredentialDecryptionError) {
+      throw ApplicationFailure.create({ type: FailureType.CredentialsUndecryptable, message: err.message, nonRetryable: true });
+    }
+    if (err instanceof Error && err.name === 'UnknownProviderError') {
+      throw ApplicationFailure.create({ type: FailureType.ConnectionUnavailable, message: err.message, nonRetryable: true });
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,89 @@
+import { Router, type Request, type RequestHandler, type Response } from 'express';
+import type { z } from 'zod';
+import { ApiError, type ErrorDetail } from './errors.js';
+import type { HttpMethod, OpenApiRegistry, OperationDoc, Security } from './openapi.js';
+
+/** The authenticated tenant of a request (from its API key; never from a path or body). */
+export interface TenantContext {
+  id: string;
+  name: string;
+}
+
+type Infer<S> = S extends z.ZodType ? z.output<S> : undefined;
+
+export interface EndpointSpec<B extends z.ZodType | undefined, Q extends z.ZodType | undefined, P extends z.ZodType | undefined>
+  extends Omit<OperationDoc, 'method' | 'path' | 'tag' | 'security' | 'body' | 'query' | 'params'> {
+  body?: B;
+  query?: Q;
+  params?: P;
+  security?: Security;
+}
+
+export interface EndpointInput<B, Q, P> {
+  body: B;
+  query: Q;
+  params: P;
+  tenant: TenantContext;
+  requestId: string;
+  req: Request;
+  res: Response;
+}
+
+export function issuesToDetails(issues: z.core.$ZodIssue[], root: string): ErrorDetail[] {
+  return issues.map((i) => ({
+    path: [root, ...i.path.map(String)].join('.'),
+    message: i.message,
+  }));
+}
+
+function parsePart(schema: z.ZodType | undefined, value: unknown, root: string, details: ErrorDetail[]): unknown {
+  if (!schema) return undefined;
+  const result = schema.safeParse(value ?? {});
+  if (result.success) return result.data;
+  details.push(...issuesToDetails(result.error.issues, root));
+  return undefined;
+}
+
+/**
+ * One router per resource. Each endpoint is validated with its zod schemas (handlers only ever see
+ * parsed values) and documented in the OpenAPI registry from the same schemas.
+ */
+export class ResourceRouter {
+  readonly router = Router();
+
+  constructor(
+    private readonly openapi: OpenApiRegistry,
+    private readonly tag: string,
+    private readonly authenticate: Record<Exclude<Security, 'none'>, RequestHandler>,
+  ) {}
+
+  endpoint<B extends z.ZodType | undefined = undefined, Q extends z.ZodType | undefined = undefined, P extends z.ZodType | undefined = undefined>(
+    method: HttpMethod,
+    path: string,
+    spec: EndpointSpec<B, Q, P>,
+    handler: (input: EndpointInput<Infer<B>, Infer<Q>, Infer<P>>) => Promise<void>,
+  ): this {
+    const security = spec.security ?? 'tenant';
+    this.openapi.add({ ...spec, method, path, tag: this.tag, security });
+    const guards = security === 'none' ? [] : [this.authenticate[security]];
+    this.router[method](path, ...guards, async (req, res) => {
+      const details: ErrorDetail[] = [];
+      const params = parsePart(spec.params, req.params, 'params', details);
+      const query = parsePart(spec.query, req.query, 'query', details);
+      const body = parsePart(spec.body, req.body, 'body', details);
+      if (details.length > 0) {
+        throw new ApiError(400, 'validation_failed', `invalid request: ${details.map((d) => d.path).join(', ')}`, details);
+      }
+      await handler({
+        body: body as Infer<B>,
+        query: query as Infer<Q>,
+        params: params as Infer<P>,
+        tenant: res.locals.tenant as TenantContext,
+        requestId: String(res.locals.requestId),
+        req,
+        res,
+      });
+    });
+    return this;
+  }
+}

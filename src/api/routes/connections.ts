@@ -1,0 +1,279 @@
+import { and, asc, eq } from 'drizzle-orm';
+import { z } from 'zod';
+import { newId } from '../../db/ids.js';
+import { connections } from '../../db/schema.js';
+import { TenantIdAttr } from '../../shared/search-attributes.js';
+import { workflowId } from '../../shared/workflow-ids.js';
+import type { Credentials } from '../../providers/types.js';
+import type { AppDeps } from '../app.js';
+import { ResourceRouter, issuesToDetails } from '../endpoint.js';
+import { checkConnectionSettings } from '../connection-settings.js';
+import { ApiError } from '../errors.js';
+
+const code = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'lower-case letters, digits, "_" or "-", at most 63 characters')
+  .meta({ description: 'Unique per tenant; used in routing rules and logs (e.g. stripe-eu)' });
+const credentials = z
+  .record(z.string(), z.string().min(1))
+  .refine((c) => Object.keys(c).length > 0, 'must contain at least one field')
+  .meta({ description: 'Write-only. Encrypted at rest (AES-256-GCM); never returned.', writeOnly: true });
+const settings = z
+  .record(z.string(), z.unknown())
+  .meta({ description: 'Non-secret provider settings (e.g. baseUrl of a sandbox), checked against the URL policy' });
+const metadata = z
+  .record(z.string().max(40), z.string().max(500))
+  .refine((m) => Object.keys(m).length <= 50, 'at most 50 keys');
+const status = z.enum(['active', 'disabled']);
+
+const createBody = z.strictObject({
+  provider: z.string().min(1).meta({ description: 'Provider type, e.g. stripe or a declarative provider name' }),
+  code,
+  name: z.string().trim().min(1).max(200),
+  credentials,
+  settings: settings.optional(),
+  metadata: metadata.optional(),
+  status: status.optional(),
+});
+const patchBody = z
+  .strictObject({
+    name: z.string().trim().min(1).max(200).optional(),
+    credentials: credentials.optional(),
+    settings: settings.optional(),
+    metadata: metadata.optional(),
+    status: status.optional(),
+  })
+  .refine((b) => Object.keys(b).length > 0, 'at least one field to change is required');
+const idParams = z.object({ id: z.string().min(1) });
+const listQuery = z.strictObject({ provider: z.string().optional(), status: status.optional() });
+
+export const connectionOut = z.object({
+  id: z.string(),
+  object: z.literal('connection'),
+  provider: z.string(),
+  code: z.string(),
+  name: z.string(),
+  status,
+  settings: z.record(z.string(), z.unknown()),
+  metadata: z.record(z.string(), z.string()),
+  credentials: z.object({
+    version: z.number().int().meta({ description: 'Increments whenever the credentials are replaced' }),
+    keyId: z.string().meta({ description: 'Id of the encryption key that sealed them (for rotation)' }),
+  }),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+
+const testOut = z.object({
+  connectionId: z.string(),
+  ok: z.boolean().optional(),
+  status: z.enum(['completed', 'running']),
+  account: z.string().optional(),
+  error: z.object({ code: z.string(), message: z.string() }).optional(),
+  workflowId: z.string(),
+  runId: z.string(),
+});
+
+type ConnectionRow = typeof connections.$inferSelect;
+
+export function presentConnection(row: ConnectionRow): z.infer<typeof connectionOut> {
+  return {
+    id: row.id,
+    object: 'connection',
+    provider: row.provider,
+    code: row.code,
+    name: row.name,
+    status: row.status,
+    settings: row.settings,
+    metadata: row.metadata,
+    credentials: { version: row.credentialsVersion, keyId: row.credentialsKeyId },
+    createdAt: row.createdAt.toISOString(),
+    updatedAt: row.updatedAt.toISOString(),
+  };
+}
+
+const TEST_WAIT_MS = 30_000;
+
+export function connectionsRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter {
+  const { db } = deps.database;
+
+  /** Checks credential shape and settings against the provider before anything is stored. */
+  function checkProviderInput(provider: string, creds: Credentials | undefined, sets: Record<string, unknown> | undefined) {
+    let factory;
+    try {
+      factory = deps.providers.factory(provider);
+    } catch {
+      throw new ApiError(400, 'validation_failed', `unknown provider "${provider}"`, [
+        { path: 'body.provider', message: `must be one of: ${deps.providers.types().join(', ')}` },
+      ]);
+    }
+    if (creds) {
+      try {
+        factory.validateCredentials(creds);
+      } catch (err) {
+        const details =
+          err instanceof z.ZodError
+            ? issuesToDetails(err.issues, 'body.credentials')
+            : [{ path: 'body.credentials', message: err instanceof Error ? err.message : 'invalid' }];
+        throw new ApiError(400, 'validation_failed', `credentials do not fit provider "${provider}"`, details);
+      }
+    }
+    if (sets) checkConnectionSettings(sets, deps.urlPolicy);
+  }
+
+  async function findOwned(tenantId: string, id: string): Promise<ConnectionRow> {
+    const [row] = await db
+      .select()
+      .from(connections)
+      .where(and(eq(connections.id, id), eq(connections.tenantId, tenantId)));
+    // Another tenant's connection is indistinguishable from a missing one.
+    if (!row) throw ApiError.notFound('connection', id);
+    return row;
+  }
+
+  return r
+    .endpoint(
+      'post',
+      '/v1/connections',
+      {
+        summary: 'Create a connection (a tenant account at a provider) with encrypted credentials',
+        body: createBody,
+        responses: { 201: { description: 'Created', schema: connectionOut } },
+      },
+      async ({ body, tenant, res }) => {
+        checkProviderInput(body.provider, body.credentials, body.settings);
+        const id = newId('con');
+        const sealed = deps.cipher.seal(body.credentials, tenant.id, id);
+        const [row] = await db
+          .insert(connections)
+          .values({
+            id,
+            tenantId: tenant.id,
+            provider: body.provider,
+            code: body.code,
+            name: body.name,
+            status: body.status ?? 'active',
+            credentialsCiphertext: sealed.ciphertext,
+            credentialsKeyId: sealed.keyId,
+            settings: body.settings ?? {},
+            metadata: body.metadata ?? {},
+          })
+          .onConflictDoNothing({ target: [connections.tenantId, connections.code] })
+          .returning();
+        if (!row) throw new ApiError(409, 'conflict', `a connection with code "${body.code}" already exists`);
+        res.status(201).json(presentConnection(row));
+      },
+    )
+    .endpoint(
+      'get',
+      '/v1/connections',
+      {
+        summary: "List the tenant's connections",
+        query: listQuery,
+        responses: { 200: { description: 'Connections', schema: z.object({ data: z.array(connectionOut) }) } },
+      },
+      async ({ query, tenant, res }) => {
+        const rows = await db
+          .select()
+          .from(connections)
+          .where(
+            and(
+              eq(connections.tenantId, tenant.id),
+              query.provider ? eq(connections.provider, query.provider) : undefined,
+              query.status ? eq(connections.status, query.status) : undefined,
+            ),
+          )
+          .orderBy(asc(connections.createdAt), asc(connections.id));
+        res.json({ data: rows.map(presentConnection) });
+      },
+    )
+    .endpoint(
+      'get',
+      '/v1/connections/:id',
+      { summary: 'Get a connection', params: idParams, responses: { 200: { description: 'The connection', schema: connectionOut } } },
+      async ({ params, tenant, res }) => {
+        res.json(presentConnection(await findOwned(tenant.id, params.id)));
+      },
+    )
+    .endpoint(
+      'patch',
+      '/v1/connections/:id',
+      {
+        summary: 'Update a connection; new credentials replace the old ones entirely',
+        params: idParams,
+        body: patchBody,
+        responses: { 200: { description: 'Updated', schema: connectionOut } },
+      },
+      async ({ params, body, tenant, res }) => {
+        const current = await findOwned(tenant.id, params.id);
+        checkProviderInput(current.provider, body.credentials, body.settings);
+        const sealed = body.credentials ? deps.cipher.seal(body.credentials, tenant.id, current.id) : undefined;
+        const [row] = await db
+          .update(connections)
+          .set({
+            ...(body.name !== undefined ? { name: body.name } : {}),
+            ...(body.settings !== undefined ? { settings: body.settings } : {}),
+            ...(body.metadata !== undefined ? { metadata: body.metadata } : {}),
+            ...(body.status !== undefined ? { status: body.status } : {}),
+            ...(sealed
+              ? {
+                  credentialsCiphertext: sealed.ciphertext,
+                  credentialsKeyId: sealed.keyId,
+                  credentialsVersion: current.credentialsVersion + 1,
+                }
+              : {}),
+            updatedAt: new Date(),
+          })
+          .where(and(eq(connections.id, current.id), eq(connections.tenantId, tenant.id)))
+          .returning();
+        if (sealed || body.status === 'disabled') deps.providers.forget(current.id);
+        res.json(presentConnection(row!));
+      },
+    )
+    .endpoint(
+      'delete',
+      '/v1/connections/:id',
+      { summary: 'Delete a connection and its credentials', params: idParams, responses: { 204: { description: 'Deleted' } } },
+      async ({ params, tenant, res }) => {
+        const deleted = await db
+          .delete(connections)
+          .where(and(eq(connections.id, params.id), eq(connections.tenantId, tenant.id)))
+          .returning({ id: connections.id });
+        if (deleted.length === 0) throw ApiError.notFound('connection', params.id);
+        deps.providers.forget(params.id);
+        res.status(204).end();
+      },
+    )
+    .endpoint(
+      'post',
+      '/v1/connections/:id/test',
+      {
+        summary: 'Check the credentials against the provider (runs as a Temporal workflow)',
+        description: `Waits up to ${TEST_WAIT_MS / 1000}s for the result; otherwise answers status "running" with the workflow id to look up in the Temporal UI.`,
+        params: idParams,
+        responses: { 200: { description: 'Result of the check', schema: testOut } },
+      },
+      async ({ params, tenant, requestId, res }) => {
+        const conn = await findOwned(tenant.id, params.id);
+        const handle = await deps.temporal.workflow.start('connectionTestWorkflow', {
+          taskQueue: deps.taskQueues.connections,
+          workflowId: workflowId.connectionTest(conn.id, requestId),
+          args: [{ tenantId: tenant.id, connectionId: conn.id }],
+          typedSearchAttributes: [{ key: TenantIdAttr, value: tenant.id }],
+          workflowExecutionTimeout: '5 minutes',
+        });
+        const base = { connectionId: conn.id, workflowId: handle.workflowId, runId: handle.firstExecutionRunId };
+        const outcome = await Promise.race([
+          handle.result() as Promise<{ ok: boolean; account?: string; code?: string; message?: string }>,
+          new Promise<null>((resolve) => setTimeout(() => resolve(null), TEST_WAIT_MS).unref()),
+        ]);
+        if (!outcome) return void res.json({ ...base, status: 'running' });
+        res.json({
+          ...base,
+          status: 'completed',
+          ok: outcome.ok,
+          ...(outcome.ok ? { account: outcome.account } : { error: { code: outcome.code!, message: outcome.message! } }),
+        });
+      },
+    );
+}

@@ -1,0 +1,54 @@
+import { z } from 'zod';
+import type { AppDeps } from '../app.js';
+import type { ResourceRouter } from '../endpoint.js';
+
+const CHECK_TIMEOUT_MS = 2_000;
+
+const checkOut = z.object({ ok: z.boolean(), latencyMs: z.number(), error: z.string().optional() });
+const healthOut = z.object({
+  status: z.enum(['ok', 'unavailable']),
+  checks: z.object({ database: checkOut, temporal: checkOut }),
+});
+
+async function timed(probe: () => Promise<unknown>): Promise<z.infer<typeof checkOut>> {
+  const started = performance.now();
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      probe(),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS);
+      }),
+    ]);
+    return { ok: true, latencyMs: Math.round(performance.now() - started) };
+  } catch (err) {
+    // Driver errors can quote connection strings; keep only the first line, with any password masked.
+    const message = (err instanceof Error ? err.message : String(err)).split('\n')[0]!.replace(/:[^:@/]+@/g, ':***@');
+    return { ok: false, latencyMs: Math.round(performance.now() - started), error: message };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export function healthRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter {
+  return r.endpoint(
+    'get',
+    '/health',
+    {
+      summary: 'Reachability of the database and Temporal',
+      security: 'none',
+      responses: {
+        200: { description: 'Everything reachable', schema: healthOut },
+        503: { description: 'Something is down; `checks` says which', schema: healthOut },
+      },
+    },
+    async ({ res }) => {
+      const [database, temporal] = await Promise.all([
+        timed(() => deps.database.ping()),
+        timed(() => deps.temporal.workflowService.getSystemInfo({})),
+      ]);
+      const ok = database.ok && temporal.ok;
+      res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'unavailable', checks: { database, temporal } });
+    },
+  );
+}

@@ -1,0 +1,53 @@
+import { eq } from 'drizzle-orm';
+import { z } from 'zod';
+import { apiKeys, tenants } from '../../db/schema.js';
+import { newId } from '../../db/ids.js';
+import { generateApiKey } from '../../secrets/api-keys.js';
+import type { AppDeps } from '../app.js';
+import { ResourceRouter } from '../endpoint.js';
+
+const createTenantBody = z.strictObject({
+  name: z.string().trim().min(1).max(200).meta({ description: 'Display name of the tenant' }),
+});
+
+const tenantOut = z.object({ id: z.string(), object: z.literal('tenant'), name: z.string(), createdAt: z.string() });
+const createdTenantOut = z.object({
+  tenant: tenantOut,
+  apiKey: z.string().meta({ description: 'Shown once. Store it now: only its SHA-256 digest is kept.' }),
+});
+
+function present(row: { id: string; name: string; createdAt: Date }): z.infer<typeof tenantOut> {
+  return { id: row.id, object: 'tenant', name: row.name, createdAt: row.createdAt.toISOString() };
+}
+
+export function tenantsRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter {
+  return r
+    .endpoint(
+      'post',
+      '/v1/tenants',
+      {
+        summary: 'Create a tenant and its first API key',
+        security: 'admin',
+        body: createTenantBody,
+        responses: { 201: { description: 'Created; the API key is returned this once', schema: createdTenantOut } },
+      },
+      async ({ body, res }) => {
+        const apiKey = generateApiKey();
+        const tenant = await deps.database.db.transaction(async (tx) => {
+          const [row] = await tx.insert(tenants).values({ id: newId('ten'), name: body.name }).returning();
+          await tx.insert(apiKeys).values({ id: newId('key'), tenantId: row!.id, keyHash: apiKey.hash, prefix: apiKey.prefix });
+          return row!;
+        });
+        res.status(201).json({ tenant: present(tenant), apiKey: apiKey.key });
+      },
+    )
+    .endpoint(
+      'get',
+      '/v1/tenants/me',
+      { summary: 'The tenant the API key belongs to', responses: { 200: { description: 'The tenant', schema: tenantOut } } },
+      async ({ tenant, res }) => {
+        const [row] = await deps.database.db.select().from(tenants).where(eq(tenants.id, tenant.id));
+        res.json(present(row!));
+      },
+    );
+}

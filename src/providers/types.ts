@@ -1,0 +1,130 @@
+import type { ErrorClass } from '../domain/failures.js';
+import type { GatewayStatus } from '../domain/payment-status.js';
+
+/** Decrypted credentials of one connection. Only activities ever hold these. */
+export type Credentials = Record<string, string>;
+
+/** What a provider factory gets to build a client for one connection. */
+export interface ConnectionContext {
+  tenantId: string;
+  connectionId: string;
+  credentials: Credentials;
+  /** Non-secret per-connection settings (e.g. a sandbox base URL), already policy-checked. */
+  settings: Record<string, unknown>;
+}
+
+/** A charge as a gateway sees it. Amount in minor units; no card numbers, only tokens/references. */
+export interface ChargeRequest {
+  paymentId: string;
+  attempt: number;
+  /** `${paymentId}-${attempt}`: the same on every retry of this attempt, different per attempt. */
+  idempotencyKey: string;
+  amount: number;
+  currency: string;
+  country: string;
+  paymentMethod: string;
+  captureMode: 'automatic' | 'manual';
+  customerId?: string;
+  description?: string;
+  metadata: Record<string, string>;
+}
+
+/** Identifies one attempt at the gateway, for status queries after an ambiguous outcome. */
+export interface AttemptRef {
+  paymentId: string;
+  attempt: number;
+  idempotencyKey: string;
+  /** The gateway's id for the transaction, when the gateway told us one. */
+  reference?: string;
+}
+
+/** The gateway's view of a transaction. */
+export interface GatewayOutcome {
+  status: GatewayStatus;
+  /** The gateway's transaction id. */
+  reference: string;
+  amountCaptured?: number;
+  declineCode?: string;
+  message?: string;
+}
+
+export interface RefundRequest {
+  reference: string;
+  amount: number;
+  idempotencyKey: string;
+  paymentId: string;
+}
+
+export interface RefundOutcome {
+  status: 'pending' | 'succeeded' | 'failed';
+  reference: string;
+}
+
+export interface HealthProbe {
+  ok: boolean;
+  latencyMs: number;
+  detail?: string;
+}
+
+/** A verified, parsed gateway callback. */
+export interface GatewayWebhookEvent {
+  eventId: string;
+  type: string;
+  /** The gateway's transaction id, when present. */
+  reference?: string;
+  /** Our payment id as echoed by the gateway (metadata / merchant reference), when present. */
+  paymentId?: string;
+  status?: GatewayStatus;
+}
+
+export type HeaderBag = Record<string, string | string[] | undefined>;
+
+/**
+ * One client per connection. Methods throw {@link GatewayError} for gateway failures; anything else
+ * thrown is treated as a bug, not as a payment outcome.
+ */
+export interface PaymentGateway {
+  /** Checks the credentials against the provider; resolves with a human label of the account. */
+  verifyCredentials(): Promise<{ account: string }>;
+  authorize(req: ChargeRequest): Promise<GatewayOutcome>;
+  /** Resolves with null when the gateway has no record of the attempt (it never reached it). */
+  lookup(ref: AttemptRef): Promise<GatewayOutcome | null>;
+  capture(reference: string, amount: number, idempotencyKey: string): Promise<GatewayOutcome>;
+  refund(req: RefundRequest): Promise<RefundOutcome>;
+  cancel(reference: string, idempotencyKey: string): Promise<GatewayOutcome>;
+  checkHealth(): Promise<HealthProbe>;
+  /** Verifies the signature over the raw body before parsing; throws WebhookSignatureError. */
+  parseWebhook(rawBody: Buffer, headers: HeaderBag): GatewayWebhookEvent;
+}
+
+/** A gateway failure with its classification (see DESIGN.md "Outcomes and fallback"). */
+export class GatewayError extends Error {
+  override readonly name = 'GatewayError';
+  constructor(
+    readonly classification: ErrorClass,
+    readonly code: string,
+    message: string,
+    readonly httpStatus?: number,
+  ) {
+    super(message);
+  }
+}
+
+/** The callback's signature is missing, wrong or too old. */
+export class WebhookSignatureError extends Error {
+  override readonly name = 'WebhookSignatureError';
+}
+
+/** The provider refused the connection's credentials. */
+export class InvalidCredentialsError extends Error {
+  override readonly name = 'InvalidCredentialsError';
+}
+
+/** Builds a gateway client for one connection; validates the credentials' shape. */
+export interface ProviderFactory {
+  /** Provider type as stored on the connection (e.g. 'stripe', 'acmepay'). */
+  readonly type: string;
+  /** Throws a zod-style error naming the missing fields when the credentials are malformed. */
+  validateCredentials(credentials: unknown): Credentials;
+  create(ctx: ConnectionContext): PaymentGateway;
+}

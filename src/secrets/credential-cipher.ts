@@ -1,0 +1,83 @@
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+
+/** One AES-256 key with the id stored beside each ciphertext it made. */
+export interface CipherKey {
+  id: string;
+  key: Buffer;
+}
+
+export interface SealedCredentials {
+  keyId: string;
+  /** format byte | 12-byte IV | 16-byte GCM tag | ciphertext */
+  ciphertext: Buffer;
+}
+
+/** The ciphertext is tampered, was moved to another tenant/connection, or its key is unknown. */
+export class CredentialDecryptionError extends Error {
+  override readonly name = 'CredentialDecryptionError';
+}
+
+const FORMAT_V1 = 1;
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+
+/** Binds a ciphertext to the row it belongs to, so it cannot be copied to another tenant or connection. */
+function associatedData(tenantId: string, connectionId: string): Buffer {
+  return Buffer.from(`switchyard/credentials/v1\0${tenantId}\0${connectionId}`, 'utf8');
+}
+
+/**
+ * AES-256-GCM encryption of connection credentials. The first key encrypts; every key decrypts, which
+ * is how keys rotate: add a new key in front, re-seal at leisure, then drop the old one.
+ */
+export class CredentialCipher {
+  private readonly byId: Map<string, Buffer>;
+  private readonly active: CipherKey;
+
+  constructor(keys: CipherKey[]) {
+    const [active] = keys;
+    if (!active) throw new Error('CredentialCipher needs at least one key');
+    for (const k of keys) {
+      if (k.key.length !== 32) throw new Error(`credential key ${k.id} must be 32 bytes`);
+    }
+    this.active = active;
+    this.byId = new Map(keys.map((k) => [k.id, k.key]));
+  }
+
+  get activeKeyId(): string {
+    return this.active.id;
+  }
+
+  seal(plain: Record<string, string>, tenantId: string, connectionId: string): SealedCredentials {
+    const iv = randomBytes(IV_BYTES);
+    const cipher = createCipheriv('aes-256-gcm', this.active.key, iv);
+    cipher.setAAD(associatedData(tenantId, connectionId));
+    const body = Buffer.concat([cipher.update(JSON.stringify(plain), 'utf8'), cipher.final()]);
+    const ciphertext = Buffer.concat([Buffer.from([FORMAT_V1]), iv, cipher.getAuthTag(), body]);
+    return { keyId: this.active.id, ciphertext };
+  }
+
+  open(sealed: SealedCredentials, tenantId: string, connectionId: string): Record<string, string> {
+    const key = this.byId.get(sealed.keyId);
+    // Messages never include key material or plaintext; the connection id is enough to investigate.
+    if (!key) throw new CredentialDecryptionError(`unknown credentials key id "${sealed.keyId}"`);
+    const data = sealed.ciphertext;
+    if (data.length < 1 + IV_BYTES + TAG_BYTES || data[0] !== FORMAT_V1) {
+      throw new CredentialDecryptionError('credentials ciphertext is malformed');
+    }
+    const iv = data.subarray(1, 1 + IV_BYTES);
+    const tag = data.subarray(1 + IV_BYTES, 1 + IV_BYTES + TAG_BYTES);
+    const body = data.subarray(1 + IV_BYTES + TAG_BYTES);
+    try {
+      const decipher = createDecipheriv('aes-256-gcm', key, iv);
+      decipher.setAAD(associatedData(tenantId, connectionId));
+      decipher.setAuthTag(tag);
+      const plain = Buffer.concat([decipher.update(body), decipher.final()]).toString('utf8');
+      return JSON.parse(plain) as Record<string, string>;
+    } catch {
+      throw new CredentialDecryptionError(
+        `credentials of connection ${connectionId} failed authentication (tampered or moved)`,
+      );
+    }
+  }
+}

@@ -1,0 +1,57 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import postgres from 'postgres';
+import type { TestProject } from 'vitest/node';
+import { connectPostgres } from '../../src/db/client.js';
+import { startTemporalDevServer, type RunningDevServer } from '../../src/dev/temporal-dev-server.js';
+import { bundleWorkflows } from '../../src/workers/worker.js';
+
+/**
+ * Once per test run: a real Temporal dev server (headless, in memory), a fresh Postgres database with
+ * the migrations applied, and the workflow bundle built once for every suite.
+ */
+const ADMIN_URL = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const TEST_DB = process.env.TEST_DATABASE_NAME ?? 'switchyard_test';
+
+let server: RunningDevServer | undefined;
+
+export async function setup(project: TestProject): Promise<void> {
+  const admin = postgres(ADMIN_URL, { max: 1, onnotice: () => {} });
+  try {
+    await admin.unsafe(`DROP DATABASE IF EXISTS ${TEST_DB} WITH (FORCE)`);
+    await admin.unsafe(`CREATE DATABASE ${TEST_DB}`);
+  } catch (err) {
+    throw new Error(`Tests need a real Postgres at ${ADMIN_URL} (set TEST_POSTGRES_URL): ${(err as Error).message}`);
+  } finally {
+    await admin.end();
+  }
+  const databaseUrl = ADMIN_URL.replace(/\/[^/]*$/, `/${TEST_DB}`);
+  const database = connectPostgres(databaseUrl, { poolSize: 1 });
+  await database.migrate();
+  await database.close();
+
+  const [temporal, bundle] = await Promise.all([startTemporalDevServer(), bundleWorkflows()]);
+  server = temporal;
+  const bundleDir = path.resolve('.data/test');
+  mkdirSync(bundleDir, { recursive: true });
+  const bundlePath = path.join(bundleDir, 'workflow-bundle.js');
+  writeFileSync(bundlePath, 'code' in bundle ? bundle.code : '');
+
+  project.provide('databaseUrl', databaseUrl);
+  project.provide('adminDatabaseUrl', ADMIN_URL);
+  project.provide('temporalAddress', temporal.address);
+  project.provide('workflowBundlePath', bundlePath);
+}
+
+export async function teardown(): Promise<void> {
+  await server?.stop();
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    databaseUrl: string;
+    adminDatabaseUrl: string;
+    temporalAddress: string;
+    workflowBundlePath: string;
+  }
+}
