@@ -63,6 +63,7 @@ export function canTransition(from: PaymentStatus, to: PaymentStatus): boolean {
   if (to === 'failed' || to === 'canceled') return RANK[from] < RANK.succeeded;
   // Only captured money can be refunded: an authorization is voided (canceled) instead, and a
   // refund can never skip the capture it refunds.
+  if (to === 'partially_refunded' || to === 'refunded') return RANK[from] >= RANK.succeeded;
   return RANK[to] > RANK[from];
 }
 
