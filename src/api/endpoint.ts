@@ -1,4 +1,4 @@
-import { Router, type Request, type RequestHandler, type Response } from 'express';
+import express, { Router, type Request, type RequestHandler, type Response } from 'express';
 import type { z } from 'zod';
 import { ApiError, type ErrorDetail } from './errors.js';
 import type { HttpMethod, OpenApiRegistry, OperationDoc, Security } from './openapi.js';
@@ -17,6 +17,8 @@ export interface EndpointSpec<B extends z.ZodType | undefined, Q extends z.ZodTy
   query?: Q;
   params?: P;
   security?: Security;
+  /** Hand the handler the raw bytes (webhook signatures are computed over them). */
+  rawBody?: boolean;
 }
 
 export interface EndpointInput<B, Q, P> {
@@ -64,8 +66,10 @@ export class ResourceRouter {
     handler: (input: EndpointInput<Infer<B>, Infer<Q>, Infer<P>>) => Promise<void>,
   ): this {
     const security = spec.security ?? 'tenant';
-    this.openapi.add({ ...spec, method, path, tag: this.tag, security });
+    const { rawBody: _raw, ...doc } = spec;
+    this.openapi.add({ ...doc, method, path, tag: this.tag, security });
     const guards = security === 'none' ? [] : [this.authenticate[security]];
+    if (spec.rawBody) guards.unshift(express.raw({ type: () => true, limit: '1mb' }));
     this.router[method](path, ...guards, async (req, res) => {
       const details: ErrorDetail[] = [];
       const params = parsePart(spec.params, req.params, 'params', details);

@@ -56,6 +56,11 @@ export class ProviderRegistry {
     return client;
   }
 
+  /** What a provider declares it supports (routing skips a connection that cannot take a payment). */
+  capabilities(type: string): ProviderFactory['capabilities'] {
+    return this.factories.get(type)?.capabilities;
+  }
+
   /** Drops a cached client (connection deleted or disabled). */
   forget(connectionId: string): void {
     this.clients.delete(connectionId);

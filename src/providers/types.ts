@@ -126,5 +126,7 @@ export interface ProviderFactory {
   readonly type: string;
   /** Throws a zod-style error naming the missing fields when the credentials are malformed. */
   validateCredentials(credentials: unknown): Credentials;
+  /** What the provider supports; absent lists mean "no limit". */
+  readonly capabilities?: { currencies?: string[]; countries?: string[]; paymentMethods?: string[] };
   create(ctx: ConnectionContext): PaymentGateway;
 }

@@ -1,7 +1,8 @@
 import { fileURLToPath } from 'node:url';
 import { bundleWorkflowCode, Worker, type NativeConnection, type WorkflowBundleOption } from '@temporalio/worker';
 import { createConnectionActivities } from '../activities/connection-activities.js';
-import type { GatewayDeps } from '../activities/load-gateway.js';
+import { createHealthActivities } from '../activities/health-activities.js';
+import { createPaymentActivities, type PaymentActivityDeps } from '../activities/payment-activities.js';
 import { DEFAULT_TASK_QUEUES, type TaskQueues } from '../shared/task-queues.js';
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
@@ -15,7 +16,7 @@ export async function bundleWorkflows(): Promise<WorkflowBundleOption> {
 const noop = () => {};
 const quietBundlerLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: noop, log: noop };
 
-export type WorkerDeps = GatewayDeps;
+export type WorkerDeps = PaymentActivityDeps;
 
 export interface WorkerSet {
   workers: Worker[];
@@ -39,6 +40,11 @@ export async function createWorkers(opts: {
       ...common,
       taskQueue: queues.connections,
       activities: createConnectionActivities(opts.deps),
+    }),
+    Worker.create({
+      ...common,
+      taskQueue: queues.payments,
+      activities: { ...createPaymentActivities(opts.deps), ...createHealthActivities(opts.deps) },
     }),
   ]);
   return {

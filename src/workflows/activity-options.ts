@@ -1,9 +1,52 @@
 import type { ActivityOptions } from '@temporalio/workflow';
+import { FailureType } from '../domain/failures.js';
 
 /** Retry presets, in one place so the retry behaviour of every call is visible. */
+
+/** Failures no retry can fix: they go straight back to the workflow. */
+const permanent = [
+  FailureType.HardDecline,
+  FailureType.Ambiguous,
+  FailureType.InvalidCredentials,
+  FailureType.ConnectionUnavailable,
+  FailureType.CredentialsUndecryptable,
+];
 
 /** Quick calls to a provider to check something (credentials, health). */
 export const providerCheck = {
   startToCloseTimeout: '20 seconds',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumAttempts: 3 },
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumAttempts: 3, nonRetryableErrorTypes: permanent },
+} as const satisfies ActivityOptions;
+
+/**
+ * A money-moving call (charge, capture, refund, cancel). Retried a few times on retryable gateway
+ * errors and on worker loss (startToClose); every retry carries the same idempotency key, so the
+ * gateway answers a retry with the original result instead of charging again.
+ */
+export const gatewayCall = {
+  startToCloseTimeout: '15 seconds',
+  retry: {
+    initialInterval: '500 milliseconds',
+    backoffCoefficient: 2,
+    maximumInterval: '5 seconds',
+    maximumAttempts: 3,
+    nonRetryableErrorTypes: permanent,
+  },
+} as const satisfies ActivityOptions;
+
+/** Asking the gateway for an attempt's status: keep asking (gateway may be down) until told to stop. */
+export const statusQuery = {
+  startToCloseTimeout: '15 seconds',
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '1 minute',
+    nonRetryableErrorTypes: [FailureType.InvalidCredentials, FailureType.ConnectionUnavailable, FailureType.CredentialsUndecryptable],
+  },
+} as const satisfies ActivityOptions;
+
+/** Reads and writes of our own database: retried until they succeed (a database blip is not an outcome). */
+export const bookkeeping = {
+  startToCloseTimeout: '10 seconds',
+  retry: { initialInterval: '200 milliseconds', backoffCoefficient: 2, maximumInterval: '10 seconds' },
 } as const satisfies ActivityOptions;

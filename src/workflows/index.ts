@@ -1,2 +1,5 @@
 // The workflow bundle's entry point: every workflow the workers run is exported here.
 export { connectionTestWorkflow } from './connection-test.js';
+export { paymentWorkflow } from './payment.js';
+export { captureWorkflow, refundWorkflow } from './refund-and-capture.js';
+export { healthCheckWorkflow } from './health-check.js';

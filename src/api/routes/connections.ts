@@ -1,7 +1,8 @@
 import { and, asc, eq } from 'drizzle-orm';
 import { z } from 'zod';
 import { newId } from '../../db/ids.js';
-import { connections } from '../../db/schema.js';
+import { connectionHealth, connections } from '../../db/schema.js';
+import { circuitStateSchema, DEFAULT_CIRCUIT_CONFIG, evaluate, failureRate, initialCircuit } from '../../domain/circuit-breaker.js';
 import { TenantIdAttr } from '../../shared/search-attributes.js';
 import { workflowId } from '../../shared/workflow-ids.js';
 import type { Credentials } from '../../providers/types.js';
@@ -91,6 +92,19 @@ export function presentConnection(row: ConnectionRow): z.infer<typeof connection
     updatedAt: row.updatedAt.toISOString(),
   };
 }
+
+const healthOut = z.object({
+  connectionId: z.string(),
+  health: z.enum(['healthy', 'unhealthy', 'unknown']),
+  lastCheck: z
+    .object({ at: z.string(), latencyMs: z.number().nullable(), detail: z.string().nullable(), consecutiveFailures: z.number() })
+    .nullable(),
+  circuit: z.object({
+    state: z.enum(['closed', 'open', 'half_open']),
+    openedAt: z.string().nullable(),
+    window: z.object({ calls: z.number(), failures: z.number(), failureRate: z.number(), windowMs: z.number() }),
+  }),
+});
 
 const TEST_WAIT_MS = 30_000;
 
@@ -242,6 +256,35 @@ export function connectionsRouter(deps: AppDeps, r: ResourceRouter): ResourceRou
         if (deleted.length === 0) throw ApiError.notFound('connection', params.id);
         deps.providers.forget(params.id);
         res.status(204).end();
+      },
+    )
+    .endpoint(
+      'get',
+      '/v1/connections/:id/health',
+      {
+        summary: 'Health checks and circuit breaker state of a connection (both feed routing)',
+        params: idParams,
+        responses: { 200: { description: 'Health', schema: healthOut } },
+      },
+      async ({ params, tenant, res }) => {
+        const conn = await findOwned(tenant.id, params.id);
+        const [h] = await db.select().from(connectionHealth).where(eq(connectionHealth.connectionId, conn.id));
+        const circuitConfig = deps.circuit ?? DEFAULT_CIRCUIT_CONFIG;
+        const now = Date.now();
+        const circuit = h?.circuit ? evaluate(circuitStateSchema.parse(h.circuit), now, circuitConfig) : initialCircuit();
+        const rate = failureRate(circuit, now, circuitConfig);
+        res.json({
+          connectionId: conn.id,
+          health: h?.health ?? 'unknown',
+          lastCheck: h?.lastCheckAt
+            ? { at: h.lastCheckAt.toISOString(), latencyMs: h.lastCheckLatencyMs, detail: h.lastCheckDetail, consecutiveFailures: h.consecutiveCheckFailures }
+            : null,
+          circuit: {
+            state: circuit.state,
+            openedAt: circuit.openedAt ? new Date(circuit.openedAt).toISOString() : null,
+            window: { calls: rate.calls, failures: rate.failures, failureRate: rate.rate, windowMs: circuitConfig.windowMs },
+          },
+        });
       },
     )
     .endpoint(

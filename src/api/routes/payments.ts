@@ -1,0 +1,427 @@
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { and, asc, desc, eq, inArray, lt, or } from 'drizzle-orm';
+import { z } from 'zod';
+import { newId } from '../../db/ids.js';
+import { payments, paymentAttempts, refunds } from '../../db/schema.js';
+import { containsCardNumber } from '../../domain/payment-method.js';
+import { PAYMENT_STATUSES } from '../../domain/payment-status.js';
+import { isCountryCode, isCurrencyCode } from '../../domain/regions.js';
+import { PAYMENT_METHOD_TYPES } from '../../domain/routing.js';
+import type { PaymentWorkflowInput } from '../../shared/payment-messages.js';
+import { PaymentStatusAttr, TenantIdAttr } from '../../shared/search-attributes.js';
+import { workflowId } from '../../shared/workflow-ids.js';
+import type { AppDeps } from '../app.js';
+import type { ResourceRouter } from '../endpoint.js';
+import { ApiError } from '../errors.js';
+import { claimIdempotencyKey, requestHash, requireIdempotencyKey, storeIdempotentResponse } from '../idempotency.js';
+
+const createPaymentBody = z.strictObject({
+  amount: z.number().int().positive().max(99_999_999_999).meta({ description: 'Minor units (cents): 1050 = 10.50 EUR' }),
+  currency: z
+    .string()
+    .refine(isCurrencyCode, 'must be an ISO 4217 code in upper case, e.g. EUR')
+    .meta({ description: 'ISO 4217, upper case', examples: ['EUR'] }),
+  country: z
+    .string()
+    .refine(isCountryCode, 'must be an ISO 3166-1 alpha-2 code in upper case, e.g. DE')
+    .meta({ description: 'ISO 3166-1 alpha-2 of the payer', examples: ['DE'] }),
+  paymentMethod: z.strictObject({
+    type: z.enum(PAYMENT_METHOD_TYPES),
+    token: z
+      .string()
+      .min(1)
+      .max(255)
+      .meta({ description: 'A gateway token or payment-method reference (pm_..., tok_...). Never a card number.' }),
+  }),
+  captureMode: z.enum(['automatic', 'manual']).default('automatic'),
+  customerId: z.string().min(1).max(255).optional(),
+  description: z.string().max(500).optional(),
+  metadata: z
+    .record(z.string().max(40), z.string().max(500))
+    .refine((m) => Object.keys(m).length <= 50, 'at most 50 keys')
+    .default({}),
+});
+
+const createQuery = z.strictObject({
+  wait: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(30)
+    .optional()
+    .meta({ description: 'Seconds (0-30) to wait for the first attempt to have an outcome before answering' }),
+});
+
+const attemptOut = z.object({
+  number: z.number().int(),
+  connectionId: z.string(),
+  provider: z.string(),
+  reason: z.string().meta({ description: 'Why routing chose this connection at this rank' }),
+  status: z.string(),
+  errorClass: z.enum(['hard_decline', 'retryable', 'ambiguous']).nullable(),
+  errorCode: z.string().nullable(),
+  errorMessage: z.string().nullable(),
+  gatewayReference: z.string().nullable(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+const refundOut = z.object({
+  id: z.string(),
+  object: z.literal('refund'),
+  paymentId: z.string(),
+  amount: z.number().int(),
+  status: z.string(),
+  reason: z.string().nullable(),
+  failureMessage: z.string().nullable(),
+  createdAt: z.string(),
+});
+export const paymentOut = z.object({
+  id: z.string(),
+  object: z.literal('payment'),
+  status: z.enum(PAYMENT_STATUSES),
+  amount: z.number().int(),
+  currency: z.string(),
+  country: z.string(),
+  paymentMethod: z.object({ type: z.string(), token: z.string() }),
+  captureMode: z.string(),
+  customerId: z.string().nullable(),
+  description: z.string().nullable(),
+  metadata: z.record(z.string(), z.string()),
+  amountCaptured: z.number().int(),
+  amountRefunded: z.number().int(),
+  connectionId: z.string().nullable(),
+  gatewayReference: z.string().nullable(),
+  failure: z.object({ code: z.string().nullable(), message: z.string().nullable() }).nullable(),
+  routing: z.unknown().meta({ description: 'The routing decision: candidates in order, skipped connections, rules evaluated' }),
+  attempts: z.array(attemptOut),
+  refunds: z.array(refundOut),
+  workflowId: z.string(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+type PaymentOut = z.infer<typeof paymentOut>;
+
+const idParams = z.object({ id: z.string().min(1) });
+const listQuery = z.strictObject({
+  status: z.enum(PAYMENT_STATUSES).optional(),
+  connectionId: z.string().optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z.string().optional().meta({ description: 'nextCursor of the previous page' }),
+});
+const refundBody = z.strictObject({
+  amount: z.number().int().positive().optional().meta({ description: 'Minor units; default: everything not yet refunded' }),
+  reason: z.string().max(200).optional(),
+});
+const captureBody = z.strictObject({
+  amount: z.number().int().positive().optional().meta({ description: 'Minor units; default: the authorized amount' }),
+});
+
+const idempotencyHeader = [{ name: 'Idempotency-Key', required: true, description: 'Unique per logical request; a retry with the same key and body replays the first response' }];
+
+function encodeCursor(createdAt: Date, id: string): string {
+  return Buffer.from(`${createdAt.toISOString()}|${id}`).toString('base64url');
+}
+function decodeCursor(cursor: string): { createdAt: Date; id: string } {
+  const [at, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
+  const createdAt = new Date(at ?? '');
+  if (!id || Number.isNaN(createdAt.getTime())) {
+    throw new ApiError(400, 'validation_failed', 'cursor is not valid', [{ path: 'query.cursor', message: 'use nextCursor from a previous page' }]);
+  }
+  return { createdAt, id };
+}
+
+export function paymentsRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter {
+  const { db } = deps.database;
+
+  async function load(tenantId: string, ids: string[]): Promise<PaymentOut[]> {
+    if (ids.length === 0) return [];
+    const rows = await db.select().from(payments).where(and(eq(payments.tenantId, tenantId), inArray(payments.id, ids)));
+    const attempts = await db.select().from(paymentAttempts).where(inArray(paymentAttempts.paymentId, ids)).orderBy(asc(paymentAttempts.attemptNumber));
+    const refundRows = await db.select().from(refunds).where(inArray(refunds.paymentId, ids)).orderBy(asc(refunds.createdAt));
+    const byId = new Map<string, PaymentOut>(
+      rows.map((p) => [
+        p.id,
+        {
+          id: p.id,
+          object: 'payment' as const,
+          status: p.status as PaymentOut['status'],
+          amount: p.amount,
+          currency: p.currency,
+          country: p.country,
+          paymentMethod: { type: p.paymentMethodType, token: p.paymentMethodToken },
+          captureMode: p.captureMode,
+          customerId: p.customerId,
+          description: p.description,
+          metadata: p.metadata,
+          amountCaptured: p.amountCaptured,
+          amountRefunded: p.amountRefunded,
+          connectionId: p.connectionId,
+          gatewayReference: p.gatewayReference,
+          failure: p.failureCode || p.failureMessage ? { code: p.failureCode, message: p.failureMessage } : null,
+          routing: p.routing ?? null,
+          attempts: attempts
+            .filter((a) => a.paymentId === p.id)
+            .map((a) => ({
+              number: a.attemptNumber,
+              connectionId: a.connectionId,
+              provider: a.provider,
+              reason: a.reason,
+              status: a.status,
+              errorClass: a.errorClass as PaymentOut['attempts'][number]['errorClass'],
+              errorCode: a.errorCode,
+              errorMessage: a.errorMessage,
+              gatewayReference: a.gatewayReference,
+              createdAt: a.createdAt.toISOString(),
+              updatedAt: a.updatedAt.toISOString(),
+            })),
+          refunds: refundRows
+            .filter((x) => x.paymentId === p.id)
+            .map((x) => ({
+              id: x.id,
+              object: 'refund' as const,
+              paymentId: x.paymentId,
+              amount: x.amount,
+              status: x.status,
+              reason: x.reason,
+              failureMessage: x.failureMessage,
+              createdAt: x.createdAt.toISOString(),
+            })),
+          workflowId: workflowId.payment(p.id),
+          createdAt: p.createdAt.toISOString(),
+          updatedAt: p.updatedAt.toISOString(),
+        },
+      ]),
+    );
+    return ids.map((id) => byId.get(id)).filter((p): p is PaymentOut => p !== undefined);
+  }
+
+  async function loadOne(tenantId: string, id: string): Promise<PaymentOut> {
+    const [p] = await load(tenantId, [id]);
+    if (!p) throw ApiError.notFound('payment', id);
+    return p;
+  }
+
+  async function startPaymentWorkflow(input: PaymentWorkflowInput): Promise<void> {
+    try {
+      await deps.temporal.workflow.start('paymentWorkflow', {
+        taskQueue: deps.taskQueues.payments,
+        workflowId: workflowId.payment(input.paymentId),
+        args: [input],
+        typedSearchAttributes: [
+          { key: TenantIdAttr, value: input.tenantId },
+          { key: PaymentStatusAttr, value: 'pending' },
+        ],
+      });
+    } catch (err) {
+      // A concurrent request with the same idempotency key started it already.
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    }
+  }
+
+  /** Polls the read model until the first attempt has an outcome, or the wait is over. */
+  async function waitForFirstOutcome(tenantId: string, id: string, seconds: number): Promise<PaymentOut> {
+    const deadline = Date.now() + seconds * 1000;
+    for (;;) {
+      const p = await loadOne(tenantId, id);
+      const decided = p.status === 'failed' || (p.attempts[0] && p.attempts[0].status !== 'processing');
+      if (decided || Date.now() >= deadline) return p;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  return r
+    .endpoint(
+      'post',
+      '/v1/payments',
+      {
+        summary: 'Start a payment',
+        description:
+          'Validates, stores the payment and starts its PaymentWorkflow (id `payment-<id>`), answering 202 at once. ' +
+          'With `?wait=N` the answer waits up to N seconds for the first attempt to have an outcome. ' +
+          'Card numbers are refused anywhere in the body: send gateway tokens only.',
+        body: createPaymentBody,
+        query: createQuery,
+        headers: idempotencyHeader,
+        responses: {
+          202: { description: 'Accepted; the payment is being processed', schema: paymentOut },
+          200: { description: 'With wait: the first attempt has an outcome', schema: paymentOut },
+        },
+      },
+      async ({ body, query, tenant, req, res }) => {
+        const cardPath = containsCardNumber(req.body, 'body');
+        if (cardPath) {
+          throw new ApiError(400, 'validation_failed', 'card numbers are not accepted; send a gateway token instead', [
+            { path: cardPath.replace(/^body\.?/, 'body.'), message: 'looks like a card number (PAN); never send card data' },
+          ]);
+        }
+        const key = requireIdempotencyKey(req.get('idempotency-key'));
+        const scope = { tenantId: tenant.id, scope: 'payments', key };
+        const paymentId = newId('pay');
+        const claim = await db.transaction(async (tx) => {
+          const c = await claimIdempotencyKey(tx, { ...scope, hash: requestHash(body), resourceId: paymentId });
+          if (c.kind === 'new') {
+            await tx.insert(payments).values({
+              id: paymentId,
+              tenantId: tenant.id,
+              amount: body.amount,
+              currency: body.currency,
+              country: body.country,
+              paymentMethodType: body.paymentMethod.type,
+              paymentMethodToken: body.paymentMethod.token,
+              captureMode: body.captureMode,
+              customerId: body.customerId ?? null,
+              description: body.description ?? null,
+              metadata: body.metadata,
+            });
+          }
+          return c;
+        });
+        if (claim.kind === 'replay' && claim.status !== null) {
+          res.setHeader('Idempotent-Replayed', 'true');
+          return void res.status(claim.status).json(claim.body);
+        }
+        await startPaymentWorkflow({
+          paymentId: claim.resourceId,
+          tenantId: tenant.id,
+          amount: body.amount,
+          currency: body.currency,
+          country: body.country,
+          paymentMethod: body.paymentMethod,
+          captureMode: body.captureMode,
+          ...(body.customerId ? { customerId: body.customerId } : {}),
+          ...(body.description ? { description: body.description } : {}),
+          metadata: body.metadata,
+          ...(deps.paymentTiming ? { timing: deps.paymentTiming } : {}),
+        });
+        if (claim.kind === 'replay') {
+          res.setHeader('Idempotent-Replayed', 'true');
+          return void res.status(202).json(await loadOne(tenant.id, claim.resourceId));
+        }
+        const payment = query.wait ? await waitForFirstOutcome(tenant.id, paymentId, query.wait) : await loadOne(tenant.id, paymentId);
+        const status = query.wait && payment.attempts[0]?.status !== 'processing' ? 200 : 202;
+        await storeIdempotentResponse(db, scope, status, payment);
+        res.status(status).json(payment);
+      },
+    )
+    .endpoint(
+      'get',
+      '/v1/payments/:id',
+      { summary: 'Get a payment with every attempt', params: idParams, responses: { 200: { description: 'The payment', schema: paymentOut } } },
+      async ({ params, tenant, res }) => {
+        res.json(await loadOne(tenant.id, params.id));
+      },
+    )
+    .endpoint(
+      'get',
+      '/v1/payments',
+      {
+        summary: 'List payments, newest first',
+        query: listQuery,
+        responses: { 200: { description: 'A page', schema: z.object({ data: z.array(paymentOut), nextCursor: z.string().nullable() }) } },
+      },
+      async ({ query, tenant, res }) => {
+        const after = query.cursor ? decodeCursor(query.cursor) : undefined;
+        const rows = await db
+          .select({ id: payments.id, createdAt: payments.createdAt })
+          .from(payments)
+          .where(
+            and(
+              eq(payments.tenantId, tenant.id),
+              query.status ? eq(payments.status, query.status) : undefined,
+              query.connectionId ? eq(payments.connectionId, query.connectionId) : undefined,
+              after
+                ? or(lt(payments.createdAt, after.createdAt), and(eq(payments.createdAt, after.createdAt), lt(payments.id, after.id)))
+                : undefined,
+            ),
+          )
+          .orderBy(desc(payments.createdAt), desc(payments.id))
+          .limit(query.limit + 1);
+        const page = rows.slice(0, query.limit);
+        const last = page[page.length - 1];
+        res.json({
+          data: await load(tenant.id, page.map((p) => p.id)),
+          nextCursor: rows.length > query.limit && last ? encodeCursor(last.createdAt, last.id) : null,
+        });
+      },
+    )
+    .endpoint(
+      'post',
+      '/v1/payments/:id/refunds',
+      {
+        summary: 'Refund all or part of a captured payment',
+        description: 'Never more than captured minus already refunded (pending refunds count). Carried out by a RefundWorkflow.',
+        params: idParams,
+        body: refundBody,
+        headers: idempotencyHeader,
+        responses: { 202: { description: 'Refund accepted', schema: refundOut } },
+      },
+      async ({ params, body, tenant, req, res }) => {
+        const key = requireIdempotencyKey(req.get('idempotency-key'));
+        const scope = { tenantId: tenant.id, scope: `refunds:${params.id}`, key };
+        const refundId = newId('re');
+        const result = await db.transaction(async (tx) => {
+          const [p] = await tx.select().from(payments).where(and(eq(payments.id, params.id), eq(payments.tenantId, tenant.id))).for('update');
+          if (!p) throw ApiError.notFound('payment', params.id);
+          const claim = await claimIdempotencyKey(tx, { ...scope, hash: requestHash(body), resourceId: refundId });
+          if (claim.kind === 'replay') return { claim, amount: 0 };
+          if (!['succeeded', 'partially_refunded'].includes(p.status)) {
+            throw new ApiError(409, 'conflict', `payment ${p.id} is ${p.status}; only captured payments can be refunded`);
+          }
+          const open = await tx.select({ amount: refunds.amount, status: refunds.status }).from(refunds).where(eq(refunds.paymentId, p.id));
+          const reserved = open.filter((x) => x.status !== 'failed').reduce((sum, x) => sum + x.amount, 0);
+          const refundable = p.amountCaptured - reserved;
+          const amount = body.amount ?? refundable;
+          if (amount <= 0 || amount > refundable) {
+            throw new ApiError(409, 'conflict', `refund of ${amount} exceeds the refundable amount ${refundable} (captured ${p.amountCaptured}, already refunded or pending ${reserved})`);
+          }
+          await tx.insert(refunds).values({ id: refundId, paymentId: p.id, tenantId: tenant.id, amount, reason: body.reason ?? null });
+          return { claim, amount };
+        });
+        const id = result.claim.resourceId;
+        if (result.claim.kind === 'new') {
+          await deps.temporal.workflow.start('refundWorkflow', {
+            taskQueue: deps.taskQueues.payments,
+            workflowId: workflowId.refund(id),
+            args: [{ refundId: id, paymentId: params.id, tenantId: tenant.id, amount: result.amount }],
+            typedSearchAttributes: [{ key: TenantIdAttr, value: tenant.id }],
+          });
+        } else {
+          res.setHeader('Idempotent-Replayed', 'true');
+        }
+        const payment = await loadOne(tenant.id, params.id);
+        res.status(202).json(payment.refunds.find((x) => x.id === id));
+      },
+    )
+    .endpoint(
+      'post',
+      '/v1/payments/:id/capture',
+      {
+        summary: 'Capture an authorized payment (manual capture mode)',
+        description: 'Runs a CaptureWorkflow (id `capture-<payment id>-...`) and answers with the payment once it is done (up to 30 s).',
+        params: idParams,
+        body: captureBody,
+        responses: { 200: { description: 'The payment after the capture', schema: paymentOut } },
+      },
+      async ({ params, body, tenant, res }) => {
+        const p = await loadOne(tenant.id, params.id);
+        if (p.status !== 'authorized') throw new ApiError(409, 'conflict', `payment ${p.id} is ${p.status}; only authorized payments can be captured`);
+        const amount = body.amount ?? p.amount;
+        if (amount > p.amount) throw new ApiError(409, 'conflict', `capture of ${amount} exceeds the authorized ${p.amount}`);
+        let handle;
+        try {
+          handle = await deps.temporal.workflow.start('captureWorkflow', {
+            taskQueue: deps.taskQueues.payments,
+            workflowId: workflowId.capture(p.id, 'capture'),
+            args: [{ paymentId: p.id, tenantId: tenant.id, amount }],
+            typedSearchAttributes: [{ key: TenantIdAttr, value: tenant.id }],
+          });
+        } catch (err) {
+          if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+          handle = deps.temporal.workflow.getHandle(workflowId.capture(p.id, 'capture'));
+        }
+        const outcome = (await Promise.race([handle.result(), new Promise((resolve) => setTimeout(() => resolve(null), 30_000).unref())])) as { error?: string } | null;
+        if (outcome?.error) throw new ApiError(409, 'conflict', `capture failed: ${outcome.error}`);
+        res.json(await loadOne(tenant.id, params.id));
+      },
+    );
+}

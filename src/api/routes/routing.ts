@@ -1,0 +1,105 @@
+import { asc, eq } from 'drizzle-orm';
+import { z } from 'zod';
+import { newId } from '../../db/ids.js';
+import { connections, routingRules } from '../../db/schema.js';
+import { isCountryCode, isCurrencyCode } from '../../domain/regions.js';
+import { decideRoute, PAYMENT_METHOD_TYPES, routingRuleInputSchema, validateRuleSet, type RoutingRule } from '../../domain/routing.js';
+import { loadRoutingState } from '../../db/queries/routing-state.js';
+import { DEFAULT_CIRCUIT_CONFIG } from '../../domain/circuit-breaker.js';
+import type { AppDeps } from '../app.js';
+import type { ResourceRouter } from '../endpoint.js';
+import { ApiError } from '../errors.js';
+
+const ruleOut = z.object({
+  id: z.string(),
+  name: z.string(),
+  priority: z.number().int(),
+  enabled: z.boolean(),
+  conditions: z.record(z.string(), z.unknown()),
+  connectionIds: z.array(z.string()),
+});
+const rulesOut = z.object({ data: z.array(ruleOut) });
+const putBody = z.strictObject({ rules: z.array(routingRuleInputSchema).max(200) });
+const simulateBody = z.strictObject({
+  amount: z.number().int().positive(),
+  currency: z.string().refine(isCurrencyCode, 'must be an ISO 4217 code in upper case'),
+  country: z.string().refine(isCountryCode, 'must be an ISO 3166-1 alpha-2 code in upper case'),
+  paymentMethodType: z.enum(PAYMENT_METHOD_TYPES).default('card'),
+});
+const decisionOut = z.object({
+  candidates: z.array(z.object({ connectionId: z.string(), provider: z.string(), ruleId: z.string(), rank: z.number(), reason: z.string() })),
+  skipped: z.array(z.object({ connectionId: z.string(), ruleId: z.string(), reason: z.string() })),
+  evaluatedRules: z.array(z.object({ ruleId: z.string(), matched: z.boolean(), reason: z.string() })),
+});
+
+/**
+ * Routing rules are managed as one set (PUT replaces it atomically after validating it whole), because
+ * whether a rule can ever match, or shadows another, is a property of the set.
+ */
+export function routingRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter {
+  const { db } = deps.database;
+  const present = (row: typeof routingRules.$inferSelect) => ({
+    id: row.id,
+    name: row.name,
+    priority: row.priority,
+    enabled: row.enabled,
+    conditions: row.conditions,
+    connectionIds: row.connectionIds,
+  });
+
+  return r
+    .endpoint(
+      'get',
+      '/v1/routing/rules',
+      { summary: 'The routing rule set, in evaluation order', responses: { 200: { description: 'Rules', schema: rulesOut } } },
+      async ({ tenant, res }) => {
+        const rows = await db.select().from(routingRules).where(eq(routingRules.tenantId, tenant.id)).orderBy(asc(routingRules.priority), asc(routingRules.id));
+        res.json({ data: rows.map(present) });
+      },
+    )
+    .endpoint(
+      'put',
+      '/v1/routing/rules',
+      {
+        summary: 'Replace the routing rule set',
+        description: 'Rejected whole (400, each problem with its path) if any rule names an unknown connection or can never match.',
+        body: putBody,
+        responses: { 200: { description: 'The stored rule set', schema: rulesOut } },
+      },
+      async ({ body, tenant, res }) => {
+        const owned = await db.select({ id: connections.id }).from(connections).where(eq(connections.tenantId, tenant.id));
+        const rules: RoutingRule[] = body.rules.map((rule) => ({ ...rule, id: newId('rule') }));
+        const issues = validateRuleSet(rules, owned.map((c) => c.id));
+        if (issues.length > 0) {
+          throw new ApiError(400, 'validation_failed', `routing rules rejected: ${issues.length} problem(s)`, issues.map((i) => ({ path: `body.${i.path}`, message: i.message })));
+        }
+        const rows = await db.transaction(async (tx) => {
+          await tx.delete(routingRules).where(eq(routingRules.tenantId, tenant.id));
+          if (rules.length === 0) return [];
+          return tx
+            .insert(routingRules)
+            .values(rules.map((rule) => ({ ...rule, tenantId: tenant.id, conditions: rule.conditions as Record<string, unknown> })))
+            .returning();
+        });
+        rows.sort((a, b) => a.priority - b.priority || a.id.localeCompare(b.id));
+        res.json({ data: rows.map(present) });
+      },
+    )
+    .endpoint(
+      'post',
+      '/v1/routing/simulate',
+      {
+        summary: 'Which gateways, in which order, and why — for a hypothetical payment; charges nothing',
+        body: simulateBody,
+        responses: { 200: { description: 'The routing decision with current health and circuit states', schema: decisionOut } },
+      },
+      async ({ body, tenant, res }) => {
+        const { rules, connections: states } = await loadRoutingState(db, tenant.id, {
+          now: Date.now(),
+          circuit: deps.circuit ?? DEFAULT_CIRCUIT_CONFIG,
+          capabilities: (p) => deps.providers.capabilities(p),
+        });
+        res.json(decideRoute(body, rules, states));
+      },
+    );
+}

@@ -1,0 +1,47 @@
+import { asc, eq } from 'drizzle-orm';
+import { circuitStateSchema, evaluate, initialCircuit, type CircuitConfig } from '../../domain/circuit-breaker.js';
+import type { ConnectionCandidateState, RoutingRule } from '../../domain/routing.js';
+import type { Db } from '../client.js';
+import { connectionHealth, connections, routingRules } from '../schema.js';
+
+export interface RoutingState {
+  rules: RoutingRule[];
+  connections: ConnectionCandidateState[];
+}
+
+/** A tenant's rules plus the live state (health, circuit at `now`) of its connections: routing's input. */
+export async function loadRoutingState(
+  db: Db,
+  tenantId: string,
+  opts: { now: number; circuit: CircuitConfig; capabilities(provider: string): ConnectionCandidateState['capabilities'] },
+): Promise<RoutingState> {
+  const rules = await db.select().from(routingRules).where(eq(routingRules.tenantId, tenantId)).orderBy(asc(routingRules.priority));
+  const rows = await db
+    .select({ c: connections, h: connectionHealth })
+    .from(connections)
+    .leftJoin(connectionHealth, eq(connectionHealth.connectionId, connections.id))
+    .where(eq(connections.tenantId, tenantId));
+  return {
+    rules: rules.map((r) => ({
+      id: r.id,
+      name: r.name,
+      priority: r.priority,
+      enabled: r.enabled,
+      conditions: r.conditions,
+      connectionIds: r.connectionIds,
+    })),
+    connections: rows.map(({ c, h }) => {
+      const circuit = h?.circuit ? evaluate(circuitStateSchema.parse(h.circuit), opts.now, opts.circuit) : initialCircuit();
+      const capabilities = opts.capabilities(c.provider);
+      return {
+        id: c.id,
+        code: c.code,
+        provider: c.provider,
+        status: c.status,
+        health: h?.health ?? 'unknown',
+        circuit: circuit.state,
+        ...(capabilities ? { capabilities } : {}),
+      };
+    }),
+  };
+}

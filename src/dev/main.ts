@@ -1,0 +1,101 @@
+import path from 'node:path';
+import { createApp } from '../api/app.js';
+import { listen } from '../api/server.js';
+import { parseEnv, requireSettings } from '../config/env.js';
+import { createRuntime } from '../runtime.js';
+import { DEFAULT_TASK_QUEUES } from '../shared/task-queues.js';
+import { connectTemporalClient, connectTemporalWorker } from '../temporal/connection.js';
+import { bundleWorkflows, createWorkers } from '../workers/worker.js';
+import { loadOrCreateDevSecrets } from './dev-secrets.js';
+import { startTemporalDevServer, type RunningDevServer } from './temporal-dev-server.js';
+
+/**
+ * `npm run dev`: the whole stack on embedded defaults in one process. A Temporal dev server (SQLite
+ * in the data folder, UI on :8233) unless TEMPORAL_ADDRESS is set; an embedded Postgres (PGlite)
+ * unless DATABASE_URL is set; then the worker and the API.
+ */
+const dataDir = path.resolve(process.env.DATA_DIR || '.data');
+const { secrets, file: secretsFile } = loadOrCreateDevSecrets(dataDir);
+const env = requireSettings(
+  parseEnv({
+    ALLOW_PRIVATE_PROVIDER_URLS: 'true',
+    ...process.env,
+    DATA_DIR: dataDir,
+    ADMIN_TOKEN: process.env.ADMIN_TOKEN || secrets.adminToken,
+    CREDENTIALS_KEYS: process.env.CREDENTIALS_KEYS || `dev:${secrets.credentialsKey}`,
+  }),
+  ['ADMIN_TOKEN'],
+);
+
+let temporalServer: RunningDevServer | undefined;
+if (!process.env.TEMPORAL_ADDRESS) {
+  console.log('[dev] starting the Temporal dev server ...');
+  try {
+    temporalServer = await startTemporalDevServer({
+      port: 7233,
+      uiPort: 8233,
+      dbFilename: path.join(dataDir, 'temporal', 'temporal.sqlite'),
+    });
+  } catch (err) {
+    console.error(
+      `[dev] could not start the Temporal dev server on :7233/:8233 (${(err as Error).message}).\n` +
+        '      If a Temporal server already runs, point at it with TEMPORAL_ADDRESS=host:port.',
+    );
+    process.exit(1);
+  }
+  console.log(`[dev] Temporal dev server: ${temporalServer.source}`);
+}
+
+const runtime = await createRuntime(env, { allowEmbeddedDb: true });
+const temporal = await connectTemporalClient(env);
+const workerConnection = await connectTemporalWorker(env);
+const workers = await createWorkers({
+  connection: workerConnection,
+  namespace: env.TEMPORAL_NAMESPACE,
+  deps: { db: runtime.database.db, cipher: runtime.cipher, providers: runtime.providers },
+  workflowBundle: await bundleWorkflows(),
+});
+const workersDone = workers.run();
+
+const app = createApp({
+  ...runtime,
+  temporal,
+  adminToken: env.ADMIN_TOKEN,
+  urlPolicy: { allowPrivateNetworks: env.ALLOW_PRIVATE_PROVIDER_URLS },
+  taskQueues: DEFAULT_TASK_QUEUES,
+  publicUrl: env.PUBLIC_URL,
+});
+const http = await listen(app, env.HOST, env.PORT);
+
+const database = runtime.database.kind === 'pglite' ? `embedded PGlite (${path.join(dataDir, 'pglite')})` : 'DATABASE_URL';
+console.log(`
+Switchyard is running.
+  API           ${http.url}
+  API docs      ${http.url}/docs
+  Health        ${http.url}/health
+  Temporal UI   ${env.TEMPORAL_UI_URL}
+  Database      ${database}
+  Admin token   ${env.ADMIN_TOKEN}   (kept in ${secretsFile})
+
+Create a tenant:
+  curl -s -X POST ${http.url}/v1/tenants -H "Authorization: Bearer ${env.ADMIN_TOKEN}" \\
+       -H 'Content-Type: application/json' -d '{"name":"Acme"}'
+Press Ctrl+C to stop.
+`);
+
+let stopping = false;
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  console.log(`\n[dev] ${signal}: shutting down`);
+  await http.close();
+  workers.shutdown();
+  await workersDone;
+  await workerConnection.close();
+  await temporal.connection.close();
+  await runtime.close();
+  await temporalServer?.stop();
+  process.exit(0);
+}
+process.once('SIGINT', () => void shutdown('SIGINT'));
+process.once('SIGTERM', () => void shutdown('SIGTERM'));

@@ -1,0 +1,217 @@
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  condition,
+  log,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+} from '@temporalio/workflow';
+import type { PaymentActivities } from '../activities/payment-activities.js';
+import { FailureType } from '../domain/failures.js';
+import { paymentStatusFor, type GatewayStatus, type PaymentStatus } from '../domain/payment-status.js';
+import { decideRoute, type RoutingCandidate } from '../domain/routing.js';
+import type { GatewayOutcome } from '../providers/types.js';
+import {
+  DEFAULT_PAYMENT_TIMING,
+  gatewayCallbackSignal,
+  paymentProgressQuery,
+  type GatewayCallback,
+  type PaymentWorkflowInput,
+} from '../shared/payment-messages.js';
+import { GatewayAttr, PaymentStatusAttr } from '../shared/search-attributes.js';
+import { bookkeeping, gatewayCall, statusQuery } from './activity-options.js';
+
+const db = proxyActivities<PaymentActivities>(bookkeeping);
+const gateway = proxyActivities<PaymentActivities>(gatewayCall);
+
+const FINAL: ReadonlySet<GatewayStatus> = new Set(['succeeded', 'authorized', 'failed', 'canceled']);
+
+export interface PaymentResult {
+  status: PaymentStatus;
+  attempts: number;
+  connectionId?: string;
+  reference?: string;
+}
+
+function failureOf(err: unknown): { type: string; message: string; code?: string } {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  if (cause instanceof ApplicationFailure) {
+    const details = cause.details?.[0] as { code?: string } | undefined;
+    return { type: cause.type ?? 'Error', message: cause.message, ...(details?.code ? { code: details.code } : {}) };
+  }
+  return { type: 'Error', message: err instanceof Error ? err.message : String(err) };
+}
+
+/**
+ * One payment, start to final status: route, attempt each candidate in order with fallback, resolve
+ * ambiguous attempts by asking the gateway (never charging twice), and wait for callbacks or poll.
+ */
+export async function paymentWorkflow(input: PaymentWorkflowInput): Promise<PaymentResult> {
+  const timing = { ...DEFAULT_PAYMENT_TIMING, ...input.timing };
+  const callbacks: GatewayCallback[] = [];
+  let status = 'pending' as PaymentStatus;
+  let attempt = 0;
+  let current: { connectionId?: string; reference?: string } = {};
+
+  // Callbacks are buffered from the first moment, so one that arrives before we wait for it is kept.
+  setHandler(gatewayCallbackSignal, (cb) => void callbacks.push(cb));
+  setHandler(paymentProgressQuery, () => ({ status, attempt, ...current, pendingCallbacks: callbacks.length }));
+
+  const setStatus = (next: PaymentStatus) => {
+    if (next === status) return;
+    status = next;
+    upsertSearchAttributes([{ key: PaymentStatusAttr, value: status }]);
+  };
+  const done = (): PaymentResult => ({ status, attempts: attempt, ...current });
+
+  const { rules, connections } = await db.loadRoutingCandidates({ tenantId: input.tenantId });
+  const decision = decideRoute(
+    { amount: input.amount, currency: input.currency, country: input.country, paymentMethodType: input.paymentMethod.type },
+    rules,
+    connections,
+  );
+  await db.saveRoutingDecision({ paymentId: input.paymentId, decision });
+  setStatus('processing');
+
+  if (decision.candidates.length === 0) {
+    const why = decision.skipped.map((s) => s.reason).concat(decision.evaluatedRules.map((r) => r.reason));
+    setStatus(await db.failPayment({ paymentId: input.paymentId, code: 'no_route', message: `no usable gateway: ${why.join('; ') || 'no routing rules'}` }));
+    return done();
+  }
+
+  for (const candidate of decision.candidates) {
+    attempt += 1;
+    const idempotencyKey = `${input.paymentId}-${attempt}`;
+    current = { connectionId: candidate.connectionId };
+    const call = { tenantId: input.tenantId, connectionId: candidate.connectionId };
+    const record = async (fields: Omit<Parameters<PaymentActivities['recordAttemptOutcome']>[0], 'paymentId' | 'attempt' | 'connectionId'>) =>
+      setStatus(await db.recordAttemptOutcome({ paymentId: input.paymentId, attempt, connectionId: candidate.connectionId, ...fields }));
+
+    upsertSearchAttributes([{ key: GatewayAttr, value: candidate.provider }]);
+    await db.recordAttemptStarted({
+      paymentId: input.paymentId,
+      tenantId: input.tenantId,
+      attempt,
+      connectionId: candidate.connectionId,
+      provider: candidate.provider,
+      reason: candidate.reason,
+      idempotencyKey,
+    });
+
+    let outcome: GatewayOutcome | null;
+    try {
+      outcome = await gateway.chargeGateway({
+        ...call,
+        charge: {
+          paymentId: input.paymentId,
+          attempt,
+          idempotencyKey,
+          amount: input.amount,
+          currency: input.currency,
+          country: input.country,
+          paymentMethod: input.paymentMethod.token,
+          captureMode: input.captureMode,
+          ...(input.customerId ? { customerId: input.customerId } : {}),
+          ...(input.description ? { description: input.description } : {}),
+          metadata: input.metadata,
+        },
+      });
+    } catch (err) {
+      const failure = failureOf(err);
+      if (failure.type === FailureType.HardDecline) {
+        await db.recordGatewayOutcome({ ...call, ok: true }); // the gateway worked; the card did not
+        await record({ attemptStatus: 'failed', paymentStatus: 'failed', errorClass: 'hard_decline', errorCode: failure.code ?? 'declined', errorMessage: failure.message });
+        return done();
+      }
+      await db.recordGatewayOutcome({ ...call, ok: false });
+      if (failure.type !== FailureType.Ambiguous) {
+        await record({ attemptStatus: 'failed', paymentStatus: 'processing', errorClass: 'retryable', errorCode: failure.code ?? failure.type, errorMessage: failure.message });
+        log.warn('attempt failed, falling back', { attempt, connectionId: candidate.connectionId, error: failure.message });
+        continue;
+      }
+      await record({ attemptStatus: 'unknown', paymentStatus: 'unknown', errorClass: 'ambiguous', errorCode: failure.code ?? 'ambiguous', errorMessage: failure.message });
+      const resolved = await resolveAmbiguous(candidate, idempotencyKey, attempt);
+      if (resolved === 'unresolved') return done();
+      if (resolved === null) {
+        // The gateway has no record of the attempt: it never arrived, so trying the next one is safe.
+        await record({ attemptStatus: 'failed', paymentStatus: 'processing', errorClass: 'ambiguous', errorCode: 'not_received', errorMessage: 'gateway has no record of the attempt' });
+        continue;
+      }
+      outcome = resolved;
+    }
+
+    await db.recordGatewayOutcome({ ...call, ok: true });
+    const final = await settle(outcome, candidate, idempotencyKey, record);
+    current.reference = final.reference;
+    if (final.status === 'failed' && final.declineCode === 'gateway_timeout') continue;
+    return done();
+  }
+
+  if (status !== 'failed') {
+    setStatus(await db.failPayment({ paymentId: input.paymentId, code: 'all_gateways_failed', message: `all ${attempt} attempts failed` }));
+  }
+  return done();
+
+  /** Asks the gateway until it answers: an outcome, null (never received), or 'unresolved' (gave up). */
+  async function resolveAmbiguous(candidate: RoutingCandidate, idempotencyKey: string, n: number): Promise<GatewayOutcome | null | 'unresolved'> {
+    const query = proxyActivities<PaymentActivities>({ ...statusQuery, scheduleToCloseTimeout: timing.ambiguousResolutionMs });
+    try {
+      return await query.queryGatewayStatus({
+        tenantId: input.tenantId,
+        connectionId: candidate.connectionId,
+        ref: { paymentId: input.paymentId, attempt: n, idempotencyKey },
+      });
+    } catch (err) {
+      log.error('could not resolve an ambiguous attempt; payment left as unknown for review', { attempt: n, error: failureOf(err).message });
+      return 'unresolved';
+    }
+  }
+
+  /** Takes a known outcome to a final one: waits for callbacks, polls on timeout, cancels when stuck. */
+  async function settle(
+    first: GatewayOutcome,
+    candidate: RoutingCandidate,
+    idempotencyKey: string,
+    record: (f: Omit<Parameters<PaymentActivities['recordAttemptOutcome']>[0], 'paymentId' | 'attempt' | 'connectionId'>) => Promise<void>,
+  ): Promise<GatewayOutcome> {
+    let outcome = first;
+    current.reference = outcome.reference;
+    const save = () =>
+      record({
+        attemptStatus: outcome.status,
+        paymentStatus: paymentStatusFor(outcome.status),
+        reference: outcome.reference,
+        ...(outcome.status === 'failed' ? { errorClass: 'hard_decline', errorCode: outcome.declineCode ?? 'declined', errorMessage: outcome.message ?? 'declined by gateway' } : {}),
+        ...(outcome.status === 'succeeded' ? { amountCaptured: outcome.amountCaptured ?? input.amount } : {}),
+      });
+    await save();
+    const matches = (cb: GatewayCallback) =>
+      cb.connectionId === candidate.connectionId && (!cb.reference || cb.reference === outcome.reference);
+    let polls = 0;
+    while (!FINAL.has(outcome.status)) {
+      const arrived = await condition(() => callbacks.some(matches), timing.callbackTimeoutMs);
+      const before = outcome.status;
+      if (arrived) {
+        const index = callbacks.findIndex(matches);
+        const [cb] = callbacks.splice(index, 1);
+        outcome = { ...outcome, status: cb!.status };
+      } else if (polls++ < timing.maxStatusPolls) {
+        const polled = await proxyActivities<PaymentActivities>(statusQuery).queryGatewayStatus({
+          tenantId: input.tenantId,
+          connectionId: candidate.connectionId,
+          ref: { paymentId: input.paymentId, attempt, idempotencyKey, reference: outcome.reference },
+        });
+        if (polled) outcome = polled;
+      } else {
+        log.warn('no final status after all polls; canceling the attempt', { attempt });
+        await gateway.cancelAtGateway({ tenantId: input.tenantId, connectionId: candidate.connectionId, reference: outcome.reference, idempotencyKey: `${idempotencyKey}-cancel` });
+        outcome = { ...outcome, status: 'failed', declineCode: 'gateway_timeout', message: 'no final status from the gateway in time' };
+        await record({ attemptStatus: 'failed', paymentStatus: 'processing', reference: outcome.reference, errorClass: 'retryable', errorCode: 'gateway_timeout', errorMessage: outcome.message! });
+        return outcome;
+      }
+      if (outcome.status !== before) await save();
+    }
+    return outcome;
+  }
+}
