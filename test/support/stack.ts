@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import type { Express } from 'express';
 import request from 'supertest';
 import { inject } from 'vitest';
@@ -26,7 +26,15 @@ export interface TestStack {
   close(): Promise<void>;
 }
 
+let runtimeInstalled = false;
+function quietTemporalRuntime(): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+}
+
 export async function startTestStack(opts: { providers?: ProviderFactory[] } = {}): Promise<TestStack> {
+  quietTemporalRuntime();
   const database = connectPostgres(inject('databaseUrl'), { poolSize: 5 });
   const cipher = new CredentialCipher([{ id: 'test1', key: randomBytes(32) }]);
   const providers = new ProviderRegistry(opts.providers ?? []);
