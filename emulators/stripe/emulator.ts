@@ -1,0 +1,172 @@
+import express, { type Express } from 'express';
+import { authenticate } from './auth.js';
+import {
+  FaultInjector,
+  injectFaults,
+  type DropNextOptions,
+  type FailNextOptions,
+  type FailureRateOptions,
+  type FaultState,
+} from './fault-injection.js';
+import { newSecret } from './ids.js';
+import { IdempotencyStore } from './idempotency.js';
+import type { EventObject, PaymentIntentObject } from './objects.js';
+import { PaymentFlow } from './payment-flow.js';
+import { recordRequests, stripeHeaders, type RequestRecord } from './request-context.js';
+import { balanceRouter } from './routes/balance.js';
+import { controlRouter } from './routes/control.js';
+import { eventsRouter } from './routes/events.js';
+import { paymentIntentsRouter } from './routes/payment-intents.js';
+import { refundsRouter } from './routes/refunds.js';
+import { webhookEndpointsRouter } from './routes/webhook-endpoints.js';
+import { StripeEmulatorStore } from './store.js';
+import { invalidRequest, sendStripeError, stripeErrorHandler } from './stripe-errors.js';
+import { parseFormParams } from './stripe-route.js';
+import { WebhookDispatcher, type DeliveryRecord } from './webhook-delivery.js';
+
+export interface StripeEmulatorOptions {
+  /** Secret keys accepted; by default any `sk_test_...` key is. Each key is its own account. */
+  apiKeys?: string[];
+  /** `Stripe-Version` answered when a request names none, and events' `api_version` (default 2022-04-12). */
+  apiVersion?: string;
+  /** Receives every event of every account, besides the registered webhook endpoints. */
+  webhookUrl?: string;
+  /** Signs deliveries to `webhookUrl`; generated (see `webhookSecret` on the handle) when absent. */
+  webhookSecret?: string;
+  /** Delay before each event's first delivery attempt (default 0). */
+  webhookDelayMs?: number;
+  /** Delivery attempts per event and endpoint (default 4). */
+  webhookMaxAttempts?: number;
+  /** Backoff base between delivery attempts, doubled each retry (default 250). */
+  webhookRetryBaseMs?: number;
+  /** How long `pm_emulator_processing` stays in `processing` (default 1000). */
+  processingSettleMs?: number;
+  /** Randomness for the failure rate, for reproducible demos (default Math.random). */
+  random?: () => number;
+}
+
+/** What tests and the demo can do to and read from a running emulator. */
+export interface StripeEmulatorControls {
+  /** Fails the next matching request(s) with a Stripe error body (default: one request, 503). */
+  failNext(options?: FailNextOptions): void;
+  /** Processes the next matching request(s), then destroys the connection without answering. */
+  dropNext(options?: DropNextOptions): void;
+  /** Fails this fraction (0..1) of matching requests at random; 0 turns it off. */
+  setFailureRate(rate: number, options?: FailureRateOptions): void;
+  clearFaults(): void;
+  faults(): FaultState;
+  pauseWebhooks(): void;
+  resumeWebhooks(): void;
+  /** Resolves when no webhook delivery is pending. */
+  webhooksIdle(): Promise<void>;
+  deliveries(): DeliveryRecord[];
+  /** Successful charges (authorisations included) for a `metadata.payment_id`. */
+  chargeCount(paymentId: string): number;
+  chargeCounts(): Record<string, number>;
+  requests(): RequestRecord[];
+  /** Every event emitted, all accounts, oldest first. */
+  events(): EventObject[];
+  /** Every PaymentIntent, all accounts, oldest first. */
+  paymentIntents(): PaymentIntentObject[];
+  /** Forgets all objects, idempotency keys, requests, deliveries and faults. */
+  reset(): void;
+}
+
+export interface StripeEmulator extends StripeEmulatorControls {
+  /** The Express app, not listening: mount it or use supertest. */
+  app: Express;
+  /** The secret signing deliveries to `webhookUrl`. */
+  webhookSecret: string;
+  /** Stops timers and pending webhook deliveries. */
+  shutdown(): void;
+}
+
+export const DEFAULT_STRIPE_API_VERSION = '2022-04-12';
+
+/** Builds a Stripe-compatible API (the official SDK can point at it) with in-memory state. */
+export function createStripeEmulator(options: StripeEmulatorOptions = {}): StripeEmulator {
+  const apiVersion = options.apiVersion ?? DEFAULT_STRIPE_API_VERSION;
+  const webhookSecret = options.webhookSecret ?? newSecret('whsec');
+  const dispatcher = new WebhookDispatcher({
+    delayMs: options.webhookDelayMs ?? 0,
+    maxAttempts: options.webhookMaxAttempts ?? 4,
+    retryBaseMs: options.webhookRetryBaseMs ?? 250,
+    timeoutMs: 5000,
+  });
+  const store = new StripeEmulatorStore(
+    dispatcher,
+    apiVersion,
+    options.webhookUrl ? { url: options.webhookUrl, secret: webhookSecret } : null,
+  );
+  const flow = new PaymentFlow(store, options.processingSettleMs ?? 1000);
+  const faults = new FaultInjector(options.random);
+  const idempotency = new IdempotencyStore();
+  const requestLog: RequestRecord[] = [];
+
+  const controls: StripeEmulatorControls = {
+    failNext: (o) => faults.failNext(o),
+    dropNext: (o) => faults.dropNext(o),
+    setFailureRate: (rate, o) => faults.setFailureRate(rate, o),
+    clearFaults: () => faults.clear(),
+    faults: () => faults.state(),
+    pauseWebhooks: () => dispatcher.pause(),
+    resumeWebhooks: () => dispatcher.resume(),
+    webhooksIdle: () => dispatcher.idle(),
+    deliveries: () => dispatcher.deliveries(),
+    chargeCount: (paymentId) => store.successfulChargesByPaymentId.get(paymentId) ?? 0,
+    chargeCounts: () => Object.fromEntries(store.successfulChargesByPaymentId),
+    requests: () => requestLog.map((r) => ({ ...r })),
+    events: () => structuredClone(store.events.list()),
+    paymentIntents: () => structuredClone(store.paymentIntents.list()),
+    reset: () => {
+      store.clear();
+      idempotency.clear();
+      faults.clear();
+      dispatcher.clear();
+      requestLog.length = 0;
+    },
+  };
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.use(controlRouter(controls));
+
+  // Stripe's API: headers, logging, auth, faults, parameters, idempotency, then the resources.
+  const api = express.Router();
+  api.use(stripeHeaders(apiVersion));
+  api.use(recordRequests(requestLog));
+  api.use(authenticate(options.apiKeys));
+  api.use(injectFaults(faults));
+  api.use(express.raw({ type: () => true, limit: '1mb' }));
+  api.use(parseFormParams);
+  api.use(idempotency.middleware());
+  api.use(balanceRouter(flow));
+  api.use(paymentIntentsRouter(flow, store));
+  api.use(refundsRouter(flow, store));
+  api.use(webhookEndpointsRouter(store));
+  api.use(eventsRouter(store));
+  api.use((req, res) => {
+    sendStripeError(
+      res,
+      invalidRequest(
+        `Unrecognized request URL (${req.method}: ${req.path}). Please see https://stripe.com/docs or we can help at https://support.stripe.com/.`,
+        {
+          status: 404,
+        },
+      ),
+    );
+  });
+  api.use(stripeErrorHandler);
+  app.use(api);
+
+  return {
+    ...controls,
+    app,
+    webhookSecret,
+    shutdown: () => {
+      flow.close();
+      dispatcher.close();
+    },
+  };
+}

@@ -1,0 +1,23 @@
+/**
+ * A local stand-in for Stripe's v1 API (PaymentIntents, Refunds, Webhook endpoints, Events,
+ * Balance) speaking Stripe's wire format, with fault injection for tests and the demo.
+ */
+export {
+  createStripeEmulator,
+  DEFAULT_STRIPE_API_VERSION,
+  type StripeEmulator,
+  type StripeEmulatorControls,
+  type StripeEmulatorOptions,
+} from './emulator.js';
+export { startStripeEmulator, type RunningStripeEmulator } from './server.js';
+export type {
+  DropNextOptions,
+  FailNextOptions,
+  FailureRateOptions,
+  FaultMatch,
+  FaultState,
+} from './fault-injection.js';
+export type { DeliveryRecord } from './webhook-delivery.js';
+export type { RequestRecord } from './request-context.js';
+export type { EventObject, PaymentIntentObject, RefundObject } from './objects.js';
+export { signWebhookPayload } from './webhook-signing.js';

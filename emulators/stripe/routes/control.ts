@@ -1,0 +1,89 @@
+import express, { Router, type RequestHandler } from 'express';
+import { z } from 'zod';
+import type { StripeEmulatorControls } from '../emulator.js';
+
+const match = { pathPrefix: z.string().startsWith('/').optional(), method: z.string().optional() };
+const failBody = z.object({
+  ...match,
+  times: z.number().int().min(1).optional(),
+  status: z.number().int().min(400).max(599).optional(),
+  afterProcessing: z.boolean().optional(),
+});
+const dropBody = z.object({ ...match, times: z.number().int().min(1).optional() });
+const rateBody = z.object({
+  ...match,
+  rate: z.number().min(0).max(1),
+  status: z.number().int().min(400).max(599).optional(),
+});
+
+/** Parses the JSON body with `schema`; a 400 names the offending fields. */
+function withBody<S extends z.ZodType>(schema: S, handler: (body: z.output<S>) => unknown): RequestHandler {
+  return (req, res) => {
+    const parsed = schema.safeParse(req.body ?? {});
+    if (!parsed.success) {
+      res.status(400).json({ error: { message: z.prettifyError(parsed.error) } });
+      return;
+    }
+    res.json(handler(parsed.data) ?? { ok: true });
+  };
+}
+
+/**
+ * `/_emulator/*`: lets another process (the demo, an end-to-end test) script failures and read the
+ * emulator's counters. Not part of Stripe's API; no authentication.
+ */
+export function controlRouter(controls: StripeEmulatorControls): Router {
+  const router = Router();
+  router.use(express.json());
+
+  router.post(
+    '/_emulator/faults/fail',
+    withBody(failBody, (b) => controls.failNext(b)),
+  );
+  router.post(
+    '/_emulator/faults/drop',
+    withBody(dropBody, (b) => controls.dropNext(b)),
+  );
+  router.post(
+    '/_emulator/faults/failure-rate',
+    withBody(rateBody, ({ rate, ...options }) => controls.setFailureRate(rate, options)),
+  );
+  router.delete('/_emulator/faults', (_req, res) => {
+    controls.clearFaults();
+    res.json({ ok: true });
+  });
+  router.get('/_emulator/faults', (_req, res) => {
+    res.json(controls.faults());
+  });
+
+  router.post('/_emulator/webhooks/pause', (_req, res) => {
+    controls.pauseWebhooks();
+    res.json({ ok: true });
+  });
+  router.post('/_emulator/webhooks/resume', (_req, res) => {
+    controls.resumeWebhooks();
+    res.json({ ok: true });
+  });
+  router.get('/_emulator/webhooks/deliveries', (_req, res) => {
+    res.json({ data: controls.deliveries() });
+  });
+
+  router.get('/_emulator/charges', (_req, res) => {
+    res.json({ byPaymentId: controls.chargeCounts() });
+  });
+  router.get('/_emulator/charges/:paymentId', (req, res) => {
+    res.json({ paymentId: req.params.paymentId, count: controls.chargeCount(req.params.paymentId) });
+  });
+  router.get('/_emulator/requests', (_req, res) => {
+    res.json({ data: controls.requests() });
+  });
+  router.get('/_emulator/events', (_req, res) => {
+    res.json({ data: controls.events() });
+  });
+  router.post('/_emulator/reset', (_req, res) => {
+    controls.reset();
+    res.json({ ok: true });
+  });
+
+  return router;
+}

@@ -1,0 +1,38 @@
+import type { ConnectionContext, Credentials, PaymentGateway, ProviderFactory } from '../types.js';
+import { stripeCredentialsSchema } from './credentials.js';
+import { createStripeClient, sdkAddress } from './stripe-client.js';
+import { StripeGateway } from './stripe-gateway.js';
+
+export interface StripeProviderOptions {
+  /** Base URL of a Stripe-compatible API, e.g. the emulator's `http://127.0.0.1:12111`; absent = Stripe. */
+  apiUrl?: string;
+  /** Per-request timeout (default 10 s). */
+  timeoutMs?: number;
+}
+
+/** The `stripe` provider: a code adapter over the official SDK. */
+export function createStripeProviderFactory(options: StripeProviderOptions = {}): ProviderFactory {
+  // Fail at start-up, not at the first payment, when the URL is malformed.
+  if (options.apiUrl) sdkAddress(options.apiUrl);
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  return {
+    type: 'stripe',
+    validateCredentials(credentials: unknown): Credentials {
+      const { secretKey, webhookSecret } = stripeCredentialsSchema.parse(credentials);
+      return webhookSecret ? { secretKey, webhookSecret } : { secretKey };
+    },
+    create(ctx: ConnectionContext): PaymentGateway {
+      const { secretKey, webhookSecret } = stripeCredentialsSchema.parse(ctx.credentials);
+      const stripe = createStripeClient({
+        secretKey,
+        timeoutMs,
+        ...(options.apiUrl ? { apiUrl: options.apiUrl } : {}),
+      });
+      return new StripeGateway(stripe, webhookSecret);
+    },
+  };
+}
+
+export { StripeGateway } from './stripe-gateway.js';
+export { classifyStripeError } from './error-classification.js';
+export { stripeCredentialsSchema, type StripeCredentials } from './credentials.js';
