@@ -23,7 +23,7 @@ afterAll(async () => {
   await stripe?.close();
 });
 
-function createConnection(auth: object, overrides: Record<string, unknown> = {}) {
+function createConnection(auth: Record<string, string>, overrides: Record<string, unknown> = {}) {
   return request(stack.app)
     .post('/v1/connections')
     .set(auth)
@@ -164,7 +164,7 @@ describe('connections', () => {
     expect(moved.body).toMatchObject({ ok: false, error: { code: 'CredentialsUndecryptable' } });
     // Flip one byte of A's own ciphertext.
     const tampered = Buffer.from(rowA!.credentialsCiphertext);
-    tampered[tampered.length - 1] ^= 0xff;
+    tampered[tampered.length - 1] = tampered[tampered.length - 1]! ^ 0xff;
     await db.update(connections).set({ credentialsCiphertext: tampered, credentialsVersion: 9 }).where(eq(connections.id, connA.id));
     const flipped = await request(stack.app).post(`/v1/connections/${connA.id}/test`).set(a.auth).expect(200);
     expect(flipped.body).toMatchObject({ ok: false, error: { code: 'CredentialsUndecryptable' } });
