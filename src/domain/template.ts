@@ -33,7 +33,8 @@ export interface TemplateExpression {
 }
 
 /** A template split into literal text and expressions. */
-export type TemplatePart = { kind: 'text'; text: string } | { kind: 'expr'; expr: TemplateExpression; source: string };
+export type TemplatePart =
+  { kind: 'text'; text: string } | { kind: 'expr'; expr: TemplateExpression; source: string };
 
 export interface RenderOptions {
   /** Applied to every interpolated value (not to literal text), e.g. encodeURIComponent for URL paths. */
@@ -42,9 +43,30 @@ export interface RenderOptions {
 
 /** ISO 4217 minor-unit exponents that differ from 2. */
 const CURRENCY_EXPONENTS: Record<string, number> = {
-  BIF: 0, CLP: 0, DJF: 0, GNF: 0, ISK: 0, JPY: 0, KMF: 0, KRW: 0, PYG: 0, RWF: 0, UGX: 0, UYI: 0,
-  VND: 0, VUV: 0, XAF: 0, XOF: 0, XPF: 0,
-  BHD: 3, IQD: 3, JOD: 3, KWD: 3, LYD: 3, OMR: 3, TND: 3,
+  BIF: 0,
+  CLP: 0,
+  DJF: 0,
+  GNF: 0,
+  ISK: 0,
+  JPY: 0,
+  KMF: 0,
+  KRW: 0,
+  PYG: 0,
+  RWF: 0,
+  UGX: 0,
+  UYI: 0,
+  VND: 0,
+  VUV: 0,
+  XAF: 0,
+  XOF: 0,
+  XPF: 0,
+  BHD: 3,
+  IQD: 3,
+  JOD: 3,
+  KWD: 3,
+  LYD: 3,
+  OMR: 3,
+  TND: 3,
 };
 
 /** Number of decimals of a currency's minor unit (ISO 4217); 2 unless listed otherwise. */
@@ -55,7 +77,8 @@ export function currencyExponent(currency: string): number {
 
 /** 1050 EUR → "10.50", 1050 JPY → "1050", 1050 KWD → "1.050". Exact: integer arithmetic only. */
 export function minorToDecimal(amount: number, currency: string): string {
-  if (!Number.isSafeInteger(amount)) throw new Error(`Amount in minor units must be an integer, got ${amount}`);
+  if (!Number.isSafeInteger(amount))
+    throw new Error(`Amount in minor units must be an integer, got ${amount}`);
   const exponent = currencyExponent(currency);
   const digits = String(Math.abs(amount));
   const sign = amount < 0 ? '-' : '';
@@ -124,7 +147,8 @@ export function readPath(value: unknown, path: string): unknown {
       if (!Array.isArray(current)) return undefined;
       current = current[key];
     } else {
-      if (typeof current !== 'object' || !Object.prototype.hasOwnProperty.call(current, key)) return undefined;
+      if (typeof current !== 'object' || !Object.prototype.hasOwnProperty.call(current, key))
+        return undefined;
       current = (current as Record<string, unknown>)[key];
     }
   }
@@ -201,7 +225,8 @@ function parseExpression(source: string, template: string): TemplateExpression {
     }
     // Arguments after the first colon are comma-separated.
     const argText = colon.slice(1).join(':');
-    const args = argText.trim() === '' ? [] : splitOutsideQuotes(argText, ',').map((a) => parseArg(a, template));
+    const args =
+      argText.trim() === '' ? [] : splitOutsideQuotes(argText, ',').map((a) => parseArg(a, template));
     return { name, args };
   });
   return { path, filters };
@@ -261,7 +286,8 @@ const FILTERS: Record<string, Filter> = {
   string: (v) => (typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v)),
   number: (v, { template }) => {
     const n = typeof v === 'number' ? v : Number(typeof v === 'string' && v.trim() !== '' ? v : NaN);
-    if (!Number.isFinite(n)) throw new TemplateError(`Filter 'number' got a non-number in template '${template}'`, template);
+    if (!Number.isFinite(n))
+      throw new TemplateError(`Filter 'number' got a non-number in template '${template}'`, template);
     return n;
   },
   base64: (v, { template }) => base64Encode(requireString(v, 'base64', template)),
@@ -280,7 +306,10 @@ const FILTERS: Record<string, Filter> = {
     }
     const amount = typeof v === 'string' ? Number(v) : v;
     if (typeof amount !== 'number') {
-      throw new TemplateError(`Filter 'minor_to_decimal' needs a number in template '${fc.template}'`, fc.template);
+      throw new TemplateError(
+        `Filter 'minor_to_decimal' needs a number in template '${fc.template}'`,
+        fc.template,
+      );
     }
     try {
       return minorToDecimal(amount, currency);
@@ -291,7 +320,10 @@ const FILTERS: Record<string, Filter> = {
   decimal_to_minor: (v, fc) => {
     const currency = fc.args.length > 0 ? fc.args[0] : readPath(fc.ctx, 'currency');
     if (typeof currency !== 'string' || (typeof v !== 'string' && typeof v !== 'number')) {
-      throw new TemplateError(`Filter 'decimal_to_minor' needs an amount and a currency in template '${fc.template}'`, fc.template);
+      throw new TemplateError(
+        `Filter 'decimal_to_minor' needs an amount and a currency in template '${fc.template}'`,
+        fc.template,
+      );
     }
     try {
       return decimalToMinor(v, currency);
@@ -331,7 +363,8 @@ function stringify(value: unknown): string {
 export function renderTemplate(template: string, ctx: unknown, options: RenderOptions = {}): unknown {
   const parts = parseTemplate(template);
   const only = parts[0];
-  if (parts.length === 1 && only?.kind === 'expr' && !options.escape) return evaluate(only.expr, ctx, template);
+  if (parts.length === 1 && only?.kind === 'expr' && !options.escape)
+    return evaluate(only.expr, ctx, template);
   let out = '';
   for (const part of parts) {
     if (part.kind === 'text') out += part.text;

@@ -1,0 +1,260 @@
+/**
+ * AcmePay emulator: a synchronous JSON card gateway. Amounts are decimal strings in major units on
+ * payments and integer minor units (`amount_minor`) on captures and refunds; currencies upper case.
+ *
+ * Test tokens (the `source` field): tok_insufficient_funds → 402 insufficient_funds,
+ * tok_invalid → 422 card_invalid, tok_declined → 201 with state DECLINED (do_not_honor);
+ * anything else (e.g. tok_success) succeeds.
+ */
+import { randomBytes } from 'node:crypto';
+import express, { type Request, type Response } from 'express';
+import { z } from 'zod';
+import {
+  createFaultInjector,
+  headerOf,
+  IdempotencyStore,
+  listenLocal,
+  type FaultControls,
+} from './faults.js';
+
+export interface AcmepayEmulatorOptions {
+  port?: number;
+  /** Accepted as `Authorization: Bearer <apiKey>` or as the Basic password with accountId as user. */
+  apiKey?: string;
+  accountId?: string;
+}
+
+export type AcmeState = 'AUTHORIZED' | 'CAPTURED' | 'DECLINED' | 'CANCELED';
+
+export interface AcmePayment {
+  id: string;
+  state: AcmeState;
+  amount: string;
+  captured_amount: string;
+  refunded_amount: string;
+  currency: string;
+  merchant_reference: string;
+  decline_reason: string | null;
+  description: string | null;
+  metadata: Record<string, string>;
+  created_at: string;
+}
+
+export interface AcmepayEmulator extends FaultControls {
+  url: string;
+  apiKey: string;
+  accountId: string;
+  close(): Promise<void>;
+  /** Every payment created, oldest first. */
+  payments(): AcmePayment[];
+  /** Number of requests seen per path (after faults), e.g. for "was the API called" checks. */
+  requestCount(): number;
+}
+
+const DEFAULT_API_KEY = 'acme_test_key';
+const DEFAULT_ACCOUNT_ID = 'acct_demo';
+
+function acmeError(code: string, message: string) {
+  return { error: { code, message } };
+}
+
+function errorForStatus(status: number) {
+  if (status === 429) return acmeError('rate_limited', 'Too many requests');
+  if (status >= 500) return acmeError('internal', 'Internal error, try again later');
+  return acmeError('invalid_request', 'Request refused');
+}
+
+const decimals = (currency: string) =>
+  ['JPY', 'KRW'].includes(currency) ? 0 : ['BHD', 'KWD', 'JOD', 'OMR', 'TND'].includes(currency) ? 3 : 2;
+const toMinor = (amount: string, currency: string) => Math.round(Number(amount) * 10 ** decimals(currency));
+const toDecimal = (minor: number, currency: string) =>
+  (minor / 10 ** decimals(currency)).toFixed(decimals(currency));
+
+const createPaymentBody = z.object({
+  amount: z.string().regex(/^\d+(\.\d{1,3})?$/, 'decimal string in major units'),
+  currency: z.string().regex(/^[A-Z]{3}$/, 'upper-case ISO 4217 code'),
+  source: z.string().min(1),
+  capture: z.boolean().default(true),
+  merchant_reference: z.string().min(1),
+  description: z.string().optional(),
+  country: z.string().optional(),
+  metadata: z.record(z.string(), z.string()).default({}),
+});
+const amountBody = z.object({ amount_minor: z.number().int().positive().optional() });
+
+export async function startAcmepayEmulator(opts: AcmepayEmulatorOptions = {}): Promise<AcmepayEmulator> {
+  const apiKey = opts.apiKey ?? DEFAULT_API_KEY;
+  const accountId = opts.accountId ?? DEFAULT_ACCOUNT_ID;
+  const faults = createFaultInjector(errorForStatus);
+  const idempotency = new IdempotencyStore();
+  const payments = new Map<string, AcmePayment>();
+  let requests = 0;
+
+  const app = express();
+  app.use('/_emulator', faults.router);
+  app.use(faults.middleware);
+  app.use(express.json());
+  app.use((_req, _res, next) => {
+    requests += 1;
+    next();
+  });
+
+  app.get('/health', (_req, res) => void res.json({ status: 'ok' }));
+
+  const authorized = (req: Request): boolean => {
+    const header = headerOf(req, 'authorization') ?? '';
+    if (header === `Bearer ${apiKey}`) return true;
+    const basic = /^Basic (.+)$/.exec(header)?.[1];
+    return basic !== undefined && Buffer.from(basic, 'base64').toString('utf8') === `${accountId}:${apiKey}`;
+  };
+  app.use((req, res, next) => {
+    if (authorized(req)) return next();
+    res.status(401).json(acmeError('unauthorized', 'Invalid API key'));
+  });
+
+  const invalid = (res: Response, issues: z.core.$ZodIssue[]) =>
+    void res
+      .status(422)
+      .json(acmeError('invalid_request', issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')));
+
+  app.get(
+    '/v1/account',
+    (_req, res) => void res.json({ account: { id: accountId, name: 'AcmePay demo merchant' } }),
+  );
+
+  app.post('/v1/payments', (req, res) => {
+    const parsed = createPaymentBody.safeParse(req.body);
+    if (!parsed.success) return invalid(res, parsed.error.issues);
+    const p = parsed.data;
+    idempotency.respond(
+      res,
+      headerOf(req, 'idempotency-key'),
+      req.body,
+      () => {
+        if (p.source === 'tok_insufficient_funds')
+          return { status: 402, body: acmeError('insufficient_funds', 'Insufficient funds') };
+        if (p.source === 'tok_invalid')
+          return { status: 422, body: acmeError('card_invalid', 'The card token is invalid') };
+        const declined = p.source === 'tok_declined';
+        const payment: AcmePayment = {
+          id: `acme_${randomBytes(8).toString('hex')}`,
+          state: declined ? 'DECLINED' : p.capture ? 'CAPTURED' : 'AUTHORIZED',
+          amount: p.amount,
+          captured_amount: !declined && p.capture ? p.amount : toDecimal(0, p.currency),
+          refunded_amount: toDecimal(0, p.currency),
+          currency: p.currency,
+          merchant_reference: p.merchant_reference,
+          decline_reason: declined ? 'do_not_honor' : null,
+          description: p.description ?? null,
+          metadata: p.metadata,
+          created_at: new Date().toISOString(),
+        };
+        payments.set(payment.id, payment);
+        faults.recordCharge(p.merchant_reference);
+        return { status: 201, body: { payment } };
+      },
+      acmeError('idempotency_mismatch', 'Idempotency-Key reused with a different request'),
+    );
+  });
+
+  app.get('/v1/payments', (req, res) => {
+    const ref = req.query['merchant_reference'];
+    const data = [...payments.values()].filter(
+      (p) => typeof ref !== 'string' || p.merchant_reference === ref,
+    );
+    res.json({ data });
+  });
+
+  const findPayment = (req: Request, res: Response): AcmePayment | undefined => {
+    const payment = payments.get(String(req.params['id']));
+    if (!payment) res.status(404).json(acmeError('not_found', 'No such payment'));
+    return payment;
+  };
+
+  app.get('/v1/payments/:id', (req, res) => {
+    const payment = findPayment(req, res);
+    if (payment) res.json({ payment });
+  });
+
+  app.post('/v1/payments/:id/capture', (req, res) => {
+    const parsed = amountBody.safeParse(req.body ?? {});
+    if (!parsed.success) return invalid(res, parsed.error.issues);
+    idempotency.respond(
+      res,
+      headerOf(req, 'idempotency-key'),
+      { ...req.body, id: req.params['id'] },
+      () => {
+        const payment = payments.get(String(req.params['id']));
+        if (!payment) return { status: 404, body: acmeError('not_found', 'No such payment') };
+        if (payment.state !== 'AUTHORIZED')
+          return { status: 409, body: acmeError('invalid_state', `Payment is ${payment.state}`) };
+        const authorizedMinor = toMinor(payment.amount, payment.currency);
+        const minor = parsed.data.amount_minor ?? authorizedMinor;
+        if (minor > authorizedMinor)
+          return { status: 422, body: acmeError('amount_too_large', 'Capture exceeds the authorization') };
+        payment.state = 'CAPTURED';
+        payment.captured_amount = toDecimal(minor, payment.currency);
+        return { status: 200, body: { payment } };
+      },
+      acmeError('idempotency_mismatch', 'Idempotency-Key reused with a different request'),
+    );
+  });
+
+  app.post('/v1/payments/:id/cancel', (req, res) => {
+    idempotency.respond(
+      res,
+      headerOf(req, 'idempotency-key'),
+      { cancel: req.params['id'] },
+      () => {
+        const payment = payments.get(String(req.params['id']));
+        if (!payment) return { status: 404, body: acmeError('not_found', 'No such payment') };
+        if (payment.state !== 'AUTHORIZED' && payment.state !== 'CANCELED') {
+          return { status: 409, body: acmeError('invalid_state', `Payment is ${payment.state}`) };
+        }
+        payment.state = 'CANCELED';
+        return { status: 200, body: { payment } };
+      },
+      acmeError('idempotency_mismatch', 'Idempotency-Key reused with a different request'),
+    );
+  });
+
+  app.post('/v1/payments/:id/refunds', (req, res) => {
+    const parsed = amountBody.safeParse(req.body ?? {});
+    if (!parsed.success) return invalid(res, parsed.error.issues);
+    idempotency.respond(
+      res,
+      headerOf(req, 'idempotency-key'),
+      { ...req.body, id: req.params['id'] },
+      () => {
+        const payment = payments.get(String(req.params['id']));
+        if (!payment) return { status: 404, body: acmeError('not_found', 'No such payment') };
+        const captured = toMinor(payment.captured_amount, payment.currency);
+        const refunded = toMinor(payment.refunded_amount, payment.currency);
+        const minor = parsed.data.amount_minor ?? captured - refunded;
+        if (payment.state !== 'CAPTURED' || minor <= 0 || minor > captured - refunded) {
+          return { status: 422, body: acmeError('refund_not_possible', 'Nothing left to refund') };
+        }
+        payment.refunded_amount = toDecimal(refunded + minor, payment.currency);
+        const refund = {
+          id: `re_${randomBytes(8).toString('hex')}`,
+          payment_id: payment.id,
+          state: 'SUCCEEDED',
+          amount_minor: minor,
+        };
+        return { status: 201, body: { refund } };
+      },
+      acmeError('idempotency_mismatch', 'Idempotency-Key reused with a different request'),
+    );
+  });
+
+  const server = await listenLocal(app, opts.port);
+  return {
+    ...faults.controls,
+    url: server.url,
+    apiKey,
+    accountId,
+    close: () => server.close(),
+    payments: () => [...payments.values()],
+    requestCount: () => requests,
+  };
+}

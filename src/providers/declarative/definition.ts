@@ -1,0 +1,481 @@
+/**
+ * The public format of a declarative provider: one YAML/JSON file describes a REST payment gateway
+ * (endpoints, auth, request templates, response and status mappings, error table, webhook rule).
+ * docs/declarative-providers.md explains every field; docs/provider-definition.schema.json is
+ * generated from this schema (scripts/generate-provider-schema.ts).
+ */
+import { z } from 'zod';
+import { GATEWAY_STATUSES } from '../../domain/payment-status.js';
+import { parsePath, parseTemplate, templateVariables } from '../../domain/template.js';
+
+const ERROR_CLASSES = ['hard_decline', 'retryable', 'ambiguous'] as const;
+
+/** Variables available to templates that build a gateway request. */
+export const REQUEST_TEMPLATE_VARIABLES = [
+  'payment',
+  'amount',
+  'currency',
+  'country',
+  'paymentMethod',
+  'idempotencyKey',
+  'paymentId',
+  'attempt',
+  'reference',
+  'credentials',
+  'settings',
+] as const;
+
+/** Variables available to connection-level templates (base URL, auth). */
+export const CONNECTION_TEMPLATE_VARIABLES = ['credentials', 'settings'] as const;
+
+const template = z.string().meta({
+  id: 'ProviderTemplate',
+  description: "A template: literal text with '{{path | filter:arg}}' expressions.",
+});
+
+const responsePath = z
+  .string()
+  .refine(
+    (p) => {
+      try {
+        return parsePath(p).length > 0;
+      } catch {
+        return false;
+      }
+    },
+    { message: "Not a valid path (use dotted keys and [index], e.g. 'data.items[0].id')" },
+  )
+  .meta({
+    id: 'ProviderResponsePath',
+    description: "A dotted path into the response JSON, e.g. 'data.transaction.id' or 'items[0].status'.",
+  });
+
+const gatewayStatus = z.enum(GATEWAY_STATUSES).meta({ id: 'ProviderGatewayStatus' });
+
+const statusMap = z.record(z.string(), gatewayStatus).meta({
+  id: 'ProviderStatusMap',
+  description: 'Provider status string (exact match) → Switchyard gateway status.',
+});
+
+const credentialField = z
+  .object({
+    name: z
+      .string()
+      .regex(/^[A-Za-z][A-Za-z0-9_]*$/, 'Credential names are identifiers (letters, digits, _)')
+      .meta({ description: 'Key in the connection credentials, read in templates as credentials.<name>.' }),
+    description: z.string().optional(),
+    required: z.boolean().default(true),
+    secret: z.boolean().default(true).meta({ description: 'Shown masked in UIs; never logged.' }),
+  })
+  .strict();
+
+const settingField = z
+  .object({
+    name: z.string().regex(/^[A-Za-z][A-Za-z0-9_]*$/, 'Setting names are identifiers (letters, digits, _)'),
+    description: z.string().optional(),
+    required: z.boolean().default(false),
+  })
+  .strict();
+
+const basicAuth = z
+  .object({ type: z.literal('basic'), username: template, password: template })
+  .strict()
+  .meta({ description: 'HTTP Basic authentication.' });
+const bearerAuth = z
+  .object({ type: z.literal('bearer'), token: template })
+  .strict()
+  .meta({ description: "'Authorization: Bearer <token>' with a static token." });
+const headerAuth = z
+  .object({
+    type: z.literal('header'),
+    name: z.string().regex(/^[A-Za-z0-9-]+$/, 'Not a valid header name'),
+    value: template,
+  })
+  .strict()
+  .meta({ description: 'A static API-key header, e.g. X-Api-Key.' });
+const oauth2Auth = z
+  .object({
+    type: z.literal('oauth2_client_credentials'),
+    tokenUrl: template.meta({
+      description: "Token endpoint; a path starting with '/' is relative to baseUrl.",
+    }),
+    clientId: template,
+    clientSecret: template,
+    scope: template.optional(),
+    audience: template.optional(),
+    clientAuthentication: z
+      .enum(['body', 'basic'])
+      .default('body')
+      .meta({ description: "Send client id/secret as form fields ('body') or as HTTP Basic ('basic')." }),
+  })
+  .strict()
+  .meta({
+    description:
+      'OAuth2 client-credentials grant: a token per connection, cached until shortly before expires_in, refreshed once on a 401.',
+  });
+
+export const authSchema = z.discriminatedUnion('type', [basicAuth, bearerAuth, headerAuth, oauth2Auth]);
+
+const httpStatusMatch = z
+  .union([
+    z.number().int().min(100).max(599),
+    z.tuple([z.number().int().min(100).max(599), z.number().int().min(100).max(599)]),
+  ])
+  .meta({ description: 'One HTTP status, or an inclusive range [from, to].' });
+
+const errorRule = z
+  .object({
+    httpStatus: httpStatusMatch.optional(),
+    code: z
+      .union([z.string(), z.array(z.string()).min(1)])
+      .optional()
+      .meta({ description: 'Provider error code(s) read at errors.codePath.' }),
+    classification: z.enum(ERROR_CLASSES),
+  })
+  .strict()
+  .refine((r) => r.httpStatus !== undefined || r.code !== undefined, {
+    message: 'An error rule needs httpStatus, code, or both',
+  });
+
+const errorsSchema = z
+  .object({
+    codePath: responsePath
+      .optional()
+      .meta({ description: "Where the provider's error code is in an error response." }),
+    messagePath: responsePath.optional(),
+    rules: z.array(errorRule).default([]).meta({
+      description: 'Checked in order for non-2xx responses; the first match wins, then the defaults apply.',
+    }),
+  })
+  .strict();
+
+const responseMapping = z
+  .object({
+    reference: responsePath.optional().meta({ description: "The gateway's transaction (or refund) id." }),
+    status: responsePath.optional().meta({ description: 'The provider status, mapped through statusMap.' }),
+    defaultStatus: gatewayStatus
+      .optional()
+      .meta({ description: 'Status to assume when the response carries none (e.g. a 204 on cancel).' }),
+    declineCode: responsePath.optional(),
+    message: responsePath.optional(),
+    amountCaptured: responsePath.optional(),
+    amountUnits: z
+      .enum(['minor', 'major'])
+      .default('minor')
+      .meta({ description: "Units of amountCaptured: 'minor' (cents) or 'major' decimal strings (10.50)." }),
+    currency: responsePath.optional().meta({
+      description:
+        'Currency of the amounts in the response (needed for major units when the request had none).',
+    }),
+    account: responsePath
+      .optional()
+      .meta({ description: 'verifyCredentials: a human label of the account.' }),
+    notFoundStatuses: z.array(z.number().int().min(400).max(599)).default([404]).meta({
+      description: 'Status lookups: HTTP statuses that mean "no such transaction" (lookup returns null).',
+    }),
+  })
+  .strict()
+  .meta({ id: 'ProviderResponseMapping' });
+
+/** A body template leaf or branch: string leaves are templates, other JSON values are sent as is. */
+type BodyValue = string | number | boolean | null | BodyValue[] | { [key: string]: BodyValue };
+const bodyValue: z.ZodType<BodyValue> = z
+  .lazy(() =>
+    z.union([
+      z.string(),
+      z.number(),
+      z.boolean(),
+      z.null(),
+      z.array(bodyValue),
+      z.record(z.string(), bodyValue),
+    ]),
+  )
+  .meta({ id: 'ProviderBodyValue' });
+
+const bodySchema = z
+  .object({
+    encoding: z
+      .enum(['json', 'form'])
+      .meta({ description: "'json' or 'form' (application/x-www-form-urlencoded, nested keys as a[b])." }),
+    template: z
+      .record(z.string(), bodyValue)
+      .meta({ description: 'The body as a nested object whose string leaves are templates.' }),
+  })
+  .strict();
+
+export const actionSchema = z
+  .object({
+    method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']),
+    path: template
+      .refine((p) => p.startsWith('/'), { message: "A path starts with '/' (it is appended to baseUrl)" })
+      .meta({
+        description:
+          "Appended to baseUrl; interpolated values are URL-encoded, e.g. '/v1/payments/{{reference}}'.",
+      }),
+    query: z.record(z.string(), template).optional().meta({ description: 'Query parameters (templates).' }),
+    headers: z.record(z.string(), template).optional(),
+    body: bodySchema.optional(),
+    idempotencyHeader: z
+      .string()
+      .regex(/^[A-Za-z0-9-]+$/, 'Not a valid header name')
+      .optional()
+      .meta({ description: 'Header that carries our idempotency key, e.g. Idempotency-Key.' }),
+    statusMap: statusMap
+      .optional()
+      .meta({ description: 'Overrides/extends the top-level statusMap for this action.' }),
+    response: responseMapping.default({ amountUnits: 'minor', notFoundStatuses: [404] }),
+  })
+  .strict()
+  .meta({ id: 'ProviderAction', description: 'One HTTP call of the provider API.' });
+
+const actionsSchema = z
+  .object({
+    authorize: actionSchema,
+    capture: actionSchema.optional(),
+    refund: actionSchema.optional(),
+    cancel: actionSchema.optional(),
+    status: actionSchema
+      .optional()
+      .meta({ description: "Lookup by the gateway's reference ({{reference}})." }),
+    statusByMerchantReference: actionSchema.optional().meta({
+      description: 'Lookup by our idempotency key ({{idempotencyKey}}), used when no reference is known.',
+    }),
+    health: actionSchema.optional(),
+    verifyCredentials: actionSchema.optional(),
+  })
+  .strict()
+  .refine((a) => a.status !== undefined || a.statusByMerchantReference !== undefined, {
+    message:
+      'Define actions.status or actions.statusByMerchantReference: ambiguous outcomes are resolved by a lookup',
+  });
+
+const signatureSchema = z
+  .object({
+    scheme: z.literal('hmac_sha256'),
+    header: z.string().meta({ description: 'Header carrying the signature.' }),
+    secretCredential: z
+      .string()
+      .meta({ description: 'Name of the credential that holds the signing secret.' }),
+    encoding: z.enum(['hex', 'base64']).default('hex'),
+    prefix: z
+      .string()
+      .optional()
+      .meta({ description: "Stripped from the header value before comparing, e.g. 'sha256='." }),
+    signedPayload: z
+      .string()
+      .default('{{body}}')
+      .meta({ description: "What is signed: '{{body}}' (raw bytes) or e.g. '{{timestamp}}.{{body}}'." }),
+    timestampHeader: z.string().optional(),
+    toleranceSeconds: z.number().int().positive().default(300),
+  })
+  .strict();
+
+const webhookSchema = z
+  .object({
+    signature: signatureSchema,
+    event: z
+      .object({
+        eventId: responsePath
+          .optional()
+          .meta({ description: 'Unique event id; without it, a hash of the body is used.' }),
+        type: responsePath.optional(),
+        reference: responsePath.optional(),
+        paymentId: responsePath.optional().meta({ description: 'Our payment id as echoed by the gateway.' }),
+        status: responsePath.optional().meta({ description: 'Provider status, mapped through statusMap.' }),
+      })
+      .strict(),
+    statusMap: statusMap.optional(),
+  })
+  .strict();
+
+const capabilitiesSchema = z
+  .object({
+    currencies: z.array(z.string().regex(/^[A-Z]{3}$/, 'ISO 4217 code in upper case')).min(1),
+    countries: z.array(z.string().regex(/^[A-Z]{2}$/, 'ISO 3166-1 alpha-2 code in upper case')).min(1),
+    paymentMethods: z
+      .array(z.enum(['card', 'wallet', 'bank_transfer', 'bank_debit', 'buy_now_pay_later', 'voucher']))
+      .min(1),
+    captureModes: z.array(z.enum(['automatic', 'manual'])).min(1),
+  })
+  .strict();
+
+const baseDefinitionSchema = z
+  .object({
+    $schema: z.string().optional(),
+    name: z
+      .string()
+      .regex(/^[a-z][a-z0-9_-]{1,39}$/, 'Lower-case slug: letters, digits, - and _, starting with a letter')
+      .meta({ description: "Provider type id as stored on connections, e.g. 'acmepay'." }),
+    displayName: z.string().min(1),
+    version: z
+      .string()
+      .min(1)
+      .meta({ description: 'Version of this definition, e.g. "1.0.0" (quote it in YAML).' }),
+    baseUrl: template.meta({
+      description:
+        'Base URL (template over settings/credentials), e.g. "{{settings.baseUrl | default:\'https://api.example\'}}".',
+    }),
+    timeoutMs: z.number().int().positive().max(120_000).optional(),
+    credentials: z.array(credentialField).default([]),
+    settings: z.array(settingField).default([]),
+    auth: authSchema,
+    actions: actionsSchema,
+    statusMap,
+    errors: errorsSchema.default({ rules: [] }),
+    webhook: webhookSchema.optional(),
+    capabilities: capabilitiesSchema,
+  })
+  .strict();
+
+interface TemplateField {
+  path: (string | number)[];
+  value: string;
+  allowed: readonly string[];
+}
+
+function collectTemplates(def: z.infer<typeof baseDefinitionSchema>): TemplateField[] {
+  const fields: TemplateField[] = [];
+  const add = (path: (string | number)[], value: unknown, allowed: readonly string[]): void => {
+    if (typeof value === 'string') fields.push({ path, value, allowed });
+    else if (Array.isArray(value)) value.forEach((v, i) => add([...path, i], v, allowed));
+    else if (value !== null && typeof value === 'object') {
+      for (const [k, v] of Object.entries(value)) add([...path, k], v, allowed);
+    }
+  };
+  add(['baseUrl'], def.baseUrl, CONNECTION_TEMPLATE_VARIABLES);
+  for (const [k, v] of Object.entries(def.auth)) {
+    if (k !== 'type' && k !== 'name' && k !== 'clientAuthentication')
+      add(['auth', k], v, CONNECTION_TEMPLATE_VARIABLES);
+  }
+  for (const [name, action] of Object.entries(def.actions)) {
+    if (!action) continue;
+    const at = ['actions', name];
+    add([...at, 'path'], action.path, REQUEST_TEMPLATE_VARIABLES);
+    add([...at, 'query'], action.query, REQUEST_TEMPLATE_VARIABLES);
+    add([...at, 'headers'], action.headers, REQUEST_TEMPLATE_VARIABLES);
+    add([...at, 'body', 'template'], action.body?.template, REQUEST_TEMPLATE_VARIABLES);
+  }
+  return fields;
+}
+
+/** Semantic checks zod's shape cannot express: template syntax, variable names, cross references. */
+function checkDefinition(def: z.infer<typeof baseDefinitionSchema>, ctx: z.core.$RefinementCtx): void {
+  const credentialNames = new Set(def.credentials.map((c) => c.name));
+  const settingNames = new Set(def.settings.map((s) => s.name));
+  for (const field of collectTemplates(def)) {
+    let vars: string[];
+    try {
+      vars = templateVariables(field.value);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', path: field.path, message: (err as Error).message });
+      continue;
+    }
+    for (const variable of vars) {
+      const [root, key] = parsePath(variable);
+      if (typeof root !== 'string' || !field.allowed.includes(root)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: field.path,
+          message: `Unknown variable '${variable}' (available here: ${field.allowed.join(', ')})`,
+        });
+      } else if (root === 'credentials' && (typeof key !== 'string' || !credentialNames.has(key))) {
+        ctx.addIssue({
+          code: 'custom',
+          path: field.path,
+          message: `'${variable}' is not a declared credential (declared: ${[...credentialNames].join(', ') || 'none'})`,
+        });
+      } else if (
+        root === 'settings' &&
+        def.settings.length > 0 &&
+        (typeof key !== 'string' || !settingNames.has(key))
+      ) {
+        ctx.addIssue({
+          code: 'custom',
+          path: field.path,
+          message: `'${variable}' is not a declared setting`,
+        });
+      }
+    }
+  }
+  const seen = new Set<string>();
+  def.credentials.forEach((c, i) => {
+    if (seen.has(c.name))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['credentials', i, 'name'],
+        message: `Duplicate credential '${c.name}'`,
+      });
+    seen.add(c.name);
+  });
+  if (def.webhook) {
+    const sig = def.webhook.signature;
+    if (!credentialNames.has(sig.secretCredential)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['webhook', 'signature', 'secretCredential'],
+        message: `'${sig.secretCredential}' is not a declared credential`,
+      });
+    }
+    try {
+      const vars = templateVariables(sig.signedPayload);
+      const unknown = vars.filter((v) => v !== 'body' && v !== 'timestamp');
+      if (unknown.length > 0 || !vars.includes('body')) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['webhook', 'signature', 'signedPayload'],
+          message: "signedPayload must contain '{{body}}' and may only use '{{timestamp}}' besides it",
+        });
+      } else if (vars.includes('timestamp') && !sig.timestampHeader) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['webhook', 'signature', 'timestampHeader'],
+          message: "signedPayload uses '{{timestamp}}': set timestampHeader",
+        });
+      }
+      // {{body}} is spliced in as raw bytes, so it must appear without filters.
+      if (
+        parseTemplate(sig.signedPayload).some(
+          (p) => p.kind === 'expr' && p.expr.path === 'body' && p.expr.filters.length > 0,
+        )
+      ) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['webhook', 'signature', 'signedPayload'],
+          message: "'{{body}}' takes no filters",
+        });
+      }
+    } catch (err) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['webhook', 'signature', 'signedPayload'],
+        message: (err as Error).message,
+      });
+    }
+  }
+}
+
+/** The zod schema of a provider definition file. */
+export const providerDefinitionSchema = baseDefinitionSchema.superRefine(checkDefinition);
+
+/** A validated provider definition (defaults applied). */
+export type ProviderDefinition = z.output<typeof providerDefinitionSchema>;
+/** A provider definition as written in a file (defaults optional). */
+export type ProviderDefinitionInput = z.input<typeof providerDefinitionSchema>;
+export type ActionDefinition = z.output<typeof actionSchema>;
+export type AuthDefinition = z.output<typeof authSchema>;
+export type ActionName = keyof ProviderDefinition['actions'];
+
+/** The JSON Schema (draft 2020-12) of the file format, for editors and external validators. */
+export function providerDefinitionJsonSchema(): Record<string, unknown> {
+  const schema = z.toJSONSchema(providerDefinitionSchema, { io: 'input', target: 'draft-2020-12' });
+  return {
+    ...schema,
+    $id: 'https://switchyard.dev/schemas/provider-definition.schema.json',
+    title: 'Switchyard declarative provider definition',
+  };
+}
+
+/** The committed file's exact text (docs/provider-definition.schema.json). */
+export function providerDefinitionJsonSchemaText(): string {
+  return `${JSON.stringify(providerDefinitionJsonSchema(), null, 2)}\n`;
+}
