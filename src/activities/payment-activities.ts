@@ -4,10 +4,10 @@ import { newId } from '../db/ids.js';
 import { loadRoutingState, type RoutingState } from '../db/queries/routing-state.js';
 import { connectionHealth, payments, paymentAttempts, refunds } from '../db/schema.js';
 import { circuitStateSchema, DEFAULT_CIRCUIT_CONFIG, initialCircuit, recordOutcome, type CircuitConfig } from '../domain/circuit-breaker.js';
-import { failureTypeFor } from '../domain/failures.js';
+import { FailureType, failureTypeFor } from '../domain/failures.js';
 import { canTransition, type GatewayStatus, type PaymentStatus } from '../domain/payment-status.js';
 import type { RoutingDecision } from '../domain/routing.js';
-import { GatewayError, type AttemptRef, type ChargeRequest, type GatewayOutcome, type RefundOutcome } from '../providers/types.js';
+import { GatewayError, InvalidCredentialsError, type AttemptRef, type ChargeRequest, type GatewayOutcome, type RefundOutcome } from '../providers/types.js';
 import { loadGateway, type GatewayDeps } from './load-gateway.js';
 
 export interface PaymentActivityDeps extends GatewayDeps {
@@ -23,6 +23,9 @@ export interface GatewayCall {
 
 /** Turns a classified gateway error into the typed failure workflows branch on. */
 function toFailure(err: unknown): unknown {
+  if (err instanceof InvalidCredentialsError) {
+    return ApplicationFailure.create({ type: FailureType.InvalidCredentials, message: err.message, nonRetryable: true });
+  }
   if (!(err instanceof GatewayError)) return err;
   return ApplicationFailure.create({
     type: failureTypeFor[err.classification],

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { REGIONS, isCountryCode, isCurrencyCode, isRegion, regionOf, type Region } from './regions.js';
 
-export const PAYMENT_METHOD_TYPES = ['card', 'wallet', 'bank_transfer', 'bnpl'] as const;
+export const PAYMENT_METHOD_TYPES = ['card', 'wallet', 'bank_transfer', 'bank_debit', 'buy_now_pay_later', 'voucher'] as const;
 export type PaymentMethodType = (typeof PAYMENT_METHOD_TYPES)[number];
 
 /**

@@ -99,47 +99,51 @@ export async function paymentWorkflow(input: PaymentWorkflowInput): Promise<Paym
       idempotencyKey,
     });
 
-    let outcome: GatewayOutcome | null;
-    try {
-      outcome = await gateway.chargeGateway({
-        ...call,
-        charge: {
-          paymentId: input.paymentId,
-          attempt,
-          idempotencyKey,
-          amount: input.amount,
-          currency: input.currency,
-          country: input.country,
-          paymentMethod: input.paymentMethod.token,
-          captureMode: input.captureMode,
-          ...(input.customerId ? { customerId: input.customerId } : {}),
-          ...(input.description ? { description: input.description } : {}),
-          metadata: input.metadata,
-        },
-      });
-    } catch (err) {
-      const failure = failureOf(err);
-      if (failure.type === FailureType.HardDecline) {
-        await db.recordGatewayOutcome({ ...call, ok: true }); // the gateway worked; the card did not
-        await record({ attemptStatus: 'failed', paymentStatus: 'failed', errorClass: 'hard_decline', errorCode: failure.code ?? 'declined', errorMessage: failure.message });
-        return done();
+    const charge = {
+      paymentId: input.paymentId,
+      attempt,
+      idempotencyKey,
+      amount: input.amount,
+      currency: input.currency,
+      country: input.country,
+      paymentMethod: input.paymentMethod.token,
+      captureMode: input.captureMode,
+      ...(input.customerId ? { customerId: input.customerId } : {}),
+      ...(input.description ? { description: input.description } : {}),
+      metadata: input.metadata,
+    };
+    let outcome: GatewayOutcome | null = null;
+    // An attempt is sent at most twice, both times with the same idempotency key: the second time only
+    // when the gateway has no record of the first after an ambiguous failure (so it cannot charge twice).
+    for (let send = 1; outcome === null && send <= 2; send++) {
+      try {
+        outcome = await gateway.chargeGateway({ ...call, charge });
+      } catch (err) {
+        const failure = failureOf(err);
+        if (failure.type === FailureType.HardDecline) {
+          await db.recordGatewayOutcome({ ...call, ok: true }); // the gateway worked; the card did not
+          await record({ attemptStatus: 'failed', paymentStatus: 'failed', errorClass: 'hard_decline', errorCode: failure.code ?? 'declined', errorMessage: failure.message });
+          return done();
+        }
+        await db.recordGatewayOutcome({ ...call, ok: false });
+        if (failure.type !== FailureType.Ambiguous) {
+          await record({ attemptStatus: 'failed', paymentStatus: 'processing', errorClass: 'retryable', errorCode: failure.code ?? failure.type, errorMessage: failure.message });
+          log.warn('attempt failed, falling back', { attempt, connectionId: candidate.connectionId, error: failure.message });
+          break;
+        }
+        await record({ attemptStatus: 'unknown', paymentStatus: 'unknown', errorClass: 'ambiguous', errorCode: failure.code ?? 'ambiguous', errorMessage: failure.message });
+        const resolved = await resolveAmbiguous(candidate, idempotencyKey, attempt);
+        if (resolved === 'unresolved') return done();
+        if (resolved !== null) {
+          outcome = resolved;
+        } else if (send === 2) {
+          await record({ attemptStatus: 'failed', paymentStatus: 'processing', errorClass: 'ambiguous', errorCode: 'not_received', errorMessage: 'gateway has no record of the attempt after it was sent twice' });
+        } else {
+          log.warn('gateway has no record of the attempt; sending it again with the same idempotency key', { attempt });
+        }
       }
-      await db.recordGatewayOutcome({ ...call, ok: false });
-      if (failure.type !== FailureType.Ambiguous) {
-        await record({ attemptStatus: 'failed', paymentStatus: 'processing', errorClass: 'retryable', errorCode: failure.code ?? failure.type, errorMessage: failure.message });
-        log.warn('attempt failed, falling back', { attempt, connectionId: candidate.connectionId, error: failure.message });
-        continue;
-      }
-      await record({ attemptStatus: 'unknown', paymentStatus: 'unknown', errorClass: 'ambiguous', errorCode: failure.code ?? 'ambiguous', errorMessage: failure.message });
-      const resolved = await resolveAmbiguous(candidate, idempotencyKey, attempt);
-      if (resolved === 'unresolved') return done();
-      if (resolved === null) {
-        // The gateway has no record of the attempt: it never arrived, so trying the next one is safe.
-        await record({ attemptStatus: 'failed', paymentStatus: 'processing', errorClass: 'ambiguous', errorCode: 'not_received', errorMessage: 'gateway has no record of the attempt' });
-        continue;
-      }
-      outcome = resolved;
     }
+    if (outcome === null) continue;
 
     await db.recordGatewayOutcome({ ...call, ok: true });
     const final = await settle(outcome, candidate, idempotencyKey, record);

@@ -364,7 +364,7 @@ describe('validateRuleSet', () => {
       [
         {
           path: 'rules[1].conditions.paymentMethods[0]',
-          message: 'unknown payment method "cash" (expected one of card, wallet, bank_transfer, bnpl)',
+          message: 'unknown payment method "cash" (expected one of card, wallet, bank_transfer, bank_debit, buy_now_pay_later, voucher)',
         },
       ],
     ],

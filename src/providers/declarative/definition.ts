@@ -4,6 +4,7 @@
  * docs/declarative-providers.md explains every field; docs/provider-definition.schema.json is
  * generated from this schema (scripts/generate-provider-schema.ts).
  */
+import { PAYMENT_METHOD_TYPES } from '../../domain/routing.js';
 import { z } from 'zod';
 import { GATEWAY_STATUSES } from '../../domain/payment-status.js';
 import { parsePath, parseTemplate, templateVariables } from '../../domain/template.js';
@@ -292,9 +293,7 @@ const capabilitiesSchema = z
   .object({
     currencies: z.array(z.string().regex(/^[A-Z]{3}$/, 'ISO 4217 code in upper case')).min(1),
     countries: z.array(z.string().regex(/^[A-Z]{2}$/, 'ISO 3166-1 alpha-2 code in upper case')).min(1),
-    paymentMethods: z
-      .array(z.enum(['card', 'wallet', 'bank_transfer', 'bank_debit', 'buy_now_pay_later', 'voucher']))
-      .min(1),
+    paymentMethods: z.array(z.enum(PAYMENT_METHOD_TYPES)).min(1),
     captureModes: z.array(z.enum(['automatic', 'manual'])).min(1),
   })
   .strict();
