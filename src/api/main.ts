@@ -1,5 +1,5 @@
 import { parseEnv, requireSettings } from '../config/env.js';
-import { DEFAULT_TASK_QUEUES } from '../shared/task-queues.js';
+import { taskQueuesFor } from '../shared/task-queues.js';
 import { createRuntime } from '../runtime.js';
 import { connectTemporalClient } from '../temporal/connection.js';
 import { createApp } from './app.js';
@@ -14,7 +14,8 @@ const app = createApp({
   temporal,
   adminToken: env.ADMIN_TOKEN,
   urlPolicy: { allowPrivateNetworks: env.ALLOW_PRIVATE_PROVIDER_URLS },
-  taskQueues: DEFAULT_TASK_QUEUES,
+  taskQueues: taskQueuesFor(env.TASK_QUEUE_SUFFIX),
+  paymentTiming: { callbackTimeoutMs: env.PAYMENT_CALLBACK_TIMEOUT_SECONDS * 1000 },
   publicUrl: env.PUBLIC_URL,
 });
 const http = await listen(app, env.HOST, env.PORT);

@@ -53,6 +53,11 @@ export const envSchema = z.object({
   TEMPORAL_API_KEY: z.string().optional(),
   TEMPORAL_UI_URL: z.string().default('http://127.0.0.1:8233'),
   TEMPORAL_CLI: z.string().optional(),
+  /** Appended to every task queue name, to isolate one deployment's workers from another's. */
+  TASK_QUEUE_SUFFIX: z.string().regex(/^[A-Za-z0-9_-]{1,40}$/, 'letters, digits, "_" or "-"').optional(),
+  HEALTH_CHECK_INTERVAL_SECONDS: z.coerce.number().int().min(5).max(3600).default(30),
+  /** Payment workflow: how long to wait for a gateway callback before polling its status. */
+  PAYMENT_CALLBACK_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(86_400).default(600),
 
   ADMIN_TOKEN: z.string().min(24, 'must be at least 24 characters').optional(),
   CREDENTIALS_KEYS: credentialKeys.optional(),

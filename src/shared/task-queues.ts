@@ -16,3 +16,7 @@ export function taskQueuesWithSuffix(suffix: string): TaskQueues {
     connections: `${DEFAULT_TASK_QUEUES.connections}-${suffix}`,
   };
 }
+
+export function taskQueuesFor(suffix: string | undefined): TaskQueues {
+  return suffix ? taskQueuesWithSuffix(suffix) : DEFAULT_TASK_QUEUES;
+}

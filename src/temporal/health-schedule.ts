@@ -4,7 +4,8 @@ import type { TaskQueues } from '../shared/task-queues.js';
 export const HEALTH_SCHEDULE_ID = 'connection-health-checks';
 
 /** Creates (or updates) the Schedule that runs healthCheckWorkflow every `everySeconds`. */
-export async function ensureHealthCheckSchedule(client: Client, queues: TaskQueues, everySeconds: number, scheduleId = HEALTH_SCHEDULE_ID): Promise<void> {
+export async function ensureHealthCheckSchedule(client: Client, queues: TaskQueues, everySeconds: number, suffix?: string): Promise<void> {
+  const scheduleId = suffix ? `${HEALTH_SCHEDULE_ID}-${suffix}` : HEALTH_SCHEDULE_ID;
   const action = {
     type: 'startWorkflow' as const,
     workflowType: 'healthCheckWorkflow',
