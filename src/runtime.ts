@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { ConfigError, type Env } from './config/env.js';
+import { findProviderDefinition } from './db/queries/provider-definitions.js';
 import { connectEmbedded, connectPostgres, type Database } from './db/client.js';
 import { createLogger, type Logger } from './logger.js';
 import { buildProviderRegistry } from './providers/build-registry.js';
@@ -32,7 +33,7 @@ export async function createRuntime(env: Env, opts: { allowEmbeddedDb: boolean }
     env,
     database,
     cipher: new CredentialCipher(env.CREDENTIALS_KEYS),
-    providers: await buildProviderRegistry(env),
+    providers: await buildProviderRegistry(env, (tenantId, name) => findProviderDefinition(database.db, tenantId, name)),
     logger,
     close: () => database.close(),
   };

@@ -37,7 +37,7 @@ export async function loadGateway(deps: GatewayDeps, tenantId: string, connectio
     });
   }
   try {
-    const gateway = deps.providers.client(row, () =>
+    const gateway = await deps.providers.client(row, () =>
       deps.cipher.open({ keyId: row.credentialsKeyId, ciphertext: row.credentialsCiphertext }, row.tenantId, row.id),
     );
     return { gateway, provider: row.provider, code: row.code };

@@ -19,6 +19,7 @@ import { connectionsRouter } from './routes/connections.js';
 import { paymentsRouter } from './routes/payments.js';
 import { webhooksRouter } from './routes/webhooks.js';
 import { routingRouter } from './routes/routing.js';
+import { providersRouter } from './routes/providers.js';
 import { healthRouter } from './routes/health.js';
 import { tenantsRouter } from './routes/tenants.js';
 
@@ -58,6 +59,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(connectionsRouter(deps, router('Connections')).router);
   app.use(paymentsRouter(deps, router('Payments')).router);
   app.use(routingRouter(deps, router('Routing')).router);
+  app.use(providersRouter(deps, router('Providers')).router);
 
   const spec = openapi.document({ title: 'Switchyard API', version: '0.1.0', serverUrl: deps.publicUrl });
   app.get('/openapi.json', (_req, res) => void res.json(spec));

@@ -14,16 +14,32 @@ export class UnknownProviderError extends Error {
   override readonly name = 'UnknownProviderError';
 }
 
+/** A provider a tenant registered through the API; `version` changes whenever it is replaced. */
+export interface TenantProvider {
+  version: string;
+  factory: ProviderFactory;
+}
+
+export interface ProviderRegistryOptions {
+  /** Looks up a tenant's own (declarative) provider by name; null when it has none. */
+  loadTenantProvider?: (tenantId: string, name: string) => Promise<TenantProvider | null>;
+}
+
 /**
  * Maps provider type to factory, and builds provider clients lazily per connection. Clients are
- * cached per (connection, credentials version): changing a connection's credentials bumps its
- * version, so the next use builds a fresh client in every process without any cross-process message.
+ * cached per (connection, credentials version, provider version): changing a connection's
+ * credentials bumps its version, so the next use builds a fresh client in every process without any
+ * cross-process message. Built-in providers (Stripe, definition files) are shared by all tenants;
+ * a tenant may add its own declarative providers, visible to that tenant only.
  */
 export class ProviderRegistry {
   private readonly factories = new Map<string, ProviderFactory>();
-  private readonly clients = new Map<string, { version: number; client: PaymentGateway }>();
+  private readonly clients = new Map<string, { version: string; client: PaymentGateway }>();
 
-  constructor(factories: ProviderFactory[] = []) {
+  constructor(
+    factories: ProviderFactory[] = [],
+    private readonly options: ProviderRegistryOptions = {},
+  ) {
     for (const f of factories) this.register(f);
   }
 
@@ -32,31 +48,45 @@ export class ProviderRegistry {
     this.factories.set(factory.type, factory);
   }
 
+  /** Built-in provider types. */
   types(): string[] {
     return [...this.factories.keys()].sort();
   }
 
-  factory(type: string): ProviderFactory {
-    const f = this.factories.get(type);
-    if (!f) throw new UnknownProviderError(`unknown provider "${type}"; known: ${this.types().join(', ')}`);
-    return f;
+  isBuiltIn(type: string): boolean {
+    return this.factories.has(type);
+  }
+
+  builtIn(): ProviderFactory[] {
+    return [...this.factories.values()];
+  }
+
+  /** The factory for a provider type as seen by one tenant (built-in first, then its own). */
+  async resolve(tenantId: string, type: string): Promise<TenantProvider> {
+    const builtIn = this.factories.get(type);
+    if (builtIn) return { version: 'built-in', factory: builtIn };
+    const own = await this.options.loadTenantProvider?.(tenantId, type);
+    if (own) return own;
+    throw new UnknownProviderError(`unknown provider "${type}"; available: ${this.types().join(', ')} or one registered at /v1/providers`);
   }
 
   /** `openCredentials` is called only when a new client must be built (decryption stays rare). */
-  client(conn: ConnectionDescriptor, openCredentials: () => Credentials): PaymentGateway {
+  async client(conn: ConnectionDescriptor, openCredentials: () => Credentials): Promise<PaymentGateway> {
+    const { version: providerVersion, factory } = await this.resolve(conn.tenantId, conn.provider);
+    const version = `${conn.credentialsVersion}/${providerVersion}`;
     const cached = this.clients.get(conn.id);
-    if (cached && cached.version === conn.credentialsVersion) return cached.client;
-    const client = this.factory(conn.provider).create({
+    if (cached && cached.version === version) return cached.client;
+    const client = factory.create({
       tenantId: conn.tenantId,
       connectionId: conn.id,
       credentials: openCredentials(),
       settings: conn.settings,
     });
-    this.clients.set(conn.id, { version: conn.credentialsVersion, client });
+    this.clients.set(conn.id, { version, client });
     return client;
   }
 
-  /** What a provider declares it supports (routing skips a connection that cannot take a payment). */
+  /** What a built-in provider declares it supports (routing skips a connection that cannot take a payment). */
   capabilities(type: string): ProviderFactory['capabilities'] {
     return this.factories.get(type)?.capabilities;
   }
@@ -64,9 +94,5 @@ export class ProviderRegistry {
   /** Drops a cached client (connection deleted or disabled). */
   forget(connectionId: string): void {
     this.clients.delete(connectionId);
-  }
-
-  cachedClientCount(): number {
-    return this.clients.size;
   }
 }

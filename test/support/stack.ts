@@ -9,6 +9,8 @@ import { listen } from '../../src/api/server.js';
 import { connectPostgres, type Database } from '../../src/db/client.js';
 import type { CircuitConfig } from '../../src/domain/circuit-breaker.js';
 import { silentLogger } from '../../src/logger.js';
+import { findProviderDefinition } from '../../src/db/queries/provider-definitions.js';
+import { tenantProviderLoader } from '../../src/providers/build-registry.js';
 import { ProviderRegistry } from '../../src/providers/registry.js';
 import type { ProviderFactory } from '../../src/providers/types.js';
 import { CredentialCipher } from '../../src/secrets/credential-cipher.js';
@@ -56,7 +58,9 @@ export async function startTestStack(opts: TestStackOptions = {}): Promise<TestS
   const database = connectPostgres(inject('databaseUrl'), { poolSize: 10 });
   const key = randomBytes(32);
   const cipher = new CredentialCipher([{ id: 'test1', key }]);
-  const providers = new ProviderRegistry(opts.providers ?? []);
+  const providers = new ProviderRegistry(opts.providers ?? [], {
+    loadTenantProvider: tenantProviderLoader((t, n) => findProviderDefinition(database.db, t, n), { allowPrivateNetworks: true }),
+  });
   const queueSuffix = randomUUID().slice(0, 8);
   const taskQueues = taskQueuesWithSuffix(queueSuffix);
   const adminToken = `admin-${randomBytes(16).toString('hex')}`;

@@ -5,6 +5,7 @@ import { connectionHealth, connections } from '../../db/schema.js';
 import { circuitStateSchema, DEFAULT_CIRCUIT_CONFIG, evaluate, failureRate, initialCircuit } from '../../domain/circuit-breaker.js';
 import { TenantIdAttr } from '../../shared/search-attributes.js';
 import { workflowId } from '../../shared/workflow-ids.js';
+import { UnknownProviderError } from '../../providers/registry.js';
 import type { Credentials } from '../../providers/types.js';
 import type { AppDeps } from '../app.js';
 import { ResourceRouter, issuesToDetails } from '../endpoint.js';
@@ -112,14 +113,13 @@ export function connectionsRouter(deps: AppDeps, r: ResourceRouter): ResourceRou
   const { db } = deps.database;
 
   /** Checks credential shape and settings against the provider before anything is stored. */
-  function checkProviderInput(provider: string, creds: Credentials | undefined, sets: Record<string, unknown> | undefined) {
+  async function checkProviderInput(tenantId: string, provider: string, creds: Credentials | undefined, sets: Record<string, unknown> | undefined) {
     let factory;
     try {
-      factory = deps.providers.factory(provider);
-    } catch {
-      throw new ApiError(400, 'validation_failed', `unknown provider "${provider}"`, [
-        { path: 'body.provider', message: `must be one of: ${deps.providers.types().join(', ')}` },
-      ]);
+      ({ factory } = await deps.providers.resolve(tenantId, provider));
+    } catch (err) {
+      if (!(err instanceof UnknownProviderError)) throw err;
+      throw new ApiError(400, 'validation_failed', `unknown provider "${provider}"`, [{ path: 'body.provider', message: err.message }]);
     }
     if (creds) {
       try {
@@ -155,7 +155,7 @@ export function connectionsRouter(deps: AppDeps, r: ResourceRouter): ResourceRou
         responses: { 201: { description: 'Created', schema: connectionOut } },
       },
       async ({ body, tenant, res }) => {
-        checkProviderInput(body.provider, body.credentials, body.settings);
+        await checkProviderInput(tenant.id, body.provider, body.credentials, body.settings);
         const id = newId('con');
         const sealed = deps.cipher.seal(body.credentials, tenant.id, id);
         const [row] = await db
@@ -220,7 +220,7 @@ export function connectionsRouter(deps: AppDeps, r: ResourceRouter): ResourceRou
       },
       async ({ params, body, tenant, res }) => {
         const current = await findOwned(tenant.id, params.id);
-        checkProviderInput(current.provider, body.credentials, body.settings);
+        await checkProviderInput(tenant.id, current.provider, body.credentials, body.settings);
         const sealed = body.credentials ? deps.cipher.seal(body.credentials, tenant.id, current.id) : undefined;
         const [row] = await db
           .update(connections)

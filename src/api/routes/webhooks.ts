@@ -61,7 +61,7 @@ export function webhooksRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter
       let event: GatewayWebhookEvent;
       try {
         // Verifying needs the webhook secret, so the API decrypts this connection's credentials here.
-        const gateway = deps.providers.client(conn, () =>
+        const gateway = await deps.providers.client(conn, () =>
           deps.cipher.open({ keyId: conn.credentialsKeyId, ciphertext: conn.credentialsCiphertext }, conn.tenantId, conn.id),
         );
         event = gateway.parseWebhook(raw, req.headers);

@@ -1,0 +1,108 @@
+import { and, eq } from 'drizzle-orm';
+import { z } from 'zod';
+import { connections, providerDefinitions } from '../../db/schema.js';
+import { providerDefinitionJsonSchema, providerDefinitionSchema } from '../../providers/declarative/index.js';
+import { checkOutboundUrl, OutboundUrlError } from '../../providers/url-policy.js';
+import type { AppDeps } from '../app.js';
+import type { ResourceRouter } from '../endpoint.js';
+import { ApiError } from '../errors.js';
+
+const providerOut = z.object({
+  name: z.string(),
+  displayName: z.string().optional(),
+  source: z.enum(['built-in', 'tenant']),
+  capabilities: z.unknown().optional(),
+  updatedAt: z.string().optional(),
+});
+const nameParams = z.object({ name: z.string().regex(/^[a-z][a-z0-9_-]{1,40}$/, 'a lower-case slug, e.g. examplepay') });
+
+/**
+ * Declarative providers a tenant adds with zero code: PUT a definition (the same format as the files
+ * in providers/, see docs/declarative-providers.md), then create connections with that provider name.
+ */
+export function providersRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter {
+  const { db } = deps.database;
+  return r
+    .endpoint(
+      'get',
+      '/v1/providers',
+      { summary: 'Providers available to the tenant (built-in and its own)', responses: { 200: { description: 'Providers', schema: z.object({ data: z.array(providerOut) }) } } },
+      async ({ tenant, res }) => {
+        const own = await db.select().from(providerDefinitions).where(eq(providerDefinitions.tenantId, tenant.id));
+        res.json({
+          data: [
+            ...deps.providers.builtIn().map((f) => ({ name: f.type, source: 'built-in' as const, ...(f.capabilities ? { capabilities: f.capabilities } : {}) })),
+            ...own.map((row) => ({
+              name: row.name,
+              displayName: String(row.definition.displayName ?? row.name),
+              source: 'tenant' as const,
+              capabilities: row.definition.capabilities,
+              updatedAt: row.updatedAt.toISOString(),
+            })),
+          ],
+        });
+      },
+    )
+    .endpoint(
+      'get',
+      '/v1/providers/definition-schema',
+      { summary: 'JSON Schema of a declarative provider definition', security: 'none', responses: { 200: { description: 'JSON Schema' } } },
+      async ({ res }) => {
+        res.json(providerDefinitionJsonSchema());
+      },
+    )
+    .endpoint(
+      'put',
+      '/v1/providers/:name',
+      {
+        summary: 'Add or replace a declarative provider of the tenant',
+        description: 'The body is a provider definition; every problem is reported with its path. The base URL must pass the outbound URL policy.',
+        params: nameParams,
+        body: providerDefinitionSchema,
+        responses: { 200: { description: 'Stored', schema: providerOut } },
+      },
+      async ({ params, body, tenant, req, res }) => {
+        if (body.name !== params.name) {
+          throw new ApiError(400, 'validation_failed', 'name in the body must match the URL', [{ path: 'body.name', message: `expected "${params.name}"` }]);
+        }
+        if (deps.providers.isBuiltIn(params.name)) throw new ApiError(409, 'conflict', `"${params.name}" is a built-in provider; choose another name`);
+        const literalBase = /^https?:\/\//.test(body.baseUrl) ? body.baseUrl : undefined;
+        if (literalBase) {
+          try {
+            checkOutboundUrl(literalBase, deps.urlPolicy);
+          } catch (err) {
+            if (!(err instanceof OutboundUrlError)) throw err;
+            throw new ApiError(400, 'validation_failed', 'baseUrl is not an allowed URL', [{ path: 'body.baseUrl', message: err.message }]);
+          }
+        }
+        // Store the definition as written (defaults are applied again when it is loaded).
+        const definition = req.body as Record<string, unknown>;
+        const now = new Date();
+        const [row] = await db
+          .insert(providerDefinitions)
+          .values({ tenantId: tenant.id, name: params.name, definition })
+          .onConflictDoUpdate({ target: [providerDefinitions.tenantId, providerDefinitions.name], set: { definition, updatedAt: now } })
+          .returning();
+        res.json({ name: row!.name, displayName: body.displayName, source: 'tenant', capabilities: body.capabilities, updatedAt: row!.updatedAt.toISOString() });
+      },
+    )
+    .endpoint(
+      'delete',
+      '/v1/providers/:name',
+      { summary: "Remove one of the tenant's providers (refused while connections use it)", params: nameParams, responses: { 204: { description: 'Removed' } } },
+      async ({ params, tenant, res }) => {
+        const [inUse] = await db
+          .select({ id: connections.id })
+          .from(connections)
+          .where(and(eq(connections.tenantId, tenant.id), eq(connections.provider, params.name)))
+          .limit(1);
+        if (inUse) throw new ApiError(409, 'conflict', `provider "${params.name}" is used by connection ${inUse.id}`);
+        const deleted = await db
+          .delete(providerDefinitions)
+          .where(and(eq(providerDefinitions.tenantId, tenant.id), eq(providerDefinitions.name, params.name)))
+          .returning();
+        if (deleted.length === 0) throw ApiError.notFound('provider', params.name);
+        res.status(204).end();
+      },
+    );
+}
