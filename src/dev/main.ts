@@ -1,24 +1,35 @@
 import path from 'node:path';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { createApp } from '../api/app.js';
 import { listen } from '../api/server.js';
 import { parseEnv, requireSettings } from '../config/env.js';
 import { createRuntime } from '../runtime.js';
-import { DEFAULT_TASK_QUEUES } from '../shared/task-queues.js';
+import { taskQueuesFor } from '../shared/task-queues.js';
 import { connectTemporalClient, connectTemporalWorker } from '../temporal/connection.js';
+import { ensureHealthCheckSchedule } from '../temporal/health-schedule.js';
 import { bundleWorkflows, createWorkers } from '../workers/worker.js';
+import { DEMO_PRIMARY_FAILURE_RATE, ensureDemoTenant, startDemoGateways, type DemoGateways } from './demo.js';
 import { loadOrCreateDevSecrets } from './dev-secrets.js';
 import { startTemporalDevServer, type RunningDevServer } from './temporal-dev-server.js';
 
 /**
  * `npm run dev`: the whole stack on embedded defaults in one process. A Temporal dev server (SQLite
  * in the data folder, UI on :8233) unless TEMPORAL_ADDRESS is set; an embedded Postgres (PGlite)
- * unless DATABASE_URL is set; then the worker and the API.
+ * unless DATABASE_URL is set; the worker and the API; and, unless DEMO=false, the demo: emulated
+ * gateways and a demo tenant whose primary gateway fails some of the time.
  */
 const dataDir = path.resolve(process.env.DATA_DIR || '.data');
+const demoEnabled = process.env.DEMO !== 'false';
 const { secrets, file: secretsFile } = loadOrCreateDevSecrets(dataDir);
+Runtime.install({ logger: new DefaultLogger('WARN') });
+
+let demo: DemoGateways | undefined;
+if (demoEnabled) demo = await startDemoGateways();
+
 const env = requireSettings(
   parseEnv({
     ALLOW_PRIVATE_PROVIDER_URLS: 'true',
+    ...(demo ? { STRIPE_API_URL: demo.stripeUrl } : {}),
     ...process.env,
     DATA_DIR: dataDir,
     ADMIN_TOKEN: process.env.ADMIN_TOKEN || secrets.adminToken,
@@ -47,6 +58,7 @@ if (!process.env.TEMPORAL_ADDRESS) {
 }
 
 const runtime = await createRuntime(env, { allowEmbeddedDb: true });
+const taskQueues = taskQueuesFor(env.TASK_QUEUE_SUFFIX);
 const temporal = await connectTemporalClient(env);
 const workerConnection = await connectTemporalWorker(env);
 const workers = await createWorkers({
@@ -54,15 +66,18 @@ const workers = await createWorkers({
   namespace: env.TEMPORAL_NAMESPACE,
   deps: { db: runtime.database.db, cipher: runtime.cipher, providers: runtime.providers },
   workflowBundle: await bundleWorkflows(),
+  taskQueues,
 });
 const workersDone = workers.run();
+await ensureHealthCheckSchedule(temporal, taskQueues, env.HEALTH_CHECK_INTERVAL_SECONDS, env.TASK_QUEUE_SUFFIX);
 
 const app = createApp({
   ...runtime,
   temporal,
   adminToken: env.ADMIN_TOKEN,
   urlPolicy: { allowPrivateNetworks: env.ALLOW_PRIVATE_PROVIDER_URLS },
-  taskQueues: DEFAULT_TASK_QUEUES,
+  taskQueues,
+  paymentTiming: { callbackTimeoutMs: env.PAYMENT_CALLBACK_TIMEOUT_SECONDS * 1000 },
   publicUrl: env.PUBLIC_URL,
 });
 const http = await listen(app, env.HOST, env.PORT);
@@ -75,13 +90,22 @@ Switchyard is running.
   Health        ${http.url}/health
   Temporal UI   ${env.TEMPORAL_UI_URL}
   Database      ${database}
-  Admin token   ${env.ADMIN_TOKEN}   (kept in ${secretsFile})
+  Admin token   ${env.ADMIN_TOKEN}   (kept in ${secretsFile})`);
 
-Create a tenant:
-  curl -s -X POST ${http.url}/v1/tenants -H "Authorization: Bearer ${env.ADMIN_TOKEN}" \\
-       -H 'Content-Type: application/json' -d '{"name":"Acme"}'
-Press Ctrl+C to stop.
-`);
+if (demo) {
+  const tenant = await ensureDemoTenant(http.url, env.ADMIN_TOKEN, dataDir, demo);
+  const filter = encodeURIComponent(`TenantId="${tenant.tenantId}"`);
+  console.log(`
+Demo tenant "Demo Merchant" (${tenant.tenantId}), API key kept in ${path.join(dataDir, 'demo-tenant.json')}:
+  export SWITCHYARD_KEY=${tenant.apiKey}
+Start a card payment (Stripe is primary and fails ~${Math.round(100 * DEMO_PRIMARY_FAILURE_RATE)}% of calls; AcmePay is the fallback):
+  curl -s -X POST ${http.url}/v1/payments?wait=10 -H "Authorization: Bearer $SWITCHYARD_KEY" \\
+       -H "Idempotency-Key: $(date +%s%N)" -H 'Content-Type: application/json' \\
+       -d '{"amount":1999,"currency":"EUR","country":"DE","paymentMethod":{"type":"card","token":"pm_card_visa"}}'
+Watch the runs of this tenant in the Temporal UI:
+  ${env.TEMPORAL_UI_URL}/namespaces/${env.TEMPORAL_NAMESPACE}/workflows?query=${filter}`);
+}
+console.log('\nPress Ctrl+C to stop.');
 
 let stopping = false;
 async function shutdown(signal: string): Promise<void> {
@@ -95,6 +119,7 @@ async function shutdown(signal: string): Promise<void> {
   await temporal.connection.close();
   await runtime.close();
   await temporalServer?.stop();
+  await demo?.close();
   process.exit(0);
 }
 process.once('SIGINT', () => void shutdown('SIGINT'));
