@@ -10,7 +10,7 @@ export default tseslint.config(
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
   },
   {
@@ -22,7 +22,7 @@ export default tseslint.config(
         {
           patterns: [
             { group: ['node:*', 'fs', 'path', 'crypto', 'http', 'https', 'net', 'os', 'child_process'], message: 'Workflows run in a deterministic sandbox: no Node built-ins.' },
-            { group: ['**/activities/**', '**/db/**', '**/api/**', '**/providers/**', 'postgres', 'drizzle-orm*', 'stripe', 'express'], message: 'Workflows may import only @temporalio/workflow, src/domain and src/shared.' },
+            { group: ['**/activities/**', '**/db/**', '**/api/**', '**/providers/**', 'postgres', 'drizzle-orm*', 'stripe', 'express'], allowTypeImports: true, message: 'Workflows may import only @temporalio/workflow, src/domain and src/shared (types excepted).' },
           ],
         },
       ],

@@ -21,7 +21,7 @@ export async function setup(project: TestProject): Promise<void> {
     await admin.unsafe(`DROP DATABASE IF EXISTS ${TEST_DB} WITH (FORCE)`);
     await admin.unsafe(`CREATE DATABASE ${TEST_DB}`);
   } catch (err) {
-    throw new Error(`Tests need a real Postgres at ${ADMIN_URL} (set TEST_POSTGRES_URL): ${(err as Error).message}`);
+    throw new Error(`Tests need a real Postgres at ${ADMIN_URL} (set TEST_POSTGRES_URL): ${(err as Error).message}`, { cause: err });
   } finally {
     await admin.end();
   }
