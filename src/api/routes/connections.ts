@@ -9,6 +9,7 @@ import { UnknownProviderError } from '../../providers/registry.js';
 import type { Credentials } from '../../providers/types.js';
 import type { AppDeps } from '../app.js';
 import { ResourceRouter, issuesToDetails } from '../endpoint.js';
+import { resultWithin } from '../await-workflow.js';
 import { checkConnectionSettings } from '../connection-settings.js';
 import { ApiError } from '../errors.js';
 
@@ -306,10 +307,7 @@ export function connectionsRouter(deps: AppDeps, r: ResourceRouter): ResourceRou
           workflowExecutionTimeout: '5 minutes',
         });
         const base = { connectionId: conn.id, workflowId: handle.workflowId, runId: handle.firstExecutionRunId };
-        const outcome = await Promise.race([
-          handle.result() as Promise<{ ok: boolean; account?: string; code?: string; message?: string }>,
-          new Promise<null>((resolve) => setTimeout(() => resolve(null), TEST_WAIT_MS).unref()),
-        ]);
+        const outcome = await resultWithin<{ ok: boolean; account?: string; code?: string; message?: string }>(handle, TEST_WAIT_MS);
         if (!outcome) return void res.json({ ...base, status: 'running' });
         res.json({
           ...base,

@@ -12,6 +12,7 @@ import { PaymentStatusAttr, TenantIdAttr } from '../../shared/search-attributes.
 import { workflowId } from '../../shared/workflow-ids.js';
 import type { AppDeps } from '../app.js';
 import type { ResourceRouter } from '../endpoint.js';
+import { resultWithin } from '../await-workflow.js';
 import { ApiError } from '../errors.js';
 import { claimIdempotencyKey, requestHash, requireIdempotencyKey, storeIdempotentResponse } from '../idempotency.js';
 
@@ -419,7 +420,7 @@ export function paymentsRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter
           if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
           handle = deps.temporal.workflow.getHandle(workflowId.capture(p.id, 'capture'));
         }
-        const outcome = (await Promise.race([handle.result(), new Promise((resolve) => setTimeout(() => resolve(null), 30_000).unref())])) as { error?: string } | null;
+        const outcome = await resultWithin<{ error?: string }>(handle, 30_000);
         if (outcome?.error) throw new ApiError(409, 'conflict', `capture failed: ${outcome.error}`);
         res.json(await loadOne(tenant.id, params.id));
       },
