@@ -1,6 +1,7 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { recordHistoryIfAsked } from '../support/record-history.js';
 import { setUpMerchant, startPayment, startPaymentsFixture, waitForPayment, type MerchantSetup, type PaymentsFixture } from '../support/payments-fixture.js';
 
 let f: PaymentsFixture;
@@ -34,6 +35,8 @@ describe('gateway callbacks', () => {
     const delivered = f.pending.deliveries().filter((d) => d.url.includes(m.pendingId));
     expect(delivered.length).toBeGreaterThan(0);
     expect(delivered.every((d) => d.status === 200)).toBe(true);
+    await f.stack.temporal.workflow.getHandle(`payment-${id}`).result();
+    recordHistoryIfAsked(`payment-${id}`, 'payment-pending-then-callback');
   });
 
   it('without a callback, the deadline passes and polling the gateway resolves the payment', async () => {
@@ -45,6 +48,7 @@ describe('gateway callbacks', () => {
     const history = await f.stack.temporal.workflow.getHandle(workflowId).fetchHistory();
     const names = (history.events ?? []).map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name).filter(Boolean);
     expect(names).toContain('queryGatewayStatus');
+    recordHistoryIfAsked(workflowId, 'payment-callback-timeout-polled');
   });
 
   it('duplicate and out-of-order callbacks change nothing', async () => {

@@ -1,5 +1,6 @@
 import request from 'supertest';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { recordHistoryIfAsked } from '../support/record-history.js';
 import { paymentBody, setUpMerchant, startPayment, startPaymentsFixture, waitForPayment, type PaymentsFixture } from '../support/payments-fixture.js';
 
 let f: PaymentsFixture;
@@ -40,6 +41,8 @@ describe('payment outcomes', () => {
     expect(p.connectionId).toBe(m.acmeId);
     expect(f.stripe.chargeCount(id)).toBe(0);
     expect(f.acme.chargeCount(`${id}-2`)).toBe(1);
+    await f.stack.temporal.workflow.getHandle(`payment-${id}`).result();
+    recordHistoryIfAsked(`payment-${id}`, 'payment-fallback-after-503');
   });
 
   it('a hard decline stops: no fallback, classified, and the gateway stays healthy', async () => {
@@ -71,6 +74,7 @@ describe('payment outcomes', () => {
       .map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name)
       .filter(Boolean);
     expect(activities).toContain('queryGatewayStatus');
+    recordHistoryIfAsked(p.workflowId, 'payment-ambiguous-resolved');
   });
 
   it('runs are searchable by tenant, status and gateway, and carry no credentials', async () => {
