@@ -63,7 +63,7 @@ export function createApp(deps: AppDeps): express.Express {
 
   const spec = openapi.document({ title: 'Switchyard API', version: '0.1.0', serverUrl: deps.publicUrl });
   app.get('/openapi.json', (_req, res) => void res.json(spec));
-  app.get('/docs', (_req, res) => void res.type('html').send(docsPage('/docs/assets')));
+  app.get('/docs', (_req, res) => void res.type('html').send(docsPage('/docs/assets', '/docs/docs-init.js')));
   app.get('/docs/docs-init.js', (_req, res) => void res.type('js').send(docsInitScript('/openapi.json')));
   app.use('/docs/assets', express.static(path.resolve(swaggerUi.getAbsoluteFSPath()), { index: false }));
 

@@ -124,7 +124,7 @@ function renderOperation(op: OperationDoc): object {
 }
 
 /** Interactive docs (Swagger UI served from the swagger-ui-dist package; works offline). */
-export function docsPage(assetsBase: string): string {
+export function docsPage(assetsBase: string, initScriptUrl: string): string {
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -135,7 +135,7 @@ export function docsPage(assetsBase: string): string {
 <body>
   <div id="swagger-ui"></div>
   <script src="${assetsBase}/swagger-ui-bundle.js"></script>
-  <script src="./docs-init.js"></script>
+  <script src="${initScriptUrl}"></script>
 </body>
 </html>`;
 }

@@ -52,6 +52,8 @@ describe('API documentation', () => {
   it('serves the interactive docs page and its assets', async () => {
     const page = await request(stack.app).get('/docs').expect(200);
     expect(page.text).toContain('swagger-ui');
+    // Every script and stylesheet the page names must be served (a relative path here once broke the page).
+    for (const [, src] of page.text.matchAll(/(?:src|href)="([^"]+)"/g)) await request(stack.app).get(src!).expect(200);
     await request(stack.app).get('/docs/assets/swagger-ui-bundle.js').expect(200);
     const init = await request(stack.app).get('/docs/docs-init.js').expect(200);
     expect(init.text).toContain('/openapi.json');

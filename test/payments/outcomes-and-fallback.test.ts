@@ -45,6 +45,15 @@ describe('payment outcomes', () => {
     recordHistoryIfAsked(`payment-${id}`, 'payment-fallback-after-503');
   });
 
+  it('?wait answers with the outcome, fallbacks included', async () => {
+    const m = await setUpMerchant(f);
+    f.stripe.failNext({ times: 3, status: 503, pathPrefix: '/v1/payment_intents' });
+    const res = await request(f.stack.app).post('/v1/payments?wait=20').set(m.auth).set('Idempotency-Key', crypto.randomUUID()).send(paymentBody());
+    expect(res.status).toBe(200);
+    expect(res.body.status).toBe('succeeded');
+    expect(res.body.attempts.map((a: { provider: string }) => a.provider)).toEqual(['stripe', 'acmepay']);
+  });
+
   it('a hard decline stops: no fallback, classified, and the gateway stays healthy', async () => {
     const m = await setUpMerchant(f);
     const { id } = await startPayment(f, m, { paymentMethod: { type: 'card', token: 'pm_card_chargeDeclinedInsufficientFunds' } });

@@ -50,7 +50,7 @@ const createQuery = z.strictObject({
     .min(0)
     .max(30)
     .optional()
-    .meta({ description: 'Seconds (0-30) to wait for the first attempt to have an outcome before answering' }),
+    .meta({ description: 'Seconds (0-30) to wait for an outcome (fallbacks included) before answering; 200 if there is one, else 202' }),
 });
 
 const attemptOut = z.object({
@@ -116,6 +116,9 @@ const refundBody = z.strictObject({
 const captureBody = z.strictObject({
   amount: z.number().int().positive().optional().meta({ description: 'Minor units; default: the authorized amount' }),
 });
+
+const IN_FLIGHT: ReadonlySet<string> = new Set(['pending', 'processing', 'unknown']);
+const hasOutcome = (p: { status: string }) => !IN_FLIGHT.has(p.status);
 
 const idempotencyHeader = [{ name: 'Idempotency-Key', required: true, description: 'Unique per logical request; a retry with the same key and body replays the first response' }];
 
@@ -219,13 +222,12 @@ export function paymentsRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter
     }
   }
 
-  /** Polls the read model until the first attempt has an outcome, or the wait is over. */
-  async function waitForFirstOutcome(tenantId: string, id: string, seconds: number): Promise<PaymentOut> {
+  /** Polls the read model until the payment has an outcome (no longer pending/processing/unknown), or the wait is over. */
+  async function waitForOutcome(tenantId: string, id: string, seconds: number): Promise<PaymentOut> {
     const deadline = Date.now() + seconds * 1000;
     for (;;) {
       const p = await loadOne(tenantId, id);
-      const decided = p.status === 'failed' || (p.attempts[0] && p.attempts[0].status !== 'processing');
-      if (decided || Date.now() >= deadline) return p;
+      if (hasOutcome(p) || Date.now() >= deadline) return p;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
@@ -238,14 +240,14 @@ export function paymentsRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter
         summary: 'Start a payment',
         description:
           'Validates, stores the payment and starts its PaymentWorkflow (id `payment-<id>`), answering 202 at once. ' +
-          'With `?wait=N` the answer waits up to N seconds for the first attempt to have an outcome. ' +
+          'With `?wait=N` the answer waits up to N seconds for an outcome (succeeded, authorized, requires_action, failed...). ' +
           'Card numbers are refused anywhere in the body: send gateway tokens only.',
         body: createPaymentBody,
         query: createQuery,
         headers: idempotencyHeader,
         responses: {
           202: { description: 'Accepted; the payment is being processed', schema: paymentOut },
-          200: { description: 'With wait: the first attempt has an outcome', schema: paymentOut },
+          200: { description: 'With wait: the payment has an outcome', schema: paymentOut },
         },
       },
       async ({ body, query, tenant, req, res }) => {
@@ -298,8 +300,8 @@ export function paymentsRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter
           res.setHeader('Idempotent-Replayed', 'true');
           return void res.status(202).json(await loadOne(tenant.id, claim.resourceId));
         }
-        const payment = query.wait ? await waitForFirstOutcome(tenant.id, paymentId, query.wait) : await loadOne(tenant.id, paymentId);
-        const status = query.wait && payment.attempts[0]?.status !== 'processing' ? 200 : 202;
+        const payment = query.wait ? await waitForOutcome(tenant.id, paymentId, query.wait) : await loadOne(tenant.id, paymentId);
+        const status = hasOutcome(payment) ? 200 : 202;
         await storeIdempotentResponse(db, scope, status, payment);
         res.status(status).json(payment);
       },
