@@ -20,6 +20,9 @@ export interface Database {
   close(): Promise<void>;
 }
 
+/** Arbitrary constant naming Switchyard's migration lock. */
+const MIGRATION_LOCK_ID = 7_406_214_833;
+
 export const migrationsFolder = fileURLToPath(new URL('./migrations', import.meta.url));
 
 export function connectPostgres(url: string, opts: { poolSize?: number } = {}): Database {
@@ -32,7 +35,16 @@ export function connectPostgres(url: string, opts: { poolSize?: number } = {}): 
   return {
     db,
     kind: 'postgres',
-    migrate: () => migratePostgres(db, { migrationsFolder }),
+    migrate: async () => {
+      // API and worker may start together: an advisory lock on a dedicated session serializes them.
+      const session = postgres(url, { max: 1, onnotice: () => {}, connect_timeout: 5 });
+      try {
+        await session`select pg_advisory_lock(${MIGRATION_LOCK_ID})`;
+        await migratePostgres(drizzlePostgres(session), { migrationsFolder });
+      } finally {
+        await session.end({ timeout: 5 }); // ending the session releases the lock
+      }
+    },
     ping: async () => {
       await db.execute(sql`select 1`);
     },
