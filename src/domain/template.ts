@@ -1,3 +1,4 @@
+import { currencyExponent } from './regions.js';
 /**
  * A small, pure template engine: `{{path.to.value | filter:arg | filter}}` over a context object.
  *
@@ -41,45 +42,16 @@ export interface RenderOptions {
   escape?: (value: string) => string;
 }
 
-/** ISO 4217 minor-unit exponents that differ from 2. */
-const CURRENCY_EXPONENTS: Record<string, number> = {
-  BIF: 0,
-  CLP: 0,
-  DJF: 0,
-  GNF: 0,
-  ISK: 0,
-  JPY: 0,
-  KMF: 0,
-  KRW: 0,
-  PYG: 0,
-  RWF: 0,
-  UGX: 0,
-  UYI: 0,
-  VND: 0,
-  VUV: 0,
-  XAF: 0,
-  XOF: 0,
-  XPF: 0,
-  BHD: 3,
-  IQD: 3,
-  JOD: 3,
-  KWD: 3,
-  LYD: 3,
-  OMR: 3,
-  TND: 3,
-};
-
-/** Number of decimals of a currency's minor unit (ISO 4217); 2 unless listed otherwise. */
-export function currencyExponent(currency: string): number {
-  if (!/^[A-Za-z]{3}$/.test(currency)) throw new Error(`Not an ISO 4217 currency code: '${currency}'`);
-  return CURRENCY_EXPONENTS[currency.toUpperCase()] ?? 2;
+/** Number of decimals of a currency's minor unit, from the one ISO 4217 table (regions.ts); any case. */
+function exponentOf(currency: string): number {
+  return currencyExponent(currency.toUpperCase());
 }
 
 /** 1050 EUR → "10.50", 1050 JPY → "1050", 1050 KWD → "1.050". Exact: integer arithmetic only. */
 export function minorToDecimal(amount: number, currency: string): string {
   if (!Number.isSafeInteger(amount))
     throw new Error(`Amount in minor units must be an integer, got ${amount}`);
-  const exponent = currencyExponent(currency);
+  const exponent = exponentOf(currency);
   const digits = String(Math.abs(amount));
   const sign = amount < 0 ? '-' : '';
   if (exponent === 0) return sign + digits;
@@ -89,7 +61,7 @@ export function minorToDecimal(amount: number, currency: string): string {
 
 /** "10.5" EUR → 1050, "1050" JPY → 1050. Refuses more decimals than the currency has. */
 export function decimalToMinor(amount: string | number, currency: string): number {
-  const exponent = currencyExponent(currency);
+  const exponent = exponentOf(currency);
   const text = typeof amount === 'number' ? String(amount) : amount.trim();
   const match = /^(-?)(\d+)(?:\.(\d+))?$/.exec(text);
   if (!match) throw new Error(`Not a decimal amount: '${text}'`);
