@@ -3,7 +3,7 @@ import { and, eq, sql } from 'drizzle-orm';
 import { newId } from '../db/ids.js';
 import { loadRoutingState, type RoutingState } from '../db/queries/routing-state.js';
 import { connectionHealth, payments, paymentAttempts, refunds } from '../db/schema.js';
-import { circuitStateSchema, DEFAULT_CIRCUIT_CONFIG, initialCircuit, recordOutcome, type CircuitConfig } from '../domain/circuit-breaker.js';
+import { DEFAULT_CIRCUIT_CONFIG, recordOutcome, storedCircuitAt, type CircuitConfig } from '../domain/circuit-breaker.js';
 import { FailureType, failureTypeFor } from '../domain/failures.js';
 import { canTransition, type GatewayStatus, type PaymentStatus } from '../domain/payment-status.js';
 import type { RoutingDecision } from '../domain/routing.js';
@@ -182,8 +182,8 @@ export function createPaymentActivities(deps: PaymentActivityDeps) {
           .from(connectionHealth)
           .where(eq(connectionHealth.connectionId, input.connectionId))
           .for('update');
-        const current = row?.circuit ? circuitStateSchema.parse(row.circuit) : initialCircuit();
-        const next = recordOutcome(current, input.ok, now(), circuitConfig);
+        const at = now();
+        const next = recordOutcome(storedCircuitAt(row?.circuit, at, circuitConfig), input.ok, at, circuitConfig);
         await tx
           .update(connectionHealth)
           .set({ circuit: next as unknown as Record<string, unknown>, updatedAt: new Date() })

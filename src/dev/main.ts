@@ -3,11 +3,8 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { createApp } from '../api/app.js';
 import { listen } from '../api/server.js';
 import { parseEnv, requireSettings } from '../config/env.js';
-import { createRuntime } from '../runtime.js';
-import { taskQueuesFor } from '../shared/task-queues.js';
-import { connectTemporalClient, connectTemporalWorker } from '../temporal/connection.js';
-import { ensureHealthCheckSchedule } from '../temporal/health-schedule.js';
-import { bundleWorkflows, createWorkers } from '../workers/worker.js';
+import { appDeps, createRuntime, startWorkers } from '../runtime.js';
+import { connectTemporalClient } from '../temporal/connection.js';
 import { DEMO_PRIMARY_FAILURE_RATE, ensureDemoTenant, startDemoGateways, type DemoGateways } from './demo.js';
 import { loadOrCreateDevSecrets } from './dev-secrets.js';
 import { startTemporalDevServer, type RunningDevServer } from './temporal-dev-server.js';
@@ -58,28 +55,9 @@ if (!process.env.TEMPORAL_ADDRESS) {
 }
 
 const runtime = await createRuntime(env, { allowEmbeddedDb: true });
-const taskQueues = taskQueuesFor(env.TASK_QUEUE_SUFFIX);
 const temporal = await connectTemporalClient(env);
-const workerConnection = await connectTemporalWorker(env);
-const workers = await createWorkers({
-  connection: workerConnection,
-  namespace: env.TEMPORAL_NAMESPACE,
-  deps: { db: runtime.database.db, cipher: runtime.cipher, providers: runtime.providers },
-  workflowBundle: await bundleWorkflows(),
-  taskQueues,
-});
-const workersDone = workers.run();
-await ensureHealthCheckSchedule(temporal, taskQueues, env.HEALTH_CHECK_INTERVAL_SECONDS, env.TASK_QUEUE_SUFFIX);
-
-const app = createApp({
-  ...runtime,
-  temporal,
-  adminToken: env.ADMIN_TOKEN,
-  urlPolicy: { allowPrivateNetworks: env.ALLOW_PRIVATE_PROVIDER_URLS },
-  taskQueues,
-  paymentTiming: { callbackTimeoutMs: env.PAYMENT_CALLBACK_TIMEOUT_SECONDS * 1000 },
-  publicUrl: env.PUBLIC_URL,
-});
+const workers = await startWorkers(runtime);
+const app = createApp(appDeps(runtime, temporal, env.ADMIN_TOKEN));
 const http = await listen(app, env.HOST, env.PORT);
 
 const database = runtime.database.kind === 'pglite' ? `embedded PGlite (${path.join(dataDir, 'pglite')})` : 'DATABASE_URL';
@@ -113,9 +91,7 @@ async function shutdown(signal: string): Promise<void> {
   stopping = true;
   console.log(`\n[dev] ${signal}: shutting down`);
   await http.close();
-  workers.shutdown();
-  await workersDone;
-  await workerConnection.close();
+  await workers.stop();
   await temporal.connection.close();
   await runtime.close();
   await temporalServer?.stop();

@@ -138,3 +138,8 @@ function rateOf(outcomes: CircuitState['outcomes'], now: number, cfg: CircuitCon
   }
   return { calls, failures, rate: calls === 0 ? 0 : failures / calls };
 }
+
+/** A stored (jsonb) circuit as of `now`: no stored state means a fresh, closed circuit. */
+export function storedCircuitAt(stored: unknown, now: number, cfg: CircuitConfig = DEFAULT_CIRCUIT_CONFIG): CircuitState {
+  return stored ? evaluate(circuitStateSchema.parse(stored), now, cfg) : initialCircuit();
+}

@@ -24,6 +24,7 @@ import { bookkeeping, gatewayCall, statusQuery } from './activity-options.js';
 
 const db = proxyActivities<PaymentActivities>(bookkeeping);
 const gateway = proxyActivities<PaymentActivities>(gatewayCall);
+const statusCheck = proxyActivities<PaymentActivities>(statusQuery);
 
 const FINAL: ReadonlySet<GatewayStatus> = new Set(['succeeded', 'authorized', 'failed', 'canceled']);
 
@@ -201,7 +202,7 @@ export async function paymentWorkflow(input: PaymentWorkflowInput): Promise<Paym
         const [cb] = callbacks.splice(index, 1);
         outcome = { ...outcome, status: cb!.status };
       } else if (polls++ < timing.maxStatusPolls) {
-        const polled = await proxyActivities<PaymentActivities>(statusQuery).queryGatewayStatus({
+        const polled = await statusCheck.queryGatewayStatus({
           tenantId: input.tenantId,
           connectionId: candidate.connectionId,
           ref: { paymentId: input.paymentId, attempt, idempotencyKey, reference: outcome.reference },

@@ -2,7 +2,7 @@ import { and, asc, eq } from 'drizzle-orm';
 import { z } from 'zod';
 import { newId } from '../../db/ids.js';
 import { connectionHealth, connections } from '../../db/schema.js';
-import { circuitStateSchema, DEFAULT_CIRCUIT_CONFIG, evaluate, failureRate, initialCircuit } from '../../domain/circuit-breaker.js';
+import { DEFAULT_CIRCUIT_CONFIG, failureRate, storedCircuitAt } from '../../domain/circuit-breaker.js';
 import { TenantIdAttr } from '../../shared/search-attributes.js';
 import { workflowId } from '../../shared/workflow-ids.js';
 import { UnknownProviderError } from '../../providers/registry.js';
@@ -272,7 +272,7 @@ export function connectionsRouter(deps: AppDeps, r: ResourceRouter): ResourceRou
         const [h] = await db.select().from(connectionHealth).where(eq(connectionHealth.connectionId, conn.id));
         const circuitConfig = deps.circuit ?? DEFAULT_CIRCUIT_CONFIG;
         const now = Date.now();
-        const circuit = h?.circuit ? evaluate(circuitStateSchema.parse(h.circuit), now, circuitConfig) : initialCircuit();
+        const circuit = storedCircuitAt(h?.circuit, now, circuitConfig);
         const rate = failureRate(circuit, now, circuitConfig);
         res.json({
           connectionId: conn.id,

@@ -1,5 +1,5 @@
 import { asc, eq } from 'drizzle-orm';
-import { circuitStateSchema, evaluate, initialCircuit, type CircuitConfig } from '../../domain/circuit-breaker.js';
+import { storedCircuitAt, type CircuitConfig } from '../../domain/circuit-breaker.js';
 import type { ConnectionCandidateState, RoutingRule } from '../../domain/routing.js';
 import type { Db } from '../client.js';
 import { connectionHealth, connections, routingRules } from '../schema.js';
@@ -31,7 +31,7 @@ export async function loadRoutingState(
       connectionIds: r.connectionIds,
     })),
     connections: rows.map(({ c, h }) => {
-      const circuit = h?.circuit ? evaluate(circuitStateSchema.parse(h.circuit), opts.now, opts.circuit) : initialCircuit();
+      const circuit = storedCircuitAt(h?.circuit, opts.now, opts.circuit);
       const capabilities = opts.capabilities(c.provider);
       return {
         id: c.id,
