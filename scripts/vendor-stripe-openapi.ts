@@ -7,8 +7,17 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 
-const SCHEMAS = ['balance', 'error', 'event', 'payment_intent', 'refund'];
-const PATHS: [string, string][] = [['/v1/payment_intents/search', 'get']];
+const SCHEMAS = ['balance', 'customer', 'deleted_customer', 'error', 'event', 'payment_intent', 'refund'];
+const PATHS: [string, string][] = [
+  ['/v1/payment_intents/search', 'get'],
+  ['/v1/customers', 'get'],
+  ['/v1/customers', 'post'],
+  ['/v1/customers/search', 'get'],
+  ['/v1/customers/{customer}', 'get'],
+  ['/v1/customers/{customer}', 'post'],
+  ['/v1/customers/{customer}', 'delete'],
+  ['/v1/events', 'get'],
+];
 export const SUBSET_FILE = 'test/fixtures/stripe-openapi-2022-04-12.subset.json';
 
 const source = process.argv[2];
@@ -39,7 +48,7 @@ for (const name of SCHEMAS) visit({ $ref: `#/components/schemas/${name}` });
 for (const [path, method] of PATHS) {
   const op = spec.paths[path]?.[method];
   if (!op) throw new Error(`${method} ${path} not in the spec`);
-  paths[path] = { [method]: { responses: op.responses } };
+  paths[path] = { ...paths[path], [method]: { responses: op.responses } };
   visit(op.responses);
 }
 const subset = { openapi: spec.openapi, info: spec.info, components: { schemas: Object.fromEntries([...keep].sort()) }, paths };

@@ -1,21 +1,111 @@
-/** Structured JSON-lines logger. Callers pass fields, never credentials or raw request bodies. */
+import { ApplicationFailure } from '@temporalio/common';
+import { pino, stdTimeFunctions, type DestinationStream, type Logger as PinoLogger } from 'pino';
+import pretty from 'pino-pretty';
+import { FailureType } from './domain/failures.js';
+
+/** Structured logger (pino): one JSON line per event. Callers pass fields, never raw request bodies. */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
-const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+export type LogFormat = 'json' | 'pretty';
 
 export interface Logger {
   debug(msg: string, fields?: object): void;
   info(msg: string, fields?: object): void;
   warn(msg: string, fields?: object): void;
   error(msg: string, fields?: object): void;
+  /** A logger whose every line also carries `bindings` (request id, tenant id...). */
+  child(bindings: object): Logger;
 }
 
-export function createLogger(level: LogLevel = 'info', base: object = {}): Logger {
-  const write = (lvl: LogLevel) => (msg: string, fields?: object) => {
-    if (ORDER[lvl] < ORDER[level]) return;
-    const line = JSON.stringify({ time: new Date().toISOString(), level: lvl, msg, ...base, ...fields });
-    (lvl === 'error' || lvl === 'warn' ? process.stderr : process.stdout).write(line + '\n');
+/**
+ * Keys whose values never reach a log line, at any of the first four levels of nesting (pino's
+ * redaction compiles fixed paths, so the depth is bounded; deeper objects are not logged by our code).
+ */
+const SENSITIVE_KEYS = [
+  'authorization',
+  'cookie',
+  'credentials',
+  'token',
+  'accessToken',
+  'refreshToken',
+  'apiKey',
+  'secret',
+  'secretKey',
+  'clientSecret',
+  'webhookSecret',
+  'signingSecret',
+  'password',
+  'keyHash',
+  'params',
+  'parameters',
+];
+export const REDACTED_PATHS = SENSITIVE_KEYS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`, `*.*.*.${k}`]);
+
+const EXPECTED_FAILURE_TYPES: ReadonlySet<string> = new Set(Object.values(FailureType));
+
+interface DbErrorShape {
+  query?: unknown;
+  params?: unknown;
+  code?: unknown;
+  cause?: unknown;
+}
+
+/** drizzle's DrizzleQueryError (query + params) and postgres.js's PostgresError (query + parameters). */
+function isDbError(e: Error & DbErrorShape): boolean {
+  return e.name === 'PostgresError' || (typeof e.query === 'string' && Array.isArray(e.params));
+}
+
+/**
+ * Errors as log fields. Database errors keep the statement and the error code only: their messages
+ * and parameters carry tokens, customer data and key hashes. An expected failure (an
+ * ApplicationFailure of a type from the domain's list) is an outcome, not a bug: no stack.
+ */
+export function serializeError(err: unknown, depth = 0): unknown {
+  if (!(err instanceof Error)) return typeof err === 'object' ? '[non-error object]' : String(err);
+  const e = err as Error & DbErrorShape;
+  const cause = depth < 4 && e.cause !== undefined ? { cause: serializeError(e.cause, depth + 1) } : {};
+  if (isDbError(e)) {
+    const dbCause = e.cause as DbErrorShape | undefined;
+    return { type: e.constructor.name, statement: e.query, code: e.code ?? dbCause?.code };
+  }
+  if (err instanceof ApplicationFailure && err.type && EXPECTED_FAILURE_TYPES.has(err.type)) {
+    return { type: err.type, message: err.message, nonRetryable: err.nonRetryable, ...cause };
+  }
+  return { type: e.name, message: e.message, stack: e.stack, ...cause };
+}
+
+function wrap(p: PinoLogger): Logger {
+  return {
+    debug: (msg, fields) => p.debug(fields ?? {}, msg),
+    info: (msg, fields) => p.info(fields ?? {}, msg),
+    warn: (msg, fields) => p.warn(fields ?? {}, msg),
+    error: (msg, fields) => p.error(fields ?? {}, msg),
+    child: (bindings) => wrap(p.child(bindings)),
   };
-  return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
 }
 
-export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+export interface LoggerOptions {
+  /** `pretty` for humans in development (pino-pretty), `json` (default) for everything else. */
+  format?: LogFormat;
+  /** Where lines go (default stdout); tests pass a stream to read them. */
+  destination?: DestinationStream;
+}
+
+export function createLogger(level: LogLevel = 'info', base: object = {}, opts: LoggerOptions = {}): Logger {
+  const destination =
+    opts.destination ?? (opts.format === 'pretty' ? pretty({ sync: true, translateTime: 'SYS:HH:MM:ss.l' }) : undefined);
+  const p = pino(
+    {
+      level,
+      base,
+      timestamp: stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+      serializers: { err: serializeError, error: serializeError },
+      redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+    },
+    destination,
+  );
+  return wrap(p);
+}
+
+const noop = () => {};
+export const silentLogger: Logger = { debug: noop, info: noop, warn: noop, error: noop, child: () => silentLogger };

@@ -6,12 +6,19 @@ import { findProviderDefinition } from './db/queries/provider-definitions.js';
 import { connectEmbedded, connectPostgres, type Database } from './db/client.js';
 import { createLogger, type Logger } from './logger.js';
 import { buildProviderRegistry } from './providers/build-registry.js';
+import type { EgressFetch } from './providers/egress/egress-fetch.js';
+import { createEgressFromEnv, outboundUrlPolicy } from './providers/egress/from-env.js';
 import type { ProviderRegistry } from './providers/registry.js';
 import { CredentialCipher } from './secrets/credential-cipher.js';
 import { taskQueuesFor } from './shared/task-queues.js';
-import { connectTemporalClient, connectTemporalWorker } from './temporal/connection.js';
+import { startWorkerMetricsServer } from './metrics/worker-metrics.js';
+import { retryAtStart, type RetryPolicy } from './start-up.js';
+import { connectTemporalClient, connectTemporalWorker, temporalConnectConfig, temporalDataConverter } from './temporal/connection.js';
+import { EncryptionCodec } from './temporal/payload-codec.js';
 import { ensureHealthCheckSchedule } from './temporal/health-schedule.js';
-import { bundleWorkflows, createWorkers, type WorkerSet } from './workers/worker.js';
+import { ensureReconciliationSchedule } from './temporal/reconciliation-schedule.js';
+import { ensureSearchAttributes } from './temporal/search-attributes.js';
+import { createWorkers, loadWorkflowBundle, type WorkerSet } from './workers/worker.js';
 
 /** Everything a process (API, worker or both) shares, built once from the parsed config. */
 export interface Runtime {
@@ -19,29 +26,42 @@ export interface Runtime {
   database: Database;
   cipher: CredentialCipher;
   providers: ProviderRegistry;
+  /** The one guarded path to tenant-supplied URLs (declarative providers, token URLs, connectors). */
+  egress: EgressFetch;
   logger: Logger;
   close(): Promise<void>;
 }
 
-export async function createRuntime(env: Env, opts: { allowEmbeddedDb: boolean }): Promise<Runtime> {
+/** How entry points retry the database and Temporal while they come up. */
+export function startupRetry(env: Env): RetryPolicy {
+  return { attempts: env.STARTUP_RETRY_ATTEMPTS, delayMs: env.STARTUP_RETRY_DELAY_MS };
+}
+
+/** `logger`: the process logger when the entry point made one already (to install Temporal's Runtime with it). */
+export async function createRuntime(env: Env, opts: { allowEmbeddedDb: boolean; logger?: Logger }): Promise<Runtime> {
   if (!env.CREDENTIALS_KEYS) {
     throw new ConfigError('Missing configuration: CREDENTIALS_KEYS (e.g. k1:$(openssl rand -base64 32))');
   }
   if (!env.DATABASE_URL && !opts.allowEmbeddedDb) {
     throw new ConfigError('Missing configuration: DATABASE_URL (postgres://user:pass@host:5432/db)');
   }
-  const logger = createLogger(env.LOG_LEVEL);
+  const logger = opts.logger ?? createLogger(env.LOG_LEVEL, {}, { format: env.LOG_FORMAT });
   const database = env.DATABASE_URL
     ? connectPostgres(env.DATABASE_URL, { poolSize: env.DATABASE_POOL_SIZE })
     : await connectEmbedded(path.join(env.DATA_DIR, 'pglite'));
-  await database.migrate();
+  await retryAtStart('the database', () => database.migrate(), startupRetry(env), logger);
+  const egress = await createEgressFromEnv(env);
   return {
     env,
     database,
     cipher: new CredentialCipher(env.CREDENTIALS_KEYS),
-    providers: await buildProviderRegistry(env, (tenantId, name) => findProviderDefinition(database.db, tenantId, name)),
+    providers: await buildProviderRegistry(env, (tenantId, name) => findProviderDefinition(database.db, tenantId, name), egress),
+    egress,
     logger,
-    close: () => database.close(),
+    close: async () => {
+      await database.close();
+      await egress.close();
+    },
   };
 }
 
@@ -52,10 +72,22 @@ export function appDeps(runtime: Runtime, temporal: Client, adminToken: string):
     ...runtime,
     temporal,
     adminToken,
-    urlPolicy: { allowPrivateNetworks: env.ALLOW_PRIVATE_PROVIDER_URLS },
+    urlPolicy: outboundUrlPolicy(env),
     taskQueues: taskQueuesFor(env.TASK_QUEUE_SUFFIX),
-    paymentTiming: { callbackTimeoutMs: env.PAYMENT_CALLBACK_TIMEOUT_SECONDS * 1000 },
+    paymentTiming: {
+      callbackTimeoutMs: env.PAYMENT_CALLBACK_TIMEOUT_SECONDS * 1000,
+      ambiguousResolutionMs: env.PAYMENT_RESOLUTION_WINDOW_SECONDS * 1000,
+    },
+    trustProxy: env.TRUST_PROXY,
+    rateLimits: {
+      windowSeconds: env.RATE_LIMIT_WINDOW_SECONDS,
+      tenant: env.RATE_LIMIT_PER_TENANT,
+      ip: env.RATE_LIMIT_PER_IP,
+      webhook: env.RATE_LIMIT_PER_WEBHOOK_CONNECTION,
+    },
     ...(env.PUBLIC_URL ? { publicUrl: env.PUBLIC_URL } : {}),
+    ...(env.PAYLOAD_CODEC_KEYS ? { payloadCodec: new EncryptionCodec(env.PAYLOAD_CODEC_KEYS) } : {}),
+    codecCorsOrigin: new URL(env.TEMPORAL_UI_URL).origin,
   };
 }
 
@@ -63,32 +95,71 @@ export interface RunningWorkers {
   workers: WorkerSet;
   /** Resolves when every worker has stopped. */
   done: Promise<void>;
-  /** Graceful: stop polling, let in-flight tasks finish, close the connections. */
+  /** The worker's Prometheus endpoint, when WORKER_METRICS_PORT is set. */
+  metricsUrl?: string;
+  /** Graceful: stop polling, let in-flight tasks finish (WORKER_SHUTDOWN_GRACE_SECONDS), close the connections. */
   stop(): Promise<void>;
 }
 
-/** Connects, bundles the workflows, starts one worker per task queue and the health-check Schedule. */
+/**
+ * Connects (retrying while Temporal comes up), makes sure the search attributes exist, loads the
+ * workflow bundle, starts one worker per task queue, the health-check Schedule and the metrics endpoint.
+ */
 export async function startWorkers(runtime: Runtime): Promise<RunningWorkers> {
-  const { env } = runtime;
+  const { env, logger } = runtime;
+  const dataConverter = temporalDataConverter(env);
   const taskQueues = taskQueuesFor(env.TASK_QUEUE_SUFFIX);
-  const connection = await connectTemporalWorker(env);
+  const { namespace } = temporalConnectConfig(env);
+  const connection = await retryAtStart('Temporal', () => connectTemporalWorker(env), startupRetry(env), logger);
+  const client = await connectTemporalClient(env);
+  const { registered } = await ensureSearchAttributes(client, namespace);
+  if (registered.length > 0) logger.info('registered search attributes', { namespace, registered });
+  const workflowBundle = await loadWorkflowBundle(env.WORKFLOW_BUNDLE_PATH);
+  logger.info('workflow bundle', { source: 'codePath' in workflowBundle ? workflowBundle.codePath : 'bundled at start' });
   const workers = await createWorkers({
     connection,
-    namespace: env.TEMPORAL_NAMESPACE,
-    deps: { db: runtime.database.db, cipher: runtime.cipher, providers: runtime.providers },
-    workflowBundle: await bundleWorkflows(),
+    namespace,
+    deps: {
+      db: runtime.database.db,
+      cipher: runtime.cipher,
+      providers: runtime.providers,
+      erpUrlPolicy: outboundUrlPolicy(env),
+      erpFetch: runtime.egress,
+    },
+    workflowBundle,
     taskQueues,
+    shutdownGraceSeconds: env.WORKER_SHUTDOWN_GRACE_SECONDS,
+    dataConverter,
   });
   const done = workers.run();
-  const client = await connectTemporalClient(env);
   await ensureHealthCheckSchedule(client, taskQueues, env.HEALTH_CHECK_INTERVAL_SECONDS, env.TASK_QUEUE_SUFFIX);
+  await ensureReconciliationSchedule(client, taskQueues, {
+    everySeconds: env.RECONCILIATION_INTERVAL_SECONDS,
+    olderThanMs: env.PAYMENT_RESOLUTION_WINDOW_SECONDS * 1000,
+    paymentTiming: {
+      callbackTimeoutMs: env.PAYMENT_CALLBACK_TIMEOUT_SECONDS * 1000,
+      ambiguousResolutionMs: env.PAYMENT_RESOLUTION_WINDOW_SECONDS * 1000,
+    },
+    ...(env.TASK_QUEUE_SUFFIX ? { suffix: env.TASK_QUEUE_SUFFIX } : {}),
+  });
   await client.connection.close();
+  const metrics =
+    env.WORKER_METRICS_PORT === undefined
+      ? undefined
+      : await startWorkerMetricsServer({
+          db: runtime.database.db,
+          host: env.HOST,
+          port: env.WORKER_METRICS_PORT,
+          ...(env.TEMPORAL_METRICS_PORT ? { temporalMetricsUrl: `http://127.0.0.1:${env.TEMPORAL_METRICS_PORT}/metrics` } : {}),
+        });
   return {
     workers,
     done,
+    ...(metrics ? { metricsUrl: metrics.url } : {}),
     stop: async () => {
       workers.shutdown();
       await done;
+      await metrics?.close();
       await connection.close();
     },
   };

@@ -49,6 +49,8 @@ export interface AcmepayEmulator extends FaultControls {
   payments(): AcmePayment[];
   /** Number of requests seen per path (after faults), e.g. for "was the API called" checks. */
   requestCount(): number;
+  /** New refunds answer PENDING and settle (SUCCEEDED) after `ms`; 0 (default) settles at once. */
+  setRefundDelay(ms: number): void;
 }
 
 const DEFAULT_API_KEY = 'acme_test_key';
@@ -88,6 +90,8 @@ export async function startAcmepayEmulator(opts: AcmepayEmulatorOptions = {}): P
   const faults = createFaultInjector(errorForStatus);
   const idempotency = new IdempotencyStore();
   const payments = new Map<string, AcmePayment>();
+  const refunds = new Map<string, { id: string; payment_id: string; state: 'PENDING' | 'SUCCEEDED'; amount_minor: number }>();
+  let refundDelayMs = 0;
   let requests = 0;
 
   const app = express();
@@ -238,13 +242,21 @@ export async function startAcmepayEmulator(opts: AcmepayEmulatorOptions = {}): P
         const refund = {
           id: `re_${randomBytes(8).toString('hex')}`,
           payment_id: payment.id,
-          state: 'SUCCEEDED',
+          state: refundDelayMs > 0 ? ('PENDING' as const) : ('SUCCEEDED' as const),
           amount_minor: minor,
         };
-        return { status: 201, body: { refund } };
+        refunds.set(refund.id, refund);
+        if (refundDelayMs > 0) setTimeout(() => void (refund.state = 'SUCCEEDED'), refundDelayMs).unref();
+        return { status: 201, body: { refund: { ...refund } } };
       },
       acmeError('idempotency_mismatch', 'Idempotency-Key reused with a different request'),
     );
+  });
+
+  app.get('/v1/refunds/:id', (req, res) => {
+    const refund = refunds.get(String(req.params['id']));
+    if (!refund) return void res.status(404).json(acmeError('not_found', 'No such refund'));
+    res.json({ refund });
   });
 
   const server = await listenLocal(app, opts.port);
@@ -256,5 +268,8 @@ export async function startAcmepayEmulator(opts: AcmepayEmulatorOptions = {}): P
     close: () => server.close(),
     payments: () => [...payments.values()],
     requestCount: () => requests,
+    setRefundDelay: (ms) => {
+      refundDelayMs = ms;
+    },
   };
 }

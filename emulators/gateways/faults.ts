@@ -34,6 +34,8 @@ export async function listenLocal(app: Express, port = 0): Promise<RunningServer
 export interface FaultOptions {
   /** Only requests whose path starts with this prefix are affected (default: every API request). */
   path?: string;
+  /** A Retry-After header sent with the failures (seconds or an HTTP-date). */
+  retryAfter?: string;
 }
 
 /** Fault injection controls; every emulator exposes these. */
@@ -42,6 +44,12 @@ export interface FaultControls {
   failNext(count: number, status: number, opts?: FaultOptions): void;
   /** The next `count` matching requests are processed, then the connection is dropped (ambiguous). */
   dropNext(count: number, opts?: FaultOptions): void;
+  /**
+   * The next matching request is processed, then the gateway freezes for `ms`: that answer and every
+   * request arriving meanwhile (status lookups included) are held until the freeze ends, so clients
+   * time out although the charge was recorded.
+   */
+  freezeAfterNext(ms: number, opts?: FaultOptions): void;
   /** Each request fails with `status` (default 503) with probability `rate` (0..1), before processing. */
   setFailureRate(rate: number, status?: number): void;
   /** Down: /health and every API request answer 503. */
@@ -50,12 +58,15 @@ export interface FaultControls {
   resetFaults(): void;
   /** Successful-or-not charges created per merchant reference (exactly-once assertions). */
   chargeCount(merchantReference: string): number;
+  /** Every API request received (faulted ones included), oldest first, with its arrival time. */
+  requestLog(): { method: string; path: string; at: number }[];
 }
 
 interface QueuedFault {
   remaining: number;
   status?: number;
   path?: string;
+  retryAfter?: string;
 }
 
 const countSchema = z.coerce.number().int().min(1).default(1);
@@ -63,6 +74,7 @@ const failNextBody = z.object({
   count: countSchema,
   status: z.coerce.number().int().min(400).max(599).default(503),
   path: z.string().optional(),
+  retryAfter: z.string().optional(),
 });
 const dropNextBody = z.object({ count: countSchema, path: z.string().optional() });
 const failureRateBody = z.object({
@@ -70,6 +82,7 @@ const failureRateBody = z.object({
   status: z.coerce.number().int().min(400).max(599).optional(),
 });
 const healthBody = z.object({ up: z.boolean() });
+const freezeBody = z.object({ ms: z.coerce.number().int().min(1).max(600_000), path: z.string().optional() });
 
 export interface FaultInjector {
   controls: FaultControls;
@@ -92,17 +105,27 @@ export function createFaultInjector(errorBody: (status: number) => unknown): Fau
   let failureRateStatus = 503;
   let failures: QueuedFault[] = [];
   let drops: QueuedFault[] = [];
+  let freezes: (QueuedFault & { ms: number })[] = [];
+  let frozenUntil = 0;
   const charges = new Map<string, number>();
+  const log: { method: string; path: string; at: number }[] = [];
 
-  const take = (queue: QueuedFault[], path: string): QueuedFault | undefined => {
+  const take = <T extends QueuedFault>(queue: T[], path: string): T | undefined => {
     const fault = queue.find((f) => f.remaining > 0 && (!f.path || path.startsWith(f.path)));
     if (fault) fault.remaining -= 1;
     return fault;
   };
 
   const controls: FaultControls = {
-    failNext: (count, status, opts = {}) => void failures.push({ remaining: count, status, path: opts.path }),
+    failNext: (count, status, opts = {}) =>
+      void failures.push({
+        remaining: count,
+        status,
+        path: opts.path,
+        ...(opts.retryAfter ? { retryAfter: opts.retryAfter } : {}),
+      }),
     dropNext: (count, opts = {}) => void drops.push({ remaining: count, path: opts.path }),
+    freezeAfterNext: (ms, opts = {}) => void freezes.push({ remaining: 1, ms, path: opts.path }),
     setFailureRate: (rate, status = 503) => {
       failureRate = Math.min(Math.max(rate, 0), 1);
       failureRateStatus = status;
@@ -115,12 +138,23 @@ export function createFaultInjector(errorBody: (status: number) => unknown): Fau
       failureRate = 0;
       failures = [];
       drops = [];
+      freezes = [];
+      frozenUntil = 0;
+      log.length = 0;
     },
     chargeCount: (ref) => charges.get(ref) ?? 0,
+    requestLog: () => log.map((r) => ({ ...r })),
   };
 
   const middleware = (req: Request, res: Response, next: NextFunction): void => {
     if (req.path.startsWith('/_emulator')) return next();
+    const frozenFor = frozenUntil - Date.now();
+    if (frozenFor > 0) {
+      // Frozen: the request waits (unanswered) until the gateway comes back, then is served normally.
+      setTimeout(() => middleware(req, res, next), frozenFor);
+      return;
+    }
+    log.push({ method: req.method, path: req.path, at: Date.now() });
     if (!healthy) {
       res.status(503).json(errorBody(503));
       return;
@@ -128,12 +162,23 @@ export function createFaultInjector(errorBody: (status: number) => unknown): Fau
     if (req.path === '/health') return next();
     const failure = take(failures, req.path);
     if (failure) {
+      if (failure.retryAfter) res.set('Retry-After', failure.retryAfter);
       res.status(failure.status ?? 503).json(errorBody(failure.status ?? 503));
       return;
     }
     if (failureRate > 0 && Math.random() < failureRate) {
       res.status(failureRateStatus).json(errorBody(failureRateStatus));
       return;
+    }
+    const freeze = take(freezes, req.path);
+    if (freeze) {
+      frozenUntil = Date.now() + freeze.ms;
+      const end = res.end.bind(res) as (...args: unknown[]) => Response;
+      // The handler runs now (the charge is recorded); its answer leaves only when the freeze ends.
+      res.end = function heldUntilThaw(this: Response, ...args: unknown[]) {
+        setTimeout(() => end(...args), Math.max(frozenUntil - Date.now(), 0));
+        return this;
+      } as Response['end'];
     }
     if (take(drops, req.path)) {
       // Let the handler do its work, then cut the connection instead of answering.
@@ -156,13 +201,22 @@ export function createFaultInjector(errorBody: (status: number) => unknown): Fau
   router.post('/fail-next', (req, res) => {
     const body = parse(failNextBody, req, res);
     if (!body) return;
-    controls.failNext(body.count, body.status, { path: body.path });
+    controls.failNext(body.count, body.status, {
+      path: body.path,
+      ...(body.retryAfter ? { retryAfter: body.retryAfter } : {}),
+    });
     res.json({ ok: true });
   });
   router.post('/drop-next', (req, res) => {
     const body = parse(dropNextBody, req, res);
     if (!body) return;
     controls.dropNext(body.count, { path: body.path });
+    res.json({ ok: true });
+  });
+  router.post('/freeze-after-next', (req, res) => {
+    const body = parse(freezeBody, req, res);
+    if (!body) return;
+    controls.freezeAfterNext(body.ms, { path: body.path });
     res.json({ ok: true });
   });
   router.post('/failure-rate', (req, res) => {
@@ -191,6 +245,7 @@ export function createFaultInjector(errorBody: (status: number) => unknown): Fau
       failureRate,
       pendingFailures: failures.reduce((n, f) => n + f.remaining, 0),
       pendingDrops: drops.reduce((n, f) => n + f.remaining, 0),
+      frozenForMs: Math.max(frozenUntil - Date.now(), 0),
       charges: Object.fromEntries(charges),
     });
   });

@@ -10,11 +10,13 @@ import {
 } from './fault-injection.js';
 import { newSecret } from './ids.js';
 import { IdempotencyStore } from './idempotency.js';
+import type { CustomerObject } from './customer-object.js';
 import type { EventObject, PaymentIntentObject } from './objects.js';
 import { PaymentFlow } from './payment-flow.js';
 import { recordRequests, stripeHeaders, type RequestRecord } from './request-context.js';
 import { balanceRouter } from './routes/balance.js';
 import { controlRouter } from './routes/control.js';
+import { customersRouter } from './routes/customers.js';
 import { eventsRouter } from './routes/events.js';
 import { paymentIntentsRouter } from './routes/payment-intents.js';
 import { refundsRouter } from './routes/refunds.js';
@@ -68,6 +70,8 @@ export interface StripeEmulatorControls {
   events(): EventObject[];
   /** Every PaymentIntent, all accounts, oldest first. */
   paymentIntents(): PaymentIntentObject[];
+  /** Every live (not deleted) Customer, all accounts, oldest first. */
+  customers(): CustomerObject[];
   /** Forgets all objects, idempotency keys, requests, deliveries and faults. */
   reset(): void;
 }
@@ -118,6 +122,7 @@ export function createStripeEmulator(options: StripeEmulatorOptions = {}): Strip
     requests: () => requestLog.map((r) => ({ ...r })),
     events: () => structuredClone(store.events.list()),
     paymentIntents: () => structuredClone(store.paymentIntents.list()),
+    customers: () => structuredClone(store.customers.list()),
     reset: () => {
       store.clear();
       idempotency.clear();
@@ -145,6 +150,7 @@ export function createStripeEmulator(options: StripeEmulatorOptions = {}): Strip
   api.use(paymentIntentsRouter(flow, store));
   api.use(refundsRouter(flow, store));
   api.use(webhookEndpointsRouter(store));
+  api.use(customersRouter(store));
   api.use(eventsRouter(store));
   api.use((req, res) => {
     sendStripeError(

@@ -19,6 +19,8 @@ export interface FailNextOptions extends FaultMatch {
    * 5xx although the change happened. An idempotent retry then replays the real result.
    */
   afterProcessing?: boolean;
+  /** A Retry-After header sent with the failure (seconds or an HTTP-date), as Stripe may on 429/503. */
+  retryAfter?: string;
 }
 
 export interface DropNextOptions extends FaultMatch {
@@ -36,7 +38,13 @@ export interface FailureRateOptions extends FaultMatch {
 }
 
 type FaultRule =
-  | ({ kind: 'fail'; remaining: number; status: number; afterProcessing: boolean } & FaultMatch)
+  | ({
+      kind: 'fail';
+      remaining: number;
+      status: number;
+      afterProcessing: boolean;
+      retryAfter?: string;
+    } & FaultMatch)
   | ({ kind: 'drop'; remaining: number } & FaultMatch);
 
 /** A snapshot of the configured faults. */
@@ -48,7 +56,7 @@ export interface FaultState {
 }
 
 export type FaultDecision =
-  | { kind: 'fail'; status: number; afterProcessing: boolean }
+  | { kind: 'fail'; status: number; afterProcessing: boolean; retryAfter?: string }
   | { kind: 'drop' }
   | { kind: 'random_fail'; status: number };
 
@@ -76,7 +84,7 @@ export class FaultInjector {
   constructor(private readonly random: () => number = Math.random) {}
 
   failNext(options: FailNextOptions = {}): void {
-    const { times, status = 503, afterProcessing = false, pathPrefix, method } = options;
+    const { times, status = 503, afterProcessing = false, pathPrefix, method, retryAfter } = options;
     if (!Number.isInteger(status) || status < 400 || status > 599)
       throw new RangeError(`status must be 4xx or 5xx, got ${status}`);
     this.rules.push({
@@ -86,6 +94,7 @@ export class FaultInjector {
       afterProcessing,
       pathPrefix,
       method,
+      ...(retryAfter ? { retryAfter } : {}),
     });
   }
 
@@ -125,7 +134,12 @@ export class FaultInjector {
       if (rule.remaining === 0) this.rules.splice(index, 1);
       return rule.kind === 'drop'
         ? { kind: 'drop' }
-        : { kind: 'fail', status: rule.status, afterProcessing: rule.afterProcessing };
+        : {
+            kind: 'fail',
+            status: rule.status,
+            afterProcessing: rule.afterProcessing,
+            ...(rule.retryAfter ? { retryAfter: rule.retryAfter } : {}),
+          };
     }
     if (
       this.failureRate > 0 &&
@@ -151,6 +165,7 @@ export function injectFaults(faults: FaultInjector): RequestHandler {
       return;
     }
     res.locals['fault'] = decision.kind;
+    if (decision.kind === 'fail' && decision.retryAfter) res.setHeader('Retry-After', decision.retryAfter);
     if (decision.kind === 'random_fail' || (decision.kind === 'fail' && !decision.afterProcessing)) {
       sendStripeError(res, injectedFailure(decision.status));
       return;

@@ -1,5 +1,5 @@
 /**
- * A local stand-in for Stripe's v1 API (PaymentIntents, Refunds, Webhook endpoints, Events,
+ * A local stand-in for Stripe's v1 API (PaymentIntents, Refunds, Customers, Webhook endpoints, Events,
  * Balance) speaking Stripe's wire format, with fault injection for tests and the demo.
  */
 export {
@@ -20,4 +20,5 @@ export type {
 export type { DeliveryRecord } from './webhook-delivery.js';
 export type { RequestRecord } from './request-context.js';
 export type { EventObject, PaymentIntentObject, RefundObject } from './objects.js';
+export type { CustomerObject } from './customer-object.js';
 export { signWebhookPayload } from './webhook-signing.js';

@@ -17,6 +17,7 @@ import {
 import type { RequestContext, StripeEmulatorStore } from './store.js';
 import { StripeApiError, invalidRequest, resourceMissing, type StripeErrorBody } from './stripe-errors.js';
 import { testCardFor } from './test-payment-methods.js';
+import { checkAmount, formatAmount } from './currency-rules.js';
 
 export interface CreatePaymentIntentInput {
   amount: number;
@@ -32,9 +33,6 @@ export interface CreatePaymentIntentInput {
   automaticPaymentMethods: PaymentIntentObject['automatic_payment_methods'];
 }
 
-function formatAmount(amount: number, currency: string): string {
-  return `${currency === 'usd' ? '$' : ''}${(amount / 100).toFixed(2)}${currency === 'usd' ? '' : ` ${currency.toUpperCase()}`}`;
-}
 
 function stateError(intent: PaymentIntentObject, message: string): StripeApiError {
   const error = invalidRequest(message, { code: 'payment_intent_unexpected_state' });
@@ -71,6 +69,7 @@ export class PaymentFlow {
         param: 'amount',
       });
     }
+    checkAmount(input.amount, input.currency, 'amount');
     const intent = buildPaymentIntent(input);
     this.store.paymentIntents.set(ctx.account, intent.id, intent);
     this.store.emit(ctx, 'payment_intent.created', intent);
@@ -167,6 +166,7 @@ export class PaymentFlow {
         { code: 'amount_too_large', param: 'amount_to_capture' },
       );
     }
+    checkAmount(amount, intent.currency, 'amount_to_capture');
     const charge = this.latestCharge(ctx, intent);
     const previous = {
       amount_capturable: intent.amount_capturable,
@@ -259,6 +259,7 @@ export class PaymentFlow {
         param: 'amount',
       });
     }
+    checkAmount(amount, charge.currency, 'amount');
     if (amount > refundable) {
       throw invalidRequest(
         `Refund amount (${formatAmount(amount, charge.currency)}) is greater than unrefunded amount on charge (${formatAmount(refundable, charge.currency)})`,

@@ -49,6 +49,10 @@ export interface RequestRecord {
   fault: string | null;
   replayed: boolean;
   at: string;
+  /** The API key's account (each secret key is its own account). */
+  account: string | null;
+  /** The decoded form parameters (absent when the request failed before they were read). */
+  params: FormObject | null;
 }
 
 export function recordRequests(log: RequestRecord[]): RequestHandler {
@@ -66,6 +70,8 @@ export function recordRequests(log: RequestRecord[]): RequestHandler {
         fault: typeof fault === 'string' ? fault : null,
         replayed: res.getHeader('Idempotent-Replayed') === 'true',
         at,
+        account: typeof res.locals['account'] === 'string' ? res.locals['account'] : null,
+        params: (res.locals['params'] as FormObject | undefined) ?? null,
       });
     });
     next();

@@ -6,6 +6,7 @@ import type {
   RefundObject,
   WebhookEndpointObject,
 } from './objects.js';
+import type { CustomerObject } from './customer-object.js';
 import type { WebhookDispatcher, WebhookTarget } from './webhook-delivery.js';
 
 /** Who made a request: objects belong to the API key (the "account") that created them. */
@@ -57,6 +58,9 @@ export class StripeEmulatorStore {
   readonly refunds = new OwnedMap<RefundObject>();
   readonly webhookEndpoints = new OwnedMap<WebhookEndpointObject>();
   readonly events = new OwnedMap<EventObject>();
+  readonly customers = new OwnedMap<CustomerObject>();
+  /** Ids of deleted customers: retrieving one answers `{ deleted: true }`, as at Stripe. */
+  readonly deletedCustomers = new OwnedMap<true>();
   /** Successful charges (authorisations included) per `metadata.payment_id`. */
   readonly successfulChargesByPaymentId = new Map<string, number>();
 
@@ -115,6 +119,8 @@ export class StripeEmulatorStore {
     this.refunds.clear();
     this.webhookEndpoints.clear();
     this.events.clear();
+    this.customers.clear();
+    this.deletedCustomers.clear();
     this.successfulChargesByPaymentId.clear();
   }
 }

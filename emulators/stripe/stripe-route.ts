@@ -82,3 +82,37 @@ export function listOf<T extends { id: string }>(
 }
 
 export const listParams = z.object({ limit: formLimit, starting_after: z.string().optional() });
+
+export const searchParams = z.object({ query: z.string(), limit: formLimit, page: z.string().optional() });
+
+/** Stripe's search envelope, newest first; `page` is an opaque token (here: the offset). */
+export function searchResultOf<T>(matchesOldestFirst: T[], url: string, limit = 10, page?: string) {
+  const found = [...matchesOldestFirst].reverse();
+  const offset = page ? Number(Buffer.from(page, 'base64url').toString('utf8')) : 0;
+  if (!Number.isInteger(offset) || offset < 0) throw invalidRequest('Invalid page token.', { param: 'page' });
+  const hasMore = offset + limit < found.length;
+  return {
+    object: 'search_result' as const,
+    data: found.slice(offset, offset + limit),
+    has_more: hasMore,
+    next_page: hasMore ? Buffer.from(String(offset + limit)).toString('base64url') : null,
+    url,
+  };
+}
+
+/** `created=N` or `created[gt]=N` (gte, lt, lte): Stripe's filter on a unix-seconds field. */
+export const rangeFilter = z
+  .union([formInt, z.object({ gt: formInt.optional(), gte: formInt.optional(), lt: formInt.optional(), lte: formInt.optional() })])
+  .optional();
+
+export function inRange(value: number, range: z.output<typeof rangeFilter>): boolean {
+  if (range === undefined) return true;
+  if (typeof range === 'number') return value === range;
+  return (
+    (range.gt === undefined || value > range.gt) &&
+    (range.gte === undefined || value >= range.gte) &&
+    (range.lt === undefined || value < range.lt) &&
+    (range.lte === undefined || value <= range.lte)
+  );
+}
+

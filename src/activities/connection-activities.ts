@@ -1,7 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../domain/failures.js';
 import { GatewayError, InvalidCredentialsError } from '../providers/types.js';
-import { loadGateway, type GatewayDeps } from './load-gateway.js';
+import { loadGateway, refusedDestination, type GatewayDeps } from './load-gateway.js';
 
 export interface ConnectionRef {
   tenantId: string;
@@ -23,7 +23,7 @@ export function createConnectionActivities(deps: GatewayDeps) {
         if (err instanceof GatewayError && err.classification === 'hard_decline') {
           throw ApplicationFailure.create({ type: FailureType.InvalidCredentials, message: err.message, nonRetryable: true });
         }
-        throw err;
+        throw refusedDestination(err);
       }
     },
   };

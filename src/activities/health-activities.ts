@@ -1,12 +1,56 @@
-import { and, eq, sql } from 'drizzle-orm';
+import { Context } from '@temporalio/activity';
+import { and, asc, eq, gt, sql } from 'drizzle-orm';
+import { pruneOutcomes } from '../db/queries/circuit-outcomes.js';
 import { connectionHealth, connections } from '../db/schema.js';
+import { DEFAULT_CIRCUIT_CONFIG, type CircuitConfig } from '../domain/circuit-breaker.js';
 import { loadGateway, type GatewayDeps } from './load-gateway.js';
 
 /** Consecutive failed checks before a connection is marked unhealthy (one blip is not an outage). */
 export const UNHEALTHY_AFTER_FAILED_CHECKS = 2;
 
-export function createHealthActivities(deps: GatewayDeps) {
-  return {
+/** Probes running at once inside one batch activity (gateways are many, each call is short). */
+const BATCH_CONCURRENCY = 20;
+
+export function createHealthActivities(deps: GatewayDeps & { circuit?: CircuitConfig }) {
+  const activities = {
+    /** One page of active connections in id order, after `after` (keyset pagination). */
+    async listActiveConnectionsPage(input: {
+      after: string | null;
+      limit: number;
+    }): Promise<{ tenantId: string; connectionId: string }[]> {
+      return deps.db
+        .select({ tenantId: connections.tenantId, connectionId: connections.id })
+        .from(connections)
+        .where(
+          input.after
+            ? and(eq(connections.status, 'active'), gt(connections.id, input.after))
+            : eq(connections.status, 'active'),
+        )
+        .orderBy(asc(connections.id))
+        .limit(input.limit);
+    },
+
+    /**
+     * Probes a batch of connections with bounded concurrency: one activity (three history events)
+     * per batch instead of per connection, so thousands of connections fit in a workflow run.
+     */
+    async checkConnectionsHealth(input: {
+      targets: { tenantId: string; connectionId: string }[];
+    }): Promise<{ checked: number; unhealthy: number }> {
+      let next = 0;
+      let unhealthy = 0;
+      const worker = async () => {
+        while (next < input.targets.length) {
+          const target = input.targets[next++]!;
+          const result = await activities.checkConnectionHealth(target).catch(() => ({ ok: false }));
+          if (!result.ok) unhealthy += 1;
+          Context.current().heartbeat(next);
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(BATCH_CONCURRENCY, input.targets.length) }, worker));
+      return { checked: input.targets.length, unhealthy };
+    },
+
     async listActiveConnections(): Promise<{ tenantId: string; connectionId: string }[]> {
       const rows = await deps.db
         .select({ tenantId: connections.tenantId, connectionId: connections.id })
@@ -16,7 +60,10 @@ export function createHealthActivities(deps: GatewayDeps) {
     },
 
     /** Probes a connection's health endpoint and records the result (never throws for a down gateway). */
-    async checkConnectionHealth(input: { tenantId: string; connectionId: string }): Promise<{ ok: boolean; latencyMs: number }> {
+    async checkConnectionHealth(input: {
+      tenantId: string;
+      connectionId: string;
+    }): Promise<{ ok: boolean; latencyMs: number }> {
       let probe: { ok: boolean; latencyMs: number; detail?: string };
       try {
         const { gateway } = await loadGateway(deps, input.tenantId, input.connectionId);
@@ -42,9 +89,12 @@ export function createHealthActivities(deps: GatewayDeps) {
           updatedAt: new Date(),
         })
         .where(and(eq(connectionHealth.connectionId, input.connectionId)));
+      // The periodic check is also when the breaker's expired outcomes are cleaned up, per connection.
+      await pruneOutcomes(deps.db, input.connectionId, Date.now(), deps.circuit ?? DEFAULT_CIRCUIT_CONFIG);
       return { ok: probe.ok, latencyMs: probe.latencyMs };
     },
   };
+  return activities;
 }
 
 export type HealthActivities = ReturnType<typeof createHealthActivities>;

@@ -3,9 +3,11 @@ import { and, eq } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { connections } from '../db/schema.js';
 import { FailureType } from '../domain/failures.js';
+import { instrumentGateway } from '../metrics/worker-metrics.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { PaymentGateway } from '../providers/types.js';
-import { CredentialDecryptionError, type CredentialCipher } from '../secrets/credential-cipher.js';
+import { OutboundUrlError } from '../providers/url-policy.js';
+import { CredentialDecryptionError, UnknownCredentialKeyError, type CredentialCipher } from '../secrets/credential-cipher.js';
 
 export interface GatewayDeps {
   db: Db;
@@ -30,6 +32,8 @@ export async function loadGateway(deps: GatewayDeps, tenantId: string, connectio
     .where(and(eq(connections.id, connectionId), eq(connections.tenantId, tenantId)))
     .limit(1);
   if (!row) {
+    // Deleted (perhaps through another process's API): drop its client and credentials from memory.
+    deps.providers.forget(connectionId);
     throw ApplicationFailure.create({
       type: FailureType.ConnectionUnavailable,
       message: `connection ${connectionId} not found for tenant ${tenantId}`,
@@ -40,8 +44,16 @@ export async function loadGateway(deps: GatewayDeps, tenantId: string, connectio
     const gateway = await deps.providers.client(row, () =>
       deps.cipher.open({ keyId: row.credentialsKeyId, ciphertext: row.credentialsCiphertext }, row.tenantId, row.id),
     );
-    return { gateway, provider: row.provider, code: row.code };
+    return { gateway: instrumentGateway(gateway, row.provider), provider: row.provider, code: row.code };
   } catch (err) {
+    if (err instanceof UnknownCredentialKeyError) {
+      throw ApplicationFailure.create({
+        type: FailureType.CredentialsKeyMissing,
+        message: `connection ${connectionId}: ${err.message}`,
+        nonRetryable: true,
+        details: [{ keyId: err.keyId }],
+      });
+    }
     if (err instanceof CredentialDecryptionError) {
       throw ApplicationFailure.create({ type: FailureType.CredentialsUndecryptable, message: err.message, nonRetryable: true });
     }
@@ -50,4 +62,10 @@ export async function loadGateway(deps: GatewayDeps, tenantId: string, connectio
     }
     throw err;
   }
+}
+
+/** A destination refused by the egress guard, as the typed failure workflows see; other errors unchanged. */
+export function refusedDestination(err: unknown): unknown {
+  if (!(err instanceof OutboundUrlError)) return err;
+  return ApplicationFailure.create({ type: FailureType.DestinationBlocked, message: err.message, nonRetryable: true });
 }

@@ -1,14 +1,26 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { and, eq, sql } from 'drizzle-orm';
 import { newId } from '../db/ids.js';
+import { recordCircuitOutcome } from '../db/queries/circuit-outcomes.js';
 import { loadRoutingState, type RoutingState } from '../db/queries/routing-state.js';
-import { connectionHealth, payments, paymentAttempts, refunds } from '../db/schema.js';
-import { DEFAULT_CIRCUIT_CONFIG, recordOutcome, storedCircuitAt, type CircuitConfig } from '../domain/circuit-breaker.js';
+import { payments, paymentAttempts, refunds } from '../db/schema.js';
+import { DEFAULT_CIRCUIT_CONFIG, type CircuitConfig } from '../domain/circuit-breaker.js';
 import { FailureType, failureTypeFor } from '../domain/failures.js';
 import { canTransition, type GatewayStatus, type PaymentStatus } from '../domain/payment-status.js';
 import type { RoutingDecision } from '../domain/routing.js';
-import { GatewayError, InvalidCredentialsError, type AttemptRef, type ChargeRequest, type GatewayOutcome, type RefundOutcome } from '../providers/types.js';
-import { loadGateway, type GatewayDeps } from './load-gateway.js';
+import {
+  GatewayError,
+  InvalidCredentialsError,
+  type AttemptRef,
+  type ChargeRequest,
+  type GatewayOutcome,
+  type PaymentGateway,
+  type RefundOutcome,
+  type RefundRequest,
+} from '../providers/types.js';
+import { loadGateway, refusedDestination, type GatewayDeps } from './load-gateway.js';
+import { paymentCurrency } from './payment-currency.js';
+import { unifiedCodeFor } from './decline-codes.js';
 
 export interface PaymentActivityDeps extends GatewayDeps {
   circuit?: CircuitConfig;
@@ -21,19 +33,61 @@ export interface GatewayCall {
   connectionId: string;
 }
 
+/** The longest wait a provider's Retry-After can impose on one retry (a hostile or buggy value stays harmless). */
+export const RETRY_AFTER_CAP_MS = 60_000;
+
 /** Turns a classified gateway error into the typed failure workflows branch on. */
 function toFailure(err: unknown): unknown {
   if (err instanceof InvalidCredentialsError) {
     return ApplicationFailure.create({ type: FailureType.InvalidCredentials, message: err.message, nonRetryable: true });
   }
-  if (!(err instanceof GatewayError)) return err;
+  if (!(err instanceof GatewayError)) return refusedDestination(err);
   return ApplicationFailure.create({
     type: failureTypeFor[err.classification],
     message: err.message,
     // Retryable errors are retried by the activity's policy; the others must reach the workflow at once.
     nonRetryable: err.classification !== 'retryable',
     details: [{ code: err.code, httpStatus: err.httpStatus ?? null }],
+    ...retryDelayOf(err),
   });
+}
+
+/** Overrides the retry policy's backoff for the next retry, as the provider asked (capped). */
+function retryDelayOf(err: GatewayError): { nextRetryDelay?: number } {
+  return err.retryAfterMs !== undefined ? { nextRetryDelay: Math.min(err.retryAfterMs, RETRY_AFTER_CAP_MS) } : {};
+}
+
+/**
+ * For calls that only ask (status lookups, resends answered from the gateway's idempotency store):
+ * nothing they do can move money twice, so a timeout, a reset or a 5xx/429 is worth asking again,
+ * patiently, within the resolution window. Only a refusal (4xx), refused credentials or a missing
+ * connection stop early.
+ */
+function toLookupFailure(err: unknown): unknown {
+  if (err instanceof GatewayError && err.classification !== 'hard_decline') {
+    return ApplicationFailure.create({
+      type: FailureType.Retryable,
+      message: err.message,
+      nonRetryable: false,
+      details: [{ code: err.code, httpStatus: err.httpStatus ?? null }],
+      ...retryDelayOf(err),
+    });
+  }
+  return toFailure(err);
+}
+
+function unresolvable(message: string): ApplicationFailure {
+  return ApplicationFailure.create({ type: FailureType.Unresolvable, message, nonRetryable: true });
+}
+
+async function askGateway<T>(deps: GatewayDeps, call: GatewayCall, fn: (g: PaymentGateway) => Promise<T>): Promise<T> {
+  const { gateway } = await loadGateway(deps, call.tenantId, call.connectionId);
+  try {
+    return await fn(gateway);
+  } catch (err) {
+    if (err instanceof ApplicationFailure) throw err;
+    throw toLookupFailure(err);
+  }
 }
 
 async function callGateway<T>(deps: GatewayDeps, call: GatewayCall, fn: (g: Awaited<ReturnType<typeof loadGateway>>['gateway']) => Promise<T>): Promise<T> {
@@ -75,12 +129,13 @@ export function createPaymentActivities(deps: PaymentActivityDeps) {
       return loadRoutingState(db, input.tenantId, {
         now: now(),
         circuit: circuitConfig,
-        capabilities: (p) => deps.providers.capabilities(p),
+        capabilities: (p) => deps.providers.capabilities(input.tenantId, p),
       });
     },
 
-    async saveRoutingDecision(input: { paymentId: string; decision: RoutingDecision }): Promise<void> {
-      await advancePayment(input.paymentId, 'processing', { routing: input.decision });
+    async saveRoutingDecision(input: { paymentId: string; decision: RoutingDecision }): Promise<{ status: PaymentStatus }> {
+      // Every activity answers with a plain object, so its result reads as JSON in the Temporal UI.
+      return { status: await advancePayment(input.paymentId, 'processing', { routing: input.decision }) };
     },
 
     /** Creates the attempt row (idempotent: a retried activity finds its own row). */
@@ -92,7 +147,7 @@ export function createPaymentActivities(deps: PaymentActivityDeps) {
       provider: string;
       reason: string;
       idempotencyKey: string;
-    }): Promise<void> {
+    }): Promise<{ attempt: number; idempotencyKey: string }> {
       await db
         .insert(paymentAttempts)
         .values({
@@ -106,6 +161,7 @@ export function createPaymentActivities(deps: PaymentActivityDeps) {
           idempotencyKey: input.idempotencyKey,
         })
         .onConflictDoNothing();
+      return { attempt: input.attempt, idempotencyKey: input.idempotencyKey };
     },
 
     /** Sends the charge. Throws GatewayRetryable (retried), HardDecline or GatewayAmbiguous. */
@@ -113,22 +169,58 @@ export function createPaymentActivities(deps: PaymentActivityDeps) {
       return callGateway(deps, input, (g) => g.authorize(input.charge));
     },
 
-    /** Asks the gateway what became of an attempt; null when it never saw it. */
+    /** Asks the gateway what became of an attempt; null when it never saw it. Timeouts and 5xx/429 are retried. */
     async queryGatewayStatus(input: GatewayCall & { ref: AttemptRef }): Promise<GatewayOutcome | null> {
-      return callGateway(deps, input, (g) => g.lookup(input.ref));
+      return askGateway(deps, input, (g) => g.lookup(input.ref));
+    },
+
+    /**
+     * A callback claims a final status; where the provider is set to confirm, the gateway's own answer
+     * (a status lookup by our reference) is what counts. Null: the gateway has no record.
+     */
+    async confirmCallback(input: GatewayCall & { ref: AttemptRef; claimed: GatewayStatus }): Promise<GatewayOutcome | null> {
+      return askGateway(deps, input, async (g) => {
+        if (!g.confirmsCallbacks && input.ref.reference) return { status: input.claimed, reference: input.ref.reference };
+        return g.lookup(input.ref);
+      });
+    },
+
+    /**
+     * Learns what became of an ambiguous refund or capture by resending it with the same idempotency
+     * key: the gateway answers with the first result and never acts twice. Refused (Unresolvable) where
+     * the provider does not send an idempotency key for that call.
+     */
+    async resendWithSameKey(
+      input: GatewayCall & ({ action: 'refund'; refund: Omit<RefundRequest, 'currency'> } | { action: 'capture'; reference: string; amount: number; idempotencyKey: string }),
+    ): Promise<RefundOutcome | GatewayOutcome> {
+      const currency = await paymentCurrency(db, input.action === 'refund' ? { ...input, ...input.refund } : input);
+      return askGateway(deps, input, async (g) => {
+        if (!g.replaysWithKey(input.action)) throw unresolvable(`the provider does not take an idempotency key on ${input.action}; resending could act twice`);
+        return input.action === 'refund' ? g.refund({ ...input.refund, currency }) : g.capture(input.reference, input.amount, input.idempotencyKey, currency);
+      });
+    },
+
+    /** A pending refund's current state at the gateway (null: unknown there). */
+    async queryRefundStatus(input: GatewayCall & { refundReference: string }): Promise<RefundOutcome | null> {
+      return askGateway(deps, input, async (g) => {
+        if (!g.lookupRefund) throw unresolvable('the provider offers no refund lookup');
+        return g.lookupRefund(input.refundReference);
+      });
     },
 
     async cancelAtGateway(input: GatewayCall & { reference: string; idempotencyKey: string }): Promise<GatewayOutcome> {
       return callGateway(deps, input, (g) => g.cancel(input.reference, input.idempotencyKey));
     },
 
-    async captureAtGateway(input: GatewayCall & { reference: string; amount: number; idempotencyKey: string }): Promise<GatewayOutcome> {
-      return callGateway(deps, input, (g) => g.capture(input.reference, input.amount, input.idempotencyKey));
+    async captureAtGateway(input: GatewayCall & { reference: string; amount: number; idempotencyKey: string; currency?: string }): Promise<GatewayOutcome> {
+      const currency = input.currency ?? (await paymentCurrency(db, input));
+      return callGateway(deps, input, (g) => g.capture(input.reference, input.amount, input.idempotencyKey, currency));
     },
 
-    async refundAtGateway(input: GatewayCall & { reference: string; amount: number; idempotencyKey: string; paymentId: string }): Promise<RefundOutcome> {
+    async refundAtGateway(input: GatewayCall & { reference: string; amount: number; idempotencyKey: string; paymentId: string; currency?: string }): Promise<RefundOutcome> {
+      const currency = input.currency ?? (await paymentCurrency(db, input));
       return callGateway(deps, input, (g) =>
-        g.refund({ reference: input.reference, amount: input.amount, idempotencyKey: input.idempotencyKey, paymentId: input.paymentId }),
+        g.refund({ reference: input.reference, amount: input.amount, currency, idempotencyKey: input.idempotencyKey, paymentId: input.paymentId }),
       );
     },
 
@@ -152,6 +244,7 @@ export function createPaymentActivities(deps: PaymentActivityDeps) {
           ...(input.reference ? { gatewayReference: input.reference } : {}),
           errorClass: input.errorClass ?? null,
           errorCode: input.errorCode ?? null,
+          unifiedCode: await unifiedCodeFor(deps, input),
           errorMessage: input.errorMessage ?? null,
           updatedAt: new Date(),
         })
@@ -172,24 +265,7 @@ export function createPaymentActivities(deps: PaymentActivityDeps) {
 
     /** Feeds the circuit breaker of a connection with one call's outcome (gateway working or not). */
     async recordGatewayOutcome(input: { tenantId: string; connectionId: string; ok: boolean }): Promise<{ circuit: string }> {
-      return db.transaction(async (tx) => {
-        await tx
-          .insert(connectionHealth)
-          .values({ connectionId: input.connectionId, tenantId: input.tenantId })
-          .onConflictDoNothing();
-        const [row] = await tx
-          .select({ circuit: connectionHealth.circuit })
-          .from(connectionHealth)
-          .where(eq(connectionHealth.connectionId, input.connectionId))
-          .for('update');
-        const at = now();
-        const next = recordOutcome(storedCircuitAt(row?.circuit, at, circuitConfig), input.ok, at, circuitConfig);
-        await tx
-          .update(connectionHealth)
-          .set({ circuit: next as unknown as Record<string, unknown>, updatedAt: new Date() })
-          .where(eq(connectionHealth.connectionId, input.connectionId));
-        return { circuit: next.state };
-      });
+      return { circuit: await recordCircuitOutcome(db, input, now(), circuitConfig) };
     },
 
     async loadPaymentForCapture(input: { paymentId: string }) {
@@ -205,13 +281,18 @@ export function createPaymentActivities(deps: PaymentActivityDeps) {
     },
 
     /** Applies a refund's final status and the payment's refunded amount in one transaction. */
-    async recordRefundOutcome(input: { refundId: string; paymentId: string; status: 'succeeded' | 'failed'; reference?: string; message?: string }): Promise<PaymentStatus> {
+    async recordRefundOutcome(input: { refundId: string; paymentId: string; status: 'succeeded' | 'failed' | 'pending'; reference?: string; message?: string }): Promise<PaymentStatus> {
       return db.transaction(async (tx) => {
         const [refund] = await tx.select().from(refunds).where(eq(refunds.id, input.refundId)).for('update');
         if (!refund) throw ApplicationFailure.nonRetryable(`refund ${input.refundId} not found`, 'RefundNotFound');
         const [p] = await tx.select().from(payments).where(eq(payments.id, input.paymentId)).for('update');
         if (!p) throw ApplicationFailure.nonRetryable(`payment ${input.paymentId} not found`, 'PaymentNotFound');
         if (refund.status !== 'pending') return p.status as PaymentStatus;
+        if (input.status === 'pending') {
+          // Still open at the gateway: the amount stays reserved; keep its reference for lookups.
+          if (input.reference) await tx.update(refunds).set({ gatewayReference: input.reference, updatedAt: new Date() }).where(eq(refunds.id, input.refundId));
+          return p.status as PaymentStatus;
+        }
         await tx
           .update(refunds)
           .set({ status: input.status, gatewayReference: input.reference ?? null, failureMessage: input.message ?? null, updatedAt: new Date() })

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
+import type { PayloadCodec } from '@temporalio/common';
 import express from 'express';
 import swaggerUi from 'swagger-ui-dist';
 import type { Database } from '../db/client.js';
@@ -13,7 +14,10 @@ import type { CredentialCipher } from '../secrets/credential-cipher.js';
 import { adminAuth, tenantAuth } from './auth.js';
 import { ResourceRouter } from './endpoint.js';
 import { errorHandler, notFoundRoute } from './errors.js';
+import { jsonBody } from './input-guards.js';
+import { methodNotAllowed } from './method-not-allowed.js';
 import { docsInitScript, docsPage, OpenApiRegistry } from './openapi.js';
+import { observeRequests } from './observe-requests.js';
 import { requestId } from './request-id.js';
 import { connectionsRouter } from './routes/connections.js';
 import { paymentsRouter } from './routes/payments.js';
@@ -21,7 +25,19 @@ import { webhooksRouter } from './routes/webhooks.js';
 import { routingRouter } from './routes/routing.js';
 import { providersRouter } from './routes/providers.js';
 import { healthRouter } from './routes/health.js';
+import { metricsRouter } from './routes/metrics.js';
+import { rateLimitRejections } from '../metrics/api-metrics.js';
+import { codecRouter } from './routes/codec.js';
 import { tenantsRouter } from './routes/tenants.js';
+import { apiKeysRouter } from './routes/api-keys.js';
+import { auditEventsRouter } from './routes/audit-events.js';
+import { credentialsAdminRouter } from './routes/credentials-admin.js';
+import { DEFAULT_RATE_LIMITS, RateLimiter, type RateLimitRejectedHook, type RateLimitSettings } from './rate-limit.js';
+import { customersRouter } from './routes/customers.js';
+import { customerReconcileRouter } from './routes/customer-reconcile.js';
+import { catalogRouter } from './routes/erp/catalog.js';
+import { integrationsRouter } from './routes/erp/integrations.js';
+import { erpWebhooksRouter } from './routes/erp/webhooks.js';
 
 export interface AppDeps {
   database: Database;
@@ -38,6 +54,18 @@ export interface AppDeps {
   /** Circuit breaker settings shared with the workers (so simulate shows what routing will do). */
   circuit?: CircuitConfig;
   publicUrl?: string;
+  /** The payload codec behind the codec endpoint for the Temporal UI (absent: no endpoint). */
+  payloadCodec?: PayloadCodec;
+  /** Origin of the Temporal UI, allowed to call the codec endpoint from the browser. */
+  codecCorsOrigin?: string;
+  /** Request limits per tenant, client address and webhook connection (DEFAULT_RATE_LIMITS if absent). */
+  rateLimits?: RateLimitSettings;
+  /** Told of every 429 (a metrics counter hooks in here). */
+  onRateLimited?: RateLimitRejectedHook;
+  /** Express `trust proxy`: which hops' X-Forwarded-For to believe for the client address (none if absent). */
+  trustProxy?: boolean | number | string[];
+  /** Largest CSV file accepted by PUT /v1/integrations/:id/files/:entity (DEFAULT_UPLOAD_MAX_BYTES if absent). */
+  erpUploadMaxBytes?: number;
 }
 
 /** Builds the Express app without listening; entry points and tests decide where it runs. */
@@ -45,21 +73,36 @@ export function createApp(deps: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'extended');
+  app.set('trust proxy', deps.trustProxy ?? false);
   app.use(requestId);
+  app.use(observeRequests(deps.logger));
 
   const openapi = new OpenApiRegistry();
-  const auth = { admin: adminAuth(deps.adminToken), tenant: tenantAuth(deps.database.db) };
-  const router = (tag: string) => new ResourceRouter(openapi, tag, auth);
+  const limiter = new RateLimiter(deps.database.db, deps.rateLimits ?? DEFAULT_RATE_LIMITS, (event) => {
+    rateLimitRejections.inc({ scope: event.kind });
+    deps.onRateLimited?.(event);
+  });
+  const auth = { admin: adminAuth(deps.adminToken, limiter), tenant: tenantAuth(deps.database.db, limiter) };
+  const router = (tag: string) => new ResourceRouter(openapi, tag, auth, limiter.perClientAddress());
 
   // Webhooks read their raw body (signatures), so they are mounted before the JSON parser.
-  app.use(webhooksRouter(deps, router('Webhooks')).router);
-  app.use(express.json({ limit: '256kb' }));
+  app.use(webhooksRouter({ ...deps, limiter }, router('Webhooks')).router);
+  app.use(erpWebhooksRouter(deps, router('Integrations')).router);
+  app.use(codecRouter({ ...deps, limiter }));
+  app.use(jsonBody);
   app.use(healthRouter(deps, router('Health')).router);
   app.use(tenantsRouter(deps, router('Tenants')).router);
   app.use(connectionsRouter(deps, router('Connections')).router);
   app.use(paymentsRouter(deps, router('Payments')).router);
   app.use(routingRouter(deps, router('Routing')).router);
   app.use(providersRouter(deps, router('Providers')).router);
+  app.use(apiKeysRouter(deps, router('API keys')).router);
+  app.use(auditEventsRouter(deps, router('Audit')).router);
+  app.use(credentialsAdminRouter(deps, router('Admin')).router);
+  app.use(customersRouter(deps, router('Customers')).router);
+  app.use(customerReconcileRouter(deps, router('Customers')).router);
+  app.use(integrationsRouter(deps, router('Integrations')).router);
+  app.use(catalogRouter(deps, router('Catalog')).router);
 
   const spec = openapi.document({ title: 'Switchyard API', version: '0.1.0', serverUrl: deps.publicUrl });
   app.get('/openapi.json', (_req, res) => void res.json(spec));
@@ -67,6 +110,9 @@ export function createApp(deps: AppDeps): express.Express {
   app.get('/docs/docs-init.js', (_req, res) => void res.type('js').send(docsInitScript('/openapi.json')));
   app.use('/docs/assets', express.static(path.resolve(swaggerUi.getAbsoluteFSPath()), { index: false }));
 
+  app.use(metricsRouter(deps.database.db));
+
+  app.use(methodNotAllowed(openapi));
   app.use(notFoundRoute);
   app.use(errorHandler(deps.logger));
   return app;

@@ -1,3 +1,4 @@
+import { isGrpcServiceError } from '@temporalio/client';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 
 /** Stable, machine-readable error codes. Clients branch on these, never on messages. */
@@ -5,8 +6,12 @@ export type ErrorCode =
   | 'validation_failed'
   | 'invalid_json'
   | 'unauthorized'
+  | 'insufficient_scope'
+  | 'rate_limited'
+  | 'credentials_key_unavailable'
   | 'not_found'
   | 'conflict'
+  | 'precondition_failed'
   | 'idempotency_key_required'
   | 'idempotency_key_reused'
   | 'idempotency_request_in_progress'
@@ -14,6 +19,10 @@ export type ErrorCode =
   | 'payload_too_large'
   | 'webhook_signature_invalid'
   | 'service_unavailable'
+  | 'destination_blocked'
+  | 'method_not_allowed'
+  | 'invalid_request'
+  | 'webhook_payload_invalid'
   | 'internal_error';
 
 export interface ErrorDetail {
@@ -29,6 +38,8 @@ export class ApiError extends Error {
     readonly code: ErrorCode,
     message: string,
     readonly details?: ErrorDetail[],
+    /** Extra response headers (Allow on 405, Retry-After on 503). */
+    readonly headers?: Record<string, string>,
   ) {
     super(message);
   }
@@ -45,6 +56,51 @@ export const notFoundRoute: RequestHandler = (req, _res, next) => {
 interface BodyParserError {
   type?: string;
   status?: number;
+  expose?: boolean;
+  message?: string;
+}
+
+/** Seconds a client should wait before retrying while a dependency is down. */
+const RETRY_AFTER_SECONDS = '5';
+
+/** The error and its causes (drizzle wraps driver errors in DrizzleQueryError with `cause`). */
+function causes(err: unknown): unknown[] {
+  const chain: unknown[] = [];
+  for (let e = err; e && typeof e === 'object' && chain.length < 8; e = (e as { cause?: unknown }).cause) chain.push(e);
+  return chain;
+}
+
+/**
+ * postgres.js connection failures (its own codes, Node socket codes) and SQLSTATEs meaning "the server
+ * cannot take queries now": class 08 connection exception, 53300 too many connections, 57P01-57P03
+ * shutting down or starting up. Any error of severity FATAL or PANIC ended the session as well (e.g.
+ * 3D000, the database was dropped).
+ */
+const DATABASE_DOWN = /^(CONNECTION_(CLOSED|ENDED|DESTROYED)|CONNECT_TIMEOUT|ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|EPIPE|08\w{3}|53300|57P0[123])$/;
+/** gRPC UNAVAILABLE and DEADLINE_EXCEEDED from the Temporal client. */
+const GRPC_UNAVAILABLE = new Set([14, 4]);
+
+function dependencyDown(err: unknown): string | undefined {
+  for (const e of causes(err)) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && DATABASE_DOWN.test(code)) return 'the database';
+    const severity = (e as { severity?: unknown }).severity;
+    if (severity === 'FATAL' || severity === 'PANIC') return 'the database';
+    if (isGrpcServiceError(e) && GRPC_UNAVAILABLE.has(e.code)) return 'Temporal';
+  }
+  return undefined;
+}
+
+/**
+ * Safety net for values the database refuses (SQLSTATE class 22 "data exception": a NUL character,
+ * a number out of range; 54001 a JSON value nested too deep). Routes validate first and name the
+ * field; this keeps a value that slipped through a 4xx rather than a 500.
+ */
+function refusedValue(err: unknown): boolean {
+  return causes(err).some((e) => {
+    const { code, severity } = e as { code?: unknown; severity?: unknown };
+    return typeof severity === 'string' && typeof code === 'string' && (code.startsWith('22') || code === '54001');
+  });
 }
 
 function toApiError(err: unknown): ApiError | undefined {
@@ -56,9 +112,22 @@ function toApiError(err: unknown): ApiError | undefined {
     case 'entity.too.large':
       return new ApiError(413, 'payload_too_large', 'request body is too large');
     case 'encoding.unsupported':
+      return new ApiError(415, 'unsupported_media_type', `${parserError.message ?? 'unsupported content encoding'}; use gzip, deflate, br or none`);
     case 'charset.unsupported':
       return new ApiError(415, 'unsupported_media_type', 'unsupported body encoding');
   }
+  // Other failures to read the request (a body that is not the gzip its Content-Encoding claims, an
+  // aborted upload, a path with broken %-encoding) are http-errors with a client status and a message
+  // meant to be shown.
+  const status = parserError?.status;
+  if (typeof status === 'number' && status >= 400 && status < 500 && parserError.expose) {
+    return new ApiError(status, 'invalid_request', `request could not be read: ${parserError.message ?? 'invalid'}`);
+  }
+  const down = dependencyDown(err);
+  if (down) {
+    return new ApiError(503, 'service_unavailable', `${down} is unavailable; retry later`, undefined, { 'Retry-After': RETRY_AFTER_SECONDS });
+  }
+  if (refusedValue(err)) return new ApiError(400, 'validation_failed', 'a value in the request was refused by the database (e.g. a NUL character)');
   return undefined;
 }
 
@@ -66,16 +135,14 @@ export function errorHandler(log: { error(msg: string, fields?: object): void })
   return (err, req, res, _next) => {
     const requestId = String(res.locals.requestId ?? '');
     const apiError = toApiError(err);
-    if (!apiError) {
-      // Unexpected: log the error (never request bodies, which may carry credentials), answer generically.
-      log.error('unhandled error', {
-        requestId,
-        method: req.method,
-        path: req.path,
-        error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
-      });
+    if (!apiError || apiError.status >= 500) {
+      // Unexpected or a dependency down: log the error (never request bodies, which may carry credentials).
+      // The logger's error serializer keeps a database error's statement and code, never its parameters.
+      const tenantId = (res.locals.tenant as { id?: string } | undefined)?.id;
+      log.error(apiError ? apiError.message : 'unhandled error', { requestId, ...(tenantId ? { tenantId } : {}), method: req.method, path: req.path, err });
     }
     const e = apiError ?? new ApiError(500, 'internal_error', 'internal error; quote the request id when reporting');
+    if (e.headers) res.set(e.headers);
     res.status(e.status).json({
       error: { code: e.code, message: e.message, requestId, ...(e.details ? { details: e.details } : {}) },
     });

@@ -1,16 +1,18 @@
 import { createHash } from 'node:crypto';
 import { and, eq } from 'drizzle-orm';
+import { z } from 'zod';
 import type { Db } from '../db/client.js';
 import { idempotencyKeys } from '../db/schema.js';
 import { ApiError } from './errors.js';
 
-const KEY_FORMAT = /^[\x21-\x7e]{1,255}$/;
+/** The Idempotency-Key header; validates the header and documents it in the OpenAPI document. */
+export const idempotencyKeySchema = z.string().regex(/^[\x21-\x7e]{1,255}$/, '1-255 printable ASCII characters');
 
 export function requireIdempotencyKey(header: string | undefined): string {
   if (!header) {
     throw new ApiError(400, 'idempotency_key_required', 'the Idempotency-Key header is required (a unique string per logical request, e.g. a UUID)');
   }
-  if (!KEY_FORMAT.test(header)) {
+  if (!idempotencyKeySchema.safeParse(header).success) {
     throw new ApiError(400, 'validation_failed', 'Idempotency-Key must be 1-255 printable ASCII characters', [
       { path: 'headers.idempotency-key', message: '1-255 printable ASCII characters' },
     ]);

@@ -1,21 +1,28 @@
 import { parseEnv, requireSettings } from '../config/env.js';
-import { appDeps, createRuntime } from '../runtime.js';
+import { appDeps, createRuntime, startupRetry } from '../runtime.js';
+import { runEntryPoint, retryAtStart } from '../start-up.js';
 import { connectTemporalClient } from '../temporal/connection.js';
 import { createApp } from './app.js';
 import { listen } from './server.js';
 
-/** API entry point: `npm run api`. Stops gracefully on SIGINT/SIGTERM. */
-const env = requireSettings(parseEnv(process.env), ['ADMIN_TOKEN']);
-const runtime = await createRuntime(env, { allowEmbeddedDb: false });
-const temporal = await connectTemporalClient(env);
-const http = await listen(createApp(appDeps(runtime, temporal, env.ADMIN_TOKEN)), env.HOST, env.PORT);
-runtime.logger.info('api listening', { url: http.url });
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    runtime.logger.info('api shutting down', { signal });
-    void http
-      .close()
-      .then(() => temporal.connection.close())
-      .then(() => runtime.close());
-  });
-}
+/**
+ * API entry point: `npm run api` (development, tsx) or `npm run start:api` (compiled). On
+ * SIGINT/SIGTERM it stops accepting, lets in-flight requests finish within API_SHUTDOWN_TIMEOUT_SECONDS.
+ */
+runEntryPoint('api', async () => {
+  const env = requireSettings(parseEnv(process.env), ['ADMIN_TOKEN']);
+  const runtime = await createRuntime(env, { allowEmbeddedDb: false });
+  const temporal = await retryAtStart('Temporal', () => connectTemporalClient(env), startupRetry(env), runtime.logger);
+  const http = await listen(createApp(appDeps(runtime, temporal, env.ADMIN_TOKEN)), env.HOST, env.PORT);
+  runtime.logger.info('api listening', { url: http.url });
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      runtime.logger.info('api shutting down', { signal, timeoutSeconds: env.API_SHUTDOWN_TIMEOUT_SECONDS });
+      void http
+        .close(env.API_SHUTDOWN_TIMEOUT_SECONDS * 1000)
+        .then(() => temporal.connection.close())
+        .then(() => runtime.close())
+        .then(() => runtime.logger.info('api stopped'));
+    });
+  }
+});

@@ -12,10 +12,14 @@ export interface OperationDoc {
   description?: string;
   tag: string;
   security: Security;
+  /** API key scope a tenant route needs (listed as the role of its security requirement). */
+  scope?: 'read' | 'full';
   body?: z.ZodType;
+  /** A body that is not JSON, read as a stream by the handler: its accepted media types. */
+  streamBody?: { contentTypes: string[]; description: string };
   query?: z.ZodType;
   params?: z.ZodType;
-  headers?: { name: string; required: boolean; description: string }[];
+  headers?: { name: string; required: boolean; description: string; schema?: z.ZodType }[];
   responses: Record<number, { description: string; schema?: z.ZodType }>;
 }
 
@@ -27,12 +31,20 @@ export class OpenApiRegistry {
     this.operations.push(op);
   }
 
+  /** The methods registered for each Express-style path (for 405 answers with `Allow`). */
+  methodsByPath(): Map<string, HttpMethod[]> {
+    const byPath = new Map<string, HttpMethod[]>();
+    for (const op of this.operations) byPath.set(op.path, [...(byPath.get(op.path) ?? []), op.method]);
+    return byPath;
+  }
+
   document(info: { title: string; version: string; serverUrl?: string }): object {
     const paths: Record<string, Record<string, object>> = {};
+    const schemas: Components = { Error: jsonSchema(errorResponseSchema, 'output', {}) };
     for (const op of this.operations) {
       const path = op.path.replace(/:([A-Za-z_]+)/g, '{$1}');
       paths[path] ??= {};
-      paths[path][op.method] = renderOperation(op);
+      paths[path][op.method] = renderOperation(op, schemas);
     }
     return {
       openapi: '3.1.0',
@@ -50,7 +62,7 @@ export class OpenApiRegistry {
           tenantApiKey: { type: 'http', scheme: 'bearer', description: 'Tenant API key (sy_live_...)' },
           adminToken: { type: 'http', scheme: 'bearer', description: 'ADMIN_TOKEN of the deployment' },
         },
-        schemas: { Error: jsonSchema(errorResponseSchema, 'output') },
+        schemas,
       },
       paths,
     };
@@ -66,17 +78,44 @@ export const errorResponseSchema = z.object({
   }),
 });
 
-function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): object {
-  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as Record<
-    string,
-    unknown
-  >;
-  return rest;
+/** Named schemas of the document (`#/components/schemas/...`). */
+type Components = Record<string, object>;
+
+/** Points every `$ref` at its new location; `rename` maps a local `$defs` name to a component name. */
+function rewriteRefs(value: unknown, rename: Map<string, string>): unknown {
+  if (Array.isArray(value)) return value.map((v) => rewriteRefs(v, rename));
+  if (!value || typeof value !== 'object') return value;
+  return Object.fromEntries(
+    Object.entries(value).map(([key, v]) => {
+      const local = key === '$ref' && typeof v === 'string' ? /^#\/\$defs\/(.+)$/.exec(v)?.[1] : undefined;
+      return [key, local !== undefined ? `#/components/schemas/${rename.get(local) ?? local}` : rewriteRefs(v, rename)];
+    }),
+  );
 }
 
-function parameters(schema: z.ZodType | undefined, where: 'query' | 'path'): object[] {
+/**
+ * JSON Schema of a zod schema for the document. Named sub-schemas (`.meta({ id })`, recursive ones)
+ * come out of zod as local `$defs`, which do not resolve once the schema is embedded in an operation:
+ * they are hoisted into `components` (a name already taken by a different schema gets a suffix) and
+ * every `$ref` is rewritten to point there.
+ */
+function jsonSchema(schema: z.ZodType, io: 'input' | 'output', components: Components): object {
+  const { $schema: _ignored, $defs, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as Record<string, unknown>;
+  const defs = Object.entries(($defs ?? {}) as Record<string, object>);
+  for (let attempt = 0; ; attempt++) {
+    const suffix = attempt === 0 ? '' : `_${io}${attempt > 1 ? attempt : ''}`;
+    const rename = new Map(defs.map(([name]) => [name, `${name}${suffix}`]));
+    const hoisted = defs.map(([name, def]) => [rename.get(name)!, JSON.stringify(rewriteRefs(def, rename))] as const);
+    // A name may be shared only by the very same schema (ids are global in zod; input and output forms can differ).
+    if (hoisted.some(([target, json]) => components[target] && JSON.stringify(components[target]) !== json)) continue;
+    for (const [target, json] of hoisted) components[target] = JSON.parse(json) as object;
+    return rewriteRefs(rest, rename) as object;
+  }
+}
+
+function parameters(schema: z.ZodType | undefined, where: 'query' | 'path', components: Components): object[] {
   if (!schema) return [];
-  const s = jsonSchema(schema, 'input') as { properties?: Record<string, object>; required?: string[] };
+  const s = jsonSchema(schema, 'input', components) as { properties?: Record<string, object>; required?: string[] };
   return Object.entries(s.properties ?? {}).map(([name, prop]) => ({
     name,
     in: where,
@@ -86,13 +125,13 @@ function parameters(schema: z.ZodType | undefined, where: 'query' | 'path'): obj
   }));
 }
 
-function renderOperation(op: OperationDoc): object {
-  const security = op.security === 'none' ? [] : [{ [op.security === 'admin' ? 'adminToken' : 'tenantApiKey']: [] }];
+function renderOperation(op: OperationDoc, components: Components): object {
+  const security = op.security === 'none' ? [] : [{ [op.security === 'admin' ? 'adminToken' : 'tenantApiKey']: op.scope ? [op.scope] : [] }];
   const responses: Record<string, object> = {};
   for (const [status, r] of Object.entries(op.responses)) {
     responses[status] = {
       description: r.description,
-      ...(r.schema ? { content: { 'application/json': { schema: jsonSchema(r.schema, 'output') } } } : {}),
+      ...(r.schema ? { content: { 'application/json': { schema: jsonSchema(r.schema, 'output', components) } } } : {}),
     };
   }
   responses.default = {
@@ -106,18 +145,27 @@ function renderOperation(op: OperationDoc): object {
     operationId: `${op.method}${op.path.replace(/\/:?([a-zA-Z_]+)/g, (_m, p: string) => p[0]!.toUpperCase() + p.slice(1))}`,
     security,
     parameters: [
-      ...parameters(op.params, 'path'),
-      ...parameters(op.query, 'query'),
+      ...parameters(op.params, 'path', components),
+      ...parameters(op.query, 'query', components),
       ...(op.headers ?? []).map((h) => ({
         name: h.name,
         in: 'header',
         required: h.required,
         description: h.description,
-        schema: { type: 'string' },
+        schema: h.schema ? jsonSchema(h.schema, 'input', components) : { type: 'string' },
       })),
     ],
     ...(op.body
-      ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(op.body, 'input') } } } }
+      ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(op.body, 'input', components) } } } }
+      : {}),
+    ...(op.streamBody
+      ? {
+          requestBody: {
+            required: true,
+            description: op.streamBody.description,
+            content: Object.fromEntries(op.streamBody.contentTypes.map((t) => [t, { schema: { type: 'string', format: 'binary' } }])),
+          },
+        }
       : {}),
     responses,
   };

@@ -1,3 +1,4 @@
+import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
 
 const bool = z
@@ -33,6 +34,32 @@ const credentialKeys = z
     return keys;
   });
 
+/**
+ * `TRUST_PROXY`: which proxies' X-Forwarded-For to believe for the client address (per-address rate
+ * limits). `false` (default: the socket's peer is the client), `true` (any: only behind a proxy that
+ * overwrites the header), a hop count, or a comma list of addresses/CIDRs or loopback/linklocal/uniquelocal.
+ */
+const trustProxy = z.string().transform((raw, ctx) => {
+  if (raw === 'true' || raw === 'false') return raw === 'true';
+  if (/^\d{1,2}$/.test(raw)) return Number(raw);
+  const entries = raw.split(',').map((p) => p.trim()).filter(Boolean);
+  const bad = entries.filter((e) => !['loopback', 'linklocal', 'uniquelocal'].includes(e) && !isIpOrCidr(e));
+  if (entries.length === 0 || bad.length > 0) {
+    ctx.addIssue({ code: 'custom', message: `expected true, false, a hop count or a comma list of addresses/CIDRs (not: ${bad.join(', ')})` });
+    return z.NEVER;
+  }
+  return entries;
+});
+
+function isIpOrCidr(value: string): boolean {
+  const [address, bits, ...rest] = value.split('/');
+  if (rest.length > 0 || !ipaddr.isValid(address!)) return false;
+  if (bits === undefined) return true;
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= (ipaddr.parse(address!).kind() === 'ipv4' ? 32 : 128);
+}
+
+const perWindow = z.coerce.number().int().min(1).max(10_000_000);
+
 export const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   HOST: z.string().default('127.0.0.1'),
@@ -51,6 +78,13 @@ export const envSchema = z.object({
   TEMPORAL_TLS_CERT_PATH: z.string().optional(),
   TEMPORAL_TLS_KEY_PATH: z.string().optional(),
   TEMPORAL_API_KEY: z.string().optional(),
+  /** Standard @temporalio/envconfig settings: a profile from a TOML config file, and TLS details. */
+  TEMPORAL_PROFILE: z.string().optional(),
+  TEMPORAL_CONFIG_FILE: z.string().optional(),
+  TEMPORAL_TLS_CLIENT_CERT_PATH: z.string().optional(),
+  TEMPORAL_TLS_CLIENT_KEY_PATH: z.string().optional(),
+  TEMPORAL_TLS_SERVER_CA_CERT_PATH: z.string().optional(),
+  TEMPORAL_TLS_SERVER_NAME: z.string().optional(),
   TEMPORAL_UI_URL: z.string().default('http://127.0.0.1:8233'),
   TEMPORAL_CLI: z.string().optional(),
   /** Appended to every task queue name, to isolate one deployment's workers from another's. */
@@ -58,13 +92,54 @@ export const envSchema = z.object({
   HEALTH_CHECK_INTERVAL_SECONDS: z.coerce.number().int().min(5).max(3600).default(30),
   /** Payment workflow: how long to wait for a gateway callback before polling its status. */
   PAYMENT_CALLBACK_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(86_400).default(600),
+  /** Resolution window: how long ambiguous charges, refunds and captures are asked about before reconciliation. */
+  PAYMENT_RESOLUTION_WINDOW_SECONDS: z.coerce.number().int().min(1).max(30 * 86_400).default(86_400),
+  /** How often the reconciliation Schedule re-asks gateways about unknown payments and abandoned attempts. */
+  RECONCILIATION_INTERVAL_SECONDS: z.coerce.number().int().min(10).max(86_400).default(900),
 
   ADMIN_TOKEN: z.string().min(24, 'must be at least 24 characters').optional(),
   CREDENTIALS_KEYS: credentialKeys.optional(),
+  /** Same format as CREDENTIALS_KEYS (separate keys): encrypts workflow payloads in Temporal (payload codec). */
+  PAYLOAD_CODEC_KEYS: credentialKeys.optional(),
 
   STRIPE_API_URL: z.url().optional(),
   PROVIDERS_DIR: z.string().default('providers'),
   ALLOW_PRIVATE_PROVIDER_URLS: bool.default(false),
+  /** Host patterns (`erp.corp.example`, `*.corp.example`, optional `:port`) tenants may reach on private addresses. */
+  EGRESS_ALLOWED_HOSTS: z
+    .string()
+    .transform((v) => v.split(',').map((h) => h.trim()).filter(Boolean))
+    .pipe(z.array(z.string().regex(/^(\*\.)?[a-z0-9.-]+(:\d{1,5})?$/i, 'host, *.domain or host:port entries, comma-separated')))
+    .optional(),
+  /** Response size cap for calls to tenant-supplied URLs (bytes). */
+  EGRESS_MAX_RESPONSE_BYTES: z.coerce.number().int().min(1024).default(5 * 1024 * 1024),
+  /** Total time cap for one call to a tenant-supplied URL (ms). */
+  EGRESS_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
+
+  TRUST_PROXY: trustProxy.default(false),
+  /** Rate limits: requests per window, counted in Postgres so every API instance shares them. */
+  RATE_LIMIT_WINDOW_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
+  RATE_LIMIT_PER_TENANT: perWindow.default(1200),
+  /** Unauthenticated and admin requests, failed authentications and unverified webhooks, per client address. */
+  RATE_LIMIT_PER_IP: perWindow.default(60),
+  /** Verified webhooks per connection. */
+  RATE_LIMIT_PER_WEBHOOK_CONNECTION: perWindow.default(1200),
+
+  /** `pretty` (pino-pretty) for development; JSON lines otherwise. */
+  LOG_FORMAT: z.enum(['json', 'pretty']).default('json'),
+  /** Start-up: how often and how far apart to retry the database and Temporal before giving up. */
+  STARTUP_RETRY_ATTEMPTS: z.coerce.number().int().min(1).max(1000).default(30),
+  STARTUP_RETRY_DELAY_MS: z.coerce.number().int().min(10).max(60_000).default(2000),
+  /** Worker: Prometheus /metrics (gateway calls, circuits, and the Temporal SDK's metrics) on HOST:port. */
+  WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  /** Worker: where the Temporal SDK's own Prometheus exporter listens (merged into WORKER_METRICS_PORT's /metrics). */
+  TEMPORAL_METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
+  /** Worker: how long in-flight activities may run after SIGTERM before they are cancelled. */
+  WORKER_SHUTDOWN_GRACE_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
+  /** API: how long in-flight requests may run after SIGTERM before connections are closed. */
+  API_SHUTDOWN_TIMEOUT_SECONDS: z.coerce.number().int().min(0).max(3600).default(15),
+  /** A workflow bundle built by `npm run build`; without it the worker bundles at start (development). */
+  WORKFLOW_BUNDLE_PATH: z.string().optional(),
 });
 
 export type Env = z.infer<typeof envSchema>;

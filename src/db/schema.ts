@@ -38,7 +38,12 @@ export const apiKeys = pgTable(
       .references(() => tenants.id, { onDelete: 'cascade' }),
     keyHash: text('key_hash').notNull(),
     prefix: text('prefix').notNull(),
+    name: text('name').notNull().default('default'),
+    /** `read` keys may only call read routes; `full` keys may call every tenant route. */
+    scope: text('scope', { enum: ['read', 'full'] }).notNull().default('full'),
     createdAt: createdAt(),
+    /** Updated at most once a minute per key (see src/api/auth.ts). */
+    lastUsedAt: timestamp('last_used_at', { withTimezone: true }),
     revokedAt: timestamp('revoked_at', { withTimezone: true }),
   },
   (t) => [uniqueIndex('api_keys_key_hash_uq').on(t.keyHash), index('api_keys_tenant_idx').on(t.tenantId)],
@@ -130,9 +135,13 @@ export const paymentAttempts = pgTable(
     status: text('status').notNull().default('processing'),
     errorClass: text('error_class'),
     errorCode: text('error_code'),
+    /** errorCode in the unified vocabulary (src/domain/decline-codes.ts). */
+    unifiedCode: text('unified_code'),
     errorMessage: text('error_message'),
     gatewayReference: text('gateway_reference'),
     idempotencyKey: text('idempotency_key').notNull(),
+    /** Set once reconciliation has settled an abandoned or unknown attempt (asked, reversed or closed). */
+    reconciledAt: timestamp('reconciled_at', { withTimezone: true }),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
@@ -231,3 +240,8 @@ export const connectionHealth = pgTable('connection_health', {
   updatedAt: updatedAt(),
 });
 
+export * from './tables/tenancy.js';
+export * from './tables/customers.js';
+export * from './tables/circuit.js';
+export * from './tables/erp.js';
+export * from './tables/erp-uploads.js';

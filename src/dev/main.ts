@@ -1,11 +1,13 @@
 import path from 'node:path';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { createApp } from '../api/app.js';
+import { codecUiKey } from '../api/routes/codec.js';
 import { listen } from '../api/server.js';
 import { parseEnv, requireSettings } from '../config/env.js';
 import { appDeps, createRuntime, startWorkers } from '../runtime.js';
+import { createLogger } from '../logger.js';
 import { connectTemporalClient } from '../temporal/connection.js';
-import { DEMO_PRIMARY_FAILURE_RATE, ensureDemoTenant, startDemoGateways, type DemoGateways } from './demo.js';
+import { installTemporalRuntime } from '../workers/temporal-runtime.js';
+import { DEMO_ERP_INTERVAL_SECONDS, DEMO_PRIMARY_FAILURE_RATE, ensureDemoTenant, runDemoPayments, startDemoGateways, type DemoGateways } from './demo.js';
 import { loadOrCreateDevSecrets } from './dev-secrets.js';
 import { startTemporalDevServer, type RunningDevServer } from './temporal-dev-server.js';
 
@@ -18,7 +20,8 @@ import { startTemporalDevServer, type RunningDevServer } from './temporal-dev-se
 const dataDir = path.resolve(process.env.DATA_DIR || '.data');
 const demoEnabled = process.env.DEMO !== 'false';
 const { secrets, file: secretsFile } = loadOrCreateDevSecrets(dataDir);
-Runtime.install({ logger: new DefaultLogger('WARN') });
+// Development: Temporal's own lines at warn and above, readable (LOG_FORMAT=json for JSON lines).
+installTemporalRuntime({ logger: createLogger('warn', {}, { format: process.env.LOG_FORMAT === 'json' ? 'json' : 'pretty' }) });
 
 let demo: DemoGateways | undefined;
 if (demoEnabled) demo = await startDemoGateways();
@@ -31,6 +34,7 @@ const env = requireSettings(
     DATA_DIR: dataDir,
     ADMIN_TOKEN: process.env.ADMIN_TOKEN || secrets.adminToken,
     CREDENTIALS_KEYS: process.env.CREDENTIALS_KEYS || `dev:${secrets.credentialsKey}`,
+    PAYLOAD_CODEC_KEYS: process.env.PAYLOAD_CODEC_KEYS || `dev:${secrets.payloadCodecKey}`,
   }),
   ['ADMIN_TOKEN'],
 );
@@ -43,6 +47,8 @@ if (!process.env.TEMPORAL_ADDRESS) {
       port: 7233,
       uiPort: 8233,
       dbFilename: path.join(dataDir, 'temporal', 'temporal.sqlite'),
+      // The UI shows payloads decoded through the API's codec endpoint (payloads are encrypted).
+      uiCodecEndpoint: `${env.PUBLIC_URL ?? `http://127.0.0.1:${env.PORT}`}/codec/ui/${codecUiKey(env.ADMIN_TOKEN)}`,
     });
   } catch (err) {
     console.error(
@@ -82,6 +88,15 @@ Start a card payment (Stripe is primary and fails ~${Math.round(100 * DEMO_PRIMA
        -d '{"amount":1999,"currency":"EUR","country":"DE","paymentMethod":{"type":"card","token":"pm_card_visa"}}'
 Watch the runs of this tenant in the Temporal UI:
   ${env.TEMPORAL_UI_URL}/namespaces/${env.TEMPORAL_NAMESPACE}/workflows?query=${filter}`);
+  if (tenant.erpIntegration) {
+    console.log(`ERP sync: integration ${tenant.erpIntegration} polls the emulated ERP every ${DEMO_ERP_INTERVAL_SECONDS}s (products, prices, stock):
+  curl -s ${http.url}/v1/integrations/${tenant.erpIntegration}/runs -H "Authorization: Bearer $SWITCHYARD_KEY"
+  curl -s ${http.url}/v1/catalog/inventory -H "Authorization: Bearer $SWITCHYARD_KEY"
+  Schedules: ${env.TEMPORAL_UI_URL}/namespaces/${env.TEMPORAL_NAMESPACE}/schedules`);
+  }
+  // DEMO_PAYMENTS=N sends N card payments and prints each route with Stripe's circuit state.
+  const demoPayments = Number(process.env.DEMO_PAYMENTS ?? 0);
+  if (demoPayments > 0) await runDemoPayments(http.url, tenant, demoPayments);
 }
 console.log('\nPress Ctrl+C to stop.');
 

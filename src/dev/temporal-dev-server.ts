@@ -11,6 +11,8 @@ export interface DevServerOptions {
   /** SQLite file so runs survive restarts; omit for an in-memory server (tests). */
   dbFilename?: string;
   namespace?: string;
+  /** Codec endpoint the Web UI calls to show encrypted payloads decoded. */
+  uiCodecEndpoint?: string;
 }
 
 export interface RunningDevServer {
@@ -37,6 +39,7 @@ export async function startTemporalDevServer(opts: DevServerOptions = {}): Promi
       namespace: opts.namespace ?? 'default',
       searchAttributes: CUSTOM_SEARCH_ATTRIBUTES,
       log: { format: 'pretty', level: 'error' },
+      ...(opts.uiCodecEndpoint ? { extraArgs: ['--ui-codec-endpoint', opts.uiCodecEndpoint] } : {}),
     },
   });
   return {

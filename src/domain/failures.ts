@@ -15,6 +15,14 @@ export const FailureType = {
   ConnectionUnavailable: 'ConnectionUnavailable',
   /** A stored ciphertext failed authentication (tampered or moved). */
   CredentialsUndecryptable: 'CredentialsUndecryptable',
+  /** The egress guard refused the connection's destination (private, internal, not allowed): fix the URL. */
+  DestinationBlocked: 'DestinationBlocked',
+  /** The credentials were sealed with a key id missing from CREDENTIALS_KEYS: an operator must add it back. */
+  CredentialsKeyMissing: 'CredentialsKeyMissing',
+  /** The gateway offers no safe way to learn an outcome (no lookup, no idempotent resend): leave it for review. */
+  Unresolvable: 'GatewayUnresolvable',
+  /** A remote system throttled a sync call: retried no sooner than its Retry-After. */
+  RemoteRateLimited: 'RemoteRateLimited',
 } as const;
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
 

@@ -41,6 +41,18 @@ export interface RoutingFacts {
   currency: string;
   country: string;
   paymentMethodType: PaymentMethodType;
+  /** Absent (older workflow histories) means any capture mode is acceptable. */
+  captureMode?: CaptureMode;
+}
+
+export type CaptureMode = 'automatic' | 'manual';
+
+/** What a provider declares it supports. Absent lists mean "no limit". */
+export interface ProviderCapabilities {
+  currencies?: string[];
+  countries?: string[];
+  paymentMethods?: string[];
+  captureModes?: CaptureMode[];
 }
 
 /** A connection's routing-relevant state at decision time. Absent capability lists mean "no limit". */
@@ -51,7 +63,7 @@ export interface ConnectionCandidateState {
   status: 'active' | 'disabled';
   health: 'healthy' | 'unhealthy' | 'unknown';
   circuit: 'closed' | 'open' | 'half_open';
-  capabilities?: { currencies?: string[]; countries?: string[]; paymentMethods?: string[] };
+  capabilities?: ProviderCapabilities;
 }
 
 export interface RoutingCandidate {
@@ -77,7 +89,7 @@ export interface RoutingDecision {
  *   connections in its own order, after those of better rules. A connection appears once, at its
  *   first position.
  * - A connection is skipped (once, with a reason) when it is unknown, disabled, unhealthy, its circuit
- *   is open, or its capabilities exclude the payment's currency, country or method.
+ *   is open, or its capabilities exclude the payment's currency, country, method or capture mode.
  * - Health 'unknown' (never probed) is usable. A half-open circuit is usable and keeps its place:
  *   the breaker needs live calls to close again, and a failure falls back to the next candidate. The
  *   reason says the call is a probe.
@@ -161,6 +173,10 @@ function unusableBecause(c: ConnectionCandidateState, facts: RoutingFacts): stri
   }
   if (caps?.paymentMethods && !caps.paymentMethods.includes(facts.paymentMethodType)) {
     return `${name} does not support payment method ${facts.paymentMethodType}`;
+  }
+  // A manual-capture payment sent to a gateway that captures at once would take the money early.
+  if (facts.captureMode && caps?.captureModes && !caps.captureModes.includes(facts.captureMode)) {
+    return `${name} does not support ${facts.captureMode} capture`;
   }
   return null;
 }

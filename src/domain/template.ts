@@ -42,16 +42,21 @@ export interface RenderOptions {
   escape?: (value: string) => string;
 }
 
+/** Context key holding the gateway's decimal places for `currency`, read by `minor_to_decimal`. */
+export const GATEWAY_EXPONENT_VARIABLE = 'currencyExponent';
+
 /** Number of decimals of a currency's minor unit, from the one ISO 4217 table (regions.ts); any case. */
 function exponentOf(currency: string): number {
   return currencyExponent(currency.toUpperCase());
 }
 
-/** 1050 EUR → "10.50", 1050 JPY → "1050", 1050 KWD → "1.050". Exact: integer arithmetic only. */
-export function minorToDecimal(amount: number, currency: string): string {
+/**
+ * 1050 EUR → "10.50", 1050 JPY → "1050", 1050 KWD → "1.050". Exact: integer arithmetic only.
+ * `exponent` overrides ISO 4217's for a gateway that counts the currency differently.
+ */
+export function minorToDecimal(amount: number, currency: string, exponent: number = exponentOf(currency)): string {
   if (!Number.isSafeInteger(amount))
     throw new Error(`Amount in minor units must be an integer, got ${amount}`);
-  const exponent = exponentOf(currency);
   const digits = String(Math.abs(amount));
   const sign = amount < 0 ? '-' : '';
   if (exponent === 0) return sign + digits;
@@ -283,8 +288,11 @@ const FILTERS: Record<string, Filter> = {
         fc.template,
       );
     }
+    // Request templates carry the gateway's exponent for the payment's currency (its amount is in
+    // the gateway's units); an explicit currency argument uses ISO 4217.
+    const exponent = fc.args.length === 0 ? readPath(fc.ctx, GATEWAY_EXPONENT_VARIABLE) : undefined;
     try {
-      return minorToDecimal(amount, currency);
+      return minorToDecimal(amount, currency, typeof exponent === 'number' ? exponent : undefined);
     } catch (err) {
       throw new TemplateError(`${(err as Error).message} (template '${fc.template}')`, fc.template);
     }

@@ -1,3 +1,4 @@
+import { LruCache } from './lru-cache.js';
 import type { Credentials, PaymentGateway, ProviderFactory } from './types.js';
 
 /** What the registry needs to know about a connection to build (or reuse) its client. */
@@ -23,6 +24,8 @@ export interface TenantProvider {
 export interface ProviderRegistryOptions {
   /** Looks up a tenant's own (declarative) provider by name; null when it has none. */
   loadTenantProvider?: (tenantId: string, name: string) => Promise<TenantProvider | null>;
+  /** At most this many connection clients are kept (least recently used dropped). Default 1000. */
+  maxClients?: number;
 }
 
 /**
@@ -30,17 +33,19 @@ export interface ProviderRegistryOptions {
  * cached per (connection, credentials version, provider version): changing a connection's
  * credentials bumps its version, so the next use builds a fresh client in every process without any
  * cross-process message. Built-in providers (Stripe, definition files) are shared by all tenants;
- * a tenant may add its own declarative providers, visible to that tenant only.
+ * a tenant may add its own declarative providers, visible to that tenant only. The cache is bounded,
+ * and a connection found deleted is forgotten (see loadGateway), so it never grows without limit.
  */
 export class ProviderRegistry {
   private readonly factories = new Map<string, ProviderFactory>();
-  private readonly clients = new Map<string, { version: string; client: PaymentGateway }>();
+  private readonly clients: LruCache<string, { version: string; client: PaymentGateway }>;
 
   constructor(
     factories: ProviderFactory[] = [],
     private readonly options: ProviderRegistryOptions = {},
   ) {
     for (const f of factories) this.register(f);
+    this.clients = new LruCache(options.maxClients ?? 1000);
   }
 
   register(factory: ProviderFactory): void {
@@ -86,13 +91,26 @@ export class ProviderRegistry {
     return client;
   }
 
-  /** What a built-in provider declares it supports (routing skips a connection that cannot take a payment). */
-  capabilities(type: string): ProviderFactory['capabilities'] {
-    return this.factories.get(type)?.capabilities;
+  /**
+   * What a provider declares it supports, as seen by one tenant (built-in or its own): routing skips
+   * a connection that cannot take a payment. Unknown providers have no capabilities to check.
+   */
+  async capabilities(tenantId: string, type: string): Promise<ProviderFactory['capabilities']> {
+    try {
+      return (await this.resolve(tenantId, type)).factory.capabilities;
+    } catch (err) {
+      if (err instanceof UnknownProviderError) return undefined;
+      throw err;
+    }
   }
 
   /** Drops a cached client (connection deleted or disabled). */
   forget(connectionId: string): void {
     this.clients.delete(connectionId);
+  }
+
+  /** How many connection clients are cached (metrics, tests). */
+  get cachedClients(): number {
+    return this.clients.size;
   }
 }

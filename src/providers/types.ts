@@ -1,5 +1,8 @@
 import type { ErrorClass } from '../domain/failures.js';
+import type { DeclineCodeMap } from '../domain/decline-codes.js';
+import type { ProviderCapabilities } from '../domain/routing.js';
 import type { GatewayStatus } from '../domain/payment-status.js';
+import type { CustomerSyncProvider } from './customer-sync.js';
 
 /** Decrypted credentials of one connection. Only activities ever hold these. */
 export type Credentials = Record<string, string>;
@@ -50,7 +53,10 @@ export interface GatewayOutcome {
 
 export interface RefundRequest {
   reference: string;
+  /** ISO 4217 minor units of `currency`; the provider converts to its own units. */
   amount: number;
+  /** The payment's currency (ISO 4217, upper case). */
+  currency: string;
   idempotencyKey: string;
   paymentId: string;
 }
@@ -89,10 +95,23 @@ export interface PaymentGateway {
   authorize(req: ChargeRequest): Promise<GatewayOutcome>;
   /** Resolves with null when the gateway has no record of the attempt (it never reached it). */
   lookup(ref: AttemptRef): Promise<GatewayOutcome | null>;
-  capture(reference: string, amount: number, idempotencyKey: string): Promise<GatewayOutcome>;
+  /** `amount` in ISO minor units of `currency` (the payment's), converted by the provider to its units. */
+  capture(reference: string, amount: number, idempotencyKey: string, currency: string): Promise<GatewayOutcome>;
   refund(req: RefundRequest): Promise<RefundOutcome>;
   cancel(reference: string, idempotencyKey: string): Promise<GatewayOutcome>;
   checkHealth(): Promise<HealthProbe>;
+  /** A refund's current state by its gateway id; null when unknown. Absent: refunds cannot be looked up. */
+  lookupRefund?(refundReference: string): Promise<RefundOutcome | null>;
+  /**
+   * Whether a resent refund/capture with the same idempotency key is answered with the first result
+   * (so resending is a safe way to learn what became of an ambiguous call).
+   */
+  replaysWithKey(action: 'refund' | 'capture'): boolean;
+  /**
+   * Whether a callback claiming a final status must be confirmed by a status lookup before it moves
+   * money (a callback is a claim, not a fact: see docs/payment-safety.md).
+   */
+  readonly confirmsCallbacks: boolean;
   /** Verifies the signature over the raw body before parsing; throws WebhookSignatureError. */
   parseWebhook(rawBody: Buffer, headers: HeaderBag): GatewayWebhookEvent;
 }
@@ -105,6 +124,8 @@ export class GatewayError extends Error {
     readonly code: string,
     message: string,
     readonly httpStatus?: number,
+    /** How long the provider asked us to wait (Retry-After on a 429/503), in milliseconds. */
+    readonly retryAfterMs?: number,
   ) {
     super(message);
   }
@@ -113,6 +134,11 @@ export class GatewayError extends Error {
 /** The callback's signature is missing, wrong or too old. */
 export class WebhookSignatureError extends Error {
   override readonly name = 'WebhookSignatureError';
+}
+
+/** A correctly signed callback whose body is not an event we can read (not JSON, no usable id). */
+export class WebhookPayloadError extends Error {
+  override readonly name = 'WebhookPayloadError';
 }
 
 /** The provider refused the connection's credentials. */
@@ -127,6 +153,10 @@ export interface ProviderFactory {
   /** Throws a zod-style error naming the missing fields when the credentials are malformed. */
   validateCredentials(credentials: unknown): Credentials;
   /** What the provider supports; absent lists mean "no limit". */
-  readonly capabilities?: { currencies?: string[]; countries?: string[]; paymentMethods?: string[] };
+  readonly capabilities?: ProviderCapabilities;
+  /** The provider's raw decline/error codes → the unified vocabulary (absent: generic codes only). */
+  readonly declineCodes?: DeclineCodeMap;
   create(ctx: ConnectionContext): PaymentGateway;
+  /** Present when the provider can keep a customer catalog in sync. */
+  readonly customerSync?: CustomerSyncProvider;
 }

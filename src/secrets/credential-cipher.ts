@@ -14,7 +14,15 @@ export interface SealedCredentials {
 
 /** The ciphertext is tampered, was moved to another tenant/connection, or its key is unknown. */
 export class CredentialDecryptionError extends Error {
-  override readonly name = 'CredentialDecryptionError';
+  override readonly name: string = 'CredentialDecryptionError';
+}
+
+/** The ciphertext names a key id that is not in CREDENTIALS_KEYS (dropped too early, or a typo). */
+export class UnknownCredentialKeyError extends CredentialDecryptionError {
+  override readonly name = 'UnknownCredentialKeyError';
+  constructor(readonly keyId: string) {
+    super(`unknown credentials key id "${keyId}": the credentials were sealed with a key that is not in CREDENTIALS_KEYS`);
+  }
 }
 
 const FORMAT_V1 = 1;
@@ -48,6 +56,10 @@ export class CredentialCipher {
     return this.active.id;
   }
 
+  hasKey(keyId: string): boolean {
+    return this.byId.has(keyId);
+  }
+
   seal(plain: Record<string, string>, tenantId: string, connectionId: string): SealedCredentials {
     const iv = randomBytes(IV_BYTES);
     const cipher = createCipheriv('aes-256-gcm', this.active.key, iv);
@@ -60,7 +72,7 @@ export class CredentialCipher {
   open(sealed: SealedCredentials, tenantId: string, connectionId: string): Record<string, string> {
     const key = this.byId.get(sealed.keyId);
     // Messages never include key material or plaintext; the connection id is enough to investigate.
-    if (!key) throw new CredentialDecryptionError(`unknown credentials key id "${sealed.keyId}"`);
+    if (!key) throw new UnknownCredentialKeyError(sealed.keyId);
     const data = sealed.ciphertext;
     if (data.length < 1 + IV_BYTES + TAG_BYTES || data[0] !== FORMAT_V1) {
       throw new CredentialDecryptionError('credentials ciphertext is malformed');

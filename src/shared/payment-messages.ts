@@ -23,14 +23,17 @@ export interface PaymentTiming {
   callbackTimeoutMs: number;
   /** Status polls after callback timeouts before the attempt is canceled as stuck. */
   maxStatusPolls: number;
-  /** Give up resolving an ambiguous attempt after this long; the payment stays `unknown` for review. */
+  /**
+   * Resolution window: how long an ambiguous charge, refund or capture is asked about (lookups that
+   * time out or get 5xx/429 are retried with backoff) before it is left to reconciliation.
+   */
   ambiguousResolutionMs: number;
 }
 
 export const DEFAULT_PAYMENT_TIMING: PaymentTiming = {
   callbackTimeoutMs: 10 * 60_000,
   maxStatusPolls: 6,
-  ambiguousResolutionMs: 60 * 60_000,
+  ambiguousResolutionMs: 24 * 60 * 60_000,
 };
 
 /** A verified gateway callback, signalled by the webhook endpoint after it is stored in the inbox. */
@@ -58,10 +61,26 @@ export interface RefundWorkflowInput {
   paymentId: string;
   tenantId: string;
   amount: number;
+  timing?: Partial<PaymentTiming>;
+}
+
+/** Input of ReconciliationWorkflow (the Schedule passes none: defaults apply). */
+export interface ReconciliationInput {
+  /** Only attempts untouched for this long (default: the resolution window). */
+  olderThanMs?: number;
+  /** At most this many attempts per run (default 200); the next run takes the rest. */
+  limit?: number;
+  /** Only this tenant's payments (an operator's targeted run). */
+  tenantId?: string;
+  /** A payment or refund row still `pending` this long has no workflow (its start failed): start it (default 2 min). */
+  orphanAfterMs?: number;
+  /** Timing given to the payment and refund workflows the sweep starts. */
+  paymentTiming?: Partial<PaymentTiming>;
 }
 
 export interface CaptureWorkflowInput {
   paymentId: string;
   tenantId: string;
   amount: number;
+  timing?: Partial<PaymentTiming>;
 }

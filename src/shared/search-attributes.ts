@@ -5,4 +5,10 @@ export const TenantIdAttr = defineSearchAttributeKey('TenantId', SearchAttribute
 export const PaymentStatusAttr = defineSearchAttributeKey('PaymentStatus', SearchAttributeType.KEYWORD);
 export const GatewayAttr = defineSearchAttributeKey('Gateway', SearchAttributeType.KEYWORD);
 
-export const CUSTOM_SEARCH_ATTRIBUTES = [TenantIdAttr, PaymentStatusAttr, GatewayAttr];
+export const CustomerIdAttr = defineSearchAttributeKey('CustomerId', SearchAttributeType.KEYWORD);
+/** A customer's sync state across its connected systems: pending, in_sync or failed. */
+export const SyncStateAttr = defineSearchAttributeKey('SyncState', SearchAttributeType.KEYWORD);
+export const IntegrationIdAttr = defineSearchAttributeKey('IntegrationId', SearchAttributeType.KEYWORD);
+export const SyncStatusAttr = defineSearchAttributeKey('SyncStatus', SearchAttributeType.KEYWORD);
+
+export const CUSTOM_SEARCH_ATTRIBUTES = [TenantIdAttr, PaymentStatusAttr, GatewayAttr, CustomerIdAttr, SyncStateAttr, IntegrationIdAttr, SyncStatusAttr];

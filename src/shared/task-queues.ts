@@ -2,11 +2,17 @@
 export interface TaskQueues {
   payments: string;
   connections: string;
+  /** Customer sync (entity workflows and their calls to remote systems). */
+  customers: string;
+  /** ERP polling: slow, rate-limited sources kept off the payment queues. */
+  erp: string;
 }
 
 export const DEFAULT_TASK_QUEUES: TaskQueues = {
   payments: 'switchyard-payments',
   connections: 'switchyard-connections',
+  customers: 'switchyard-customers',
+  erp: 'switchyard-erp',
 };
 
 /** Isolated queue names (tests run one worker set per suite on a shared Temporal server). */
@@ -14,6 +20,8 @@ export function taskQueuesWithSuffix(suffix: string): TaskQueues {
   return {
     payments: `${DEFAULT_TASK_QUEUES.payments}-${suffix}`,
     connections: `${DEFAULT_TASK_QUEUES.connections}-${suffix}`,
+    customers: `${DEFAULT_TASK_QUEUES.customers}-${suffix}`,
+    erp: `${DEFAULT_TASK_QUEUES.erp}-${suffix}`,
   };
 }
 

@@ -9,4 +9,10 @@ export const workflowId = {
   connectionTest: (connectionId: string, requestId: string) => `connection-test-${connectionId}-${requestId}`,
   healthCheckSchedule: (tenantId: string) => `health-check-${tenantId}`,
   healthCheck: (connectionId: string) => `health-check-${connectionId}`,
+  customer: (customerId: string) => `customer-${customerId}`,
+  customerReconcile: (connectionId: string) => `customer-reconcile-${connectionId}`,
+  /** Schedule of one integration and entity; its runs are this id plus the scheduled time. */
+  erpSchedule: (integrationId: string, entity: string) => `erp-${integrationId}-${entity}`,
+  erpRun: (integrationId: string, entity: string, runId: string) => `erp-${integrationId}-${entity}-${runId}`,
+  erpConnectionTest: (integrationId: string, requestId: string) => `erp-test-${integrationId}-${requestId}`,
 };

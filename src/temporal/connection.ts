@@ -1,37 +1,71 @@
-import { readFileSync } from 'node:fs';
-import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
-import { NativeConnection, type NativeConnectionOptions } from '@temporalio/worker';
-import type { Env } from '../config/env.js';
+import { Client, Connection } from '@temporalio/client';
+import { loadClientConnectConfig, type ClientConnectConfig } from '@temporalio/envconfig';
+import { NativeConnection } from '@temporalio/worker';
+import type { DataConverter } from '@temporalio/common';
+import { ConfigError, envSchema, type Env } from '../config/env.js';
+import { encryptionDataConverter } from './payload-codec.js';
 
 type TemporalSettings = Pick<
   Env,
-  'TEMPORAL_ADDRESS' | 'TEMPORAL_NAMESPACE' | 'TEMPORAL_TLS' | 'TEMPORAL_TLS_CERT_PATH' | 'TEMPORAL_TLS_KEY_PATH' | 'TEMPORAL_API_KEY'
->;
+  'TEMPORAL_ADDRESS' | 'TEMPORAL_NAMESPACE' | 'TEMPORAL_TLS' | 'TEMPORAL_TLS_CERT_PATH' | 'TEMPORAL_TLS_KEY_PATH' | 'TEMPORAL_API_KEY' | 'PAYLOAD_CODEC_KEYS'
+> &
+  Partial<
+    Pick<
+      Env,
+      | 'TEMPORAL_PROFILE'
+      | 'TEMPORAL_CONFIG_FILE'
+      | 'TEMPORAL_TLS_CLIENT_CERT_PATH'
+      | 'TEMPORAL_TLS_CLIENT_KEY_PATH'
+      | 'TEMPORAL_TLS_SERVER_CA_CERT_PATH'
+      | 'TEMPORAL_TLS_SERVER_NAME'
+    >
+  >;
 
-/** The same settings reach a local dev server, a self-hosted cluster (mTLS) or Temporal Cloud (API key). */
-function connectionOptions(env: TemporalSettings): ConnectionOptions & NativeConnectionOptions {
-  const mtls =
-    env.TEMPORAL_TLS_CERT_PATH && env.TEMPORAL_TLS_KEY_PATH
-      ? {
-          clientCertPair: {
-            crt: readFileSync(env.TEMPORAL_TLS_CERT_PATH),
-            key: readFileSync(env.TEMPORAL_TLS_KEY_PATH),
-          },
-        }
-      : undefined;
-  const tls = mtls ?? (env.TEMPORAL_TLS || env.TEMPORAL_API_KEY ? true : undefined);
-  return {
-    address: env.TEMPORAL_ADDRESS,
-    ...(tls ? { tls } : {}),
-    ...(env.TEMPORAL_API_KEY ? { apiKey: env.TEMPORAL_API_KEY } : {}),
+const DEFAULT_ADDRESS = envSchema.shape.TEMPORAL_ADDRESS.parse(undefined);
+const DEFAULT_NAMESPACE = envSchema.shape.TEMPORAL_NAMESPACE.parse(undefined);
+
+/** Payload encryption for clients and workers alike: nothing talks to Temporal without it. */
+export function temporalDataConverter(env: Pick<Env, 'PAYLOAD_CODEC_KEYS'>): DataConverter {
+  if (!env.PAYLOAD_CODEC_KEYS) {
+    throw new ConfigError('Missing configuration: PAYLOAD_CODEC_KEYS (e.g. p1:$(openssl rand -base64 32)); encrypts personal data in Temporal');
+  }
+  return encryptionDataConverter(env.PAYLOAD_CODEC_KEYS);
+}
+
+/**
+ * Connection settings through @temporalio/envconfig, so the standard TEMPORAL_* variables, TOML
+ * profiles (TEMPORAL_PROFILE, TEMPORAL_CONFIG_FILE), TLS and Temporal Cloud API keys behave as in the
+ * Temporal CLI. Precedence: a variable that is set > the profile > our built-in defaults (a profile's
+ * address is not overridden by the default 127.0.0.1:7233). TEMPORAL_TLS_CERT_PATH/KEY_PATH are the
+ * names this project used before; they still work.
+ */
+export function temporalConnectConfig(env: TemporalSettings): ClientConnectConfig & { namespace: string } {
+  const usesProfile = Boolean(env.TEMPORAL_PROFILE || env.TEMPORAL_CONFIG_FILE);
+  const explicit = (value: string, fallback: string) => (usesProfile && value === fallback ? undefined : value);
+  const vars: Record<string, string | undefined> = {
+    TEMPORAL_PROFILE: env.TEMPORAL_PROFILE,
+    TEMPORAL_CONFIG_FILE: env.TEMPORAL_CONFIG_FILE,
+    TEMPORAL_ADDRESS: explicit(env.TEMPORAL_ADDRESS, DEFAULT_ADDRESS),
+    TEMPORAL_NAMESPACE: explicit(env.TEMPORAL_NAMESPACE, DEFAULT_NAMESPACE),
+    TEMPORAL_API_KEY: env.TEMPORAL_API_KEY,
+    // false is our default, not a decision: leave a profile's TLS alone unless TLS is asked for.
+    TEMPORAL_TLS: env.TEMPORAL_TLS ? 'true' : undefined,
+    TEMPORAL_TLS_CLIENT_CERT_PATH: env.TEMPORAL_TLS_CLIENT_CERT_PATH ?? env.TEMPORAL_TLS_CERT_PATH,
+    TEMPORAL_TLS_CLIENT_KEY_PATH: env.TEMPORAL_TLS_CLIENT_KEY_PATH ?? env.TEMPORAL_TLS_KEY_PATH,
+    TEMPORAL_TLS_SERVER_CA_CERT_PATH: env.TEMPORAL_TLS_SERVER_CA_CERT_PATH,
+    TEMPORAL_TLS_SERVER_NAME: env.TEMPORAL_TLS_SERVER_NAME,
   };
+  const overrideEnvVars = Object.fromEntries(Object.entries(vars).filter((e): e is [string, string] => e[1] !== undefined));
+  const config = loadClientConnectConfig({ overrideEnvVars, disableFile: !usesProfile });
+  return { ...config, namespace: config.namespace ?? env.TEMPORAL_NAMESPACE };
 }
 
 export async function connectTemporalClient(env: TemporalSettings): Promise<Client> {
-  const connection = await Connection.connect(connectionOptions(env));
-  return new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
+  const { connectionOptions, namespace } = temporalConnectConfig(env);
+  const connection = await Connection.connect(connectionOptions);
+  return new Client({ connection, namespace, dataConverter: temporalDataConverter(env) });
 }
 
 export function connectTemporalWorker(env: TemporalSettings): Promise<NativeConnection> {
-  return NativeConnection.connect(connectionOptions(env));
+  return NativeConnection.connect(temporalConnectConfig(env).connectionOptions);
 }

@@ -1,11 +1,22 @@
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import type { DataConverter } from '@temporalio/common';
+import { Client } from '@temporalio/client';
 import { bundleWorkflowCode, Worker, type NativeConnection, type WorkflowBundleOption } from '@temporalio/worker';
+import { createCustomerSyncActivities } from '../activities/customers/customer-sync-activities.js';
 import { createConnectionActivities } from '../activities/connection-activities.js';
 import { createHealthActivities } from '../activities/health-activities.js';
 import { createPaymentActivities, type PaymentActivityDeps } from '../activities/payment-activities.js';
+import { createReconciliationActivities } from '../activities/reconciliation-activities.js';
+import { createErpActivities, type ErpActivityDeps } from '../activities/erp/erp-activities.js';
 import { DEFAULT_TASK_QUEUES, type TaskQueues } from '../shared/task-queues.js';
+import { CustomerOutboxRelay } from './customer-outbox-relay.js';
 
-export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+// Compiled (dist/) this module is .js and so is the workflow entry; under tsx both are .ts.
+const compiled = import.meta.url.endsWith('.js');
+export const workflowsPath = fileURLToPath(new URL(`../workflows/index.${compiled ? 'js' : 'ts'}`, import.meta.url));
+/** Where `npm run build` writes the bundle: dist/workflow-bundle.js, next to the compiled code. */
+export const prebuiltBundlePath = fileURLToPath(new URL('../workflow-bundle.js', import.meta.url));
 
 /** Bundles the workflow code once; pass the result to every worker (and test) that needs it. */
 export async function bundleWorkflows(): Promise<WorkflowBundleOption> {
@@ -13,10 +24,21 @@ export async function bundleWorkflows(): Promise<WorkflowBundleOption> {
   return { code };
 }
 
+/**
+ * Production workers load the bundle built by `npm run build` (no webpack at start, and the code that
+ * runs is the code that was tested and shipped); development bundles at start.
+ */
+export async function loadWorkflowBundle(explicitPath?: string): Promise<WorkflowBundleOption> {
+  if (explicitPath) return { codePath: explicitPath };
+  if (compiled && existsSync(prebuiltBundlePath)) return { codePath: prebuiltBundlePath };
+  return bundleWorkflows();
+}
+
 const noop = () => {};
 const quietBundlerLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: noop, log: noop };
 
-export type WorkerDeps = PaymentActivityDeps;
+/** `erpFetch` is the egress guard: ERP sources are tenant-supplied URLs, so there is no unguarded default. */
+export type WorkerDeps = PaymentActivityDeps & Pick<ErpActivityDeps, 'erpFetch'> & Partial<Pick<ErpActivityDeps, 'erpUrlPolicy' | 'erpCircuit'>>;
 
 export interface WorkerSet {
   workers: Worker[];
@@ -32,9 +54,21 @@ export async function createWorkers(opts: {
   deps: WorkerDeps;
   workflowBundle: WorkflowBundleOption;
   taskQueues?: TaskQueues;
+  /** After shutdown(), how long in-flight activities may run before they are cancelled (SDK default 0). */
+  shutdownGraceSeconds?: number;
+  /** The payload codec (must match the clients'). */
+  dataConverter?: DataConverter;
 }): Promise<WorkerSet> {
   const queues = opts.taskQueues ?? DEFAULT_TASK_QUEUES;
-  const common = { connection: opts.connection, namespace: opts.namespace, workflowBundle: opts.workflowBundle };
+  const common = {
+    connection: opts.connection,
+    namespace: opts.namespace,
+    workflowBundle: opts.workflowBundle,
+    // After the grace period in-flight activities are cancelled (the entry point bounds the rest).
+    ...(opts.shutdownGraceSeconds !== undefined ? { shutdownGraceTime: opts.shutdownGraceSeconds * 1000 } : {}),
+    ...(opts.dataConverter ? { dataConverter: opts.dataConverter } : {}),
+  };
+  const client = new Client({ connection: opts.connection, namespace: opts.namespace, ...(opts.dataConverter ? { dataConverter: opts.dataConverter } : {}) });
   const workers = await Promise.all([
     Worker.create({
       ...common,
@@ -44,15 +78,36 @@ export async function createWorkers(opts: {
     Worker.create({
       ...common,
       taskQueue: queues.payments,
-      activities: { ...createPaymentActivities(opts.deps), ...createHealthActivities(opts.deps) },
+      activities: { ...createPaymentActivities(opts.deps), ...createHealthActivities(opts.deps), ...createReconciliationActivities(opts.deps) },
+    }),
+    Worker.create({
+      ...common,
+      taskQueue: queues.customers,
+      activities: createCustomerSyncActivities({ ...opts.deps, customerSignals: { client, taskQueue: queues.customers } }),
+    }),
+    Worker.create({
+      ...common,
+      taskQueue: queues.erp,
+      activities: createErpActivities({
+        ...opts.deps,
+        erpUrlPolicy: opts.deps.erpUrlPolicy ?? { allowPrivateNetworks: false },
+      }),
     }),
   ]);
+  // Workers also relay the customer outbox: the relay lives and dies with the process that syncs.
+  const relay = new CustomerOutboxRelay({ db: opts.deps.db, client, taskQueue: queues.customers });
   return {
     workers,
     run: async () => {
-      await Promise.all(workers.map((w) => w.run()));
+      relay.start();
+      try {
+        await Promise.all(workers.map((w) => w.run()));
+      } finally {
+        await relay.stop();
+      }
     },
     shutdown: () => {
+      void relay.stop();
       for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
     },
   };

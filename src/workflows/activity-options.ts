@@ -50,3 +50,18 @@ export const bookkeeping = {
   startToCloseTimeout: '10 seconds',
   retry: { initialInterval: '200 milliseconds', backoffCoefficient: 2, maximumInterval: '10 seconds' },
 } as const satisfies ActivityOptions;
+
+/**
+ * A write to, or read from, a remote system during customer sync. Every write carries an idempotency
+ * key, so retrying is always safe: retried until it succeeds (throttling waits for the remote's
+ * Retry-After via nextRetryDelay), except for failures no retry can fix.
+ */
+export const remoteSync = {
+  startToCloseTimeout: '20 seconds',
+  retry: {
+    initialInterval: '200 milliseconds',
+    backoffCoefficient: 2,
+    maximumInterval: '30 seconds',
+    nonRetryableErrorTypes: [FailureType.InvalidCredentials, FailureType.ConnectionUnavailable, FailureType.CredentialsUndecryptable],
+  },
+} as const satisfies ActivityOptions;

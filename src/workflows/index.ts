@@ -3,3 +3,8 @@ export { connectionTestWorkflow } from './connection-test.js';
 export { paymentWorkflow } from './payment.js';
 export { captureWorkflow, refundWorkflow } from './refund-and-capture.js';
 export { healthCheckWorkflow } from './health-check.js';
+export { reconciliationWorkflow } from './reconciliation.js';
+export { customerSyncWorkflow } from './customers/customer-sync.js';
+export { customerReconcileWorkflow } from './customers/customer-reconcile.js';
+export { erpPollWorkflow } from './erp/erp-poll.js';
+export { erpConnectionTestWorkflow } from './erp/erp-connection-test.js';

@@ -3,13 +3,14 @@ import {
   ApplicationFailure,
   condition,
   log,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import type { PaymentActivities } from '../activities/payment-activities.js';
 import { FailureType } from '../domain/failures.js';
-import { paymentStatusFor, type GatewayStatus, type PaymentStatus } from '../domain/payment-status.js';
+import { GATEWAY_STATUSES, paymentStatusFor, type GatewayStatus, type PaymentStatus } from '../domain/payment-status.js';
 import { decideRoute, type RoutingCandidate } from '../domain/routing.js';
 import type { GatewayOutcome } from '../providers/types.js';
 import {
@@ -56,7 +57,19 @@ export async function paymentWorkflow(input: PaymentWorkflowInput): Promise<Paym
   let current: { connectionId?: string; reference?: string } = {};
 
   // Callbacks are buffered from the first moment, so one that arrives before we wait for it is kept.
-  setHandler(gatewayCallbackSignal, (cb) => void callbacks.push(cb));
+  // Only the fields the verified webhook route sets are kept; anything else a sender adds is dropped.
+  setHandler(gatewayCallbackSignal, (cb) => {
+    if (typeof cb?.connectionId !== 'string' || !(GATEWAY_STATUSES as readonly string[]).includes(cb.status)) {
+      log.warn('ignoring a malformed gatewayCallback signal');
+      return;
+    }
+    callbacks.push({
+      eventId: String(cb.eventId),
+      connectionId: cb.connectionId,
+      status: cb.status,
+      ...(typeof cb.reference === 'string' ? { reference: cb.reference } : {}),
+    });
+  });
   setHandler(paymentProgressQuery, () => ({ status, attempt, ...current, pendingCallbacks: callbacks.length }));
 
   const setStatus = (next: PaymentStatus) => {
@@ -68,7 +81,13 @@ export async function paymentWorkflow(input: PaymentWorkflowInput): Promise<Paym
 
   const { rules, connections } = await db.loadRoutingCandidates({ tenantId: input.tenantId });
   const decision = decideRoute(
-    { amount: input.amount, currency: input.currency, country: input.country, paymentMethodType: input.paymentMethod.type },
+    {
+      amount: input.amount,
+      currency: input.currency,
+      country: input.country,
+      paymentMethodType: input.paymentMethod.type,
+      ...(patched('route-by-capture-mode') ? { captureMode: input.captureMode } : {}),
+    },
     rules,
     connections,
   );
@@ -114,6 +133,8 @@ export async function paymentWorkflow(input: PaymentWorkflowInput): Promise<Paym
       metadata: input.metadata,
     };
     let outcome: GatewayOutcome | null = null;
+    // Set when the attempt was ambiguous: kept on the attempt beside the status a lookup resolved it to.
+    let ambiguity: { errorClass: 'ambiguous'; errorCode: string; errorMessage: string } | undefined;
     // An attempt is sent at most twice, both times with the same idempotency key: the second time only
     // when the gateway has no record of the first after an ambiguous failure (so it cannot charge twice).
     for (let send = 1; outcome === null && send <= 2; send++) {
@@ -132,7 +153,8 @@ export async function paymentWorkflow(input: PaymentWorkflowInput): Promise<Paym
           log.warn('attempt failed, falling back', { attempt, connectionId: candidate.connectionId, error: failure.message });
           break;
         }
-        await record({ attemptStatus: 'unknown', paymentStatus: 'unknown', errorClass: 'ambiguous', errorCode: failure.code ?? 'ambiguous', errorMessage: failure.message });
+        ambiguity = { errorClass: 'ambiguous', errorCode: failure.code ?? 'ambiguous', errorMessage: failure.message };
+        await record({ attemptStatus: 'unknown', paymentStatus: 'unknown', ...ambiguity });
         const resolved = await resolveAmbiguous(candidate, idempotencyKey, attempt);
         if (resolved === 'unresolved') return done();
         if (resolved !== null) {
@@ -147,7 +169,7 @@ export async function paymentWorkflow(input: PaymentWorkflowInput): Promise<Paym
     if (outcome === null) continue;
 
     await db.recordGatewayOutcome({ ...call, ok: true });
-    const final = await settle(outcome, candidate, idempotencyKey, record);
+    const final = await settle(outcome, candidate, idempotencyKey, record, ambiguity);
     current.reference = final.reference;
     if (final.status === 'failed' && final.declineCode === 'gateway_timeout') continue;
     return done();
@@ -179,6 +201,7 @@ export async function paymentWorkflow(input: PaymentWorkflowInput): Promise<Paym
     candidate: RoutingCandidate,
     idempotencyKey: string,
     record: (f: Omit<Parameters<PaymentActivities['recordAttemptOutcome']>[0], 'paymentId' | 'attempt' | 'connectionId'>) => Promise<void>,
+    ambiguity?: { errorClass: 'ambiguous'; errorCode: string; errorMessage: string },
   ): Promise<GatewayOutcome> {
     let outcome = first;
     current.reference = outcome.reference;
@@ -187,12 +210,26 @@ export async function paymentWorkflow(input: PaymentWorkflowInput): Promise<Paym
         attemptStatus: outcome.status,
         paymentStatus: paymentStatusFor(outcome.status),
         reference: outcome.reference,
+        ...ambiguity,
         ...(outcome.status === 'failed' ? { errorClass: 'hard_decline', errorCode: outcome.declineCode ?? 'declined', errorMessage: outcome.message ?? 'declined by gateway' } : {}),
         ...(outcome.status === 'succeeded' ? { amountCaptured: outcome.amountCaptured ?? input.amount } : {}),
       });
     await save();
     const matches = (cb: GatewayCallback) =>
       cb.connectionId === candidate.connectionId && (!cb.reference || cb.reference === outcome.reference);
+    const call = { tenantId: input.tenantId, connectionId: candidate.connectionId };
+    const ref = () => ({ paymentId: input.paymentId, attempt, idempotencyKey, reference: outcome.reference });
+    // One poll (with its retries) may take at most one callback wait, so a gateway that stays down
+    // still reaches the cancel branch below instead of being polled for ever.
+    const boundedCheck = proxyActivities<PaymentActivities>({ ...statusQuery, scheduleToCloseTimeout: timing.callbackTimeoutMs });
+    const ask = async (what: () => Promise<GatewayOutcome | null>): Promise<GatewayOutcome | null> => {
+      try {
+        return await what();
+      } catch (err) {
+        log.warn('no answer from the gateway in time', { attempt, error: failureOf(err).message });
+        return null;
+      }
+    };
     let polls = 0;
     while (!FINAL.has(outcome.status)) {
       const arrived = await condition(() => callbacks.some(matches), timing.callbackTimeoutMs);
@@ -200,17 +237,34 @@ export async function paymentWorkflow(input: PaymentWorkflowInput): Promise<Paym
       if (arrived) {
         const index = callbacks.findIndex(matches);
         const [cb] = callbacks.splice(index, 1);
-        outcome = { ...outcome, status: cb!.status };
+        if (FINAL.has(cb!.status) && patched('confirm-final-callbacks')) {
+          // A callback is a claim, not a fact: a signal can be sent by anyone who can reach Temporal, so
+          // a final status is taken from the gateway itself where the provider can be asked.
+          const confirmed = await ask(() => boundedCheck.confirmCallback({ ...call, ref: ref(), claimed: cb!.status }));
+          if (confirmed && confirmed.status !== cb!.status) log.warn('callback not confirmed by the gateway', { attempt, claimed: cb!.status, gateway: confirmed.status });
+          if (confirmed) outcome = confirmed;
+        } else {
+          outcome = { ...outcome, status: cb!.status };
+        }
       } else if (polls++ < timing.maxStatusPolls) {
-        const polled = await statusCheck.queryGatewayStatus({
-          tenantId: input.tenantId,
-          connectionId: candidate.connectionId,
-          ref: { paymentId: input.paymentId, attempt, idempotencyKey, reference: outcome.reference },
-        });
+        const polled = patched('bounded-status-polls')
+          ? await ask(() => boundedCheck.queryGatewayStatus({ ...call, ref: ref() }))
+          : await statusCheck.queryGatewayStatus({ ...call, ref: ref() });
         if (polled) outcome = polled;
       } else {
         log.warn('no final status after all polls; canceling the attempt', { attempt });
-        await gateway.cancelAtGateway({ tenantId: input.tenantId, connectionId: candidate.connectionId, reference: outcome.reference, idempotencyKey: `${idempotencyKey}-cancel` });
+        const cancel = { ...call, reference: outcome.reference, idempotencyKey: `${idempotencyKey}-cancel` };
+        if (patched('cancel-may-fail')) {
+          // A gateway that is down cannot cancel either: the attempt is abandoned and left to
+          // reconciliation (it re-asks later and reverses it if it went through after all).
+          try {
+            await gateway.cancelAtGateway(cancel);
+          } catch (err) {
+            log.warn('could not cancel the stuck attempt; abandoned for reconciliation', { attempt, error: failureOf(err).message });
+          }
+        } else {
+          await gateway.cancelAtGateway(cancel);
+        }
         outcome = { ...outcome, status: 'failed', declineCode: 'gateway_timeout', message: 'no final status from the gateway in time' };
         await record({ attemptStatus: 'failed', paymentStatus: 'processing', reference: outcome.reference, errorClass: 'retryable', errorCode: 'gateway_timeout', errorMessage: outcome.message! });
         return outcome;

@@ -29,12 +29,19 @@ describe('GET /health', () => {
       urlPolicy: { allowPrivateNetworks: true },
       taskQueues: stack.taskQueues,
     });
-    const res = await request(app).get('/health').expect(503);
+    const res = await request(app).get('/health').set('Authorization', `Bearer ${stack.adminToken}`).expect(503);
     expect(res.body.status).toBe('unavailable');
     expect(res.body.checks.database.ok).toBe(false);
     expect(res.body.checks.database.error).toBeTruthy();
     expect(JSON.stringify(res.body)).not.toContain('hunter2');
     expect(res.body.checks.temporal.ok).toBe(true);
+
+    // Anyone sees which component is down, but not why (driver messages name hosts and users).
+    for (const auth of [undefined, 'Bearer not-the-admin-token']) {
+      const anonymous = request(app).get('/health');
+      const body = (await (auth ? anonymous.set('Authorization', auth) : anonymous).expect(503)).body;
+      expect(body.checks).toEqual({ database: { ok: false, latencyMs: expect.any(Number) }, temporal: { ok: true, latencyMs: expect.any(Number) } });
+    }
     await unreachable.close();
   });
 });

@@ -245,6 +245,18 @@ describe('decideRoute: skipping unusable connections', () => {
     }
   });
 
+  it.each([
+    ['manual', ['automatic'], 'connection x (prov-x) does not support manual capture'],
+    ['automatic', ['manual'], 'connection x (prov-x) does not support automatic capture'],
+    ['manual', ['automatic', 'manual'], null],
+    ['manual', undefined, null],
+  ] as const)('a %s-capture payment and captureModes %j: skipped = %s', (captureMode, captureModes, skipReason) => {
+    const x = conn('x', captureModes ? { capabilities: { captureModes: [...captureModes] } } : {});
+    const d = decideRoute({ ...deCard, captureMode }, [rule('r1', { connectionIds: ['x', 'ok'] })], [x, conn('ok')]);
+    expect(d.skipped.map((s) => s.reason)).toEqual(skipReason ? [skipReason] : []);
+    expect(d.candidates[0]?.connectionId).toBe(skipReason ? 'ok' : 'x');
+  });
+
   it('keeps a half-open connection in its place and notes the probe', () => {
     const d = decideRoute(
       deCard,

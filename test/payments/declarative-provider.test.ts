@@ -6,6 +6,7 @@ import { parse as parseYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDeclarativeProviderFactory, loadProviderDefinitions } from '../../src/providers/declarative/index.js';
 import { startPaymentsFixture, startPayment, waitForPayment, type PaymentsFixture } from '../support/payments-fixture.js';
+import { createEgressFetch } from '../../src/providers/egress/egress-fetch.js';
 
 /**
  * A gateway nobody wrote code for: "ExamplePay", described only by this file. It happens to talk to
@@ -75,7 +76,7 @@ beforeAll(async () => {
   writeFileSync(path.join(dir, 'examplepay.yaml'), EXAMPLEPAY_YAML);
   const [definition] = await loadProviderDefinitions(dir);
   f = await startPaymentsFixture({
-    extraProviders: [createDeclarativeProviderFactory(definition!, { urlPolicy: { allowPrivateNetworks: true } })],
+    extraProviders: [createDeclarativeProviderFactory(definition!, { fetch: createEgressFetch({ allowPrivateNetworks: true }) })],
   });
 });
 afterAll(async () => f?.close());
@@ -131,6 +132,40 @@ describe('a provider added by a tenant through the API', () => {
     const m = await merchantWithTenant(t, 'mypay');
     const { id } = await startPayment(f, m);
     expect((await waitForPayment(f, m, id)).status).toBe('succeeded');
+  });
+});
+
+describe('routing uses every declared capability', () => {
+  it("skips a tenant provider whose currencies exclude the payment, and any gateway without the payment's capture mode", async () => {
+    const t = await f.stack.createTenant();
+    const definition = { ...(parseYaml(EXAMPLEPAY_YAML) as Record<string, unknown>), name: 'eurpay' };
+    await request(f.stack.app).put('/v1/providers/eurpay').set(t.auth).send(definition).expect(200);
+    const m = await merchantWithTenant(t, 'eurpay');
+    const acme = await request(f.stack.app)
+      .post('/v1/connections')
+      .set(t.auth)
+      .send({ provider: 'acmepay', code: 'acme', name: 'AcmePay', credentials: { accountId: f.acme.accountId, apiKey: f.acme.apiKey }, settings: { baseUrl: f.acme.url } })
+      .expect(201);
+    await request(f.stack.app)
+      .put('/v1/routing/rules')
+      .set(t.auth)
+      .send({ rules: [{ name: 'all', priority: 1, connectionIds: [m.connectionId, acme.body.id] }] })
+      .expect(200);
+
+    // eurpay declares EUR and USD only: a GBP payment goes straight to AcmePay.
+    const { id } = await startPayment(f, m, { currency: 'GBP', country: 'GB' });
+    const paid = await waitForPayment(f, m, id);
+    expect(paid.attempts.map((a: { provider: string }) => a.provider)).toEqual(['acmepay']);
+    expect(paid.routing.skipped).toEqual([expect.objectContaining({ connectionId: m.connectionId, reason: expect.stringContaining('does not support currency GBP') })]);
+
+    // eurpay declares captureModes [automatic]: a manual-capture payment must never reach it.
+    const manual = await request(f.stack.app)
+      .post('/v1/routing/simulate')
+      .set(m.auth)
+      .send({ amount: 100, currency: 'EUR', country: 'DE', captureMode: 'manual' })
+      .expect(200);
+    expect(manual.body.candidates.map((c: { provider: string }) => c.provider)).toEqual(['acmepay']);
+    expect(manual.body.skipped[0].reason).toContain('does not support manual capture');
   });
 });
 

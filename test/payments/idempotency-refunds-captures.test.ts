@@ -28,6 +28,16 @@ describe('idempotency', () => {
     expect(f.stripe.chargeCount(id)).toBe(1);
   });
 
+  it('concurrent duplicates with ?wait wait for the outcome too', async () => {
+    const m = await setUpMerchant(f);
+    const key = randomUUID();
+    const responses = await Promise.all(
+      Array.from({ length: 10 }, () => request(f.stack.app).post('/v1/payments?wait=25').set(m.auth).set('Idempotency-Key', key).send(paymentBody())),
+    );
+    expect(new Set(responses.map((r) => r.body.id)).size).toBe(1);
+    expect(responses.map((r) => [r.status, r.body.status])).toEqual(Array.from({ length: 10 }, () => [200, 'succeeded']));
+  }, 60_000);
+
   it('the same key and body replays the stored response; another body is refused', async () => {
     const m = await setUpMerchant(f);
     const key = randomUUID();

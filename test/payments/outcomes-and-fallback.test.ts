@@ -75,7 +75,7 @@ describe('payment outcomes', () => {
     const p = await waitForPayment(f, m, id);
     expect(p.status).toBe('succeeded');
     expect(p.attempts).toHaveLength(1);
-    expect(p.attempts[0]).toMatchObject({ connectionId: m.stripeId, status: 'succeeded', errorClass: null });
+    expect(p.attempts[0]).toMatchObject({ connectionId: m.stripeId, status: 'succeeded', errorClass: 'ambiguous' });
     expect(f.stripe.chargeCount(id)).toBe(1);
     expect(f.acme.chargeCount(`${id}-2`)).toBe(0);
     const history = await f.stack.temporal.workflow.getHandle(p.workflowId).fetchHistory();

@@ -1,37 +1,13 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer, request as httpRequest, type Server } from 'node:http';
+import type { ChildProcess } from 'node:child_process';
+import type { Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
+import { startHoldingProxy } from '../support/holding-proxy.js';
+import { startWorkerProcess } from '../support/processes.js';
 import { setUpMerchant, startPayment, startPaymentsFixture, waitForPayment, type PaymentsFixture } from '../support/payments-fixture.js';
 
-/**
- * A slow network in front of the Stripe emulator: each charge is held for HOLD_MS before it is
- * forwarded, and forwarded even if the caller is gone, so a worker can die after sending a charge
- * that the gateway then carries out.
- */
+
+/** How long the proxy holds a charge before it reaches the gateway. */
 const HOLD_MS = 1_500;
-function startSlowProxy(target: () => string, onCharge: () => void): Promise<{ url: string; server: Server }> {
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const isCharge = req.method === 'POST' && req.url === '/v1/payment_intents';
-      if (isCharge) onCharge();
-      setTimeout(() => {
-        const upstream = httpRequest(`${target()}${req.url}`, { method: req.method, headers: req.headers }, (up) => {
-          res.writeHead(up.statusCode ?? 502, up.headers);
-          up.pipe(res);
-        });
-        upstream.on('error', () => res.destroy());
-        upstream.end(Buffer.concat(chunks));
-      }, isCharge ? HOLD_MS : 0);
-    });
-  });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => {
-    const address = server.address();
-    resolve({ url: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`, server });
-  }));
-}
 
 let f: PaymentsFixture;
 let proxy: { url: string; server: Server };
@@ -40,7 +16,12 @@ let child: ChildProcess | undefined;
 
 beforeAll(async () => {
   let stripeUrl = '';
-  proxy = await startSlowProxy(() => stripeUrl, () => (charges += 1));
+  proxy = await startHoldingProxy({
+    target: () => stripeUrl,
+    holds: (req) => req.method === 'POST' && req.url === '/v1/payment_intents',
+    onHeld: () => (charges += 1),
+    holdMs: HOLD_MS,
+  });
   f = await startPaymentsFixture({ startWorker: false, stripeUrl: proxy.url });
   stripeUrl = f.stripe.url;
 });
@@ -50,42 +31,11 @@ afterAll(async () => {
   proxy?.server.close();
 });
 
-/** The production worker entry point, as its own process. */
-function startWorkerProcess(): Promise<ChildProcess> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/workers/main.ts'], {
-    env: {
-      PATH: process.env.PATH,
-      DATABASE_URL: inject('databaseUrl'),
-      TEMPORAL_ADDRESS: inject('temporalAddress'),
-      CREDENTIALS_KEYS: f.stack.credentialsKeys,
-      STRIPE_API_URL: proxy.url,
-      TASK_QUEUE_SUFFIX: f.stack.queueSuffix,
-      ALLOW_PRIVATE_PROVIDER_URLS: 'true',
-      HEALTH_CHECK_INTERVAL_SECONDS: '3600',
-      LOG_LEVEL: 'info',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  return new Promise((resolve, reject) => {
-    let output = '';
-    const timer = setTimeout(() => reject(new Error(`worker did not start:\n${output}`)), 60_000);
-    const onData = (d: Buffer) => {
-      output += d.toString();
-      if (output.includes('worker running')) {
-        clearTimeout(timer);
-        resolve(proc);
-      }
-    };
-    proc.stdout!.on('data', onData);
-    proc.stderr!.on('data', onData);
-    proc.on('exit', (code) => reject(new Error(`worker exited with ${code}:\n${output}`)));
-  });
-}
 
 describe('a worker killed in the middle of a charge', () => {
   it('is replaced, the charge is retried with the same idempotency key, and the customer is charged once', async () => {
     const m = await setUpMerchant(f);
-    child = await startWorkerProcess();
+    child = await startWorkerProcess(f.stack, { STRIPE_API_URL: proxy.url });
     const { id, workflowId } = await startPayment(f, m);
 
     // Kill the worker the moment its charge is on the wire.

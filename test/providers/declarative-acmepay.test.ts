@@ -12,6 +12,7 @@ import {
   type PaymentGateway,
   type ProviderFactory,
 } from '../../src/providers/types.js';
+import { createEgressFetch } from '../../src/providers/egress/egress-fetch.js';
 
 let emulator: AcmepayEmulator;
 let factory: ProviderFactory;
@@ -59,7 +60,7 @@ beforeAll(async () => {
     join(import.meta.dirname, '../../providers/acmepay.yaml'),
   );
   factory = createDeclarativeProviderFactory(definition, {
-    urlPolicy: { allowPrivateNetworks: true },
+    fetch: createEgressFetch({ allowPrivateNetworks: true }),
     timeoutMs: 2000,
   });
   gateway = connect({ accountId: emulator.accountId, apiKey: emulator.apiKey });
@@ -197,7 +198,7 @@ describe('acmepay (providers/acmepay.yaml) against its emulator', () => {
   it('authorizes for manual capture, then captures part of it', async () => {
     const auth = await gateway.authorize(charge({ captureMode: 'manual' }));
     expect(auth).toMatchObject({ status: 'authorized', amountCaptured: 0 });
-    const captured = await gateway.capture(auth.reference, 800, `${auth.reference}-capture`);
+    const captured = await gateway.capture(auth.reference, 800, `${auth.reference}-capture`, 'EUR');
     expect(captured).toMatchObject({ status: 'succeeded', reference: auth.reference, amountCaptured: 800 });
   });
 
@@ -206,6 +207,7 @@ describe('acmepay (providers/acmepay.yaml) against its emulator', () => {
     const refund = await gateway.refund({
       reference: auth.reference,
       amount: 500,
+      currency: 'EUR',
       idempotencyKey: `${auth.reference}-r1`,
       paymentId: 'p',
     });
@@ -215,6 +217,7 @@ describe('acmepay (providers/acmepay.yaml) against its emulator', () => {
       gateway.refund({
         reference: auth.reference,
         amount: 600,
+        currency: 'EUR',
         idempotencyKey: `${auth.reference}-r2`,
         paymentId: 'p',
       }),

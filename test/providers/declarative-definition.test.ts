@@ -47,6 +47,14 @@ describe('provider definitions', () => {
     expect(pending.webhook?.signature.toleranceSeconds).toBe(300);
   });
 
+  it('lets refund and capture templates use the currency', () => {
+    const raw = acmeRaw();
+    raw.actions.refund.body.template.currency = '{{currency | upper}}';
+    raw.actions.capture.body.template.currency = '{{currency}}';
+    raw.currencyExceptions = { MGA: { exponent: 0 }, ISK: { exponent: 2, multipleOf: 100 } };
+    expect(problemsOf(raw)).toEqual([]);
+  });
+
   it('parses the same definition from JSON', () => {
     const fromJson = parseProviderDefinition(JSON.stringify(acmeRaw()), 'json');
     expect(fromJson).toEqual(parseProviderDefinition(acmeText, 'yaml'));
@@ -85,6 +93,24 @@ describe('provider definitions', () => {
       (d) => (d.actions.authorize.response.reference = 'payment..id'),
       'actions.authorize.response.reference',
       /Not a valid path/,
+    ],
+    [
+      'a variable the action does not have (refunds know no country)',
+      (d) => (d.actions.refund.body.template.country = '{{country}}'),
+      'actions.refund.body.template.country',
+      /Unknown variable 'country' in action 'refund'/,
+    ],
+    [
+      'an amount where the action has none (cancel)',
+      (d) => (d.actions.cancel.path = '/v1/payments/{{reference}}/cancel?amount={{amount}}'),
+      'actions.cancel.path',
+      /Unknown variable 'amount' in action 'cancel'/,
+    ],
+    [
+      'a currency exception for an unknown currency',
+      (d) => (d.currencyExceptions = { XYZ: { exponent: 0 } }),
+      'currencyExceptions.XYZ',
+      /'XYZ' is not an ISO 4217 currency code/,
     ],
     ['bad provider name', (d) => (d.name = 'AcmePay'), 'name', /slug/],
     [

@@ -18,6 +18,7 @@ import {
   type PaymentGateway,
 } from '../../src/providers/types.js';
 import { OutboundUrlError } from '../../src/providers/url-policy.js';
+import { createEgressFetch } from '../../src/providers/egress/egress-fetch.js';
 
 const API_KEY = 'zk_live_very_secret_key';
 const WEBHOOK_SECRET = 'zeta_whsec_1234';
@@ -142,7 +143,7 @@ afterAll(async () => {
 });
 
 const factory = createDeclarativeProviderFactory(zetapay, {
-  urlPolicy: { allowPrivateNetworks: true },
+  fetch: createEgressFetch({ allowPrivateNetworks: true }),
   timeoutMs: 300,
 });
 
@@ -268,7 +269,7 @@ describe('an inline definition (zetapay) end to end', () => {
   });
 
   it('refuses actions the definition does not have', async () => {
-    await expect(failure(connect().capture('zeta_1', 100, 'k'))).resolves.toMatchObject({
+    await expect(failure(connect().capture('zeta_1', 100, 'k', 'EUR'))).resolves.toMatchObject({
       classification: 'hard_decline',
       code: 'action_not_supported',
     });
@@ -290,22 +291,17 @@ describe('an inline definition (zetapay) end to end', () => {
     );
   });
 
-  it('checks the base URL against the outbound policy at connect time', () => {
-    const strict = createDeclarativeProviderFactory(zetapay);
+  it('sends through the injected egress guard, which refuses the base URL per request', async () => {
+    const strict = createDeclarativeProviderFactory(zetapay, { fetch: createEgressFetch({ allowPrivateNetworks: false }) });
     const ctx = { tenantId: 't1', connectionId: 'c', credentials: { apiKey: API_KEY } };
-    expect(() => strict.create({ ...ctx, settings: { apiBase } })).toThrow(OutboundUrlError);
-    expect(() => strict.create({ ...ctx, settings: { apiBase: 'http://169.254.169.254' } })).toThrow(
-      /link-local/,
-    );
-    expect(() =>
-      strict.create({ ...ctx, settings: { apiBase: 'https://api.zetapay.example' } }),
-    ).not.toThrow();
+    await expect(strict.create({ ...ctx, settings: { apiBase } }).verifyCredentials()).rejects.toThrow(OutboundUrlError);
+    await expect(
+      strict.create({ ...ctx, settings: { apiBase: 'http://169.254.169.254' } }).verifyCredentials(),
+    ).rejects.toThrow(/link-local/);
     const denied = createDeclarativeProviderFactory(zetapay, {
-      urlPolicy: { allowPrivateNetworks: false, deniedHosts: ['*.zetapay.example'] },
+      fetch: createEgressFetch({ allowPrivateNetworks: true, deniedHosts: ['127.0.0.1'] }),
     });
-    expect(() => denied.create({ ...ctx, settings: { apiBase: 'https://api.zetapay.example' } })).toThrow(
-      /denied/,
-    );
+    await expect(denied.create({ ...ctx, settings: { apiBase } }).verifyCredentials()).rejects.toThrow(/denied/);
   });
 
   it('names the missing setting or credential at connect time', () => {
@@ -318,5 +314,40 @@ describe('an inline definition (zetapay) end to end', () => {
     );
     expect(() => factory.create({ ...ctx, credentials: {}, settings: { apiBase } })).toThrow(/apiKey/);
     expect(factory.type).toBe('zetapay');
+  });
+});
+
+describe('currency exceptions: amounts in the gateway units', () => {
+  const zeroDecimalMga = createDeclarativeProviderFactory(
+    { ...zetapay, currencyExceptions: { MGA: { exponent: 0 }, ISK: { exponent: 2, multipleOf: 100 } } },
+    { fetch: createEgressFetch({ allowPrivateNetworks: true }), timeoutMs: 5000 },
+  );
+  const gateway = () =>
+    zeroDecimalMga.create({
+      tenantId: 't1',
+      connectionId: 'c-zeta-mga',
+      credentials: { apiKey: API_KEY },
+      settings: { apiBase },
+    });
+  const sentAmount = () => (seen.at(-1)?.body as { transaction: { amount: unknown } }).transaction.amount;
+
+  it.each([
+    ['MGA', 250_000, { value: 2500, display: '2500 MGA' }],
+    ['ISK', 500, { value: 50_000, display: '500.00 ISK' }],
+    ['EUR', 1999, { value: 1999, display: '19.99 EUR' }],
+  ])('%s %i ISO minor units reach the gateway as %j', async (currency, amount, expected) => {
+    await gateway().authorize(charge('tok_ok', { currency, amount }));
+    expect(sentAmount()).toEqual({ ...expected, currency });
+  });
+
+  it('refuses an amount the gateway cannot represent, before sending anything', async () => {
+    const before = seen.length;
+    await expect(
+      failure(gateway().authorize(charge('tok_ok', { currency: 'MGA', amount: 1050 }))),
+    ).resolves.toMatchObject({
+      classification: 'hard_decline',
+      code: 'amount_not_representable',
+    });
+    expect(seen.length).toBe(before);
   });
 });

@@ -15,6 +15,7 @@ import {
   type ChargeRequest,
   type PaymentGateway,
 } from '../../src/providers/types.js';
+import { createEgressFetch } from '../../src/providers/egress/egress-fetch.js';
 
 let emulator: PendingpayEmulator;
 let recorder: CallbackRecorder;
@@ -26,7 +27,7 @@ const now = () => Date.now() + clockOffsetMs;
 
 function newFactory(): DeclarativeProviderFactory {
   return createDeclarativeProviderFactory(definition, {
-    urlPolicy: { allowPrivateNetworks: true },
+    fetch: createEgressFetch({ allowPrivateNetworks: true }),
     timeoutMs: 2000,
     now,
   });
@@ -270,13 +271,14 @@ describe('pendingpay (providers/pendingpay.yaml) against its emulator', () => {
     ).resolves.toMatchObject({
       status: 'authorized',
     });
-    await expect(gateway.capture(auth.reference, 1000, `${auth.reference}-cap`)).resolves.toMatchObject({
+    await expect(gateway.capture(auth.reference, 1000, `${auth.reference}-cap`, 'EUR')).resolves.toMatchObject({
       status: 'succeeded',
       amountCaptured: 1000,
     });
     const refund = await gateway.refund({
       reference: auth.reference,
       amount: 400,
+      currency: 'EUR',
       idempotencyKey: `${auth.reference}-ref`,
       paymentId: 'p',
     });

@@ -202,7 +202,7 @@ describe('Stripe gateway: charges', () => {
     expect(authorized.status).toBe('authorized');
     expect(authorized.amountCaptured).toBeUndefined();
 
-    const captured = await gateway.capture(authorized.reference, 4000, `${req.paymentId}-capture`);
+    const captured = await gateway.capture(authorized.reference, 4000, `${req.paymentId}-capture`, 'USD');
     expect(captured).toMatchObject({
       status: 'succeeded',
       amountCaptured: 4000,
@@ -212,6 +212,7 @@ describe('Stripe gateway: charges', () => {
     const refund = await gateway.refund({
       reference: authorized.reference,
       amount: 1500,
+      currency: 'USD',
       idempotencyKey: `${req.paymentId}-refund-1`,
       paymentId: req.paymentId,
     });
@@ -220,6 +221,7 @@ describe('Stripe gateway: charges', () => {
     const again = await gateway.refund({
       reference: authorized.reference,
       amount: 1500,
+      currency: 'USD',
       idempotencyKey: `${req.paymentId}-refund-1`,
       paymentId: req.paymentId,
     });
@@ -229,6 +231,7 @@ describe('Stripe gateway: charges', () => {
       gateway.refund({
         reference: authorized.reference,
         amount: 2600,
+        currency: 'USD',
         idempotencyKey: `${req.paymentId}-refund-2`,
         paymentId: req.paymentId,
       }),
@@ -289,7 +292,7 @@ describe('Stripe gateway: error classification', () => {
 
   it('classifies a request Stripe refuses as invalid as a hard decline', async () => {
     const outcome = await gateway.authorize(chargeRequest());
-    const error = await failureOf(gateway.capture(outcome.reference, 100, 'capture-x'));
+    const error = await failureOf(gateway.capture(outcome.reference, 100, 'capture-x', 'USD'));
     expect(error).toMatchObject({
       classification: 'hard_decline',
       code: 'payment_intent_unexpected_state',
@@ -437,10 +440,11 @@ describe('Stripe gateway: webhooks', () => {
       reference: authorized.reference,
     });
 
-    await gateway.capture(authorized.reference, 2000, 'cap-1');
+    await gateway.capture(authorized.reference, 2000, 'cap-1', 'USD');
     await gateway.refund({
       reference: authorized.reference,
       amount: 500,
+      currency: 'USD',
       idempotencyKey: 'ref-1',
       paymentId: manual.paymentId,
     });

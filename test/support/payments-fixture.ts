@@ -8,6 +8,7 @@ import { createDeclarativeProviderFactory, loadProviderDefinitions } from '../..
 import { createStripeProviderFactory } from '../../src/providers/stripe/index.js';
 import type { ProviderFactory } from '../../src/providers/types.js';
 import { startTestStack, type TestStack, type TestStackOptions } from './stack.js';
+import { createEgressFetch } from '../../src/providers/egress/egress-fetch.js';
 
 export const STRIPE_KEY = 'sk_test_switchyard_primary';
 const FINAL = ['succeeded', 'authorized', 'failed', 'canceled', 'refunded', 'partially_refunded'];
@@ -36,7 +37,7 @@ export async function startPaymentsFixture(
     ...opts,
     providers: [
       createStripeProviderFactory({ apiUrl: opts.stripeUrl ?? stripe.url }),
-      ...definitions.map((d) => createDeclarativeProviderFactory(d, { urlPolicy: { allowPrivateNetworks: true } })),
+      ...definitions.map((d) => createDeclarativeProviderFactory(d, { fetch: createEgressFetch({ allowPrivateNetworks: true }) })),
       ...(opts.extraProviders ?? []),
     ],
   });

@@ -4,16 +4,20 @@ import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import type { Express } from 'express';
 import request from 'supertest';
 import { inject } from 'vitest';
-import { createApp } from '../../src/api/app.js';
+import { createApp, type AppDeps } from '../../src/api/app.js';
 import { listen } from '../../src/api/server.js';
 import { connectPostgres, type Database } from '../../src/db/client.js';
 import type { CircuitConfig } from '../../src/domain/circuit-breaker.js';
 import { silentLogger } from '../../src/logger.js';
 import { findProviderDefinition } from '../../src/db/queries/provider-definitions.js';
 import { tenantProviderLoader } from '../../src/providers/build-registry.js';
+import { createEgressFetch, resolveInternalEndpoints, type EgressFetch, type EgressOptions } from '../../src/providers/egress/egress-fetch.js';
+import { internalTargets } from '../../src/providers/egress/from-env.js';
 import { ProviderRegistry } from '../../src/providers/registry.js';
 import type { ProviderFactory } from '../../src/providers/types.js';
-import { CredentialCipher } from '../../src/secrets/credential-cipher.js';
+import { CredentialCipher, type CipherKey } from '../../src/secrets/credential-cipher.js';
+import { encryptionDataConverter, EncryptionCodec } from '../../src/temporal/payload-codec.js';
+import type { RateLimitSettings } from '../../src/api/rate-limit.js';
 import type { PaymentTiming } from '../../src/shared/payment-messages.js';
 import { taskQueuesWithSuffix, type TaskQueues } from '../../src/shared/task-queues.js';
 import { createWorkers, type WorkerSet } from '../../src/workers/worker.js';
@@ -21,12 +25,18 @@ import { createWorkers, type WorkerSet } from '../../src/workers/worker.js';
 /** A real stack for one suite: Postgres, Temporal dev server, a worker set on its own queues, the app. */
 export interface TestStack {
   app: Express;
+  /** Another API instance on the same database and Temporal (e.g. with other keys or limits). */
+  makeApp(overrides?: Partial<AppDeps>): Express;
   database: Database;
   temporal: Client;
   cipher: CredentialCipher;
   /** `id:base64key` of the cipher, for a worker started as a separate process. */
   credentialsKeys: string;
+  /** `id:base64key` of the payload codec (PAYLOAD_CODEC_KEYS), for a worker started as a separate process. */
+  payloadCodecKeys: string;
   providers: ProviderRegistry;
+  /** The guarded fetch every tenant provider of this stack sends through. */
+  egress: EgressFetch;
   taskQueues: TaskQueues;
   queueSuffix: string;
   adminToken: string;
@@ -44,7 +54,18 @@ export interface TestStackOptions {
   startWorker?: boolean;
   paymentTiming?: Partial<PaymentTiming>;
   circuit?: CircuitConfig;
+  /**
+   * The egress guard's policy. Default: private networks allowed (the emulators run on loopback), the
+   * Temporal server and Postgres refused; security suites turn private networks off.
+   */
+  egress?: Partial<EgressOptions>;
+  /** Suites send many requests quickly: limits are high unless a suite sets low ones. */
+  rateLimits?: Partial<RateLimitSettings>;
+  /** Credential keys, first one active (default: one random key "test1"). */
+  credentialKeys?: CipherKey[];
 }
+
+const HIGH_RATE_LIMITS: RateLimitSettings = { windowSeconds: 60, tenant: 1_000_000, ip: 1_000_000, webhook: 1_000_000 };
 
 let runtimeInstalled = false;
 function quietTemporalRuntime(): void {
@@ -56,40 +77,59 @@ function quietTemporalRuntime(): void {
 export async function startTestStack(opts: TestStackOptions = {}): Promise<TestStack> {
   quietTemporalRuntime();
   const database = connectPostgres(inject('databaseUrl'), { poolSize: 10 });
-  const key = randomBytes(32);
-  const cipher = new CredentialCipher([{ id: 'test1', key }]);
+  const keys = opts.credentialKeys ?? [{ id: 'test1', key: randomBytes(32) }];
+  const cipher = new CredentialCipher(keys);
+  // Every client and worker of the stack encrypts payloads, as in production.
+  const codecKeys = [{ id: 'codec1', key: randomBytes(32) }];
+  const dataConverter = encryptionDataConverter(codecKeys);
+  const egressOptions: EgressOptions = {
+    allowPrivateNetworks: true,
+    internalEndpoints: await resolveInternalEndpoints(internalTargets(inject('temporalAddress'), inject('databaseUrl'))),
+    ...opts.egress,
+  };
+  const egress = createEgressFetch(egressOptions);
   const providers = new ProviderRegistry(opts.providers ?? [], {
-    loadTenantProvider: tenantProviderLoader((t, n) => findProviderDefinition(database.db, t, n), { allowPrivateNetworks: true }),
+    loadTenantProvider: tenantProviderLoader((t, n) => findProviderDefinition(database.db, t, n), egress),
   });
   const queueSuffix = randomUUID().slice(0, 8);
   const taskQueues = taskQueuesWithSuffix(queueSuffix);
   const adminToken = `admin-${randomBytes(16).toString('hex')}`;
 
   const connection = await Connection.connect({ address: inject('temporalAddress') });
-  const temporal = new Client({ connection, namespace: 'default' });
+  const temporal = new Client({ connection, namespace: 'default', dataConverter });
   let worker: { set: WorkerSet; running: Promise<void>; connection: NativeConnection } | undefined;
   const closers: (() => Promise<void>)[] = [];
 
-  const app = createApp({
+  const deps: AppDeps = {
     database,
     temporal,
     cipher,
     providers,
     adminToken,
     logger: silentLogger,
-    urlPolicy: { allowPrivateNetworks: true },
+    payloadCodec: new EncryptionCodec(codecKeys),
+    codecCorsOrigin: 'http://127.0.0.1:8233',
+    urlPolicy: {
+      allowPrivateNetworks: egressOptions.allowPrivateNetworks,
+      ...(egressOptions.allowedHosts ? { allowedHosts: egressOptions.allowedHosts } : {}),
+    },
     taskQueues,
     ...(opts.paymentTiming ? { paymentTiming: opts.paymentTiming } : {}),
     ...(opts.circuit ? { circuit: opts.circuit } : {}),
-  });
+    rateLimits: { ...HIGH_RATE_LIMITS, ...opts.rateLimits },
+  };
+  const app = createApp(deps);
 
   const stack: TestStack = {
     app,
+    makeApp: (overrides = {}) => createApp({ ...deps, ...overrides }),
     database,
     temporal,
     cipher,
-    credentialsKeys: `test1:${key.toString('base64')}`,
+    credentialsKeys: keys.map((k) => `${k.id}:${k.key.toString('base64')}`).join(','),
+    payloadCodecKeys: `codec1:${codecKeys[0]!.key.toString('base64')}`,
     providers,
+    egress,
     taskQueues,
     queueSuffix,
     adminToken,
@@ -103,9 +143,17 @@ export async function startTestStack(opts: TestStackOptions = {}): Promise<TestS
       const set = await createWorkers({
         connection: workerConnection,
         namespace: 'default',
-        deps: { db: database.db, cipher, providers, ...(opts.circuit ? { circuit: opts.circuit } : {}) },
+        deps: {
+          db: database.db,
+          cipher,
+          providers,
+          erpUrlPolicy: { allowPrivateNetworks: egressOptions.allowPrivateNetworks },
+          erpFetch: egress,
+          ...(opts.circuit ? { circuit: opts.circuit, erpCircuit: opts.circuit } : {}),
+        },
         workflowBundle: { codePath: inject('workflowBundlePath') },
         taskQueues,
+        dataConverter,
       });
       worker = { set, running: set.run(), connection: workerConnection };
     },
@@ -126,6 +174,7 @@ export async function startTestStack(opts: TestStackOptions = {}): Promise<TestS
       await stack.stopWorker();
       await connection.close();
       await database.close();
+      await egress.close();
     },
   };
   if (opts.startWorker !== false) await stack.startWorker();

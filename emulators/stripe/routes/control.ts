@@ -8,6 +8,7 @@ const failBody = z.object({
   times: z.number().int().min(1).optional(),
   status: z.number().int().min(400).max(599).optional(),
   afterProcessing: z.boolean().optional(),
+  retryAfter: z.string().optional(),
 });
 const dropBody = z.object({ ...match, times: z.number().int().min(1).optional() });
 const rateBody = z.object({

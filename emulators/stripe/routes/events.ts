@@ -2,15 +2,17 @@ import { Router } from 'express';
 import { z } from 'zod';
 import type { StripeEmulatorStore } from '../store.js';
 import { resourceMissing } from '../stripe-errors.js';
-import { listOf, listParams, stripeRoute } from '../stripe-route.js';
+import { inRange, listOf, listParams, rangeFilter, stripeRoute } from '../stripe-route.js';
 
 export function eventsRouter(store: StripeEmulatorStore): Router {
   const router = Router();
 
   router.get(
     '/v1/events',
-    stripeRoute(listParams.extend({ type: z.string().optional() }), (p, ctx) => {
-      const events = store.events.list(ctx.account).filter((e) => !p.type || e.type === p.type);
+    stripeRoute(listParams.extend({ type: z.string().optional(), types: z.array(z.string()).optional(), created: rangeFilter }), (p, ctx) => {
+      const events = store.events
+        .list(ctx.account)
+        .filter((e) => (!p.type || e.type === p.type) && (!p.types || p.types.includes(e.type)) && inRange(e.created, p.created));
       return listOf(events, '/v1/events', p.limit, p.starting_after);
     }),
   );

@@ -3,14 +3,14 @@ import { z } from 'zod';
 import type { PaymentFlow } from '../payment-flow.js';
 import { parsePaymentIntentQuery } from '../search-query.js';
 import type { StripeEmulatorStore } from '../store.js';
-import { invalidRequest } from '../stripe-errors.js';
 import {
   formBool,
   formInt,
-  formLimit,
   formMetadata,
   listOf,
   listParams,
+  searchParams,
+  searchResultOf,
   stripeRoute,
 } from '../stripe-route.js';
 
@@ -49,7 +49,6 @@ const captureParams = z.object({
 const cancelParams = z.object({
   cancellation_reason: z.enum(['abandoned', 'duplicate', 'fraudulent', 'requested_by_customer']).optional(),
 });
-const searchParams = z.object({ query: z.string(), limit: formLimit, page: z.string().optional() });
 const noParams = z.object({});
 
 const SEARCH_URL = '/v1/payment_intents/search';
@@ -81,19 +80,7 @@ export function paymentIntentsRouter(flow: PaymentFlow, store: StripeEmulatorSto
     SEARCH_URL,
     stripeRoute(searchParams, (p, ctx) => {
       const matches = parsePaymentIntentQuery(p.query);
-      const found = store.paymentIntents.list(ctx.account).filter(matches).reverse();
-      const offset = p.page ? Number(Buffer.from(p.page, 'base64url').toString('utf8')) : 0;
-      if (!Number.isInteger(offset) || offset < 0)
-        throw invalidRequest('Invalid page token.', { param: 'page' });
-      const limit = p.limit ?? 10;
-      const hasMore = offset + limit < found.length;
-      return {
-        object: 'search_result',
-        data: found.slice(offset, offset + limit),
-        has_more: hasMore,
-        next_page: hasMore ? Buffer.from(String(offset + limit)).toString('base64url') : null,
-        url: SEARCH_URL,
-      };
+      return searchResultOf(store.paymentIntents.list(ctx.account).filter(matches), SEARCH_URL, p.limit, p.page);
     }),
   );
 

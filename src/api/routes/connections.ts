@@ -1,12 +1,16 @@
 import { and, asc, eq } from 'drizzle-orm';
 import { z } from 'zod';
 import { newId } from '../../db/ids.js';
+import { byKey, recordAudit } from '../../db/queries/audit-events.js';
 import { connectionHealth, connections } from '../../db/schema.js';
-import { DEFAULT_CIRCUIT_CONFIG, failureRate, storedCircuitAt } from '../../domain/circuit-breaker.js';
+import { circuitAt } from '../../db/queries/circuit-outcomes.js';
+import { DEFAULT_CIRCUIT_CONFIG, failureRate } from '../../domain/circuit-breaker.js';
+import { FailureType } from '../../domain/failures.js';
 import { TenantIdAttr } from '../../shared/search-attributes.js';
 import { workflowId } from '../../shared/workflow-ids.js';
 import { UnknownProviderError } from '../../providers/registry.js';
 import type { Credentials } from '../../providers/types.js';
+import type { CredentialCipher } from '../../secrets/credential-cipher.js';
 import type { AppDeps } from '../app.js';
 import { ResourceRouter, issuesToDetails } from '../endpoint.js';
 import { resultWithin } from '../await-workflow.js';
@@ -20,13 +24,14 @@ const code = z
 const credentials = z
   .record(z.string(), z.string().min(1))
   .refine((c) => Object.keys(c).length > 0, 'must contain at least one field')
-  .meta({ description: 'Write-only. Encrypted at rest (AES-256-GCM); never returned.', writeOnly: true });
+  .meta({ description: 'Write-only. Encrypted at rest (AES-256-GCM); never returned.', writeOnly: true, minProperties: 1 });
 const settings = z
   .record(z.string(), z.unknown())
   .meta({ description: 'Non-secret provider settings (e.g. baseUrl of a sandbox), checked against the URL policy' });
 const metadata = z
   .record(z.string().max(40), z.string().max(500))
-  .refine((m) => Object.keys(m).length <= 50, 'at most 50 keys');
+  .refine((m) => Object.keys(m).length <= 50, 'at most 50 keys')
+  .meta({ maxProperties: 50 });
 const status = z.enum(['active', 'disabled']);
 
 const createBody = z.strictObject({
@@ -78,6 +83,20 @@ const testOut = z.object({
 });
 
 type ConnectionRow = typeof connections.$inferSelect;
+
+/**
+ * A 409 naming the problem when the key that sealed a connection's credentials is no longer configured
+ * (dropped from CREDENTIALS_KEYS before re-sealing), instead of a decryption failure deeper down.
+ */
+export function requireCredentialsKey(cipher: CredentialCipher, row: Pick<ConnectionRow, 'id' | 'credentialsKeyId'>): void {
+  if (cipher.hasKey(row.credentialsKeyId)) return;
+  throw new ApiError(
+    409,
+    'credentials_key_unavailable',
+    `the credentials of connection ${row.id} were sealed with key id "${row.credentialsKeyId}", which is not in CREDENTIALS_KEYS; ` +
+      'add that key back (then run reseal-credentials) or replace the credentials with PATCH',
+  );
+}
 
 export function presentConnection(row: ConnectionRow): z.infer<typeof connectionOut> {
   return {
@@ -159,23 +178,27 @@ export function connectionsRouter(deps: AppDeps, r: ResourceRouter): ResourceRou
         await checkProviderInput(tenant.id, body.provider, body.credentials, body.settings);
         const id = newId('con');
         const sealed = deps.cipher.seal(body.credentials, tenant.id, id);
-        const [row] = await db
-          .insert(connections)
-          .values({
-            id,
-            tenantId: tenant.id,
-            provider: body.provider,
-            code: body.code,
-            name: body.name,
-            status: body.status ?? 'active',
-            credentialsCiphertext: sealed.ciphertext,
-            credentialsKeyId: sealed.keyId,
-            settings: body.settings ?? {},
-            metadata: body.metadata ?? {},
-          })
-          .onConflictDoNothing({ target: [connections.tenantId, connections.code] })
-          .returning();
-        if (!row) throw new ApiError(409, 'conflict', `a connection with code "${body.code}" already exists`);
+        const row = await db.transaction(async (tx) => {
+          const [created] = await tx
+            .insert(connections)
+            .values({
+              id,
+              tenantId: tenant.id,
+              provider: body.provider,
+              code: body.code,
+              name: body.name,
+              status: body.status ?? 'active',
+              credentialsCiphertext: sealed.ciphertext,
+              credentialsKeyId: sealed.keyId,
+              settings: body.settings ?? {},
+              metadata: body.metadata ?? {},
+            })
+            .onConflictDoNothing({ target: [connections.tenantId, connections.code] })
+            .returning();
+          if (!created) throw new ApiError(409, 'conflict', `a connection with code "${body.code}" already exists`);
+          await recordAudit(tx, { ...byKey(tenant), action: 'connection.created', resourceType: 'connection', resourceId: id, after: presentConnection(created) });
+          return created;
+        });
         res.status(201).json(presentConnection(row));
       },
     )
@@ -223,26 +246,38 @@ export function connectionsRouter(deps: AppDeps, r: ResourceRouter): ResourceRou
         const current = await findOwned(tenant.id, params.id);
         await checkProviderInput(tenant.id, current.provider, body.credentials, body.settings);
         const sealed = body.credentials ? deps.cipher.seal(body.credentials, tenant.id, current.id) : undefined;
-        const [row] = await db
-          .update(connections)
-          .set({
-            ...(body.name !== undefined ? { name: body.name } : {}),
-            ...(body.settings !== undefined ? { settings: body.settings } : {}),
-            ...(body.metadata !== undefined ? { metadata: body.metadata } : {}),
-            ...(body.status !== undefined ? { status: body.status } : {}),
-            ...(sealed
-              ? {
-                  credentialsCiphertext: sealed.ciphertext,
-                  credentialsKeyId: sealed.keyId,
-                  credentialsVersion: current.credentialsVersion + 1,
-                }
-              : {}),
-            updatedAt: new Date(),
-          })
-          .where(and(eq(connections.id, current.id), eq(connections.tenantId, tenant.id)))
-          .returning();
+        const row = await db.transaction(async (tx) => {
+          // The audit's "before" is the row as this transaction locks it, not as read above.
+          const [locked] = await tx
+            .select()
+            .from(connections)
+            .where(and(eq(connections.id, current.id), eq(connections.tenantId, tenant.id)))
+            .for('update');
+          if (!locked) throw ApiError.notFound('connection', current.id);
+          const [updated] = await tx
+            .update(connections)
+            .set({
+              ...(body.name !== undefined ? { name: body.name } : {}),
+              ...(body.settings !== undefined ? { settings: body.settings } : {}),
+              ...(body.metadata !== undefined ? { metadata: body.metadata } : {}),
+              ...(body.status !== undefined ? { status: body.status } : {}),
+              ...(sealed
+                ? {
+                    credentialsCiphertext: sealed.ciphertext,
+                    credentialsKeyId: sealed.keyId,
+                    credentialsVersion: locked.credentialsVersion + 1,
+                  }
+                : {}),
+              updatedAt: new Date(),
+            })
+            .where(and(eq(connections.id, current.id), eq(connections.tenantId, tenant.id)))
+            .returning();
+          const [before, after] = [presentConnection(locked), presentConnection(updated!)];
+          await recordAudit(tx, { ...byKey(tenant), action: 'connection.updated', resourceType: 'connection', resourceId: current.id, before, after });
+          return updated!;
+        });
         if (sealed || body.status === 'disabled') deps.providers.forget(current.id);
-        res.json(presentConnection(row!));
+        res.json(presentConnection(row));
       },
     )
     .endpoint(
@@ -250,11 +285,14 @@ export function connectionsRouter(deps: AppDeps, r: ResourceRouter): ResourceRou
       '/v1/connections/:id',
       { summary: 'Delete a connection and its credentials', params: idParams, responses: { 204: { description: 'Deleted' } } },
       async ({ params, tenant, res }) => {
-        const deleted = await db
-          .delete(connections)
-          .where(and(eq(connections.id, params.id), eq(connections.tenantId, tenant.id)))
-          .returning({ id: connections.id });
-        if (deleted.length === 0) throw ApiError.notFound('connection', params.id);
+        await db.transaction(async (tx) => {
+          const [deleted] = await tx
+            .delete(connections)
+            .where(and(eq(connections.id, params.id), eq(connections.tenantId, tenant.id)))
+            .returning();
+          if (!deleted) throw ApiError.notFound('connection', params.id);
+          await recordAudit(tx, { ...byKey(tenant), action: 'connection.deleted', resourceType: 'connection', resourceId: deleted.id, before: presentConnection(deleted) });
+        });
         deps.providers.forget(params.id);
         res.status(204).end();
       },
@@ -269,10 +307,11 @@ export function connectionsRouter(deps: AppDeps, r: ResourceRouter): ResourceRou
       },
       async ({ params, tenant, res }) => {
         const conn = await findOwned(tenant.id, params.id);
+        requireCredentialsKey(deps.cipher, conn);
         const [h] = await db.select().from(connectionHealth).where(eq(connectionHealth.connectionId, conn.id));
         const circuitConfig = deps.circuit ?? DEFAULT_CIRCUIT_CONFIG;
         const now = Date.now();
-        const circuit = storedCircuitAt(h?.circuit, now, circuitConfig);
+        const circuit = await circuitAt(db, conn.id, now, circuitConfig);
         const rate = failureRate(circuit, now, circuitConfig);
         res.json({
           connectionId: conn.id,
@@ -293,12 +332,13 @@ export function connectionsRouter(deps: AppDeps, r: ResourceRouter): ResourceRou
       '/v1/connections/:id/test',
       {
         summary: 'Check the credentials against the provider (runs as a Temporal workflow)',
-        description: `Waits up to ${TEST_WAIT_MS / 1000}s for the result; otherwise answers status "running" with the workflow id to look up in the Temporal UI.`,
+        description: `Waits up to ${TEST_WAIT_MS / 1000}s for the result; otherwise answers status "running" with the workflow id to look up in the Temporal UI. A destination the egress guard refuses (private or internal address) is a 422 destination_blocked.`,
         params: idParams,
         responses: { 200: { description: 'Result of the check', schema: testOut } },
       },
       async ({ params, tenant, requestId, res }) => {
         const conn = await findOwned(tenant.id, params.id);
+        requireCredentialsKey(deps.cipher, conn);
         const handle = await deps.temporal.workflow.start('connectionTestWorkflow', {
           taskQueue: deps.taskQueues.connections,
           workflowId: workflowId.connectionTest(conn.id, requestId),
@@ -309,6 +349,9 @@ export function connectionsRouter(deps: AppDeps, r: ResourceRouter): ResourceRou
         const base = { connectionId: conn.id, workflowId: handle.workflowId, runId: handle.firstExecutionRunId };
         const outcome = await resultWithin<{ ok: boolean; account?: string; code?: string; message?: string }>(handle, TEST_WAIT_MS);
         if (!outcome) return void res.json({ ...base, status: 'running' });
+        if (!outcome.ok && outcome.code === FailureType.DestinationBlocked) {
+          throw new ApiError(422, 'destination_blocked', outcome.message!, [{ path: 'connection', message: `workflow ${handle.workflowId}` }]);
+        }
         res.json({
           ...base,
           status: 'completed',

@@ -1,10 +1,15 @@
 import { z } from 'zod';
 import type { AppDeps } from '../app.js';
+import { hasAdminToken } from '../auth.js';
 import type { ResourceRouter } from '../endpoint.js';
 
 const CHECK_TIMEOUT_MS = 2_000;
 
-const checkOut = z.object({ ok: z.boolean(), latencyMs: z.number(), error: z.string().optional() });
+const checkOut = z.object({
+  ok: z.boolean(),
+  latencyMs: z.number(),
+  error: z.string().optional().meta({ description: 'Why the component is down; only with the admin token' }),
+});
 const healthOut = z.object({
   status: z.enum(['ok', 'unavailable']),
   checks: z.object({ database: checkOut, temporal: checkOut }),
@@ -36,17 +41,23 @@ export function healthRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter {
     '/health',
     {
       summary: 'Reachability of the database and Temporal',
+      description: 'Open to everyone (load balancers, orchestrators). Error details are shown only with the admin token.',
       security: 'none',
+      // Load balancers probe often from few addresses; a probe is two cheap pings.
+      rateLimit: false,
       responses: {
         200: { description: 'Everything reachable', schema: healthOut },
         503: { description: 'Something is down; `checks` says which', schema: healthOut },
       },
     },
-    async ({ res }) => {
-      const [database, temporal] = await Promise.all([
+    async ({ req, res }) => {
+      const checks = await Promise.all([
         timed(() => deps.database.ping()),
         timed(() => deps.temporal.workflowService.getSystemInfo({})),
       ]);
+      // Driver messages name hosts, ports and users: details are for the operator only.
+      const admin = hasAdminToken(req, deps.adminToken);
+      const [database, temporal] = checks.map(({ error, ...rest }) => (admin && error ? { ...rest, error } : rest)) as typeof checks;
       const ok = database.ok && temporal.ok;
       res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'unavailable', checks: { database, temporal } });
     },

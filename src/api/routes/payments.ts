@@ -5,27 +5,22 @@ import { newId } from '../../db/ids.js';
 import { payments, paymentAttempts, refunds } from '../../db/schema.js';
 import { containsCardNumber } from '../../domain/payment-method.js';
 import { PAYMENT_STATUSES } from '../../domain/payment-status.js';
-import { isCountryCode, isCurrencyCode } from '../../domain/regions.js';
 import { PAYMENT_METHOD_TYPES } from '../../domain/routing.js';
+import { UNIFIED_DECLINE_CODES } from '../../domain/decline-codes.js';
 import type { PaymentWorkflowInput } from '../../shared/payment-messages.js';
 import { PaymentStatusAttr, TenantIdAttr } from '../../shared/search-attributes.js';
 import { workflowId } from '../../shared/workflow-ids.js';
 import type { AppDeps } from '../app.js';
 import type { ResourceRouter } from '../endpoint.js';
 import { resultWithin } from '../await-workflow.js';
+import { countryCode, currencyCode, decodeTimeCursor, encodeTimeCursor, pageCursor } from '../common-schemas.js';
 import { ApiError } from '../errors.js';
-import { claimIdempotencyKey, requestHash, requireIdempotencyKey, storeIdempotentResponse } from '../idempotency.js';
+import { claimIdempotencyKey, idempotencyKeySchema, requestHash, requireIdempotencyKey, storeIdempotentResponse } from '../idempotency.js';
 
 const createPaymentBody = z.strictObject({
   amount: z.number().int().positive().max(99_999_999_999).meta({ description: 'Minor units (cents): 1050 = 10.50 EUR' }),
-  currency: z
-    .string()
-    .refine(isCurrencyCode, 'must be an ISO 4217 code in upper case, e.g. EUR')
-    .meta({ description: 'ISO 4217, upper case', examples: ['EUR'] }),
-  country: z
-    .string()
-    .refine(isCountryCode, 'must be an ISO 3166-1 alpha-2 code in upper case, e.g. DE')
-    .meta({ description: 'ISO 3166-1 alpha-2 of the payer', examples: ['DE'] }),
+  currency: currencyCode,
+  country: countryCode.meta({ description: 'ISO 3166-1 alpha-2 of the payer', examples: ['DE'] }),
   paymentMethod: z.strictObject({
     type: z.enum(PAYMENT_METHOD_TYPES),
     token: z
@@ -40,6 +35,7 @@ const createPaymentBody = z.strictObject({
   metadata: z
     .record(z.string().max(40), z.string().max(500))
     .refine((m) => Object.keys(m).length <= 50, 'at most 50 keys')
+    .meta({ maxProperties: 50 })
     .default({}),
 });
 
@@ -61,6 +57,10 @@ const attemptOut = z.object({
   status: z.string(),
   errorClass: z.enum(['hard_decline', 'retryable', 'ambiguous']).nullable(),
   errorCode: z.string().nullable(),
+  unifiedCode: z
+    .enum(UNIFIED_DECLINE_CODES)
+    .nullable()
+    .meta({ description: "errorCode in Switchyard's unified vocabulary, the same whatever the gateway" }),
   errorMessage: z.string().nullable(),
   gatewayReference: z.string().nullable(),
   createdAt: z.string(),
@@ -107,7 +107,7 @@ const listQuery = z.strictObject({
   status: z.enum(PAYMENT_STATUSES).optional(),
   connectionId: z.string().optional(),
   limit: z.coerce.number().int().min(1).max(100).default(20),
-  cursor: z.string().optional().meta({ description: 'nextCursor of the previous page' }),
+  cursor: pageCursor.optional(),
 });
 const refundBody = z.strictObject({
   amount: z.number().int().positive().optional().meta({ description: 'Minor units; default: everything not yet refunded' }),
@@ -120,19 +120,31 @@ const captureBody = z.strictObject({
 const IN_FLIGHT: ReadonlySet<string> = new Set(['pending', 'processing', 'unknown']);
 const hasOutcome = (p: { status: string }) => !IN_FLIGHT.has(p.status);
 
-const idempotencyHeader = [{ name: 'Idempotency-Key', required: true, description: 'Unique per logical request; a retry with the same key and body replays the first response' }];
+const idempotencyHeader = [
+  {
+    name: 'Idempotency-Key',
+    required: true,
+    description: 'Unique per logical request; a retry with the same key and body replays the first response',
+    schema: idempotencyKeySchema,
+  },
+];
 
-function encodeCursor(createdAt: Date, id: string): string {
-  return Buffer.from(`${createdAt.toISOString()}|${id}`).toString('base64url');
-}
-function decodeCursor(cursor: string): { createdAt: Date; id: string } {
-  const [at, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
-  const createdAt = new Date(at ?? '');
-  if (!id || Number.isNaN(createdAt.getTime())) {
-    throw new ApiError(400, 'validation_failed', 'cursor is not valid', [{ path: 'query.cursor', message: 'use nextCursor from a previous page' }]);
+/**
+ * A payment, refund or capture id runs its workflow once, ever: a retried or replayed request finds
+ * the running run (USE_EXISTING) or is refused after it closed (REJECT_DUPLICATE), so money never
+ * moves from a second run.
+ */
+const ONE_RUN_PER_ID = { workflowIdReusePolicy: 'REJECT_DUPLICATE', workflowIdConflictPolicy: 'USE_EXISTING' } as const;
+
+/** Starts a workflow unless its id already has (or had) a run. */
+async function startOnce(start: () => Promise<unknown>): Promise<void> {
+  try {
+    await start();
+  } catch (err) {
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
   }
-  return { createdAt, id };
 }
+
 
 export function paymentsRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter {
   const { db } = deps.database;
@@ -173,6 +185,7 @@ export function paymentsRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter
               status: a.status,
               errorClass: a.errorClass as PaymentOut['attempts'][number]['errorClass'],
               errorCode: a.errorCode,
+              unifiedCode: a.unifiedCode as PaymentOut['attempts'][number]['unifiedCode'],
               errorMessage: a.errorMessage,
               gatewayReference: a.gatewayReference,
               createdAt: a.createdAt.toISOString(),
@@ -206,20 +219,19 @@ export function paymentsRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter
   }
 
   async function startPaymentWorkflow(input: PaymentWorkflowInput): Promise<void> {
-    try {
-      await deps.temporal.workflow.start('paymentWorkflow', {
+    // A concurrent or retried request with the same idempotency key may have started it already.
+    await startOnce(() =>
+      deps.temporal.workflow.start('paymentWorkflow', {
         taskQueue: deps.taskQueues.payments,
         workflowId: workflowId.payment(input.paymentId),
         args: [input],
+        ...ONE_RUN_PER_ID,
         typedSearchAttributes: [
           { key: TenantIdAttr, value: input.tenantId },
           { key: PaymentStatusAttr, value: 'pending' },
         ],
-      });
-    } catch (err) {
-      // A concurrent request with the same idempotency key started it already.
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-    }
+      }),
+    );
   }
 
   /** Polls the read model until the payment has an outcome (no longer pending/processing/unknown), or the wait is over. */
@@ -297,8 +309,10 @@ export function paymentsRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter
           ...(deps.paymentTiming ? { timing: deps.paymentTiming } : {}),
         });
         if (claim.kind === 'replay') {
+          // A concurrent duplicate waits for the same outcome as the first request would.
           res.setHeader('Idempotent-Replayed', 'true');
-          return void res.status(202).json(await loadOne(tenant.id, claim.resourceId));
+          const replayed = query.wait ? await waitForOutcome(tenant.id, claim.resourceId, query.wait) : await loadOne(tenant.id, claim.resourceId);
+          return void res.status(query.wait && hasOutcome(replayed) ? 200 : 202).json(replayed);
         }
         const payment = query.wait ? await waitForOutcome(tenant.id, paymentId, query.wait) : await loadOne(tenant.id, paymentId);
         const status = hasOutcome(payment) ? 200 : 202;
@@ -323,7 +337,7 @@ export function paymentsRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter
         responses: { 200: { description: 'A page', schema: z.object({ data: z.array(paymentOut), nextCursor: z.string().nullable() }) } },
       },
       async ({ query, tenant, res }) => {
-        const after = query.cursor ? decodeCursor(query.cursor) : undefined;
+        const after = query.cursor ? decodeTimeCursor(query.cursor) : undefined;
         const rows = await db
           .select({ id: payments.id, createdAt: payments.createdAt })
           .from(payments)
@@ -333,7 +347,7 @@ export function paymentsRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter
               query.status ? eq(payments.status, query.status) : undefined,
               query.connectionId ? eq(payments.connectionId, query.connectionId) : undefined,
               after
-                ? or(lt(payments.createdAt, after.createdAt), and(eq(payments.createdAt, after.createdAt), lt(payments.id, after.id)))
+                ? or(lt(payments.createdAt, after.at), and(eq(payments.createdAt, after.at), lt(payments.id, after.id)))
                 : undefined,
             ),
           )
@@ -343,7 +357,7 @@ export function paymentsRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter
         const last = page[page.length - 1];
         res.json({
           data: await load(tenant.id, page.map((p) => p.id)),
-          nextCursor: rows.length > query.limit && last ? encodeCursor(last.createdAt, last.id) : null,
+          nextCursor: rows.length > query.limit && last ? encodeTimeCursor(last.createdAt, last.id) : null,
         });
       },
     )
@@ -381,15 +395,20 @@ export function paymentsRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter
           return { claim, amount };
         });
         const id = result.claim.resourceId;
-        if (result.claim.kind === 'new') {
-          await deps.temporal.workflow.start('refundWorkflow', {
-            taskQueue: deps.taskQueues.payments,
-            workflowId: workflowId.refund(id),
-            args: [{ refundId: id, paymentId: params.id, tenantId: tenant.id, amount: result.amount }],
-            typedSearchAttributes: [{ key: TenantIdAttr, value: tenant.id }],
-          });
-        } else {
-          res.setHeader('Idempotent-Replayed', 'true');
+        if (result.claim.kind === 'replay') res.setHeader('Idempotent-Replayed', 'true');
+        const [row] = await db.select({ amount: refunds.amount, status: refunds.status }).from(refunds).where(eq(refunds.id, id));
+        // The row is committed before its workflow starts; if that start failed (Temporal briefly
+        // down), the retried request with the same key starts it, so no refund stays reserved for ever.
+        if (row?.status === 'pending') {
+          await startOnce(() =>
+            deps.temporal.workflow.start('refundWorkflow', {
+              taskQueue: deps.taskQueues.payments,
+              workflowId: workflowId.refund(id),
+              args: [{ refundId: id, paymentId: params.id, tenantId: tenant.id, amount: row.amount, ...(deps.paymentTiming ? { timing: deps.paymentTiming } : {}) }],
+              ...ONE_RUN_PER_ID,
+              typedSearchAttributes: [{ key: TenantIdAttr, value: tenant.id }],
+            }),
+          );
         }
         const payment = await loadOne(tenant.id, params.id);
         res.status(202).json(payment.refunds.find((x) => x.id === id));
@@ -410,18 +429,16 @@ export function paymentsRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter
         if (p.status !== 'authorized') throw new ApiError(409, 'conflict', `payment ${p.id} is ${p.status}; only authorized payments can be captured`);
         const amount = body.amount ?? p.amount;
         if (amount > p.amount) throw new ApiError(409, 'conflict', `capture of ${amount} exceeds the authorized ${p.amount}`);
-        let handle;
-        try {
-          handle = await deps.temporal.workflow.start('captureWorkflow', {
+        await startOnce(() =>
+          deps.temporal.workflow.start('captureWorkflow', {
             taskQueue: deps.taskQueues.payments,
             workflowId: workflowId.capture(p.id, 'capture'),
-            args: [{ paymentId: p.id, tenantId: tenant.id, amount }],
+            args: [{ paymentId: p.id, tenantId: tenant.id, amount, ...(deps.paymentTiming ? { timing: deps.paymentTiming } : {}) }],
+            ...ONE_RUN_PER_ID,
             typedSearchAttributes: [{ key: TenantIdAttr, value: tenant.id }],
-          });
-        } catch (err) {
-          if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-          handle = deps.temporal.workflow.getHandle(workflowId.capture(p.id, 'capture'));
-        }
+          }),
+        );
+        const handle = deps.temporal.workflow.getHandle(workflowId.capture(p.id, 'capture'));
         const outcome = await resultWithin<{ error?: string }>(handle, 30_000);
         if (outcome?.error) throw new ApiError(409, 'conflict', `capture failed: ${outcome.error}`);
         res.json(await loadOne(tenant.id, params.id));

@@ -1,5 +1,6 @@
 import { and, eq } from 'drizzle-orm';
 import { z } from 'zod';
+import { byKey, recordAudit } from '../../db/queries/audit-events.js';
 import { connections, providerDefinitions } from '../../db/schema.js';
 import { providerDefinitionJsonSchema, providerDefinitionSchema } from '../../providers/declarative/index.js';
 import { checkOutboundUrl, OutboundUrlError } from '../../providers/url-policy.js';
@@ -78,11 +79,27 @@ export function providersRouter(deps: AppDeps, r: ResourceRouter): ResourceRoute
         // Store the definition as written (defaults are applied again when it is loaded).
         const definition = req.body as Record<string, unknown>;
         const now = new Date();
-        const [row] = await db
-          .insert(providerDefinitions)
-          .values({ tenantId: tenant.id, name: params.name, definition })
-          .onConflictDoUpdate({ target: [providerDefinitions.tenantId, providerDefinitions.name], set: { definition, updatedAt: now } })
-          .returning();
+        const row = await db.transaction(async (tx) => {
+          const [before] = await tx
+            .select()
+            .from(providerDefinitions)
+            .where(and(eq(providerDefinitions.tenantId, tenant.id), eq(providerDefinitions.name, params.name)))
+            .for('update');
+          const [stored] = await tx
+            .insert(providerDefinitions)
+            .values({ tenantId: tenant.id, name: params.name, definition })
+            .onConflictDoUpdate({ target: [providerDefinitions.tenantId, providerDefinitions.name], set: { definition, updatedAt: now } })
+            .returning();
+          await recordAudit(tx, {
+            ...byKey(tenant),
+            action: before ? 'provider.updated' : 'provider.created',
+            resourceType: 'provider',
+            resourceId: params.name,
+            ...(before ? { before: { definition: before.definition } } : {}),
+            after: { definition },
+          });
+          return stored;
+        });
         res.json({ name: row!.name, displayName: body.displayName, source: 'tenant', capabilities: body.capabilities, updatedAt: row!.updatedAt.toISOString() });
       },
     )
@@ -97,11 +114,14 @@ export function providersRouter(deps: AppDeps, r: ResourceRouter): ResourceRoute
           .where(and(eq(connections.tenantId, tenant.id), eq(connections.provider, params.name)))
           .limit(1);
         if (inUse) throw new ApiError(409, 'conflict', `provider "${params.name}" is used by connection ${inUse.id}`);
-        const deleted = await db
-          .delete(providerDefinitions)
-          .where(and(eq(providerDefinitions.tenantId, tenant.id), eq(providerDefinitions.name, params.name)))
-          .returning();
-        if (deleted.length === 0) throw ApiError.notFound('provider', params.name);
+        await db.transaction(async (tx) => {
+          const [deleted] = await tx
+            .delete(providerDefinitions)
+            .where(and(eq(providerDefinitions.tenantId, tenant.id), eq(providerDefinitions.name, params.name)))
+            .returning();
+          if (!deleted) throw ApiError.notFound('provider', params.name);
+          await recordAudit(tx, { ...byKey(tenant), action: 'provider.deleted', resourceType: 'provider', resourceId: params.name, before: { definition: deleted.definition } });
+        });
         res.status(204).end();
       },
     );

@@ -1,13 +1,14 @@
 import { asc, eq } from 'drizzle-orm';
 import { z } from 'zod';
 import { newId } from '../../db/ids.js';
+import { byKey, recordAudit } from '../../db/queries/audit-events.js';
 import { connections, routingRules } from '../../db/schema.js';
-import { isCountryCode, isCurrencyCode } from '../../domain/regions.js';
 import { decideRoute, PAYMENT_METHOD_TYPES, routingRuleInputSchema, validateRuleSet, type RoutingRule } from '../../domain/routing.js';
 import { loadRoutingState } from '../../db/queries/routing-state.js';
 import { DEFAULT_CIRCUIT_CONFIG } from '../../domain/circuit-breaker.js';
 import type { AppDeps } from '../app.js';
 import type { ResourceRouter } from '../endpoint.js';
+import { countryCode, currencyCode } from '../common-schemas.js';
 import { ApiError } from '../errors.js';
 
 const ruleOut = z.object({
@@ -22,9 +23,10 @@ const rulesOut = z.object({ data: z.array(ruleOut) });
 const putBody = z.strictObject({ rules: z.array(routingRuleInputSchema).max(200) });
 const simulateBody = z.strictObject({
   amount: z.number().int().positive(),
-  currency: z.string().refine(isCurrencyCode, 'must be an ISO 4217 code in upper case'),
-  country: z.string().refine(isCountryCode, 'must be an ISO 3166-1 alpha-2 code in upper case'),
+  currency: currencyCode,
+  country: countryCode,
   paymentMethodType: z.enum(PAYMENT_METHOD_TYPES).default('card'),
+  captureMode: z.enum(['automatic', 'manual']).default('automatic'),
 });
 const decisionOut = z.object({
   candidates: z.array(z.object({ connectionId: z.string(), provider: z.string(), ruleId: z.string(), rank: z.number(), reason: z.string() })),
@@ -74,14 +76,19 @@ export function routingRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter 
           throw new ApiError(400, 'validation_failed', `routing rules rejected: ${issues.length} problem(s)`, issues.map((i) => ({ path: `body.${i.path}`, message: i.message })));
         }
         const rows = await db.transaction(async (tx) => {
-          await tx.delete(routingRules).where(eq(routingRules.tenantId, tenant.id));
-          if (rules.length === 0) return [];
-          return tx
-            .insert(routingRules)
-            .values(rules.map((rule) => ({ ...rule, tenantId: tenant.id, conditions: rule.conditions as Record<string, unknown> })))
-            .returning();
+          const replaced = await tx.delete(routingRules).where(eq(routingRules.tenantId, tenant.id)).returning();
+          const stored =
+            rules.length === 0
+              ? []
+              : await tx
+                  .insert(routingRules)
+                  .values(rules.map((rule) => ({ ...rule, tenantId: tenant.id, conditions: rule.conditions as Record<string, unknown> })))
+                  .returning();
+          const inOrder = (set: (typeof routingRules.$inferSelect)[]) => ({ rules: set.sort((a, b) => a.priority - b.priority || a.id.localeCompare(b.id)).map(present) });
+          // The set is the resource (it is replaced whole), so it is audited as one, under the tenant's id.
+          await recordAudit(tx, { ...byKey(tenant), action: 'routing_rules.replaced', resourceType: 'routing_rules', resourceId: tenant.id, before: inOrder(replaced), after: inOrder(stored) });
+          return stored;
         });
-        rows.sort((a, b) => a.priority - b.priority || a.id.localeCompare(b.id));
         res.json({ data: rows.map(present) });
       },
     )
@@ -90,6 +97,7 @@ export function routingRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter 
       '/v1/routing/simulate',
       {
         summary: 'Which gateways, in which order, and why — for a hypothetical payment; charges nothing',
+        scope: 'read',
         body: simulateBody,
         responses: { 200: { description: 'The routing decision with current health and circuit states', schema: decisionOut } },
       },
@@ -97,7 +105,7 @@ export function routingRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter 
         const { rules, connections: states } = await loadRoutingState(db, tenant.id, {
           now: Date.now(),
           circuit: deps.circuit ?? DEFAULT_CIRCUIT_CONFIG,
-          capabilities: (p) => deps.providers.capabilities(p),
+          capabilities: (p) => deps.providers.capabilities(tenant.id, p),
         });
         res.json(decideRoute(body, rules, states));
       },

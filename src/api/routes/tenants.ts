@@ -2,6 +2,8 @@ import { eq } from 'drizzle-orm';
 import { z } from 'zod';
 import { apiKeys, tenants } from '../../db/schema.js';
 import { newId } from '../../db/ids.js';
+import { recordAudit } from '../../db/queries/audit-events.js';
+import { presentApiKey } from './api-keys.js';
 import { generateApiKey } from '../../secrets/api-keys.js';
 import type { AppDeps } from '../app.js';
 import { ResourceRouter } from '../endpoint.js';
@@ -35,7 +37,10 @@ export function tenantsRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter 
         const apiKey = generateApiKey();
         const tenant = await deps.database.db.transaction(async (tx) => {
           const [row] = await tx.insert(tenants).values({ id: newId('ten'), name: body.name }).returning();
-          await tx.insert(apiKeys).values({ id: newId('key'), tenantId: row!.id, keyHash: apiKey.hash, prefix: apiKey.prefix });
+          const [key] = await tx.insert(apiKeys).values({ id: newId('key'), tenantId: row!.id, keyHash: apiKey.hash, prefix: apiKey.prefix }).returning();
+          const by = { tenantId: row!.id, actor: { type: 'admin' } } as const;
+          await recordAudit(tx, { ...by, action: 'tenant.created', resourceType: 'tenant', resourceId: row!.id, after: present(row!) });
+          await recordAudit(tx, { ...by, action: 'api_key.created', resourceType: 'api_key', resourceId: key!.id, after: presentApiKey(key!) });
           return row!;
         });
         res.status(201).json({ tenant: present(tenant), apiKey: apiKey.key });

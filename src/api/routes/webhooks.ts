@@ -3,12 +3,17 @@ import { and, eq, isNull } from 'drizzle-orm';
 import { z } from 'zod';
 import { newId } from '../../db/ids.js';
 import { connections, payments, paymentAttempts, webhookEvents } from '../../db/schema.js';
-import { WebhookSignatureError, type GatewayWebhookEvent } from '../../providers/types.js';
+import { WebhookPayloadError, WebhookSignatureError, type GatewayWebhookEvent } from '../../providers/types.js';
 import { gatewayCallbackSignal } from '../../shared/payment-messages.js';
 import { workflowId } from '../../shared/workflow-ids.js';
 import type { AppDeps } from '../app.js';
 import type { ResourceRouter } from '../endpoint.js';
+import { deliverCustomerEvent } from '../customer-webhooks.js';
 import { ApiError } from '../errors.js';
+import { webhooksReceived } from '../../metrics/api-metrics.js';
+import { clientAddress, type RateLimiter } from '../rate-limit.js';
+import { requireCredentialsKey } from './connections.js';
+import { findUnsafeValue } from '../input-guards.js';
 
 const params = z.object({ connectionId: z.string().min(1) });
 const ackOut = z.object({
@@ -18,12 +23,29 @@ const ackOut = z.object({
   paymentId: z.string().nullable(),
 });
 
+/** The verified body as stored in the inbox (jsonb): JSON without NUL characters or absurd nesting. */
+function parseStoredPayload(raw: Buffer): unknown {
+  let payload: unknown;
+  try {
+    payload = JSON.parse(raw.toString('utf8') || 'null');
+  } catch {
+    throw new ApiError(400, 'webhook_payload_invalid', 'the webhook body is not JSON');
+  }
+  const unsafe = findUnsafeValue(payload, 'body');
+  if (unsafe) throw new ApiError(400, 'webhook_payload_invalid', `${unsafe.path} ${unsafe.message}`, [unsafe]);
+  return payload;
+}
+
 /**
  * Gateway callbacks: verify the signature over the raw body, store the event in the inbox (unique per
  * connection and event id), signal the payment workflow, acknowledge. A redelivered event that was
  * already signalled is acknowledged without a second signal; one whose signal failed is signalled again.
+ *
+ * Rate limits are counted after verification: a verified callback counts in its connection's own
+ * bucket (another tenant's flood, or junk from the same address, cannot starve it); anything that
+ * fails to verify counts against the sender's address.
  */
-export function webhooksRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter {
+export function webhooksRouter(deps: AppDeps & { limiter: RateLimiter }, r: ResourceRouter): ResourceRouter {
   const { db } = deps.database;
 
   async function findPaymentId(tenantId: string, connectionId: string, event: GatewayWebhookEvent): Promise<string | null> {
@@ -50,13 +72,18 @@ export function webhooksRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter
         'Point the gateway at this URL. The signature is verified over the raw body with the scheme of the ' +
         "connection's provider (Stripe-Signature for Stripe; the rule in a declarative provider's file).",
       security: 'none',
+      rateLimit: false,
       rawBody: true,
       params,
       responses: { 200: { description: 'Stored and delivered', schema: ackOut } },
     },
     async ({ params: { connectionId }, req, res }) => {
       const [conn] = await db.select().from(connections).where(eq(connections.id, connectionId));
-      if (!conn) throw ApiError.notFound('connection', connectionId);
+      if (!conn) {
+        await deps.limiter.consume('ip', clientAddress(req), res);
+        throw ApiError.notFound('connection', connectionId);
+      }
+      requireCredentialsKey(deps.cipher, conn);
       const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
       let event: GatewayWebhookEvent;
       try {
@@ -66,8 +93,19 @@ export function webhooksRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter
         );
         event = gateway.parseWebhook(raw, req.headers);
       } catch (err) {
-        if (err instanceof WebhookSignatureError) throw new ApiError(400, 'webhook_signature_invalid', err.message);
+        if (err instanceof WebhookSignatureError) {
+          await deps.limiter.consume('ip', clientAddress(req), res);
+          webhooksReceived.inc({ provider: conn.provider, outcome: 'signature_invalid' });
+          throw new ApiError(400, 'webhook_signature_invalid', err.message);
+        }
+        // A 4xx, not a 5xx: the gateway would redeliver a malformed event forever.
+        if (err instanceof WebhookPayloadError) throw new ApiError(400, 'webhook_payload_invalid', err.message);
         throw err;
+      }
+      await deps.limiter.consume('webhook', conn.id, res);
+      const payload = parseStoredPayload(raw);
+      if (typeof event.eventId !== 'string' || event.eventId === '' || event.eventId.length > 255) {
+        throw new ApiError(400, 'webhook_payload_invalid', 'the event id must be a non-empty string of at most 255 characters');
       }
 
       const paymentId = await findPaymentId(conn.tenantId, conn.id, event);
@@ -80,7 +118,7 @@ export function webhooksRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter
           eventId: event.eventId,
           type: event.type,
           paymentId,
-          payload: JSON.parse(raw.toString('utf8') || 'null') as unknown,
+          payload,
         })
         .onConflictDoNothing()
         .returning({ id: webhookEvents.id });
@@ -91,6 +129,11 @@ export function webhooksRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter
             .from(webhookEvents)
             .where(and(eq(webhookEvents.connectionId, conn.id), eq(webhookEvents.eventId, event.eventId)));
       const duplicate = !inserted;
+      const markSignalled = () =>
+        db
+          .update(webhookEvents)
+          .set({ signalledAt: new Date() })
+          .where(and(eq(webhookEvents.connectionId, conn.id), eq(webhookEvents.eventId, event.eventId), isNull(webhookEvents.signalledAt)));
 
       if (paymentId && event.status && !stored?.signalledAt) {
         try {
@@ -104,11 +147,11 @@ export function webhooksRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter
           // A finished payment needs no callback; anything else: answer 5xx so the gateway redelivers.
           if (!(err instanceof WorkflowNotFoundError)) throw err;
         }
-        await db
-          .update(webhookEvents)
-          .set({ signalledAt: new Date() })
-          .where(and(eq(webhookEvents.connectionId, conn.id), eq(webhookEvents.eventId, event.eventId), isNull(webhookEvents.signalledAt)));
+        await markSignalled();
       }
+      webhooksReceived.inc({ provider: conn.provider, outcome: duplicate ? 'duplicate' : 'stored' });
+      // Customer events go to the customer's sync workflow (a failure answers 5xx: the provider redelivers).
+      if (!stored?.signalledAt && (await deliverCustomerEvent(deps, conn, payload))) await markSignalled();
       res.json({ received: true, eventId: event.eventId, duplicate, paymentId });
     },
   );

@@ -13,9 +13,17 @@ export interface RoutingState {
 export async function loadRoutingState(
   db: Db,
   tenantId: string,
-  opts: { now: number; circuit: CircuitConfig; capabilities(provider: string): ConnectionCandidateState['capabilities'] },
+  opts: {
+    now: number;
+    circuit: CircuitConfig;
+    capabilities(provider: string): Promise<ConnectionCandidateState['capabilities']>;
+  },
 ): Promise<RoutingState> {
-  const rules = await db.select().from(routingRules).where(eq(routingRules.tenantId, tenantId)).orderBy(asc(routingRules.priority));
+  const rules = await db
+    .select()
+    .from(routingRules)
+    .where(eq(routingRules.tenantId, tenantId))
+    .orderBy(asc(routingRules.priority));
   const rows = await db
     .select({ c: connections, h: connectionHealth })
     .from(connections)
@@ -30,18 +38,20 @@ export async function loadRoutingState(
       conditions: r.conditions,
       connectionIds: r.connectionIds,
     })),
-    connections: rows.map(({ c, h }) => {
-      const circuit = storedCircuitAt(h?.circuit, opts.now, opts.circuit);
-      const capabilities = opts.capabilities(c.provider);
-      return {
-        id: c.id,
-        code: c.code,
-        provider: c.provider,
-        status: c.status,
-        health: h?.health ?? 'unknown',
-        circuit: circuit.state,
-        ...(capabilities ? { capabilities } : {}),
-      };
-    }),
+    connections: await Promise.all(
+      rows.map(async ({ c, h }) => {
+        const circuit = storedCircuitAt(h?.circuit, opts.now, opts.circuit);
+        const capabilities = await opts.capabilities(c.provider);
+        return {
+          id: c.id,
+          code: c.code,
+          provider: c.provider,
+          status: c.status,
+          health: h?.health ?? 'unknown',
+          circuit: circuit.state,
+          ...(capabilities ? { capabilities } : {}),
+        };
+      }),
+    ),
   };
 }

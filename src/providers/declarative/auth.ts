@@ -2,7 +2,9 @@
 import { createHash } from 'node:crypto';
 import { renderString } from '../../domain/template.js';
 import { GatewayError, InvalidCredentialsError } from '../types.js';
-import type { AuthDefinition } from './definition.js';
+import { LruCache } from '../lru-cache.js';
+import { OutboundUrlError } from '../url-policy.js';
+import type { AuthDefinition, OAuth2PasswordDefinition } from './definition.js';
 import { formEncode, sendRequest, TransportError, type FetchLike } from './http.js';
 
 export interface AuthApplier {
@@ -15,39 +17,60 @@ export interface AuthApplier {
 }
 
 interface CachedToken {
+  /** Hash of token URL and client credentials: rotated credentials never reuse an old token. */
+  fingerprint: string;
   token: string;
   /** Epoch ms after which the token is refreshed before use. */
   refreshAt: number;
 }
 
 /**
- * OAuth2 tokens shared by every client of one factory, keyed per connection and credentials, so a
- * client rebuilt for the same connection reuses the token and rotated credentials never do.
+ * OAuth2 tokens shared by every client of one factory: one per connection, so a client rebuilt for
+ * the same connection reuses the token, rotated credentials replace it (their fingerprint differs),
+ * and at most `maxEntries` connections are kept (least recently used dropped).
  */
 export class TokenCache {
-  private readonly tokens = new Map<string, CachedToken>();
+  private readonly tokens: LruCache<string, CachedToken>;
   private readonly inflight = new Map<string, Promise<CachedToken>>();
 
+  constructor(maxEntries = 1000) {
+    this.tokens = new LruCache(maxEntries);
+  }
+
   async get(
-    key: string,
+    connectionKey: string,
+    fingerprint: string,
     now: number,
     refresh: boolean,
-    fetchToken: () => Promise<CachedToken>,
+    fetchToken: () => Promise<Omit<CachedToken, 'fingerprint'>>,
   ): Promise<string> {
-    const cached = this.tokens.get(key);
+    const cached = this.peekEntry(connectionKey, fingerprint);
     if (!refresh && cached && now < cached.refreshAt) return cached.token;
-    let pending = this.inflight.get(key);
+    const flight = `${connectionKey}:${fingerprint}`;
+    let pending = this.inflight.get(flight);
     if (!pending) {
-      pending = fetchToken().finally(() => this.inflight.delete(key));
-      this.inflight.set(key, pending);
+      pending = fetchToken()
+        .then((t) => ({ ...t, fingerprint }))
+        .finally(() => this.inflight.delete(flight));
+      this.inflight.set(flight, pending);
     }
     const fresh = await pending;
-    this.tokens.set(key, fresh);
+    this.tokens.set(connectionKey, fresh);
     return fresh.token;
   }
 
-  peek(key: string): string | undefined {
-    return this.tokens.get(key)?.token;
+  peek(connectionKey: string, fingerprint: string): string | undefined {
+    return this.peekEntry(connectionKey, fingerprint)?.token;
+  }
+
+  /** Connections with a cached token. */
+  get size(): number {
+    return this.tokens.size;
+  }
+
+  private peekEntry(connectionKey: string, fingerprint: string): CachedToken | undefined {
+    const entry = this.tokens.get(connectionKey);
+    return entry?.fingerprint === fingerprint ? entry : undefined;
   }
 }
 
@@ -60,8 +83,6 @@ export interface AuthContext {
   timeoutMs: number;
   now: () => number;
   tokenCache: TokenCache;
-  /** Checks a URL against the outbound policy; throws when refused. */
-  checkUrl: (url: string) => void;
 }
 
 /** Refresh this long before expiry: 10% of the lifetime, at most 60 s. */
@@ -74,7 +95,7 @@ function toBase64(text: string): string {
 }
 
 /** Builds the applier for a definition's auth block; renders its templates once per connection. */
-export function createAuthApplier(auth: AuthDefinition, ctx: AuthContext): AuthApplier {
+export function createAuthApplier(auth: AuthDefinition | OAuth2PasswordDefinition, ctx: AuthContext): AuthApplier {
   const render = (tpl: string): string => renderString(tpl, ctx.vars);
   switch (auth.type) {
     case 'basic': {
@@ -92,6 +113,7 @@ export function createAuthApplier(auth: AuthDefinition, ctx: AuthContext): AuthA
       return staticHeader(auth.name.toLowerCase(), value, [value]);
     }
     case 'oauth2_client_credentials':
+    case 'oauth2_password':
       return oauth2Applier(auth, ctx);
   }
 }
@@ -109,28 +131,33 @@ function staticHeader(name: string, value: string, secrets: string[]): AuthAppli
 
 type OAuth2Definition = Extract<AuthDefinition, { type: 'oauth2_client_credentials' }>;
 
-function oauth2Applier(auth: OAuth2Definition, ctx: AuthContext): AuthApplier {
+function oauth2Applier(auth: OAuth2Definition | OAuth2PasswordDefinition, ctx: AuthContext): AuthApplier {
   const render = (tpl: string): string => renderString(tpl, ctx.vars);
   const rawTokenUrl = render(auth.tokenUrl);
   const tokenUrl = rawTokenUrl.startsWith('/') ? ctx.baseUrl + rawTokenUrl : rawTokenUrl;
-  ctx.checkUrl(tokenUrl);
-  const clientId = render(auth.clientId);
-  const clientSecret = render(auth.clientSecret);
+  const clientId = auth.clientId === undefined ? '' : render(auth.clientId);
+  const clientSecret = auth.clientSecret === undefined ? '' : render(auth.clientSecret);
   const scope = auth.scope === undefined ? undefined : render(auth.scope);
-  const audience = auth.audience === undefined ? undefined : render(auth.audience);
+  const audience = auth.type === 'oauth2_client_credentials' && auth.audience !== undefined ? render(auth.audience) : undefined;
+  const user =
+    auth.type === 'oauth2_password' ? { username: render(auth.username), password: render(auth.password) } : undefined;
   const fingerprint = createHash('sha256')
-    .update(`${tokenUrl}\0${clientId}\0${clientSecret}`)
+    .update(`${tokenUrl}\0${clientId}\0${clientSecret}\0${user?.username ?? ''}\0${user?.password ?? ''}`)
     .digest('hex')
     .slice(0, 16);
-  const cacheKey = `${ctx.connectionKey}:${fingerprint}`;
 
-  const fetchToken = async (): Promise<CachedToken> => {
-    const form: Record<string, string> = { grant_type: 'client_credentials' };
+  const fetchToken = async (): Promise<Omit<CachedToken, 'fingerprint'>> => {
+    const form: Record<string, string> = user
+      ? { grant_type: 'password', username: user.username, password: user.password }
+      : { grant_type: 'client_credentials' };
     const headers: Record<string, string> = {
       accept: 'application/json',
       'content-type': 'application/x-www-form-urlencoded',
     };
-    if (auth.clientAuthentication === 'basic') {
+    if (user) {
+      if (clientId) form['client_id'] = clientId;
+      if (clientSecret) form['client_secret'] = clientSecret;
+    } else if (auth.type === 'oauth2_client_credentials' && auth.clientAuthentication === 'basic') {
       headers['authorization'] =
         `Basic ${toBase64(`${encodeURIComponent(clientId)}:${encodeURIComponent(clientSecret)}`)}`;
     } else {
@@ -147,6 +174,7 @@ function oauth2Applier(auth: OAuth2Definition, ctx: AuthContext): AuthApplier {
         ctx.timeoutMs,
       );
     } catch (err) {
+      if (err instanceof OutboundUrlError) throw err; // a refused destination stays refused
       // The payment request itself was not sent yet, so any token failure is safe to retry.
       const code = err instanceof TransportError ? err.code : 'network_error';
       throw new GatewayError(
@@ -162,7 +190,7 @@ function oauth2Applier(auth: OAuth2Definition, ctx: AuthContext): AuthApplier {
     if (
       res.status === 401 ||
       res.status === 403 ||
-      (res.status === 400 && body['error'] === 'invalid_client')
+      (res.status === 400 && (body['error'] === 'invalid_client' || body['error'] === 'invalid_grant'))
     ) {
       throw new InvalidCredentialsError(
         `${ctx.provider}: the token endpoint refused the client credentials (HTTP ${res.status})`,
@@ -188,12 +216,12 @@ function oauth2Applier(auth: OAuth2Definition, ctx: AuthContext): AuthApplier {
   return {
     refreshable: true,
     apply: async (headers, refresh) => {
-      const token = await ctx.tokenCache.get(cacheKey, ctx.now(), refresh, fetchToken);
+      const token = await ctx.tokenCache.get(ctx.connectionKey, fingerprint, ctx.now(), refresh, fetchToken);
       headers['authorization'] = `Bearer ${token}`;
     },
     secrets: () => {
-      const token = ctx.tokenCache.peek(cacheKey);
-      return token ? [clientSecret, token] : [clientSecret];
+      const token = ctx.tokenCache.peek(ctx.connectionKey, fingerprint);
+      return [clientSecret, user?.password ?? '', token ?? ''].filter((s) => s !== '');
     },
   };
 }

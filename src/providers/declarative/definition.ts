@@ -4,6 +4,8 @@
  * docs/declarative-providers.md explains every field; docs/provider-definition.schema.json is
  * generated from this schema (scripts/generate-provider-schema.ts).
  */
+import { UNIFIED_DECLINE_CODES } from '../../domain/decline-codes.js';
+import { isCurrencyCode } from '../../domain/regions.js';
 import { PAYMENT_METHOD_TYPES } from '../../domain/routing.js';
 import { z } from 'zod';
 import { GATEWAY_STATUSES } from '../../domain/payment-status.js';
@@ -11,20 +13,41 @@ import { parsePath, parseTemplate, templateVariables } from '../../domain/templa
 
 const ERROR_CLASSES = ['hard_decline', 'retryable', 'ambiguous'] as const;
 
-/** Variables available to templates that build a gateway request. */
-export const REQUEST_TEMPLATE_VARIABLES = [
-  'payment',
-  'amount',
-  'currency',
-  'country',
-  'paymentMethod',
-  'idempotencyKey',
-  'paymentId',
-  'attempt',
-  'reference',
-  'credentials',
-  'settings',
-] as const;
+/**
+ * Variables each action's templates can use: exactly what the runtime passes for that call, so a
+ * template naming anything else is refused when the definition is saved, not when money moves.
+ * Amounts are in the gateway's units (see currencyExceptions).
+ */
+export const ACTION_TEMPLATE_VARIABLES = {
+  authorize: [
+    'payment',
+    'amount',
+    'currency',
+    'country',
+    'paymentMethod',
+    'idempotencyKey',
+    'paymentId',
+    'attempt',
+    'credentials',
+    'settings',
+  ],
+  capture: ['reference', 'amount', 'currency', 'idempotencyKey', 'credentials', 'settings'],
+  refund: ['reference', 'amount', 'currency', 'idempotencyKey', 'paymentId', 'credentials', 'settings'],
+  cancel: ['reference', 'idempotencyKey', 'credentials', 'settings'],
+  status: ['reference', 'paymentId', 'attempt', 'idempotencyKey', 'credentials', 'settings'],
+  statusByMerchantReference: [
+    'reference',
+    'paymentId',
+    'attempt',
+    'idempotencyKey',
+    'credentials',
+    'settings',
+  ],
+  health: ['credentials', 'settings'],
+  verifyCredentials: ['credentials', 'settings'],
+  // The refund lookup some branches add (lookupRefund passes the refund id as reference).
+  refundStatus: ['reference', 'credentials', 'settings'],
+} as const satisfies Record<string, readonly string[]>;
 
 /** Variables available to connection-level templates (base URL, auth). */
 export const CONNECTION_TEMPLATE_VARIABLES = ['credentials', 'settings'] as const;
@@ -116,6 +139,24 @@ const oauth2Auth = z
   });
 
 export const authSchema = z.discriminatedUnion('type', [basicAuth, bearerAuth, headerAuth, oauth2Auth]);
+
+/** OAuth2 resource-owner password grant (ERPs often have no client credentials); same token handling. */
+export const oauth2PasswordAuth = z
+  .object({
+    type: z.literal('oauth2_password'),
+    tokenUrl: template.meta({ description: "Token endpoint; a path starting with '/' is relative to baseUrl." }),
+    username: template,
+    password: template,
+    clientId: template.optional(),
+    clientSecret: template.optional(),
+    scope: template.optional(),
+  })
+  .strict()
+  .meta({
+    description:
+      'OAuth2 password grant: a token per connection, cached until shortly before expires_in, fetched again on a 401.',
+  });
+export type OAuth2PasswordDefinition = z.output<typeof oauth2PasswordAuth>;
 
 const httpStatusMatch = z
   .union([
@@ -243,12 +284,18 @@ const actionsSchema = z
     }),
     health: actionSchema.optional(),
     verifyCredentials: actionSchema.optional(),
+    refundStatus: actionSchema.optional().meta({
+      description: "Lookup of a refund by the gateway's refund id ({{reference}}); lets a pending refund be polled.",
+    }),
   })
   .strict()
   .refine((a) => a.status !== undefined || a.statusByMerchantReference !== undefined, {
     message:
       'Define actions.status or actions.statusByMerchantReference: ambiguous outcomes are resolved by a lookup',
   });
+
+// Every action must have its row above: a new action without one fails type-checking here.
+ACTION_TEMPLATE_VARIABLES satisfies Record<keyof z.output<typeof actionsSchema>, readonly string[]>;
 
 const signatureSchema = z
   .object({
@@ -286,6 +333,10 @@ const webhookSchema = z
       })
       .strict(),
     statusMap: statusMap.optional(),
+    confirmByLookup: z.boolean().default(true).meta({
+      description:
+        'Confirm a callback that claims a final status with a status lookup before it moves money (a callback is a claim, not a fact). Default true.',
+    }),
   })
   .strict();
 
@@ -297,6 +348,37 @@ const capabilitiesSchema = z
     captureModes: z.array(z.enum(['automatic', 'manual'])).min(1),
   })
   .strict();
+
+const currencyExceptionsSchema = z
+  .record(
+    z
+      .string()
+      .regex(/^[A-Z]{3}$/)
+      .meta({ description: 'An ISO 4217 code in upper case, e.g. MGA' }),
+    z
+      .object({
+        exponent: z.number().int().min(0).max(4).meta({
+          description:
+            "Decimal places of the gateway's amount unit for this currency (ISO 4217 says 2 for MGA; a gateway may say 0).",
+        }),
+        multipleOf: z.number().int().positive().optional().meta({
+          description:
+            'The gateway only takes amounts (in its units) divisible by this, e.g. 100 when it wants whole units in a two-decimal field.',
+        }),
+      })
+      .strict(),
+  )
+  .meta({
+    id: 'ProviderCurrencyExceptions',
+    description:
+      "Currencies the gateway counts differently from ISO 4217. Amounts in templates ({{amount}}, minor_to_decimal) and in responses (amountUnits: minor) are in the gateway's units; Switchyard converts exactly and refuses an amount that would need rounding.",
+  });
+
+const declineCodesSchema = z.record(z.string().min(1), z.enum(UNIFIED_DECLINE_CODES)).meta({
+  id: 'ProviderDeclineCodes',
+  description:
+    "The provider's raw decline/error codes (as read at declineCode or errors.codePath) → Switchyard's unified code, shown beside the raw code on each attempt. Unlisted codes get the generic code of their class (card_declined or processing_error).",
+});
 
 const baseDefinitionSchema = z
   .object({
@@ -323,6 +405,8 @@ const baseDefinitionSchema = z
     errors: errorsSchema.default({ rules: [] }),
     webhook: webhookSchema.optional(),
     capabilities: capabilitiesSchema,
+    currencyExceptions: currencyExceptionsSchema.default({}),
+    declineCodes: declineCodesSchema.default({}),
   })
   .strict();
 
@@ -349,10 +433,11 @@ function collectTemplates(def: z.infer<typeof baseDefinitionSchema>): TemplateFi
   for (const [name, action] of Object.entries(def.actions)) {
     if (!action) continue;
     const at = ['actions', name];
-    add([...at, 'path'], action.path, REQUEST_TEMPLATE_VARIABLES);
-    add([...at, 'query'], action.query, REQUEST_TEMPLATE_VARIABLES);
-    add([...at, 'headers'], action.headers, REQUEST_TEMPLATE_VARIABLES);
-    add([...at, 'body', 'template'], action.body?.template, REQUEST_TEMPLATE_VARIABLES);
+    const allowed = ACTION_TEMPLATE_VARIABLES[name as keyof typeof ACTION_TEMPLATE_VARIABLES];
+    add([...at, 'path'], action.path, allowed);
+    add([...at, 'query'], action.query, allowed);
+    add([...at, 'headers'], action.headers, allowed);
+    add([...at, 'body', 'template'], action.body?.template, allowed);
   }
   return fields;
 }
@@ -372,10 +457,11 @@ function checkDefinition(def: z.infer<typeof baseDefinitionSchema>, ctx: z.core.
     for (const variable of vars) {
       const [root, key] = parsePath(variable);
       if (typeof root !== 'string' || !field.allowed.includes(root)) {
+        const where = field.path[0] === 'actions' ? ` in action '${String(field.path[1])}'` : '';
         ctx.addIssue({
           code: 'custom',
           path: field.path,
-          message: `Unknown variable '${variable}' (available here: ${field.allowed.join(', ')})`,
+          message: `Unknown variable '${variable}'${where} (available here: ${field.allowed.join(', ')})`,
         });
       } else if (root === 'credentials' && (typeof key !== 'string' || !credentialNames.has(key))) {
         ctx.addIssue({
@@ -394,6 +480,15 @@ function checkDefinition(def: z.infer<typeof baseDefinitionSchema>, ctx: z.core.
           message: `'${variable}' is not a declared setting`,
         });
       }
+    }
+  }
+  for (const code of Object.keys(def.currencyExceptions)) {
+    if (!isCurrencyCode(code)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['currencyExceptions', code],
+        message: `'${code}' is not an ISO 4217 currency code`,
+      });
     }
   }
   const seen = new Set<string>();

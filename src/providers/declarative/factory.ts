@@ -2,7 +2,6 @@
 import { z } from 'zod';
 import { renderString } from '../../domain/template.js';
 import type { ConnectionContext, Credentials, PaymentGateway, ProviderFactory } from '../types.js';
-import { checkOutboundUrl, type OutboundUrlPolicy } from '../url-policy.js';
 import { createAuthApplier, TokenCache } from './auth.js';
 import type { ProviderDefinition, ProviderDefinitionInput } from './definition.js';
 import { DeclarativeGateway } from './gateway.js';
@@ -10,12 +9,13 @@ import type { FetchLike } from './http.js';
 import { validateProviderDefinition } from './load.js';
 
 export interface DeclarativeFactoryOptions {
-  /** HTTP client; defaults to the global fetch. */
-  fetch?: FetchLike;
+  /**
+   * The egress path for every request of the provider (actions and OAuth token calls): the guarded
+   * fetch from ../egress, injected at composition so no tenant URL is reached around it.
+   */
+  fetch: FetchLike;
   /** Per-request timeout (a timeout is ambiguous). Defaults to the definition's timeoutMs, then 10 s. */
   timeoutMs?: number;
-  /** Outbound URL policy applied to the base URL and token URL at connect time. Default: no private networks. */
-  urlPolicy?: OutboundUrlPolicy;
   /** Clock in epoch ms (token expiry, webhook tolerance, latency); injectable for tests. */
   now?: () => number;
 }
@@ -30,14 +30,13 @@ const DEFAULT_TIMEOUT_MS = 10_000;
 /** A ProviderFactory for a declarative definition (validated again here, so plain objects work too). */
 export function createDeclarativeProviderFactory(
   input: ProviderDefinition | ProviderDefinitionInput,
-  opts: DeclarativeFactoryOptions = {},
+  opts: DeclarativeFactoryOptions,
 ): DeclarativeProviderFactory {
   const definition = validateProviderDefinition(
     input,
     `provider '${String((input as { name?: unknown }).name)}'`,
   );
-  const policy = opts.urlPolicy ?? { allowPrivateNetworks: false };
-  const fetchImpl = opts.fetch ?? ((...args: Parameters<FetchLike>) => fetch(...args));
+  const fetchImpl = opts.fetch;
   const now = opts.now ?? Date.now;
   const timeoutMs = opts.timeoutMs ?? definition.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const tokenCache = new TokenCache();
@@ -70,7 +69,6 @@ export function createDeclarativeProviderFactory(
     }
     const vars = { credentials, settings: ctx.settings };
     const baseUrl = renderString(definition.baseUrl, vars).replace(/\/+$/, '');
-    checkOutboundUrl(baseUrl, policy);
     const auth = createAuthApplier(definition.auth, {
       provider: definition.name,
       connectionKey: `${ctx.tenantId}/${ctx.connectionId}`,
@@ -80,7 +78,6 @@ export function createDeclarativeProviderFactory(
       timeoutMs,
       now,
       tokenCache,
-      checkUrl: (url) => void checkOutboundUrl(url, policy),
     });
     return new DeclarativeGateway({
       definition,
@@ -93,5 +90,12 @@ export function createDeclarativeProviderFactory(
     });
   }
 
-  return { type: definition.name, definition, capabilities: definition.capabilities, validateCredentials, create };
+  return {
+    type: definition.name,
+    definition,
+    capabilities: definition.capabilities,
+    declineCodes: definition.declineCodes,
+    validateCredentials,
+    create,
+  };
 }

@@ -1,7 +1,8 @@
 /** The PaymentGateway of a declarative provider: every method is driven by the definition. */
 import type { ErrorClass } from '../../domain/failures.js';
 import type { GatewayStatus } from '../../domain/payment-status.js';
-import { decimalToMinor, readPath } from '../../domain/template.js';
+import { AmountNotRepresentableError, fromGatewayAmount, gatewayExponent, toGatewayAmount } from '../../domain/gateway-amounts.js';
+import { decimalToMinor, GATEWAY_EXPONENT_VARIABLE, readPath } from '../../domain/template.js';
 import {
   GatewayError,
   InvalidCredentialsError,
@@ -18,6 +19,7 @@ import {
   type RefundRequest,
 } from '../types.js';
 import type { AuthApplier } from './auth.js';
+import { retryAfterOf } from '../retry-after.js';
 import { classifyHttpFailure } from './classify.js';
 import type { ActionDefinition, ActionName, ProviderDefinition } from './definition.js';
 import {
@@ -46,6 +48,11 @@ type Vars = Record<string, unknown>;
 /** Reference used by verifyCredentials when the definition has no verifyCredentials action. */
 const PROBE_ID = 'switchyard-credential-check';
 
+function refundStatusOf(status: GatewayStatus): RefundOutcome['status'] {
+  if (status === 'succeeded') return 'succeeded';
+  return status === 'failed' || status === 'canceled' ? 'failed' : 'pending';
+}
+
 function isSuccess(status: number): boolean {
   return status >= 200 && status < 300;
 }
@@ -73,8 +80,7 @@ export class DeclarativeGateway implements PaymentGateway {
     const vars: Vars = {
       ...this.baseVars(),
       payment: req,
-      amount: req.amount,
-      currency: req.currency,
+      ...this.amountVars(req.amount, req.currency),
       country: req.country,
       paymentMethod: req.paymentMethod,
       idempotencyKey: req.idempotencyKey,
@@ -93,8 +99,9 @@ export class DeclarativeGateway implements PaymentGateway {
           ? 'statusByMerchantReference'
           : undefined;
     if (!name) {
+      // Permanent: asking again (without a reference) cannot succeed.
       throw this.gatewayError(
-        'ambiguous',
+        'hard_decline',
         'lookup_needs_reference',
         'status lookup needs the gateway reference, which is unknown',
       );
@@ -119,15 +126,15 @@ export class DeclarativeGateway implements PaymentGateway {
     return this.outcome(name, action, res, vars);
   }
 
-  async capture(reference: string, amount: number, idempotencyKey: string): Promise<GatewayOutcome> {
-    return this.mutate('capture', { ...this.baseVars(), reference, amount, idempotencyKey });
+  async capture(reference: string, amount: number, idempotencyKey: string, currency: string): Promise<GatewayOutcome> {
+    return this.mutate('capture', { ...this.baseVars(), reference, ...this.amountVars(amount, currency), idempotencyKey });
   }
 
   async refund(req: RefundRequest): Promise<RefundOutcome> {
     const vars: Vars = {
       ...this.baseVars(),
       reference: req.reference,
-      amount: req.amount,
+      ...this.amountVars(req.amount, req.currency),
       idempotencyKey: req.idempotencyKey,
       paymentId: req.paymentId,
     };
@@ -135,17 +142,30 @@ export class DeclarativeGateway implements PaymentGateway {
     const res = await this.exchange('refund', vars);
     this.throwUnlessSuccess('refund', action, res);
     const outcome = this.outcome('refund', action, res, vars);
-    const status =
-      outcome.status === 'succeeded'
-        ? 'succeeded'
-        : outcome.status === 'failed' || outcome.status === 'canceled'
-          ? 'failed'
-          : 'pending';
-    return { status, reference: outcome.reference };
+    return { status: refundStatusOf(outcome.status), reference: outcome.reference };
   }
 
   async cancel(reference: string, idempotencyKey: string): Promise<GatewayOutcome> {
     return this.mutate('cancel', { ...this.baseVars(), reference, idempotencyKey });
+  }
+
+  async lookupRefund(refundReference: string): Promise<RefundOutcome | null> {
+    const action = this.def.actions.refundStatus;
+    if (!action) throw this.gatewayError('hard_decline', 'action_not_supported', 'refundStatus is not supported by this provider');
+    const vars: Vars = { ...this.baseVars(), reference: refundReference };
+    const res = await this.exchange('refundStatus', vars);
+    if (action.response.notFoundStatuses.includes(res.status)) return null;
+    this.throwUnlessSuccess('refundStatus', action, res);
+    return { status: refundStatusOf(this.outcome('refundStatus', action, res, vars).status), reference: refundReference };
+  }
+
+  /** Only an action that sends our idempotency key can be resent without acting twice. */
+  replaysWithKey(action: 'refund' | 'capture'): boolean {
+    return this.def.actions[action]?.idempotencyHeader !== undefined;
+  }
+
+  get confirmsCallbacks(): boolean {
+    return this.def.webhook?.confirmByLookup ?? true;
   }
 
   async checkHealth(): Promise<HealthProbe> {
@@ -185,6 +205,22 @@ export class DeclarativeGateway implements PaymentGateway {
 
   private baseVars(): Vars {
     return { credentials: this.rt.connection.credentials, settings: this.rt.connection.settings };
+  }
+
+  /** `amount` in the gateway's units, the currency, and its exponent there (for minor_to_decimal). */
+  private amountVars(amount: number, currency: string): Vars {
+    const units = this.def.currencyExceptions;
+    try {
+      return {
+        amount: toGatewayAmount(amount, currency, units),
+        currency,
+        [GATEWAY_EXPONENT_VARIABLE]: gatewayExponent(currency, units),
+      };
+    } catch (err) {
+      if (!(err instanceof AmountNotRepresentableError)) throw err;
+      // Nothing was sent; the same amount would be refused again.
+      throw this.gatewayError('hard_decline', 'amount_not_representable', err.message);
+    }
   }
 
   private requireAction(name: ActionName): ActionDefinition {
@@ -261,6 +297,9 @@ export class DeclarativeGateway implements PaymentGateway {
       code ?? `http_${res.status}`,
       `${where} failed: ${detail}`,
       res.status,
+      classification === 'retryable'
+        ? retryAfterOf(res.status, (h) => res.headers.get(h), this.rt.now())
+        : undefined,
     );
   }
 
@@ -332,7 +371,7 @@ export class DeclarativeGateway implements PaymentGateway {
       if (units === 'minor') {
         const n = Number(value);
         if (!Number.isSafeInteger(n)) throw new Error(`'${value}' is not an amount in minor units`);
-        return n;
+        return currency ? fromGatewayAmount(n, currency, this.def.currencyExceptions) : n;
       }
       if (!currency) throw new Error('amounts in major units need response.currency or a request currency');
       return decimalToMinor(value, currency);
@@ -346,8 +385,15 @@ export class DeclarativeGateway implements PaymentGateway {
     code: string,
     message: string,
     httpStatus?: number,
+    retryAfterMs?: number,
   ): GatewayError {
-    return new GatewayError(classification, code, this.redact(`${this.def.name} ${message}`), httpStatus);
+    return new GatewayError(
+      classification,
+      code,
+      this.redact(`${this.def.name} ${message}`),
+      httpStatus,
+      retryAfterMs,
+    );
   }
 
   /** Belt and braces: no credential, token or auth header value ever appears in an error message. */

@@ -1,5 +1,7 @@
 /** HTTP plumbing of the declarative runtime: building, sending with a timeout, reading answers. */
 import { readPath, renderDeep, renderString, renderTemplate } from '../../domain/template.js';
+import { EgressLimitError } from '../egress/egress-fetch.js';
+import { OutboundUrlError } from '../url-policy.js';
 import type { ActionDefinition } from './definition.js';
 
 export type FetchLike = typeof fetch;
@@ -59,6 +61,10 @@ function errorCodes(err: unknown, depth = 0): string[] {
 /** Turns a fetch rejection into a TransportError that says whether the request may have been sent. */
 export function transportErrorFrom(err: unknown, timedOut: boolean): TransportError {
   if (timedOut) return new TransportError('maybe', 'timeout', 'request timed out');
+  // Over a cap, the provider may well have processed the request.
+  if (err instanceof EgressLimitError) {
+    return new TransportError('maybe', err.limit === 'time' ? 'timeout' : 'response_too_large', err.message);
+  }
   const codes = errorCodes(err);
   const code = codes[0] ?? 'network_error';
   if (codes.length > 0 && codes.every((c) => NOT_SENT_CODES.has(c))) {
@@ -79,7 +85,10 @@ function parseBody(text: string, contentType: string | null): unknown {
   return text;
 }
 
-/** Sends one request; rejects with TransportError on network failure or timeout. */
+/**
+ * Sends one request; rejects with TransportError on network failure or timeout, and with the egress
+ * guard's OutboundUrlError (never sent, not retryable) when the destination is refused.
+ */
 export async function sendRequest(
   fetchImpl: FetchLike,
   req: OutgoingRequest,
@@ -106,6 +115,7 @@ export async function sendRequest(
       body: parseBody(text, res.headers.get('content-type')),
     };
   } catch (err) {
+    if (err instanceof OutboundUrlError) throw err;
     throw transportErrorFrom(err, timedOut);
   } finally {
     clearTimeout(timer);
@@ -128,7 +138,7 @@ export function formEncode(value: Record<string, unknown>): string {
 /** Renders an action's templates into a request. Interpolations in the path are URL-encoded. */
 export function buildRequest(
   baseUrl: string,
-  action: ActionDefinition,
+  action: Pick<ActionDefinition, 'method' | 'path' | 'query' | 'headers' | 'body' | 'idempotencyHeader'>,
   vars: Record<string, unknown>,
 ): OutgoingRequest {
   const path = renderString(action.path, vars, { escape: encodeURIComponent });

@@ -2,7 +2,7 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { GatewayStatus } from '../../domain/payment-status.js';
 import { parseTemplate, readPath, renderString } from '../../domain/template.js';
-import { WebhookSignatureError, type GatewayWebhookEvent, type HeaderBag } from '../types.js';
+import { WebhookPayloadError, WebhookSignatureError, type GatewayWebhookEvent, type HeaderBag } from '../types.js';
 import type { ProviderDefinition } from './definition.js';
 import { readString } from './http.js';
 
@@ -104,13 +104,13 @@ export function parseWebhookEvent(
   try {
     payload = JSON.parse(rawBody.toString('utf8'));
   } catch {
-    throw new Error('Webhook body is not valid JSON');
+    throw new WebhookPayloadError('Webhook body is not valid JSON');
   }
   const { event } = webhook;
   const eventId = event.eventId
     ? readString(payload, event.eventId)
     : `sha256:${createHash('sha256').update(rawBody).digest('hex')}`;
-  if (!eventId) throw new Error(`Webhook body has no event id at '${event.eventId ?? ''}'`);
+  if (!eventId) throw new WebhookPayloadError(`Webhook body has no string event id at '${event.eventId ?? ''}'`);
   const rawStatus = event.status ? readPath(payload, event.status) : undefined;
   const map = { ...statusMap, ...webhook.statusMap };
   const status = typeof rawStatus === 'string' && Object.hasOwn(map, rawStatus) ? map[rawStatus] : undefined;

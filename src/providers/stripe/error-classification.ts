@@ -1,4 +1,5 @@
 import Stripe from 'stripe';
+import { retryAfterOf } from '../retry-after.js';
 import { GatewayError, InvalidCredentialsError } from '../types.js';
 
 /** Connection failures that prove the request never left this host. */
@@ -16,6 +17,11 @@ function connectionErrorCode(error: Stripe.errors.StripeConnectionError): string
   if (detail && typeof detail === 'object' && 'code' in detail && typeof detail.code === 'string')
     return detail.code;
   return undefined;
+}
+
+function headerValue(headers: Stripe.errors.StripeError['headers'], name: string): string | undefined {
+  const value: unknown = headers?.[name];
+  return typeof value === 'string' ? value : undefined;
 }
 
 /**
@@ -48,8 +54,10 @@ export function classifyStripeError(error: unknown): unknown {
       status,
     );
   }
+  // The SDK keeps the response headers on the error: a 429/503 may say when to come back.
+  const retryAfterMs = retryAfterOf(status, (name) => headerValue(error.headers, name));
   if (error instanceof Stripe.errors.StripeRateLimitError) {
-    return new GatewayError('retryable', error.code ?? 'rate_limit', message, status);
+    return new GatewayError('retryable', error.code ?? 'rate_limit', message, status, retryAfterMs);
   }
   if (error instanceof Stripe.errors.StripeIdempotencyError) {
     return new GatewayError('hard_decline', 'idempotency_error', message, status);
@@ -67,7 +75,7 @@ export function classifyStripeError(error: unknown): unknown {
   }
   if (status === 409 || status === 502 || status === 503 || status === 504) {
     // 409: a concurrent request with the same idempotency key is still running; it did nothing itself.
-    return new GatewayError('retryable', error.code ?? `http_${status}`, message, status);
+    return new GatewayError('retryable', error.code ?? `http_${status}`, message, status, retryAfterMs);
   }
   return new GatewayError(
     'ambiguous',

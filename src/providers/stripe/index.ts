@@ -1,7 +1,9 @@
 import type { ConnectionContext, Credentials, PaymentGateway, ProviderFactory } from '../types.js';
 import { stripeCredentialsSchema } from './credentials.js';
 import { createStripeClient, sdkAddress } from './stripe-client.js';
+import { STRIPE_DECLINE_CODES } from './decline-codes.js';
 import { StripeGateway } from './stripe-gateway.js';
+import { stripeCustomerSync } from './stripe-customers.js';
 
 export interface StripeProviderOptions {
   /** Base URL of a Stripe-compatible API, e.g. the emulator's `http://127.0.0.1:12111`; absent = Stripe. */
@@ -17,6 +19,10 @@ export function createStripeProviderFactory(options: StripeProviderOptions = {})
   const timeoutMs = options.timeoutMs ?? 10_000;
   return {
     type: 'stripe',
+    customerSync: stripeCustomerSync((secretKey) =>
+      createStripeClient({ secretKey, timeoutMs, ...(options.apiUrl ? { apiUrl: options.apiUrl } : {}) }),
+    ),
+    declineCodes: STRIPE_DECLINE_CODES,
     validateCredentials(credentials: unknown): Credentials {
       const { secretKey, webhookSecret } = stripeCredentialsSchema.parse(credentials);
       return webhookSecret ? { secretKey, webhookSecret } : { secretKey };

@@ -1,6 +1,8 @@
 import type Stripe from 'stripe';
 import type { GatewayStatus } from '../../domain/payment-status.js';
+import { fromGatewayAmount } from '../../domain/gateway-amounts.js';
 import type { GatewayOutcome } from '../types.js';
+import { STRIPE_CURRENCY_UNITS } from './currencies.js';
 
 type KnownStatus =
   | 'succeeded'
@@ -37,7 +39,9 @@ export function outcomeOf(intent: Stripe.PaymentIntent): GatewayOutcome {
   return {
     status: gatewayStatusOf(intent.status),
     reference: intent.id,
-    ...(intent.amount_received > 0 ? { amountCaptured: intent.amount_received } : {}),
+    ...(intent.amount_received > 0
+      ? { amountCaptured: fromGatewayAmount(intent.amount_received, intent.currency, STRIPE_CURRENCY_UNITS) }
+      : {}),
     ...(declineCode ? { declineCode } : {}),
     ...(error?.message ? { message: error.message } : {}),
   };

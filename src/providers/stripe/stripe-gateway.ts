@@ -11,6 +11,8 @@ import type {
   RefundRequest,
 } from '../types.js';
 import { GatewayError, InvalidCredentialsError } from '../types.js';
+import { AmountNotRepresentableError, toGatewayAmount } from '../../domain/gateway-amounts.js';
+import { STRIPE_CURRENCY_UNITS } from './currencies.js';
 import { callStripe, classifyStripeError } from './error-classification.js';
 import { outcomeOf } from './payment-intent-status.js';
 import { parseStripeWebhook } from './webhook-events.js';
@@ -20,6 +22,18 @@ const STRIPE_CUSTOMER_ID = /^cus_[A-Za-z0-9]+$/;
 /** Quotes a value for Stripe's search query language. */
 function searchLiteral(value: string): string {
   return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
+/** ISO minor units → Stripe's units; an amount Stripe cannot take is refused before anything is sent. */
+function stripeAmount(amount: number, currency: string): number {
+  try {
+    return toGatewayAmount(amount, currency, STRIPE_CURRENCY_UNITS);
+  } catch (err) {
+    if (err instanceof AmountNotRepresentableError) {
+      throw new GatewayError('hard_decline', 'amount_not_representable', `Stripe: ${err.message}`);
+    }
+    throw err;
+  }
 }
 
 function refundStatus(status: string | null): RefundOutcome['status'] {
@@ -43,7 +57,7 @@ export class StripeGateway implements PaymentGateway {
   async authorize(req: ChargeRequest): Promise<GatewayOutcome> {
     const isStripeCustomer = req.customerId !== undefined && STRIPE_CUSTOMER_ID.test(req.customerId);
     const params: Stripe.PaymentIntentCreateParams = {
-      amount: req.amount,
+      amount: stripeAmount(req.amount, req.currency),
       currency: req.currency.toLowerCase(),
       payment_method: req.paymentMethod,
       confirm: true,
@@ -86,9 +100,10 @@ export class StripeGateway implements PaymentGateway {
     return intent ? outcomeOf(intent) : null;
   }
 
-  async capture(reference: string, amount: number, idempotencyKey: string): Promise<GatewayOutcome> {
+  async capture(reference: string, amount: number, idempotencyKey: string, currency: string): Promise<GatewayOutcome> {
+    const amountToCapture = stripeAmount(amount, currency);
     const intent = await callStripe(() =>
-      this.stripe.paymentIntents.capture(reference, { amount_to_capture: amount }, { idempotencyKey }),
+      this.stripe.paymentIntents.capture(reference, { amount_to_capture: amountToCapture }, { idempotencyKey }),
     );
     return outcomeOf(intent);
   }
@@ -101,14 +116,34 @@ export class StripeGateway implements PaymentGateway {
   }
 
   async refund(req: RefundRequest): Promise<RefundOutcome> {
+    const amount = stripeAmount(req.amount, req.currency);
     const refund = await callStripe(() =>
       this.stripe.refunds.create(
-        { payment_intent: req.reference, amount: req.amount, metadata: { payment_id: req.paymentId } },
+        { payment_intent: req.reference, amount, metadata: { payment_id: req.paymentId } },
         { idempotencyKey: req.idempotencyKey },
       ),
     );
     return { status: refundStatus(refund.status), reference: refund.id };
   }
+
+  async lookupRefund(refundReference: string): Promise<RefundOutcome | null> {
+    try {
+      const refund = await this.stripe.refunds.retrieve(refundReference);
+      return { status: refundStatus(refund.status), reference: refund.id };
+    } catch (error) {
+      const classified = classifyStripeError(error);
+      if (classified instanceof GatewayError && classified.code === 'resource_missing') return null;
+      throw classified;
+    }
+  }
+
+  /** Stripe answers a repeated Idempotency-Key with the first result (for 24 hours). */
+  replaysWithKey(): boolean {
+    return true;
+  }
+
+  /** Stripe events are signed, but a PaymentIntent is cheap to retrieve: confirm anyway (defense in depth). */
+  readonly confirmsCallbacks = true;
 
   async checkHealth(): Promise<HealthProbe> {
     const started = performance.now();

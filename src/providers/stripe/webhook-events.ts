@@ -1,6 +1,6 @@
 import Stripe from 'stripe';
 import type { GatewayWebhookEvent, HeaderBag } from '../types.js';
-import { WebhookSignatureError } from '../types.js';
+import { WebhookPayloadError, WebhookSignatureError } from '../types.js';
 import { gatewayStatusOf } from './payment-intent-status.js';
 
 /** Stripe's default tolerance: a signature older than five minutes is refused (replay protection). */
@@ -43,21 +43,28 @@ export function parseStripeWebhook(
     if (error instanceof Stripe.errors.StripeSignatureVerificationError) {
       throw new WebhookSignatureError(`Stripe webhook signature rejected: ${error.message}`);
     }
-    throw new WebhookSignatureError('Stripe webhook body is not a valid event');
+    throw new WebhookPayloadError('Stripe webhook body is not JSON');
   }
-  const object: object = event.data.object;
+  // Signed is not the same as well-formed: the fields read below must have their documented types.
+  const data: unknown = (event as { data?: unknown }).data;
+  const object: unknown = data && typeof data === 'object' ? (data as { object?: unknown }).object : undefined;
+  if (typeof event.id !== 'string' || event.id === '' || typeof event.type !== 'string' || !object || typeof object !== 'object') {
+    throw new WebhookPayloadError('Stripe webhook body is not an event (needs a string id and type, and data.object)');
+  }
+  const paymentId = paymentIdOf(object);
   if (event.type.startsWith('payment_intent.')) {
-    const intent = object as Stripe.PaymentIntent;
+    const intentId = stringField(object, 'id');
+    const status = stringField(object, 'status');
+    if (!intentId || !status) throw new WebhookPayloadError('Stripe payment_intent event without a string id and status');
     return {
       eventId: event.id,
       type: event.type,
-      reference: intent.id,
-      ...(intent.metadata['payment_id'] ? { paymentId: intent.metadata['payment_id'] } : {}),
-      status: gatewayStatusOf(intent.status),
+      reference: intentId,
+      ...(paymentId ? { paymentId } : {}),
+      status: gatewayStatusOf(status as Stripe.PaymentIntent.Status),
     };
   }
   const reference = stringField(object, 'payment_intent');
-  const paymentId = paymentIdOf(object);
   return {
     eventId: event.id,
     type: event.type,

@@ -1,0 +1,161 @@
+/**
+ * `npm run bench -- erp-csv`: CSV → catalog through the real pipeline against a raw bulk insert of
+ * the same rows, in one run on a scratch database of the local Postgres.
+ *
+ * Real path: the CSV connector (stream → iconv-lite → csv-parse, pages of 1000) reading a Windows-1254
+ * semicolon file as an uploaded file, the compiled mapping (trim, E/H booleans) with its zod
+ * validation, and applyRecords' batched INSERT … ON CONFLICT DO UPDATE WHERE changed, one transaction
+ * per page, exactly as the sync activity does.
+ * Baselines: the same final rows into a table of the same shape (LIKE catalog_products) by multi-row
+ * INSERT in batches of 1000, and by COPY.
+ * Rows: BENCH_CSV_ROWS (default 1,000,000). Peak RSS is sampled from process.memoryUsage() every 50 ms.
+ */
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import iconv from 'iconv-lite';
+import postgres from 'postgres';
+import { applyRecords } from '../src/activities/erp/apply-records.js';
+import { connectPostgres } from '../src/db/client.js';
+import { erpIntegrations, tenants } from '../src/db/schema.js';
+import { compileMapping } from '../src/domain/erp/mapping.js';
+import { TokenCache } from '../src/providers/declarative/auth.js';
+import { csvConnectorSchema } from '../src/providers/erp/definition.js';
+import { createErpSource } from '../src/providers/erp/index.js';
+
+const ROWS = Number(process.env.BENCH_CSV_ROWS ?? 1_000_000);
+const ADMIN_URL = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const BATCH = 1000;
+const log = (msg: string) => console.log(`[bench erp-csv ${new Date().toISOString().slice(11, 19)}] ${msg}`);
+
+/** Row i as the catalog must end up holding it. */
+function product(i: number) {
+  const sku = `STK-${String(i).padStart(7, '0')}`;
+  return { sku, name: `Ürün ${i} çay bardağı; ince belli`, description: i % 3 === 0 ? `Açıklama ${i}` : null, active: i % 5 !== 0 };
+}
+
+/** The export: Windows-1254, semicolons, CRLF, quoted fields, untrimmed names, E/H booleans. */
+async function* csvFile(): AsyncIterable<Buffer> {
+  yield iconv.encode('StokKodu;UrunAdi;Aciklama;Aktif\r\n', 'win1254');
+  for (let from = 1; from <= ROWS; from += BATCH) {
+    let text = '';
+    for (let i = from; i < Math.min(from + BATCH, ROWS + 1); i++) {
+      const p = product(i);
+      text += `${p.sku};"  ${p.name} ";${p.description ?? ''};${p.active ? 'E' : 'H'}\r\n`;
+    }
+    yield iconv.encode(text, 'win1254');
+  }
+}
+
+/** Runs `work` while sampling the RSS; returns its duration and the peak RSS in MB. */
+async function measured(work: () => Promise<void>): Promise<{ seconds: number; peakMb: number }> {
+  let peak = process.memoryUsage().rss;
+  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 50);
+  const started = performance.now();
+  try {
+    await work();
+  } finally {
+    clearInterval(sampler);
+  }
+  peak = Math.max(peak, process.memoryUsage().rss);
+  return { seconds: (performance.now() - started) / 1000, peakMb: Math.round(peak / 2 ** 20) };
+}
+
+export async function runErpCsvBench(): Promise<void> {
+  const dbName = `switchyard_bench_csv_${process.pid}`;
+  const admin = postgres(ADMIN_URL, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+  await admin.unsafe(`CREATE DATABASE ${dbName}`);
+  const url = ADMIN_URL.replace(/\/[^/]*$/, `/${dbName}`);
+  const database = connectPostgres(url, { poolSize: 4 });
+  const sql = postgres(url, { max: 2, onnotice: () => {} });
+  try {
+    await database.migrate();
+    const { db } = database;
+    await db.insert(tenants).values({ id: 'ten_bench', name: 'Bench' });
+    const connector = csvConnectorSchema.parse({ type: 'csv', streams: { products: { upload: true } } });
+    const mappings = [
+      { sourceField: 'StokKodu', targetField: 'sku', required: true },
+      { sourceField: 'UrunAdi', targetField: 'name', transformation: 'trim', required: true },
+      { sourceField: 'Aciklama', targetField: 'description' },
+      { sourceField: 'Aktif', targetField: 'active', transformation: { type: 'boolean' } },
+    ];
+    await db.insert(erpIntegrations).values({ id: 'int_bench', tenantId: 'ten_bench', name: 'Bench', type: 'polling', connector, mappings: { products: mappings } });
+    await sql`create table bench_raw_products (like catalog_products including all)`;
+    await sql`create table bench_copy_products (like catalog_products including all)`;
+    log(`${ROWS} rows; PID ${process.pid}; RSS at start ${Math.round(process.memoryUsage().rss / 2 ** 20)} MB`);
+
+    // Real pipeline.
+    const mapping = compileMapping('products', mappings as Parameters<typeof compileMapping>[1]);
+    const source = createErpSource(connector, {
+      tenantId: 'ten_bench',
+      integrationId: 'int_bench',
+      credentials: {},
+      settings: {},
+      fetch: () => Promise.reject(new Error('no HTTP in this benchmark')),
+      urlPolicy: { allowPrivateNetworks: false },
+      tokenCache: new TokenCache(),
+      uploads: { latest: () => Promise.resolve('upl_bench'), read: () => csvFile() },
+    });
+    let upserted = 0;
+    let invalid = 0;
+    const real = await measured(async () => {
+      for await (const page of source.pages('products', null)) {
+        if (page.records.length === 0) continue;
+        const counts = await db.transaction((tx) => applyRecords(tx, { tenantId: 'ten_bench', integrationId: 'int_bench', runId: 'erun_bench' }, mapping, page.records));
+        upserted += counts.upserted;
+        invalid += counts.invalid;
+      }
+    });
+    if (upserted !== ROWS || invalid !== 0) throw new Error(`real path upserted ${upserted} rows with ${invalid} invalid; expected ${ROWS}`);
+    log(`real pipeline: ${real.seconds.toFixed(1)} s, ${Math.round(ROWS / real.seconds)} rows/s, peak RSS ${real.peakMb} MB`);
+
+    // Baseline 1: multi-row INSERT of the same final rows, 1000 a statement.
+    const insert = await measured(async () => {
+      for (let from = 1; from <= ROWS; from += BATCH) {
+        const rows = [];
+        for (let i = from; i < Math.min(from + BATCH, ROWS + 1); i++) {
+          const p = product(i);
+          rows.push({ tenant_id: 'ten_bench', sku: p.sku, name: p.name, description: p.description, active: p.active, integration_id: 'int_bench' });
+        }
+        await sql`insert into bench_raw_products ${sql(rows)}`;
+      }
+    });
+    log(`multi-row INSERT: ${insert.seconds.toFixed(1)} s, ${Math.round(ROWS / insert.seconds)} rows/s, peak RSS ${insert.peakMb} MB`);
+
+    // Baseline 2: COPY of the same rows (text format).
+    const copy = await measured(async () => {
+      const writable = await sql`copy bench_copy_products (tenant_id, sku, name, description, active, integration_id) from stdin`.writable();
+      async function* lines() {
+        for (let from = 1; from <= ROWS; from += BATCH) {
+          let text = '';
+          for (let i = from; i < Math.min(from + BATCH, ROWS + 1); i++) {
+            const p = product(i);
+            text += `ten_bench\t${p.sku}\t${p.name}\t${p.description ?? '\\N'}\t${p.active ? 't' : 'f'}\tint_bench\n`;
+          }
+          yield text;
+        }
+      }
+      await pipeline(Readable.from(lines()), writable);
+    });
+    log(`COPY: ${copy.seconds.toFixed(1)} s, ${Math.round(ROWS / copy.seconds)} rows/s, peak RSS ${copy.peakMb} MB`);
+
+    const [check] = await sql<{ n: number }[]>`select count(*)::int as n from catalog_products c join bench_raw_products r using (tenant_id, sku) where (c.name, c.description, c.active) is not distinct from (r.name, r.description, r.active)`;
+    if (check?.n !== ROWS) throw new Error(`the real path and the baseline disagree on ${ROWS - (check?.n ?? 0)} rows`);
+
+    const rate = (s: number) => Math.round(ROWS / s);
+    console.log('\nCSV → catalog, same rows, same table shape, same run (identical results checked row by row)');
+    console.log(`  real pipeline (parse, map, validate, upsert): ${rate(real.seconds)} rows/s (${real.seconds.toFixed(1)} s)`);
+    console.log(`  multi-row INSERT baseline:                    ${rate(insert.seconds)} rows/s (${insert.seconds.toFixed(1)} s)`);
+    console.log(`  COPY baseline:                                ${rate(copy.seconds)} rows/s (${copy.seconds.toFixed(1)} s)`);
+    const vsInsert = insert.seconds / real.seconds;
+    const vsCopy = copy.seconds / real.seconds;
+    console.log(`  ratio vs multi-row INSERT: ${vsInsert.toFixed(2)}x (goal >= 0.5x: ${vsInsert >= 0.5 ? 'met' : 'NOT met'})`);
+    console.log(`  ratio vs COPY:             ${vsCopy.toFixed(2)}x (goal >= 0.5x: ${vsCopy >= 0.5 ? 'met' : 'NOT met'})`);
+    console.log(`  peak RSS during the real pipeline: ${real.peakMb} MB (goal < 300 MB: ${real.peakMb < 300 ? 'met' : 'NOT met'})`);
+  } finally {
+    await sql.end();
+    await database.close();
+    await admin.unsafe(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+    await admin.end();
+  }
+}

@@ -1,0 +1,315 @@
+/**
+ * `npm run bench`: Switchyard's payment path against bare Temporal, on one dev server and one
+ * Postgres, back to back in the same run. The machine is small and shared, so the report is ratios
+ * of figures measured minutes apart, with N, duration and spread, never absolute claims.
+ *
+ * Real path: the API and the worker as separate processes (the production shape), an emulated
+ * gateway (AcmePay) answering every charge, one successful attempt per payment.
+ * Baseline: a bare workflow whose one activity does one Postgres insert and one HTTP POST to the
+ * same emulator (bench/baseline).
+ */
+import { createHmac, randomBytes, randomUUID } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import postgres from 'postgres';
+import { startAcmepayEmulator } from '../emulators/gateways/acmepay.js';
+import { startPendingpayEmulator } from '../emulators/gateways/pendingpay.js';
+import { startTemporalDevServer } from '../src/dev/temporal-dev-server.js';
+import { bareCallbackSignal, type bareChargeWorkflow, type bareWaitingWorkflow } from './baseline/workflows.js';
+import { startProcess, type BenchProcess } from './lib/processes.js';
+import { runConcurrently, summarize, type Summary } from './lib/stats.js';
+
+const N = Number(process.env.BENCH_PAYMENTS ?? 500);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 20);
+const LATENCY_N = Number(process.env.BENCH_LATENCY_REQUESTS ?? 200);
+const WEBHOOKS = Number(process.env.BENCH_WEBHOOKS ?? 1000);
+const ADMIN_URL = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const API_PORT = Number(process.env.BENCH_API_PORT ?? 3950);
+const FINAL = new Set(['succeeded', 'authorized', 'failed', 'canceled']);
+
+const log = (msg: string) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}`);
+
+interface Row {
+  measure: string;
+  switchyard: string;
+  baseline: string;
+  ratio: number;
+  goal: string;
+  met: boolean;
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const dbName = `switchyard_bench_${process.pid}`;
+  const admin = postgres(ADMIN_URL, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+  await admin.unsafe(`CREATE DATABASE ${dbName}`);
+  const databaseUrl = ADMIN_URL.replace(/\/[^/]*$/, `/${dbName}`);
+  const sql = postgres(databaseUrl, { max: 10, onnotice: () => {} });
+  await sql`create table bench_baseline_charges (id text primary key, amount int not null, created_at timestamptz not null default now())`;
+  await sql`create table bench_baseline_events (id text primary key, workflow_id text not null, payload jsonb not null, created_at timestamptz not null default now())`;
+
+  log('starting the Temporal dev server and the emulated gateways');
+  const temporalServer = await startTemporalDevServer();
+  const acme = await startAcmepayEmulator();
+  const pending = await startPendingpayEmulator({ callbackDelayMs: 3_600_000 });
+  const connection = await Connection.connect({ address: temporalServer.address });
+  const client = new Client({ connection, namespace: 'default' });
+  const processes: BenchProcess[] = [];
+
+  try {
+    const adminToken = `bench-admin-${randomBytes(16).toString('hex')}`;
+    const common = {
+      DATABASE_URL: databaseUrl,
+      TEMPORAL_ADDRESS: temporalServer.address,
+      CREDENTIALS_KEYS: `bench:${randomBytes(32).toString('base64')}`,
+      PAYLOAD_CODEC_KEYS: `bench:${randomBytes(32).toString('base64')}`,
+      ALLOW_PRIVATE_PROVIDER_URLS: 'true',
+      TASK_QUEUE_SUFFIX: 'bench',
+      LOG_LEVEL: 'warn',
+      NODE_ENV: 'production',
+    };
+    log('starting the worker, the API and the baseline worker as separate processes');
+    const worker = await startProcess('worker', 'src/workers/main.ts', { ...common, LOG_LEVEL: 'info' }, /worker running/);
+    const api = await startProcess('api', 'src/api/main.ts', { ...common, ADMIN_TOKEN: adminToken, PORT: String(API_PORT), LOG_LEVEL: 'info' }, /api listening/);
+    const baselineQueue = 'bench-baseline';
+    const baselineWorker = await startProcess(
+      'baseline worker',
+      'bench/baseline/worker.ts',
+      {
+        BENCH_DATABASE_URL: databaseUrl,
+        BENCH_TEMPORAL_ADDRESS: temporalServer.address,
+        BENCH_TASK_QUEUE: baselineQueue,
+        BENCH_GATEWAY_URL: acme.url,
+        BENCH_GATEWAY_AUTH: `Basic ${Buffer.from(`${acme.accountId}:${acme.apiKey}`).toString('base64')}`,
+      },
+      /baseline worker running/,
+    );
+    processes.push(worker, api, baselineWorker);
+    const apiUrl = `http://127.0.0.1:${API_PORT}`;
+    const merchant = await setUpMerchant(apiUrl, adminToken, acme, pending);
+    const idle = { apiMb: api.rssMb(), workerMb: worker.rssMb() };
+
+    const postPayment = async (wait: number, overrides: Record<string, unknown> = {}) => {
+      const res = await fetch(`${apiUrl}/v1/payments?wait=${wait}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${merchant.apiKey}`, 'content-type': 'application/json', 'idempotency-key': randomUUID() },
+        body: JSON.stringify({ amount: 1050, currency: 'EUR', country: 'DE', paymentMethod: { type: 'card', token: 'tok_visa' }, ...overrides }),
+      });
+      const body = (await res.json()) as { id: string; status: string };
+      if (res.status >= 300 && res.status !== 202) throw new Error(`POST /v1/payments answered ${res.status}: ${JSON.stringify(body)}`);
+      return { status: res.status, body };
+    };
+    const bareStart = (id: string) => client.workflow.start<typeof bareChargeWorkflow>('bareChargeWorkflow', { taskQueue: baselineQueue, workflowId: `bare-${id}`, args: [{ id, amount: 1050 }] });
+    const bareExecute = (id: string) => client.workflow.execute<typeof bareChargeWorkflow>('bareChargeWorkflow', { taskQueue: baselineQueue, workflowId: `bare-${id}`, args: [{ id, amount: 1050 }] });
+
+    log('warming up both paths (20 each)');
+    await runConcurrently(20, 10, async () => void (await postPayment(30)));
+    await runConcurrently(20, 10, async () => void (await bareExecute(randomUUID())));
+
+    // P1: completed payments per second. Each lane submits a payment and waits for its outcome.
+    log(`P1: ${N} payments at concurrency ${CONCURRENCY}, Switchyard`);
+    const rssPeak = { apiMb: 0, workerMb: 0 };
+    const sampler = setInterval(() => {
+      rssPeak.apiMb = Math.max(rssPeak.apiMb, api.rssMb());
+      rssPeak.workerMb = Math.max(rssPeak.workerMb, worker.rssMb());
+    }, 250);
+    const ids: string[] = [];
+    const realP1 = await runConcurrently(N, CONCURRENCY, async () => {
+      const { body } = await postPayment(30);
+      ids.push(body.id);
+    });
+    clearInterval(sampler);
+    const finalCount = await countFinal(sql, ids);
+    log(`P1: ${N} payments at concurrency ${CONCURRENCY}, baseline`);
+    const baseP1 = await runConcurrently(N, CONCURRENCY, async () => void (await bareExecute(randomUUID())));
+    const realTps = (N / realP1.wallMs) * 1000;
+    const baseTps = (N / baseP1.wallMs) * 1000;
+
+    // P2: start latency, then latency to the outcome, at concurrency 10.
+    log(`P2: ${LATENCY_N} starts at concurrency 10, each path`);
+    const realStart = await runConcurrently(LATENCY_N, 10, async () => void (await postPayment(0)));
+    const baseStart = await runConcurrently(LATENCY_N, 10, async () => void (await bareStart(randomUUID())));
+    log(`P2: ${LATENCY_N} requests to the outcome at concurrency 10, each path`);
+    const realOutcome = await runConcurrently(LATENCY_N, 10, async () => void (await postPayment(10)));
+    const baseOutcome = await runConcurrently(LATENCY_N, 10, async () => void (await bareExecute(randomUUID())));
+
+    // P5: webhook ingest (verify, store, signal) against a bare insert plus signal.
+    log(`P5: ${WEBHOOKS} signed webhooks at concurrency 10, each path`);
+    const pendingPayments = await createPendingPayments(10, postPayment, sql);
+    const realHooks = await runConcurrently(WEBHOOKS, 10, async (i) => {
+      const target = pendingPayments[i % pendingPayments.length]!;
+      await sendPendingpayWebhook(apiUrl, merchant.pendingpayId, pending.callbackSecret, target);
+    });
+    const waiting = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => client.workflow.start<typeof bareWaitingWorkflow>('bareWaitingWorkflow', { taskQueue: baselineQueue, workflowId: `bare-waiting-${i}-${randomUUID()}` })),
+    );
+    const baseHooks = await runConcurrently(WEBHOOKS, 10, async (i) => {
+      const handle = waiting[i % waiting.length]!;
+      const eventId = `evt_${randomUUID()}`;
+      await sql`insert into bench_baseline_events (id, workflow_id, payload) values (${eventId}, ${handle.workflowId}, ${sql.json({ id: eventId, status: 'pending' })})`;
+      await handle.signal(bareCallbackSignal, { eventId, status: 'pending' });
+    });
+    await Promise.all(waiting.map((h) => h.signal(bareCallbackSignal, { eventId: 'end', status: 'final' })));
+    const realHooksPerSec = (WEBHOOKS / realHooks.wallMs) * 1000;
+    const baseHooksPerSec = (WEBHOOKS / baseHooks.wallMs) * 1000;
+
+    // History shape of one payment against the baseline's.
+    const realHistory = await historyShape(client, `payment-${ids[0]}`);
+    const baseHistory = await historyShape(client, (await bareStartAndWait(client, baselineQueue)).workflowId);
+
+    const p = (s: Summary) => `p50 ${s.p50} / p99 ${s.p99} ms`;
+    const rows: Row[] = [
+      row('P1 completed payments/s', realTps, baseTps, 'higher', 0.7, (x) => `${x.toFixed(1)}/s`),
+      row('P2 POST ?wait=0 p99 (ms)', summarize(realStart.durations).p99, summarize(baseStart.durations).p99, 'lower', 1.2, (x) => `${x} ms`),
+      row('P2 POST ?wait=10 p99 to outcome (ms)', summarize(realOutcome.durations).p99, summarize(baseOutcome.durations).p99, 'lower', 1.5, (x) => `${x} ms`),
+      row('P5 webhook ingest/s', realHooksPerSec, baseHooksPerSec, 'higher', 0.8, (x) => `${x.toFixed(1)}/s`),
+      row('history events per payment', realHistory.events, baseHistory.events, 'info', 0, String),
+      row('activities per payment', realHistory.activities, baseHistory.activities, 'info', 0, String),
+    ];
+    const report = {
+      date: new Date().toISOString(),
+      machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', memoryGb: Math.round(os.totalmem() / 2 ** 30), node: process.version },
+      parameters: { payments: N, concurrency: CONCURRENCY, latencyRequests: LATENCY_N, webhooks: WEBHOOKS },
+      durationSeconds: 0,
+      rows,
+      details: {
+        p1: { switchyardWallMs: Math.round(realP1.wallMs), baselineWallMs: Math.round(baseP1.wallMs), finalPayments: finalCount, perPayment: { switchyard: summarize(realP1.durations), baseline: summarize(baseP1.durations) } },
+        p2: { start: { switchyard: summarize(realStart.durations), baseline: summarize(baseStart.durations) }, outcome: { switchyard: summarize(realOutcome.durations), baseline: summarize(baseOutcome.durations) } },
+        p5: { switchyard: summarize(realHooks.durations), baseline: summarize(baseHooks.durations) },
+        history: { switchyard: realHistory, baseline: baseHistory },
+        rssMb: { idle, underLoadPeak: rssPeak },
+      },
+    };
+    report.durationSeconds = Math.round((Date.now() - started) / 1000);
+    printReport(report.rows, report.details, p);
+    const dir = path.resolve('bench/results');
+    mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, `${report.date.slice(0, 10)}.json`);
+    writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+    log(`wrote ${path.relative(process.cwd(), file)} (${report.durationSeconds} s in all)`);
+    if (finalCount !== N) throw new Error(`only ${finalCount} of ${N} P1 payments reached a final status`);
+  } finally {
+    await Promise.all(processes.map((proc) => proc.stop()));
+    await connection.close();
+    await Promise.all([acme.close(), pending.close()]);
+    await temporalServer.stop();
+    await sql.end();
+    await admin.unsafe(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+    await admin.end();
+  }
+}
+
+function row(measure: string, real: number, base: number, better: 'higher' | 'lower' | 'info', goal: number, fmt: (x: number) => string): Row {
+  const ratio = Math.round((real / base) * 100) / 100;
+  const met = better === 'higher' ? ratio >= goal : better === 'lower' ? ratio <= goal : true;
+  const goalText = better === 'higher' ? `>= ${goal}x` : better === 'lower' ? `<= ${goal}x` : '';
+  return { measure, switchyard: fmt(real), baseline: fmt(base), ratio, goal: goalText, met };
+}
+
+function printReport(rows: Row[], details: { rssMb: unknown; p2: { start: Record<string, Summary>; outcome: Record<string, Summary> } }, p: (s: Summary) => string): void {
+  const header = ['measure', 'Switchyard', 'bare Temporal', 'ratio', 'goal', ''];
+  const lines = rows.map((r) => [r.measure, r.switchyard, r.baseline, `${r.ratio}x`, r.goal, r.goal ? (r.met ? 'met' : 'NOT met') : '']);
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
+  const fmt = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
+  console.log(`\n${fmt(header)}\n|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
+  for (const l of lines) console.log(fmt(l));
+  console.log(`\nstart latency: Switchyard ${p(details.p2.start.switchyard!)}, baseline ${p(details.p2.start.baseline!)}`);
+  console.log(`outcome latency: Switchyard ${p(details.p2.outcome.switchyard!)}, baseline ${p(details.p2.outcome.baseline!)}`);
+  console.log(`RSS (MB): ${JSON.stringify(details.rssMb)}\n`);
+}
+
+interface Merchant {
+  apiKey: string;
+  pendingpayId: string;
+}
+
+async function setUpMerchant(apiUrl: string, adminToken: string, acme: { url: string; accountId: string; apiKey: string }, pending: { url: string; clientId: string; clientSecret: string; callbackSecret: string }): Promise<Merchant> {
+  const call = async <T>(token: string, method: string, route: string, body?: unknown): Promise<T> => {
+    const res = await fetch(`${apiUrl}${route}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, ...(body ? { body: JSON.stringify(body) } : {}) });
+    const json = (await res.json()) as T;
+    if (!res.ok) throw new Error(`${method} ${route} answered ${res.status}: ${JSON.stringify(json)}`);
+    return json;
+  };
+  const { apiKey } = await call<{ apiKey: string }>(adminToken, 'POST', '/v1/tenants', { name: 'Bench merchant' });
+  const acmeId = (
+    await call<{ id: string }>(apiKey, 'POST', '/v1/connections', { provider: 'acmepay', code: 'acme', name: 'AcmePay', credentials: { accountId: acme.accountId, apiKey: acme.apiKey }, settings: { baseUrl: acme.url } })
+  ).id;
+  const pendingpayId = (
+    await call<{ id: string }>(apiKey, 'POST', '/v1/connections', {
+      provider: 'pendingpay',
+      code: 'pending',
+      name: 'PendingPay',
+      credentials: { clientId: pending.clientId, clientSecret: pending.clientSecret, webhookSecret: pending.callbackSecret },
+      settings: { baseUrl: pending.url },
+    })
+  ).id;
+  await call(apiKey, 'PUT', '/v1/routing/rules', {
+    rules: [
+      { name: 'bank transfers', priority: 10, conditions: { paymentMethods: ['bank_transfer'] }, connectionIds: [pendingpayId] },
+      { name: 'cards', priority: 20, connectionIds: [acmeId] },
+    ],
+  });
+  return { apiKey, pendingpayId };
+}
+
+/** Payments left pending at PendingPay (its callbacks are held back), for the webhook measure. */
+async function createPendingPayments(
+  count: number,
+  post: (wait: number, overrides?: Record<string, unknown>) => Promise<{ body: { id: string } }>,
+  sql: postgres.Sql,
+): Promise<{ paymentId: string; reference: string }[]> {
+  const ids = await Promise.all(Array.from({ length: count }, async () => (await post(0, { paymentMethod: { type: 'bank_transfer', token: 'ba_test_ok' } })).body.id));
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const rows = await sql<{ payment_id: string; gateway_reference: string }[]>`
+      select payment_id, gateway_reference from payment_attempts where payment_id in ${sql(ids)} and gateway_reference is not null`;
+    if (rows.length === count) return rows.map((r) => ({ paymentId: r.payment_id, reference: r.gateway_reference }));
+    if (Date.now() > deadline) throw new Error(`only ${rows.length} of ${count} PendingPay payments got a gateway reference`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** A callback as PendingPay signs it (HMAC-SHA256 over `timestamp.body`, hex), still `pending`. */
+async function sendPendingpayWebhook(apiUrl: string, connectionId: string, secret: string, target: { paymentId: string; reference: string }): Promise<void> {
+  const body = JSON.stringify({ id: `evt_${randomUUID()}`, type: 'txn.pending', created: Math.floor(Date.now() / 1000), data: { txn: { ref: target.reference, status: 'pending', metadata: { payment_id: target.paymentId } } } });
+  const timestamp = String(Math.floor(Date.now() / 1000));
+  const res = await fetch(`${apiUrl}/v1/webhooks/${connectionId}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-pending-signature': createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex'), 'x-pending-timestamp': timestamp },
+    body,
+  });
+  if (res.status !== 200) throw new Error(`webhook answered ${res.status}: ${await res.text()}`);
+}
+
+async function countFinal(sql: postgres.Sql, ids: string[]): Promise<number> {
+  const rows = await sql<{ status: string }[]>`select status from payments where id in ${sql(ids)}`;
+  return rows.filter((r) => FINAL.has(r.status)).length;
+}
+
+async function bareStartAndWait(client: Client, taskQueue: string) {
+  const handle = await client.workflow.start<typeof bareChargeWorkflow>('bareChargeWorkflow', { taskQueue, workflowId: `bare-history-${randomUUID()}`, args: [{ id: randomUUID(), amount: 1050 }] });
+  await handle.result();
+  return handle;
+}
+
+async function historyShape(client: Client, workflowId: string): Promise<{ events: number; activities: number; localActivities: number }> {
+  const history = await client.workflow.getHandle(workflowId).fetchHistory();
+  const events = history.events ?? [];
+  return {
+    events: events.length,
+    activities: events.filter((e) => e.activityTaskScheduledEventAttributes).length,
+    localActivities: events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity').length,
+  };
+}
+
+// `npm run bench -- erp-csv` runs the CSV pipeline benchmark instead.
+(process.argv[2] === 'erp-csv' ? import('./erp-csv.js').then((m) => m.runErpCsvBench()) : main()).then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

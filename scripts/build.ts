@@ -1,0 +1,16 @@
+/**
+ * The steps of `npm run build` after `tsc -p tsconfig.build.json`: the SQL migrations next to the
+ * compiled migrator, and the workflow bundle the production worker loads (samples-typescript
+ * `production`: bundleWorkflowCode at build time, workflowBundle at run time).
+ */
+import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { bundleWorkflowCode } from '@temporalio/worker';
+
+const dist = path.resolve('dist');
+mkdirSync(dist, { recursive: true });
+cpSync('src/db/migrations', path.join(dist, 'db/migrations'), { recursive: true });
+// Bundled from the compiled JavaScript: the bundle is made of exactly the code that ships.
+const { code } = await bundleWorkflowCode({ workflowsPath: path.join(dist, 'workflows/index.js') });
+writeFileSync(path.join(dist, 'workflow-bundle.js'), code);
+console.log(`build: dist/workflow-bundle.js (${Math.round(code.length / 1024)} KiB), migrations copied`);

@@ -1,0 +1,303 @@
+import type { Client } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { and, eq } from 'drizzle-orm';
+import type { Db } from '../../db/client.js';
+import { connections, customers, syncConflicts, syncCursors, syncMappings, type PendingPush } from '../../db/schema.js';
+import { customerSyncConnections, fieldsOf, localIdForRemote, lockCustomer, updateCustomer, type CustomerRow } from '../../db/queries/customers.js';
+import { changedFields, normalizeFields, sameValue, type CustomerFields } from '../../domain/customers/fields.js';
+import { mergeCustomer } from '../../domain/customers/merge.js';
+import { CUSTOMERS_CATALOG, customerSyncSettingsOf } from '../../domain/customers/sync-settings.js';
+import { FailureType } from '../../domain/failures.js';
+import { RemoteRateLimitedError, type CustomerSyncAdapter } from '../../providers/customer-sync.js';
+import { GatewayError, InvalidCredentialsError } from '../../providers/types.js';
+import type { RemoteCustomerChange } from '../../shared/customer-messages.js';
+import { signalCustomerSync } from '../../temporal/customer-sync.js';
+import { CredentialDecryptionError } from '../../secrets/credential-cipher.js';
+import type { GatewayDeps } from '../load-gateway.js';
+
+export interface CustomerSyncDeps extends GatewayDeps {
+  /** Reconciliation hands the changes it finds to the customers' workflows through this client. */
+  customerSignals?: { client: Client; taskQueue: string };
+}
+
+export interface PushInput {
+  tenantId: string;
+  customerId: string;
+  connectionId: string;
+}
+
+export interface PushResult {
+  /** The local version the remote now reflects (or that failed for good). */
+  syncedVersion: number;
+  /** The customer changed again meanwhile: push once more. */
+  more: boolean;
+  failed: boolean;
+}
+
+export interface ApplyRemoteInput extends RemoteCustomerChange {
+  tenantId: string;
+  customerId: string;
+}
+
+export interface ApplyRemoteResult {
+  /** The local record changed (other systems need it) or the remote lags the merge. */
+  pushNeeded: boolean;
+  outcome: 'echo' | 'applied' | 'created' | 'deleted' | 'ignored';
+}
+
+type MappingRow = typeof syncMappings.$inferSelect;
+
+/** Idempotency key of a write to a remote system: (customer, version, connection), stable across retries. */
+export const remoteWriteKey = (customerId: string, version: number, connectionId: string) => `${customerId}-v${version}-${connectionId}`;
+
+/** Maps adapter errors onto typed failures: throttling waits for Retry-After, rejections are final. */
+function toFailure(err: unknown): unknown {
+  if (err instanceof RemoteRateLimitedError) {
+    return ApplicationFailure.create({
+      type: FailureType.RemoteRateLimited,
+      message: err.message,
+      ...(err.retryAfterMs !== undefined ? { nextRetryDelay: err.retryAfterMs } : {}),
+    });
+  }
+  if (err instanceof InvalidCredentialsError) {
+    return ApplicationFailure.create({ type: FailureType.InvalidCredentials, message: err.message, nonRetryable: true });
+  }
+  if (err instanceof GatewayError && err.classification !== 'hard_decline') {
+    // Retryable or ambiguous: every write carries its idempotency key, so retrying is safe.
+    return ApplicationFailure.create({ type: FailureType.Retryable, message: err.message });
+  }
+  return err;
+}
+
+const isRejection = (err: unknown) => (err instanceof GatewayError && err.classification === 'hard_decline') || err instanceof InvalidCredentialsError;
+
+/**
+ * The customer sync engine's steps, generic over the remote system: everything system-specific is
+ * behind the connection's {@link CustomerSyncAdapter}.
+ */
+export function createCustomerSyncActivities(deps: CustomerSyncDeps) {
+  const { db } = deps;
+
+  /** Adapters are cached per connection and credentials version (decryption stays rare, as for gateways). */
+  const adapters = new Map<string, { version: number; adapter: CustomerSyncAdapter; provider: string }>();
+  async function adapterFor(tenantId: string, connectionId: string): Promise<{ adapter: CustomerSyncAdapter; provider: string }> {
+    const [row] = await db.select().from(connections).where(and(eq(connections.id, connectionId), eq(connections.tenantId, tenantId)));
+    const factory = row ? (await deps.providers.resolve(tenantId, row.provider)).factory : undefined;
+    if (!row || row.status !== 'active' || !factory?.customerSync) {
+      throw ApplicationFailure.create({ type: FailureType.ConnectionUnavailable, message: `connection ${connectionId} cannot sync customers`, nonRetryable: true });
+    }
+    const cached = adapters.get(row.id);
+    if (cached?.version === row.credentialsVersion) return cached;
+    let credentials;
+    try {
+      credentials = deps.cipher.open({ keyId: row.credentialsKeyId, ciphertext: row.credentialsCiphertext }, row.tenantId, row.id);
+    } catch (err) {
+      if (!(err instanceof CredentialDecryptionError)) throw err;
+      throw ApplicationFailure.create({ type: FailureType.CredentialsUndecryptable, message: err.message, nonRetryable: true });
+    }
+    const entry = { version: row.credentialsVersion, adapter: factory.customerSync.connect({ tenantId, connectionId, credentials, settings: row.settings }), provider: row.provider };
+    adapters.set(row.id, entry);
+    return entry;
+  }
+
+  async function mappingOf(tx: Db, connectionId: string, customerId: string, lock = false): Promise<MappingRow | undefined> {
+    const q = tx
+      .select()
+      .from(syncMappings)
+      .where(and(eq(syncMappings.connectionId, connectionId), eq(syncMappings.catalog, CUSTOMERS_CATALOG), eq(syncMappings.localId, customerId)));
+    const [row] = lock ? await q.for('update') : await q;
+    return row;
+  }
+
+  async function saveMapping(tx: Db, id: number, values: Partial<typeof syncMappings.$inferInsert>): Promise<void> {
+    await tx.update(syncMappings).set({ ...values, updatedAt: new Date() }).where(eq(syncMappings.id, id));
+  }
+
+  return {
+    /**
+     * Catches changes a webhook missed: reads the connection's change feed after the stored cursor
+     * and hands every change to its customer's workflow (a change already applied is an echo there).
+     * The cursor moves only after every change was handed on.
+     */
+    async catchUpMissedCustomerChanges(input: { tenantId: string; connectionId: string }): Promise<{ changes: number }> {
+      if (!deps.customerSignals) throw new Error('customer sync activities need customerSignals to reconcile');
+      const { client, taskQueue } = deps.customerSignals;
+      const { adapter, provider } = await adapterFor(input.tenantId, input.connectionId);
+      const [stored] = await db.select().from(syncCursors).where(eq(syncCursors.connectionId, input.connectionId));
+      let feed;
+      try {
+        feed = await adapter.changesSince(stored?.cursor ?? null);
+      } catch (err) {
+        throw toFailure(err);
+      }
+      const conn = { id: input.connectionId, tenantId: input.tenantId, provider };
+      for (const event of feed.events) {
+        const customerId = await localIdForRemote(db, conn, event);
+        if (!customerId) continue;
+        await signalCustomerSync(client, taskQueue, { tenantId: input.tenantId, customerId }, {
+          remote: { connectionId: input.connectionId, eventId: event.eventId, remoteId: event.remoteId, occurredAt: event.occurredAt },
+        });
+      }
+      await db
+        .insert(syncCursors)
+        .values({ connectionId: input.connectionId, tenantId: input.tenantId, cursor: feed.cursor })
+        .onConflictDoUpdate({ target: syncCursors.connectionId, set: { cursor: feed.cursor, updatedAt: new Date() } });
+      return { changes: feed.events.length };
+    },
+
+    /** The connections that take part in customer sync for the tenant (ids only). */
+    async listCustomerSyncTargets(input: { tenantId: string }): Promise<string[]> {
+      return (await customerSyncConnections(db, input.tenantId)).map((c) => c.id);
+    },
+
+    /**
+     * Brings one remote system up to the customer's current version: create, update of the changed
+     * fields only, or delete. The intended write is stored on the mapping before the call, so a
+     * retry after a crash sends the very same request with the same idempotency key.
+     */
+    async pushCustomerToRemote(input: PushInput): Promise<PushResult> {
+      const { adapter, provider } = await adapterFor(input.tenantId, input.connectionId);
+      const plan = await db.transaction(async (tx) => {
+        const [row] = await tx.select().from(customers).where(and(eq(customers.id, input.customerId), eq(customers.tenantId, input.tenantId)));
+        if (!row) return null;
+        let mapping = await mappingOf(tx, input.connectionId, row.id, true);
+        if (!mapping) {
+          [mapping] = await tx
+            .insert(syncMappings)
+            .values({ tenantId: input.tenantId, catalog: CUSTOMERS_CATALOG, localId: row.id, remoteSystem: provider, connectionId: input.connectionId })
+            .onConflictDoNothing()
+            .returning();
+          mapping ??= await mappingOf(tx, input.connectionId, row.id, true);
+        }
+        if (!mapping) throw new Error('mapping vanished');
+        if (mapping.pending) return { row, mapping, pending: mapping.pending };
+        if (row.version <= mapping.lastSyncedVersion) return { row, mapping, pending: null };
+        const pending: PendingPush = { version: row.version, snapshot: fieldsOf(row), deleted: row.deletedAt !== null };
+        await saveMapping(tx, mapping.id, { pending, state: 'pending' });
+        return { row, mapping, pending };
+      });
+      if (!plan) return { syncedVersion: 0, more: false, failed: false };
+      const { row, mapping, pending } = plan;
+      if (!pending) return { syncedVersion: mapping.lastSyncedVersion, more: false, failed: mapping.state === 'failed' };
+
+      const key = remoteWriteKey(row.id, pending.version, input.connectionId);
+      let remoteId = mapping.remoteId;
+      let snapshot: CustomerFields | null = mapping.lastSyncedSnapshot;
+      let remoteDeleted = mapping.remoteDeleted;
+      try {
+        if (pending.deleted) {
+          if (remoteId && !remoteDeleted) await adapter.delete(remoteId, key);
+          remoteDeleted = true;
+        } else if (!remoteId || remoteDeleted) {
+          const created = await adapter.create(pending.snapshot, { localId: row.id, idempotencyKey: key });
+          remoteId = created.remoteId;
+          snapshot = created.fields;
+          remoteDeleted = false;
+        } else if (!snapshot || changedFields(snapshot, pending.snapshot).length > 0) {
+          snapshot = (await adapter.update(remoteId, snapshot ?? normalizeFields({}), pending.snapshot, { localId: row.id, idempotencyKey: key })).fields;
+        }
+      } catch (err) {
+        if (!isRejection(err)) throw toFailure(err);
+        // Final: keep the reason; the next local change tries again.
+        await saveMapping(db, mapping.id, { pending: null, state: 'failed', failureReason: err instanceof Error ? err.message : String(err), lastSyncedVersion: pending.version });
+        return { syncedVersion: pending.version, more: false, failed: true };
+      }
+      const [current] = await db.select({ version: customers.version }).from(customers).where(eq(customers.id, row.id));
+      const more = (current?.version ?? 0) > pending.version;
+      await saveMapping(db, mapping.id, {
+        remoteId,
+        remoteDeleted,
+        lastSyncedSnapshot: snapshot,
+        lastSyncedVersion: pending.version,
+        lastSyncedAt: new Date(),
+        pending: null,
+        state: more ? 'pending' : 'in_sync',
+        failureReason: null,
+      });
+      return { syncedVersion: pending.version, more, failed: false };
+    },
+
+    /**
+     * Applies a remote change through the mapping: re-reads the remote record (events arrive out of
+     * order and may be stale), drops echoes of our own writes (the record equals the last synced
+     * snapshot), and three-way merges anything else against that snapshot. The local row is written
+     * without an outbox row: the workflow pushes the merge to the other systems itself.
+     */
+    async applyRemoteCustomerChange(input: ApplyRemoteInput): Promise<ApplyRemoteResult> {
+      const { adapter, provider } = await adapterFor(input.tenantId, input.connectionId);
+      let remote;
+      try {
+        remote = await adapter.retrieve(input.remoteId);
+      } catch (err) {
+        throw toFailure(err);
+      }
+      if (!remote) return { pushNeeded: false, outcome: 'ignored' };
+      const [conn] = await db.select({ settings: connections.settings }).from(connections).where(eq(connections.id, input.connectionId));
+      const policies = customerSyncSettingsOf(conn?.settings ?? {})?.fieldPolicies ?? {};
+
+      return db.transaction(async (tx): Promise<ApplyRemoteResult> => {
+        const row = await lockCustomer(tx, input.tenantId, input.customerId);
+        let mapping = await mappingOf(tx, input.connectionId, input.customerId, true);
+        if (!row) {
+          if (remote.deleted) return { pushNeeded: false, outcome: 'ignored' };
+          // Created at the remote system: the record is born here from the remote snapshot.
+          const [created] = await tx.insert(customers).values({ id: input.customerId, tenantId: input.tenantId, ...remote.fields }).returning();
+          const values = { remoteId: remote.remoteId, lastSyncedVersion: created!.version, lastSyncedSnapshot: remote.fields, lastSyncedAt: new Date(), state: 'in_sync' as const };
+          if (mapping) await saveMapping(tx, mapping.id, values);
+          else await tx.insert(syncMappings).values({ tenantId: input.tenantId, catalog: CUSTOMERS_CATALOG, localId: input.customerId, remoteSystem: provider, connectionId: input.connectionId, ...values });
+          return { pushNeeded: true, outcome: 'created' };
+        }
+        if (!mapping) {
+          [mapping] = await tx
+            .insert(syncMappings)
+            .values({ tenantId: input.tenantId, catalog: CUSTOMERS_CATALOG, localId: row.id, remoteSystem: provider, connectionId: input.connectionId, remoteId: remote.remoteId })
+            .returning();
+        }
+        if (!mapping) throw new Error('mapping vanished');
+        if (remote.deleted) {
+          if (mapping.remoteDeleted) return { pushNeeded: false, outcome: 'echo' };
+          const tomb: CustomerRow = row.deletedAt ? row : await updateCustomer(tx, row, { deleted: true });
+          await saveMapping(tx, mapping.id, { remoteDeleted: true, lastSyncedVersion: tomb.version, lastSyncedAt: new Date(), state: 'in_sync', pending: null });
+          return { pushNeeded: tomb !== row, outcome: 'deleted' };
+        }
+        if (mapping.lastSyncedSnapshot && sameValue(remote.fields, mapping.lastSyncedSnapshot)) return { pushNeeded: false, outcome: 'echo' };
+        if (row.deletedAt) return { pushNeeded: true, outcome: 'ignored' }; // a local delete wins over a remote edit
+
+        const result = mergeCustomer({
+          base: mapping.lastSyncedSnapshot,
+          local: fieldsOf(row),
+          remote: remote.fields,
+          localChangedAt: row.updatedAt.getTime(),
+          remoteChangedAt: input.occurredAt,
+          policies,
+        });
+        if (result.conflicts.length > 0) {
+          await tx.insert(syncConflicts).values(
+            result.conflicts.map((c) => ({
+              tenantId: input.tenantId,
+              catalog: CUSTOMERS_CATALOG,
+              localId: row.id,
+              connectionId: input.connectionId,
+              field: c.field,
+              baseValue: c.base,
+              localValue: c.local,
+              remoteValue: c.remote,
+              policy: c.policy,
+              decision: c.decision,
+            })),
+          );
+        }
+        const updated = result.localNeedsUpdate ? await updateCustomer(tx, row, { fields: result.merged }) : row;
+        // The remote record is now the agreed base; if the merge kept local values, the push sends them.
+        const remoteUpToDate = !result.remoteNeedsUpdate;
+        await saveMapping(tx, mapping.id, {
+          remoteId: remote.remoteId,
+          lastSyncedSnapshot: remote.fields,
+          lastSyncedAt: new Date(),
+          ...(remoteUpToDate ? { lastSyncedVersion: updated.version, state: 'in_sync' as const } : { state: 'pending' as const }),
+        });
+        return { pushNeeded: updated !== row || !remoteUpToDate, outcome: 'applied' };
+      });
+    },
+  };
+}

@@ -1,0 +1,286 @@
+/**
+ * Activities of ErpPollWorkflow. The run row in Postgres is the source of truth for where a run
+ * stands: each page is fetched, mapped, upserted and its checkpoint stored in ONE transaction, so a
+ * crash at any point resumes from the last committed page, and nothing is applied or counted twice.
+ */
+import { createHash } from 'node:crypto';
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { and, eq, sql } from 'drizzle-orm';
+import type { Db } from '../../db/client.js';
+import { erpIntegrations, erpRuns, type ErpCheckpoint, type ErpRunCounts, type ErpWatermark } from '../../db/tables/erp.js';
+import { DEFAULT_CIRCUIT_CONFIG, recordOutcome, storedCircuitAt, type CircuitConfig } from '../../domain/circuit-breaker.js';
+import { ErpFailureType } from '../../domain/erp/failures.js';
+import type { FetchLike } from '../../providers/declarative/http.js';
+import { TokenCache } from '../../providers/declarative/auth.js';
+import {
+  compareVersions,
+  createErpSource,
+  ErpConfigurationError,
+  ErpRateLimitedError,
+  ErpUnavailableError,
+  type ErpSource,
+} from '../../providers/erp/index.js';
+import { GatewayError, InvalidCredentialsError } from '../../providers/types.js';
+import type { OutboundUrlPolicy } from '../../providers/url-policy.js';
+import type { CredentialCipher } from '../../secrets/credential-cipher.js';
+import type { ErpPollInput } from '../../shared/erp-messages.js';
+import { changeErpSchedules } from '../../temporal/erp-schedules.js';
+import { addCounts, applyRecords, ZERO_COUNTS } from './apply-records.js';
+import {
+  connectorOf,
+  DEFAULT_PAUSE_AFTER_FAILURES,
+  findIntegration,
+  mappingOf,
+  openIntegrationCredentials,
+  type IntegrationRow,
+  type IntegrationSettings,
+} from './integration-store.js';
+import { ERP_ENTITIES } from '../../domain/erp/entities.js';
+import { latestUpload, readUpload } from './upload-store.js';
+
+export interface ErpActivityDeps {
+  db: Db;
+  cipher: CredentialCipher;
+  /** The egress path for tenant-supplied URLs (guarded fetch), injected at composition. */
+  erpFetch: FetchLike;
+  erpUrlPolicy: OutboundUrlPolicy;
+  erpCircuit?: CircuitConfig;
+  now?: () => number;
+}
+
+/** A CSV stream is read on in one activity for this long (committing page by page); REST does one page per activity. */
+const CSV_ACTIVITY_BUDGET_MS = 20_000;
+
+export interface ErpConnectionTestResult {
+  ok: boolean;
+  entity?: string;
+  records?: number;
+  /** Field names of the first record. */
+  fields?: string[];
+  code?: string;
+  message?: string;
+}
+
+export interface PageResult {
+  done: boolean;
+  counts: ErpRunCounts;
+  pages: number;
+}
+
+/** Classifies a connector error for Temporal's retry policy; messages are our own texts (no response bodies, no secrets). */
+function toFailure(err: unknown): ApplicationFailure {
+  if (err instanceof ApplicationFailure) return err;
+  if (err instanceof ErpRateLimitedError) {
+    return ApplicationFailure.create({ type: ErpFailureType.RateLimited, message: err.message, nextRetryDelay: err.retryAfterMs });
+  }
+  if (err instanceof ErpUnavailableError) return ApplicationFailure.retryable(err.message, ErpFailureType.Unavailable);
+  if (err instanceof GatewayError) return ApplicationFailure.retryable(err.message, ErpFailureType.Unavailable);
+  if (err instanceof InvalidCredentialsError) return ApplicationFailure.nonRetryable(err.message, ErpFailureType.CredentialsRefused);
+  if (err instanceof ErpConfigurationError) return ApplicationFailure.nonRetryable(err.message, ErpFailureType.Misconfigured);
+  return ApplicationFailure.nonRetryable(err instanceof Error ? err.message : String(err), ErpFailureType.Misconfigured);
+}
+
+export function createErpActivities(deps: ErpActivityDeps) {
+  const { db } = deps;
+  const now = deps.now ?? Date.now;
+  const circuitConfig = deps.erpCircuit ?? DEFAULT_CIRCUIT_CONFIG;
+  const tokenCache = new TokenCache();
+  /** Compiled mappings, so a run compiles its mapping once, not per page; a saved change gives a new key. */
+  const compiled = new Map<string, ReturnType<typeof mappingOf>>();
+  function cachedMapping(integration: IntegrationRow, entity: ErpPollInput['entity']) {
+    const key = `${integration.id}:${entity}:${integration.updatedAt.getTime()}`;
+    if (!compiled.has(key)) {
+      if (compiled.size > 1000) compiled.clear();
+      compiled.set(key, mappingOf(integration, entity));
+    }
+    return compiled.get(key);
+  }
+
+  async function recordCircuit(integrationId: string, ok: boolean): Promise<void> {
+    await db.transaction(async (tx) => {
+      const [row] = await tx.select({ circuit: erpIntegrations.circuit }).from(erpIntegrations).where(eq(erpIntegrations.id, integrationId)).for('update');
+      if (!row) return;
+      const next = recordOutcome(storedCircuitAt(row.circuit, now(), circuitConfig), ok, now(), circuitConfig);
+      await tx.update(erpIntegrations).set({ circuit: next as unknown as Record<string, unknown> }).where(eq(erpIntegrations.id, integrationId));
+    });
+  }
+
+  function sourceOf(integration: IntegrationRow): ErpSource {
+    try {
+      return createErpSource(connectorOf(integration), {
+        tenantId: integration.tenantId,
+        integrationId: integration.id,
+        credentials: openIntegrationCredentials(deps.cipher, integration),
+        settings: integration.settings,
+        fetch: deps.erpFetch,
+        urlPolicy: deps.erpUrlPolicy,
+        tokenCache,
+        now,
+        uploads: { latest: (entity) => latestUpload(db, integration.id, entity), read: (uploadId) => readUpload(db, integration.id, uploadId) },
+      });
+    } catch (err) {
+      throw toFailure(err);
+    }
+  }
+
+  return {
+    /**
+     * Fetches the first page of the first mapped stream: proves URL, credentials and record path,
+     * and shows the source's field names (what mappings refer to). Never throws for ERP answers.
+     */
+    async testErpConnection(input: { tenantId: string; integrationId: string }): Promise<ErpConnectionTestResult> {
+      const integration = await findIntegration(db, input.tenantId, input.integrationId);
+      if (!integration) return { ok: false, code: ErpFailureType.IntegrationGone, message: 'integration not found' };
+      const streams = connectorOf(integration).streams as Record<string, unknown>;
+      const entity = ERP_ENTITIES.find((e) => streams[e] !== undefined)!;
+      try {
+        for await (const page of sourceOf(integration).pages(entity, null)) {
+          const first = page.records[0];
+          const fields = first !== null && typeof first === 'object' ? Object.keys(first) : [];
+          return { ok: true, entity, records: page.records.length, fields };
+        }
+        return { ok: true, entity, records: 0, fields: [] };
+      } catch (err) {
+        const failure = toFailure(err);
+        return { ok: false, entity, code: failure.type ?? ErpFailureType.Misconfigured, message: failure.message };
+      }
+    },
+
+    /** Creates the run row (idempotent: the API may have created it, a retry finds it). */
+    async openErpRun(input: ErpPollInput & { workflowId: string }): Promise<{ runId: string }> {
+      const wfId = input.workflowId;
+      const integration = await findIntegration(db, input.tenantId, input.integrationId);
+      if (!integration) throw ApplicationFailure.nonRetryable(`integration ${input.integrationId} is gone`, ErpFailureType.IntegrationGone);
+      // Scheduled runs: the id derives from the workflow id (unique per integration, entity and time).
+      const runId = input.runId ?? `erun_${createHash('sha256').update(wfId).digest('hex').slice(0, 20)}`;
+      const since = input.mode === 'incremental' ? (integration.watermarks[input.entity] ?? null) : null;
+      await db
+        .insert(erpRuns)
+        .values({
+          id: runId,
+          tenantId: input.tenantId,
+          integrationId: input.integrationId,
+          entity: input.entity,
+          mode: input.mode,
+          trigger: input.trigger,
+          workflowId: wfId,
+          counts: ZERO_COUNTS,
+          checkpoint: { next: null, pages: 0, done: false },
+          since,
+        })
+        .onConflictDoNothing();
+      const [row] = await db.select({ workflowId: erpRuns.workflowId }).from(erpRuns).where(eq(erpRuns.id, runId));
+      if (row?.workflowId !== wfId) {
+        throw ApplicationFailure.nonRetryable(`run ${runId} belongs to another workflow`, ErpFailureType.Misconfigured);
+      }
+      return { runId };
+    },
+
+    /** Fetches, maps and commits the next page(s) of a run; each page commits with its checkpoint. */
+    async syncErpPages(input: { tenantId: string; runId: string }): Promise<PageResult> {
+      const ctx = Context.current();
+      const [run] = await db.select().from(erpRuns).where(and(eq(erpRuns.id, input.runId), eq(erpRuns.tenantId, input.tenantId)));
+      if (!run) throw ApplicationFailure.nonRetryable(`run ${input.runId} not found`, ErpFailureType.IntegrationGone);
+      if (run.checkpoint.done) return { done: true, counts: run.counts, pages: run.checkpoint.pages };
+      const integration = await findIntegration(db, run.tenantId, run.integrationId);
+      if (!integration) throw ApplicationFailure.nonRetryable(`integration ${run.integrationId} is gone`, ErpFailureType.IntegrationGone);
+
+      const circuit = storedCircuitAt(integration.circuit, now(), circuitConfig);
+      if (circuit.state === 'open') {
+        const wait = Math.max(1000, (circuit.openedAt ?? now()) + circuitConfig.openDurationMs - now());
+        throw ApplicationFailure.create({ type: ErpFailureType.CircuitOpen, message: 'circuit open: the ERP failed too often', nextRetryDelay: wait });
+      }
+
+      const entity = run.entity as ErpPollInput['entity'];
+      const mapping = cachedMapping(integration, entity);
+      if (!mapping) throw ApplicationFailure.nonRetryable(`no mapping for ${entity}`, ErpFailureType.Misconfigured);
+      const source = sourceOf(integration);
+
+      const started = now();
+      let checkpoint: ErpCheckpoint = run.checkpoint;
+      let counts = run.counts;
+      const since = run.since ?? undefined;
+      try {
+        for await (const page of source.pages(entity, checkpoint.pages === 0 ? null : checkpoint.next, since)) {
+          // Incremental: rows at or before the stored watermark (time, then key) were applied by an earlier run.
+          const fresh: unknown[] = [];
+          let watermark: ErpWatermark | undefined = checkpoint.watermark;
+          for (const record of page.records) {
+            const version = source.version(entity, record);
+            if (since && version && compareVersions(version, since) <= 0) continue;
+            fresh.push(record);
+            if (version && (!watermark || compareVersions(version, watermark) > 0)) watermark = version;
+          }
+          const expectedPages = checkpoint.pages;
+          const next: ErpCheckpoint = { next: page.next, pages: expectedPages + 1, done: page.next === null, ...(watermark ? { watermark } : {}) };
+          const pageCounts = await db.transaction(async (tx) => {
+            const applied = await applyRecords(tx, { tenantId: run.tenantId, integrationId: run.integrationId, runId: run.id }, mapping, fresh);
+            const total = addCounts(counts, applied);
+            // Optimistic: only the attempt that saw `expectedPages` may commit this page.
+            const updated = await tx
+              .update(erpRuns)
+              .set({ checkpoint: next, counts: total, updatedAt: new Date() })
+              .where(and(eq(erpRuns.id, run.id), sql`(${erpRuns.checkpoint}->>'pages')::int = ${expectedPages}`))
+              .returning({ id: erpRuns.id });
+            if (updated.length === 0) throw new ErpUnavailableError('another attempt committed this page; retrying from the stored checkpoint');
+            return total;
+          });
+          checkpoint = next;
+          counts = pageCounts;
+          ctx.heartbeat({ pages: checkpoint.pages });
+          if (checkpoint.done || source.kind === 'rest' || now() - started > CSV_ACTIVITY_BUDGET_MS) break;
+        }
+      } catch (err) {
+        const failure = toFailure(err);
+        // A 429 is the ERP pacing us, not failing: only outages count against the circuit.
+        if (failure.type === ErpFailureType.Unavailable) await recordCircuit(integration.id, false);
+        throw failure;
+      }
+      await recordCircuit(integration.id, true);
+      return { done: checkpoint.done, counts, pages: checkpoint.pages };
+    },
+
+    /**
+     * Closes a run. Success moves the integration's watermark forward (never back) and clears the
+     * failure streak; a failure extends it, and N in a row pause the schedules with the reason.
+     */
+    async finishErpRun(input: { tenantId: string; integrationId: string; runId: string; ok: boolean; error?: string }): Promise<{ paused: boolean }> {
+      const { paused, entities, reason } = await db.transaction(async (tx) => {
+        const [run] = await tx.select().from(erpRuns).where(and(eq(erpRuns.id, input.runId), eq(erpRuns.tenantId, input.tenantId))).for('update');
+        if (!run || run.status !== 'running') return { paused: false, entities: [] as string[], reason: '' };
+        await tx
+          .update(erpRuns)
+          .set({
+            status: input.ok ? 'succeeded' : 'failed',
+            finishedAt: new Date(),
+            updatedAt: new Date(),
+            ...(input.error ? { errors: [...run.errors, { at: new Date().toISOString(), message: input.error }] } : {}),
+          })
+          .where(eq(erpRuns.id, run.id));
+        const [integration] = await tx.select().from(erpIntegrations).where(eq(erpIntegrations.id, run.integrationId)).for('update');
+        if (!integration) return { paused: false, entities: [], reason: '' };
+        if (input.ok) {
+          const current = integration.watermarks[run.entity];
+          const reached = run.checkpoint.watermark;
+          const watermarks = reached && (!current || compareVersions(reached, current) > 0) ? { ...integration.watermarks, [run.entity]: reached } : integration.watermarks;
+          await tx.update(erpIntegrations).set({ watermarks, consecutiveFailures: 0 }).where(eq(erpIntegrations.id, integration.id));
+          return { paused: false, entities: [], reason: '' };
+        }
+        const failures = integration.consecutiveFailures + 1;
+        const limit = (integration.settings as IntegrationSettings).pauseAfterFailures ?? DEFAULT_PAUSE_AFTER_FAILURES;
+        const pause = failures >= limit && integration.status === 'active';
+        const why = `paused after ${failures} failed runs in a row; last error: ${input.error ?? 'unknown'}`;
+        await tx
+          .update(erpIntegrations)
+          .set({ consecutiveFailures: failures, ...(pause ? { status: 'paused' as const, pausedReason: why, updatedAt: new Date() } : {}) })
+          .where(eq(erpIntegrations.id, integration.id));
+        return { paused: pause, entities: Object.keys(integration.mappings), reason: why };
+      });
+      if (paused) await changeErpSchedules(Context.current().client, input.integrationId, entities, { op: 'pause', note: reason });
+      return { paused };
+    },
+  };
+}
+
+export type ErpActivities = ReturnType<typeof createErpActivities>;

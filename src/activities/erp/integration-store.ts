@@ -1,0 +1,60 @@
+/**
+ * The integration aggregate as activities and routes see it: loading with decrypted credentials,
+ * compiled mappings, and the run bookkeeping that must move together with catalog writes.
+ */
+import { and, eq } from 'drizzle-orm';
+import type { Db } from '../../db/client.js';
+import { erpIntegrations } from '../../db/tables/erp.js';
+import type { ErpEntity } from '../../domain/erp/entities.js';
+import { compileMapping, type CompiledMapping, type MappingEntryInput } from '../../domain/erp/mapping.js';
+import { connectorSchema, type ErpConnector } from '../../providers/erp/definition.js';
+import type { CredentialCipher } from '../../secrets/credential-cipher.js';
+
+export type IntegrationRow = typeof erpIntegrations.$inferSelect;
+
+/** Settings every integration has (zod-checked by the API). */
+export interface IntegrationSettings {
+  intervalSeconds?: number;
+  warehouse?: string;
+  priceList?: string;
+  /** Pause the schedule after this many failed runs in a row. */
+  pauseAfterFailures?: number;
+  /** Values the connector's templates read as settings.* (e.g. baseUrl). */
+  [key: string]: unknown;
+}
+
+export const DEFAULT_PAUSE_AFTER_FAILURES = 3;
+
+export function sealIntegrationCredentials(cipher: CredentialCipher, credentials: Record<string, string>, tenantId: string, integrationId: string) {
+  const sealed = cipher.seal(credentials, tenantId, `erp:${integrationId}`);
+  return { credentialsCiphertext: sealed.ciphertext.toString('base64'), credentialsKeyId: sealed.keyId };
+}
+
+export function openIntegrationCredentials(cipher: CredentialCipher, row: IntegrationRow): Record<string, string> {
+  if (!row.credentialsCiphertext || !row.credentialsKeyId) return {};
+  return cipher.open(
+    { ciphertext: Buffer.from(row.credentialsCiphertext, 'base64'), keyId: row.credentialsKeyId },
+    row.tenantId,
+    `erp:${row.id}`,
+  ) as Record<string, string>;
+}
+
+export async function findIntegration(db: Db, tenantId: string, id: string): Promise<IntegrationRow | undefined> {
+  const [row] = await db
+    .select()
+    .from(erpIntegrations)
+    .where(and(eq(erpIntegrations.id, id), eq(erpIntegrations.tenantId, tenantId)));
+  return row;
+}
+
+export function connectorOf(row: IntegrationRow): ErpConnector {
+  return connectorSchema.parse(row.connector);
+}
+
+/** The entity's mapping compiled once for a run (or a replay), with the integration's defaults. */
+export function mappingOf<E extends ErpEntity>(row: IntegrationRow, entity: E): CompiledMapping<E> | undefined {
+  const entries = (row.mappings as Record<string, MappingEntryInput[] | undefined>)[entity];
+  if (!entries) return undefined;
+  const settings = row.settings as IntegrationSettings;
+  return compileMapping(entity, entries, { warehouse: settings.warehouse, priceList: settings.priceList });
+}

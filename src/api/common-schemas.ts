@@ -1,0 +1,37 @@
+import { z } from 'zod';
+import { ApiError } from './errors.js';
+import { COUNTRY_CODES, CURRENCY_CODES } from '../domain/regions.js';
+
+// Enums rather than a refine: the OpenAPI document then lists exactly the codes the API accepts.
+type Codes = [string, ...string[]];
+
+export const currencyCode = z
+  .enum(CURRENCY_CODES as Codes, { error: 'must be an ISO 4217 code in upper case, e.g. EUR' })
+  .meta({ description: 'ISO 4217, upper case', examples: ['EUR'] });
+
+export const countryCode = z
+  .enum(COUNTRY_CODES as Codes, { error: 'must be an ISO 3166-1 alpha-2 code in upper case, e.g. DE' })
+  .meta({ description: 'ISO 3166-1 alpha-2, upper case', examples: ['DE'] });
+
+/**
+ * A page cursor as the list endpoints hand it out (base64url). The pattern keeps a hostile cursor
+ * from ever reaching a decoder, and its length bound keeps URLs well under Node's header limit.
+ */
+export const pageCursor = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{1,2048}$/, 'use nextCursor from a previous page')
+  .meta({ description: 'nextCursor of the previous page' });
+
+/** A keyset cursor over (time, id), as the payment and customer lists page. */
+export function encodeTimeCursor(at: Date, id: string): string {
+  return Buffer.from(`${at.toISOString()}|${id}`).toString('base64url');
+}
+
+export function decodeTimeCursor(cursor: string): { at: Date; id: string } {
+  const [raw, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
+  const at = new Date(raw ?? '');
+  if (!id || Number.isNaN(at.getTime())) {
+    throw new ApiError(400, 'validation_failed', 'cursor is not valid', [{ path: 'query.cursor', message: 'use nextCursor from a previous page' }]);
+  }
+  return { at, id };
+}

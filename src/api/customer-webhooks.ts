@@ -1,0 +1,27 @@
+import { localIdForRemote } from '../db/queries/customers.js';
+import type { connections } from '../db/schema.js';
+import { customerSyncSettingsOf } from '../domain/customers/sync-settings.js';
+import { signalCustomerSync } from '../temporal/customer-sync.js';
+import type { AppDeps } from './app.js';
+
+type Connection = typeof connections.$inferSelect;
+
+/**
+ * Hands a verified, stored webhook about a customer to the customer's entity workflow. Resolves
+ * false when the payload is not a customer event of a connection that syncs customers.
+ */
+export async function deliverCustomerEvent(deps: AppDeps, conn: Connection, payload: unknown): Promise<boolean> {
+  if (!customerSyncSettingsOf(conn.settings)) return false;
+  const { factory } = await deps.providers.resolve(conn.tenantId, conn.provider);
+  const event = factory.customerSync?.customerEventOf(payload);
+  if (!event) return false;
+  const customerId = await localIdForRemote(deps.database.db, conn, event);
+  if (!customerId) return true;
+  await signalCustomerSync(
+    deps.temporal,
+    deps.taskQueues.customers,
+    { tenantId: conn.tenantId, customerId },
+    { remote: { connectionId: conn.id, eventId: event.eventId, remoteId: event.remoteId, occurredAt: event.occurredAt } },
+  );
+  return true;
+}

@@ -1,0 +1,66 @@
+import { z } from 'zod';
+import { listAuditEvents } from '../../db/queries/audit-events.js';
+import type { AppDeps } from '../app.js';
+import type { ResourceRouter } from '../endpoint.js';
+
+const cursor = z
+  .string()
+  .regex(/^[1-9][0-9]{0,15}$/, 'a nextCursor value from a previous page')
+  .meta({ description: 'The `nextCursor` of the previous page' });
+const listQuery = z.strictObject({
+  resourceType: z.enum(['tenant', 'api_key', 'connection', 'provider', 'routing_rules']).optional(),
+  resourceId: z.string().min(1).max(200).optional(),
+  since: z.iso.datetime({ offset: true }).optional().meta({ description: 'Only entries at or after this instant (ISO 8601)' }),
+  cursor: cursor.optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+});
+
+const auditEventOut = z.object({
+  id: z.string(),
+  object: z.literal('audit_event'),
+  actor: z.object({ type: z.enum(['api_key', 'admin']), id: z.string().nullable() }),
+  action: z.string(),
+  resourceType: z.string(),
+  resourceId: z.string(),
+  changes: z.object({
+    before: z.unknown().optional(),
+    after: z.unknown().optional(),
+    fields: z.array(z.string()).optional().meta({ description: 'Top-level fields that differ between before and after' }),
+  }),
+  createdAt: z.string(),
+});
+const pageOut = z.object({ data: z.array(auditEventOut), nextCursor: z.string().nullable() });
+
+export function auditEventsRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter {
+  return r.endpoint(
+    'get',
+    '/v1/audit-events',
+    {
+      summary: 'Who changed what and when: tenants, API keys, connections, providers, routing rules (newest first)',
+      query: listQuery,
+      responses: { 200: { description: 'One page; pass nextCursor as cursor for the next', schema: pageOut } },
+    },
+    async ({ query, tenant, res }) => {
+      const { rows, more } = await listAuditEvents(deps.database.db, tenant.id, {
+        ...(query.resourceType ? { resourceType: query.resourceType } : {}),
+        ...(query.resourceId ? { resourceId: query.resourceId } : {}),
+        ...(query.since ? { since: new Date(query.since) } : {}),
+        ...(query.cursor ? { beforeSeq: Number(query.cursor) } : {}),
+        limit: query.limit,
+      });
+      res.json({
+        data: rows.map((row) => ({
+          id: row.id,
+          object: 'audit_event',
+          actor: { type: row.actorType, id: row.actorId },
+          action: row.action,
+          resourceType: row.resourceType,
+          resourceId: row.resourceId,
+          changes: row.changes,
+          createdAt: row.createdAt.toISOString(),
+        })),
+        nextCursor: more ? String(rows[rows.length - 1]!.seq) : null,
+      });
+    },
+  );
+}

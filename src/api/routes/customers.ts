@@ -1,0 +1,392 @@
+import { and, asc, eq, exists, gt, gte, isNull, or, sql } from 'drizzle-orm';
+import { z } from 'zod';
+import { newId } from '../../db/ids.js';
+import { customers, syncConflicts, syncMappings } from '../../db/schema.js';
+import {
+  customerSyncConnections,
+  fieldsOf,
+  lockCustomer,
+  recordLocalChange,
+  updateCustomer,
+  type CustomerRow,
+} from '../../db/queries/customers.js';
+import { normalizeFields, type CustomerFields } from '../../domain/customers/fields.js';
+import { CUSTOMERS_CATALOG } from '../../domain/customers/sync-settings.js';
+import { workflowId } from '../../shared/workflow-ids.js';
+import type { AppDeps } from '../app.js';
+import type { ResourceRouter } from '../endpoint.js';
+import { ApiError } from '../errors.js';
+import { claimIdempotencyKey, requestHash, requireIdempotencyKey, storeIdempotentResponse } from '../idempotency.js';
+import { decodeTimeCursor, encodeTimeCursor, pageCursor } from '../common-schemas.js';
+
+const text = (max: number) => z.string().trim().max(max);
+const addressIn = z.strictObject({
+  line1: text(200).nullish(),
+  line2: text(200).nullish(),
+  city: text(200).nullish(),
+  postal_code: text(40).nullish(),
+  state: text(200).nullish(),
+  country: z
+    .string()
+    .regex(/^[A-Z]{2}$/, 'must be an ISO 3166-1 alpha-2 code in upper case, e.g. DE')
+    .nullish(),
+});
+const metadataIn = z
+  .record(z.string().min(1).max(40), z.string().max(500))
+  .refine((m) => Object.keys(m).length <= 50, 'at most 50 keys');
+const fieldsIn = {
+  email: z.email().max(320).nullish(),
+  name: text(256).nullish(),
+  phone: text(40).nullish(),
+  address: addressIn.nullish(),
+  description: text(1000).nullish(),
+  metadata: metadataIn.optional(),
+};
+const createBody = z.strictObject(fieldsIn);
+const patchBody = z.strictObject(fieldsIn).refine((b) => Object.keys(b).length > 0, 'at least one field to change is required');
+type FieldsIn = z.output<typeof createBody>;
+
+const syncStates = ['pending', 'in_sync', 'failed'] as const;
+const listQuery = z.strictObject({
+  email: z.string().max(320).optional(),
+  updatedSince: z.iso.datetime({ offset: true }).optional().meta({ description: 'Only customers changed at or after this instant' }),
+  syncState: z.enum(syncStates).optional().meta({ description: 'Only customers with a connected system in this state' }),
+  includeDeleted: z.enum(['true', 'false']).optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: pageCursor.optional(),
+});
+const idParams = z.object({ id: z.string().min(1).max(64) });
+
+const addressOut = z
+  .object({
+    line1: z.string().nullable(),
+    line2: z.string().nullable(),
+    city: z.string().nullable(),
+    postal_code: z.string().nullable(),
+    state: z.string().nullable(),
+    country: z.string().nullable(),
+  })
+  .nullable();
+export const customerOut = z.object({
+  id: z.string(),
+  object: z.literal('customer'),
+  email: z.string().nullable(),
+  name: z.string().nullable(),
+  phone: z.string().nullable(),
+  address: addressOut,
+  description: z.string().nullable(),
+  metadata: z.record(z.string(), z.string()),
+  version: z.number().int().meta({ description: 'Grows with every change; send it back in If-Match to update safely' }),
+  deleted: z.boolean(),
+  workflowId: z.string(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  deletedAt: z.string().nullable(),
+});
+type CustomerOut = z.infer<typeof customerOut>;
+
+const syncOut = z.object({
+  customerId: z.string(),
+  version: z.number().int(),
+  systems: z.array(
+    z.object({
+      connectionId: z.string(),
+      remoteSystem: z.string(),
+      remoteId: z.string().nullable(),
+      state: z.enum(syncStates),
+      failureReason: z.string().nullable(),
+      lastSyncedVersion: z.number().int(),
+      lastSyncedAt: z.string().nullable(),
+    }),
+  ),
+  conflicts: z.array(
+    z.object({
+      connectionId: z.string(),
+      field: z.string(),
+      baseValue: z.unknown(),
+      localValue: z.unknown(),
+      remoteValue: z.unknown(),
+      policy: z.string(),
+      decision: z.enum(['local', 'remote']),
+      at: z.string(),
+    }),
+  ),
+});
+
+function toOut(row: CustomerRow): CustomerOut {
+  const f = fieldsOf(row);
+  return {
+    id: row.id,
+    object: 'customer',
+    email: f.email,
+    name: f.name,
+    phone: f.phone,
+    address: f.address
+      ? { line1: f.address.line1, line2: f.address.line2, city: f.address.city, postal_code: f.address.postalCode, state: f.address.state, country: f.address.country }
+      : null,
+    description: f.description,
+    metadata: f.metadata,
+    version: row.version,
+    deleted: row.deletedAt !== null,
+    workflowId: workflowId.customer(row.id),
+    createdAt: row.createdAt.toISOString(),
+    updatedAt: row.updatedAt.toISOString(),
+    deletedAt: row.deletedAt?.toISOString() ?? null,
+  };
+}
+
+/** The API's field names onto the domain's; absent fields keep `base`'s values. */
+function applyInput(base: CustomerFields, input: FieldsIn): CustomerFields {
+  const address = input.address;
+  return normalizeFields({
+    ...base,
+    ...(input.email !== undefined ? { email: input.email } : {}),
+    ...(input.name !== undefined ? { name: input.name } : {}),
+    ...(input.phone !== undefined ? { phone: input.phone } : {}),
+    ...(input.description !== undefined ? { description: input.description } : {}),
+    ...(input.metadata !== undefined ? { metadata: input.metadata } : {}),
+    ...(address !== undefined
+      ? {
+          address: address && {
+            line1: address.line1 ?? null,
+            line2: address.line2 ?? null,
+            city: address.city ?? null,
+            postalCode: address.postal_code ?? null,
+            state: address.state ?? null,
+            country: address.country ?? null,
+          },
+        }
+      : {}),
+  });
+}
+
+/** `If-Match: "3"` (or 3, or a weak W/"3") → 3; absent → undefined (an unconditional write). */
+function ifMatchVersion(header: string | undefined): number | undefined {
+  if (header === undefined) return undefined;
+  const m = /^\s*(?:W\/)?"?(\d{1,9})"?\s*$/.exec(header);
+  if (!m) {
+    throw new ApiError(400, 'validation_failed', 'If-Match must be the customer version, e.g. "3"', [
+      { path: 'headers.if-match', message: 'the version from a previous response, e.g. "3"' },
+    ]);
+  }
+  return Number(m[1]);
+}
+
+
+const idempotencyHeader = [{ name: 'Idempotency-Key', required: true, description: 'Unique per logical request; a retry with the same key and body replays the first response' }];
+const ifMatchHeader = [{ name: 'If-Match', required: false, description: 'The version you last read; the change is refused with 412 when the customer changed since' }];
+
+/**
+ * The tenant's customer catalog. Every write bumps `version` and commits an outbox row in the same
+ * transaction; the outbox relay hands it to the customer's sync workflow (`customer-<id>`).
+ */
+export function customersRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter {
+  const { db } = deps.database;
+
+  async function loadOne(tenantId: string, id: string): Promise<CustomerRow> {
+    const [row] = await db.select().from(customers).where(and(eq(customers.id, id), eq(customers.tenantId, tenantId)));
+    if (!row) throw ApiError.notFound('customer', id);
+    return row;
+  }
+
+  /** Locks the customer and checks If-Match; the change runs in the same transaction. */
+  async function change(tenantId: string, id: string, ifMatch: string | undefined, apply: (tx: typeof db, row: CustomerRow) => Promise<CustomerRow>) {
+    const expected = ifMatchVersion(ifMatch);
+    return db.transaction(async (tx) => {
+      const row = await lockCustomer(tx, tenantId, id);
+      if (!row) throw ApiError.notFound('customer', id);
+      if (expected !== undefined && expected !== row.version) {
+        throw new ApiError(412, 'precondition_failed', `customer ${id} is at version ${row.version}, not ${expected}; read it again and retry`);
+      }
+      return apply(tx, row);
+    });
+  }
+
+  function send(res: import('express').Response, status: number, row: CustomerRow) {
+    res.setHeader('ETag', `"${row.version}"`);
+    res.status(status).json(toOut(row));
+  }
+
+  return r
+    .endpoint(
+      'post',
+      '/v1/customers',
+      {
+        summary: 'Create a customer',
+        description: 'Stored with version 1 and synced to every connection with customer sync enabled (settings.customerSync.enabled).',
+        body: createBody,
+        headers: idempotencyHeader,
+        responses: { 201: { description: 'Created', schema: customerOut } },
+      },
+      async ({ body, tenant, req, res }) => {
+        const key = requireIdempotencyKey(req.get('idempotency-key'));
+        const scope = { tenantId: tenant.id, scope: 'customers', key };
+        const id = newId('cust');
+        const result = await db.transaction(async (tx) => {
+          const claim = await claimIdempotencyKey(tx, { ...scope, hash: requestHash(body), resourceId: id });
+          if (claim.kind === 'replay') return { claim, row: undefined };
+          const [row] = await tx
+            .insert(customers)
+            .values({ id, tenantId: tenant.id, ...applyInput(normalizeFields({}), body) })
+            .returning();
+          await recordLocalChange(tx, row!);
+          const out = toOut(row!);
+          await storeIdempotentResponse(tx, scope, 201, out);
+          return { claim, row: row! };
+        });
+        if (result.claim.kind === 'replay') {
+          res.setHeader('Idempotent-Replayed', 'true');
+          if (result.claim.status !== null) return void res.status(result.claim.status).json(result.claim.body);
+          return send(res, 201, await loadOne(tenant.id, result.claim.resourceId));
+        }
+        send(res, 201, result.row!);
+      },
+    )
+    .endpoint(
+      'get',
+      '/v1/customers/:id',
+      { summary: 'Get a customer (deleted ones too, marked deleted)', params: idParams, responses: { 200: { description: 'The customer', schema: customerOut } } },
+      async ({ params, tenant, res }) => send(res, 200, await loadOne(tenant.id, params.id)),
+    )
+    .endpoint(
+      'patch',
+      '/v1/customers/:id',
+      {
+        summary: 'Change a customer',
+        description: 'Only the fields sent change (null clears one; `metadata` is replaced as a whole). With If-Match, 412 when the version moved on.',
+        params: idParams,
+        body: patchBody,
+        headers: ifMatchHeader,
+        responses: { 200: { description: 'The changed customer', schema: customerOut } },
+      },
+      async ({ params, body, tenant, req, res }) => {
+        const row = await change(tenant.id, params.id, req.get('if-match'), async (tx, current) => {
+          if (current.deletedAt) throw new ApiError(409, 'conflict', `customer ${current.id} is deleted`);
+          const fields = applyInput(fieldsOf(current), body);
+          const updated = await updateCustomer(tx, current, { fields });
+          await recordLocalChange(tx, updated);
+          return updated;
+        });
+        send(res, 200, row);
+      },
+    )
+    .endpoint(
+      'delete',
+      '/v1/customers/:id',
+      {
+        summary: 'Delete a customer (a tombstone that syncs)',
+        description: 'The record stays readable, marked deleted; the deletion is carried to every connected system. Deleting again changes nothing.',
+        params: idParams,
+        headers: ifMatchHeader,
+        responses: { 200: { description: 'The deleted customer', schema: customerOut } },
+      },
+      async ({ params, tenant, req, res }) => {
+        const row = await change(tenant.id, params.id, req.get('if-match'), async (tx, current) => {
+          if (current.deletedAt) return current;
+          const updated = await updateCustomer(tx, current, { deleted: true });
+          await recordLocalChange(tx, updated);
+          return updated;
+        });
+        send(res, 200, row);
+      },
+    )
+    .endpoint(
+      'get',
+      '/v1/customers',
+      {
+        summary: 'List customers, least recently changed first',
+        description: 'Page with `cursor`; filter by exact email, by change time (`updatedSince`) or by sync state with any connected system.',
+        query: listQuery,
+        responses: { 200: { description: 'A page', schema: z.object({ data: z.array(customerOut), nextCursor: z.string().nullable() }) } },
+      },
+      async ({ query, tenant, res }) => {
+        const after = query.cursor ? decodeTimeCursor(query.cursor) : undefined;
+        // Postgres keeps microseconds, a cursor milliseconds: page on the truncated time so a page never repeats.
+        const changedAt = sql`date_trunc('milliseconds', ${customers.updatedAt})`;
+        const rows = await db
+          .select()
+          .from(customers)
+          .where(
+            and(
+              eq(customers.tenantId, tenant.id),
+              query.includeDeleted === 'true' ? undefined : isNull(customers.deletedAt),
+              query.email ? eq(customers.email, query.email) : undefined,
+              query.updatedSince ? gte(customers.updatedAt, new Date(query.updatedSince)) : undefined,
+              query.syncState
+                ? exists(
+                    db
+                      .select({ one: syncMappings.id })
+                      .from(syncMappings)
+                      .where(
+                        and(
+                          eq(syncMappings.tenantId, tenant.id),
+                          eq(syncMappings.catalog, CUSTOMERS_CATALOG),
+                          eq(syncMappings.localId, customers.id),
+                          eq(syncMappings.state, query.syncState),
+                        ),
+                      ),
+                  )
+                : undefined,
+              after ? or(gt(changedAt, sql`${after.at.toISOString()}::timestamptz`), and(eq(changedAt, sql`${after.at.toISOString()}::timestamptz`), gt(customers.id, after.id))) : undefined,
+            ),
+          )
+          .orderBy(asc(changedAt), asc(customers.id))
+          .limit(query.limit + 1);
+        const page = rows.slice(0, query.limit);
+        const last = page[page.length - 1];
+        res.json({ data: page.map(toOut), nextCursor: rows.length > query.limit && last ? encodeTimeCursor(last.updatedAt, last.id) : null });
+      },
+    )
+    .endpoint(
+      'get',
+      '/v1/customers/:id/sync',
+      {
+        summary: "A customer's sync state per connected system, and its recorded conflicts",
+        params: idParams,
+        responses: { 200: { description: 'Sync state', schema: syncOut } },
+      },
+      async ({ params, tenant, res }) => {
+        const row = await loadOne(tenant.id, params.id);
+        const mappings = await db
+          .select()
+          .from(syncMappings)
+          .where(and(eq(syncMappings.tenantId, tenant.id), eq(syncMappings.catalog, CUSTOMERS_CATALOG), eq(syncMappings.localId, row.id)));
+        const targets = await customerSyncConnections(db, tenant.id);
+        const conflicts = await db
+          .select()
+          .from(syncConflicts)
+          .where(and(eq(syncConflicts.tenantId, tenant.id), eq(syncConflicts.catalog, CUSTOMERS_CATALOG), eq(syncConflicts.localId, row.id)))
+          .orderBy(asc(syncConflicts.id));
+        const systems = [
+          ...mappings.map((m) => ({
+            connectionId: m.connectionId,
+            remoteSystem: m.remoteSystem,
+            remoteId: m.remoteId,
+            state: m.state,
+            failureReason: m.failureReason,
+            lastSyncedVersion: m.lastSyncedVersion,
+            lastSyncedAt: m.lastSyncedAt?.toISOString() ?? null,
+          })),
+          // Connected systems this customer has not reached yet.
+          ...targets
+            .filter((t) => !mappings.some((m) => m.connectionId === t.id))
+            .map((t) => ({ connectionId: t.id, remoteSystem: t.provider, remoteId: null, state: 'pending' as const, failureReason: null, lastSyncedVersion: 0, lastSyncedAt: null })),
+        ];
+        res.json({
+          customerId: row.id,
+          version: row.version,
+          systems,
+          conflicts: conflicts.map((c) => ({
+            connectionId: c.connectionId,
+            field: c.field,
+            baseValue: c.baseValue,
+            localValue: c.localValue,
+            remoteValue: c.remoteValue,
+            policy: c.policy,
+            decision: c.decision,
+            at: c.createdAt.toISOString(),
+          })),
+        });
+      },
+    );
+}

@@ -1,0 +1,33 @@
+/** Read endpoints of the catalog ERPs feed: GET /v1/catalog/{products,prices,inventory,orders}, cursor-paged. */
+import { z } from 'zod';
+import { InvalidCursorError, listCatalog } from '../../../db/queries/erp-catalog.js';
+import { ERP_ENTITIES } from '../../../domain/erp/entities.js';
+import type { AppDeps } from '../../app.js';
+import type { ResourceRouter } from '../../endpoint.js';
+import { ApiError } from '../../errors.js';
+import { pageCursor } from '../../common-schemas.js';
+
+const query = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+  cursor: pageCursor.optional(),
+});
+const pageOut = z.object({ data: z.array(z.record(z.string(), z.unknown())), nextCursor: z.string().nullable() });
+
+export function catalogRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter {
+  for (const entity of ERP_ENTITIES) {
+    r.endpoint(
+      'get',
+      `/v1/catalog/${entity}`,
+      { summary: `The tenant's ${entity}, ordered by natural key`, query, responses: { 200: { description: 'One page', schema: pageOut } } },
+      async ({ query: q, tenant, res }) => {
+        try {
+          res.json(await listCatalog(deps.database.db, entity, tenant.id, q.limit, q.cursor));
+        } catch (err) {
+          if (err instanceof InvalidCursorError) throw new ApiError(400, 'validation_failed', err.message, [{ path: 'query.cursor', message: err.message }]);
+          throw err;
+        }
+      },
+    );
+  }
+  return r;
+}

@@ -1,0 +1,559 @@
+/**
+ * ERP integrations of a tenant: CRUD (validated on save, with the path of every problem), manual
+ * syncs and their runs, pause/resume of the schedules, dead letters and their replay.
+ */
+import { and, asc, desc, eq, inArray } from 'drizzle-orm';
+import { z } from 'zod';
+import { newId } from '../../../db/ids.js';
+import { erpDeadLetters, erpIntegrations, erpRuns } from '../../../db/tables/erp.js';
+import { ERP_ENTITIES, type ErpEntity } from '../../../domain/erp/entities.js';
+import { mappingsSchema } from '../../../domain/erp/mapping.js';
+import { connectorSchema, type ErpConnector } from '../../../providers/erp/definition.js';
+import { checkOutboundUrl, OutboundUrlError } from '../../../providers/url-policy.js';
+import { renderString, TemplateError } from '../../../domain/template.js';
+import { addCounts, applyRecords, ZERO_COUNTS } from '../../../activities/erp/apply-records.js';
+import { mappingOf, sealIntegrationCredentials, type IntegrationRow } from '../../../activities/erp/integration-store.js';
+import { storeUpload, UploadTooLargeError } from '../../../activities/erp/upload-store.js';
+import type { ErpPollInput } from '../../../shared/erp-messages.js';
+import { IntegrationIdAttr, TenantIdAttr } from '../../../shared/search-attributes.js';
+import { workflowId } from '../../../shared/workflow-ids.js';
+import { changeErpSchedules, ensureErpSchedules } from '../../../temporal/erp-schedules.js';
+import type { AppDeps } from '../../app.js';
+import { checkConnectionSettings } from '../../connection-settings.js';
+import type { ResourceRouter } from '../../endpoint.js';
+import { ApiError } from '../../errors.js';
+import { resultWithin } from '../../await-workflow.js';
+
+const settingsSchema = z
+  .object({
+    intervalSeconds: z.number().int().min(10).max(86_400).default(300),
+    warehouse: z.string().trim().min(1).max(100).optional(),
+    priceList: z.string().trim().min(1).max(100).optional(),
+    pauseAfterFailures: z.number().int().min(1).max(100).default(3),
+  })
+  .catchall(z.union([z.string().max(2000), z.number(), z.boolean()]))
+  .meta({ description: 'Schedule and defaults; other keys are read by connector templates as settings.<key> (e.g. baseUrl).' });
+
+const credentials = z
+  .record(z.string().regex(/^[A-Za-z][A-Za-z0-9_]*$/), z.string().min(1).max(4000))
+  .meta({ description: 'Write-only; encrypted at rest bound to tenant and integration. webhookSecret signs webhooks.', writeOnly: true });
+
+const typeSchema = z.enum(['polling', 'webhook', 'hybrid']);
+
+const createBody = z.strictObject({
+  name: z.string().trim().min(1).max(200),
+  type: typeSchema,
+  connector: connectorSchema,
+  credentials: credentials.optional(),
+  settings: settingsSchema.default({ intervalSeconds: 300, pauseAfterFailures: 3 }),
+  mappings: mappingsSchema,
+});
+const patchBody = z
+  .strictObject({
+    name: z.string().trim().min(1).max(200).optional(),
+    type: typeSchema.optional(),
+    connector: connectorSchema.optional(),
+    credentials: credentials.optional(),
+    settings: settingsSchema.optional(),
+    mappings: mappingsSchema.optional(),
+  })
+  .refine((b) => Object.keys(b).length > 0, 'at least one field to change is required');
+
+const idParams = z.object({ id: z.string().min(1) });
+const runParams = z.object({ id: z.string().min(1), runId: z.string().min(1) });
+const syncBody = z.strictObject({ entity: z.enum(ERP_ENTITIES), mode: z.enum(['full', 'incremental']).default('incremental') });
+const replayBody = z.strictObject({
+  ids: z.array(z.string().min(1)).min(1).max(1000).optional().meta({ description: 'Dead letters to replay; all open ones when absent.' }),
+});
+
+const integrationOut = z.object({
+  id: z.string(),
+  object: z.literal('integration'),
+  name: z.string(),
+  type: typeSchema,
+  status: z.enum(['active', 'paused']),
+  pausedReason: z.string().nullable(),
+  consecutiveFailures: z.number(),
+  connector: z.record(z.string(), z.unknown()),
+  settings: z.record(z.string(), z.unknown()),
+  mappings: z.record(z.string(), z.unknown()),
+  watermarks: z.record(z.string(), z.object({ watermark: z.string(), key: z.string() })),
+  hasCredentials: z.boolean(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+const countsOut = z.object({ read: z.number(), valid: z.number(), invalid: z.number(), upserted: z.number(), unchanged: z.number() });
+const runOut = z.object({
+  id: z.string(),
+  object: z.literal('integration_run'),
+  integrationId: z.string(),
+  entity: z.string(),
+  mode: z.string(),
+  trigger: z.string(),
+  status: z.enum(['running', 'succeeded', 'failed']),
+  counts: countsOut,
+  checkpoint: z.record(z.string(), z.unknown()),
+  errors: z.array(z.object({ at: z.string(), message: z.string() })),
+  workflowId: z.string(),
+  startedAt: z.string(),
+  finishedAt: z.string().nullable(),
+  durationMs: z.number().meta({ description: 'So far, while running.' }),
+});
+const TEST_WAIT_MS = 30_000;
+export const DEFAULT_UPLOAD_MAX_BYTES = 512 * 1024 * 1024;
+const UPLOAD_TYPES = ['text/csv', 'application/octet-stream'];
+const uploadParams = z.object({ id: z.string().min(1), entity: z.enum(ERP_ENTITIES) });
+const uploadOut = z.object({ id: z.string(), object: z.literal('integration_file'), integrationId: z.string(), entity: z.string(), size: z.number() });
+const testOut = z.object({
+  status: z.enum(['completed', 'running']),
+  ok: z.boolean(),
+  entity: z.string().optional(),
+  records: z.number().optional(),
+  fields: z.array(z.string()).optional().meta({ description: 'Field names of the first record, for writing mappings.' }),
+  code: z.string().optional(),
+  message: z.string().optional(),
+  workflowId: z.string(),
+});
+const deadLetterOut = z.object({
+  id: z.string(),
+  runId: z.string(),
+  entity: z.string(),
+  status: z.enum(['open', 'replayed']),
+  raw: z.unknown(),
+  errors: z.array(z.object({ field: z.string(), message: z.string() })),
+  createdAt: z.string(),
+});
+
+export function presentIntegration(row: IntegrationRow): z.infer<typeof integrationOut> {
+  return {
+    id: row.id,
+    object: 'integration',
+    name: row.name,
+    type: row.type,
+    status: row.status,
+    pausedReason: row.pausedReason,
+    consecutiveFailures: row.consecutiveFailures,
+    connector: row.connector,
+    settings: row.settings,
+    mappings: row.mappings,
+    watermarks: row.watermarks,
+    hasCredentials: row.credentialsCiphertext !== null,
+    createdAt: row.createdAt.toISOString(),
+    updatedAt: row.updatedAt.toISOString(),
+  };
+}
+
+function presentRun(row: typeof erpRuns.$inferSelect): z.infer<typeof runOut> {
+  return {
+    id: row.id,
+    object: 'integration_run',
+    integrationId: row.integrationId,
+    entity: row.entity,
+    mode: row.mode,
+    trigger: row.trigger,
+    status: row.status,
+    counts: row.counts,
+    checkpoint: row.checkpoint as unknown as Record<string, unknown>,
+    errors: row.errors,
+    workflowId: row.workflowId,
+    startedAt: row.startedAt.toISOString(),
+    finishedAt: row.finishedAt?.toISOString() ?? null,
+    durationMs: (row.finishedAt ?? new Date()).getTime() - row.startedAt.getTime(),
+  };
+}
+
+/** Entities a polling integration schedules: mapped and served by a connector stream. */
+function scheduledEntities(row: Pick<IntegrationRow, 'type' | 'connector' | 'mappings'>): ErpEntity[] {
+  if (row.type === 'webhook') return [];
+  const streams = (row.connector as { streams?: Record<string, unknown> }).streams ?? {};
+  return ERP_ENTITIES.filter((e) => (row.mappings as Record<string, unknown>)[e] !== undefined && streams[e] !== undefined);
+}
+
+/** A polling integration needs a stream for each mapped entity. */
+function checkStreamsCoverMappings(type: string, connector: { streams: Record<string, unknown> }, mappings: Record<string, unknown>): void {
+  if (type === 'webhook') return;
+  const missing = Object.keys(mappings).filter((e) => mappings[e] !== undefined && connector.streams[e] === undefined);
+  if (missing.length > 0) {
+    throw new ApiError(
+      400,
+      'validation_failed',
+      'mapped entities need a connector stream',
+      missing.map((e) => ({ path: `body.connector.streams.${e}`, message: `'${e}' is mapped but the connector has no stream for it` })),
+    );
+  }
+}
+
+/**
+ * URLs the connector will call, checked against the outbound policy at save time as far as they can
+ * be rendered without credentials (the worker checks every URL again before it connects).
+ */
+function checkConnectorUrls(connector: ErpConnector, settings: Record<string, unknown>, policy: AppDeps['urlPolicy']): void {
+  const urls: [string, string][] = [];
+  if (connector.baseUrl) urls.push(['body.connector.baseUrl', connector.baseUrl]);
+  if (connector.type === 'csv') {
+    for (const [entity, stream] of Object.entries(connector.streams)) {
+      if (stream?.url && !stream.url.startsWith('/')) urls.push([`body.connector.streams.${entity}.url`, stream.url]);
+    }
+  }
+  for (const [path, template] of urls) {
+    let url: string;
+    try {
+      url = renderString(template, { settings, credentials: {} });
+    } catch (err) {
+      if (err instanceof TemplateError && err.variable?.startsWith('credentials')) continue;
+      throw new ApiError(400, 'validation_failed', `${path} cannot be rendered`, [{ path, message: (err as Error).message }]);
+    }
+    try {
+      checkOutboundUrl(url, policy);
+    } catch (err) {
+      if (!(err instanceof OutboundUrlError)) throw err;
+      throw new ApiError(400, 'validation_failed', `${path} is not an allowed URL`, [{ path, message: err.message }]);
+    }
+  }
+}
+
+export function integrationsRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter {
+  const { db } = deps.database;
+  const policy = deps.urlPolicy;
+  const maxUploadBytes = deps.erpUploadMaxBytes ?? DEFAULT_UPLOAD_MAX_BYTES;
+  const tooLarge = () => new ApiError(413, 'payload_too_large', `the file is larger than the limit of ${maxUploadBytes} bytes`);
+
+  async function findOwned(tenantId: string, id: string): Promise<IntegrationRow> {
+    const [row] = await db.select().from(erpIntegrations).where(and(eq(erpIntegrations.id, id), eq(erpIntegrations.tenantId, tenantId)));
+    if (!row) throw ApiError.notFound('integration', id);
+    return row;
+  }
+
+  async function syncSchedules(row: IntegrationRow, previous?: IntegrationRow): Promise<void> {
+    const entities = scheduledEntities(row);
+    const dropped = previous ? scheduledEntities(previous).filter((e) => !entities.includes(e)) : [];
+    await changeErpSchedules(deps.temporal, row.id, dropped, { op: 'delete' });
+    await ensureErpSchedules(deps.temporal, {
+      tenantId: row.tenantId,
+      integrationId: row.id,
+      entities,
+      intervalSeconds: Number((row.settings as { intervalSeconds?: number }).intervalSeconds ?? 300),
+      taskQueue: deps.taskQueues.erp,
+      paused: row.status === 'paused',
+      ...(row.pausedReason ? { note: row.pausedReason } : {}),
+    });
+  }
+
+  return r
+    .endpoint(
+      'post',
+      '/v1/integrations',
+      {
+        summary: 'Create an ERP integration (connector, encrypted credentials, settings, mappings per entity)',
+        description: 'Everything is validated before it is stored: an unknown field, transformation or stream is a 400 naming its path. See docs/erp-integrations.md.',
+        body: createBody,
+        responses: { 201: { description: 'Created', schema: integrationOut } },
+      },
+      async ({ body, tenant, res }) => {
+        checkStreamsCoverMappings(body.type, body.connector, body.mappings);
+        checkConnectionSettings(body.settings, policy);
+        checkConnectorUrls(body.connector, body.settings, policy);
+        const id = newId('int');
+        const [row] = await db
+          .insert(erpIntegrations)
+          .values({
+            id,
+            tenantId: tenant.id,
+            name: body.name,
+            type: body.type,
+            connector: body.connector as unknown as Record<string, unknown>,
+            settings: body.settings,
+            mappings: body.mappings as Record<string, unknown>,
+            ...(body.credentials ? sealIntegrationCredentials(deps.cipher, body.credentials, tenant.id, id) : {}),
+          })
+          .returning();
+        await syncSchedules(row!);
+        res.status(201).json(presentIntegration(row!));
+      },
+    )
+    .endpoint(
+      'get',
+      '/v1/integrations',
+      { summary: "List the tenant's ERP integrations", responses: { 200: { description: 'Integrations', schema: z.object({ data: z.array(integrationOut) }) } } },
+      async ({ tenant, res }) => {
+        const rows = await db.select().from(erpIntegrations).where(eq(erpIntegrations.tenantId, tenant.id)).orderBy(asc(erpIntegrations.createdAt), asc(erpIntegrations.id));
+        res.json({ data: rows.map(presentIntegration) });
+      },
+    )
+    .endpoint(
+      'get',
+      '/v1/integrations/:id',
+      { summary: 'Get an ERP integration', params: idParams, responses: { 200: { description: 'The integration', schema: integrationOut } } },
+      async ({ params, tenant, res }) => {
+        res.json(presentIntegration(await findOwned(tenant.id, params.id)));
+      },
+    )
+    .endpoint(
+      'patch',
+      '/v1/integrations/:id',
+      { summary: 'Update an ERP integration; new credentials replace the old ones', params: idParams, body: patchBody, responses: { 200: { description: 'Updated', schema: integrationOut } } },
+      async ({ params, body, tenant, res }) => {
+        const current = await findOwned(tenant.id, params.id);
+        const type = body.type ?? current.type;
+        const connector = body.connector ?? connectorSchema.parse(current.connector);
+        const mappings = (body.mappings ?? current.mappings) as Record<string, unknown>;
+        checkStreamsCoverMappings(type, connector, mappings);
+        if (body.settings) checkConnectionSettings(body.settings, policy);
+        checkConnectorUrls(connector, body.settings ?? current.settings, policy);
+        const [row] = await db
+          .update(erpIntegrations)
+          .set({
+            ...(body.name !== undefined ? { name: body.name } : {}),
+            ...(body.type !== undefined ? { type: body.type } : {}),
+            ...(body.connector !== undefined ? { connector: body.connector as unknown as Record<string, unknown> } : {}),
+            ...(body.settings !== undefined ? { settings: body.settings } : {}),
+            ...(body.mappings !== undefined ? { mappings: body.mappings as Record<string, unknown> } : {}),
+            ...(body.credentials ? sealIntegrationCredentials(deps.cipher, body.credentials, tenant.id, current.id) : {}),
+            updatedAt: new Date(),
+          })
+          .where(and(eq(erpIntegrations.id, current.id), eq(erpIntegrations.tenantId, tenant.id)))
+          .returning();
+        await syncSchedules(row!, current);
+        res.json(presentIntegration(row!));
+      },
+    )
+    .endpoint(
+      'delete',
+      '/v1/integrations/:id',
+      { summary: 'Delete an ERP integration, its schedules, runs and dead letters', params: idParams, responses: { 204: { description: 'Deleted' } } },
+      async ({ params, tenant, res }) => {
+        const current = await findOwned(tenant.id, params.id);
+        await changeErpSchedules(deps.temporal, current.id, [...ERP_ENTITIES], { op: 'delete' });
+        await db.delete(erpIntegrations).where(and(eq(erpIntegrations.id, current.id), eq(erpIntegrations.tenantId, tenant.id)));
+        res.status(204).end();
+      },
+    )
+    .endpoint(
+      'post',
+      '/v1/integrations/:id/pause',
+      { summary: 'Pause the scheduled polling of an integration', params: idParams, responses: { 200: { description: 'Paused', schema: integrationOut } } },
+      async ({ params, tenant, res }) => {
+        const current = await findOwned(tenant.id, params.id);
+        const reason = 'paused through the API';
+        const [row] = await db.update(erpIntegrations).set({ status: 'paused', pausedReason: reason, updatedAt: new Date() }).where(eq(erpIntegrations.id, current.id)).returning();
+        await changeErpSchedules(deps.temporal, current.id, [...ERP_ENTITIES], { op: 'pause', note: reason });
+        res.json(presentIntegration(row!));
+      },
+    )
+    .endpoint(
+      'post',
+      '/v1/integrations/:id/resume',
+      { summary: 'Resume scheduled polling (also after an automatic pause) and clear the failure streak', params: idParams, responses: { 200: { description: 'Resumed', schema: integrationOut } } },
+      async ({ params, tenant, res }) => {
+        const current = await findOwned(tenant.id, params.id);
+        const [row] = await db
+          .update(erpIntegrations)
+          .set({ status: 'active', pausedReason: null, consecutiveFailures: 0, updatedAt: new Date() })
+          .where(eq(erpIntegrations.id, current.id))
+          .returning();
+        await changeErpSchedules(deps.temporal, current.id, [...ERP_ENTITIES], { op: 'resume' });
+        res.json(presentIntegration(row!));
+      },
+    )
+    .endpoint(
+      'post',
+      '/v1/integrations/:id/test-connection',
+      {
+        summary: 'Fetch the first page of the first stream: checks URL, credentials and record path, lists the source fields',
+        description: `Runs as a Temporal workflow on the erp queue; waits up to ${TEST_WAIT_MS / 1000}s, else answers status "running".`,
+        params: idParams,
+        responses: { 200: { description: 'Result of the check', schema: testOut } },
+      },
+      async ({ params, tenant, requestId, res }) => {
+        const integration = await findOwned(tenant.id, params.id);
+        const handle = await deps.temporal.workflow.start('erpConnectionTestWorkflow', {
+          taskQueue: deps.taskQueues.erp,
+          workflowId: workflowId.erpConnectionTest(integration.id, requestId),
+          args: [{ tenantId: tenant.id, integrationId: integration.id }],
+          typedSearchAttributes: [
+            { key: TenantIdAttr, value: tenant.id },
+            { key: IntegrationIdAttr, value: integration.id },
+          ],
+          workflowExecutionTimeout: '5 minutes',
+        });
+        const outcome = await resultWithin<z.infer<typeof testOut>>(handle, TEST_WAIT_MS);
+        res.json(outcome ? { ...outcome, status: 'completed', workflowId: handle.workflowId } : { ok: false, status: 'running', workflowId: handle.workflowId });
+      },
+    )
+    .endpoint(
+      'post',
+      '/v1/integrations/:id/sync',
+      {
+        summary: 'Start a sync of one entity now; returns the run id (follow it at /runs/{runId})',
+        params: idParams,
+        body: syncBody,
+        responses: { 202: { description: 'Started', schema: runOut } },
+      },
+      async ({ params, body, tenant, res }) => {
+        const integration = await findOwned(tenant.id, params.id);
+        if (!scheduledEntities(integration).includes(body.entity)) {
+          throw new ApiError(400, 'validation_failed', `integration has no mapped stream for ${body.entity}`, [{ path: 'body.entity', message: 'not mapped or no connector stream' }]);
+        }
+        const runId = newId('erun');
+        const wfId = workflowId.erpRun(integration.id, body.entity, runId);
+        const [run] = await db
+          .insert(erpRuns)
+          .values({
+            id: runId,
+            tenantId: tenant.id,
+            integrationId: integration.id,
+            entity: body.entity,
+            mode: body.mode,
+            trigger: 'api',
+            workflowId: wfId,
+            counts: ZERO_COUNTS,
+            checkpoint: { next: null, pages: 0, done: false },
+            since: body.mode === 'incremental' ? (integration.watermarks[body.entity] ?? null) : null,
+          })
+          .returning();
+        const input: ErpPollInput = { tenantId: tenant.id, integrationId: integration.id, entity: body.entity, mode: body.mode, trigger: 'api', runId };
+        await deps.temporal.workflow.start('erpPollWorkflow', {
+          taskQueue: deps.taskQueues.erp,
+          workflowId: wfId,
+          args: [input],
+          typedSearchAttributes: [
+            { key: TenantIdAttr, value: tenant.id },
+            { key: IntegrationIdAttr, value: integration.id },
+          ],
+        });
+        res.status(202).json(presentRun(run!));
+      },
+    )
+    .endpoint(
+      'put',
+      '/v1/integrations/:id/files/:entity',
+      {
+        summary: 'Upload the CSV file of an entity (read by a CSV stream with `upload: true`); the newest upload is the one synced',
+        description: `The raw file is the body, streamed to storage (never held whole in memory); at most ${maxUploadBytes} bytes (413 beyond).`,
+        params: uploadParams,
+        streamBody: { contentTypes: UPLOAD_TYPES, description: 'The CSV file as it is (any supported encoding and dialect).' },
+        responses: {
+          201: { description: 'Stored', schema: uploadOut },
+          413: { description: 'The file is too large' },
+          415: { description: 'Not a CSV body (text/csv or application/octet-stream)' },
+        },
+      },
+      async ({ params, tenant, req, res }) => {
+        const integration = await findOwned(tenant.id, params.id);
+        const stream = (connectorSchema.parse(integration.connector).streams as Record<string, { upload?: true } | undefined>)[params.entity];
+        if (!stream?.upload) {
+          throw new ApiError(400, 'validation_failed', `the connector's ${params.entity} stream does not read uploaded files`, [
+            { path: 'params.entity', message: `set connector.streams.${params.entity}.upload to true to sync uploaded files` },
+          ]);
+        }
+        if (Number(req.headers['content-length'] ?? 0) > maxUploadBytes) throw tooLarge();
+        try {
+          const stored = await storeUpload(
+            db,
+            { tenantId: tenant.id, integrationId: integration.id, entity: params.entity, contentType: req.get('content-type') ?? '' },
+            req,
+            maxUploadBytes,
+          );
+          res.status(201).json({ id: stored.id, object: 'integration_file', integrationId: integration.id, entity: params.entity, size: stored.size });
+        } catch (err) {
+          if (err instanceof UploadTooLargeError) {
+            // Stop reading: the rest of an oversized body is not wanted.
+            res.set('Connection', 'close');
+            throw tooLarge();
+          }
+          throw err;
+        }
+      },
+    )
+    .endpoint(
+      'get',
+      '/v1/integrations/:id/runs',
+      { summary: 'Runs of an integration, newest first', params: idParams, responses: { 200: { description: 'Runs', schema: z.object({ data: z.array(runOut) }) } } },
+      async ({ params, tenant, res }) => {
+        const integration = await findOwned(tenant.id, params.id);
+        const rows = await db.select().from(erpRuns).where(eq(erpRuns.integrationId, integration.id)).orderBy(desc(erpRuns.startedAt)).limit(100);
+        res.json({ data: rows.map(presentRun) });
+      },
+    )
+    .endpoint(
+      'get',
+      '/v1/integrations/:id/runs/:runId',
+      { summary: 'One run: status, counts, checkpoint and errors (live while it runs)', params: runParams, responses: { 200: { description: 'The run', schema: runOut } } },
+      async ({ params, tenant, res }) => {
+        const integration = await findOwned(tenant.id, params.id);
+        const [row] = await db.select().from(erpRuns).where(and(eq(erpRuns.id, params.runId), eq(erpRuns.integrationId, integration.id)));
+        if (!row) throw ApiError.notFound('run', params.runId);
+        res.json(presentRun(row));
+      },
+    )
+    .endpoint(
+      'get',
+      '/v1/integrations/:id/dead-letters',
+      {
+        summary: 'Rows that did not map or validate, with the raw row and the errors',
+        params: idParams,
+        query: z.strictObject({ status: z.enum(['open', 'replayed']).default('open') }),
+        responses: { 200: { description: 'Dead letters', schema: z.object({ data: z.array(deadLetterOut) }) } },
+      },
+      async ({ params, query, tenant, res }) => {
+        const integration = await findOwned(tenant.id, params.id);
+        const rows = await db
+          .select()
+          .from(erpDeadLetters)
+          .where(and(eq(erpDeadLetters.integrationId, integration.id), eq(erpDeadLetters.status, query.status)))
+          .orderBy(asc(erpDeadLetters.createdAt), asc(erpDeadLetters.id))
+          .limit(500);
+        res.json({
+          data: rows.map((d) => ({ id: d.id, runId: d.runId, entity: d.entity, status: d.status, raw: d.raw, errors: d.errors, createdAt: d.createdAt.toISOString() })),
+        });
+      },
+    )
+    .endpoint(
+      'post',
+      '/v1/integrations/:id/dead-letters/replay',
+      {
+        summary: 'Map open dead letters again with the current mapping; the ones that now pass are upserted',
+        params: idParams,
+        body: replayBody,
+        responses: { 200: { description: 'Replay outcome', schema: z.object({ replayed: z.number(), stillInvalid: z.number(), counts: countsOut }) } },
+      },
+      async ({ params, body, tenant, res }) => {
+        const integration = await findOwned(tenant.id, params.id);
+        const letters = await db
+          .select()
+          .from(erpDeadLetters)
+          .where(
+            and(
+              eq(erpDeadLetters.integrationId, integration.id),
+              eq(erpDeadLetters.status, 'open'),
+              body.ids ? inArray(erpDeadLetters.id, body.ids) : undefined,
+            ),
+          )
+          .orderBy(asc(erpDeadLetters.createdAt))
+          .limit(10_000);
+        let counts = ZERO_COUNTS;
+        let replayed = 0;
+        await db.transaction(async (tx) => {
+          for (const entity of ERP_ENTITIES) {
+            const batch = letters.filter((l) => l.entity === entity);
+            if (batch.length === 0) continue;
+            const mapping = mappingOf(integration, entity);
+            if (!mapping) continue;
+            // Each letter is retried alone so that the ones still failing can be told apart.
+            for (const letter of batch) {
+              const result = mapping.map(letter.raw);
+              if (!result.ok) {
+                await tx.update(erpDeadLetters).set({ errors: result.errors }).where(eq(erpDeadLetters.id, letter.id));
+                continue;
+              }
+              const applied = await applyRecords(tx, { tenantId: tenant.id, integrationId: integration.id, runId: letter.runId }, mapping, [letter.raw]);
+              counts = addCounts(counts, applied);
+              replayed += 1;
+              await tx.update(erpDeadLetters).set({ status: 'replayed', replayedAt: new Date() }).where(eq(erpDeadLetters.id, letter.id));
+            }
+          }
+        });
+        res.json({ replayed, stillInvalid: letters.length - replayed, counts });
+      },
+    );
+}

@@ -1,0 +1,116 @@
+/**
+ * ERP webhooks: POST /v1/integrations/:id/webhooks. The signature is checked over the raw body before
+ * anything is parsed: `X-Webhook-Signature: sha256=<hex HMAC-SHA256(webhookSecret, "<timestamp>.<body>")>`
+ * with `X-Webhook-Timestamp` (ISO 8601 or Unix seconds) within 5 minutes. The event goes into the
+ * inbox once per id and is applied with the integration's mappings through the same path as polling.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { eq } from 'drizzle-orm';
+import { z } from 'zod';
+import { newId } from '../../../db/ids.js';
+import { erpIntegrations, erpRuns, erpWebhookEvents } from '../../../db/tables/erp.js';
+import { ERP_ENTITIES } from '../../../domain/erp/entities.js';
+import { applyRecords } from '../../../activities/erp/apply-records.js';
+import { mappingOf, openIntegrationCredentials } from '../../../activities/erp/integration-store.js';
+import type { AppDeps } from '../../app.js';
+import type { ResourceRouter } from '../../endpoint.js';
+import { ApiError } from '../../errors.js';
+
+export const WEBHOOK_TOLERANCE_MS = 5 * 60_000;
+
+const eventSchema = z.strictObject({
+  id: z.string().min(1).max(200),
+  entity: z.enum(ERP_ENTITIES),
+  data: z.union([z.record(z.string(), z.unknown()), z.array(z.record(z.string(), z.unknown())).max(1000)]),
+});
+const ackOut = z.object({
+  received: z.literal(true),
+  eventId: z.string(),
+  duplicate: z.boolean(),
+  runId: z.string().nullable(),
+  counts: z.object({ read: z.number(), valid: z.number(), invalid: z.number(), upserted: z.number(), unchanged: z.number() }).nullable(),
+});
+
+/** Epoch ms of an ISO 8601 or Unix-seconds timestamp; NaN when it is neither. */
+export function parseWebhookTimestamp(value: string): number {
+  if (/^\d{9,11}$/.test(value)) return Number(value) * 1000;
+  return /^\d{4}-\d{2}-\d{2}T/.test(value) ? Date.parse(value) : Number.NaN;
+}
+
+/** Verifies signature and timestamp; throws a 401 that says which check failed. */
+export function verifyErpWebhook(raw: Buffer, headers: { signature?: string; timestamp?: string }, secret: string, now: number): void {
+  const refuse = (message: string) => new ApiError(401, 'webhook_signature_invalid', message);
+  if (!headers.signature || !headers.timestamp) throw refuse('X-Webhook-Signature and X-Webhook-Timestamp are required');
+  const at = parseWebhookTimestamp(headers.timestamp);
+  if (Number.isNaN(at)) throw refuse('X-Webhook-Timestamp is neither ISO 8601 nor Unix seconds');
+  if (Math.abs(now - at) > WEBHOOK_TOLERANCE_MS) throw refuse('X-Webhook-Timestamp is outside the 5-minute tolerance');
+  const match = /^sha256=([0-9a-f]{64})$/i.exec(headers.signature.trim());
+  if (!match) throw refuse("X-Webhook-Signature must be 'sha256=<hex>'");
+  const expected = createHmac('sha256', secret).update(`${headers.timestamp}.`).update(raw).digest();
+  const given = Buffer.from(match[1]!, 'hex');
+  if (!timingSafeEqual(expected, given)) throw refuse('signature does not match');
+}
+
+export function erpWebhooksRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter {
+  const { db } = deps.database;
+  return r.endpoint(
+    'post',
+    '/v1/integrations/:id/webhooks',
+    {
+      summary: "Receive an ERP's change notification (HMAC-SHA256 signed)",
+      description: 'Body: {"id": event id, "entity": "products"|…, "data": record or list}. Signed as described in docs/erp-integrations.md.',
+      security: 'none',
+      rawBody: true,
+      params: z.object({ id: z.string().min(1) }),
+      responses: { 200: { description: 'Stored and applied', schema: ackOut } },
+    },
+    async ({ params, req, res }) => {
+      const [integration] = await db.select().from(erpIntegrations).where(eq(erpIntegrations.id, params.id));
+      if (!integration || integration.type === 'polling') throw ApiError.notFound('integration', params.id);
+      const secret = openIntegrationCredentials(deps.cipher, integration)['webhookSecret'];
+      if (!secret) throw new ApiError(401, 'webhook_signature_invalid', 'the integration has no webhookSecret credential');
+      const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      verifyErpWebhook(raw, { signature: req.header('x-webhook-signature'), timestamp: req.header('x-webhook-timestamp') }, secret, Date.now());
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(raw.toString('utf8'));
+      } catch {
+        throw new ApiError(400, 'invalid_json', 'request body is not valid JSON');
+      }
+      const event = eventSchema.safeParse(parsed);
+      if (!event.success) {
+        throw new ApiError(400, 'validation_failed', 'not an ERP event', event.error.issues.map((i) => ({ path: ['body', ...i.path].join('.'), message: i.message })));
+      }
+      const mapping = mappingOf(integration, event.data.entity);
+      if (!mapping) {
+        throw new ApiError(400, 'validation_failed', `integration has no mapping for ${event.data.entity}`, [{ path: 'body.entity', message: 'not mapped' }]);
+      }
+      const records = Array.isArray(event.data.data) ? event.data.data : [event.data.data];
+      const outcome = await db.transaction(async (tx) => {
+        const [stored] = await tx
+          .insert(erpWebhookEvents)
+          .values({ id: newId('ewe'), tenantId: integration.tenantId, integrationId: integration.id, eventId: event.data.id, entity: event.data.entity, payload: parsed as object, processedAt: new Date() })
+          .onConflictDoNothing({ target: [erpWebhookEvents.integrationId, erpWebhookEvents.eventId] })
+          .returning({ id: erpWebhookEvents.id });
+        if (!stored) return null;
+        const runId = newId('erun');
+        const counts = await applyRecords(tx, { tenantId: integration.tenantId, integrationId: integration.id, runId }, mapping, records);
+        await tx.insert(erpRuns).values({
+          id: runId,
+          tenantId: integration.tenantId,
+          integrationId: integration.id,
+          entity: event.data.entity,
+          mode: 'incremental',
+          trigger: 'webhook',
+          workflowId: `erp-webhook-${stored.id}`,
+          status: 'succeeded',
+          counts,
+          checkpoint: { next: null, pages: 1, done: true },
+          finishedAt: new Date(),
+        });
+        return { runId, counts };
+      });
+      res.json({ received: true, eventId: event.data.id, duplicate: outcome === null, runId: outcome?.runId ?? null, counts: outcome?.counts ?? null });
+    },
+  );
+}

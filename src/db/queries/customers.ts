@@ -1,0 +1,102 @@
+import { and, eq, sql } from 'drizzle-orm';
+import type { Db } from '../client.js';
+import { newId } from '../ids.js';
+import { connections, customerOutbox, customers, syncMappings } from '../schema.js';
+import { normalizeFields, type CustomerFields } from '../../domain/customers/fields.js';
+import { CUSTOMERS_CATALOG, customerSyncSettingsOf, type CustomerSyncSettings } from '../../domain/customers/sync-settings.js';
+
+/**
+ * The customer aggregate: what a row of `customers` means. Every local change goes through
+ * {@link recordLocalChange}, which bumps the version and writes the outbox row in the caller's
+ * transaction, so a committed change is always delivered to the sync workflow.
+ */
+export type CustomerRow = typeof customers.$inferSelect;
+
+export function fieldsOf(row: Pick<CustomerRow, 'email' | 'name' | 'phone' | 'address' | 'description' | 'metadata'>): CustomerFields {
+  return normalizeFields({
+    email: row.email,
+    name: row.name,
+    phone: row.phone,
+    address: row.address,
+    description: row.description,
+    metadata: row.metadata,
+  });
+}
+
+export async function lockCustomer(tx: Db, tenantId: string, id: string): Promise<CustomerRow | undefined> {
+  const [row] = await tx.select().from(customers).where(and(eq(customers.id, id), eq(customers.tenantId, tenantId))).for('update');
+  return row;
+}
+
+/** Inserts the outbox row of a change made to `row` (already at its new version). */
+export async function recordLocalChange(tx: Db, row: Pick<CustomerRow, 'id' | 'tenantId' | 'version'>): Promise<void> {
+  await tx.insert(customerOutbox).values({ tenantId: row.tenantId, customerId: row.id, version: row.version });
+}
+
+/** Writes new field values (and/or a tombstone) with version + 1. */
+export async function updateCustomer(
+  tx: Db,
+  row: CustomerRow,
+  change: { fields?: CustomerFields; deleted?: boolean },
+): Promise<CustomerRow> {
+  const [updated] = await tx
+    .update(customers)
+    .set({
+      ...(change.fields ?? {}),
+      ...(change.deleted ? { deletedAt: new Date() } : {}),
+      version: sql`${customers.version} + 1`,
+      updatedAt: new Date(),
+    })
+    .where(eq(customers.id, row.id))
+    .returning();
+  if (!updated) throw new Error(`customer ${row.id} vanished while locked`);
+  return updated;
+}
+
+export interface SyncConnection {
+  id: string;
+  provider: string;
+  settings: CustomerSyncSettings;
+}
+
+/** The tenant's active connections that take part in customer sync. */
+export async function customerSyncConnections(db: Db, tenantId: string): Promise<SyncConnection[]> {
+  const rows = await db
+    .select({ id: connections.id, provider: connections.provider, settings: connections.settings })
+    .from(connections)
+    .where(and(eq(connections.tenantId, tenantId), eq(connections.status, 'active')));
+  return rows.flatMap((r) => {
+    const settings = customerSyncSettingsOf(r.settings);
+    return settings ? [{ id: r.id, provider: r.provider, settings }] : [];
+  });
+}
+
+/**
+ * The local customer a remote record belongs to: through the mapping, else through the link the
+ * record carries (our own create echoing back before its mapping was saved), else a new local id
+ * reserved by a mapping row (unique per connection and remote id, so a redelivery finds the same one).
+ */
+export async function localIdForRemote(
+  db: Db,
+  conn: { id: string; tenantId: string; provider: string },
+  event: { remoteId: string; localId: string | null; kind: 'created' | 'updated' | 'deleted' },
+): Promise<string | null> {
+  const byRemote = () =>
+    db
+      .select({ localId: syncMappings.localId })
+      .from(syncMappings)
+      .where(and(eq(syncMappings.connectionId, conn.id), eq(syncMappings.remoteId, event.remoteId)));
+  const [mapped] = await byRemote();
+  if (mapped) return mapped.localId;
+  if (event.localId) {
+    const [linked] = await db.select({ id: customers.id }).from(customers).where(and(eq(customers.id, event.localId), eq(customers.tenantId, conn.tenantId)));
+    if (linked) return linked.id;
+  }
+  if (event.kind === 'deleted') return null; // never seen, already gone: nothing to sync
+  await db
+    .insert(syncMappings)
+    .values({ tenantId: conn.tenantId, catalog: CUSTOMERS_CATALOG, localId: newId('cust'), remoteSystem: conn.provider, connectionId: conn.id, remoteId: event.remoteId })
+    .onConflictDoNothing();
+  const [reserved] = await byRemote();
+  return reserved?.localId ?? null;
+}

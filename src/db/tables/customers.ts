@@ -1,0 +1,120 @@
+import { sql } from 'drizzle-orm';
+import { bigserial, boolean, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import type { CustomerFields } from '../../domain/customers/fields.js';
+// Lazy references (inside arrow functions), so this cycle with schema.ts is harmless.
+import { connections, tenants } from '../schema.js';
+
+const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
+const updatedAt = () => timestamp('updated_at', { withTimezone: true }).notNull().defaultNow();
+
+/** The tenant's customer catalog. `version` grows on every change; a delete is a tombstone (`deleted_at`). */
+export const customers = pgTable(
+  'customers',
+  {
+    id: text('id').primaryKey(),
+    tenantId: text('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    email: text('email'),
+    name: text('name'),
+    phone: text('phone'),
+    address: jsonb('address').$type<CustomerFields['address']>(),
+    description: text('description'),
+    metadata: jsonb('metadata').$type<Record<string, string>>().notNull().default({}),
+    version: integer('version').notNull().default(1),
+    deletedAt: timestamp('deleted_at', { withTimezone: true }),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    index('customers_tenant_updated_idx').on(t.tenantId, t.updatedAt, t.id),
+    index('customers_tenant_email_idx').on(t.tenantId, t.email),
+  ],
+);
+
+/** Transactional outbox: one row per local change, written in the change's transaction, relayed to the entity workflow. */
+export const customerOutbox = pgTable(
+  'customer_outbox',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    tenantId: text('tenant_id').notNull(),
+    customerId: text('customer_id').notNull(),
+    version: integer('version').notNull(),
+    createdAt: createdAt(),
+    deliveredAt: timestamp('delivered_at', { withTimezone: true }),
+  },
+  (t) => [index('customer_outbox_undelivered_idx').on(t.id).where(sql`delivered_at is null`)],
+);
+
+/** A write to a remote system that was decided but not yet confirmed; retries replay it byte for byte. */
+export interface PendingPush {
+  version: number;
+  snapshot: CustomerFields;
+  deleted: boolean;
+}
+
+/**
+ * Links a local record of a catalog to its twin in a remote system, per connection, with the last
+ * state both sides agreed on (the base of the three-way merge).
+ */
+export const syncMappings = pgTable(
+  'sync_mappings',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    tenantId: text('tenant_id').notNull(),
+    catalog: text('catalog').notNull(),
+    localId: text('local_id').notNull(),
+    remoteSystem: text('remote_system').notNull(),
+    connectionId: text('connection_id')
+      .notNull()
+      .references(() => connections.id, { onDelete: 'cascade' }),
+    remoteId: text('remote_id'),
+    lastSyncedVersion: integer('last_synced_version').notNull().default(0),
+    lastSyncedSnapshot: jsonb('last_synced_snapshot').$type<CustomerFields | null>(),
+    lastSyncedAt: timestamp('last_synced_at', { withTimezone: true }),
+    /** The remote twin is deleted (we deleted it, or a deletion came in). */
+    remoteDeleted: boolean('remote_deleted').notNull().default(false),
+    pending: jsonb('pending').$type<PendingPush | null>(),
+    state: text('state', { enum: ['pending', 'in_sync', 'failed'] })
+      .notNull()
+      .default('pending'),
+    failureReason: text('failure_reason'),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex('sync_mappings_connection_remote_uq').on(t.connectionId, t.remoteId),
+    uniqueIndex('sync_mappings_connection_catalog_local_uq').on(t.connectionId, t.catalog, t.localId),
+    index('sync_mappings_local_idx').on(t.tenantId, t.catalog, t.localId),
+  ],
+);
+
+/** Every field changed on both sides between two syncs, with both values and what was decided. */
+export const syncConflicts = pgTable(
+  'sync_conflicts',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    tenantId: text('tenant_id').notNull(),
+    catalog: text('catalog').notNull(),
+    localId: text('local_id').notNull(),
+    connectionId: text('connection_id').notNull(),
+    field: text('field').notNull(),
+    baseValue: jsonb('base_value'),
+    localValue: jsonb('local_value'),
+    remoteValue: jsonb('remote_value'),
+    policy: text('policy').notNull(),
+    decision: text('decision', { enum: ['local', 'remote'] }).notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [index('sync_conflicts_local_idx').on(t.tenantId, t.catalog, t.localId)],
+);
+
+/** Where reconciliation stopped reading a connection's change feed (Stripe: the newest event id seen). */
+export const syncCursors = pgTable('sync_cursors', {
+  connectionId: text('connection_id')
+    .primaryKey()
+    .references(() => connections.id, { onDelete: 'cascade' }),
+  tenantId: text('tenant_id').notNull(),
+  cursor: text('cursor'),
+  updatedAt: updatedAt(),
+});

@@ -1,0 +1,28 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { TOOLS_DIR } from './temporal-cli.js';
+
+/** Pinned release of schemathesis (PyPI), the property-based API tester run over /openapi.json. */
+export const SCHEMATHESIS_VERSION = '4.32.5';
+
+/**
+ * The `st` executable of a project-local schemathesis, installed on first use into a virtualenv under
+ * .tools/ (a venv rather than `pip --target`, so its console script runs with its own packages).
+ */
+export function locateSchemathesis(): string {
+  const venv = path.join(TOOLS_DIR, `schemathesis-${SCHEMATHESIS_VERSION}`);
+  const st = path.join(venv, 'bin', 'st');
+  if (existsSync(st)) return st;
+  const python = ['python3', 'python'].find((p) => spawnSync(p, ['--version']).status === 0);
+  if (!python) throw new Error('schemathesis needs Python 3.9+ (python3 on PATH) to be installed into .tools/');
+  console.log(`[schemathesis] installing schemathesis==${SCHEMATHESIS_VERSION} into ${venv} (one time)`);
+  execFileSync(python, ['-m', 'venv', '--clear', venv], { stdio: ['ignore', 'inherit', 'inherit'] });
+  execFileSync(
+    path.join(venv, 'bin', 'python'),
+    ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', `schemathesis==${SCHEMATHESIS_VERSION}`],
+    { stdio: ['ignore', 'inherit', 'inherit'] },
+  );
+  if (!existsSync(st)) throw new Error(`schemathesis installed but ${st} is missing`);
+  return st;
+}

@@ -1,0 +1,131 @@
+import { createServer, type Server } from 'node:http';
+import { count, eq, sql } from 'drizzle-orm';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Db } from '../db/client.js';
+import { connectionHealth, connections } from '../db/schema.js';
+import { GatewayError, InvalidCredentialsError, type PaymentGateway } from '../providers/types.js';
+
+/** The worker's own Prometheus metrics (the Temporal SDK's are exported by its Runtime and merged in). */
+export const workerRegistry = new Registry();
+collectDefaultMetrics({ register: workerRegistry });
+
+export const gatewayCalls = new Counter({
+  name: 'switchyard_gateway_calls_total',
+  help: 'Calls to payment gateways by provider, operation and outcome (ok or the error class)',
+  labelNames: ['provider', 'operation', 'outcome'] as const,
+  registers: [workerRegistry],
+});
+
+export const gatewayCallDuration = new Histogram({
+  name: 'switchyard_gateway_call_duration_seconds',
+  help: 'Latency of payment gateway calls by provider and operation',
+  labelNames: ['provider', 'operation'] as const,
+  buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+  registers: [workerRegistry],
+});
+
+/** The error class of a failed gateway call, as a bounded label value. */
+function outcomeOf(err: unknown): string {
+  if (err instanceof GatewayError) return err.classification;
+  if (err instanceof InvalidCredentialsError) return 'invalid_credentials';
+  return 'error';
+}
+
+/** Webhook parsing is local work (no call to the gateway), so it is not measured. */
+const NOT_CALLS: ReadonlySet<PropertyKey> = new Set(['parseWebhook']);
+
+/**
+ * Measures every call of a gateway client. A Proxy rather than a wrapper listing the methods, so a
+ * method added to PaymentGateway is measured without touching this file.
+ */
+export function instrumentGateway(gateway: PaymentGateway, provider: string): PaymentGateway {
+  return new Proxy(gateway, {
+    get(target, prop, receiver) {
+      const value: unknown = Reflect.get(target, prop, receiver);
+      if (typeof value !== 'function' || NOT_CALLS.has(prop)) return typeof value === 'function' ? value.bind(target) : value;
+      const operation = String(prop);
+      return async (...args: unknown[]) => {
+        const end = gatewayCallDuration.startTimer({ provider, operation });
+        try {
+          const result: unknown = await value.apply(target, args);
+          gatewayCalls.inc({ provider, operation, outcome: 'ok' });
+          return result;
+        } catch (err) {
+          gatewayCalls.inc({ provider, operation, outcome: outcomeOf(err) });
+          throw err;
+        } finally {
+          end();
+        }
+      };
+    },
+  });
+}
+
+/**
+ * Circuit breaker states of the connections, read from the table the breaker writes, at scrape time.
+ * A closed circuit writes no state row (only opening it does), so a connection without one is closed.
+ */
+function circuitGauge(db: Db, register: Registry): void {
+  new Gauge({
+    name: 'switchyard_gateway_circuits',
+    help: 'Connections by provider and circuit breaker state (closed, open, half_open) as last stored',
+    labelNames: ['provider', 'state'] as const,
+    registers: [register],
+    async collect() {
+      const rows = await db
+        .select({
+          provider: connections.provider,
+          state: sql<string>`coalesce(${connectionHealth.circuit}->>'state', 'closed')`,
+          n: count(),
+        })
+        .from(connections)
+        .leftJoin(connectionHealth, eq(connectionHealth.connectionId, connections.id))
+        .groupBy(sql`1`, sql`2`);
+      this.reset();
+      for (const r of rows) this.set({ provider: r.provider, state: r.state }, r.n);
+    },
+  });
+}
+
+export interface WorkerMetricsServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Serves the worker's /metrics: its own registry plus, when `temporalMetricsUrl` is given, the text
+ * of the Temporal SDK's Prometheus exporter, so one scrape target has both.
+ */
+export async function startWorkerMetricsServer(opts: { db: Db; host: string; port: number; temporalMetricsUrl?: string }): Promise<WorkerMetricsServer> {
+  const local = new Registry();
+  circuitGauge(opts.db, local);
+  const registry = Registry.merge([workerRegistry, local]);
+  const server: Server = createServer((req, res) => {
+    if (req.url !== '/metrics') {
+      res.writeHead(404).end();
+      return;
+    }
+    void (async () => {
+      try {
+        let text = await registry.metrics();
+        if (opts.temporalMetricsUrl) {
+          const sdk = await fetch(opts.temporalMetricsUrl, { signal: AbortSignal.timeout(5_000) });
+          text += `\n${await sdk.text()}`;
+        }
+        res.writeHead(200, { 'Content-Type': registry.contentType }).end(text);
+      } catch (err) {
+        res.writeHead(503, { 'Content-Type': 'text/plain' }).end(`metrics unavailable: ${(err as Error).message}\n`);
+      }
+    })();
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => resolve());
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : opts.port;
+  return {
+    url: `http://${opts.host}:${port}/metrics`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}

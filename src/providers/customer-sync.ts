@@ -1,0 +1,61 @@
+import type { CustomerFields } from '../domain/customers/fields.js';
+import type { ConnectionContext } from './types.js';
+
+/**
+ * The one contract between the customer sync engine and a remote system (Stripe, a CRM). The engine
+ * (workflow + activities) never knows whose API it talks to; a new system is a new implementation.
+ */
+
+/** A remote record in the platform's terms. */
+export interface RemoteCustomer {
+  remoteId: string;
+  fields: CustomerFields;
+  /** Our local id, when the record carries the link (e.g. Stripe metadata). */
+  localId: string | null;
+  deleted: boolean;
+}
+
+/** What a verified webhook says changed. The engine re-reads the record: the snapshot may be stale. */
+export interface RemoteCustomerEvent {
+  eventId: string;
+  kind: 'created' | 'updated' | 'deleted';
+  remoteId: string;
+  /** When the change happened at the remote system (epoch ms). */
+  occurredAt: number;
+  /** The local id the record links to, if it carries one. */
+  localId: string | null;
+}
+
+/** One connection's client for the customers catalog. Failures: {@link RemoteRateLimitedError}, GatewayError. */
+export interface CustomerSyncAdapter {
+  create(fields: CustomerFields, link: { localId: string; idempotencyKey: string }): Promise<RemoteCustomer>;
+  /** Sends only what changed between `before` and `after`. */
+  update(remoteId: string, before: CustomerFields, after: CustomerFields, link: { localId: string; idempotencyKey: string }): Promise<RemoteCustomer>;
+  /** Resolves also when the record is already gone. */
+  delete(remoteId: string, idempotencyKey: string): Promise<void>;
+  /** The current record; `deleted: true` when it was deleted; null when it never existed. */
+  retrieve(remoteId: string): Promise<RemoteCustomer | null>;
+  /** Changes after `cursor` (null: the most recent page), oldest first, and the cursor to resume from. */
+  changesSince(cursor: string | null): Promise<{ events: RemoteCustomerEvent[]; cursor: string | null }>;
+}
+
+/** Provided by a ProviderFactory whose system can sync customers. */
+export interface CustomerSyncProvider {
+  /** Interprets an already verified webhook payload; null when it is not about customers. */
+  customerEventOf(payload: unknown): RemoteCustomerEvent | null;
+  connect(ctx: ConnectionContext): CustomerSyncAdapter;
+}
+
+/** The remote system asked us to slow down; retry no sooner than `retryAfterMs`. */
+export class RemoteRateLimitedError extends Error {
+  override readonly name = 'RemoteRateLimitedError';
+  constructor(
+    message: string,
+    readonly retryAfterMs: number | undefined,
+  ) {
+    super(message);
+  }
+}
+
+/** The key under which the local id is stored at remote systems that carry free-form metadata. */
+export const LOCAL_ID_METADATA_KEY = 'switchyard_id';

@@ -1,0 +1,128 @@
+/**
+ * The connector part of an ERP integration: where records come from. Same style as declarative
+ * gateway definitions (templated baseUrl, the same auth blocks, dotted response paths), with the
+ * vocabulary of Airbyte's low-code sources kept small: per entity a stream with a record path, a
+ * paginator (cursor in the body, page, offset, Link header) and an incremental cursor field sent
+ * back as an "updated since" parameter. A CSV connector reads an export instead.
+ */
+import { IANAZone } from 'luxon';
+import { z } from 'zod';
+import { ERP_ENTITIES } from '../../domain/erp/entities.js';
+import { parsePath, templateVariables } from '../../domain/template.js';
+import { authSchema, CONNECTION_TEMPLATE_VARIABLES, oauth2PasswordAuth } from '../declarative/definition.js';
+
+const template = z
+  .string()
+  .max(2000)
+  .superRefine((value, ctx) => {
+    try {
+      for (const variable of templateVariables(value)) {
+        const [root] = parsePath(variable);
+        if (typeof root !== 'string' || !(CONNECTION_TEMPLATE_VARIABLES as readonly string[]).includes(root)) {
+          ctx.addIssue({ code: 'custom', message: `unknown variable '${variable}' (available: credentials, settings)` });
+        }
+      }
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+    }
+  });
+
+const path = z.string().refine((p) => {
+  try {
+    return parsePath(p).length > 0;
+  } catch {
+    return false;
+  }
+}, "not a valid path (dotted keys and [index], e.g. 'data.items')");
+
+const zone = z.string().refine((z) => IANAZone.isValidZone(z), 'not an IANA time zone (e.g. Europe/Istanbul)');
+
+const pagination = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('none') }),
+  z.strictObject({
+    type: z.literal('cursor'),
+    cursorPath: path.meta({ description: 'Where the next cursor is in the body; empty or null ends the stream.' }),
+    param: z.string().min(1).meta({ description: 'Query parameter that sends the cursor back.' }),
+  }),
+  z.strictObject({
+    type: z.literal('page'),
+    param: z.string().min(1),
+    startAt: z.number().int().min(0).default(1),
+    size: z.number().int().min(1).max(1000).default(100),
+    sizeParam: z.string().min(1).optional(),
+  }),
+  z.strictObject({
+    type: z.literal('offset'),
+    param: z.string().min(1),
+    size: z.number().int().min(1).max(1000).default(100),
+    sizeParam: z.string().min(1),
+  }),
+  z.strictObject({ type: z.literal('link') }).meta({ description: 'RFC 8288 Link header with rel="next".' }),
+]);
+
+/** How changes are recognised: the change time and key of each record (the watermark and its tie-break). */
+const incremental = z.strictObject({
+  cursorField: z.string().min(1).meta({ description: "Source field with the record's change time." }),
+  format: z.string().min(1).max(100).optional().meta({ description: 'Luxon format of cursorField; ISO 8601 when absent.' }),
+  zone: zone.default('UTC').meta({ description: 'Zone of change times written without an offset.' }),
+  keyField: z.string().min(1).meta({ description: 'Source field that identifies a record (tie-break key).' }),
+  param: z.string().min(1).optional().meta({ description: 'REST: query parameter for "updated since" (sent in format and zone).' }),
+});
+
+const restStream = z.strictObject({
+  path: template.refine((p) => p.startsWith('/'), "a path starts with '/' (it is appended to baseUrl)"),
+  query: z.record(z.string(), template).optional(),
+  recordPath: path.optional().meta({ description: 'Where the list of records is in the body; the body itself when absent.' }),
+  pagination: pagination.default({ type: 'none' }),
+  incremental: incremental.optional(),
+});
+
+const csvStream = z.strictObject({
+  url: template.optional().meta({ description: "https URL of the export, or a path starting with '/' relative to baseUrl." }),
+  upload: z
+    .literal(true)
+    .optional()
+    .meta({ description: 'Read the newest file uploaded with PUT /v1/integrations/{id}/files/{entity} instead of a URL.' }),
+  delimiter: z.enum([',', ';', '\t', '|']).optional().meta({ description: 'Detected from the header line when absent.' }),
+  quote: z.string().length(1).default('"'),
+  header: z.boolean().default(true).meta({ description: 'First line names the columns; otherwise columns are 1, 2, …' }),
+  encoding: z
+    .enum(['utf-8', 'windows-1254', 'iso-8859-9', 'windows-1252'])
+    .optional()
+    .meta({ description: 'Detected (BOM, then byte statistics) when absent.' }),
+  pageSize: z.number().int().min(1).max(10_000).default(1000),
+  incremental: incremental.omit({ param: true }).optional(),
+}).refine((s) => (s.url === undefined) !== (s.upload === undefined), { message: 'set either url or upload: true', path: ['url'] });
+
+const streamsOf = <S extends z.ZodType>(stream: S) =>
+  z
+    .strictObject(Object.fromEntries(ERP_ENTITIES.map((e) => [e, stream.optional()])) as Record<(typeof ERP_ENTITIES)[number], z.ZodOptional<S>>)
+    .refine((s) => Object.values(s).some((v) => v !== undefined), 'define at least one entity stream');
+
+const erpAuth = z.discriminatedUnion('type', [...authSchema.options, oauth2PasswordAuth]);
+
+export const restConnectorSchema = z.strictObject({
+  type: z.literal('rest'),
+  baseUrl: template,
+  auth: erpAuth.optional(),
+  timeoutMs: z.number().int().positive().max(120_000).default(20_000),
+  streams: streamsOf(restStream),
+});
+
+export const csvConnectorSchema = z.strictObject({
+  type: z.literal('csv'),
+  baseUrl: template.optional(),
+  auth: erpAuth.optional(),
+  timeoutMs: z.number().int().positive().max(600_000).default(120_000),
+  streams: streamsOf(csvStream),
+});
+
+export const connectorSchema = z
+  .discriminatedUnion('type', [restConnectorSchema, csvConnectorSchema])
+  .meta({ id: 'ErpConnector' });
+export type ErpConnector = z.output<typeof connectorSchema>;
+export type RestConnector = z.output<typeof restConnectorSchema>;
+export type CsvConnector = z.output<typeof csvConnectorSchema>;
+export type RestStream = z.output<typeof restStream>;
+export type CsvStream = z.output<typeof csvStream>;
+export type IncrementalSpec = z.output<typeof incremental>;

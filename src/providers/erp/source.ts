@@ -1,0 +1,175 @@
+/**
+ * Runtime of ERP connectors: a source yields pages of raw records from a position, and says where
+ * the next page starts. Positions are opaque strings stored in the run's checkpoint.
+ */
+import type { ErpWatermark } from '../../db/tables/erp.js';
+import type { ErpEntity } from '../../domain/erp/entities.js';
+import { applyStep, TransformError } from '../../domain/erp/transformations.js';
+import { renderString } from '../../domain/template.js';
+import { createAuthApplier, TokenCache, type AuthApplier } from '../declarative/auth.js';
+import { sendRequest, TransportError, type FetchLike, type IncomingResponse, type OutgoingRequest } from '../declarative/http.js';
+import { checkOutboundUrl, type OutboundUrlPolicy } from '../url-policy.js';
+import type { ErpConnector, IncrementalSpec } from './definition.js';
+
+export interface SourcePage {
+  records: unknown[];
+  /** Position of the following page; null when this was the last one. */
+  next: string | null;
+}
+
+export interface ErpSource {
+  readonly kind: ErpConnector['type'];
+  /** Pages of one entity from `position` (null = the start); `since` asks for changes only. */
+  pages(entity: ErpEntity, position: string | null, since?: ErpWatermark): AsyncIterable<SourcePage>;
+  /** The change time and key of a record, when the stream declares an incremental cursor. */
+  version(entity: ErpEntity, record: unknown): ErpWatermark | undefined;
+}
+
+/** The ERP asked us to slow down; retry after `retryAfterMs`. */
+export class ErpRateLimitedError extends Error {
+  override readonly name = 'ErpRateLimitedError';
+  constructor(readonly retryAfterMs: number) {
+    super(`ERP rate limit: retry after ${Math.round(retryAfterMs / 1000)}s`);
+  }
+}
+/** The ERP is unreachable or failing (5xx, timeout): worth retrying. */
+export class ErpUnavailableError extends Error {
+  override readonly name = 'ErpUnavailableError';
+}
+/** The request or the answer cannot work as configured (4xx, no record list): fix the integration. */
+export class ErpConfigurationError extends Error {
+  override readonly name = 'ErpConfigurationError';
+}
+
+export interface ErpSourceContext {
+  tenantId: string;
+  integrationId: string;
+  credentials: Record<string, string>;
+  settings: Record<string, unknown>;
+  /** The single egress path (guarded fetch), injected at composition. */
+  fetch: FetchLike;
+  urlPolicy: OutboundUrlPolicy;
+  tokenCache: TokenCache;
+  now?: () => number;
+  /** Files uploaded to this integration (CSV streams with `upload: true`). */
+  uploads?: UploadedFiles;
+}
+
+export interface UploadedFiles {
+  /** Id of the newest complete upload for the entity, or null. */
+  latest(entity: ErpEntity): Promise<string | null>;
+  /** The bytes of an upload, streamed. */
+  read(uploadId: string): AsyncIterable<Buffer>;
+}
+
+/** Retry-After in seconds or as an HTTP date; 1 s when absent or unreadable, capped at 10 minutes. */
+export function retryAfterMs(value: string | null, now: number): number {
+  if (value) {
+    const seconds = Number(value);
+    if (Number.isFinite(seconds) && seconds >= 0) return Math.min(seconds * 1000, 600_000);
+    const date = Date.parse(value);
+    if (Number.isFinite(date)) return Math.min(Math.max(date - now, 0), 600_000);
+  }
+  return 1000;
+}
+
+/** The shared HTTP client of both connectors: auth (with one token refresh on 401), errors by class. */
+export class ErpHttp {
+  readonly baseUrl: string;
+  private readonly auth: AuthApplier | undefined;
+  readonly vars: { credentials: Record<string, string>; settings: Record<string, unknown> };
+
+  constructor(
+    private readonly ctx: ErpSourceContext,
+    connector: { baseUrl?: string | undefined; auth?: ErpConnector['auth']; timeoutMs: number },
+    readonly timeoutMs = connector.timeoutMs,
+  ) {
+    this.vars = { credentials: ctx.credentials, settings: ctx.settings };
+    this.baseUrl = connector.baseUrl ? renderString(connector.baseUrl, this.vars).replace(/\/+$/, '') : '';
+    if (this.baseUrl) this.checkUrl(this.baseUrl);
+    this.auth = connector.auth
+      ? createAuthApplier(connector.auth, {
+          provider: `integration ${ctx.integrationId}`,
+          connectionKey: `${ctx.tenantId}/${ctx.integrationId}`,
+          baseUrl: this.baseUrl,
+          vars: this.vars,
+          fetch: ctx.fetch,
+          timeoutMs: this.timeoutMs,
+          now: ctx.now ?? Date.now,
+          tokenCache: ctx.tokenCache,
+        })
+      : undefined;
+  }
+
+  checkUrl(url: string): URL {
+    return checkOutboundUrl(url, this.ctx.urlPolicy);
+  }
+
+  /** Resolves a path against baseUrl (refusing to leave its origin) or checks an absolute URL. */
+  resolve(urlOrPath: string): URL {
+    if (urlOrPath.startsWith('/')) {
+      if (!this.baseUrl) throw new ErpConfigurationError(`'${urlOrPath}' is relative but the connector has no baseUrl`);
+      const url = new URL(this.baseUrl + urlOrPath);
+      if (url.origin !== new URL(this.baseUrl).origin) throw new ErpConfigurationError(`'${urlOrPath}' leaves baseUrl`);
+      return url;
+    }
+    return this.checkUrl(urlOrPath);
+  }
+
+  /** GET with auth; returns 2xx answers, throws a classified error otherwise. */
+  async get(url: URL, stream = false): Promise<IncomingResponse | Response> {
+    for (let refresh = false; ; refresh = true) {
+      const headers: Record<string, string> = { accept: stream ? 'text/csv, */*' : 'application/json' };
+      await this.auth?.apply(headers, refresh);
+      const req: OutgoingRequest = { method: 'GET', url, headers };
+      let res: IncomingResponse | Response;
+      try {
+        res = stream ? await this.fetchStream(req) : await sendRequest(this.ctx.fetch, req, this.timeoutMs);
+      } catch (err) {
+        if (err instanceof TransportError) throw new ErpUnavailableError(`ERP unreachable: ${err.message}`);
+        throw err;
+      }
+      if (res.status === 401 && this.auth?.refreshable && !refresh) continue;
+      if (res.status >= 200 && res.status < 300) return res;
+      if (stream) await (res as Response).body?.cancel();
+      if (res.status === 429) throw new ErpRateLimitedError(retryAfterMs(res.headers.get('retry-after'), Date.now()));
+      if (res.status >= 500 || res.status === 408) throw new ErpUnavailableError(`ERP answered HTTP ${res.status}`);
+      throw new ErpConfigurationError(`ERP refused ${url.pathname} with HTTP ${res.status}`);
+    }
+  }
+
+  private async fetchStream(req: OutgoingRequest): Promise<Response> {
+    // The body is read as a stream by the caller, so only the connection phase is timed out here.
+    try {
+      return await this.ctx.fetch(req.url, { method: 'GET', headers: req.headers, redirect: 'manual', signal: AbortSignal.timeout(this.timeoutMs) });
+    } catch (err) {
+      throw new ErpUnavailableError(`ERP unreachable: ${(err as Error).message}`);
+    }
+  }
+}
+
+/** Reads a record's change time (UTC ISO) and key with the same date rules as mappings. */
+export function recordVersion(spec: IncrementalSpec | undefined, record: unknown): ErpWatermark | undefined {
+  if (!spec || record === null || typeof record !== 'object') return undefined;
+  const fields = record as Record<string, unknown>;
+  const raw = fields[spec.cursorField];
+  const key = fields[spec.keyField];
+  if (raw === undefined || raw === null || raw === '' || key === undefined || key === null) return undefined;
+  try {
+    const at = applyStep({ type: 'date', zone: spec.zone, output: 'datetime', ...(spec.format ? { format: spec.format } : {}) }, raw, {
+      read: (f) => fields[f],
+    });
+    return { watermark: String(at), key: String(key) };
+  } catch (err) {
+    if (err instanceof TransformError) return undefined;
+    throw err;
+  }
+}
+
+/** Total order of versions: change time, then key. */
+export function compareVersions(a: ErpWatermark, b: ErpWatermark): number {
+  const t = Date.parse(a.watermark) - Date.parse(b.watermark);
+  if (t !== 0) return t;
+  return a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
+}
+

@@ -1,0 +1,22 @@
+import { parseEnv } from '../config/env.js';
+import { createRuntime } from '../runtime.js';
+import { resealCredentials } from './reseal.js';
+
+/**
+ * `npm run reseal-credentials`: re-seals every stored credential with the first key of
+ * CREDENTIALS_KEYS, logging progress per batch. Exits 1 if any row could not be opened (its key id is
+ * then still needed). Rerunnable, and safe next to a running API/worker or a second run.
+ */
+const runtime = await createRuntime(parseEnv(process.env), { allowEmbeddedDb: true });
+const log = runtime.logger;
+try {
+  const report = await resealCredentials(runtime.database.db, runtime.cipher, {
+    onProgress: (p) => log.info('reseal progress', { resourceType: p.resourceType, resealed: p.resealed, failed: p.failed.length }),
+  });
+  const failed = report.tables.flatMap((t) => t.failed);
+  log.info('reseal done', { activeKeyId: report.activeKeyId, tables: report.tables.map((t) => ({ ...t, failed: t.failed.length })) });
+  for (const f of failed) log.error('reseal failed for a row', f);
+  process.exitCode = failed.length > 0 ? 1 : 0;
+} finally {
+  await runtime.close();
+}

@@ -1,0 +1,47 @@
+import type { Client } from '@temporalio/client';
+import {
+  localCustomerChangeSignal,
+  remoteCustomerChangeSignal,
+  type LocalCustomerChange,
+  type RemoteCustomerChange,
+} from '../shared/customer-messages.js';
+import { CustomerIdAttr, SyncStateAttr, TenantIdAttr } from '../shared/search-attributes.js';
+import { workflowId } from '../shared/workflow-ids.js';
+import type { customerSyncWorkflow } from '../workflows/customers/customer-sync.js';
+
+type Change = { local: LocalCustomerChange } | { remote: RemoteCustomerChange };
+
+/**
+ * Delivers a change to the customer's entity workflow, starting it if it is not running
+ * (signal-with-start on the deterministic id `customer-<id>`): exactly one run per customer.
+ */
+export async function signalCustomerSync(
+  client: Client,
+  taskQueue: string,
+  customer: { tenantId: string; customerId: string },
+  change: Change,
+): Promise<void> {
+  const common = {
+    workflowId: workflowId.customer(customer.customerId),
+    taskQueue,
+    args: [customer] as [typeof customer],
+    typedSearchAttributes: [
+      { key: TenantIdAttr, value: customer.tenantId },
+      { key: CustomerIdAttr, value: customer.customerId },
+      { key: SyncStateAttr, value: 'pending' },
+    ],
+  };
+  if ('local' in change) {
+    await client.workflow.signalWithStart<typeof customerSyncWorkflow, [LocalCustomerChange]>('customerSyncWorkflow', {
+      ...common,
+      signal: localCustomerChangeSignal,
+      signalArgs: [change.local],
+    });
+  } else {
+    await client.workflow.signalWithStart<typeof customerSyncWorkflow, [RemoteCustomerChange]>('customerSyncWorkflow', {
+      ...common,
+      signal: remoteCustomerChangeSignal,
+      signalArgs: [change.remote],
+    });
+  }
+}

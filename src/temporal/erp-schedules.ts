@@ -1,0 +1,68 @@
+/** One Temporal Schedule per integration and entity, running ErpPollWorkflow (incremental) every interval. */
+import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, type Client } from '@temporalio/client';
+import type { ErpEntity } from '../domain/erp/entities.js';
+import type { ErpPollInput } from '../shared/erp-messages.js';
+import { IntegrationIdAttr, TenantIdAttr } from '../shared/search-attributes.js';
+import { workflowId } from '../shared/workflow-ids.js';
+
+export interface ErpScheduleTarget {
+  tenantId: string;
+  integrationId: string;
+  entities: ErpEntity[];
+  intervalSeconds: number;
+  taskQueue: string;
+  paused: boolean;
+  note?: string;
+}
+
+/** Creates or updates the schedules of an integration's entities. */
+export async function ensureErpSchedules(client: Client, t: ErpScheduleTarget): Promise<void> {
+  for (const entity of t.entities) {
+    const scheduleId = workflowId.erpSchedule(t.integrationId, entity);
+    const input: ErpPollInput = { tenantId: t.tenantId, integrationId: t.integrationId, entity, mode: 'incremental', trigger: 'schedule' };
+    const action = {
+      type: 'startWorkflow' as const,
+      workflowType: 'erpPollWorkflow',
+      taskQueue: t.taskQueue,
+      // Temporal appends the scheduled time: runs read erp-<integration>-<entity>-<time> in the UI.
+      workflowId: scheduleId,
+      args: [input],
+      typedSearchAttributes: [
+        { key: TenantIdAttr, value: t.tenantId },
+        { key: IntegrationIdAttr, value: t.integrationId },
+      ],
+    };
+    const spec = { intervals: [{ every: `${t.intervalSeconds}s` as const }] };
+    try {
+      await client.schedule.create({
+        scheduleId,
+        spec,
+        action,
+        policies: { overlap: ScheduleOverlapPolicy.SKIP },
+        state: { paused: t.paused, ...(t.note ? { note: t.note } : {}) },
+      });
+    } catch (err) {
+      if (!(err instanceof ScheduleAlreadyRunning)) throw err;
+      await client.schedule.getHandle(scheduleId).update((prev) => ({ ...prev, spec, action }));
+    }
+  }
+}
+
+/** Pauses, resumes or deletes the schedules of the given entities; missing schedules are skipped. */
+export async function changeErpSchedules(
+  client: Client,
+  integrationId: string,
+  entities: string[],
+  change: { op: 'pause'; note: string } | { op: 'resume' } | { op: 'delete' },
+): Promise<void> {
+  for (const entity of entities) {
+    const handle = client.schedule.getHandle(workflowId.erpSchedule(integrationId, entity));
+    try {
+      if (change.op === 'pause') await handle.pause(change.note);
+      else if (change.op === 'resume') await handle.unpause('resumed through the API');
+      else await handle.delete();
+    } catch (err) {
+      if (!(err instanceof ScheduleNotFoundError)) throw err;
+    }
+  }
+}

@@ -1,0 +1,10 @@
+import { proxyActivities } from '@temporalio/workflow';
+import type { ErpActivities, ErpConnectionTestResult } from '../../activities/erp/erp-activities.js';
+import { providerCheck } from '../activity-options.js';
+
+const { testErpConnection } = proxyActivities<ErpActivities>(providerCheck);
+
+/** Runs the connection test on the erp queue, where credentials may be decrypted. */
+export async function erpConnectionTestWorkflow(input: { tenantId: string; integrationId: string }): Promise<ErpConnectionTestResult> {
+  return testErpConnection(input);
+}

@@ -1,0 +1,61 @@
+import request from 'supertest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestStack, type TestStack } from '../support/stack.js';
+
+let stack: TestStack;
+let doc: Record<string, unknown> & { paths: Record<string, Record<string, Operation>> };
+interface Operation {
+  parameters: { name: string; in: string; schema: Record<string, unknown> }[];
+  requestBody?: { content: { 'application/json': { schema: Record<string, unknown> & { properties: Record<string, Record<string, unknown>> } } } };
+}
+beforeAll(async () => {
+  stack = await startTestStack({ startWorker: false });
+  doc = (await request(stack.app).get('/openapi.json').expect(200)).body;
+});
+afterAll(async () => stack?.close());
+
+/** Every `$ref` string in a JSON value, with where it was found. */
+function refs(value: unknown, at = '#'): { ref: string; at: string }[] {
+  if (Array.isArray(value)) return value.flatMap((v, i) => refs(v, `${at}/${i}`));
+  if (!value || typeof value !== 'object') return [];
+  return Object.entries(value).flatMap(([k, v]) => (k === '$ref' && typeof v === 'string' ? [{ ref: v, at }] : refs(v, `${at}/${k}`)));
+}
+
+/** Resolves a local JSON pointer against the document root (RFC 6901 escapes included). */
+function resolve(ref: string): unknown {
+  if (!ref.startsWith('#/')) return undefined;
+  let node: unknown = doc;
+  for (const raw of ref.slice(2).split('/')) {
+    const key = decodeURIComponent(raw).replace(/~1/g, '/').replace(/~0/g, '~');
+    if (!node || typeof node !== 'object' || !Object.hasOwn(node, key)) return undefined;
+    node = (node as Record<string, unknown>)[key];
+  }
+  return node;
+}
+
+describe('the OpenAPI document', () => {
+  it('every $ref resolves at the document root', () => {
+    const all = refs(doc);
+    expect(all.length).toBeGreaterThan(40);
+    const dangling = all.filter((r) => resolve(r.ref) === undefined);
+    expect(dangling).toEqual([]);
+    // The provider definition's recursive parts are shared components.
+    expect(JSON.stringify(doc.paths['/v1/providers/{name}']!.put)).toContain('#/components/schemas/ProviderTemplate');
+  });
+
+  it('is as strict as the API where generated requests used to be refused', () => {
+    const createPayment = doc.paths['/v1/payments']!.post!;
+    const key = createPayment.parameters.find((p) => p.name === 'Idempotency-Key')!;
+    expect(key.schema).toMatchObject({ type: 'string', pattern: expect.any(String) });
+    expect(new RegExp(key.schema.pattern as string).test('')).toBe(false);
+    const body = createPayment.requestBody!.content['application/json'].schema;
+    expect(body.properties.currency!.enum).toContain('EUR');
+    expect(body.properties.currency!.enum).not.toContain('ABC');
+    expect(body.properties.country!.enum).toContain('DE');
+    expect(body.properties.metadata).toMatchObject({ maxProperties: 50 });
+    const credentials = doc.paths['/v1/connections']!.post!.requestBody!.content['application/json'].schema.properties.credentials!;
+    expect(credentials).toMatchObject({ minProperties: 1 });
+    const cursor = doc.paths['/v1/payments']!.get!.parameters.find((p) => p.name === 'cursor')!;
+    expect(cursor.schema).toMatchObject({ pattern: expect.any(String) });
+  });
+});

@@ -1,0 +1,62 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  ensureDemoTenant,
+  runDemoPayments,
+  startDemoGateways,
+  type DemoGateways,
+} from '../../src/dev/demo.js';
+import {
+  createDeclarativeProviderFactory,
+  loadProviderDefinitions,
+} from '../../src/providers/declarative/index.js';
+import { createStripeProviderFactory } from '../../src/providers/stripe/index.js';
+import { startTestStack, type TestStack } from '../support/stack.js';
+import { createEgressFetch } from '../../src/providers/egress/egress-fetch.js';
+
+let gateways: DemoGateways;
+let stack: TestStack;
+let apiUrl: string;
+beforeAll(async () => {
+  gateways = await startDemoGateways({ stripe: 0, acmepay: 0, pendingpay: 0 });
+  const definitions = await loadProviderDefinitions('providers');
+  stack = await startTestStack({
+    providers: [
+      createStripeProviderFactory({ apiUrl: gateways.stripeUrl }),
+      ...definitions.map((d) =>
+        createDeclarativeProviderFactory(d, { fetch: createEgressFetch({ allowPrivateNetworks: true }) }),
+      ),
+    ],
+  });
+  apiUrl = await stack.listen();
+});
+afterAll(async () => {
+  await stack?.close();
+  await gateways?.close();
+});
+
+describe('the demo tells the truth', () => {
+  it("card payments fall back about one time in five, Stripe's circuit stays closed, and the output shows it", async () => {
+    const tenant = await ensureDemoTenant(
+      apiUrl,
+      stack.adminToken,
+      mkdtempSync(path.join(tmpdir(), 'demo-')),
+      gateways,
+    );
+    const lines: string[] = [];
+    const summary = await runDemoPayments(apiUrl, tenant, 30, (line) => lines.push(line));
+    console.log(lines.at(-1));
+    expect(
+      lines
+        .slice(0, 30)
+        .every((l) => /Stripe circuit: (closed|open|half_open) \(\d+\/\d+ attempts failed/.test(l)),
+    ).toBe(true);
+    // README: 0.6³ ≈ 22% fall back; the breaker (50% over 10+ calls) should not trip on that.
+    expect(summary.fellBack).toBeGreaterThanOrEqual(1);
+    expect(summary.fellBack).toBeLessThanOrEqual(15);
+    expect(summary.circuitAfter.closed).toBeGreaterThanOrEqual(24);
+    expect(summary.skippedStripe).toBeLessThanOrEqual(6);
+  });
+});

@@ -1,0 +1,117 @@
+import { createHmac } from 'node:crypto';
+import request from 'supertest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createIntegration, readCatalog, restIntegrationBody, startErpFixture, startSync, waitForRun, type ErpFixture } from './erp-fixture.js';
+
+let f: ErpFixture;
+beforeAll(async () => {
+  f = await startErpFixture({ tokenTtlSeconds: 30 });
+});
+afterAll(async () => {
+  await f?.close();
+});
+
+function sign(body: string, timestamp: string, secret = 'whsec_test'): string {
+  return `sha256=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
+}
+
+describe('ERP webhooks', () => {
+  it('verify signature and timestamp, store each event once, and apply it through the mappings', async () => {
+    const { stack, erp } = f;
+    const t = await stack.createTenant('Webhook tenant');
+    const id = await createIntegration(stack, t.auth, restIntegrationBody(erp.url));
+    erp.put('urunler', { StokKodu: 'T-1', UrunAdi: 'Test', Aciklama: '', Aktif: 'E' }, Date.UTC(2026, 0, 1));
+    const check = await request(stack.app).post(`/v1/integrations/${id}/test-connection`).set(t.auth).expect(200);
+    expect(check.body).toMatchObject({ status: 'completed', ok: true, entity: 'products', records: 1 });
+    expect(check.body.fields).toEqual(expect.arrayContaining(['StokKodu', 'UrunAdi', 'GuncellemeTarihi']));
+    const post = (body: string, headers: Record<string, string>) =>
+      request(stack.app).post(`/v1/integrations/${id}/webhooks`).set('content-type', 'application/json').set(headers).send(body);
+    const event = JSON.stringify({ id: 'evt-1', entity: 'products', data: [{ StokKodu: 'WH-1', UrunAdi: ' Simit ', Aktif: 'E' }, { StokKodu: '', UrunAdi: 'x' }] });
+    const unix = String(Math.floor(Date.now() / 1000));
+
+    const ok = await post(event, { 'x-webhook-timestamp': unix, 'x-webhook-signature': sign(event, unix) });
+    expect(ok.status, JSON.stringify(ok.body)).toBe(200);
+    expect(ok.body).toMatchObject({ duplicate: false, counts: { read: 2, valid: 1, invalid: 1, upserted: 1 } });
+    expect((await readCatalog(stack, t.auth, 'products')).find((p) => p.sku === 'WH-1')).toMatchObject({ name: 'Simit' });
+    const dead = await request(stack.app).get(`/v1/integrations/${id}/dead-letters`).set(t.auth).expect(200);
+    expect(dead.body.data).toHaveLength(1);
+
+    // The same event again (an ISO 8601 timestamp this time) is acknowledged and not applied twice.
+    const iso = new Date().toISOString();
+    const again = await post(event, { 'x-webhook-timestamp': iso, 'x-webhook-signature': sign(event, iso) });
+    expect(again.status).toBe(200);
+    expect(again.body).toMatchObject({ duplicate: true, counts: null });
+
+    const refusals: [Record<string, string>, string][] = [
+      [{ 'x-webhook-timestamp': unix, 'x-webhook-signature': sign(event, unix, 'wrong-secret') }, 'signature does not match'],
+      [{ 'x-webhook-timestamp': unix, 'x-webhook-signature': sign(`${event} `, unix) }, 'signature does not match'],
+      [{ 'x-webhook-timestamp': String(Number(unix) - 301), 'x-webhook-signature': sign(event, String(Number(unix) - 301)) }, 'outside the 5-minute tolerance'],
+      [{ 'x-webhook-timestamp': 'yesterday', 'x-webhook-signature': sign(event, 'yesterday') }, 'neither ISO 8601 nor Unix'],
+      [{ 'x-webhook-timestamp': unix }, 'are required'],
+    ];
+    for (const [headers, message] of refusals) {
+      const res = await post(event.replace('evt-1', 'evt-2'), headers);
+      expect(res.status).toBe(401);
+      expect(res.body.error.message).toContain(message);
+    }
+    // Within tolerance (4 minutes old) is accepted.
+    const recent = String(Number(unix) - 240);
+    const fresh = JSON.stringify({ id: 'evt-3', entity: 'products', data: { StokKodu: 'WH-2', UrunAdi: 'Poğaça' } });
+    expect((await post(fresh, { 'x-webhook-timestamp': recent, 'x-webhook-signature': sign(fresh, recent) })).status).toBe(200);
+  });
+});
+
+describe('failing runs', () => {
+  it('pause the schedules after N failures in a row, with the reason visible', async () => {
+    const { stack, erp } = f;
+    const t = await stack.createTenant('Failing tenant');
+    const body = restIntegrationBody(erp.url);
+    const id = await createIntegration(stack, t.auth, {
+      ...body,
+      credentials: { ...body.credentials, password: 'yanlis' },
+      settings: { ...body.settings, pauseAfterFailures: 2 },
+    });
+    const check = await request(stack.app).post(`/v1/integrations/${id}/test-connection`).set(t.auth).expect(200);
+    expect(check.body).toMatchObject({ status: 'completed', ok: false, code: 'ErpCredentialsRefused' });
+    const schedule = stack.temporal.schedule.getHandle(`erp-${id}-products`);
+    expect((await schedule.describe()).state.paused).toBe(false);
+
+    for (let i = 1; i <= 2; i++) {
+      const run = await waitForRun(stack, t.auth, id, await startSync(stack, t.auth, id, 'products', 'full'));
+      expect(run.status).toBe('failed');
+      expect(run.errors.at(-1)?.message).toContain('refused');
+      const integration = (await request(stack.app).get(`/v1/integrations/${id}`).set(t.auth).expect(200)).body;
+      expect(integration.consecutiveFailures).toBe(i);
+      expect(integration.status).toBe(i < 2 ? 'active' : 'paused');
+    }
+    const integration = (await request(stack.app).get(`/v1/integrations/${id}`).set(t.auth).expect(200)).body;
+    expect(integration.pausedReason).toMatch(/paused after 2 failed runs in a row; last error: .*refused/);
+    const described = await schedule.describe();
+    expect(described.state.paused).toBe(true);
+    expect(described.state.note).toBe(integration.pausedReason);
+
+    // Resume clears the streak and unpauses the schedule.
+    const resumed = (await request(stack.app).post(`/v1/integrations/${id}/resume`).set(t.auth).expect(200)).body;
+    expect(resumed).toMatchObject({ status: 'active', pausedReason: null, consecutiveFailures: 0 });
+    expect((await schedule.describe()).state.paused).toBe(false);
+  }, 120_000);
+});
+
+describe('scheduled runs', () => {
+  it('of several entities firing at the same moment each get their own run', async () => {
+    const { stack, erp } = f;
+    const t = await stack.createTenant('Schedule tenant');
+    const id = await createIntegration(stack, t.auth, restIntegrationBody(erp.url));
+    await Promise.all(['products', 'prices', 'inventory'].map((e) => stack.temporal.schedule.getHandle(`erp-${id}-${e}`).trigger()));
+    const deadline = Date.now() + 90_000;
+    let runs: { entity: string; status: string; trigger: string; workflowId: string }[] = [];
+    while (runs.filter((r) => r.status === 'succeeded').length < 3) {
+      if (Date.now() > deadline) throw new Error(`scheduled runs did not finish: ${JSON.stringify(runs)}`);
+      await new Promise((r) => setTimeout(r, 300));
+      runs = (await request(stack.app).get(`/v1/integrations/${id}/runs`).set(t.auth).expect(200)).body.data;
+    }
+    expect(runs.map((r) => r.entity).sort()).toEqual(['inventory', 'prices', 'products']);
+    expect(runs.every((r) => r.trigger === 'schedule' && r.workflowId.startsWith(`erp-${id}-${r.entity}-`))).toBe(true);
+  }, 120_000);
+});
+

@@ -1,0 +1,92 @@
+import { sql } from 'drizzle-orm';
+import request from 'supertest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPaymentActivities } from '../../src/activities/payment-activities.js';
+import type { CircuitConfig } from '../../src/domain/circuit-breaker.js';
+import {
+  setUpMerchant,
+  startPaymentsFixture,
+  type MerchantSetup,
+  type PaymentsFixture,
+} from '../support/payments-fixture.js';
+
+const CIRCUIT: CircuitConfig = {
+  windowMs: 60_000,
+  minimumCalls: 10,
+  failureRateThreshold: 0.5,
+  openDurationMs: 60_000,
+  halfOpenSuccessesToClose: 3,
+};
+
+let f: PaymentsFixture;
+beforeAll(async () => {
+  f = await startPaymentsFixture({ startWorker: false, circuit: CIRCUIT });
+});
+afterAll(async () => f?.close());
+
+const activities = () =>
+  createPaymentActivities({
+    db: f.stack.database.db,
+    cipher: f.stack.cipher,
+    providers: f.stack.providers,
+    circuit: CIRCUIT,
+  });
+const health = async (m: MerchantSetup, id: string) =>
+  (await request(f.stack.app).get(`/v1/connections/${id}/health`).set(m.auth).expect(200)).body;
+
+describe('circuit breaker outcomes under concurrency', () => {
+  it('recording on a closed circuit does not wait for the circuit row (no hot-row lock)', async () => {
+    const m = await setUpMerchant(f);
+    const a = activities();
+    await a.recordGatewayOutcome({ tenantId: m.tenantId, connectionId: m.stripeId, ok: true });
+    // Another transaction holds the circuit row, as a slow recorder would.
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let locked!: () => void;
+    const lockTaken = new Promise<void>((r) => (locked = r));
+    const holder = f.stack.database.db.transaction(async (tx) => {
+      await tx.execute(sql`select 1 from connection_health where connection_id = ${m.stripeId} for update`);
+      locked();
+      await held;
+    });
+    await lockTaken;
+    try {
+      const recorded = a
+        .recordGatewayOutcome({ tenantId: m.tenantId, connectionId: m.stripeId, ok: true })
+        .then(() => 'recorded');
+      const waited = new Promise((r) => setTimeout(() => r('blocked'), 5_000));
+      expect(await Promise.race([recorded, waited])).toBe('recorded');
+    } finally {
+      release();
+      await holder;
+    }
+  });
+
+  it('200 concurrent outcomes are all counted, and the breaker still opens on their failure rate', async () => {
+    const m = await setUpMerchant(f);
+    const a = activities();
+    const started = performance.now();
+    const results = await Promise.all(
+      Array.from({ length: 200 }, (_, i) =>
+        a.recordGatewayOutcome({ tenantId: m.tenantId, connectionId: m.acmeId, ok: i % 4 !== 0 }),
+      ),
+    );
+    const ms = Math.round(performance.now() - started);
+    console.log(`[circuit] 200 concurrent recordings on one connection: ${ms} ms`);
+    expect(results.every((r) => r.circuit === 'closed')).toBe(true);
+    expect((await health(m, m.acmeId)).circuit).toMatchObject({
+      state: 'closed',
+      window: { calls: 200, failures: 50, failureRate: 0.25 },
+    });
+
+    const failing = await Promise.all(
+      Array.from({ length: 200 }, () =>
+        a.recordGatewayOutcome({ tenantId: m.tenantId, connectionId: m.stripeId, ok: false }),
+      ),
+    );
+    expect(failing.filter((r) => r.circuit === 'open').length).toBeGreaterThan(0);
+    const opened = (await health(m, m.stripeId)).circuit;
+    expect(opened.state).toBe('open');
+    expect(opened.window.failureRate).toBe(1);
+  });
+});
