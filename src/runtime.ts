@@ -15,8 +15,8 @@ import { startWorkerMetricsServer } from './metrics/worker-metrics.js';
 import { retryAtStart, type RetryPolicy } from './start-up.js';
 import { connectTemporalClient, connectTemporalWorker, temporalConnectConfig, temporalDataConverter } from './temporal/connection.js';
 import { EncryptionCodec } from './temporal/payload-codec.js';
-import { ensureHealthCheckSchedule } from './temporal/health-schedule.js';
-import { ensureReconciliationSchedule } from './temporal/reconciliation-schedule.js';
+import { ensureHealthCheckSchedule } from './temporal/payments/health-schedule.js';
+import { ensureReconciliationSchedule } from './temporal/payments/reconciliation-schedule.js';
 import { ensureSearchAttributes } from './temporal/search-attributes.js';
 import { createWorkers, loadWorkflowBundle, type WorkerSet } from './workers/worker.js';
 

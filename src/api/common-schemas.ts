@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ApiError } from './errors.js';
-import { COUNTRY_CODES, CURRENCY_CODES } from '../domain/regions.js';
+import { COUNTRY_CODES, CURRENCY_CODES } from '../domain/payments/regions.js';
 
 // Enums rather than a refine: the OpenAPI document then lists exactly the codes the API accepts.
 type Codes = [string, ...string[]];

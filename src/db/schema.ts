@@ -135,7 +135,7 @@ export const paymentAttempts = pgTable(
     status: text('status').notNull().default('processing'),
     errorClass: text('error_class'),
     errorCode: text('error_code'),
-    /** errorCode in the unified vocabulary (src/domain/decline-codes.ts). */
+    /** errorCode in the unified vocabulary (src/domain/payments/decline-codes.ts). */
     unifiedCode: text('unified_code'),
     errorMessage: text('error_message'),
     gatewayReference: text('gateway_reference'),

@@ -1,7 +1,7 @@
 import type { ErrorClass } from '../domain/failures.js';
-import type { DeclineCodeMap } from '../domain/decline-codes.js';
-import type { ProviderCapabilities } from '../domain/routing.js';
-import type { GatewayStatus } from '../domain/payment-status.js';
+import type { DeclineCodeMap } from '../domain/payments/decline-codes.js';
+import type { ProviderCapabilities } from '../domain/payments/routing.js';
+import type { GatewayStatus } from '../domain/payments/payment-status.js';
 import type { CustomerSyncProvider } from './customer-sync.js';
 
 /** Decrypted credentials of one connection. Only activities ever hold these. */

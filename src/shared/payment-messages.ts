@@ -1,6 +1,6 @@
 import { defineQuery, defineSignal } from '@temporalio/workflow';
-import type { GatewayStatus, PaymentStatus } from '../domain/payment-status.js';
-import type { PaymentMethodType } from '../domain/routing.js';
+import type { GatewayStatus, PaymentStatus } from '../domain/payments/payment-status.js';
+import type { PaymentMethodType } from '../domain/payments/routing.js';
 
 /** Input of PaymentWorkflow. Carries connection ids and tokens only, never credentials or card data. */
 export interface PaymentWorkflowInput {

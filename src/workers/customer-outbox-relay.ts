@@ -3,7 +3,7 @@ import type { Client } from '@temporalio/client';
 import { and, inArray, isNull } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { customerOutbox } from '../db/schema.js';
-import { signalCustomerSync } from '../temporal/customer-sync.js';
+import { signalCustomerSync } from '../temporal/customers/customer-sync.js';
 
 export interface OutboxRelayOptions {
   db: Db;

@@ -1,9 +1,9 @@
 // The workflow bundle's entry point: every workflow the workers run is exported here.
 export { connectionTestWorkflow } from './connection-test.js';
-export { paymentWorkflow } from './payment.js';
-export { captureWorkflow, refundWorkflow } from './refund-and-capture.js';
-export { healthCheckWorkflow } from './health-check.js';
-export { reconciliationWorkflow } from './reconciliation.js';
+export { paymentWorkflow } from './payments/payment.js';
+export { captureWorkflow, refundWorkflow } from './payments/refund-and-capture.js';
+export { healthCheckWorkflow } from './payments/health-check.js';
+export { reconciliationWorkflow } from './payments/reconciliation.js';
 export { customerSyncWorkflow } from './customers/customer-sync.js';
 export { customerReconcileWorkflow } from './customers/customer-reconcile.js';
 export { erpPollWorkflow } from './erp/erp-poll.js';

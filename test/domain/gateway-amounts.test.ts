@@ -3,7 +3,7 @@ import {
   AmountNotRepresentableError,
   fromGatewayAmount,
   toGatewayAmount,
-} from '../../src/domain/gateway-amounts.js';
+} from '../../src/domain/payments/gateway-amounts.js';
 import { STRIPE_CURRENCY_UNITS } from '../../src/providers/stripe/currencies.js';
 
 describe("Stripe's units from ISO 4217 minor units", () => {

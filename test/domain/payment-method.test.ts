@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { containsCardNumber, looksLikeCardNumber, passesLuhn } from '../../src/domain/payment-method.js';
+import { containsCardNumber, looksLikeCardNumber, passesLuhn } from '../../src/domain/payments/payment-method.js';
 
 describe('passesLuhn', () => {
   it.each([

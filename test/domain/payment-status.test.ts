@@ -6,7 +6,7 @@ import {
   isTerminal,
   paymentStatusFor,
   type PaymentStatus,
-} from '../../src/domain/payment-status.js';
+} from '../../src/domain/payments/payment-status.js';
 
 /** The complete set of legal moves; every pair not listed here must be refused. */
 const ALLOWED: Record<PaymentStatus, PaymentStatus[]> = {

@@ -9,7 +9,7 @@ import {
   isCurrencyCode,
   isRegion,
   regionOf,
-} from '../../src/domain/regions.js';
+} from '../../src/domain/payments/regions.js';
 
 describe('regionOf', () => {
   it.each([

@@ -6,7 +6,7 @@ import {
   type ConnectionCandidateState,
   type RoutingFacts,
   type RoutingRule,
-} from '../../src/domain/routing.js';
+} from '../../src/domain/payments/routing.js';
 
 function conn(id: string, over: Partial<ConnectionCandidateState> = {}): ConnectionCandidateState {
   return {

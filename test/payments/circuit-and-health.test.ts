@@ -1,6 +1,6 @@
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureHealthCheckSchedule } from '../../src/temporal/health-schedule.js';
+import { ensureHealthCheckSchedule } from '../../src/temporal/payments/health-schedule.js';
 import { setUpMerchant, startPayment, startPaymentsFixture, waitForPayment, type PaymentsFixture } from '../support/payments-fixture.js';
 
 const OPEN_FOR_MS = 2_000;

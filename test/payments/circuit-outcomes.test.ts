@@ -1,8 +1,8 @@
 import { sql } from 'drizzle-orm';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPaymentActivities } from '../../src/activities/payment-activities.js';
-import type { CircuitConfig } from '../../src/domain/circuit-breaker.js';
+import { createPaymentActivities } from '../../src/activities/payments/payment-activities.js';
+import type { CircuitConfig } from '../../src/domain/payments/circuit-breaker.js';
 import {
   setUpMerchant,
   startPaymentsFixture,

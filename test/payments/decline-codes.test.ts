@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { unifyDeclineCode } from '../../src/domain/decline-codes.js';
+import { unifyDeclineCode } from '../../src/domain/payments/decline-codes.js';
 import {
   setUpMerchant,
   startPayment,

@@ -6,8 +6,8 @@ import { createApp } from '../../src/api/app.js';
 import { silentLogger } from '../../src/logger.js';
 import type { ReconciliationInput } from '../../src/shared/payment-messages.js';
 import { recordHistoryIfAsked } from '../support/record-history.js';
-import { ensureReconciliationSchedule } from '../../src/temporal/reconciliation-schedule.js';
-import type { ReconciliationResult } from '../../src/workflows/reconciliation.js';
+import { ensureReconciliationSchedule } from '../../src/temporal/payments/reconciliation-schedule.js';
+import type { ReconciliationResult } from '../../src/workflows/payments/reconciliation.js';
 import { paymentBody, setUpMerchant, startPayment, startPaymentsFixture, waitForPayment, type MerchantSetup, type PaymentsFixture } from '../support/payments-fixture.js';
 
 let f: PaymentsFixture;

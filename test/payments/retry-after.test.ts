@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPaymentActivities, RETRY_AFTER_CAP_MS } from '../../src/activities/payment-activities.js';
+import { createPaymentActivities, RETRY_AFTER_CAP_MS } from '../../src/activities/payments/payment-activities.js';
 import { parseRetryAfter } from '../../src/providers/retry-after.js';
 import {
   setUpMerchant,

@@ -7,7 +7,7 @@ import { inject } from 'vitest';
 import { createApp, type AppDeps } from '../../src/api/app.js';
 import { listen } from '../../src/api/server.js';
 import { connectPostgres, type Database } from '../../src/db/client.js';
-import type { CircuitConfig } from '../../src/domain/circuit-breaker.js';
+import type { CircuitConfig } from '../../src/domain/payments/circuit-breaker.js';
 import { silentLogger } from '../../src/logger.js';
 import { findProviderDefinition } from '../../src/db/queries/provider-definitions.js';
 import { tenantProviderLoader } from '../../src/providers/build-registry.js';

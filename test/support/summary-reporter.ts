@@ -16,7 +16,8 @@ export default class SummaryReporter implements Reporter {
         if (state === 'passed') passed++;
         else if (state === 'failed') failed++;
         else skipped++;
-        if (t.diagnostic()?.flaky) flaky.push(`${m.moduleId.replace(process.cwd() + '/', '')} > ${t.fullName}`);
+        if (t.diagnostic()?.flaky)
+          flaky.push(`${m.moduleId.replace(process.cwd() + '/', '')} > ${t.fullName}`);
       }
       if (m.state() === 'failed' && [...m.children.allTests()].length === 0) failed++;
     }

@@ -11,7 +11,7 @@ import { FailureType } from '../../domain/failures.js';
 import { RemoteRateLimitedError, type CustomerSyncAdapter } from '../../providers/customer-sync.js';
 import { GatewayError, InvalidCredentialsError } from '../../providers/types.js';
 import type { RemoteCustomerChange } from '../../shared/customer-messages.js';
-import { signalCustomerSync } from '../../temporal/customer-sync.js';
+import { signalCustomerSync } from '../../temporal/customers/customer-sync.js';
 import { CredentialDecryptionError } from '../../secrets/credential-cipher.js';
 import type { GatewayDeps } from '../load-gateway.js';
 

@@ -9,7 +9,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { and, eq, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
 import { erpIntegrations, erpRuns, type ErpCheckpoint, type ErpRunCounts, type ErpWatermark } from '../../db/tables/erp.js';
-import { DEFAULT_CIRCUIT_CONFIG, recordOutcome, storedCircuitAt, type CircuitConfig } from '../../domain/circuit-breaker.js';
+import { DEFAULT_CIRCUIT_CONFIG, recordOutcome, storedCircuitAt, type CircuitConfig } from '../../domain/payments/circuit-breaker.js';
 import { ErpFailureType } from '../../domain/erp/failures.js';
 import type { FetchLike } from '../../providers/declarative/http.js';
 import { TokenCache } from '../../providers/declarative/auth.js';
@@ -25,7 +25,7 @@ import { GatewayError, InvalidCredentialsError } from '../../providers/types.js'
 import type { OutboundUrlPolicy } from '../../providers/url-policy.js';
 import type { CredentialCipher } from '../../secrets/credential-cipher.js';
 import type { ErpPollInput } from '../../shared/erp-messages.js';
-import { changeErpSchedules } from '../../temporal/erp-schedules.js';
+import { changeErpSchedules } from '../../temporal/erp/erp-schedules.js';
 import { addCounts, applyRecords, ZERO_COUNTS } from './apply-records.js';
 import {
   connectorOf,

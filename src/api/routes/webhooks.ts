@@ -8,7 +8,7 @@ import { gatewayCallbackSignal } from '../../shared/payment-messages.js';
 import { workflowId } from '../../shared/workflow-ids.js';
 import type { AppDeps } from '../app.js';
 import type { ResourceRouter } from '../endpoint.js';
-import { deliverCustomerEvent } from '../customer-webhooks.js';
+import { deliverCustomerEvent } from './customers/customer-webhooks.js';
 import { ApiError } from '../errors.js';
 import { webhooksReceived } from '../../metrics/api-metrics.js';
 import { clientAddress, type RateLimiter } from '../rate-limit.js';

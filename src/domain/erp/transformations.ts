@@ -5,7 +5,7 @@
  */
 import { DateTime, IANAZone } from 'luxon';
 import { z } from 'zod';
-import { isCurrencyCode } from '../regions.js';
+import { isCurrencyCode } from '../payments/regions.js';
 import { decimalToMinor } from '../template.js';
 
 /** A value flowing through a mapping: what JSON and CSV cells can hold. */

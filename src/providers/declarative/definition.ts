@@ -4,11 +4,11 @@
  * docs/declarative-providers.md explains every field; docs/provider-definition.schema.json is
  * generated from this schema (scripts/generate-provider-schema.ts).
  */
-import { UNIFIED_DECLINE_CODES } from '../../domain/decline-codes.js';
-import { isCurrencyCode } from '../../domain/regions.js';
-import { PAYMENT_METHOD_TYPES } from '../../domain/routing.js';
+import { UNIFIED_DECLINE_CODES } from '../../domain/payments/decline-codes.js';
+import { isCurrencyCode } from '../../domain/payments/regions.js';
+import { PAYMENT_METHOD_TYPES } from '../../domain/payments/routing.js';
 import { z } from 'zod';
-import { GATEWAY_STATUSES } from '../../domain/payment-status.js';
+import { GATEWAY_STATUSES } from '../../domain/payments/payment-status.js';
 import { parsePath, parseTemplate, templateVariables } from '../../domain/template.js';
 
 const ERROR_CLASSES = ['hard_decline', 'retryable', 'ambiguous'] as const;

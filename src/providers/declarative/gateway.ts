@@ -1,7 +1,7 @@
 /** The PaymentGateway of a declarative provider: every method is driven by the definition. */
 import type { ErrorClass } from '../../domain/failures.js';
-import type { GatewayStatus } from '../../domain/payment-status.js';
-import { AmountNotRepresentableError, fromGatewayAmount, gatewayExponent, toGatewayAmount } from '../../domain/gateway-amounts.js';
+import type { GatewayStatus } from '../../domain/payments/payment-status.js';
+import { AmountNotRepresentableError, fromGatewayAmount, gatewayExponent, toGatewayAmount } from '../../domain/payments/gateway-amounts.js';
 import { decimalToMinor, GATEWAY_EXPONENT_VARIABLE, readPath } from '../../domain/template.js';
 import {
   GatewayError,

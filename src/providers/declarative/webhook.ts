@@ -1,6 +1,6 @@
 /** Verifies and parses a declarative provider's callbacks: signature over the raw bytes first. */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import type { GatewayStatus } from '../../domain/payment-status.js';
+import type { GatewayStatus } from '../../domain/payments/payment-status.js';
 import { parseTemplate, readPath, renderString } from '../../domain/template.js';
 import { WebhookPayloadError, WebhookSignatureError, type GatewayWebhookEvent, type HeaderBag } from '../types.js';
 import type { ProviderDefinition } from './definition.js';

@@ -3,8 +3,8 @@
  * "Zero-decimal currencies" and "Special cases"). Data next to the connector: the adapter converts
  * every amount it sends and reads through this table.
  */
-import type { CurrencyUnits } from '../../domain/gateway-amounts.js';
-import { currencyExponent } from '../../domain/regions.js';
+import type { CurrencyUnits } from '../../domain/payments/gateway-amounts.js';
+import { currencyExponent } from '../../domain/payments/regions.js';
 
 /** Stripe's zero-decimal currencies: amounts are whole units. */
 const ZERO_DECIMAL = [

@@ -3,7 +3,7 @@
  * https://docs.stripe.com/error-codes) → the unified vocabulary. Codes not listed fall back to the
  * generic code of their class (see unifyDeclineCode).
  */
-import type { DeclineCodeMap } from '../../domain/decline-codes.js';
+import type { DeclineCodeMap } from '../../domain/payments/decline-codes.js';
 
 export const STRIPE_DECLINE_CODES: DeclineCodeMap = Object.freeze({
   insufficient_funds: 'insufficient_funds',

@@ -1,6 +1,6 @@
 import type Stripe from 'stripe';
-import type { GatewayStatus } from '../../domain/payment-status.js';
-import { fromGatewayAmount } from '../../domain/gateway-amounts.js';
+import type { GatewayStatus } from '../../domain/payments/payment-status.js';
+import { fromGatewayAmount } from '../../domain/payments/gateway-amounts.js';
 import type { GatewayOutcome } from '../types.js';
 import { STRIPE_CURRENCY_UNITS } from './currencies.js';
 

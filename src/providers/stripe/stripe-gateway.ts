@@ -11,7 +11,7 @@ import type {
   RefundRequest,
 } from '../types.js';
 import { GatewayError, InvalidCredentialsError } from '../types.js';
-import { AmountNotRepresentableError, toGatewayAmount } from '../../domain/gateway-amounts.js';
+import { AmountNotRepresentableError, toGatewayAmount } from '../../domain/payments/gateway-amounts.js';
 import { STRIPE_CURRENCY_UNITS } from './currencies.js';
 import { callStripe, classifyStripeError } from './error-classification.js';
 import { outcomeOf } from './payment-intent-status.js';

@@ -17,7 +17,7 @@ import { storeUpload, UploadTooLargeError } from '../../../activities/erp/upload
 import type { ErpPollInput } from '../../../shared/erp-messages.js';
 import { IntegrationIdAttr, TenantIdAttr } from '../../../shared/search-attributes.js';
 import { workflowId } from '../../../shared/workflow-ids.js';
-import { changeErpSchedules, ensureErpSchedules } from '../../../temporal/erp-schedules.js';
+import { changeErpSchedules, ensureErpSchedules } from '../../../temporal/erp/erp-schedules.js';
 import type { AppDeps } from '../../app.js';
 import { checkConnectionSettings } from '../../connection-settings.js';
 import type { ResourceRouter } from '../../endpoint.js';

@@ -4,10 +4,10 @@ import {
   remoteCustomerChangeSignal,
   type LocalCustomerChange,
   type RemoteCustomerChange,
-} from '../shared/customer-messages.js';
-import { CustomerIdAttr, SyncStateAttr, TenantIdAttr } from '../shared/search-attributes.js';
-import { workflowId } from '../shared/workflow-ids.js';
-import type { customerSyncWorkflow } from '../workflows/customers/customer-sync.js';
+} from '../../shared/customer-messages.js';
+import { CustomerIdAttr, SyncStateAttr, TenantIdAttr } from '../../shared/search-attributes.js';
+import { workflowId } from '../../shared/workflow-ids.js';
+import type { customerSyncWorkflow } from '../../workflows/customers/customer-sync.js';
 
 type Change = { local: LocalCustomerChange } | { remote: RemoteCustomerChange };
 

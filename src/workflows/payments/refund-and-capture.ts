@@ -1,10 +1,10 @@
 import { ActivityFailure, ApplicationFailure, log, patched, proxyActivities, sleep } from '@temporalio/workflow';
-import type { PaymentActivities } from '../activities/payment-activities.js';
-import { FailureType } from '../domain/failures.js';
-import type { PaymentStatus } from '../domain/payment-status.js';
-import type { GatewayOutcome, RefundOutcome } from '../providers/types.js';
-import { DEFAULT_PAYMENT_TIMING, type CaptureWorkflowInput, type PaymentTiming, type RefundWorkflowInput } from '../shared/payment-messages.js';
-import { bookkeeping, gatewayCall, statusQuery } from './activity-options.js';
+import type { PaymentActivities } from '../../activities/payments/payment-activities.js';
+import { FailureType } from '../../domain/failures.js';
+import type { PaymentStatus } from '../../domain/payments/payment-status.js';
+import type { GatewayOutcome, RefundOutcome } from '../../providers/types.js';
+import { DEFAULT_PAYMENT_TIMING, type CaptureWorkflowInput, type PaymentTiming, type RefundWorkflowInput } from '../../shared/payment-messages.js';
+import { bookkeeping, gatewayCall, statusQuery } from '../activity-options.js';
 
 const db = proxyActivities<PaymentActivities>(bookkeeping);
 const gateway = proxyActivities<PaymentActivities>(gatewayCall);

@@ -1,6 +1,6 @@
 import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client } from '@temporalio/client';
-import type { PaymentTiming, ReconciliationInput } from '../shared/payment-messages.js';
-import type { TaskQueues } from '../shared/task-queues.js';
+import type { PaymentTiming, ReconciliationInput } from '../../shared/payment-messages.js';
+import type { TaskQueues } from '../../shared/task-queues.js';
 
 export const RECONCILIATION_SCHEDULE_ID = 'payment-reconciliation';
 

@@ -1,6 +1,6 @@
 import { continueAsNew, patched, proxyActivities } from '@temporalio/workflow';
-import type { HealthActivities } from '../activities/health-activities.js';
-import { bookkeeping, providerCheck } from './activity-options.js';
+import type { HealthActivities } from '../../activities/payments/health-activities.js';
+import { bookkeeping, providerCheck } from '../activity-options.js';
 
 const { listActiveConnections, listActiveConnectionsPage } = proxyActivities<HealthActivities>(bookkeeping);
 const { checkConnectionHealth } = proxyActivities<HealthActivities>({

@@ -1,7 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { and, eq } from 'drizzle-orm';
-import type { Db } from '../db/client.js';
-import { payments } from '../db/schema.js';
+import type { Db } from '../../db/client.js';
+import { payments } from '../../db/schema.js';
 
 /**
  * The currency of the payment a capture or refund belongs to, for callers that do not pass it: by

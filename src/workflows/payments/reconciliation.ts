@@ -6,14 +6,14 @@ import {
   startChild,
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError, type SearchAttributePair } from '@temporalio/common';
-import type { PaymentActivities } from '../activities/payment-activities.js';
-import type { ReconciliationActivities, ReconciliationItem } from '../activities/reconciliation-activities.js';
-import { paymentStatusFor } from '../domain/payment-status.js';
-import type { GatewayOutcome } from '../providers/types.js';
-import { DEFAULT_PAYMENT_TIMING, type ReconciliationInput } from '../shared/payment-messages.js';
-import { PaymentStatusAttr, TenantIdAttr } from '../shared/search-attributes.js';
-import { workflowId } from '../shared/workflow-ids.js';
-import { bookkeeping, gatewayCall, statusQuery } from './activity-options.js';
+import type { PaymentActivities } from '../../activities/payments/payment-activities.js';
+import type { ReconciliationActivities, ReconciliationItem } from '../../activities/payments/reconciliation-activities.js';
+import { paymentStatusFor } from '../../domain/payments/payment-status.js';
+import type { GatewayOutcome } from '../../providers/types.js';
+import { DEFAULT_PAYMENT_TIMING, type ReconciliationInput } from '../../shared/payment-messages.js';
+import { PaymentStatusAttr, TenantIdAttr } from '../../shared/search-attributes.js';
+import { workflowId } from '../../shared/workflow-ids.js';
+import { bookkeeping, gatewayCall, statusQuery } from '../activity-options.js';
 
 const db = proxyActivities<PaymentActivities & ReconciliationActivities>(bookkeeping);
 const gateway = proxyActivities<PaymentActivities>(gatewayCall);

@@ -1,13 +1,13 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { and, eq, sql } from 'drizzle-orm';
-import { newId } from '../db/ids.js';
-import { recordCircuitOutcome } from '../db/queries/circuit-outcomes.js';
-import { loadRoutingState, type RoutingState } from '../db/queries/routing-state.js';
-import { payments, paymentAttempts, refunds } from '../db/schema.js';
-import { DEFAULT_CIRCUIT_CONFIG, type CircuitConfig } from '../domain/circuit-breaker.js';
-import { FailureType, failureTypeFor } from '../domain/failures.js';
-import { canTransition, type GatewayStatus, type PaymentStatus } from '../domain/payment-status.js';
-import type { RoutingDecision } from '../domain/routing.js';
+import { newId } from '../../db/ids.js';
+import { recordCircuitOutcome } from '../../db/queries/circuit-outcomes.js';
+import { loadRoutingState, type RoutingState } from '../../db/queries/routing-state.js';
+import { payments, paymentAttempts, refunds } from '../../db/schema.js';
+import { DEFAULT_CIRCUIT_CONFIG, type CircuitConfig } from '../../domain/payments/circuit-breaker.js';
+import { FailureType, failureTypeFor } from '../../domain/failures.js';
+import { canTransition, type GatewayStatus, type PaymentStatus } from '../../domain/payments/payment-status.js';
+import type { RoutingDecision } from '../../domain/payments/routing.js';
 import {
   GatewayError,
   InvalidCredentialsError,
@@ -17,8 +17,8 @@ import {
   type PaymentGateway,
   type RefundOutcome,
   type RefundRequest,
-} from '../providers/types.js';
-import { loadGateway, refusedDestination, type GatewayDeps } from './load-gateway.js';
+} from '../../providers/types.js';
+import { loadGateway, refusedDestination, type GatewayDeps } from '../load-gateway.js';
 import { paymentCurrency } from './payment-currency.js';
 import { unifiedCodeFor } from './decline-codes.js';
 

@@ -8,20 +8,20 @@ import {
   setHandler,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
-import type { PaymentActivities } from '../activities/payment-activities.js';
-import { FailureType } from '../domain/failures.js';
-import { GATEWAY_STATUSES, paymentStatusFor, type GatewayStatus, type PaymentStatus } from '../domain/payment-status.js';
-import { decideRoute, type RoutingCandidate } from '../domain/routing.js';
-import type { GatewayOutcome } from '../providers/types.js';
+import type { PaymentActivities } from '../../activities/payments/payment-activities.js';
+import { FailureType } from '../../domain/failures.js';
+import { GATEWAY_STATUSES, paymentStatusFor, type GatewayStatus, type PaymentStatus } from '../../domain/payments/payment-status.js';
+import { decideRoute, type RoutingCandidate } from '../../domain/payments/routing.js';
+import type { GatewayOutcome } from '../../providers/types.js';
 import {
   DEFAULT_PAYMENT_TIMING,
   gatewayCallbackSignal,
   paymentProgressQuery,
   type GatewayCallback,
   type PaymentWorkflowInput,
-} from '../shared/payment-messages.js';
-import { GatewayAttr, PaymentStatusAttr } from '../shared/search-attributes.js';
-import { bookkeeping, gatewayCall, statusQuery } from './activity-options.js';
+} from '../../shared/payment-messages.js';
+import { GatewayAttr, PaymentStatusAttr } from '../../shared/search-attributes.js';
+import { bookkeeping, gatewayCall, statusQuery } from '../activity-options.js';
 
 const db = proxyActivities<PaymentActivities>(bookkeeping);
 const gateway = proxyActivities<PaymentActivities>(gatewayCall);

@@ -1,8 +1,8 @@
 import { eq } from 'drizzle-orm';
-import { connections } from '../db/schema.js';
-import { unifyDeclineCode, type UnifiedDeclineCode } from '../domain/decline-codes.js';
-import { UnknownProviderError } from '../providers/registry.js';
-import type { GatewayDeps } from './load-gateway.js';
+import { connections } from '../../db/schema.js';
+import { unifyDeclineCode, type UnifiedDeclineCode } from '../../domain/payments/decline-codes.js';
+import { UnknownProviderError } from '../../providers/registry.js';
+import type { GatewayDeps } from '../load-gateway.js';
 
 /** The unified code of an attempt's failure, from the mapping its connection's provider declares. */
 export async function unifiedCodeFor(

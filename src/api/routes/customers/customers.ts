@@ -1,7 +1,7 @@
 import { and, asc, eq, exists, gt, gte, isNull, or, sql } from 'drizzle-orm';
 import { z } from 'zod';
-import { newId } from '../../db/ids.js';
-import { customers, syncConflicts, syncMappings } from '../../db/schema.js';
+import { newId } from '../../../db/ids.js';
+import { customers, syncConflicts, syncMappings } from '../../../db/schema.js';
 import {
   customerSyncConnections,
   fieldsOf,
@@ -9,15 +9,15 @@ import {
   recordLocalChange,
   updateCustomer,
   type CustomerRow,
-} from '../../db/queries/customers.js';
-import { normalizeFields, type CustomerFields } from '../../domain/customers/fields.js';
-import { CUSTOMERS_CATALOG } from '../../domain/customers/sync-settings.js';
-import { workflowId } from '../../shared/workflow-ids.js';
-import type { AppDeps } from '../app.js';
-import type { ResourceRouter } from '../endpoint.js';
-import { ApiError } from '../errors.js';
-import { claimIdempotencyKey, requestHash, requireIdempotencyKey, storeIdempotentResponse } from '../idempotency.js';
-import { decodeTimeCursor, encodeTimeCursor, pageCursor } from '../common-schemas.js';
+} from '../../../db/queries/customers.js';
+import { normalizeFields, type CustomerFields } from '../../../domain/customers/fields.js';
+import { CUSTOMERS_CATALOG } from '../../../domain/customers/sync-settings.js';
+import { workflowId } from '../../../shared/workflow-ids.js';
+import type { AppDeps } from '../../app.js';
+import type { ResourceRouter } from '../../endpoint.js';
+import { ApiError } from '../../errors.js';
+import { claimIdempotencyKey, requestHash, requireIdempotencyKey, storeIdempotentResponse } from '../../idempotency.js';
+import { decodeTimeCursor, encodeTimeCursor, pageCursor } from '../../common-schemas.js';
 
 const text = (max: number) => z.string().trim().max(max);
 const addressIn = z.strictObject({

@@ -1,5 +1,5 @@
 import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client } from '@temporalio/client';
-import type { TaskQueues } from '../shared/task-queues.js';
+import type { TaskQueues } from '../../shared/task-queues.js';
 
 export const HEALTH_SCHEDULE_ID = 'connection-health-checks';
 

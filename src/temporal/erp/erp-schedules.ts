@@ -1,9 +1,9 @@
 /** One Temporal Schedule per integration and entity, running ErpPollWorkflow (incremental) every interval. */
 import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, type Client } from '@temporalio/client';
-import type { ErpEntity } from '../domain/erp/entities.js';
-import type { ErpPollInput } from '../shared/erp-messages.js';
-import { IntegrationIdAttr, TenantIdAttr } from '../shared/search-attributes.js';
-import { workflowId } from '../shared/workflow-ids.js';
+import type { ErpEntity } from '../../domain/erp/entities.js';
+import type { ErpPollInput } from '../../shared/erp-messages.js';
+import { IntegrationIdAttr, TenantIdAttr } from '../../shared/search-attributes.js';
+import { workflowId } from '../../shared/workflow-ids.js';
 
 export interface ErpScheduleTarget {
   tenantId: string;

@@ -1,9 +1,9 @@
 import { and, eq, inArray, isNull, lt, or } from 'drizzle-orm';
-import type { Db } from '../db/client.js';
-import { payments, paymentAttempts, refunds } from '../db/schema.js';
-import type { PaymentStatus } from '../domain/payment-status.js';
-import type { PaymentMethodType } from '../domain/routing.js';
-import type { PaymentWorkflowInput, RefundWorkflowInput } from '../shared/payment-messages.js';
+import type { Db } from '../../db/client.js';
+import { payments, paymentAttempts, refunds } from '../../db/schema.js';
+import type { PaymentStatus } from '../../domain/payments/payment-status.js';
+import type { PaymentMethodType } from '../../domain/payments/routing.js';
+import type { PaymentWorkflowInput, RefundWorkflowInput } from '../../shared/payment-messages.js';
 
 /** Abandoned attempts: canceled after no final status in time, or never received after two sends. */
 export const ABANDONED_CODES = ['gateway_timeout', 'not_received'] as const;

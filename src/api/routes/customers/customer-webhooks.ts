@@ -1,8 +1,8 @@
-import { localIdForRemote } from '../db/queries/customers.js';
-import type { connections } from '../db/schema.js';
-import { customerSyncSettingsOf } from '../domain/customers/sync-settings.js';
-import { signalCustomerSync } from '../temporal/customer-sync.js';
-import type { AppDeps } from './app.js';
+import { localIdForRemote } from '../../../db/queries/customers.js';
+import type { connections } from '../../../db/schema.js';
+import { customerSyncSettingsOf } from '../../../domain/customers/sync-settings.js';
+import { signalCustomerSync } from '../../../temporal/customers/customer-sync.js';
+import type { AppDeps } from '../../app.js';
 
 type Connection = typeof connections.$inferSelect;
 

@@ -1,15 +1,15 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { and, eq } from 'drizzle-orm';
 import { z } from 'zod';
-import { connections } from '../../db/schema.js';
-import { customerSyncSettingsOf } from '../../domain/customers/sync-settings.js';
-import { TenantIdAttr } from '../../shared/search-attributes.js';
-import { workflowId } from '../../shared/workflow-ids.js';
-import type { customerReconcileWorkflow } from '../../workflows/customers/customer-reconcile.js';
-import type { AppDeps } from '../app.js';
-import { resultWithin } from '../await-workflow.js';
-import type { ResourceRouter } from '../endpoint.js';
-import { ApiError } from '../errors.js';
+import { connections } from '../../../db/schema.js';
+import { customerSyncSettingsOf } from '../../../domain/customers/sync-settings.js';
+import { TenantIdAttr } from '../../../shared/search-attributes.js';
+import { workflowId } from '../../../shared/workflow-ids.js';
+import type { customerReconcileWorkflow } from '../../../workflows/customers/customer-reconcile.js';
+import type { AppDeps } from '../../app.js';
+import { resultWithin } from '../../await-workflow.js';
+import type { ResourceRouter } from '../../endpoint.js';
+import { ApiError } from '../../errors.js';
 
 const syncOut = z.object({
   connectionId: z.string(),

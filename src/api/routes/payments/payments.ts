@@ -1,21 +1,21 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { and, asc, desc, eq, inArray, lt, or } from 'drizzle-orm';
 import { z } from 'zod';
-import { newId } from '../../db/ids.js';
-import { payments, paymentAttempts, refunds } from '../../db/schema.js';
-import { containsCardNumber } from '../../domain/payment-method.js';
-import { PAYMENT_STATUSES } from '../../domain/payment-status.js';
-import { PAYMENT_METHOD_TYPES } from '../../domain/routing.js';
-import { UNIFIED_DECLINE_CODES } from '../../domain/decline-codes.js';
-import type { PaymentWorkflowInput } from '../../shared/payment-messages.js';
-import { PaymentStatusAttr, TenantIdAttr } from '../../shared/search-attributes.js';
-import { workflowId } from '../../shared/workflow-ids.js';
-import type { AppDeps } from '../app.js';
-import type { ResourceRouter } from '../endpoint.js';
-import { resultWithin } from '../await-workflow.js';
-import { countryCode, currencyCode, decodeTimeCursor, encodeTimeCursor, pageCursor } from '../common-schemas.js';
-import { ApiError } from '../errors.js';
-import { claimIdempotencyKey, idempotencyKeySchema, requestHash, requireIdempotencyKey, storeIdempotentResponse } from '../idempotency.js';
+import { newId } from '../../../db/ids.js';
+import { payments, paymentAttempts, refunds } from '../../../db/schema.js';
+import { containsCardNumber } from '../../../domain/payments/payment-method.js';
+import { PAYMENT_STATUSES } from '../../../domain/payments/payment-status.js';
+import { PAYMENT_METHOD_TYPES } from '../../../domain/payments/routing.js';
+import { UNIFIED_DECLINE_CODES } from '../../../domain/payments/decline-codes.js';
+import type { PaymentWorkflowInput } from '../../../shared/payment-messages.js';
+import { PaymentStatusAttr, TenantIdAttr } from '../../../shared/search-attributes.js';
+import { workflowId } from '../../../shared/workflow-ids.js';
+import type { AppDeps } from '../../app.js';
+import type { ResourceRouter } from '../../endpoint.js';
+import { resultWithin } from '../../await-workflow.js';
+import { countryCode, currencyCode, decodeTimeCursor, encodeTimeCursor, pageCursor } from '../../common-schemas.js';
+import { ApiError } from '../../errors.js';
+import { claimIdempotencyKey, idempotencyKeySchema, requestHash, requireIdempotencyKey, storeIdempotentResponse } from '../../idempotency.js';
 
 const createPaymentBody = z.strictObject({
   amount: z.number().int().positive().max(99_999_999_999).meta({ description: 'Minor units (cents): 1050 = 10.50 EUR' }),

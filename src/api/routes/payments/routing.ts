@@ -1,15 +1,15 @@
 import { asc, eq } from 'drizzle-orm';
 import { z } from 'zod';
-import { newId } from '../../db/ids.js';
-import { byKey, recordAudit } from '../../db/queries/audit-events.js';
-import { connections, routingRules } from '../../db/schema.js';
-import { decideRoute, PAYMENT_METHOD_TYPES, routingRuleInputSchema, validateRuleSet, type RoutingRule } from '../../domain/routing.js';
-import { loadRoutingState } from '../../db/queries/routing-state.js';
-import { DEFAULT_CIRCUIT_CONFIG } from '../../domain/circuit-breaker.js';
-import type { AppDeps } from '../app.js';
-import type { ResourceRouter } from '../endpoint.js';
-import { countryCode, currencyCode } from '../common-schemas.js';
-import { ApiError } from '../errors.js';
+import { newId } from '../../../db/ids.js';
+import { byKey, recordAudit } from '../../../db/queries/audit-events.js';
+import { connections, routingRules } from '../../../db/schema.js';
+import { decideRoute, PAYMENT_METHOD_TYPES, routingRuleInputSchema, validateRuleSet, type RoutingRule } from '../../../domain/payments/routing.js';
+import { loadRoutingState } from '../../../db/queries/routing-state.js';
+import { DEFAULT_CIRCUIT_CONFIG } from '../../../domain/payments/circuit-breaker.js';
+import type { AppDeps } from '../../app.js';
+import type { ResourceRouter } from '../../endpoint.js';
+import { countryCode, currencyCode } from '../../common-schemas.js';
+import { ApiError } from '../../errors.js';
 
 const ruleOut = z.object({
   id: z.string(),
