@@ -22,7 +22,7 @@ const reportDir = path.resolve('.data/test/schemathesis');
 let stack: TestStack;
 let st: string;
 beforeAll(async () => {
-  st = locateSchemathesis();
+  st = await locateSchemathesis();
   stack = await startTestStack();
 }, 300_000);
 afterAll(async () => stack?.close());
