@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
-import type { AppDeps } from './api/app.js';
+import type { AppDeps } from './api/deps.js';
 import { ConfigError, type Env } from './config/env.js';
 import { findProviderDefinition } from './db/queries/provider-definitions.js';
 import { connectEmbedded, connectPostgres, type Database } from './db/client.js';

@@ -1,16 +1,6 @@
 import path from 'node:path';
-import type { Client } from '@temporalio/client';
-import type { PayloadCodec } from '@temporalio/common';
 import express from 'express';
 import swaggerUi from 'swagger-ui-dist';
-import type { Database } from '../db/client.js';
-import type { CircuitConfig } from '../domain/payments/circuit-breaker.js';
-import type { Logger } from '../logger.js';
-import type { ProviderRegistry } from '../providers/registry.js';
-import type { OutboundUrlPolicy } from '../providers/url-policy.js';
-import type { PaymentTiming } from '../shared/payment-messages.js';
-import type { TaskQueues } from '../shared/task-queues.js';
-import type { CredentialCipher } from '../secrets/credential-cipher.js';
 import { adminAuth, tenantAuth } from './auth.js';
 import { ResourceRouter } from './endpoint.js';
 import { errorHandler, notFoundRoute } from './errors.js';
@@ -32,41 +22,13 @@ import { tenantsRouter } from './routes/tenants.js';
 import { apiKeysRouter } from './routes/api-keys.js';
 import { auditEventsRouter } from './routes/audit-events.js';
 import { credentialsAdminRouter } from './routes/credentials-admin.js';
-import { DEFAULT_RATE_LIMITS, RateLimiter, type RateLimitRejectedHook, type RateLimitSettings } from './rate-limit.js';
+import { DEFAULT_RATE_LIMITS, RateLimiter } from './rate-limit.js';
+import type { AppDeps } from './deps.js';
 import { customersRouter } from './routes/customers/customers.js';
 import { customerReconcileRouter } from './routes/customers/customer-reconcile.js';
 import { catalogRouter } from './routes/erp/catalog.js';
 import { integrationsRouter } from './routes/erp/integrations.js';
 import { erpWebhooksRouter } from './routes/erp/webhooks.js';
-
-export interface AppDeps {
-  database: Database;
-  temporal: Client;
-  cipher: CredentialCipher;
-  providers: ProviderRegistry;
-  adminToken: string;
-  logger: Logger;
-  /** Policy for URLs in tenant-supplied connection settings (SSRF guard). */
-  urlPolicy: OutboundUrlPolicy;
-  taskQueues: TaskQueues;
-  /** Overrides of the payment workflow's waits (tests and demos use short ones). */
-  paymentTiming?: Partial<PaymentTiming>;
-  /** Circuit breaker settings shared with the workers (so simulate shows what routing will do). */
-  circuit?: CircuitConfig;
-  publicUrl?: string;
-  /** The payload codec behind the codec endpoint for the Temporal UI (absent: no endpoint). */
-  payloadCodec?: PayloadCodec;
-  /** Origin of the Temporal UI, allowed to call the codec endpoint from the browser. */
-  codecCorsOrigin?: string;
-  /** Request limits per tenant, client address and webhook connection (DEFAULT_RATE_LIMITS if absent). */
-  rateLimits?: RateLimitSettings;
-  /** Told of every 429 (a metrics counter hooks in here). */
-  onRateLimited?: RateLimitRejectedHook;
-  /** Express `trust proxy`: which hops' X-Forwarded-For to believe for the client address (none if absent). */
-  trustProxy?: boolean | number | string[];
-  /** Largest CSV file accepted by PUT /v1/integrations/:id/files/:entity (DEFAULT_UPLOAD_MAX_BYTES if absent). */
-  erpUploadMaxBytes?: number;
-}
 
 /** Builds the Express app without listening; entry points and tests decide where it runs. */
 export function createApp(deps: AppDeps): express.Express {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { listAuditEvents } from '../../db/queries/audit-events.js';
-import type { AppDeps } from '../app.js';
+import type { AppDeps } from '../deps.js';
 import type { ResourceRouter } from '../endpoint.js';
 
 const cursor = z

@@ -11,7 +11,7 @@ import { workflowId } from '../../shared/workflow-ids.js';
 import { UnknownProviderError } from '../../providers/registry.js';
 import type { Credentials } from '../../providers/types.js';
 import type { CredentialCipher } from '../../secrets/credential-cipher.js';
-import type { AppDeps } from '../app.js';
+import type { AppDeps } from '../deps.js';
 import { ResourceRouter, issuesToDetails } from '../endpoint.js';
 import { resultWithin } from '../await-workflow.js';
 import { checkConnectionSettings } from '../connection-settings.js';

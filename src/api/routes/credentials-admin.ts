@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { resealCredentials } from '../../secrets/reseal.js';
-import type { AppDeps } from '../app.js';
+import type { AppDeps } from '../deps.js';
 import type { ResourceRouter } from '../endpoint.js';
 
 const resealBody = z.strictObject({ batchSize: z.number().int().min(1).max(5000).default(200) });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { AppDeps } from '../app.js';
+import type { AppDeps } from '../deps.js';
 import { hasAdminToken } from '../auth.js';
 import type { ResourceRouter } from '../endpoint.js';
 

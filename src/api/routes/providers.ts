@@ -4,7 +4,7 @@ import { byKey, recordAudit } from '../../db/queries/audit-events.js';
 import { connections, providerDefinitions } from '../../db/schema.js';
 import { providerDefinitionJsonSchema, providerDefinitionSchema } from '../../providers/declarative/index.js';
 import { checkOutboundUrl, OutboundUrlError } from '../../providers/url-policy.js';
-import type { AppDeps } from '../app.js';
+import type { AppDeps } from '../deps.js';
 import type { ResourceRouter } from '../endpoint.js';
 import { ApiError } from '../errors.js';
 

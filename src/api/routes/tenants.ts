@@ -5,7 +5,7 @@ import { newId } from '../../db/ids.js';
 import { recordAudit } from '../../db/queries/audit-events.js';
 import { presentApiKey } from './api-keys.js';
 import { generateApiKey } from '../../secrets/api-keys.js';
-import type { AppDeps } from '../app.js';
+import type { AppDeps } from '../deps.js';
 import { ResourceRouter } from '../endpoint.js';
 
 const createTenantBody = z.strictObject({

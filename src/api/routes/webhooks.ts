@@ -6,7 +6,7 @@ import { connections, payments, paymentAttempts, webhookEvents } from '../../db/
 import { WebhookPayloadError, WebhookSignatureError, type GatewayWebhookEvent } from '../../providers/types.js';
 import { gatewayCallbackSignal } from '../../shared/payment-messages.js';
 import { workflowId } from '../../shared/workflow-ids.js';
-import type { AppDeps } from '../app.js';
+import type { AppDeps } from '../deps.js';
 import type { ResourceRouter } from '../endpoint.js';
 import { deliverCustomerEvent } from './customers/customer-webhooks.js';
 import { ApiError } from '../errors.js';

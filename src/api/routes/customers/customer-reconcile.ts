@@ -6,7 +6,7 @@ import { customerSyncSettingsOf } from '../../../domain/customers/sync-settings.
 import { TenantIdAttr } from '../../../shared/search-attributes.js';
 import { workflowId } from '../../../shared/workflow-ids.js';
 import type { customerReconcileWorkflow } from '../../../workflows/customers/customer-reconcile.js';
-import type { AppDeps } from '../../app.js';
+import type { AppDeps } from '../../deps.js';
 import { resultWithin } from '../../await-workflow.js';
 import type { ResourceRouter } from '../../endpoint.js';
 import { ApiError } from '../../errors.js';

@@ -2,7 +2,7 @@ import { localIdForRemote } from '../../../db/queries/customers.js';
 import type { connections } from '../../../db/schema.js';
 import { customerSyncSettingsOf } from '../../../domain/customers/sync-settings.js';
 import { signalCustomerSync } from '../../../temporal/customers/customer-sync.js';
-import type { AppDeps } from '../../app.js';
+import type { AppDeps } from '../../deps.js';
 
 type Connection = typeof connections.$inferSelect;
 

@@ -13,7 +13,7 @@ import {
 import { normalizeFields, type CustomerFields } from '../../../domain/customers/fields.js';
 import { CUSTOMERS_CATALOG } from '../../../domain/customers/sync-settings.js';
 import { workflowId } from '../../../shared/workflow-ids.js';
-import type { AppDeps } from '../../app.js';
+import type { AppDeps } from '../../deps.js';
 import type { ResourceRouter } from '../../endpoint.js';
 import { ApiError } from '../../errors.js';
 import { claimIdempotencyKey, requestHash, requireIdempotencyKey, storeIdempotentResponse } from '../../idempotency.js';

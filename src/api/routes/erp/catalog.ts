@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { InvalidCursorError, listCatalog } from '../../../db/queries/erp-catalog.js';
 import { ERP_ENTITIES } from '../../../domain/erp/entities.js';
-import type { AppDeps } from '../../app.js';
+import type { AppDeps } from '../../deps.js';
 import type { ResourceRouter } from '../../endpoint.js';
 import { ApiError } from '../../errors.js';
 import { pageCursor } from '../../common-schemas.js';

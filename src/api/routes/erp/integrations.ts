@@ -18,7 +18,7 @@ import type { ErpPollInput } from '../../../shared/erp-messages.js';
 import { IntegrationIdAttr, TenantIdAttr } from '../../../shared/search-attributes.js';
 import { workflowId } from '../../../shared/workflow-ids.js';
 import { changeErpSchedules, ensureErpSchedules } from '../../../temporal/erp/erp-schedules.js';
-import type { AppDeps } from '../../app.js';
+import type { AppDeps } from '../../deps.js';
 import { checkConnectionSettings } from '../../connection-settings.js';
 import type { ResourceRouter } from '../../endpoint.js';
 import { ApiError } from '../../errors.js';

@@ -12,7 +12,7 @@ import { erpIntegrations, erpRuns, erpWebhookEvents } from '../../../db/tables/e
 import { ERP_ENTITIES } from '../../../domain/erp/entities.js';
 import { applyRecords } from '../../../activities/erp/apply-records.js';
 import { mappingOf, openIntegrationCredentials } from '../../../activities/erp/integration-store.js';
-import type { AppDeps } from '../../app.js';
+import type { AppDeps } from '../../deps.js';
 import type { ResourceRouter } from '../../endpoint.js';
 import { ApiError } from '../../errors.js';
 

@@ -10,7 +10,7 @@ import { UNIFIED_DECLINE_CODES } from '../../../domain/payments/decline-codes.js
 import type { PaymentWorkflowInput } from '../../../shared/payment-messages.js';
 import { PaymentStatusAttr, TenantIdAttr } from '../../../shared/search-attributes.js';
 import { workflowId } from '../../../shared/workflow-ids.js';
-import type { AppDeps } from '../../app.js';
+import type { AppDeps } from '../../deps.js';
 import type { ResourceRouter } from '../../endpoint.js';
 import { resultWithin } from '../../await-workflow.js';
 import { countryCode, currencyCode, decodeTimeCursor, encodeTimeCursor, pageCursor } from '../../common-schemas.js';
