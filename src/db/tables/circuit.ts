@@ -1,5 +1,5 @@
 import { bigint, bigserial, boolean, index, pgTable, text } from 'drizzle-orm/pg-core';
-import { connections } from '../schema.js';
+import { connections } from './core.js';
 
 /**
  * The circuit breaker's call outcomes, one row per call, appended without locking anything: 200

@@ -1,11 +1,8 @@
 import { sql } from 'drizzle-orm';
 import { bigserial, boolean, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
 import type { CustomerFields } from '../../domain/customers/fields.js';
-// Lazy references (inside arrow functions), so this cycle with schema.ts is harmless.
-import { connections, tenants } from '../schema.js';
-
-const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
-const updatedAt = () => timestamp('updated_at', { withTimezone: true }).notNull().defaultNow();
+import { createdAt, updatedAt } from './columns.js';
+import { connections, tenants } from './core.js';
 
 /** The tenant's customer catalog. `version` grows on every change; a delete is a tombstone (`deleted_at`). */
 export const customers = pgTable(

@@ -5,16 +5,10 @@
  * per descriptor and are not removed by ON DELETE CASCADE), and are written and read one at a time,
  * so neither side holds the whole file.
  */
-import { bigint, customType, index, integer, pgTable, primaryKey, text, timestamp } from 'drizzle-orm/pg-core';
-import { tenants } from '../schema.js';
+import { bigint, index, integer, pgTable, primaryKey, text, timestamp } from 'drizzle-orm/pg-core';
+import { bytea } from './columns.js';
+import { tenants } from './core.js';
 import { erpIntegrations } from './erp.js';
-
-// Declared here rather than imported: schema.ts re-exports this module, so its own `bytea` is not yet
-// initialised when this table is built.
-const bytea = customType<{ data: Buffer; driverData: Buffer | Uint8Array }>({
-  dataType: () => 'bytea',
-  fromDriver: (v) => Buffer.from(v),
-});
 
 export const erpUploads = pgTable(
   'erp_uploads',

@@ -14,7 +14,7 @@ import {
   timestamp,
   uniqueIndex,
 } from 'drizzle-orm/pg-core';
-import { tenants } from '../schema.js';
+import { tenants } from './core.js';
 
 const ts = (name: string) => timestamp(name, { withTimezone: true });
 const tenantRef = () =>

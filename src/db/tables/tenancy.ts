@@ -1,5 +1,5 @@
 import { bigserial, index, integer, jsonb, pgTable, text, timestamp } from 'drizzle-orm/pg-core';
-import { tenants } from '../schema.js';
+import { tenants } from './core.js';
 
 /**
  * Fixed-window request counters shared by every API instance (see src/api/rate-limit.ts for why
