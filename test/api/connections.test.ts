@@ -7,6 +7,7 @@ import { startStripeEmulator, type RunningStripeEmulator } from '../../emulators
 import { connections } from '../../src/db/schema.js';
 import { createStripeProviderFactory } from '../../src/providers/stripe/index.js';
 import { startTestStack, type TestStack } from '../support/stack.js';
+import { recordHistoryIfAsked } from '../support/record-history.js';
 
 const GOOD_KEY = 'sk_test_good_key_4f9a1c2e7b';
 const WEBHOOK_SECRET = 'whsec_super_secret_webhook_value';
@@ -134,6 +135,7 @@ describe('connections', () => {
     const description = await stack.temporal.workflow.getHandle(res.body.workflowId).describe();
     expect(description.type).toBe('connectionTestWorkflow');
     expect(description.status.name).toBe('COMPLETED');
+    recordHistoryIfAsked(res.body.workflowId, 'connection-test-ok');
     expect(description.searchAttributes.TenantId).toEqual([t.id]);
     const history = JSON.stringify(await stack.temporal.workflow.getHandle(res.body.workflowId).fetchHistory());
     expect(history).not.toContain(GOOD_KEY);

@@ -2,6 +2,7 @@ import request from 'supertest';
 import { signWebhookPayload } from '../../emulators/stripe/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCustomer, type SyncTenant, eventually, getCustomer, setUpSyncTenant, startCustomersFixture, syncedRemote, syncOf, type CustomersFixture } from '../support/customers-fixture.js';
+import { recordHistoryIfAsked } from '../support/record-history.js';
 
 let f: CustomersFixture;
 beforeAll(async () => {
@@ -28,6 +29,7 @@ describe('customer sync with Stripe', () => {
     const update = f.stripe.requests().find((r) => r.method === 'POST' && r.path === `/v1/customers/${remoteId}`);
     expect(update?.idempotencyKey).toBe(`${c.id}-v2-${t.connectionId}`);
     expect(update?.params).toEqual({ phone: '+44 1' });
+    recordHistoryIfAsked(`customer-${c.id}`, 'customer-sync-create-update');
   });
 
   it('suppresses echoes: our own writes coming back by webhook change nothing locally and call Stripe no more', async () => {
@@ -168,6 +170,7 @@ describe('reconciliation', () => {
       expect((await getCustomer(f, t, c.id)).name).toBe('Seen');
       const res = await request(f.stack.app).post(`/v1/connections/${t.connectionId}/sync`).set(t.auth).expect(200);
       expect(res.body).toMatchObject({ status: 'completed', changes: 1 });
+      recordHistoryIfAsked(res.body.workflowId, 'customer-reconcile-missed-webhook');
       await eventually('the missed change', async () => ((await getCustomer(f, t, c.id)).name === 'Changed while webhooks were lost' ? true : undefined));
       // The cursor moved on: nothing new the next time.
       expect((await request(f.stack.app).post(`/v1/connections/${t.connectionId}/sync`).set(t.auth).expect(200)).body.changes).toBe(0);

@@ -2,6 +2,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatTurkishAmount, seedCatalog } from '../../emulators/erp/emulator.js';
 import { createIntegration, readCatalog, restIntegrationBody, startErpFixture, startSync, waitForRun, type ErpFixture } from './erp-fixture.js';
+import { recordHistoryIfAsked } from '../support/record-history.js';
 
 let f: ErpFixture;
 beforeAll(async () => {
@@ -36,6 +37,7 @@ describe('REST ERP sync', () => {
     });
     // Tokens live 2 s and the run takes longer: they were fetched again.
     expect(erp.tokensIssued).toBeGreaterThanOrEqual(2);
+    recordHistoryIfAsked(`erp-${id}-products-${runId}`, 'erp-poll-rest-faults');
 
     const products = await readCatalog(stack, t.auth, 'products');
     expect(products.map((p) => p.sku)).toEqual(erp.ordered('urunler').map((r) => r.key).sort());

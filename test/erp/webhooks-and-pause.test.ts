@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createIntegration, readCatalog, restIntegrationBody, startErpFixture, startSync, waitForRun, type ErpFixture } from './erp-fixture.js';
+import { recordHistoryIfAsked } from '../support/record-history.js';
 
 let f: ErpFixture;
 beforeAll(async () => {
@@ -23,6 +24,7 @@ describe('ERP webhooks', () => {
     erp.put('urunler', { StokKodu: 'T-1', UrunAdi: 'Test', Aciklama: '', Aktif: 'E' }, Date.UTC(2026, 0, 1));
     const check = await request(stack.app).post(`/v1/integrations/${id}/test-connection`).set(t.auth).expect(200);
     expect(check.body).toMatchObject({ status: 'completed', ok: true, entity: 'products', records: 1 });
+    recordHistoryIfAsked(check.body.workflowId, 'erp-connection-test-ok');
     expect(check.body.fields).toEqual(expect.arrayContaining(['StokKodu', 'UrunAdi', 'GuncellemeTarihi']));
     const post = (body: string, headers: Record<string, string>) =>
       request(stack.app).post(`/v1/integrations/${id}/webhooks`).set('content-type', 'application/json').set(headers).send(body);

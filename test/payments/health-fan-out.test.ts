@@ -4,6 +4,7 @@ import { inArray } from 'drizzle-orm';
 import { newId } from '../../src/db/ids.js';
 import { connectionHealth, connections } from '../../src/db/schema.js';
 import { startPaymentsFixture, type PaymentsFixture } from '../support/payments-fixture.js';
+import { recordHistoryIfAsked } from '../support/record-history.js';
 
 const CONNECTIONS = 2_000;
 let f: PaymentsFixture;
@@ -42,6 +43,7 @@ describe('the health check at scale', () => {
       args: [{ after: null, checked: 0, unhealthy: 0, pageSize: 200 }],
     });
     const result = (await handle.result()) as { checked: number; unhealthy: number };
+    recordHistoryIfAsked(handle.workflowId, 'health-check-fan-out');
     expect(result.checked).toBeGreaterThanOrEqual(CONNECTIONS);
     expect(
       f.acme.requestLog().filter((r) => r.path === '/health').length - probesBefore,

@@ -4,6 +4,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { payments } from '../../src/db/schema.js';
 import { paymentBody, setUpMerchant, startPayment, startPaymentsFixture, waitForPayment, type PaymentsFixture } from '../support/payments-fixture.js';
+import { recordHistoryIfAsked } from '../support/record-history.js';
 
 let f: PaymentsFixture;
 beforeAll(async () => {
@@ -122,5 +123,10 @@ describe('refunds and captures', () => {
     const captured = await request(f.stack.app).post(`/v1/payments/${id}/capture`).set(m.auth).send({}).expect(200);
     expect(captured.body).toMatchObject({ status: 'succeeded', amountCaptured: 2500 });
     await request(f.stack.app).post(`/v1/payments/${id}/capture`).set(m.auth).send({}).expect(409);
+    if (process.env.RECORD_HISTORIES === '1') {
+      for await (const run of f.stack.temporal.workflow.list({ query: `WorkflowId STARTS_WITH "capture-${id}-"` })) {
+        recordHistoryIfAsked(run.workflowId, 'capture-manual');
+      }
+    }
   });
 });

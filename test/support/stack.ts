@@ -22,6 +22,7 @@ import type { RateLimitSettings } from '../../src/api/rate-limit.js';
 import type { PaymentTiming } from '../../src/shared/payment-messages.js';
 import { taskQueuesWithSuffix, type TaskQueues } from '../../src/shared/task-queues.js';
 import { createWorkers, type WorkerSet } from '../../src/workers/worker.js';
+import { RECORDING_CODEC_KEYS } from './record-history.js';
 
 /** A real stack for one suite: Postgres, Temporal dev server, a worker set on its own queues, the app. */
 export interface TestStack {
@@ -69,7 +70,7 @@ export interface TestStackOptions {
 const HIGH_RATE_LIMITS: RateLimitSettings = { windowSeconds: 60, tenant: 1_000_000, ip: 1_000_000, webhook: 1_000_000 };
 
 let runtimeInstalled = false;
-function quietTemporalRuntime(): void {
+export function quietTemporalRuntime(): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   Runtime.install({ logger: new DefaultLogger('ERROR') });
@@ -81,7 +82,7 @@ export async function startTestStack(opts: TestStackOptions = {}): Promise<TestS
   const keys = opts.credentialKeys ?? [{ id: 'test1', key: randomBytes(32) }];
   const cipher = new CredentialCipher(keys);
   // Every client and worker of the stack encrypts payloads, as in production.
-  const codecKeys = [{ id: 'codec1', key: randomBytes(32) }];
+  const codecKeys = process.env.RECORD_HISTORIES === '1' ? RECORDING_CODEC_KEYS : [{ id: 'codec1', key: randomBytes(32) }];
   const dataConverter = encryptionDataConverter(codecKeys);
   const egressOptions: EgressOptions = {
     allowPrivateNetworks: true,
@@ -128,7 +129,7 @@ export async function startTestStack(opts: TestStackOptions = {}): Promise<TestS
     temporal,
     cipher,
     credentialsKeys: keys.map((k) => `${k.id}:${k.key.toString('base64')}`).join(','),
-    payloadCodecKeys: `codec1:${codecKeys[0]!.key.toString('base64')}`,
+    payloadCodecKeys: codecKeys.map((k) => `${k.id}:${k.key.toString('base64')}`).join(','),
     providers,
     egress,
     taskQueues,
