@@ -1,8 +1,6 @@
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../src/api/app.js';
 import { connectPostgres } from '../../src/db/client.js';
-import { silentLogger } from '../../src/logger.js';
 import { startTestStack, type TestStack } from '../support/stack.js';
 
 let stack: TestStack;
@@ -19,16 +17,7 @@ describe('GET /health', () => {
 
   it('answers 503 naming the database when Postgres is unreachable', async () => {
     const unreachable = connectPostgres('postgres://postgres:hunter2@127.0.0.1:1/nowhere', { poolSize: 1 });
-    const app = createApp({
-      database: unreachable,
-      temporal: stack.temporal,
-      cipher: stack.cipher,
-      providers: stack.providers,
-      adminToken: stack.adminToken,
-      logger: silentLogger,
-      urlPolicy: { allowPrivateNetworks: true },
-      taskQueues: stack.taskQueues,
-    });
+    const app = stack.makeApp({ database: unreachable });
     const res = await request(app).get('/health').set('Authorization', `Bearer ${stack.adminToken}`).expect(503);
     expect(res.body.status).toBe('unavailable');
     expect(res.body.checks.database.ok).toBe(false);

@@ -6,9 +6,7 @@ import Stripe from 'stripe';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import YAML from 'yaml';
-import { createApp } from '../../src/api/app.js';
 import { connectPostgres } from '../../src/db/client.js';
-import { silentLogger } from '../../src/logger.js';
 import { createStripeProviderFactory } from '../../src/providers/stripe/index.js';
 import { startTestStack, type TestStack } from '../support/stack.js';
 
@@ -187,16 +185,7 @@ describe('correctly signed webhooks with a body that is not an event', () => {
 describe('the database down', () => {
   it('answers 503 service_unavailable with Retry-After, on authenticated and unauthenticated routes', async () => {
     const closedPort = connectPostgres('postgres://postgres@127.0.0.1:1/nowhere', { poolSize: 1 });
-    const app = createApp({
-      database: closedPort,
-      temporal: stack.temporal,
-      cipher: stack.cipher,
-      providers: stack.providers,
-      adminToken: stack.adminToken,
-      logger: silentLogger,
-      urlPolicy: { allowPrivateNetworks: true },
-      taskQueues: stack.taskQueues,
-    });
+    const app = stack.makeApp({ database: closedPort });
     try {
       const res = await request(app).get('/v1/payments').set(auth).expect(503);
       expect(res.body.error.code).toBe('service_unavailable');
@@ -210,16 +199,7 @@ describe('the database down', () => {
 
   it('a database that does not exist (a FATAL error at connect) answers 503', async () => {
     const missing = connectPostgres(inject('adminDatabaseUrl').replace(/\/[^/]*$/, '/switchyard_no_such_database'), { poolSize: 1 });
-    const app = createApp({
-      database: missing,
-      temporal: stack.temporal,
-      cipher: stack.cipher,
-      providers: stack.providers,
-      adminToken: stack.adminToken,
-      logger: silentLogger,
-      urlPolicy: { allowPrivateNetworks: true },
-      taskQueues: stack.taskQueues,
-    });
+    const app = stack.makeApp({ database: missing });
     try {
       const res = await request(app).get('/v1/tenants/me').set(auth).expect(503);
       expect(res.body.error.code).toBe('service_unavailable');
@@ -231,16 +211,7 @@ describe('the database down', () => {
   it('a pool that was stopped answers 503 as well', async () => {
     const stopped = connectPostgres(inject('databaseUrl'), { poolSize: 1 });
     await stopped.close();
-    const app = createApp({
-      database: stopped,
-      temporal: stack.temporal,
-      cipher: stack.cipher,
-      providers: stack.providers,
-      adminToken: stack.adminToken,
-      logger: silentLogger,
-      urlPolicy: { allowPrivateNetworks: true },
-      taskQueues: stack.taskQueues,
-    });
+    const app = stack.makeApp({ database: stopped });
     const res = await request(app).get('/v1/tenants/me').set(auth).expect(503);
     expect(res.body.error.code).toBe('service_unavailable');
   });
@@ -255,16 +226,7 @@ describe('Temporal down', () => {
       .expect(201);
     // A closed port, one attempt (the client's default retries would take seconds).
     const connection = Connection.lazy({ address: '127.0.0.1:1', interceptors: [makeGrpcRetryInterceptor(defaultGrpcRetryOptions({ maxAttempts: 1 }))] });
-    const app = createApp({
-      database: stack.database,
-      temporal: new Client({ connection, namespace: 'default' }),
-      cipher: stack.cipher,
-      providers: stack.providers,
-      adminToken: stack.adminToken,
-      logger: silentLogger,
-      urlPolicy: { allowPrivateNetworks: true },
-      taskQueues: stack.taskQueues,
-    });
+    const app = stack.makeApp({ temporal: new Client({ connection, namespace: 'default' }) });
     try {
       const res = await request(app).post(`/v1/connections/${conn.id}/test`).set(auth).expect(503);
       expect(res.body.error).toMatchObject({ code: 'service_unavailable', message: expect.stringContaining('Temporal') });

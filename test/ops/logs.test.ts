@@ -1,7 +1,6 @@
 import { Writable } from 'node:stream';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../src/api/app.js';
 import { createLogger } from '../../src/logger.js';
 import { setUpMerchant, startPayment, startPaymentsFixture, STRIPE_KEY, waitForPayment, type MerchantSetup, type PaymentsFixture } from '../support/payments-fixture.js';
 import { spawnEntryPoint, workerEnv, type EntryPointProcess } from '../support/processes.js';
@@ -38,16 +37,7 @@ afterAll(async () => {
 describe('API logs', () => {
   it('log a failing request as JSON lines with request and tenant ids, and a database error without its parameters', async () => {
     const { stream, lines } = captureLines();
-    const app = createApp({
-      database: f.stack.database,
-      temporal: f.stack.temporal,
-      cipher: f.stack.cipher,
-      providers: f.stack.providers,
-      adminToken: f.stack.adminToken,
-      logger: createLogger('info', {}, { destination: stream }),
-      urlPolicy: { allowPrivateNetworks: true },
-      taskQueues: f.stack.taskQueues,
-    });
+    const app = f.stack.makeApp({ logger: createLogger('info', {}, { destination: stream }) });
     // A real database error whose parameters carry a payment token and metadata: a constraint this
     // test adds for the length of one request.
     await f.stack.database.db.execute(`alter table payments add constraint logs_test_refuses check (description is distinct from 'refuse me') not valid`);

@@ -2,8 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../src/api/app.js';
-import { silentLogger } from '../../src/logger.js';
 import type { ReconciliationInput } from '../../src/shared/payment-messages.js';
 import { recordHistoryIfAsked } from '../support/record-history.js';
 import { ensureReconciliationSchedule } from '../../src/temporal/payments/reconciliation-schedule.js';
@@ -92,16 +90,7 @@ describe('reconciliation', () => {
     const { id: paidId } = await startPayment(f, m, { amount: 3000, paymentMethod: { type: 'card', token: 'tok_success' } });
     expect((await waitForPayment(f, m, paidId)).status).toBe('succeeded');
     const dead = new Client({ connection: Connection.lazy({ address: '127.0.0.1:1', connectTimeout: '1 second' }), namespace: 'default' });
-    const downApp = createApp({
-      database: f.stack.database,
-      temporal: dead,
-      cipher: f.stack.cipher,
-      providers: f.stack.providers,
-      adminToken: f.stack.adminToken,
-      logger: silentLogger,
-      urlPolicy: { allowPrivateNetworks: true },
-      taskQueues: f.stack.taskQueues,
-    });
+    const downApp = f.stack.makeApp({ temporal: dead });
     try {
       // Both rows are committed, both starts fail, and the clients never retry.
       const pay = await request(downApp).post('/v1/payments').set(m.auth).set('Idempotency-Key', randomUUID()).send(paymentBody({ paymentMethod: { type: 'card', token: 'tok_success' } }));

@@ -3,9 +3,7 @@ import { Client, Connection } from '@temporalio/client';
 import { and, eq } from 'drizzle-orm';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../src/api/app.js';
 import { idempotencyKeys } from '../../src/db/schema.js';
-import { silentLogger } from '../../src/logger.js';
 import { recordHistoryIfAsked } from '../support/record-history.js';
 import { paymentBody, setUpMerchant, startPayment, startPaymentsFixture, waitForPayment, type MerchantSetup, type PaymentsFixture } from '../support/payments-fixture.js';
 
@@ -149,16 +147,7 @@ describe('refunds whose outcome is uncertain', () => {
     expect((await waitForPayment(f, m, id)).status).toBe('succeeded');
     // The same API, but its Temporal client points at an address where nothing listens.
     const dead = new Client({ connection: Connection.lazy({ address: '127.0.0.1:1', connectTimeout: '1 second' }), namespace: 'default' });
-    const downApp = createApp({
-      database: f.stack.database,
-      temporal: dead,
-      cipher: f.stack.cipher,
-      providers: f.stack.providers,
-      adminToken: f.stack.adminToken,
-      logger: silentLogger,
-      urlPolicy: { allowPrivateNetworks: true },
-      taskQueues: f.stack.taskQueues,
-    });
+    const downApp = f.stack.makeApp({ temporal: dead });
     try {
       const paymentKey = randomUUID();
       const failedStart = await request(downApp).post('/v1/payments').set(m.auth).set('Idempotency-Key', paymentKey).send(paymentBody({ paymentMethod: { type: 'card', token: 'tok_success' } }));
