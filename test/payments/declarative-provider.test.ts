@@ -166,6 +166,17 @@ describe('routing uses every declared capability', () => {
       .expect(200);
     expect(manual.body.candidates.map((c: { provider: string }) => c.provider)).toEqual(['acmepay']);
     expect(manual.body.skipped[0].reason).toContain('does not support manual capture');
+
+    // …and a real manual-capture payment is routed the same way: authorized at AcmePay, eurpay never called.
+    const acmeBefore = f.acme.payments().length;
+    const real = await startPayment(f, m, { captureMode: 'manual', amount: 700 });
+    const authorized = await waitForPayment(f, m, real.id);
+    expect(authorized).toMatchObject({ status: 'authorized', amountCaptured: 0 });
+    expect(authorized.attempts.map((a: { provider: string }) => a.provider)).toEqual(['acmepay']);
+    expect(authorized.routing.skipped).toEqual([expect.objectContaining({ connectionId: m.connectionId, reason: expect.stringContaining('does not support manual capture') })]);
+    const atAcme = f.acme.payments().slice(acmeBefore);
+    expect(atAcme).toHaveLength(1);
+    expect(atAcme[0]).toMatchObject({ state: 'AUTHORIZED', merchant_reference: expect.stringContaining(real.id) });
   });
 });
 
