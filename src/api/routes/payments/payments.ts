@@ -313,7 +313,6 @@ export function paymentsRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter
   }
 
   return r
-  return r
     .endpoint(
       'post',
       '/v1/payments',
