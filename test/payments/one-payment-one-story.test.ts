@@ -2,8 +2,10 @@ import { randomUUID } from 'node:crypto';
 import type { temporal } from '@temporalio/proto';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import { eq } from 'drizzle-orm';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { refunds } from '../../src/db/schema.js';
 import { AftercareFailure, refundPaymentUpdate } from '../../src/shared/payment-messages.js';
 import { PaymentStatusAttr } from '../../src/shared/search-attributes.js';
 import { paymentBody, setUpMerchant, startPayment, startPaymentsFixture, waitForPayment, type MerchantSetup, type PaymentsFixture } from '../support/payments-fixture.js';
@@ -104,6 +106,41 @@ describe("captures and refunds in the payment's own run", () => {
     expect(tooMuch.body.error.message).toContain('refundable amount 2000');
     await refund(m, id, { amount: 2000 }).expect(202);
     expect((await waitForPayment(f, m, id, ['refunded'])).amountRefunded).toBe(3000);
+  }, 60_000);
+
+  it("the run's own check refuses through the API too, and releases the reservation, when the read model allowed more", async () => {
+    const m = await setUpMerchant(f);
+    const { id, workflowId } = await startPayment(f, m, { amount: 3000 });
+    await waitForPayment(f, m, id);
+    const first = await refund(m, id, { amount: 1000 }).expect(202);
+    await waitForPayment(f, m, id, ['partially_refunded']);
+    // The read model forgets the first refund (as if an operator had edited it): it now allows 3000.
+    await f.stack.database.db.update(refunds).set({ status: 'failed' }).where(eq(refunds.id, first.body.id));
+
+    const refused = await refund(m, id, { amount: 2500 }).expect(409);
+    expect(refused.body.error.message).toContain('refundable amount 2000');
+    const p = await waitForPayment(f, m, id, ['partially_refunded']);
+    const second = p.refunds.find((r: { id: string }) => r.id !== first.body.id);
+    expect(second).toMatchObject({ amount: 2500, status: 'failed' });
+    expect(second.failureMessage).toContain('refundable amount 2000');
+    expect(childIds(await historyOf(workflowId))).toEqual([`refund-${first.body.id}`]);
+  }, 60_000);
+
+  it('a refund sent twice with one key (concurrently) is one update, one child, one refund', async () => {
+    const m = await setUpMerchant(f);
+    const { id, workflowId } = await startPayment(f, m, { amount: 3000 });
+    const paid = await waitForPayment(f, m, id);
+    const key = randomUUID();
+    const send = () => request(f.stack.app).post(`/v1/payments/${id}/refunds`).set(m.auth).set('Idempotency-Key', key).send({ amount: 1000 });
+    const [a, b] = await Promise.all([send(), send()]);
+    expect([a.status, b.status]).toEqual([202, 202]);
+    expect(a.body.id).toBe(b.body.id);
+    await waitForRefunded(m, id, 1000);
+    const events = await historyOf(workflowId);
+    expect(updatesNamed(events, 'refundPayment')).toHaveLength(1);
+    expect(childIds(events)).toEqual([`refund-${a.body.id}`]);
+    const atGateway = f.stripe.events().filter((e) => e.type === 'refund.created' && (e.data.object as { payment_intent?: string }).payment_intent === paid.gatewayReference);
+    expect(atGateway).toHaveLength(1);
   }, 60_000);
 
   it('a payment whose run has closed (its window elapsed) is still refunded, by a standalone workflow', async () => {
