@@ -240,118 +240,119 @@ export async function paymentWorkflow(input: PaymentWorkflowInput): Promise<Paym
     ({ status, attempts: attempt, amountCaptured } = input.aftercare);
     current = { ...(input.aftercare.connectionId ? { connectionId: input.aftercare.connectionId } : {}), ...(input.aftercare.reference ? { reference: input.aftercare.reference } : {}) };
     capture = input.aftercare.capture;
-  } else {
-    await charge();
+    return afterOutcome();
   }
-  chargeDone = true;
-  if (aftercareOn && (input.aftercare || (timing.aftercareWindowMs > 0 && AFTERCARE.has(status)))) {
-    await stayOpenForAftercare(input.aftercare?.closesAt ?? workflowTime() + timing.aftercareWindowMs);
+
+  const { rules, connections } = await db.loadRoutingCandidates({ tenantId: input.tenantId });
+  const decision = decideRoute(
+    {
+      amount: input.amount,
+      currency: input.currency,
+      country: input.country,
+      paymentMethodType: input.paymentMethod.type,
+      ...(patched('route-by-capture-mode') ? { captureMode: input.captureMode } : {}),
+    },
+    rules,
+    connections,
+  );
+  await db.saveRoutingDecision({ paymentId: input.paymentId, decision });
+  setStatus('processing');
+
+  if (decision.candidates.length === 0) {
+    const why = decision.skipped.map((s) => s.reason).concat(decision.evaluatedRules.map((r) => r.reason));
+    setStatus(await db.failPayment({ paymentId: input.paymentId, code: 'no_route', message: `no usable gateway: ${why.join('; ') || 'no routing rules'}` }));
+    return afterOutcome();
   }
-  closing = true;
-  if (!finished()) await condition(finished);
-  return done();
 
-  /** Route and charge, attempt by attempt with fallback, until the payment has an outcome. */
-  async function charge(): Promise<void> {
-    const { rules, connections } = await db.loadRoutingCandidates({ tenantId: input.tenantId });
-    const decision = decideRoute(
-      {
-        amount: input.amount,
-        currency: input.currency,
-        country: input.country,
-        paymentMethodType: input.paymentMethod.type,
-        ...(patched('route-by-capture-mode') ? { captureMode: input.captureMode } : {}),
-      },
-      rules,
-      connections,
-    );
-    await db.saveRoutingDecision({ paymentId: input.paymentId, decision });
-    setStatus('processing');
+  for (const candidate of decision.candidates) {
+    attempt += 1;
+    const idempotencyKey = `${input.paymentId}-${attempt}`;
+    current = { connectionId: candidate.connectionId };
+    const call = { tenantId: input.tenantId, connectionId: candidate.connectionId };
+    const record = async (fields: Omit<Parameters<PaymentActivities['recordAttemptOutcome']>[0], 'paymentId' | 'attempt' | 'connectionId'>) =>
+      setStatus(await db.recordAttemptOutcome({ paymentId: input.paymentId, attempt, connectionId: candidate.connectionId, ...fields }));
 
-    if (decision.candidates.length === 0) {
-      const why = decision.skipped.map((s) => s.reason).concat(decision.evaluatedRules.map((r) => r.reason));
-      setStatus(await db.failPayment({ paymentId: input.paymentId, code: 'no_route', message: `no usable gateway: ${why.join('; ') || 'no routing rules'}` }));
-      return;
-    }
+    upsertSearchAttributes([{ key: GatewayAttr, value: candidate.provider }]);
+    await db.recordAttemptStarted({
+      paymentId: input.paymentId,
+      tenantId: input.tenantId,
+      attempt,
+      connectionId: candidate.connectionId,
+      provider: candidate.provider,
+      reason: candidate.reason,
+      idempotencyKey,
+    });
 
-    for (const candidate of decision.candidates) {
-      attempt += 1;
-      const idempotencyKey = `${input.paymentId}-${attempt}`;
-      current = { connectionId: candidate.connectionId };
-      const call = { tenantId: input.tenantId, connectionId: candidate.connectionId };
-      const record = async (fields: Omit<Parameters<PaymentActivities['recordAttemptOutcome']>[0], 'paymentId' | 'attempt' | 'connectionId'>) =>
-        setStatus(await db.recordAttemptOutcome({ paymentId: input.paymentId, attempt, connectionId: candidate.connectionId, ...fields }));
-
-      upsertSearchAttributes([{ key: GatewayAttr, value: candidate.provider }]);
-      await db.recordAttemptStarted({
-        paymentId: input.paymentId,
-        tenantId: input.tenantId,
-        attempt,
-        connectionId: candidate.connectionId,
-        provider: candidate.provider,
-        reason: candidate.reason,
-        idempotencyKey,
-      });
-
-      const charge = {
-        paymentId: input.paymentId,
-        attempt,
-        idempotencyKey,
-        amount: input.amount,
-        currency: input.currency,
-        country: input.country,
-        paymentMethod: input.paymentMethod.token,
-        captureMode: input.captureMode,
-        ...(input.customerId ? { customerId: input.customerId } : {}),
-        ...(input.description ? { description: input.description } : {}),
-        metadata: input.metadata,
-      };
-      let outcome: GatewayOutcome | null = null;
-      // Set when the attempt was ambiguous: kept on the attempt beside the status a lookup resolved it to.
-      let ambiguity: { errorClass: 'ambiguous'; errorCode: string; errorMessage: string } | undefined;
-      // An attempt is sent at most twice, both times with the same idempotency key: the second time only
-      // when the gateway has no record of the first after an ambiguous failure (so it cannot charge twice).
-      for (let send = 1; outcome === null && send <= 2; send++) {
-        try {
-          outcome = await gateway.chargeGateway({ ...call, charge });
-        } catch (err) {
-          const failure = failureOf(err);
-          if (failure.type === FailureType.HardDecline) {
-            await db.recordGatewayOutcome({ ...call, ok: true }); // the gateway worked; the card did not
-            await record({ attemptStatus: 'failed', paymentStatus: 'failed', errorClass: 'hard_decline', errorCode: failure.code ?? 'declined', errorMessage: failure.message });
-            return;
-          }
-          await db.recordGatewayOutcome({ ...call, ok: false });
-          if (failure.type !== FailureType.Ambiguous) {
-            await record({ attemptStatus: 'failed', paymentStatus: 'processing', errorClass: 'retryable', errorCode: failure.code ?? failure.type, errorMessage: failure.message });
-            log.warn('attempt failed, falling back', { attempt, connectionId: candidate.connectionId, error: failure.message });
-            break;
-          }
-          ambiguity = { errorClass: 'ambiguous', errorCode: failure.code ?? 'ambiguous', errorMessage: failure.message };
-          await record({ attemptStatus: 'unknown', paymentStatus: 'unknown', ...ambiguity });
-          const resolved = await resolveAmbiguous(candidate, idempotencyKey, attempt);
-          if (resolved === 'unresolved') return;
-          if (resolved !== null) {
-            outcome = resolved;
-          } else if (send === 2) {
-            await record({ attemptStatus: 'failed', paymentStatus: 'processing', errorClass: 'ambiguous', errorCode: 'not_received', errorMessage: 'gateway has no record of the attempt after it was sent twice' });
-          } else {
-            log.warn('gateway has no record of the attempt; sending it again with the same idempotency key', { attempt });
-          }
+    const charge = {
+      paymentId: input.paymentId,
+      attempt,
+      idempotencyKey,
+      amount: input.amount,
+      currency: input.currency,
+      country: input.country,
+      paymentMethod: input.paymentMethod.token,
+      captureMode: input.captureMode,
+      ...(input.customerId ? { customerId: input.customerId } : {}),
+      ...(input.description ? { description: input.description } : {}),
+      metadata: input.metadata,
+    };
+    let outcome: GatewayOutcome | null = null;
+    // Set when the attempt was ambiguous: kept on the attempt beside the status a lookup resolved it to.
+    let ambiguity: { errorClass: 'ambiguous'; errorCode: string; errorMessage: string } | undefined;
+    // An attempt is sent at most twice, both times with the same idempotency key: the second time only
+    // when the gateway has no record of the first after an ambiguous failure (so it cannot charge twice).
+    for (let send = 1; outcome === null && send <= 2; send++) {
+      try {
+        outcome = await gateway.chargeGateway({ ...call, charge });
+      } catch (err) {
+        const failure = failureOf(err);
+        if (failure.type === FailureType.HardDecline) {
+          await db.recordGatewayOutcome({ ...call, ok: true }); // the gateway worked; the card did not
+          await record({ attemptStatus: 'failed', paymentStatus: 'failed', errorClass: 'hard_decline', errorCode: failure.code ?? 'declined', errorMessage: failure.message });
+          return afterOutcome();
+        }
+        await db.recordGatewayOutcome({ ...call, ok: false });
+        if (failure.type !== FailureType.Ambiguous) {
+          await record({ attemptStatus: 'failed', paymentStatus: 'processing', errorClass: 'retryable', errorCode: failure.code ?? failure.type, errorMessage: failure.message });
+          log.warn('attempt failed, falling back', { attempt, connectionId: candidate.connectionId, error: failure.message });
+          break;
+        }
+        ambiguity = { errorClass: 'ambiguous', errorCode: failure.code ?? 'ambiguous', errorMessage: failure.message };
+        await record({ attemptStatus: 'unknown', paymentStatus: 'unknown', ...ambiguity });
+        const resolved = await resolveAmbiguous(candidate, idempotencyKey, attempt);
+        if (resolved === 'unresolved') return afterOutcome();
+        if (resolved !== null) {
+          outcome = resolved;
+        } else if (send === 2) {
+          await record({ attemptStatus: 'failed', paymentStatus: 'processing', errorClass: 'ambiguous', errorCode: 'not_received', errorMessage: 'gateway has no record of the attempt after it was sent twice' });
+        } else {
+          log.warn('gateway has no record of the attempt; sending it again with the same idempotency key', { attempt });
         }
       }
-      if (outcome === null) continue;
-
-      await db.recordGatewayOutcome({ ...call, ok: true });
-      const final = await settle(outcome, candidate, idempotencyKey, record, ambiguity);
-      current.reference = final.reference;
-      if (final.status === 'failed' && final.declineCode === 'gateway_timeout') continue;
-      return;
     }
+    if (outcome === null) continue;
 
-    if (status !== 'failed') {
-      setStatus(await db.failPayment({ paymentId: input.paymentId, code: 'all_gateways_failed', message: `all ${attempt} attempts failed` }));
+    await db.recordGatewayOutcome({ ...call, ok: true });
+    const final = await settle(outcome, candidate, idempotencyKey, record, ambiguity);
+    current.reference = final.reference;
+    if (final.status === 'failed' && final.declineCode === 'gateway_timeout') continue;
+    return afterOutcome();
+  }
+
+  if (status !== 'failed') {
+    setStatus(await db.failPayment({ paymentId: input.paymentId, code: 'all_gateways_failed', message: `all ${attempt} attempts failed` }));
+  }
+  return afterOutcome();
+
+  /** The payment has its outcome: stay open for the aftercare window where it applies, then close. */
+  async function afterOutcome(): Promise<PaymentResult> {
+    chargeDone = true;
+    if (aftercareOn && (input.aftercare || (timing.aftercareWindowMs > 0 && AFTERCARE.has(status)))) {
+      await stayOpenForAftercare(input.aftercare?.closesAt ?? workflowTime() + timing.aftercareWindowMs);
     }
+    closing = true;
+    if (!finished()) await condition(finished);
+    return done();
   }
 
   /**
