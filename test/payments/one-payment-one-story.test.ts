@@ -171,6 +171,23 @@ describe("captures and refunds in the payment's own run", () => {
     expect(f.stripe.chargeCount(responses[0]!.body.id)).toBe(1);
   }, 60_000);
 
+  it('?wait=N is bounded by N on the client: with no worker it answers 202 with the row, and the run goes on later', async () => {
+    const m = await setUpMerchant(f);
+    await f.stack.stopWorker();
+    try {
+      const started = Date.now();
+      const res = await request(f.stack.app).post('/v1/payments?wait=1').set(m.auth).set('Idempotency-Key', randomUUID()).send(paymentBody());
+      expect(res.status).toBe(202);
+      expect(res.body.status).toBe('pending');
+      expect(Date.now() - started).toBeLessThan(5_000);
+      expect((await handleOf(res.body.workflowId).describe()).status.name).toBe('RUNNING');
+      await f.stack.startWorker();
+      expect((await waitForPayment(f, m, res.body.id)).status).toBe('succeeded');
+    } finally {
+      await f.stack.startWorker();
+    }
+  }, 60_000);
+
   it('a long history continues as new and keeps what the run knows', async () => {
     const m = await setUpMerchant(f);
     const app = f.stack.makeApp({ paymentTiming: { aftercareWindowMs: WINDOW_MS, aftercareHistoryLimit: 40 } });
