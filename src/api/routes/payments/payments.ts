@@ -304,6 +304,9 @@ export function paymentsRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter
       } catch (err) {
         // The run closed already (it had its outcome, and its aftercare window is over): the row has it.
         if (err instanceof WorkflowExecutionAlreadyStartedError || err instanceof WorkflowNotFoundError) return true;
+        // A run that cannot answer (terminated, or served by a worker still on code without the
+        // outcome update during a rolling deploy): the answer is the row as it is.
+        if (err instanceof WorkflowUpdateFailedError) return true;
         throw err;
       }
       return true;
