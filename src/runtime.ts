@@ -77,6 +77,7 @@ export function appDeps(runtime: Runtime, temporal: Client, adminToken: string):
     paymentTiming: {
       callbackTimeoutMs: env.PAYMENT_CALLBACK_TIMEOUT_SECONDS * 1000,
       ambiguousResolutionMs: env.PAYMENT_RESOLUTION_WINDOW_SECONDS * 1000,
+      aftercareWindowMs: env.PAYMENT_AFTERCARE_WINDOW_SECONDS * 1000,
     },
     trustProxy: env.TRUST_PROXY,
     rateLimits: {
@@ -139,6 +140,7 @@ export async function startWorkers(runtime: Runtime): Promise<RunningWorkers> {
     paymentTiming: {
       callbackTimeoutMs: env.PAYMENT_CALLBACK_TIMEOUT_SECONDS * 1000,
       ambiguousResolutionMs: env.PAYMENT_RESOLUTION_WINDOW_SECONDS * 1000,
+      aftercareWindowMs: env.PAYMENT_AFTERCARE_WINDOW_SECONDS * 1000,
     },
     ...(env.TASK_QUEUE_SUFFIX ? { suffix: env.TASK_QUEUE_SUFFIX } : {}),
   });

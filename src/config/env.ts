@@ -94,6 +94,12 @@ export const envSchema = z.object({
   PAYMENT_CALLBACK_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(86_400).default(600),
   /** Resolution window: how long ambiguous charges, refunds and captures are asked about before reconciliation. */
   PAYMENT_RESOLUTION_WINDOW_SECONDS: z.coerce.number().int().min(1).max(30 * 86_400).default(86_400),
+  /**
+   * Aftercare window: how long a payment's workflow stays open after its outcome, taking refunds and
+   * captures as updates (one run tells the whole story). 0 closes it at the outcome; later refunds
+   * and captures always work, as standalone workflows.
+   */
+  PAYMENT_AFTERCARE_WINDOW_SECONDS: z.coerce.number().int().min(0).max(180 * 86_400).default(7 * 86_400),
   /** How often the reconciliation Schedule re-asks gateways about unknown payments and abandoned attempts. */
   RECONCILIATION_INTERVAL_SECONDS: z.coerce.number().int().min(10).max(86_400).default(900),
 

@@ -1,33 +1,60 @@
 import {
   ActivityFailure,
+  allHandlersFinished,
   ApplicationFailure,
   condition,
+  continueAsNew,
+  executeChild,
   log,
   patched,
   proxyActivities,
   setHandler,
+  startChild,
   upsertSearchAttributes,
+  workflowInfo,
 } from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { PaymentActivities } from '../../activities/payments/payment-activities.js';
 import { FailureType } from '../../domain/failures.js';
-import { GATEWAY_STATUSES, paymentStatusFor, type GatewayStatus, type PaymentStatus } from '../../domain/payments/payment-status.js';
+import { canTransition, GATEWAY_STATUSES, paymentStatusFor, type GatewayStatus, type PaymentStatus } from '../../domain/payments/payment-status.js';
 import { decideRoute, type RoutingCandidate } from '../../domain/payments/routing.js';
 import type { GatewayOutcome } from '../../providers/types.js';
 import {
+  AftercareFailure,
+  capturePaymentUpdate,
   DEFAULT_PAYMENT_TIMING,
   gatewayCallbackSignal,
+  paymentOutcomeUpdate,
   paymentProgressQuery,
+  refundPaymentUpdate,
+  type CaptureOutcome,
+  type CaptureRequest,
   type GatewayCallback,
+  type PaymentAftercareState,
   type PaymentWorkflowInput,
+  type RefundRequest,
 } from '../../shared/payment-messages.js';
-import { GatewayAttr, PaymentStatusAttr } from '../../shared/search-attributes.js';
+import { GatewayAttr, PaymentStatusAttr, TenantIdAttr } from '../../shared/search-attributes.js';
+import { workflowId } from '../../shared/workflow-ids.js';
 import { bookkeeping, gatewayCall, statusQuery } from '../activity-options.js';
+import { captureWorkflow, refundWorkflow } from './refund-and-capture.js';
 
 const db = proxyActivities<PaymentActivities>(bookkeeping);
 const gateway = proxyActivities<PaymentActivities>(gatewayCall);
 const statusCheck = proxyActivities<PaymentActivities>(statusQuery);
 
 const FINAL: ReadonlySet<GatewayStatus> = new Set(['succeeded', 'authorized', 'failed', 'canceled']);
+/**
+ * The aftercare window is a deadline carried across continue-as-new, so it needs the clock: inside a
+ * workflow, Date is the sandbox's deterministic clock (the current workflow task's time, the same on
+ * replay), which is why this one use is allowed.
+ */
+// eslint-disable-next-line no-restricted-properties
+const workflowTime = (): number => Date.now();
+
+/** Outcomes after which the run stays open for refunds and captures (the aftercare window). */
+const AFTERCARE: ReadonlySet<PaymentStatus> = new Set(['succeeded', 'authorized', 'partially_refunded']);
+const REFUNDABLE: ReadonlySet<PaymentStatus> = new Set(['succeeded', 'partially_refunded']);
 
 export interface PaymentResult {
   status: PaymentStatus;
@@ -70,7 +97,8 @@ export async function paymentWorkflow(input: PaymentWorkflowInput): Promise<Paym
       ...(typeof cb.reference === 'string' ? { reference: cb.reference } : {}),
     });
   });
-  setHandler(paymentProgressQuery, () => ({ status, attempt, ...current, pendingCallbacks: callbacks.length }));
+  const progress = () => ({ status, attempt, ...current, pendingCallbacks: callbacks.length });
+  setHandler(paymentProgressQuery, progress);
 
   const setStatus = (next: PaymentStatus) => {
     if (next === status) return;
@@ -78,6 +106,142 @@ export async function paymentWorkflow(input: PaymentWorkflowInput): Promise<Paym
     upsertSearchAttributes([{ key: PaymentStatusAttr, value: status }]);
   };
   const done = (): PaymentResult => ({ status, attempts: attempt, ...current });
+
+  // Aftercare: the run stays open after a captured or authorized outcome and takes refunds and
+  // captures as Workflow Updates, each carried out by a child workflow, so the payment's whole story
+  // is one run in the Temporal UI. Runs started before this code close at their outcome as before
+  // (their refunds and captures run as standalone workflows), hence the patch.
+  const aftercareOn = patched('payment-aftercare');
+  let chargeDone = false;
+  let closing = false;
+  let amountCaptured = 0;
+  let capture: CaptureOutcome | undefined;
+  let capturing = false;
+  const refunds = new Map(Object.entries(input.aftercare?.refunds ?? {}));
+  let childrenRunning = 0;
+  const finished = () => allHandlersFinished() && childrenRunning === 0;
+  // Forward only: two refunds finishing out of order never move the search attribute backwards.
+  const moveTo = (next: PaymentStatus) => {
+    if (canTransition(status, next)) setStatus(next);
+  };
+  const refuse = (message: string) => ApplicationFailure.create({ type: AftercareFailure.Refused, message, nonRetryable: true });
+  const checkOpen = () => {
+    if (!aftercareOn || closing) {
+      throw ApplicationFailure.create({ type: AftercareFailure.Closed, message: 'this payment run takes no more refunds or captures; use a standalone workflow', nonRetryable: true });
+    }
+  };
+  const refundable = () => amountCaptured - [...refunds.values()].filter((r) => r.status !== 'failed').reduce((sum, r) => sum + r.amount, 0);
+  const checkRefund = (req: RefundRequest) => {
+    if (refunds.has(req.refundId)) return; // a retry of a refund this run took: answered again below
+    if (!REFUNDABLE.has(status)) throw refuse(`payment ${input.paymentId} is ${status}; only captured payments can be refunded`);
+    const left = refundable();
+    if (!Number.isInteger(req.amount) || req.amount <= 0 || req.amount > left) {
+      throw refuse(`refund of ${req.amount} exceeds the refundable amount ${left} (captured ${amountCaptured}, already refunded or pending ${amountCaptured - left})`);
+    }
+  };
+  const checkCapture = (req: CaptureRequest) => {
+    if (capture || capturing) return; // the one capture of this payment: its outcome is answered again
+    if (status !== 'authorized') throw refuse(`payment ${input.paymentId} is ${status}; only authorized payments can be captured`);
+    if (!Number.isInteger(req.amount) || req.amount <= 0 || req.amount > input.amount) {
+      throw refuse(`capture of ${req.amount} exceeds the authorized ${input.amount}`);
+    }
+  };
+
+  setHandler(paymentOutcomeUpdate, async () => {
+    await condition(() => chargeDone);
+    return progress();
+  });
+
+  setHandler(
+    refundPaymentUpdate,
+    async (req) => {
+      // An update that raced the outcome (the read model said captured a moment before this run did) waits for it.
+      await condition(() => chargeDone);
+      checkRefund(req);
+      const accepted = { refundId: req.refundId, workflowId: workflowId.refund(req.refundId) };
+      if (refunds.has(req.refundId)) return accepted;
+      refunds.set(req.refundId, { amount: req.amount, status: 'pending' });
+      childrenRunning += 1;
+      try {
+        // The same refund workflow as the standalone path, with all its guarantees (ambiguous refunds
+        // resolved by lookup, the reservation released only on a known failure, pending refunds
+        // waited for), and the same id: a refund id can never run twice, whichever path starts it.
+        const child = await startChild(refundWorkflow, {
+          workflowId: accepted.workflowId,
+          args: [{ refundId: req.refundId, paymentId: input.paymentId, tenantId: input.tenantId, amount: req.amount, ...(input.timing ? { timing: input.timing } : {}) }],
+          parentClosePolicy: 'ABANDON',
+          workflowIdReusePolicy: 'REJECT_DUPLICATE',
+          typedSearchAttributes: [{ key: TenantIdAttr, value: input.tenantId }],
+        });
+        void child
+          .result()
+          .then(
+            (result) => {
+              refunds.set(req.refundId, { amount: req.amount, status: result.status });
+              moveTo(result.paymentStatus);
+            },
+            (err: unknown) => log.error('refund workflow failed; its amount stays reserved for review', { refundId: req.refundId, error: failureOf(err).message }),
+          )
+          .finally(() => (childrenRunning -= 1));
+      } catch (err) {
+        childrenRunning -= 1;
+        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+        log.warn('refund already run by a standalone workflow; its outcome is recorded there', { refundId: req.refundId });
+      }
+      return accepted;
+    },
+    {
+      validator: (req) => {
+        checkOpen();
+        if (typeof req?.refundId !== 'string' || req.refundId === '') throw refuse('refundId is required');
+        if (chargeDone) checkRefund(req);
+      },
+    },
+  );
+
+  setHandler(
+    capturePaymentUpdate,
+    async (req) => {
+      await condition(() => chargeDone);
+      checkCapture(req);
+      if (capturing) await condition(() => !capturing);
+      if (capture) return capture;
+      capturing = true;
+      try {
+        capture = await executeChild(captureWorkflow, {
+          workflowId: workflowId.capture(input.paymentId, 'capture'),
+          args: [{ paymentId: input.paymentId, tenantId: input.tenantId, amount: req.amount, ...(input.timing ? { timing: input.timing } : {}) }],
+          parentClosePolicy: 'ABANDON',
+          workflowIdReusePolicy: 'REJECT_DUPLICATE',
+          typedSearchAttributes: [{ key: TenantIdAttr, value: input.tenantId }],
+        });
+      } catch (err) {
+        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+        capture = { status, error: 'this payment was already captured by a standalone capture workflow' };
+      } finally {
+        capturing = false;
+      }
+      if (capture.status === 'succeeded') {
+        amountCaptured = req.amount;
+        moveTo('succeeded');
+      }
+      return capture;
+    },
+    {
+      validator: (req) => {
+        checkOpen();
+        if (chargeDone) checkCapture(req);
+      },
+    },
+  );
+
+  if (input.aftercare) {
+    // A continued run: the charge is history; pick the aftercare window up where the last run stopped.
+    ({ status, attempts: attempt, amountCaptured } = input.aftercare);
+    current = { ...(input.aftercare.connectionId ? { connectionId: input.aftercare.connectionId } : {}), ...(input.aftercare.reference ? { reference: input.aftercare.reference } : {}) };
+    capture = input.aftercare.capture;
+    return afterOutcome();
+  }
 
   const { rules, connections } = await db.loadRoutingCandidates({ tenantId: input.tenantId });
   const decision = decideRoute(
@@ -97,7 +261,7 @@ export async function paymentWorkflow(input: PaymentWorkflowInput): Promise<Paym
   if (decision.candidates.length === 0) {
     const why = decision.skipped.map((s) => s.reason).concat(decision.evaluatedRules.map((r) => r.reason));
     setStatus(await db.failPayment({ paymentId: input.paymentId, code: 'no_route', message: `no usable gateway: ${why.join('; ') || 'no routing rules'}` }));
-    return done();
+    return afterOutcome();
   }
 
   for (const candidate of decision.candidates) {
@@ -145,7 +309,7 @@ export async function paymentWorkflow(input: PaymentWorkflowInput): Promise<Paym
         if (failure.type === FailureType.HardDecline) {
           await db.recordGatewayOutcome({ ...call, ok: true }); // the gateway worked; the card did not
           await record({ attemptStatus: 'failed', paymentStatus: 'failed', errorClass: 'hard_decline', errorCode: failure.code ?? 'declined', errorMessage: failure.message });
-          return done();
+          return afterOutcome();
         }
         await db.recordGatewayOutcome({ ...call, ok: false });
         if (failure.type !== FailureType.Ambiguous) {
@@ -156,7 +320,7 @@ export async function paymentWorkflow(input: PaymentWorkflowInput): Promise<Paym
         ambiguity = { errorClass: 'ambiguous', errorCode: failure.code ?? 'ambiguous', errorMessage: failure.message };
         await record({ attemptStatus: 'unknown', paymentStatus: 'unknown', ...ambiguity });
         const resolved = await resolveAmbiguous(candidate, idempotencyKey, attempt);
-        if (resolved === 'unresolved') return done();
+        if (resolved === 'unresolved') return afterOutcome();
         if (resolved !== null) {
           outcome = resolved;
         } else if (send === 2) {
@@ -172,13 +336,42 @@ export async function paymentWorkflow(input: PaymentWorkflowInput): Promise<Paym
     const final = await settle(outcome, candidate, idempotencyKey, record, ambiguity);
     current.reference = final.reference;
     if (final.status === 'failed' && final.declineCode === 'gateway_timeout') continue;
-    return done();
+    return afterOutcome();
   }
 
   if (status !== 'failed') {
     setStatus(await db.failPayment({ paymentId: input.paymentId, code: 'all_gateways_failed', message: `all ${attempt} attempts failed` }));
   }
-  return done();
+  return afterOutcome();
+
+  /** The payment has its outcome: stay open for the aftercare window where it applies, then close. */
+  async function afterOutcome(): Promise<PaymentResult> {
+    chargeDone = true;
+    if (aftercareOn && (input.aftercare || (timing.aftercareWindowMs > 0 && AFTERCARE.has(status)))) {
+      await stayOpenForAftercare(input.aftercare?.closesAt ?? workflowTime() + timing.aftercareWindowMs);
+    }
+    closing = true;
+    if (!finished()) await condition(finished);
+    return done();
+  }
+
+  /**
+   * Keeps the run open until the aftercare window closes, continuing as new (with what it knows) when
+   * its history grows long; never while an update or a refund child is still running.
+   */
+  async function stayOpenForAftercare(closesAt: number): Promise<void> {
+    const historyFull = () => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength >= timing.aftercareHistoryLimit;
+    for (;;) {
+      const left = closesAt - workflowTime();
+      if (left > 0) await condition(historyFull, left);
+      if (workflowTime() >= closesAt) return;
+      if (historyFull()) {
+        await condition(finished);
+        const state: PaymentAftercareState = { status, attempts: attempt, ...current, amountCaptured, refunds: Object.fromEntries(refunds), ...(capture ? { capture } : {}), closesAt };
+        await continueAsNew<typeof paymentWorkflow>({ ...input, aftercare: state });
+      }
+    }
+  }
 
   /** Asks the gateway until it answers: an outcome, null (never received), or 'unresolved' (gave up). */
   async function resolveAmbiguous(candidate: RoutingCandidate, idempotencyKey: string, n: number): Promise<GatewayOutcome | null | 'unresolved'> {
@@ -205,8 +398,9 @@ export async function paymentWorkflow(input: PaymentWorkflowInput): Promise<Paym
   ): Promise<GatewayOutcome> {
     let outcome = first;
     current.reference = outcome.reference;
-    const save = () =>
-      record({
+    const save = () => {
+      if (outcome.status === 'succeeded') amountCaptured = outcome.amountCaptured ?? input.amount;
+      return record({
         attemptStatus: outcome.status,
         paymentStatus: paymentStatusFor(outcome.status),
         reference: outcome.reference,
@@ -214,6 +408,7 @@ export async function paymentWorkflow(input: PaymentWorkflowInput): Promise<Paym
         ...(outcome.status === 'failed' ? { errorClass: 'hard_decline', errorCode: outcome.declineCode ?? 'declined', errorMessage: outcome.message ?? 'declined by gateway' } : {}),
         ...(outcome.status === 'succeeded' ? { amountCaptured: outcome.amountCaptured ?? input.amount } : {}),
       });
+    };
     await save();
     const matches = (cb: GatewayCallback) =>
       cb.connectionId === candidate.connectionId && (!cb.reference || cb.reference === outcome.reference);

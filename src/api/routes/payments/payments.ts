@@ -1,4 +1,11 @@
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import {
+  WithStartWorkflowOperation,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
+} from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import { and, asc, desc, eq, inArray, lt, or } from 'drizzle-orm';
 import { z } from 'zod';
 import { newId } from '../../../db/ids.js';
@@ -7,7 +14,15 @@ import { containsCardNumber } from '../../../domain/payments/payment-method.js';
 import { PAYMENT_STATUSES } from '../../../domain/payments/payment-status.js';
 import { PAYMENT_METHOD_TYPES } from '../../../domain/payments/routing.js';
 import { UNIFIED_DECLINE_CODES } from '../../../domain/payments/decline-codes.js';
-import type { PaymentWorkflowInput } from '../../../shared/payment-messages.js';
+import {
+  AftercareFailure,
+  capturePaymentUpdate,
+  PAYMENT_UPDATE_IDS,
+  paymentOutcomeUpdate,
+  refundPaymentUpdate,
+  type CaptureOutcome,
+  type PaymentWorkflowInput,
+} from '../../../shared/payment-messages.js';
 import { PaymentStatusAttr, TenantIdAttr } from '../../../shared/search-attributes.js';
 import { workflowId } from '../../../shared/workflow-ids.js';
 import type { AppDeps } from '../../deps.js';
@@ -136,6 +151,9 @@ const idempotencyHeader = [
  */
 const ONE_RUN_PER_ID = { workflowIdReusePolicy: 'REJECT_DUPLICATE', workflowIdConflictPolicy: 'USE_EXISTING' } as const;
 
+/** How long a refund request waits for the payment's run to take the refund (its child has started). */
+const REFUND_HANDOVER_MS = 10_000;
+
 /** Starts a workflow unless its id already has (or had) a run. */
 async function startOnce(start: () => Promise<unknown>): Promise<void> {
   try {
@@ -145,6 +163,43 @@ async function startOnce(start: () => Promise<unknown>): Promise<void> {
   }
 }
 
+/**
+ * How the payment's own run answered a refund or capture update: done there, refused (a 409 naming
+ * why), or not taken because the run is closed or takes no aftercare (older run, window over): then
+ * the standalone workflow does it.
+ */
+type AftercareAnswer<T> = { kind: 'done'; value: T } | { kind: 'refused'; message: string } | { kind: 'closed' };
+
+async function throughPaymentRun<T>(send: () => Promise<T>): Promise<AftercareAnswer<T>> {
+  try {
+    return { kind: 'done', value: await send() };
+  } catch (err) {
+    // A closed run: the server says "not found" (completed) for an update to it.
+    if (err instanceof WorkflowNotFoundError) return { kind: 'closed' };
+    const cause = err instanceof WorkflowUpdateFailedError ? err.cause : undefined;
+    if (cause instanceof ApplicationFailure && cause.type === AftercareFailure.Refused) return { kind: 'refused', message: cause.message };
+    if (cause instanceof ApplicationFailure && cause.type === AftercareFailure.Closed) return { kind: 'closed' };
+    throw err;
+  }
+}
+
+/** Runs `fn` (Temporal calls) for at most `ms`: the calls are cancelled then, and null is returned. */
+async function within<T>(client: AppDeps['temporal'], ms: number, fn: () => Promise<T>): Promise<T | null> {
+  const ctrl = new AbortController();
+  const timer = setTimeout(() => ctrl.abort(), ms);
+  try {
+    return await client.withAbortSignal(ctrl.signal, fn);
+  } catch (err) {
+    if (ctrl.signal.aborted && (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || isCancelled(err))) return null;
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function isCancelled(err: unknown): boolean {
+  return (err as { code?: unknown } | null)?.code === 1; // gRPC CANCELLED
+}
 
 export function paymentsRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter {
   const { db } = deps.database;
@@ -218,30 +273,46 @@ export function paymentsRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter
     return p;
   }
 
+  const paymentStart = (input: PaymentWorkflowInput) => ({
+    taskQueue: deps.taskQueues.payments,
+    workflowId: workflowId.payment(input.paymentId),
+    args: [input] as [PaymentWorkflowInput],
+    ...ONE_RUN_PER_ID,
+    typedSearchAttributes: [
+      { key: TenantIdAttr, value: input.tenantId },
+      { key: PaymentStatusAttr, value: 'pending' },
+    ],
+  });
+
   async function startPaymentWorkflow(input: PaymentWorkflowInput): Promise<void> {
     // A concurrent or retried request with the same idempotency key may have started it already.
-    await startOnce(() =>
-      deps.temporal.workflow.start('paymentWorkflow', {
-        taskQueue: deps.taskQueues.payments,
-        workflowId: workflowId.payment(input.paymentId),
-        args: [input],
-        ...ONE_RUN_PER_ID,
-        typedSearchAttributes: [
-          { key: TenantIdAttr, value: input.tenantId },
-          { key: PaymentStatusAttr, value: 'pending' },
-        ],
-      }),
-    );
+    await startOnce(() => deps.temporal.workflow.start('paymentWorkflow', paymentStart(input)));
   }
 
-  /** Polls the read model until the payment has an outcome (no longer pending/processing/unknown), or the wait is over. */
-  async function waitForOutcome(tenantId: string, id: string, seconds: number): Promise<PaymentOut> {
-    const deadline = Date.now() + seconds * 1000;
-    for (;;) {
-      const p = await loadOne(tenantId, id);
-      if (hasOutcome(p) || Date.now() >= deadline) return p;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+  /**
+   * Starts the payment's run if needed and waits, at most `seconds`, for its outcome: an
+   * Update-with-Start on the run itself (no polling of the database). Every request for one payment
+   * (the first and its concurrent duplicates) uses the same update id, so they all wait on one update.
+   */
+  async function startAndAwaitOutcome(input: PaymentWorkflowInput, seconds: number): Promise<void> {
+    const answered = await within(deps.temporal, seconds * 1000, async () => {
+      try {
+        await deps.temporal.workflow.executeUpdateWithStart(paymentOutcomeUpdate, {
+          updateId: PAYMENT_UPDATE_IDS.outcome,
+          startWorkflowOperation: new WithStartWorkflowOperation('paymentWorkflow', paymentStart(input)),
+        });
+      } catch (err) {
+        // The run closed already (it had its outcome, and its aftercare window is over): the row has it.
+        if (err instanceof WorkflowExecutionAlreadyStartedError || err instanceof WorkflowNotFoundError) return true;
+        // A run that cannot answer (terminated, or served by a worker still on code without the
+        // outcome update during a rolling deploy): the answer is the row as it is.
+        if (err instanceof WorkflowUpdateFailedError) return true;
+        throw err;
+      }
+      return true;
+    });
+    // Timed out: the run was very likely started, but a start cancelled on the wire is made sure of.
+    if (answered === null) await startPaymentWorkflow(input);
   }
 
   return r
@@ -295,7 +366,7 @@ export function paymentsRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter
           res.setHeader('Idempotent-Replayed', 'true');
           return void res.status(claim.status).json(claim.body);
         }
-        await startPaymentWorkflow({
+        const input: PaymentWorkflowInput = {
           paymentId: claim.resourceId,
           tenantId: tenant.id,
           amount: body.amount,
@@ -307,14 +378,16 @@ export function paymentsRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter
           ...(body.description ? { description: body.description } : {}),
           metadata: body.metadata,
           ...(deps.paymentTiming ? { timing: deps.paymentTiming } : {}),
-        });
+        };
+        if (query.wait) await startAndAwaitOutcome(input, query.wait);
+        else await startPaymentWorkflow(input);
         if (claim.kind === 'replay') {
-          // A concurrent duplicate waits for the same outcome as the first request would.
+          // A concurrent duplicate waited on the same outcome update as the first request.
           res.setHeader('Idempotent-Replayed', 'true');
-          const replayed = query.wait ? await waitForOutcome(tenant.id, claim.resourceId, query.wait) : await loadOne(tenant.id, claim.resourceId);
+          const replayed = await loadOne(tenant.id, claim.resourceId);
           return void res.status(query.wait && hasOutcome(replayed) ? 200 : 202).json(replayed);
         }
-        const payment = query.wait ? await waitForOutcome(tenant.id, paymentId, query.wait) : await loadOne(tenant.id, paymentId);
+        const payment = await loadOne(tenant.id, paymentId);
         const status = hasOutcome(payment) ? 200 : 202;
         await storeIdempotentResponse(db, scope, status, payment);
         res.status(status).json(payment);
@@ -366,7 +439,9 @@ export function paymentsRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter
       '/v1/payments/:id/refunds',
       {
         summary: 'Refund all or part of a captured payment',
-        description: 'Never more than captured minus already refunded (pending refunds count). Carried out by a RefundWorkflow.',
+        description:
+          'Never more than captured minus already refunded (pending refunds count). Carried out by a RefundWorkflow (id `refund-<id>`): ' +
+          "a child of the payment's own run while that run is open (its aftercare window), else a standalone run.",
         params: idParams,
         body: refundBody,
         headers: idempotencyHeader,
@@ -397,18 +472,40 @@ export function paymentsRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter
         const id = result.claim.resourceId;
         if (result.claim.kind === 'replay') res.setHeader('Idempotent-Replayed', 'true');
         const [row] = await db.select({ amount: refunds.amount, status: refunds.status }).from(refunds).where(eq(refunds.id, id));
-        // The row is committed before its workflow starts; if that start failed (Temporal briefly
-        // down), the retried request with the same key starts it, so no refund stays reserved for ever.
+        // The row (the reservation) is committed before the refund runs; if handing it on failed
+        // (Temporal briefly down), the retried request with the same key hands it on again, so no
+        // refund stays reserved for ever. Either path runs workflow `refund-<id>`, which can run once only.
         if (row?.status === 'pending') {
-          await startOnce(() =>
-            deps.temporal.workflow.start('refundWorkflow', {
-              taskQueue: deps.taskQueues.payments,
-              workflowId: workflowId.refund(id),
-              args: [{ refundId: id, paymentId: params.id, tenantId: tenant.id, amount: row.amount, ...(deps.paymentTiming ? { timing: deps.paymentTiming } : {}) }],
-              ...ONE_RUN_PER_ID,
-              typedSearchAttributes: [{ key: TenantIdAttr, value: tenant.id }],
-            }),
+          const timing = deps.paymentTiming ? { timing: deps.paymentTiming } : {};
+          // First the payment's own run (the refund shows in its story); the update id is the refund id.
+          // Bounded: with no worker to take the update, the row stays reserved and pending, and a retry
+          // with the same key (or the reconciliation sweep, which starts `refund-<id>`) hands it on.
+          const answer = await throughPaymentRun(() =>
+            within(deps.temporal, REFUND_HANDOVER_MS, () =>
+              deps.temporal.workflow
+                .getHandle(workflowId.payment(params.id))
+                .executeUpdate(refundPaymentUpdate, { args: [{ refundId: id, amount: row.amount }], updateId: id }),
+            ),
           );
+          if (answer.kind === 'refused') {
+            // The run knows better than the read model (it never should): release the reservation.
+            await db
+              .update(refunds)
+              .set({ status: 'failed', failureMessage: answer.message, updatedAt: new Date() })
+              .where(and(eq(refunds.id, id), eq(refunds.status, 'pending')));
+            throw new ApiError(409, 'conflict', answer.message);
+          }
+          if (answer.kind === 'closed') {
+            await startOnce(() =>
+              deps.temporal.workflow.start('refundWorkflow', {
+                taskQueue: deps.taskQueues.payments,
+                workflowId: workflowId.refund(id),
+                args: [{ refundId: id, paymentId: params.id, tenantId: tenant.id, amount: row.amount, ...timing }],
+                ...ONE_RUN_PER_ID,
+                typedSearchAttributes: [{ key: TenantIdAttr, value: tenant.id }],
+              }),
+            );
+          }
         }
         const payment = await loadOne(tenant.id, params.id);
         res.status(202).json(payment.refunds.find((x) => x.id === id));
@@ -419,7 +516,9 @@ export function paymentsRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter
       '/v1/payments/:id/capture',
       {
         summary: 'Capture an authorized payment (manual capture mode)',
-        description: 'Runs a CaptureWorkflow (id `capture-<payment id>-...`) and answers with the payment once it is done (up to 30 s).',
+        description:
+          "Runs a CaptureWorkflow (id `capture-<payment id>-...`), as a child of the payment's own run while that run is open, " +
+          'and answers with the payment once it is done (up to 30 s).',
         params: idParams,
         body: captureBody,
         responses: { 200: { description: 'The payment after the capture', schema: paymentOut } },
@@ -429,17 +528,29 @@ export function paymentsRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter
         if (p.status !== 'authorized') throw new ApiError(409, 'conflict', `payment ${p.id} is ${p.status}; only authorized payments can be captured`);
         const amount = body.amount ?? p.amount;
         if (amount > p.amount) throw new ApiError(409, 'conflict', `capture of ${amount} exceeds the authorized ${p.amount}`);
-        await startOnce(() =>
-          deps.temporal.workflow.start('captureWorkflow', {
-            taskQueue: deps.taskQueues.payments,
-            workflowId: workflowId.capture(p.id, 'capture'),
-            args: [{ paymentId: p.id, tenantId: tenant.id, amount, ...(deps.paymentTiming ? { timing: deps.paymentTiming } : {}) }],
-            ...ONE_RUN_PER_ID,
-            typedSearchAttributes: [{ key: TenantIdAttr, value: tenant.id }],
-          }),
+        // First the payment's own run (the capture shows in its story), else a standalone CaptureWorkflow.
+        const answer = await throughPaymentRun(() =>
+          within(deps.temporal, 30_000, () =>
+            deps.temporal.workflow
+              .getHandle(workflowId.payment(p.id))
+              .executeUpdate(capturePaymentUpdate, { args: [{ amount }], updateId: PAYMENT_UPDATE_IDS.capture }),
+          ),
         );
-        const handle = deps.temporal.workflow.getHandle(workflowId.capture(p.id, 'capture'));
-        const outcome = await resultWithin<{ error?: string }>(handle, 30_000);
+        if (answer.kind === 'refused') throw new ApiError(409, 'conflict', answer.message);
+        let outcome: CaptureOutcome | null = answer.kind === 'done' ? answer.value : null;
+        if (answer.kind === 'closed') {
+          await startOnce(() =>
+            deps.temporal.workflow.start('captureWorkflow', {
+              taskQueue: deps.taskQueues.payments,
+              workflowId: workflowId.capture(p.id, 'capture'),
+              args: [{ paymentId: p.id, tenantId: tenant.id, amount, ...(deps.paymentTiming ? { timing: deps.paymentTiming } : {}) }],
+              ...ONE_RUN_PER_ID,
+              typedSearchAttributes: [{ key: TenantIdAttr, value: tenant.id }],
+            }),
+          );
+          const handle = deps.temporal.workflow.getHandle(workflowId.capture(p.id, 'capture'));
+          outcome = await resultWithin<CaptureOutcome>(handle, 30_000);
+        }
         if (outcome?.error) throw new ApiError(409, 'conflict', `capture failed: ${outcome.error}`);
         res.json(await loadOne(tenant.id, params.id));
       },
