@@ -79,6 +79,7 @@ export function appDeps(runtime: Runtime, temporal: Client, adminToken: string):
       ambiguousResolutionMs: env.PAYMENT_RESOLUTION_WINDOW_SECONDS * 1000,
     },
     trustProxy: env.TRUST_PROXY,
+    erpUploadMaxBytes: env.ERP_UPLOAD_MAX_BYTES,
     rateLimits: {
       windowSeconds: env.RATE_LIMIT_WINDOW_SECONDS,
       tenant: env.RATE_LIMIT_PER_TENANT,

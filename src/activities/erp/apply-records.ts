@@ -21,12 +21,18 @@ export function addCounts(a: ErpRunCounts, b: ErpRunCounts): ErpRunCounts {
   };
 }
 
-export async function applyRecords<E extends ErpEntity>(
-  tx: DbTransaction,
-  target: { tenantId: string; integrationId: string; runId: string },
-  mapping: CompiledMapping<E>,
-  records: unknown[],
-): Promise<ErpRunCounts> {
+type Target = { tenantId: string; integrationId: string; runId: string };
+
+/** A page mapped and validated, not yet written: pure CPU, so it may be prepared while another page commits. */
+export interface MappedBatch<E extends ErpEntity = ErpEntity> {
+  entity: E;
+  read: number;
+  valid: EntityRecords[E][];
+  dead: (typeof erpDeadLetters.$inferInsert)[];
+}
+
+/** Maps and validates records; the invalid ones become dead letters with their raw row. */
+export function mapRecords<E extends ErpEntity>(target: Target, mapping: CompiledMapping<E>, records: unknown[]): MappedBatch<E> {
   const valid: EntityRecords[E][] = [];
   const dead: (typeof erpDeadLetters.$inferInsert)[] = [];
   for (const raw of records) {
@@ -44,7 +50,21 @@ export async function applyRecords<E extends ErpEntity>(
       });
     }
   }
-  const { upserted, unchanged } = await upsertRecords(tx, mapping.entity, target.tenantId, target.integrationId, valid);
-  if (dead.length > 0) await tx.insert(erpDeadLetters).values(dead);
-  return { read: records.length, valid: valid.length, invalid: dead.length, upserted, unchanged };
+  return { entity: mapping.entity, read: records.length, valid, dead };
+}
+
+/** Writes a mapped batch in the caller's transaction: one upsert of the valid records, the dead letters. */
+export async function writeMapped<E extends ErpEntity>(tx: DbTransaction, target: Target, batch: MappedBatch<E>): Promise<ErpRunCounts> {
+  const { upserted, unchanged } = await upsertRecords(tx, batch.entity, target.tenantId, target.integrationId, batch.valid);
+  if (batch.dead.length > 0) await tx.insert(erpDeadLetters).values(batch.dead);
+  return { read: batch.read, valid: batch.valid.length, invalid: batch.dead.length, upserted, unchanged };
+}
+
+export async function applyRecords<E extends ErpEntity>(
+  tx: DbTransaction,
+  target: Target,
+  mapping: CompiledMapping<E>,
+  records: unknown[],
+): Promise<ErpRunCounts> {
+  return writeMapped(tx, target, mapRecords(target, mapping, records));
 }
