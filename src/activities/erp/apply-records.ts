@@ -3,11 +3,17 @@
  * validate, upsert the valid ones in a batch, dead-letter the invalid ones with their raw row.
  * Runs inside the caller's transaction so it commits together with the checkpoint.
  */
+import { createHash } from 'node:crypto';
 import { newId } from '../../db/ids.js';
 import { upsertRecords, type DbTransaction } from '../../db/queries/erp-catalog.js';
 import { erpDeadLetters, type ErpRunCounts } from '../../db/tables/erp.js';
 import type { EntityRecords, ErpEntity } from '../../domain/erp/entities.js';
 import type { CompiledMapping } from '../../domain/erp/mapping.js';
+
+/** The run id of a webhook event's apply, derived from its inbox row: the API can name it before the workflow runs. */
+export function webhookRunId(inboxId: string): string {
+  return `erun_${createHash('sha256').update(`webhook:${inboxId}`).digest('hex').slice(0, 20)}`;
+}
 
 export const ZERO_COUNTS: ErpRunCounts = { read: 0, valid: 0, invalid: 0, upserted: 0, unchanged: 0 };
 

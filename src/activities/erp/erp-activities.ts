@@ -8,7 +8,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { and, eq, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
-import { erpIntegrations, erpRuns, type ErpCheckpoint, type ErpRunCounts, type ErpWatermark } from '../../db/tables/erp.js';
+import { erpIntegrations, erpRuns, erpWebhookEvents, type ErpCheckpoint, type ErpRunCounts, type ErpWatermark } from '../../db/tables/erp.js';
 import { DEFAULT_CIRCUIT_CONFIG, recordOutcome, storedCircuitAt, type CircuitConfig } from '../../domain/payments/circuit-breaker.js';
 import { ErpFailureType } from '../../domain/erp/failures.js';
 import type { FetchLike } from '../../providers/declarative/http.js';
@@ -24,9 +24,10 @@ import {
 import { GatewayError, InvalidCredentialsError } from '../../providers/types.js';
 import type { OutboundUrlPolicy } from '../../providers/url-policy.js';
 import type { CredentialCipher } from '../../secrets/credential-cipher.js';
-import type { ErpPollInput } from '../../shared/erp-messages.js';
+import type { ErpPollInput, ErpWebhookInput, ErpWebhookResult } from '../../shared/erp-messages.js';
+import { workflowId as workflowIds } from '../../shared/workflow-ids.js';
 import { changeErpSchedules } from '../../temporal/erp/erp-schedules.js';
-import { addCounts, mapRecords, writeMapped, ZERO_COUNTS } from './apply-records.js';
+import { addCounts, applyRecords, mapRecords, webhookRunId, writeMapped, ZERO_COUNTS } from './apply-records.js';
 import {
   connectorOf,
   DEFAULT_PAUSE_AFTER_FAILURES,
@@ -261,6 +262,51 @@ export function createErpActivities(deps: ErpActivityDeps) {
       }
       await recordCircuit(integration.id, true);
       return { done: checkpoint.done, counts, pages: checkpoint.pages };
+    },
+
+    /**
+     * Applies one stored webhook event with the integration's current mapping, through the same
+     * mapping, validation, upsert and dead-letter path as polling. Applying, recording the run and
+     * marking the event processed are ONE transaction (the event row locked): a retry after a commit
+     * finds the event processed and answers the same run, so an event is never applied twice.
+     */
+    async applyErpWebhookEvent(input: ErpWebhookInput): Promise<ErpWebhookResult> {
+      const runId = webhookRunId(input.inboxId);
+      const integration = await findIntegration(db, input.tenantId, input.integrationId);
+      if (!integration) throw ApplicationFailure.nonRetryable(`integration ${input.integrationId} is gone`, ErpFailureType.IntegrationGone);
+      return db.transaction(async (tx) => {
+        const [event] = await tx
+          .select()
+          .from(erpWebhookEvents)
+          .where(and(eq(erpWebhookEvents.id, input.inboxId), eq(erpWebhookEvents.integrationId, integration.id)))
+          .for('update');
+        if (!event) throw ApplicationFailure.nonRetryable(`webhook event ${input.inboxId} is gone`, ErpFailureType.IntegrationGone);
+        if (event.processedAt) {
+          const [run] = await tx.select({ counts: erpRuns.counts }).from(erpRuns).where(eq(erpRuns.id, runId));
+          return { runId, counts: run?.counts ?? ZERO_COUNTS };
+        }
+        const entity = event.entity as ErpPollInput['entity'];
+        const mapping = cachedMapping(integration, entity);
+        if (!mapping) throw ApplicationFailure.nonRetryable(`integration has no mapping for ${entity}`, ErpFailureType.Misconfigured);
+        const data = (event.payload as { data?: unknown }).data;
+        const records = Array.isArray(data) ? data : [data];
+        const counts = await applyRecords(tx, { tenantId: integration.tenantId, integrationId: integration.id, runId }, mapping, records);
+        await tx.insert(erpRuns).values({
+          id: runId,
+          tenantId: integration.tenantId,
+          integrationId: integration.id,
+          entity,
+          mode: 'incremental',
+          trigger: 'webhook',
+          workflowId: workflowIds.erpWebhook(input.inboxId),
+          status: 'succeeded',
+          counts,
+          checkpoint: { next: null, pages: 1, done: true },
+          finishedAt: new Date(),
+        });
+        await tx.update(erpWebhookEvents).set({ processedAt: new Date() }).where(eq(erpWebhookEvents.id, event.id));
+        return { runId, counts };
+      });
     },
 
     /**
