@@ -1,8 +1,10 @@
+import { Readable } from 'node:stream';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { readUpload, storeUpload } from '../../src/activities/erp/upload-store.js';
 import { connectPostgres, type Database } from '../../src/db/client.js';
 import { upsertRecords } from '../../src/db/queries/erp-catalog.js';
-import { catalogOrders, catalogProducts, tenants } from '../../src/db/schema.js';
+import { catalogOrders, catalogProducts, erpIntegrations, tenants } from '../../src/db/schema.js';
 
 const NAME = 'switchyard_erp_upsert_check';
 const admin = () => postgres(inject('adminDatabaseUrl'), { max: 1, onnotice: () => {} });
@@ -53,5 +55,19 @@ describe('the catalog upsert (unnest arrays)', () => {
       [order.lines, '2026-11-22T11:05:00.000Z'],
       [order.lines, null],
     ]);
+  });
+});
+
+describe('an upload read from a byte offset', () => {
+  it('starts exactly there, across the 1 MB chunk borders', async () => {
+    const { db } = database;
+    await db.insert(erpIntegrations).values({ id: 'int_u', tenantId: 'ten_u', name: 'U', type: 'polling', connector: {}, mappings: {} });
+    const file = Buffer.from(Array.from({ length: 2.5 * 2 ** 20 }, (_, i) => (i * 7919) % 251));
+    const stored = await storeUpload(db, { tenantId: 'ten_u', integrationId: 'int_u', entity: 'products', contentType: 'text/csv' }, Readable.from([file]), 10 * 2 ** 20);
+    for (const from of [0, 5, 2 ** 20 - 1, 2 ** 20, 2 ** 20 + 7, 2 * 2 ** 20 + 3, file.length - 1, file.length]) {
+      const parts: Buffer[] = [];
+      for await (const chunk of readUpload(db, 'int_u', stored.id, from)) parts.push(chunk);
+      expect(Buffer.concat(parts).equals(file.subarray(from)), `from byte ${from}`).toBe(true);
+    }
   });
 });

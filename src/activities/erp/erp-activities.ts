@@ -118,7 +118,7 @@ export function createErpActivities(deps: ErpActivityDeps) {
         urlPolicy: deps.erpUrlPolicy,
         tokenCache,
         now,
-        uploads: { latest: (entity) => latestUpload(db, integration.id, entity), read: (uploadId) => readUpload(db, integration.id, uploadId) },
+        uploads: { latest: (entity) => latestUpload(db, integration.id, entity), read: (uploadId, fromByte) => readUpload(db, integration.id, uploadId, fromByte) },
       });
     } catch (err) {
       throw toFailure(err);
