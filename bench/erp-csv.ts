@@ -13,7 +13,11 @@
  * Rows: BENCH_CSV_ROWS (default 1,000,000). Peak RSS is sampled from process.memoryUsage() every 50 ms;
  * this process is what a worker runs for the sync (plus the benchmark's own baselines, measured apart).
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { pipeline } from 'node:stream/promises';
 import iconv from 'iconv-lite';
 import { eq } from 'drizzle-orm';
@@ -157,6 +161,23 @@ export async function runErpCsvBench(): Promise<void> {
     console.log(`  ratio vs COPY:             ${vsCopy.toFixed(2)}x (goal >= 0.5x: ${vsCopy >= 0.5 ? 'met' : 'NOT met'})`);
     console.log(`  peak RSS during the real pipeline: ${real.peakMb} MB, ${startRss} MB before it (goal < 300 MB: ${real.peakMb < 300 ? 'met' : 'NOT met'})`);
     console.log(`  storing the upload beforehand (not in the ratio): ${upload.seconds.toFixed(1)} s`);
+    const load = os.loadavg().map((l) => Number(l.toFixed(1)));
+    console.log(`  load average at the end: ${load.join(' ')} on ${os.cpus().length} cores (other work on the machine skews the ratios)`);
+    const results = {
+      date: new Date().toISOString(),
+      machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown', memoryGb: Math.round(os.totalmem() / 2 ** 30), node: process.version, loadAverage: load },
+      rows: ROWS,
+      pipeline: { seconds: real.seconds, rowsPerSecond: rate(real.seconds), activityCalls: calls, pages: run!.checkpoint.pages, peakRssMb: real.peakMb, rssBeforeMb: startRss },
+      uploadSeconds: upload.seconds,
+      multiRowInsert: { seconds: insert.seconds, rowsPerSecond: rate(insert.seconds), ratio: Number(vsInsert.toFixed(2)) },
+      copy: { seconds: copy.seconds, rowsPerSecond: rate(copy.seconds), ratio: Number(vsCopy.toFixed(2)) },
+      goals: { ratio: '>= 0.5x', ratioMet: vsInsert >= 0.5, peakRss: '< 300 MB', peakRssMet: real.peakMb < 300 },
+    };
+    const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'results');
+    mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, `${results.date.slice(0, 10)}-erp-csv.json`);
+    writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+    console.log(`  written to ${path.relative(process.cwd(), file)}`);
   } finally {
     await sql.end();
     await database.close();
