@@ -175,7 +175,7 @@ export async function runErpCsvBench(): Promise<void> {
     };
     const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'results');
     mkdirSync(dir, { recursive: true });
-    const file = path.join(dir, `${results.date.slice(0, 10)}-erp-csv.json`);
+    const file = path.join(dir, `${results.date.slice(0, 10)}-erp-csv${ROWS === 1_000_000 ? '' : `-${ROWS}`}.json`);
     writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
     console.log(`  written to ${path.relative(process.cwd(), file)}`);
   } finally {
