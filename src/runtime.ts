@@ -80,6 +80,7 @@ export function appDeps(runtime: Runtime, temporal: Client, adminToken: string):
       aftercareWindowMs: env.PAYMENT_AFTERCARE_WINDOW_SECONDS * 1000,
     },
     trustProxy: env.TRUST_PROXY,
+    erpUploadMaxBytes: env.ERP_UPLOAD_MAX_BYTES,
     rateLimits: {
       windowSeconds: env.RATE_LIMIT_WINDOW_SECONDS,
       tenant: env.RATE_LIMIT_PER_TENANT,

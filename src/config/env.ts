@@ -121,6 +121,8 @@ export const envSchema = z.object({
   EGRESS_MAX_RESPONSE_BYTES: z.coerce.number().int().min(1024).default(5 * 1024 * 1024),
   /** Total time cap for one call to a tenant-supplied URL (ms). */
   EGRESS_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
+  /** API: largest CSV file accepted by PUT /v1/integrations/:id/files/:entity (bytes; default 512 MB). */
+  ERP_UPLOAD_MAX_BYTES: z.coerce.number().int().min(1024).max(64 * 1024 ** 3).default(512 * 1024 * 1024),
 
   TRUST_PROXY: trustProxy.default(false),
   /** Rate limits: requests per window, counted in Postgres so every API instance shares them. */

@@ -15,4 +15,6 @@ export const workflowId = {
   erpSchedule: (integrationId: string, entity: string) => `erp-${integrationId}-${entity}`,
   erpRun: (integrationId: string, entity: string, runId: string) => `erp-${integrationId}-${entity}-${runId}`,
   erpConnectionTest: (integrationId: string, requestId: string) => `erp-test-${integrationId}-${requestId}`,
+  /** Applies one stored ERP webhook event (its inbox row id): one workflow per event, so a redelivery cannot apply it twice. */
+  erpWebhook: (inboxId: string) => `erp-webhook-${inboxId}`,
 };

@@ -8,3 +8,4 @@ export { customerSyncWorkflow } from './customers/customer-sync.js';
 export { customerReconcileWorkflow } from './customers/customer-reconcile.js';
 export { erpPollWorkflow } from './erp/erp-poll.js';
 export { erpConnectionTestWorkflow } from './erp/erp-connection-test.js';
+export { erpWebhookWorkflow } from './erp/erp-webhook.js';

@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import { sql } from 'drizzle-orm';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createIntegration, readCatalog, restIntegrationBody, startErpFixture, startSync, waitForRun, type ErpFixture } from './erp-fixture.js';
@@ -33,7 +34,7 @@ describe('ERP webhooks', () => {
 
     const ok = await post(event, { 'x-webhook-timestamp': unix, 'x-webhook-signature': sign(event, unix) });
     expect(ok.status, JSON.stringify(ok.body)).toBe(200);
-    expect(ok.body).toMatchObject({ duplicate: false, counts: { read: 2, valid: 1, invalid: 1, upserted: 1 } });
+    expect(ok.body).toMatchObject({ duplicate: false, applied: true, counts: { read: 2, valid: 1, invalid: 1, upserted: 1 } });
     expect((await readCatalog(stack, t.auth, 'products')).find((p) => p.sku === 'WH-1')).toMatchObject({ name: 'Simit' });
     const dead = await request(stack.app).get(`/v1/integrations/${id}/dead-letters`).set(t.auth).expect(200);
     expect(dead.body.data).toHaveLength(1);
@@ -61,6 +62,56 @@ describe('ERP webhooks', () => {
     const fresh = JSON.stringify({ id: 'evt-3', entity: 'products', data: { StokKodu: 'WH-2', UrunAdi: 'Poğaça' } });
     expect((await post(fresh, { 'x-webhook-timestamp': recent, 'x-webhook-signature': sign(fresh, recent) })).status).toBe(200);
   });
+});
+
+describe('ERP webhook apply', () => {
+  it('goes through ErpWebhookWorkflow, whose activity retries a failing database write and applies the event once', async () => {
+    const { stack, erp } = f;
+    const t = await stack.createTenant('Webhook retry tenant');
+    const id = await createIntegration(stack, t.auth, restIntegrationBody(erp.url));
+    // The first two attempts to write this SKU fail inside Postgres (a sequence survives the rollback).
+    await stack.database.db.execute(sql.raw(`
+      create sequence if not exists erp_webhook_test_failures;
+      create or replace function erp_webhook_test_fail() returns trigger language plpgsql as $$
+      begin
+        if new.sku = 'FLAKY-1' and nextval('erp_webhook_test_failures') <= 2 then raise exception 'injected write failure'; end if;
+        return new;
+      end $$;
+      create trigger erp_webhook_test_fail before insert on catalog_products for each row execute function erp_webhook_test_fail();`));
+    try {
+      const event = JSON.stringify({ id: 'evt-flaky', entity: 'products', data: { StokKodu: 'FLAKY-1', UrunAdi: 'Börek', Aktif: 'E' } });
+      const unix = String(Math.floor(Date.now() / 1000));
+      const res = await request(stack.app)
+        .post(`/v1/integrations/${id}/webhooks`)
+        .set('content-type', 'application/json')
+        .set({ 'x-webhook-timestamp': unix, 'x-webhook-signature': sign(event, unix) })
+        .send(event);
+      // Acknowledged although the write failed: the event is stored, and the workflow carries the apply.
+      expect([200, 202], JSON.stringify(res.body)).toContain(res.status);
+      expect(res.body).toMatchObject({ duplicate: false, workflowId: expect.stringMatching(/^erp-webhook-ewe_/) });
+      const handle = stack.temporal.workflow.getHandle(res.body.workflowId as string);
+      expect(await handle.result()).toMatchObject({ runId: res.body.runId, counts: { read: 1, valid: 1, upserted: 1 } });
+      const history = await handle.fetchHistory();
+      const attempts = (history.events ?? []).filter((e) => e.activityTaskStartedEventAttributes).map((e) => e.activityTaskStartedEventAttributes!.attempt);
+      expect(attempts).toEqual([3]);
+      expect((await readCatalog(stack, t.auth, 'products')).filter((p) => p.sku === 'FLAKY-1')).toMatchObject([{ name: 'Börek', active: true }]);
+      const run = (await request(stack.app).get(`/v1/integrations/${id}/runs/${res.body.runId}`).set(t.auth).expect(200)).body;
+      expect(run).toMatchObject({ trigger: 'webhook', status: 'succeeded', workflowId: res.body.workflowId, counts: { upserted: 1 } });
+
+      // A redelivery is a duplicate: no second workflow run, no second apply.
+      const again = await request(stack.app)
+        .post(`/v1/integrations/${id}/webhooks`)
+        .set('content-type', 'application/json')
+        .set({ 'x-webhook-timestamp': unix, 'x-webhook-signature': sign(event, unix) })
+        .send(event);
+      expect(again.status).toBe(200);
+      expect(again.body).toMatchObject({ duplicate: true, applied: true, workflowId: res.body.workflowId });
+      const runs = (await request(stack.app).get(`/v1/integrations/${id}/runs`).set(t.auth).expect(200)).body.data as { trigger: string }[];
+      expect(runs.filter((r) => r.trigger === 'webhook')).toHaveLength(1);
+    } finally {
+      await stack.database.db.execute(sql.raw('drop trigger if exists erp_webhook_test_fail on catalog_products'));
+    }
+  }, 60_000);
 });
 
 describe('failing runs', () => {

@@ -3,11 +3,17 @@
  * validate, upsert the valid ones in a batch, dead-letter the invalid ones with their raw row.
  * Runs inside the caller's transaction so it commits together with the checkpoint.
  */
+import { createHash } from 'node:crypto';
 import { newId } from '../../db/ids.js';
 import { upsertRecords, type DbTransaction } from '../../db/queries/erp-catalog.js';
 import { erpDeadLetters, type ErpRunCounts } from '../../db/tables/erp.js';
 import type { EntityRecords, ErpEntity } from '../../domain/erp/entities.js';
 import type { CompiledMapping } from '../../domain/erp/mapping.js';
+
+/** The run id of a webhook event's apply, derived from its inbox row: the API can name it before the workflow runs. */
+export function webhookRunId(inboxId: string): string {
+  return `erun_${createHash('sha256').update(`webhook:${inboxId}`).digest('hex').slice(0, 20)}`;
+}
 
 export const ZERO_COUNTS: ErpRunCounts = { read: 0, valid: 0, invalid: 0, upserted: 0, unchanged: 0 };
 
@@ -21,12 +27,18 @@ export function addCounts(a: ErpRunCounts, b: ErpRunCounts): ErpRunCounts {
   };
 }
 
-export async function applyRecords<E extends ErpEntity>(
-  tx: DbTransaction,
-  target: { tenantId: string; integrationId: string; runId: string },
-  mapping: CompiledMapping<E>,
-  records: unknown[],
-): Promise<ErpRunCounts> {
+type Target = { tenantId: string; integrationId: string; runId: string };
+
+/** A page mapped and validated, not yet written: pure CPU, so it may be prepared while another page commits. */
+export interface MappedBatch<E extends ErpEntity = ErpEntity> {
+  entity: E;
+  read: number;
+  valid: EntityRecords[E][];
+  dead: (typeof erpDeadLetters.$inferInsert)[];
+}
+
+/** Maps and validates records; the invalid ones become dead letters with their raw row. */
+export function mapRecords<E extends ErpEntity>(target: Target, mapping: CompiledMapping<E>, records: unknown[]): MappedBatch<E> {
   const valid: EntityRecords[E][] = [];
   const dead: (typeof erpDeadLetters.$inferInsert)[] = [];
   for (const raw of records) {
@@ -44,7 +56,21 @@ export async function applyRecords<E extends ErpEntity>(
       });
     }
   }
-  const { upserted, unchanged } = await upsertRecords(tx, mapping.entity, target.tenantId, target.integrationId, valid);
-  if (dead.length > 0) await tx.insert(erpDeadLetters).values(dead);
-  return { read: records.length, valid: valid.length, invalid: dead.length, upserted, unchanged };
+  return { entity: mapping.entity, read: records.length, valid, dead };
+}
+
+/** Writes a mapped batch in the caller's transaction: one upsert of the valid records, the dead letters. */
+export async function writeMapped<E extends ErpEntity>(tx: DbTransaction, target: Target, batch: MappedBatch<E>): Promise<ErpRunCounts> {
+  const { upserted, unchanged } = await upsertRecords(tx, batch.entity, target.tenantId, target.integrationId, batch.valid);
+  if (batch.dead.length > 0) await tx.insert(erpDeadLetters).values(batch.dead);
+  return { read: batch.read, valid: batch.valid.length, invalid: batch.dead.length, upserted, unchanged };
+}
+
+export async function applyRecords<E extends ErpEntity>(
+  tx: DbTransaction,
+  target: Target,
+  mapping: CompiledMapping<E>,
+  records: unknown[],
+): Promise<ErpRunCounts> {
+  return writeMapped(tx, target, mapRecords(target, mapping, records));
 }

@@ -8,7 +8,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { and, eq, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
-import { erpIntegrations, erpRuns, type ErpCheckpoint, type ErpRunCounts, type ErpWatermark } from '../../db/tables/erp.js';
+import { erpIntegrations, erpRuns, erpWebhookEvents, type ErpCheckpoint, type ErpRunCounts, type ErpWatermark } from '../../db/tables/erp.js';
 import { DEFAULT_CIRCUIT_CONFIG, recordOutcome, storedCircuitAt, type CircuitConfig } from '../../domain/payments/circuit-breaker.js';
 import { ErpFailureType } from '../../domain/erp/failures.js';
 import type { FetchLike } from '../../providers/declarative/http.js';
@@ -24,9 +24,10 @@ import {
 import { GatewayError, InvalidCredentialsError } from '../../providers/types.js';
 import type { OutboundUrlPolicy } from '../../providers/url-policy.js';
 import type { CredentialCipher } from '../../secrets/credential-cipher.js';
-import type { ErpPollInput } from '../../shared/erp-messages.js';
+import type { ErpPollInput, ErpWebhookInput, ErpWebhookResult } from '../../shared/erp-messages.js';
+import { workflowId as workflowIds } from '../../shared/workflow-ids.js';
 import { changeErpSchedules } from '../../temporal/erp/erp-schedules.js';
-import { addCounts, applyRecords, ZERO_COUNTS } from './apply-records.js';
+import { addCounts, applyRecords, mapRecords, webhookRunId, writeMapped, ZERO_COUNTS } from './apply-records.js';
 import {
   connectorOf,
   DEFAULT_PAUSE_AFTER_FAILURES,
@@ -117,7 +118,7 @@ export function createErpActivities(deps: ErpActivityDeps) {
         urlPolicy: deps.erpUrlPolicy,
         tokenCache,
         now,
-        uploads: { latest: (entity) => latestUpload(db, integration.id, entity), read: (uploadId) => readUpload(db, integration.id, uploadId) },
+        uploads: { latest: (entity) => latestUpload(db, integration.id, entity), read: (uploadId, fromByte) => readUpload(db, integration.id, uploadId, fromByte) },
       });
     } catch (err) {
       throw toFailure(err);
@@ -201,35 +202,57 @@ export function createErpActivities(deps: ErpActivityDeps) {
       let checkpoint: ErpCheckpoint = run.checkpoint;
       let counts = run.counts;
       const since = run.since ?? undefined;
+      const target = { tenantId: run.tenantId, integrationId: run.integrationId, runId: run.id };
+      const pages = source.pages(entity, checkpoint.pages === 0 ? null : checkpoint.next, since)[Symbol.asyncIterator]();
+      // Pages are read and mapped in order; the watermark runs along with them.
+      let watermark: ErpWatermark | undefined = checkpoint.watermark;
+      async function prepare() {
+        const { value: page, done } = await pages.next();
+        if (done) return null;
+        // Incremental: rows at or before the stored watermark (time, then key) were applied by an earlier run.
+        const fresh: unknown[] = [];
+        for (const record of page.records) {
+          const version = source.version(entity, record);
+          if (since && version && compareVersions(version, since) <= 0) continue;
+          fresh.push(record);
+          if (version && (!watermark || compareVersions(version, watermark) > 0)) watermark = version;
+        }
+        return { next: page.next, watermark, batch: mapRecords(target, mapping!, fresh) };
+      }
+      // A CSV page is parsed and mapped while the one before it commits (CPU here, I/O in Postgres);
+      // nothing of it is stored before its own commit. REST reads one page per activity: no look-ahead.
+      const lookAhead = source.kind === 'csv';
+      let upcoming: ReturnType<typeof prepare> | undefined;
       try {
-        for await (const page of source.pages(entity, checkpoint.pages === 0 ? null : checkpoint.next, since)) {
-          // Incremental: rows at or before the stored watermark (time, then key) were applied by an earlier run.
-          const fresh: unknown[] = [];
-          let watermark: ErpWatermark | undefined = checkpoint.watermark;
-          for (const record of page.records) {
-            const version = source.version(entity, record);
-            if (since && version && compareVersions(version, since) <= 0) continue;
-            fresh.push(record);
-            if (version && (!watermark || compareVersions(version, watermark) > 0)) watermark = version;
+        try {
+          for (let prepared = await prepare(); prepared; ) {
+            const current = prepared;
+            upcoming = lookAhead && current.next !== null ? prepare() : undefined;
+            upcoming?.catch(() => {}); // awaited below; a failure then surfaces there
+            const expectedPages = checkpoint.pages;
+            const next: ErpCheckpoint = { next: current.next, pages: expectedPages + 1, done: current.next === null, ...(current.watermark ? { watermark: current.watermark } : {}) };
+            const pageCounts = await db.transaction(async (tx) => {
+              const total = addCounts(counts, await writeMapped(tx, target, current.batch));
+              // Optimistic: only the attempt that saw `expectedPages` may commit this page.
+              const updated = await tx
+                .update(erpRuns)
+                .set({ checkpoint: next, counts: total, updatedAt: new Date() })
+                .where(and(eq(erpRuns.id, run.id), sql`(${erpRuns.checkpoint}->>'pages')::int = ${expectedPages}`))
+                .returning({ id: erpRuns.id });
+              if (updated.length === 0) throw new ErpUnavailableError('another attempt committed this page; retrying from the stored checkpoint');
+              return total;
+            });
+            checkpoint = next;
+            counts = pageCounts;
+            ctx.heartbeat({ pages: checkpoint.pages });
+            if (checkpoint.done || source.kind === 'rest' || now() - started > CSV_ACTIVITY_BUDGET_MS) break;
+            prepared = upcoming ? await upcoming : await prepare();
+            upcoming = undefined;
           }
-          const expectedPages = checkpoint.pages;
-          const next: ErpCheckpoint = { next: page.next, pages: expectedPages + 1, done: page.next === null, ...(watermark ? { watermark } : {}) };
-          const pageCounts = await db.transaction(async (tx) => {
-            const applied = await applyRecords(tx, { tenantId: run.tenantId, integrationId: run.integrationId, runId: run.id }, mapping, fresh);
-            const total = addCounts(counts, applied);
-            // Optimistic: only the attempt that saw `expectedPages` may commit this page.
-            const updated = await tx
-              .update(erpRuns)
-              .set({ checkpoint: next, counts: total, updatedAt: new Date() })
-              .where(and(eq(erpRuns.id, run.id), sql`(${erpRuns.checkpoint}->>'pages')::int = ${expectedPages}`))
-              .returning({ id: erpRuns.id });
-            if (updated.length === 0) throw new ErpUnavailableError('another attempt committed this page; retrying from the stored checkpoint');
-            return total;
-          });
-          checkpoint = next;
-          counts = pageCounts;
-          ctx.heartbeat({ pages: checkpoint.pages });
-          if (checkpoint.done || source.kind === 'rest' || now() - started > CSV_ACTIVITY_BUDGET_MS) break;
+        } finally {
+          // A page read ahead but not committed is dropped; the next activity reads it again from the checkpoint.
+          await upcoming?.catch(() => null);
+          await pages.return?.();
         }
       } catch (err) {
         const failure = toFailure(err);
@@ -239,6 +262,51 @@ export function createErpActivities(deps: ErpActivityDeps) {
       }
       await recordCircuit(integration.id, true);
       return { done: checkpoint.done, counts, pages: checkpoint.pages };
+    },
+
+    /**
+     * Applies one stored webhook event with the integration's current mapping, through the same
+     * mapping, validation, upsert and dead-letter path as polling. Applying, recording the run and
+     * marking the event processed are ONE transaction (the event row locked): a retry after a commit
+     * finds the event processed and answers the same run, so an event is never applied twice.
+     */
+    async applyErpWebhookEvent(input: ErpWebhookInput): Promise<ErpWebhookResult> {
+      const runId = webhookRunId(input.inboxId);
+      const integration = await findIntegration(db, input.tenantId, input.integrationId);
+      if (!integration) throw ApplicationFailure.nonRetryable(`integration ${input.integrationId} is gone`, ErpFailureType.IntegrationGone);
+      return db.transaction(async (tx) => {
+        const [event] = await tx
+          .select()
+          .from(erpWebhookEvents)
+          .where(and(eq(erpWebhookEvents.id, input.inboxId), eq(erpWebhookEvents.integrationId, integration.id)))
+          .for('update');
+        if (!event) throw ApplicationFailure.nonRetryable(`webhook event ${input.inboxId} is gone`, ErpFailureType.IntegrationGone);
+        if (event.processedAt) {
+          const [run] = await tx.select({ counts: erpRuns.counts }).from(erpRuns).where(eq(erpRuns.id, runId));
+          return { runId, counts: run?.counts ?? ZERO_COUNTS };
+        }
+        const entity = event.entity as ErpPollInput['entity'];
+        const mapping = cachedMapping(integration, entity);
+        if (!mapping) throw ApplicationFailure.nonRetryable(`integration has no mapping for ${entity}`, ErpFailureType.Misconfigured);
+        const data = (event.payload as { data?: unknown }).data;
+        const records = Array.isArray(data) ? data : [data];
+        const counts = await applyRecords(tx, { tenantId: integration.tenantId, integrationId: integration.id, runId }, mapping, records);
+        await tx.insert(erpRuns).values({
+          id: runId,
+          tenantId: integration.tenantId,
+          integrationId: integration.id,
+          entity,
+          mode: 'incremental',
+          trigger: 'webhook',
+          workflowId: workflowIds.erpWebhook(input.inboxId),
+          status: 'succeeded',
+          counts,
+          checkpoint: { next: null, pages: 1, done: true },
+          finishedAt: new Date(),
+        });
+        await tx.update(erpWebhookEvents).set({ processedAt: new Date() }).where(eq(erpWebhookEvents.id, event.id));
+        return { runId, counts };
+      });
     },
 
     /**

@@ -3,7 +3,7 @@
  * stream chunk by chunk, read back as a stream chunk by chunk, so memory stays constant both ways.
  */
 import type { Readable } from 'node:stream';
-import { and, desc, eq, gt, notInArray, asc } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, notInArray, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
 import { newId } from '../../db/ids.js';
 import { erpUploadChunks, erpUploads } from '../../db/tables/erp-uploads.js';
@@ -89,14 +89,34 @@ export async function latestUpload(db: Db, integrationId: string, entity: string
   return row?.id ?? null;
 }
 
-/** The bytes of an upload of `integrationId`, one stored chunk at a time. */
-export async function* readUpload(db: Db, integrationId: string, uploadId: string): AsyncIterable<Buffer> {
+/** The bytes of an upload of `integrationId` from byte `fromByte` on, one stored chunk at a time. */
+export async function* readUpload(db: Db, integrationId: string, uploadId: string, fromByte = 0): AsyncIterable<Buffer> {
   const [upload] = await db
     .select({ id: erpUploads.id })
     .from(erpUploads)
     .where(and(eq(erpUploads.id, uploadId), eq(erpUploads.integrationId, integrationId), eq(erpUploads.status, 'complete')));
   if (!upload) throw new UploadGoneError(uploadId);
-  for (let seq = -1; ; ) {
+  let seq = -1;
+  let cut = 0;
+  if (fromByte > 0) {
+    // Chunk sizes are read, not assumed: find the chunk holding `fromByte` and where in it to start.
+    const sizes = await db
+      .select({ seq: erpUploadChunks.seq, size: sql<number>`octet_length(${erpUploadChunks.data})`.mapWith(Number) })
+      .from(erpUploadChunks)
+      .where(eq(erpUploadChunks.uploadId, uploadId))
+      .orderBy(asc(erpUploadChunks.seq));
+    let before = 0;
+    seq = sizes.at(-1)?.seq ?? -1; // at or past the end: nothing left to read
+    for (const chunk of sizes) {
+      if (before + chunk.size > fromByte) {
+        seq = chunk.seq - 1;
+        cut = fromByte - before;
+        break;
+      }
+      before += chunk.size;
+    }
+  }
+  for (;;) {
     const [chunk] = await db
       .select({ seq: erpUploadChunks.seq, data: erpUploadChunks.data })
       .from(erpUploadChunks)
@@ -110,7 +130,8 @@ export async function* readUpload(db: Db, integrationId: string, uploadId: strin
       return;
     }
     seq = chunk.seq;
-    yield chunk.data;
+    yield cut > 0 ? chunk.data.subarray(cut) : chunk.data;
+    cut = 0;
   }
 }
 

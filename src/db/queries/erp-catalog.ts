@@ -18,7 +18,6 @@ interface EntityTable {
   key: PgColumn[];
   /** Columns an upsert may change; the row is written only when one of them differs. */
   values: PgColumn[];
-  toRow(tenantId: string, integrationId: string | null, r: EntityRecords[ErpEntity]): Record<string, unknown>;
   present(row: Record<string, unknown>): Record<string, unknown>;
 }
 
@@ -30,7 +29,6 @@ export const CATALOG: Record<ErpEntity, EntityTable> = {
     tenant: catalogProducts.tenantId,
     key: [catalogProducts.sku],
     values: [catalogProducts.name, catalogProducts.description, catalogProducts.active],
-    toRow: (tenantId, integrationId, r) => ({ tenantId, integrationId, ...(r as EntityRecords['products']) }),
     present: (r) => ({ sku: r.sku, name: r.name, description: r.description, active: r.active, updatedAt: iso(r.updatedAt) }),
   },
   prices: {
@@ -38,7 +36,6 @@ export const CATALOG: Record<ErpEntity, EntityTable> = {
     tenant: catalogPrices.tenantId,
     key: [catalogPrices.sku, catalogPrices.priceList, catalogPrices.currency],
     values: [catalogPrices.amountMinor],
-    toRow: (tenantId, integrationId, r) => ({ tenantId, integrationId, ...(r as EntityRecords['prices']) }),
     present: (r) => ({ sku: r.sku, priceList: r.priceList, currency: r.currency, amountMinor: r.amountMinor, updatedAt: iso(r.updatedAt) }),
   },
   inventory: {
@@ -46,7 +43,6 @@ export const CATALOG: Record<ErpEntity, EntityTable> = {
     tenant: catalogInventory.tenantId,
     key: [catalogInventory.sku, catalogInventory.warehouse],
     values: [catalogInventory.quantity],
-    toRow: (tenantId, integrationId, r) => ({ tenantId, integrationId, ...(r as EntityRecords['inventory']) }),
     present: (r) => ({ sku: r.sku, warehouse: r.warehouse, quantity: r.quantity, updatedAt: iso(r.updatedAt) }),
   },
   orders: {
@@ -54,10 +50,6 @@ export const CATALOG: Record<ErpEntity, EntityTable> = {
     tenant: catalogOrders.tenantId,
     key: [catalogOrders.number],
     values: [catalogOrders.status, catalogOrders.currency, catalogOrders.totalMinor, catalogOrders.lines, catalogOrders.orderedAt],
-    toRow: (tenantId, integrationId, r) => {
-      const o = r as EntityRecords['orders'];
-      return { tenantId, integrationId, ...o, orderedAt: o.orderedAt ? new Date(o.orderedAt) : null };
-    },
     present: (r) => ({
       number: r.number,
       status: r.status,
@@ -73,9 +65,64 @@ export const CATALOG: Record<ErpEntity, EntityTable> = {
 const column = (c: PgColumn) => sql.identifier(c.name);
 
 /**
- * Upserts records in one statement: `INSERT … ON CONFLICT DO UPDATE … WHERE (values) IS DISTINCT FROM
- * excluded`, so an unchanged row is neither written nor given a new updated_at. Within a batch the
- * last record of a key wins (Postgres refuses to update one row twice in a statement).
+ * A Postgres array literal (`{"a","b",NULL}`) of one column's values: the whole batch travels as one
+ * text parameter per column and `unnest` turns the arrays back into rows. Building thousands of bind
+ * parameters (or one big jsonb) cost more CPU in the client than the write itself in Postgres.
+ */
+export function arrayLiteral(values: unknown[]): string {
+  let out = '{';
+  for (let i = 0; i < values.length; i++) {
+    if (i > 0) out += ',';
+    const v = values[i];
+    if (v === null || v === undefined) out += 'NULL';
+    else if (typeof v === 'boolean') out += v ? 't' : 'f';
+    else if (typeof v === 'number') out += String(v);
+    else {
+      const text = typeof v === 'string' ? v : v instanceof Date ? v.toISOString() : JSON.stringify(v);
+      out += `"${/["\\]/.test(text) ? text.replace(/["\\]/g, '\\$&') : text}"`;
+    }
+  }
+  return `${out}}`;
+}
+
+/** Per entity, built once: the columns an upsert sends and the statement around them. */
+interface UpsertPlan {
+  /** Record property and SQL array type of each sent column (natural key, then values). */
+  columns: { prop: string; arrayType: string }[];
+  statement(tenantId: string, integrationId: string | null, arrays: string[]): SQL;
+}
+
+function upsertPlan(t: EntityTable): UpsertPlan {
+  const tableColumns = Object.entries(getTableColumns(t.table)) as [string, PgColumn][];
+  const propOf = (c: PgColumn) => tableColumns.find(([, v]) => v === c)![0];
+  const sent = [...t.key, ...t.values];
+  const columns = sent.map((c) => ({ prop: propOf(c), arrayType: `${c.getSQLType()}[]` }));
+  const names = sql.join(sent.map(column), sql`, `);
+  const current = sql.join(t.values.map((c) => sql`${t.table}.${column(c)}`), sql`, `);
+  const incoming = sql.join(t.values.map((c) => sql`excluded.${column(c)}`), sql`, `);
+  const set = sql.join([...t.values.map((c) => sql`${column(c)} = excluded.${column(c)}`), sql`integration_id = excluded.integration_id`, sql`updated_at = now()`], sql`, `);
+  const conflict = sql.join([t.tenant, ...t.key].map(column), sql`, `);
+  return {
+    columns,
+    statement: (tenantId, integrationId, arrays) => {
+      const unnest = sql.join(arrays.map((a, i) => sql`${a}::${sql.raw(columns[i]!.arrayType)}`), sql`, `);
+      // Only rows whose values differ are written (and get a new updated_at). The command tag counts
+      // inserted and updated rows, not the skipped ones: no RETURNING needed to know how many.
+      return sql`insert into ${t.table} (tenant_id, integration_id, updated_at, ${names})
+        select ${tenantId}, ${integrationId}, now(), x.* from unnest(${unnest}) as x(${names})
+        on conflict (${conflict}) do update set ${set}
+        where (${current}) is distinct from (${incoming})`;
+    },
+  };
+}
+
+const PLANS = new Map<ErpEntity, UpsertPlan>();
+
+/**
+ * Upserts records in one statement: `INSERT … SELECT FROM unnest(arrays) ON CONFLICT DO UPDATE …
+ * WHERE (values) IS DISTINCT FROM excluded`, so an unchanged row is neither written nor given a new
+ * updated_at. Within a batch the last record of a key wins (Postgres refuses to update one row twice
+ * in a statement).
  */
 export async function upsertRecords<E extends ErpEntity>(
   db: Db | Tx,
@@ -85,43 +132,17 @@ export async function upsertRecords<E extends ErpEntity>(
   records: EntityRecords[E][],
 ): Promise<{ upserted: number; unchanged: number }> {
   if (records.length === 0) return { upserted: 0, unchanged: 0 };
-  const t = CATALOG[entity];
+  let plan = PLANS.get(entity);
+  if (!plan) PLANS.set(entity, (plan = upsertPlan(CATALOG[entity])));
   const byKey = new Map<string, EntityRecords[E]>();
   for (const r of records) byKey.set(naturalKey(entity, r), r);
-  // The batch travels as ONE jsonb parameter unpacked by jsonb_to_recordset: building a VALUES list
-  // of thousands of parameters cost more CPU in the query builder than the whole write in Postgres.
-  // In the table's column order, which is the column list drizzle writes for INSERT … SELECT.
-  const tableColumns = Object.entries(getTableColumns(t.table)) as [string, PgColumn][];
-  const stored = tableColumns.filter(([, c]) => c.name !== 'updated_at');
-  const rows = [...byKey.values()].map((r) => {
-    const row = t.toRow(tenantId, integrationId, r);
-    return Object.fromEntries(stored.map(([prop, c]) => [c.name, row[prop] ?? null]));
-  });
-  const recordType = sql.join(
-    stored.map(([, c]) => sql`${column(c)} ${sql.raw(c.getSQLType())}`),
-    sql`, `,
-  );
-  const selected = sql.join(
-    tableColumns.map(([, c]) => (c.name === 'updated_at' ? sql`now()` : sql`x.${column(c)}`)),
-    sql`, `,
-  );
-  const set: Record<string, SQL> = { updatedAt: sql`now()`, integrationId: sql`excluded.integration_id` };
-  for (const c of t.values) {
-    const prop = tableColumns.find(([, v]) => v === c)![0];
-    set[prop] = sql`excluded.${column(c)}`;
-  }
-  const current = sql.join(t.values.map((c) => sql`${t.table}.${column(c)}`), sql`, `);
-  const incoming = sql.join(t.values.map((c) => sql`excluded.${column(c)}`), sql`, `);
-  const written = await (db as Db)
-    .insert(t.table)
-    .select(sql`select ${selected} from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as x(${recordType})`)
-    .onConflictDoUpdate({
-      target: [t.tenant, ...t.key],
-      set,
-      setWhere: sql`(${current}) IS DISTINCT FROM (${incoming})`,
-    })
-    .returning({ one: sql<number>`1` });
-  return { upserted: written.length, unchanged: records.length - written.length };
+  const unique = [...byKey.values()] as unknown as Record<string, unknown>[];
+  const arrays = plan.columns.map(({ prop }) => arrayLiteral(unique.map((r) => r[prop])));
+  // The command tag's row count (`INSERT 0 <n>`): `count` from postgres.js, `affectedRows` from PGlite.
+  const result = (await (db as Db).execute(plan.statement(tenantId, integrationId, arrays))) as unknown as { count?: number; affectedRows?: number };
+  const written = result.count ?? result.affectedRows;
+  if (typeof written !== 'number') throw new Error('the database driver gave no row count for the upsert');
+  return { upserted: written, unchanged: records.length - written };
 }
 
 /** One page of an entity's catalog, ordered by natural key; `cursor` is the last key of the previous page. */

@@ -15,7 +15,7 @@ import {
   type ErpEntity,
 } from './entities.js';
 import {
-  applyStep,
+  compileStep,
   TransformError,
   transformationStepSchema,
   type MappedValue,
@@ -117,7 +117,7 @@ const isEmpty = (v: unknown) => v === undefined || v === null || (typeof v === '
 type CompiledEntry = (row: unknown, out: Record<string, unknown>, errors: RowError[], prefix: string) => void;
 
 function compileEntry(entry: MappingEntry): CompiledEntry {
-  const steps = entry.transformation ?? [];
+  const steps = (entry.transformation ?? []).map(compileStep);
   const lines = entry.lines?.map(compileEntry);
   return (row, out, errors, prefix) => {
     const field = `${prefix}${entry.targetField}`;
@@ -139,10 +139,12 @@ function compileEntry(entry: MappingEntry): CompiledEntry {
       });
       return;
     }
-    const ctx = { read: (f: string) => readField(row, f) };
     let value: unknown = raw;
     try {
-      for (const step of steps) value = applyStep(step, value, ctx);
+      if (steps.length > 0) {
+        const ctx = { read: (f: string) => readField(row, f) };
+        for (const step of steps) value = step(value, ctx);
+      }
     } catch (err) {
       if (!(err instanceof TransformError)) throw err;
       errors.push({ field, message: err.message });

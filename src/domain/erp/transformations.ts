@@ -145,87 +145,128 @@ function escapeRegex(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
+/** The pattern of a locale number, built once per step. */
+function localeNumberPattern(decimal: string, thousands: string): RegExp {
+  const d = escapeRegex(decimal);
+  const whole = thousands === '' ? '\\d+' : `(?:\\d{1,3}(?:${escapeRegex(thousands)}\\d{3})+|\\d+)`;
+  return new RegExp(`^([-+]?)(${whole})(?:${d}(\\d+))?$`);
+}
+
 /** Parses "1.234,56" style numbers strictly: groups of three digits only, so "1.5" is not read as 15. */
-function parseLocaleNumber(value: unknown, decimal: string, thousands: string): number {
+function parseLocaleNumber(value: unknown, decimal: string, thousands: string, pattern: RegExp): number {
   if (typeof value === 'number') {
     if (!Number.isFinite(value)) throw new TransformError(`not a finite number: ${value}`);
     return value;
   }
   const text = asText(value, 'number').trim();
-  const d = escapeRegex(decimal);
-  const whole = thousands === '' ? '\\d+' : `(?:\\d{1,3}(?:${escapeRegex(thousands)}\\d{3})+|\\d+)`;
-  const match = new RegExp(`^([-+]?)(${whole})(?:${d}(\\d+))?$`).exec(text);
+  const match = pattern.exec(text);
   if (!match) throw new TransformError(`'${text}' is not a number with decimal '${decimal}'${thousands ? ` and thousands '${thousands}'` : ''}`);
   const [, sign = '', digits = '', fraction] = match;
   const normalized = `${sign === '-' ? '-' : ''}${thousands ? digits.split(thousands).join('') : digits}${fraction ? `.${fraction}` : ''}`;
   return Number(normalized);
 }
 
-/** Applies one step; `ctx` reads other fields of the same row. */
-export function applyStep(step: TransformationStep, value: unknown, ctx: StepContext): MappedValue {
+/** A step turned into a function once (patterns built, lists lowered), then called per row. */
+export type CompiledStep = (value: unknown, ctx: StepContext) => MappedValue;
+
+/** Distinct cell values a boolean step remembers; flags repeat ('E'/'H'), so a few suffice. */
+const BOOLEAN_MEMO_SIZE = 64;
+
+/** Compiles one step: what does not depend on the row is done here, once per mapping. */
+export function compileStep(step: TransformationStep): CompiledStep {
   switch (step.type) {
     case 'trim':
-      return asText(value, step.type).trim();
+      return (value) => asText(value, step.type).trim();
     case 'upper':
-      return asText(value, step.type).toLocaleUpperCase('en-US');
+      return (value) => asText(value, step.type).toLocaleUpperCase('en-US');
     case 'lower':
-      return asText(value, step.type).toLocaleLowerCase('en-US');
-    case 'number':
-      return parseLocaleNumber(value, step.decimalSeparator, step.thousandsSeparator);
+      return (value) => asText(value, step.type).toLocaleLowerCase('en-US');
+    case 'number': {
+      const pattern = localeNumberPattern(step.decimalSeparator, step.thousandsSeparator);
+      return (value) => parseLocaleNumber(value, step.decimalSeparator, step.thousandsSeparator, pattern);
+    }
     case 'integer': {
-      const n = parseLocaleNumber(value, step.decimalSeparator, step.thousandsSeparator);
-      if (!Number.isSafeInteger(n)) throw new TransformError(`'${String(value)}' is not a whole number`);
-      return n;
+      const pattern = localeNumberPattern(step.decimalSeparator, step.thousandsSeparator);
+      return (value) => {
+        const n = parseLocaleNumber(value, step.decimalSeparator, step.thousandsSeparator, pattern);
+        if (!Number.isSafeInteger(n)) throw new TransformError(`'${String(value)}' is not a whole number`);
+        return n;
+      };
     }
-    case 'minorUnits': {
-      const currency = step.currency ?? asText(ctx.read(step.currencyField!), 'currencyField').trim().toUpperCase();
-      if (!isCurrencyCode(currency)) throw new TransformError(`'${currency}' is not an ISO 4217 currency code`);
-      const amount = typeof value === 'number' ? value : asText(value, 'minorUnits').trim();
-      try {
-        return decimalToMinor(amount, currency);
-      } catch (err) {
-        throw new TransformError((err as Error).message);
-      }
-    }
-    case 'date': {
-      const text = asText(value, 'date').trim();
-      const parsed = step.format
-        ? DateTime.fromFormat(text, step.format, { zone: step.zone })
-        : DateTime.fromISO(text, { zone: step.zone });
-      if (!parsed.isValid) {
-        throw new TransformError(`'${text}' is not a date${step.format ? ` in format '${step.format}'` : ' (ISO 8601)'}`);
-      }
-      const utc = parsed.toUTC();
-      return step.output === 'date' ? parsed.toISODate()! : utc.toISO({ suppressMilliseconds: true })!;
-    }
+    case 'minorUnits':
+      return (value, ctx) => {
+        const currency = step.currency ?? asText(ctx.read(step.currencyField!), 'currencyField').trim().toUpperCase();
+        if (!isCurrencyCode(currency)) throw new TransformError(`'${currency}' is not an ISO 4217 currency code`);
+        const amount = typeof value === 'number' ? value : asText(value, 'minorUnits').trim();
+        try {
+          return decimalToMinor(amount, currency);
+        } catch (err) {
+          throw new TransformError((err as Error).message);
+        }
+      };
+    case 'date':
+      return (value) => {
+        const text = asText(value, 'date').trim();
+        const parsed = step.format
+          ? DateTime.fromFormat(text, step.format, { zone: step.zone })
+          : DateTime.fromISO(text, { zone: step.zone });
+        if (!parsed.isValid) {
+          throw new TransformError(`'${text}' is not a date${step.format ? ` in format '${step.format}'` : ' (ISO 8601)'}`);
+        }
+        return step.output === 'date' ? parsed.toISODate()! : parsed.toUTC().toISO({ suppressMilliseconds: true })!;
+      };
     case 'boolean': {
-      if (typeof value === 'boolean') return value;
-      const text = asText(value, 'boolean').trim().toLocaleLowerCase('tr-TR');
-      const matches = (list: string[]) => list.some((v) => v.toLocaleLowerCase('tr-TR') === text);
-      if (matches(step.truthy)) return true;
-      if (matches(step.falsy)) return false;
-      throw new TransformError(`'${text}' is neither true (${step.truthy.join('/')}) nor false (${step.falsy.join('/')})`);
+      // Turkish-aware lowering (ICU) is the costly part; lists are lowered once, cell values memoized.
+      const lower = (v: string) => v.toLocaleLowerCase('tr-TR');
+      const truthy = new Set(step.truthy.map(lower));
+      const falsy = new Set(step.falsy.map(lower));
+      const memo = new Map<string, boolean | undefined>();
+      return (value) => {
+        if (typeof value === 'boolean') return value;
+        const cell = asText(value, 'boolean');
+        let result = memo.get(cell);
+        if (result === undefined && !memo.has(cell)) {
+          const text = lower(cell.trim());
+          result = truthy.has(text) ? true : falsy.has(text) ? false : undefined;
+          if (memo.size < BOOLEAN_MEMO_SIZE) memo.set(cell, result);
+        }
+        if (result === undefined) {
+          throw new TransformError(`'${lower(cell.trim())}' is neither true (${step.truthy.join('/')}) nor false (${step.falsy.join('/')})`);
+        }
+        return result;
+      };
     }
-    case 'lookup': {
-      const key = asText(value, 'lookup');
-      if (Object.prototype.hasOwnProperty.call(step.table, key)) return step.table[key]!;
-      if (step.default !== undefined) return step.default;
-      throw new TransformError(`no lookup entry for '${key}'`);
-    }
-    case 'concat': {
-      const parts = [value, ...step.fields.map((f) => ctx.read(f))]
-        .filter((v) => v !== undefined && v !== null && v !== '')
-        .map((v) => asText(v, 'concat'));
-      return parts.join(step.separator);
-    }
+    case 'lookup':
+      return (value) => {
+        const key = asText(value, 'lookup');
+        if (Object.prototype.hasOwnProperty.call(step.table, key)) return step.table[key]!;
+        if (step.default !== undefined) return step.default;
+        throw new TransformError(`no lookup entry for '${key}'`);
+      };
+    case 'concat':
+      return (value, ctx) => {
+        const parts = [value, ...step.fields.map((f) => ctx.read(f))]
+          .filter((v) => v !== undefined && v !== null && v !== '')
+          .map((v) => asText(v, 'concat'));
+        return parts.join(step.separator);
+      };
     case 'regex': {
-      const text = asText(value, 'regex');
-      if (text.length > MAX_REGEX_INPUT) throw new TransformError(`value longer than ${MAX_REGEX_INPUT} characters`);
-      const match = new RegExp(step.pattern, 'u').exec(text);
-      if (!match) throw new TransformError(`'${text}' does not match /${step.pattern}/`);
-      const group = typeof step.group === 'number' ? match[step.group] : match.groups?.[step.group];
-      if (group === undefined) throw new TransformError(`/${step.pattern}/ has no group ${step.group}`);
-      return group;
+      // No 'g' or 'y' flag: exec keeps no state between rows, so one RegExp serves the whole run.
+      const pattern = new RegExp(step.pattern, 'u');
+      return (value) => {
+        const text = asText(value, 'regex');
+        if (text.length > MAX_REGEX_INPUT) throw new TransformError(`value longer than ${MAX_REGEX_INPUT} characters`);
+        const match = pattern.exec(text);
+        if (!match) throw new TransformError(`'${text}' does not match /${step.pattern}/`);
+        const group = typeof step.group === 'number' ? match[step.group] : match.groups?.[step.group];
+        if (group === undefined) throw new TransformError(`/${step.pattern}/ has no group ${step.group}`);
+        return group;
+      };
     }
   }
+}
+
+/** Applies one step; `ctx` reads other fields of the same row. Per-row callers compile once instead. */
+export function applyStep(step: TransformationStep, value: unknown, ctx: StepContext): MappedValue {
+  return compileStep(step)(value, ctx);
 }

@@ -1,12 +1,15 @@
 /**
- * The CSV connector: an export read over HTTP as a stream (constant memory: bytes → decoder →
- * csv-parse), in pages of `pageSize` rows. A position is the number of rows already committed; a
- * resumed run streams the file again and skips them.
+ * The CSV connector: an export read over HTTP or from an upload as a stream (constant memory: bytes →
+ * csv-parse → per-field decoding), in pages of `pageSize` rows. A position is the number of rows
+ * already committed, plus for uploads the upload id and the byte offset where the next row starts: a
+ * resumed run reads an upload from that byte on; an https export is streamed again from its start
+ * and the committed rows are skipped (parsed, not applied).
  */
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import chardet from 'chardet';
 import { parse } from 'csv-parse';
+import { parse as parseSync } from 'csv-parse/sync';
 import iconv from 'iconv-lite';
 import type { ErpEntity } from '../../domain/erp/entities.js';
 import type { CsvConnector, CsvStream } from './definition.js';
@@ -75,42 +78,131 @@ async function peek(source: Readable, bytes: number): Promise<{ sample: Buffer; 
   return { sample, stream: Readable.from(rest(), { objectMode: false }) };
 }
 
+/** How a file is written: found from its first bytes (or set on the stream), reused when a run resumes mid-file. */
+interface CsvDialect {
+  encoding: CsvEncoding;
+  delimiter: string;
+  /** Trimmed header names; null when the file has no header row (columns are then 1, 2, …). */
+  columns: string[] | null;
+}
+
+function dialectOf(sample: Buffer, options: Pick<CsvStream, 'delimiter' | 'quote' | 'header' | 'encoding'>): CsvDialect {
+  const encoding = options.encoding ?? detectEncoding(sample);
+  const text = iconv.decode(sample, encoding).replace(/^\uFEFF/, '');
+  const firstLine = text.split(/\r?\n/, 1)[0] ?? '';
+  const delimiter = options.delimiter ?? detectDelimiter(firstLine, options.quote);
+  if (!options.header) return { encoding, delimiter, columns: null };
+  let parsed: string[][];
+  try {
+    parsed = parseSync(text, { delimiter, quote: options.quote, to: 1, relax_quotes: true, skip_empty_lines: true }) as string[][];
+  } catch (err) {
+    throw new ErpConfigurationError(`CSV header: ${(err as Error).message}`);
+  }
+  const header = parsed[0] ?? [];
+  return { encoding, delimiter, columns: header.map((h) => h.trim()) };
+}
+
+/**
+ * Per-field decoding of a single-byte code page. csv-parse reads the raw bytes as latin1 (one byte,
+ * one character), so its byte counts are offsets into the file; characters 0x80–0xFF are then mapped
+ * to the code page's letters. Delimiters, quotes and line ends are ASCII in every accepted encoding.
+ */
+function fieldDecoder(encoding: CsvEncoding): ((value: string) => string) | null {
+  if (encoding === 'utf-8') return null;
+  const table = iconv.decode(Buffer.from(Array.from({ length: 256 }, (_, i) => i)), encoding);
+  const high = /[\x80-\xff]/;
+  const highAll = /[\x80-\xff]/g;
+  return (value) => (high.test(value) ? value.replace(highAll, (c) => table[c.charCodeAt(0)]!) : value);
+}
+
+/** A record and the byte offset in the file just after it (where the next record starts). */
+interface RecordAt {
+  record: Record<string, string>;
+  end: number;
+}
+
+/** Parses records from `bytes`, which start at byte `startByte` of the file (0, or the start of a record). */
+async function* parseFrom(bytes: Readable, dialect: CsvDialect, quote: string, startByte: number): AsyncIterable<RecordAt> {
+  const decode = fieldDecoder(dialect.encoding);
+  const parser = bytes.pipe(
+    parse({
+      delimiter: dialect.delimiter,
+      quote,
+      bom: startByte === 0,
+      encoding: decode ? 'latin1' : 'utf8',
+      info: true,
+      skip_empty_lines: true,
+      // Names given as a list: csv-parse still refuses a row with another number of fields.
+      columns: dialect.columns ?? false,
+    }),
+  );
+  let header = startByte === 0 && dialect.columns !== null;
+  for await (const { record, info } of parser as AsyncIterable<{ record: Record<string, string> | string[]; info: { bytes: number } }>) {
+    if (header) {
+      header = false; // the header row itself, named by dialectOf already
+      continue;
+    }
+    let out: Record<string, string>;
+    if (Array.isArray(record)) {
+      out = {};
+      for (let i = 0; i < record.length; i++) out[String(i + 1)] = decode ? decode(record[i]!) : record[i]!;
+    } else {
+      out = record;
+      if (decode) for (const key in out) out[key] = decode(out[key]!);
+    }
+    yield { record: out, end: startByte + info.bytes };
+  }
+}
+
 /** Parses a CSV byte stream into records (objects by header, or by column number), detecting what is not set. */
 export async function* parseCsv(bytes: Readable, options: Pick<CsvStream, 'delimiter' | 'quote' | 'header' | 'encoding'>): AsyncIterable<Record<string, string>> {
   const { sample, stream } = await peek(bytes, SAMPLE_BYTES);
-  const encoding = options.encoding ?? detectEncoding(sample);
-  const text = iconv.decode(sample, encoding);
-  const firstLine = text.replace(/^\uFEFF/, '').split(/\r?\n/, 1)[0] ?? '';
-  const delimiter = options.delimiter ?? detectDelimiter(firstLine, options.quote);
-  const parser = stream.pipe(iconv.decodeStream(encoding)).pipe(
-    parse({
-      delimiter,
-      quote: options.quote,
-      bom: true,
-      columns: options.header ? (header: string[]) => header.map((h) => h.trim()) : false,
-      skip_empty_lines: true,
-    }),
-  );
-  for await (const row of parser as AsyncIterable<Record<string, string> | string[]>) {
-    yield Array.isArray(row) ? Object.fromEntries(row.map((v, i) => [String(i + 1), v])) : row;
+  for await (const { record } of parseFrom(stream, dialectOf(sample, options), options.quote, 0)) yield record;
+}
+
+/** The first bytes of a file, for detection; the reader is closed after them. */
+async function headOf(chunks: AsyncIterable<Buffer>): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of chunks) {
+    parts.push(chunk);
+    size += chunk.length;
+    if (size >= SAMPLE_BYTES) break;
   }
+  return Buffer.concat(parts);
 }
 
 export function createCsvSource(connector: CsvConnector, ctx: ErpSourceContext): ErpSource {
   const http = new ErpHttp(ctx, connector);
 
-  /** The bytes to parse from `position` (rows already committed, after the upload id for uploads). */
-  async function open(entity: ErpEntity, stream: CsvStream, position: string | null): Promise<{ bytes: Readable; uploadId?: string; skip: number }> {
+  /**
+   * Where to read from `position`: an upload resumes at the stored byte offset (dialect detected from
+   * the file's first bytes, read apart); an https export, or a position from before offsets were
+   * stored, is read from the start and the committed rows are skipped.
+   */
+  async function open(
+    entity: ErpEntity,
+    stream: CsvStream,
+    position: string | null,
+  ): Promise<{ records: AsyncIterable<RecordAt>; uploadId?: string; rows: number; skip: number }> {
     if (stream.upload) {
       if (!ctx.uploads) throw new ErpConfigurationError('uploaded files are not available here');
-      const [pinned, rows] = position ? position.split(':') : [];
+      const [pinned, rowsText, byteText] = position ? position.split(':') : [];
       const uploadId = pinned ?? (await ctx.uploads.latest(entity));
       if (!uploadId) throw new ErpConfigurationError(`no file has been uploaded for ${entity}`);
-      return { bytes: Readable.from(ctx.uploads.read(uploadId), { objectMode: false }), uploadId, skip: Number(rows ?? 0) };
+      const rows = Number(rowsText ?? 0);
+      if (byteText !== undefined && Number(byteText) > 0) {
+        const dialect = dialectOf(await headOf(ctx.uploads.read(uploadId)), stream);
+        const bytes = Readable.from(ctx.uploads.read(uploadId, Number(byteText)), { objectMode: false });
+        return { records: parseFrom(bytes, dialect, stream.quote, Number(byteText)), uploadId, rows, skip: 0 };
+      }
+      const { sample, stream: bytes } = await peek(Readable.from(ctx.uploads.read(uploadId), { objectMode: false }), SAMPLE_BYTES);
+      return { records: parseFrom(bytes, dialectOf(sample, stream), stream.quote, 0), uploadId, rows: 0, skip: rows };
     }
     const res = (await http.get(http.resolve(stream.url!), true)) as Response;
     if (!res.body) throw new ErpConfigurationError('the CSV export is empty');
-    return { bytes: Readable.fromWeb(res.body as WebReadableStream), skip: position ? Number(position) : 0 };
+    const { sample, stream: bytes } = await peek(Readable.fromWeb(res.body as WebReadableStream), SAMPLE_BYTES);
+    return { records: parseFrom(bytes, dialectOf(sample, stream), stream.quote, 0), rows: 0, skip: position ? Number(position) : 0 };
   }
 
   return {
@@ -119,19 +211,20 @@ export function createCsvSource(connector: CsvConnector, ctx: ErpSourceContext):
     async *pages(entity: ErpEntity, position): AsyncIterable<SourcePage> {
       const stream = connector.streams[entity];
       if (!stream) throw new ErpConfigurationError(`the connector has no stream for ${entity}`);
-      const { bytes, uploadId, skip } = await open(entity, stream, position);
-      // An uploaded file is pinned by id in the position, so a resumed run reads the same file.
-      const positionAt = (rows: number) => (uploadId ? `${uploadId}:${rows}` : String(rows));
-      let index = 0;
+      const { records, uploadId, rows, skip } = await open(entity, stream, position);
+      // An uploaded file is pinned by id in the position, so a resumed run reads the same file, from
+      // the byte after the last committed row.
+      const positionAt = (count: number, end: number) => (uploadId ? `${uploadId}:${count}:${end}` : String(count));
+      let index = rows;
       let page: Record<string, string>[] = [];
       try {
-        for await (const record of parseCsv(bytes, stream)) {
+        for await (const { record, end } of records) {
           index += 1;
           if (index <= skip) continue;
           page.push(record);
           if (page.length === stream.pageSize) {
             // `next` is provisional: whether more rows follow is only known when the next one is read.
-            yield { records: page, next: positionAt(index) };
+            yield { records: page, next: positionAt(index, end) };
             page = [];
           }
         }

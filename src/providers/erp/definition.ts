@@ -90,7 +90,13 @@ const csvStream = z.strictObject({
     .enum(['utf-8', 'windows-1254', 'iso-8859-9', 'windows-1252'])
     .optional()
     .meta({ description: 'Detected (BOM, then byte statistics) when absent.' }),
-  pageSize: z.number().int().min(1).max(10_000).default(1000),
+  pageSize: z
+    .number()
+    .int()
+    .min(1)
+    .max(20_000)
+    .default(5000)
+    .meta({ description: 'Rows committed per transaction (with the checkpoint); larger pages mean fewer commits.' }),
   incremental: incremental.omit({ param: true }).optional(),
 }).refine((s) => (s.url === undefined) !== (s.upload === undefined), { message: 'set either url or upload: true', path: ['url'] });
 

@@ -58,8 +58,8 @@ export interface ErpSourceContext {
 export interface UploadedFiles {
   /** Id of the newest complete upload for the entity, or null. */
   latest(entity: ErpEntity): Promise<string | null>;
-  /** The bytes of an upload, streamed. */
-  read(uploadId: string): AsyncIterable<Buffer>;
+  /** The bytes of an upload, streamed, from byte `fromByte` (default 0). */
+  read(uploadId: string, fromByte?: number): AsyncIterable<Buffer>;
 }
 
 /** Retry-After in seconds or as an HTTP date; 1 s when absent or unreadable, capped at 10 minutes. */

@@ -2,21 +2,29 @@
  * ERP webhooks: POST /v1/integrations/:id/webhooks. The signature is checked over the raw body before
  * anything is parsed: `X-Webhook-Signature: sha256=<hex HMAC-SHA256(webhookSecret, "<timestamp>.<body>")>`
  * with `X-Webhook-Timestamp` (ISO 8601 or Unix seconds) within 5 minutes. The event goes into the
- * inbox once per id and is applied with the integration's mappings through the same path as polling.
+ * inbox once per id and is acknowledged; ErpWebhookWorkflow (one per inbox row) applies it with the
+ * integration's mappings through the same path as polling, retried until the database takes it.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { eq } from 'drizzle-orm';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { and, eq } from 'drizzle-orm';
 import { z } from 'zod';
 import { newId } from '../../../db/ids.js';
-import { erpIntegrations, erpRuns, erpWebhookEvents } from '../../../db/tables/erp.js';
+import { erpIntegrations, erpWebhookEvents } from '../../../db/tables/erp.js';
 import { ERP_ENTITIES } from '../../../domain/erp/entities.js';
-import { applyRecords } from '../../../activities/erp/apply-records.js';
+import { webhookRunId } from '../../../activities/erp/apply-records.js';
 import { mappingOf, openIntegrationCredentials } from '../../../activities/erp/integration-store.js';
+import type { ErpWebhookInput, ErpWebhookResult } from '../../../shared/erp-messages.js';
+import { IntegrationIdAttr, TenantIdAttr } from '../../../shared/search-attributes.js';
+import { workflowId } from '../../../shared/workflow-ids.js';
+import { resultWithin } from '../../await-workflow.js';
 import type { AppDeps } from '../../deps.js';
 import type { ResourceRouter } from '../../endpoint.js';
 import { ApiError } from '../../errors.js';
 
 export const WEBHOOK_TOLERANCE_MS = 5 * 60_000;
+/** How long the answer waits for the apply, so a quick one carries its counts; a slower one answers 202. */
+const APPLY_WAIT_MS = 5_000;
 
 const eventSchema = z.strictObject({
   id: z.string().min(1).max(200),
@@ -28,6 +36,8 @@ const ackOut = z.object({
   eventId: z.string(),
   duplicate: z.boolean(),
   runId: z.string().nullable(),
+  workflowId: z.string().meta({ description: 'The ErpWebhookWorkflow that applies this event.' }),
+  applied: z.boolean().meta({ description: 'false: stored and acknowledged, still being applied (HTTP 202).' }),
   counts: z.object({ read: z.number(), valid: z.number(), invalid: z.number(), upserted: z.number(), unchanged: z.number() }).nullable(),
 });
 
@@ -62,7 +72,10 @@ export function erpWebhooksRouter(deps: AppDeps, r: ResourceRouter): ResourceRou
       security: 'none',
       rawBody: true,
       params: z.object({ id: z.string().min(1) }),
-      responses: { 200: { description: 'Stored and applied', schema: ackOut } },
+      responses: {
+        200: { description: 'Stored and applied (or a duplicate of an applied event)', schema: ackOut },
+        202: { description: 'Stored and acknowledged; the apply is still going', schema: ackOut },
+      },
     },
     async ({ params, req, res }) => {
       const [integration] = await db.select().from(erpIntegrations).where(eq(erpIntegrations.id, params.id));
@@ -85,32 +98,45 @@ export function erpWebhooksRouter(deps: AppDeps, r: ResourceRouter): ResourceRou
       if (!mapping) {
         throw new ApiError(400, 'validation_failed', `integration has no mapping for ${event.data.entity}`, [{ path: 'body.entity', message: 'not mapped' }]);
       }
-      const records = Array.isArray(event.data.data) ? event.data.data : [event.data.data];
-      const outcome = await db.transaction(async (tx) => {
-        const [stored] = await tx
-          .insert(erpWebhookEvents)
-          .values({ id: newId('ewe'), tenantId: integration.tenantId, integrationId: integration.id, eventId: event.data.id, entity: event.data.entity, payload: parsed as object, processedAt: new Date() })
-          .onConflictDoNothing({ target: [erpWebhookEvents.integrationId, erpWebhookEvents.eventId] })
-          .returning({ id: erpWebhookEvents.id });
-        if (!stored) return null;
-        const runId = newId('erun');
-        const counts = await applyRecords(tx, { tenantId: integration.tenantId, integrationId: integration.id, runId }, mapping, records);
-        await tx.insert(erpRuns).values({
-          id: runId,
-          tenantId: integration.tenantId,
-          integrationId: integration.id,
-          entity: event.data.entity,
-          mode: 'incremental',
-          trigger: 'webhook',
-          workflowId: `erp-webhook-${stored.id}`,
-          status: 'succeeded',
-          counts,
-          checkpoint: { next: null, pages: 1, done: true },
-          finishedAt: new Date(),
+      const [stored] = await db
+        .insert(erpWebhookEvents)
+        .values({ id: newId('ewe'), tenantId: integration.tenantId, integrationId: integration.id, eventId: event.data.id, entity: event.data.entity, payload: parsed as object })
+        .onConflictDoNothing({ target: [erpWebhookEvents.integrationId, erpWebhookEvents.eventId] })
+        .returning({ id: erpWebhookEvents.id, processedAt: erpWebhookEvents.processedAt });
+      const duplicate = !stored;
+      const [inbox] = stored
+        ? [stored]
+        : await db
+            .select({ id: erpWebhookEvents.id, processedAt: erpWebhookEvents.processedAt })
+            .from(erpWebhookEvents)
+            .where(and(eq(erpWebhookEvents.integrationId, integration.id), eq(erpWebhookEvents.eventId, event.data.id)));
+      if (!inbox) throw new ApiError(409, 'conflict', 'the event was removed while it was received; send it again');
+      const wfId = workflowId.erpWebhook(inbox.id);
+      const runId = webhookRunId(inbox.id);
+      const ack = { received: true as const, eventId: event.data.id, duplicate, runId, workflowId: wfId };
+      if (duplicate && inbox.processedAt) {
+        res.json({ ...ack, applied: true, counts: null });
+        return;
+      }
+      // New, or stored before but not applied yet (an earlier answer may have been lost before the
+      // start): start its workflow; one already going for this event is found by its id.
+      const input: ErpWebhookInput = { tenantId: integration.tenantId, integrationId: integration.id, inboxId: inbox.id };
+      let handle = deps.temporal.workflow.getHandle(wfId);
+      try {
+        handle = await deps.temporal.workflow.start('erpWebhookWorkflow', {
+          taskQueue: deps.taskQueues.erp,
+          workflowId: wfId,
+          args: [input],
+          typedSearchAttributes: [
+            { key: TenantIdAttr, value: integration.tenantId },
+            { key: IntegrationIdAttr, value: integration.id },
+          ],
         });
-        return { runId, counts };
-      });
-      res.json({ received: true, eventId: event.data.id, duplicate: outcome === null, runId: outcome?.runId ?? null, counts: outcome?.counts ?? null });
+      } catch (err) {
+        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      }
+      const outcome = duplicate ? null : await resultWithin<ErpWebhookResult>(handle, APPLY_WAIT_MS).catch(() => null);
+      res.status(outcome ? 200 : 202).json({ ...ack, applied: outcome !== null, counts: outcome?.counts ?? null });
     },
   );
 }
