@@ -91,6 +91,7 @@ describe('ERP webhook apply', () => {
       expect(res.body).toMatchObject({ duplicate: false, workflowId: expect.stringMatching(/^erp-webhook-ewe_/) });
       const handle = stack.temporal.workflow.getHandle(res.body.workflowId as string);
       expect(await handle.result()).toMatchObject({ runId: res.body.runId, counts: { read: 1, valid: 1, upserted: 1 } });
+      recordHistoryIfAsked(res.body.workflowId as string, 'erp-webhook-retried-apply');
       const history = await handle.fetchHistory();
       const attempts = (history.events ?? []).filter((e) => e.activityTaskStartedEventAttributes).map((e) => e.activityTaskStartedEventAttributes!.attempt);
       expect(attempts).toEqual([3]);
