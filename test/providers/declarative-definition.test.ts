@@ -42,7 +42,7 @@ describe('provider definitions', () => {
     const pending = parseProviderDefinition(pendingText, 'yaml');
     expect(acme.name).toBe('acmepay');
     expect(acme.credentials.find((c) => c.name === 'apiKey')).toMatchObject({ required: true, secret: true });
-    expect(acme.actions.health?.response.notFoundStatuses).toEqual([404]);
+    expect(acme.actions?.health?.response.notFoundStatuses).toEqual([404]);
     expect(pending.auth).toMatchObject({ type: 'oauth2_client_credentials', clientAuthentication: 'body' });
     expect(pending.webhook?.signature.toleranceSeconds).toBe(300);
   });
