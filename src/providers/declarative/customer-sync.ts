@@ -387,23 +387,24 @@ class CustomerSystemGateway implements PaymentGateway {
     return false;
   }
 
-  private refuse(): never {
-    throw new GatewayError('hard_decline', 'not_a_payment_gateway', `${this.def.name} syncs customers and takes no payments`);
+  /** Payment calls are refused as a hard decline (a promise that rejects, like any gateway failure). */
+  private refuse<T>(): Promise<T> {
+    return Promise.reject(new GatewayError('hard_decline', 'not_a_payment_gateway', `${this.def.name} syncs customers and takes no payments`));
   }
 
   authorize(): Promise<GatewayOutcome> {
-    this.refuse();
+    return this.refuse();
   }
   lookup(): Promise<GatewayOutcome | null> {
     return Promise.resolve(null);
   }
   capture(): Promise<GatewayOutcome> {
-    this.refuse();
+    return this.refuse();
   }
   refund(): Promise<RefundOutcome> {
-    this.refuse();
+    return this.refuse();
   }
   cancel(): Promise<GatewayOutcome> {
-    this.refuse();
+    return this.refuse();
   }
 }
