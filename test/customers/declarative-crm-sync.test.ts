@@ -62,13 +62,13 @@ async function crmApi(t: { token: string }, method: string, path: string, body?:
 }
 
 /** A CRM connection with customer sync on and a webhook subscription pointing at its webhook URL. */
-async function setUpCrmTenant(tenant?: { id: string; auth: { Authorization: string } }): Promise<CrmTenant> {
+async function setUpCrmTenant(tenant?: { id: string; auth: { Authorization: string } }, provider = 'democrm'): Promise<CrmTenant> {
   const t = tenant ?? (await f.stack.createTenant());
   const token = `crm_${randomBytes(8).toString('hex')}`;
   const conn = await request(f.stack.app)
     .post('/v1/connections')
     .set(t.auth)
-    .send({ provider: 'democrm', code: 'crm', name: 'Nimbus CRM', credentials: { apiToken: token }, settings: { baseUrl: crm.url, customerSync: { enabled: true } } })
+    .send({ provider, code: 'crm', name: 'Nimbus CRM', credentials: { apiToken: token }, settings: { baseUrl: crm.url, customerSync: { enabled: true } } })
     .expect(201);
   const hook = await crmApi({ token }, 'POST', '/webhooks', { url: `${f.baseUrl}/v1/webhooks/${conn.body.id}` });
   const webhookSecret = (hook.body['webhook'] as { signing_secret: string }).signing_secret;
@@ -248,5 +248,22 @@ describe('a declarative CRM as a second system', () => {
     // Still exactly one record on each side.
     expect(crm.contacts(t.token)).toHaveLength(1);
     expect((await s.sdk.customers.list({ limit: 100 })).data).toHaveLength(1);
+  });
+
+  it("works as a tenant's own provider too: PUT /v1/providers/:name validates the customerSync section and the connection syncs", async () => {
+    const tenant = await f.stack.createTenant();
+    const own = { ...(await loadProviderDefinitionFile('providers/democrm.yaml')), name: 'mycrm' };
+    const broken = structuredClone(own);
+    broken.customerSync!.fields.email = 'emails[0]..value';
+    broken.customerSync!.endpoints.update.path = '/contacts/{{reference}}';
+    const refused = await request(f.stack.app).put('/v1/providers/mycrm').set(tenant.auth).send(broken).expect(400);
+    const paths = (refused.body.error.details as { path: string }[]).map((d) => d.path);
+    expect(paths).toEqual(expect.arrayContaining(['body.customerSync.fields.email', 'body.customerSync.endpoints.update.path']));
+    await request(f.stack.app).put('/v1/providers/mycrm').set(tenant.auth).send(own).expect(200);
+
+    const t = await setUpCrmTenant(tenant, 'mycrm');
+    const c = await createCustomer(t, { email: 'own@example.com', name: 'Own provider' });
+    const remoteId = await syncedAt(t, c.id, t.connectionId, 1);
+    expect(crm.contact(t.token, remoteId)).toMatchObject({ external_ref: c.id, full_name: 'Own provider' });
   });
 });
