@@ -30,7 +30,13 @@ export interface CrmContact {
   full_name: string | null;
   emails: { value: string | null; primary?: boolean }[];
   phones: { number: string | null; kind?: string }[];
-  postal_address: { street_lines: (string | null)[]; city: string | null; zip: string | null; region: string | null; country_code: string | null } | null;
+  postal_address: {
+    street_lines: (string | null)[];
+    city: string | null;
+    zip: string | null;
+    region: string | null;
+    country_code: string | null;
+  } | null;
   notes: string | null;
   custom_fields: Record<string, string>;
   lifecycle_stage: string;
@@ -82,15 +88,29 @@ interface FailRule {
   pathPrefix?: string;
 }
 
-const CONTACT_KEYS = new Set(['external_ref', 'full_name', 'emails', 'phones', 'postal_address', 'notes', 'custom_fields', 'lifecycle_stage']);
+const CONTACT_KEYS = new Set([
+  'external_ref',
+  'full_name',
+  'emails',
+  'phones',
+  'postal_address',
+  'notes',
+  'custom_fields',
+  'lifecycle_stage',
+]);
 
 /** Signs a webhook body as the CRM does: base64 HMAC-SHA256 over "<timestamp>.<body>". */
-export function signCrmWebhook(body: string, secret: string, timestamp = Math.floor(Date.now() / 1000)): { 'X-Crm-Timestamp': string; 'X-Crm-Signature': string } {
+export function signCrmWebhook(
+  body: string,
+  secret: string,
+  timestamp = Math.floor(Date.now() / 1000),
+): { 'X-Crm-Timestamp': string; 'X-Crm-Signature': string } {
   const mac = createHmac('sha256', secret).update(`${timestamp}.${body}`, 'utf8').digest('base64');
   return { 'X-Crm-Timestamp': String(timestamp), 'X-Crm-Signature': `sha256=${mac}` };
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /** PUT semantics: objects merge key by key, arrays and scalars are replaced, null clears. */
 function mergeInto(target: Record<string, unknown>, patch: Record<string, unknown>): void {
@@ -103,7 +123,11 @@ function mergeInto(target: Record<string, unknown>, patch: Record<string, unknow
 
 function cleanCustomFields(fields: unknown): Record<string, string> {
   if (!isObject(fields)) return {};
-  return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== null && v !== undefined).map(([k, v]) => [k, String(v)]));
+  return Object.fromEntries(
+    Object.entries(fields)
+      .filter(([, v]) => v !== null && v !== undefined)
+      .map(([k, v]) => [k, String(v)]),
+  );
 }
 
 export class CrmEmulator {
@@ -131,7 +155,11 @@ export class CrmEmulator {
     app.use(express.json({ limit: '1mb' }));
     app.post('/_emulator/fail-next', (req, res) => {
       const body = req.body as Partial<FailRule> & { count?: number };
-      this.failNext({ status: Number(body.status ?? 503), count: Number(body.count ?? 1), ...(body.retryAfter ? { retryAfter: String(body.retryAfter) } : {}) });
+      this.failNext({
+        status: Number(body.status ?? 503),
+        count: Number(body.count ?? 1),
+        ...(body.retryAfter ? { retryAfter: String(body.retryAfter) } : {}),
+      });
       res.status(204).end();
     });
     app.use('/api/v2', (req, res, next) => this.authenticate(req, res, next));
@@ -142,7 +170,9 @@ export class CrmEmulator {
     app.put('/api/v2/contacts/:id', (req, res) => this.update(req, res));
     app.delete('/api/v2/contacts/:id', (req, res) => this.remove(req, res));
     app.get('/api/v2/changes', (req, res) => this.changeFeed(req, res));
-    app.use((req: Request, res: Response) => this.fail(res, 404, 'not_found', `no route ${req.method} ${req.path}`));
+    app.use((req: Request, res: Response) =>
+      this.fail(res, 404, 'not_found', `no route ${req.method} ${req.path}`),
+    );
     this.server = await listenLocal(app, this.opts.port ?? 0);
     return this.server.url;
   }
@@ -154,8 +184,20 @@ export class CrmEmulator {
   }
 
   /** The next `count` matching API requests fail with `status` before being processed. */
-  failNext(rule: { status: number; count?: number; retryAfter?: string; method?: string; pathPrefix?: string }): void {
-    this.rules.push({ remaining: rule.count ?? 1, status: rule.status, ...(rule.retryAfter ? { retryAfter: rule.retryAfter } : {}), ...(rule.method ? { method: rule.method } : {}), ...(rule.pathPrefix ? { pathPrefix: rule.pathPrefix } : {}) });
+  failNext(rule: {
+    status: number;
+    count?: number;
+    retryAfter?: string;
+    method?: string;
+    pathPrefix?: string;
+  }): void {
+    this.rules.push({
+      remaining: rule.count ?? 1,
+      status: rule.status,
+      ...(rule.retryAfter ? { retryAfter: rule.retryAfter } : {}),
+      ...(rule.method ? { method: rule.method } : {}),
+      ...(rule.pathPrefix ? { pathPrefix: rule.pathPrefix } : {}),
+    });
   }
 
   /** Every API request answered, oldest first. */
@@ -214,11 +256,21 @@ export class CrmEmulator {
     );
     if (!token) return this.fail(res, 401, 'unauthorized', 'a bearer token crm_... is required');
     const path = `/api/v2${req.path}`;
-    const rule = this.rules.find((r) => r.remaining > 0 && (!r.method || r.method === req.method) && (!r.pathPrefix || path.startsWith(r.pathPrefix)));
+    const rule = this.rules.find(
+      (r) =>
+        r.remaining > 0 &&
+        (!r.method || r.method === req.method) &&
+        (!r.pathPrefix || path.startsWith(r.pathPrefix)),
+    );
     if (rule) {
       rule.remaining -= 1;
       if (rule.retryAfter) res.setHeader('Retry-After', rule.retryAfter);
-      return this.fail(res, rule.status, rule.status === 429 ? 'rate_limited' : 'unavailable', `injected ${rule.status}`);
+      return this.fail(
+        res,
+        rule.status,
+        rule.status === 429 ? 'rate_limited' : 'unavailable',
+        `injected ${rule.status}`,
+      );
     }
     let account = this.accounts.get(token);
     if (!account) {
@@ -235,8 +287,13 @@ export class CrmEmulator {
 
   private createWebhook(req: Request, res: Response): void {
     const url = (req.body as { url?: unknown } | undefined)?.url;
-    if (typeof url !== 'string' || !/^https?:\/\//.test(url)) return this.fail(res, 422, 'invalid_field', 'url must be an http(s) URL');
-    const hook = { id: `wh_${randomBytes(6).toString('hex')}`, url, signing_secret: `crmsig_${randomBytes(16).toString('hex')}` };
+    if (typeof url !== 'string' || !/^https?:\/\//.test(url))
+      return this.fail(res, 422, 'invalid_field', 'url must be an http(s) URL');
+    const hook = {
+      id: `wh_${randomBytes(6).toString('hex')}`,
+      url,
+      signing_secret: `crmsig_${randomBytes(16).toString('hex')}`,
+    };
     this.account(res).webhooks.push(hook);
     res.status(201).json({ webhook: hook });
   }
@@ -247,8 +304,10 @@ export class CrmEmulator {
     if (!isObject(contact)) return 'the body must be { "contact": { ... } }';
     for (const [key, value] of Object.entries(contact)) {
       if (!CONTACT_KEYS.has(key)) return `contact.${key} is not a field of a contact`;
-      if ((key === 'emails' || key === 'phones') && value !== null && !Array.isArray(value)) return `contact.${key} must be an array`;
-      if ((key === 'postal_address' || key === 'custom_fields') && value !== null && !isObject(value)) return `contact.${key} must be an object`;
+      if ((key === 'emails' || key === 'phones') && value !== null && !Array.isArray(value))
+        return `contact.${key} must be an array`;
+      if ((key === 'postal_address' || key === 'custom_fields') && value !== null && !isObject(value))
+        return `contact.${key} must be an object`;
     }
     return null;
   }
@@ -278,7 +337,10 @@ export class CrmEmulator {
       updated_at: now,
       archived_at: null,
     };
-    mergeInto(contact as unknown as Record<string, unknown>, (req.body as { contact: Record<string, unknown> }).contact);
+    mergeInto(
+      contact as unknown as Record<string, unknown>,
+      (req.body as { contact: Record<string, unknown> }).contact,
+    );
     contact.custom_fields = cleanCustomFields(contact.custom_fields);
     account.contacts.set(contact.id, contact);
     const body = { contact: structuredClone(contact) };
@@ -310,7 +372,10 @@ export class CrmEmulator {
     if (!contact) return;
     const problem = this.invalid(req.body);
     if (problem) return this.fail(res, 422, 'invalid_field', problem);
-    mergeInto(contact as unknown as Record<string, unknown>, (req.body as { contact: Record<string, unknown> }).contact);
+    mergeInto(
+      contact as unknown as Record<string, unknown>,
+      (req.body as { contact: Record<string, unknown> }).contact,
+    );
     contact.custom_fields = cleanCustomFields(contact.custom_fields);
     contact.emails ??= [];
     contact.phones ??= [];
@@ -331,7 +396,10 @@ export class CrmEmulator {
   private list(req: Request, res: Response): void {
     const size = Math.min(Math.max(Number(req.query['page_size'] ?? 50) || 50, 1), 200);
     const live = [...this.account(res).contacts.values()].filter((c) => !c.archived_at);
-    const start = typeof req.query['page_token'] === 'string' ? Number(Buffer.from(req.query['page_token'], 'base64url').toString()) || 0 : 0;
+    const start =
+      typeof req.query['page_token'] === 'string'
+        ? Number(Buffer.from(req.query['page_token'], 'base64url').toString()) || 0
+        : 0;
     const page = live.slice(start, start + size);
     const next = start + size < live.length ? Buffer.from(String(start + size)).toString('base64url') : null;
     res.json({ contacts: page, next_page_token: next });
@@ -342,18 +410,40 @@ export class CrmEmulator {
     const limit = Math.min(Math.max(Number(req.query['limit'] ?? 100) || 100, 1), 500);
     const pending = this.account(res).changes.filter((c) => c.seq > after);
     const page = pending.slice(0, limit);
-    res.json({ changes: page, next_after: String(page.at(-1)?.seq ?? after), has_more: pending.length > page.length });
+    res.json({
+      changes: page,
+      next_after: String(page.at(-1)?.seq ?? after),
+      has_more: pending.length > page.length,
+    });
   }
 
   // --- change feed and webhooks ---
 
   private record(account: Account, action: CrmChange['action'], contact: CrmContact): void {
     const seq = ++this.seq;
-    const change: CrmChange = { seq, change_id: `chg_${seq}`, action, contact_id: contact.id, external_ref: contact.external_ref, occurred_at: contact.updated_at };
+    const change: CrmChange = {
+      seq,
+      change_id: `chg_${seq}`,
+      action,
+      contact_id: contact.id,
+      external_ref: contact.external_ref,
+      occurred_at: contact.updated_at,
+    };
     account.changes.push(change);
     for (const hook of account.webhooks) {
-      const payload = JSON.stringify({ event_id: `evt_${seq}_${hook.id}`, event_type: action, occurred_at: change.occurred_at, contact });
-      const delivery: CrmDelivery = { eventId: `evt_${seq}_${hook.id}`, eventType: action, url: hook.url, attempts: 0, state: 'pending' };
+      const payload = JSON.stringify({
+        event_id: `evt_${seq}_${hook.id}`,
+        event_type: action,
+        occurred_at: change.occurred_at,
+        contact,
+      });
+      const delivery: CrmDelivery = {
+        eventId: `evt_${seq}_${hook.id}`,
+        eventType: action,
+        url: hook.url,
+        attempts: 0,
+        state: 'pending',
+      };
       this.deliveryLog.push(delivery);
       this.inFlight += 1;
       void this.deliver(delivery, payload, hook.signing_secret).finally(() => {
@@ -373,13 +463,18 @@ export class CrmEmulator {
     const maxAttempts = this.opts.maxAttempts ?? 4;
     try {
       for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-        while (this.paused && !signal.aborted) await new Promise<void>((resolve) => this.resumeWaiters.push(resolve));
+        while (this.paused && !signal.aborted)
+          await new Promise<void>((resolve) => this.resumeWaiters.push(resolve));
         if (signal.aborted) return;
         delivery.attempts = attempt;
         try {
           const res = await fetch(delivery.url, {
             method: 'POST',
-            headers: { 'Content-Type': 'application/json', 'User-Agent': 'NimbusCRM-Webhooks/2', ...signCrmWebhook(payload, secret) },
+            headers: {
+              'Content-Type': 'application/json',
+              'User-Agent': 'NimbusCRM-Webhooks/2',
+              ...signCrmWebhook(payload, secret),
+            },
             body: payload,
             signal: AbortSignal.any([AbortSignal.timeout(5000), signal]),
           });
@@ -392,7 +487,8 @@ export class CrmEmulator {
         } catch {
           if (signal.aborted) return;
         }
-        if (attempt < maxAttempts) await sleep((this.opts.retryBaseMs ?? 250) * 2 ** (attempt - 1), undefined, { signal });
+        if (attempt < maxAttempts)
+          await sleep((this.opts.retryBaseMs ?? 250) * 2 ** (attempt - 1), undefined, { signal });
       }
       delivery.state = 'failed';
     } catch (error) {

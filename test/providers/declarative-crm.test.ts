@@ -30,13 +30,25 @@ let factory: ProviderFactory;
 beforeAll(async () => {
   crm = await startCrmEmulator();
   definition = await loadProviderDefinitionFile(join(root, 'providers/democrm.yaml'));
-  factory = createDeclarativeProviderFactory(definition, { fetch: createEgressFetch({ allowPrivateNetworks: true }), timeoutMs: 2000 });
+  factory = createDeclarativeProviderFactory(definition, {
+    fetch: createEgressFetch({ allowPrivateNetworks: true }),
+    timeoutMs: 2000,
+  });
 });
 afterAll(async () => crm?.close());
 
 function connect(token = `crm_${randomBytes(8).toString('hex')}`, webhookSecret = 'crmsig_test') {
-  const ctx = { tenantId: 't1', connectionId: `con_${token}`, credentials: { apiToken: token, webhookSecret }, settings: { baseUrl: crm.url } };
-  return { token, adapter: factory.customerSync!.connect(ctx) as DeclarativeCustomerAdapter, gateway: factory.create(ctx) };
+  const ctx = {
+    tenantId: 't1',
+    connectionId: `con_${token}`,
+    credentials: { apiToken: token, webhookSecret },
+    settings: { baseUrl: crm.url },
+  };
+  return {
+    token,
+    adapter: factory.customerSync!.connect(ctx) as DeclarativeCustomerAdapter,
+    gateway: factory.create(ctx),
+  };
 }
 
 const ada = normalizeFields({
@@ -44,7 +56,13 @@ const ada = normalizeFields({
   name: 'Ada Lovelace',
   phone: '+44 20 7946 0000',
   description: 'first programmer',
-  address: { line1: '12 St James Sq', line2: 'Flat 2', city: 'London', postalCode: 'SW1Y 4JH', country: 'GB' },
+  address: {
+    line1: '12 St James Sq',
+    line2: 'Flat 2',
+    city: 'London',
+    postalCode: 'SW1Y 4JH',
+    country: 'GB',
+  },
   metadata: { tier: 'gold' },
 });
 
@@ -53,14 +71,26 @@ describe('providers/democrm.yaml', () => {
     const names = (await loadProviderDefinitions(join(root, 'providers'))).map((d) => d.name);
     expect(names).toContain('democrm');
     expect(factory.customerSync).toBeDefined();
-    expect(factory.capabilities).toEqual({ currencies: [], countries: [], paymentMethods: [], captureModes: [] });
-    await expect(connect().gateway.authorize({} as never)).rejects.toMatchObject({ code: 'not_a_payment_gateway' });
+    expect(factory.capabilities).toEqual({
+      currencies: [],
+      countries: [],
+      paymentMethods: [],
+      captureModes: [],
+    });
+    await expect(connect().gateway.authorize({} as never)).rejects.toMatchObject({
+      code: 'not_a_payment_gateway',
+    });
   });
 
   it('creates a nested contact with the local id as external_ref, and reads it back in our terms', async () => {
     const { token, adapter } = connect();
     const created = await adapter.create(ada, { localId: 'cust_1', idempotencyKey: 'cust_1-v1-con' });
-    expect(created).toEqual({ remoteId: expect.stringMatching(/^ctc_/), fields: ada, localId: 'cust_1', deleted: false });
+    expect(created).toEqual({
+      remoteId: expect.stringMatching(/^ctc_/),
+      fields: ada,
+      localId: 'cust_1',
+      deleted: false,
+    });
     const post = crm.requests().find((r) => r.account === token && r.method === 'POST');
     expect(post?.idempotencyKey).toBe('cust_1-v1-con');
     expect(post?.body).toEqual({
@@ -71,19 +101,31 @@ describe('providers/democrm.yaml', () => {
         phones: [{ number: '+44 20 7946 0000' }],
         notes: 'first programmer',
         custom_fields: { tier: 'gold' },
-        postal_address: { street_lines: ['12 St James Sq', 'Flat 2'], city: 'London', zip: 'SW1Y 4JH', country_code: 'GB' },
+        postal_address: {
+          street_lines: ['12 St James Sq', 'Flat 2'],
+          city: 'London',
+          zip: 'SW1Y 4JH',
+          country_code: 'GB',
+        },
       },
     });
     expect(await adapter.retrieve(created.remoteId)).toEqual(created);
     // The same idempotency key answers with the first contact: no duplicate.
-    expect((await adapter.create(ada, { localId: 'cust_1', idempotencyKey: 'cust_1-v1-con' })).remoteId).toBe(created.remoteId);
+    expect((await adapter.create(ada, { localId: 'cust_1', idempotencyKey: 'cust_1-v1-con' })).remoteId).toBe(
+      created.remoteId,
+    );
     expect(crm.contacts(token)).toHaveLength(1);
   });
 
   it('updates with only the changed mapped fields; an array is sent whole; a removed metadata key is nulled', async () => {
     const { token, adapter } = connect();
     const { remoteId } = await adapter.create(ada, { localId: 'cust_2', idempotencyKey: 'k1' });
-    const after = normalizeFields({ ...ada, phone: '+44 1', address: { ...ada.address!, line2: null }, metadata: { vip: 'yes' } });
+    const after = normalizeFields({
+      ...ada,
+      phone: '+44 1',
+      address: { ...ada.address!, line2: null },
+      metadata: { vip: 'yes' },
+    });
     const updated = await adapter.update(remoteId, ada, after, { localId: 'cust_2', idempotencyKey: 'k2' });
     expect(updated.fields).toEqual(after);
     const put = crm.requests().find((r) => r.account === token && r.method === 'PUT');
@@ -110,37 +152,71 @@ describe('providers/democrm.yaml', () => {
     const { adapter } = connect();
     const a = await adapter.create(ada, { localId: 'cust_a', idempotencyKey: 'a' });
     const first = await adapter.changesSince(null);
-    expect(first.events).toEqual([{ eventId: expect.any(String), kind: 'created', remoteId: a.remoteId, localId: 'cust_a', occurredAt: expect.any(Number) }]);
-    await adapter.update(a.remoteId, ada, { ...ada, name: 'Ada' }, { localId: 'cust_a', idempotencyKey: 'b' });
+    expect(first.events).toEqual([
+      {
+        eventId: expect.any(String),
+        kind: 'created',
+        remoteId: a.remoteId,
+        localId: 'cust_a',
+        occurredAt: expect.any(Number),
+      },
+    ]);
+    await adapter.update(
+      a.remoteId,
+      ada,
+      { ...ada, name: 'Ada' },
+      { localId: 'cust_a', idempotencyKey: 'b' },
+    );
     await adapter.delete(a.remoteId, 'c');
     const next = await adapter.changesSince(first.cursor);
     expect(next.events.map((e) => e.kind)).toEqual(['updated', 'deleted']);
     expect((await adapter.changesSince(next.cursor)).events).toEqual([]);
     await adapter.create(ada, { localId: 'cust_b', idempotencyKey: 'd' });
-    expect(await adapter.list(null)).toMatchObject({ customers: [{ localId: 'cust_b', fields: ada }], cursor: null });
+    expect(await adapter.list(null)).toMatchObject({
+      customers: [{ localId: 'cust_b', fields: ada }],
+      cursor: null,
+    });
   });
 
-  it("turns a 429 into RemoteRateLimitedError carrying Retry-After, and a 5xx into a classified GatewayError", async () => {
+  it('turns a 429 into RemoteRateLimitedError carrying Retry-After, and a 5xx into a classified GatewayError', async () => {
     const { adapter } = connect();
     crm.failNext({ status: 429, retryAfter: '7', pathPrefix: '/api/v2/contacts' });
     const err = await adapter.create(ada, { localId: 'x', idempotencyKey: 'x' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RemoteRateLimitedError);
     expect((err as RemoteRateLimitedError).retryAfterMs).toBe(7000);
     crm.failNext({ status: 503, pathPrefix: '/api/v2/contacts' });
-    await expect(adapter.retrieve('ctc_x')).rejects.toMatchObject({ classification: 'retryable', httpStatus: 503 });
+    await expect(adapter.retrieve('ctc_x')).rejects.toMatchObject({
+      classification: 'retryable',
+      httpStatus: 503,
+    });
   });
 
   it('sends through the egress guard: a strict policy refuses the emulator on loopback', async () => {
-    const strict = createDeclarativeProviderFactory(definition, { fetch: createEgressFetch({ allowPrivateNetworks: false }) });
-    const adapter = strict.customerSync!.connect({ tenantId: 't', connectionId: 'c', credentials: { apiToken: 'crm_abcdefgh' }, settings: { baseUrl: crm.url } });
+    const strict = createDeclarativeProviderFactory(definition, {
+      fetch: createEgressFetch({ allowPrivateNetworks: false }),
+    });
+    const adapter = strict.customerSync!.connect({
+      tenantId: 't',
+      connectionId: 'c',
+      credentials: { apiToken: 'crm_abcdefgh' },
+      settings: { baseUrl: crm.url },
+    });
     await expect(adapter.retrieve('ctc_1')).rejects.toThrow(OutboundUrlError);
   });
 
   it('verifies webhook signatures (base64 HMAC over timestamp.body) and reads customer events', () => {
     const { gateway } = connect(undefined, 'crmsig_secret');
-    const body = JSON.stringify({ event_id: 'evt_1', event_type: 'contact.updated', occurred_at: '2026-01-02T03:04:05.678Z', contact: { id: 'ctc_9', external_ref: 'cust_9' } });
+    const body = JSON.stringify({
+      event_id: 'evt_1',
+      event_type: 'contact.updated',
+      occurred_at: '2026-01-02T03:04:05.678Z',
+      contact: { id: 'ctc_9', external_ref: 'cust_9' },
+    });
     const headers = signCrmWebhook(body, 'crmsig_secret');
-    expect(gateway.parseWebhook(Buffer.from(body), headers)).toEqual({ eventId: 'evt_1', type: 'contact.updated' });
+    expect(gateway.parseWebhook(Buffer.from(body), headers)).toEqual({
+      eventId: 'evt_1',
+      type: 'contact.updated',
+    });
     expect(factory.customerSync!.customerEventOf(JSON.parse(body))).toEqual({
       eventId: 'evt_1',
       kind: 'updated',
@@ -148,15 +224,32 @@ describe('providers/democrm.yaml', () => {
       localId: 'cust_9',
       occurredAt: Date.parse('2026-01-02T03:04:05.678Z'),
     });
-    expect(() => gateway.parseWebhook(Buffer.from(body), signCrmWebhook(body, 'wrong'))).toThrow(WebhookSignatureError);
-    expect(() => gateway.parseWebhook(Buffer.from(body.replace('ctc_9', 'ctc_8')), headers)).toThrow(WebhookSignatureError);
-    expect(() => gateway.parseWebhook(Buffer.from(body), signCrmWebhook(body, 'crmsig_secret', Math.floor(Date.now() / 1000) - 3600))).toThrow(/tolerance/);
-    expect(factory.customerSync!.customerEventOf({ event_id: 'e', event_type: 'deal.won', occurred_at: 1, contact: { id: 'x' } })).toBeNull();
+    expect(() => gateway.parseWebhook(Buffer.from(body), signCrmWebhook(body, 'wrong'))).toThrow(
+      WebhookSignatureError,
+    );
+    expect(() => gateway.parseWebhook(Buffer.from(body.replace('ctc_9', 'ctc_8')), headers)).toThrow(
+      WebhookSignatureError,
+    );
+    expect(() =>
+      gateway.parseWebhook(
+        Buffer.from(body),
+        signCrmWebhook(body, 'crmsig_secret', Math.floor(Date.now() / 1000) - 3600),
+      ),
+    ).toThrow(/tolerance/);
+    expect(
+      factory.customerSync!.customerEventOf({
+        event_id: 'e',
+        event_type: 'deal.won',
+        occurred_at: 1,
+        contact: { id: 'x' },
+      }),
+    ).toBeNull();
   });
 });
 
 describe('customerSync definitions are validated on save, naming the path', () => {
-  const raw = () => structuredClone(definition) as unknown as Record<string, Record<string, Record<string, unknown>>>;
+  const raw = () =>
+    structuredClone(definition) as unknown as Record<string, Record<string, Record<string, unknown>>>;
   const problems = (d: unknown) => {
     try {
       validateProviderDefinition(d);
@@ -168,13 +261,49 @@ describe('customerSync definitions are validated on save, naming the path', () =
   };
 
   it.each<[string, (d: ReturnType<typeof raw>) => void, string, RegExp]>([
-    ['a bad field path', (d) => (d.customerSync!.fields!['email'] = 'emails[0]..value'), 'customerSync.fields.email', /not a valid path/i],
-    ['an unknown field', (d) => (d.customerSync!.fields!['fax'] = 'fax'), 'customerSync.fields', /unrecognized key/i],
-    ['an unknown template variable', (d) => ((d.customerSync!.endpoints!['update'] as { path: string }).path = '/contacts/{{reference}}'), 'customerSync.endpoints.update.path', /unknown variable 'reference'.*remoteId/i],
-    ['a missing endpoint', (d) => delete d.customerSync!.endpoints!['retrieve'], 'customerSync.endpoints.retrieve', /expected object/i],
-    ['an undeclared webhook secret', (d) => ((d.customerSync!.webhook!['signature'] as { secretCredential: string }).secretCredential = 'nope'), 'customerSync.webhook.signature.secretCredential', /not a declared credential/],
-    ['a bad event kind', (d) => ((d.customerSync!.events!['kinds'] as Record<string, string>)['contact.merged'] = 'merged'), 'customerSync.events.kinds.contact.merged', /invalid option/i],
-    ['neither actions nor customerSync', (d) => delete (d as Record<string, unknown>)['customerSync'], 'actions', /actions.*customerSync/],
+    [
+      'a bad field path',
+      (d) => (d.customerSync!.fields!['email'] = 'emails[0]..value'),
+      'customerSync.fields.email',
+      /not a valid path/i,
+    ],
+    [
+      'an unknown field',
+      (d) => (d.customerSync!.fields!['fax'] = 'fax'),
+      'customerSync.fields',
+      /unrecognized key/i,
+    ],
+    [
+      'an unknown template variable',
+      (d) => ((d.customerSync!.endpoints!['update'] as { path: string }).path = '/contacts/{{reference}}'),
+      'customerSync.endpoints.update.path',
+      /unknown variable 'reference'.*remoteId/i,
+    ],
+    [
+      'a missing endpoint',
+      (d) => delete d.customerSync!.endpoints!['retrieve'],
+      'customerSync.endpoints.retrieve',
+      /expected object/i,
+    ],
+    [
+      'an undeclared webhook secret',
+      (d) =>
+        ((d.customerSync!.webhook!['signature'] as { secretCredential: string }).secretCredential = 'nope'),
+      'customerSync.webhook.signature.secretCredential',
+      /not a declared credential/,
+    ],
+    [
+      'a bad event kind',
+      (d) => ((d.customerSync!.events!['kinds'] as Record<string, string>)['contact.merged'] = 'merged'),
+      'customerSync.events.kinds.contact.merged',
+      /invalid option/i,
+    ],
+    [
+      'neither actions nor customerSync',
+      (d) => delete (d as Record<string, unknown>)['customerSync'],
+      'actions',
+      /actions.*customerSync/,
+    ],
   ])('%s', (_name, mutate, path, message) => {
     const d = raw();
     mutate(d);
@@ -190,7 +319,9 @@ describe('customerSync definitions are validated on save, naming the path', () =
 describe('GatewayError', () => {
   it('is what a refused write becomes: a hard decline with the CRM error code', async () => {
     const { adapter } = connect();
-    const err = await adapter.update('ctc_missing', ada, { ...ada, name: 'x' }, { localId: 'l', idempotencyKey: 'k' }).catch((e: unknown) => e);
+    const err = await adapter
+      .update('ctc_missing', ada, { ...ada, name: 'x' }, { localId: 'l', idempotencyKey: 'k' })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(GatewayError);
     expect(err).toMatchObject({ classification: 'hard_decline', code: 'not_found', httpStatus: 404 });
   });

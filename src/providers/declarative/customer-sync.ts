@@ -6,9 +6,21 @@
  */
 import { createHash } from 'node:crypto';
 import type { ErrorClass } from '../../domain/failures.js';
-import { ADDRESS_PARTS, normalizeFields, sameValue, type CustomerAddress, type CustomerFields } from '../../domain/customers/fields.js';
+import {
+  ADDRESS_PARTS,
+  normalizeFields,
+  sameValue,
+  type CustomerAddress,
+  type CustomerFields,
+} from '../../domain/customers/fields.js';
 import { parsePath, readPath } from '../../domain/template.js';
-import { RemoteRateLimitedError, type CustomerSyncAdapter, type CustomerSyncProvider, type RemoteCustomer, type RemoteCustomerEvent } from '../customer-sync.js';
+import {
+  RemoteRateLimitedError,
+  type CustomerSyncAdapter,
+  type CustomerSyncProvider,
+  type RemoteCustomer,
+  type RemoteCustomerEvent,
+} from '../customer-sync.js';
 import { retryAfterOf } from '../retry-after.js';
 import {
   GatewayError,
@@ -26,7 +38,14 @@ import {
 import type { AuthApplier } from './auth.js';
 import { classifyHttpFailure } from './classify.js';
 import type { CustomerSyncDefinition, CustomerSyncEndpointName, ProviderDefinition } from './definition.js';
-import { buildRequest, readString, sendRequest, TransportError, type FetchLike, type IncomingResponse } from './http.js';
+import {
+  buildRequest,
+  readString,
+  sendRequest,
+  TransportError,
+  type FetchLike,
+  type IncomingResponse,
+} from './http.js';
 import { verifyWebhookSignature } from './webhook.js';
 
 /** What one connection's calls need: built by the factory (credentials checked, base URL rendered, auth). */
@@ -122,7 +141,12 @@ export function customerEventFrom(mapping: EventMapping, item: unknown): RemoteC
 /** The declarative customer-sync provider of one definition, plus the pieces the factory wires in. */
 export interface DeclarativeCustomerSync extends CustomerSyncProvider {
   /** Verifies the signature over the raw body with the connection's secret, then reads the event id and type. */
-  parseWebhook(credentials: Record<string, string>, rawBody: Buffer, headers: HeaderBag, nowMs: number): GatewayWebhookEvent;
+  parseWebhook(
+    credentials: Record<string, string>,
+    rawBody: Buffer,
+    headers: HeaderBag,
+    nowMs: number,
+  ): GatewayWebhookEvent;
   /** The connection's client in the payment-gateway shape, for a provider that only syncs customers. */
   gateway(rt: ConnectionRuntime): PaymentGateway;
 }
@@ -141,7 +165,10 @@ export function createDeclarativeCustomerSync(
       const rule = spec.webhook?.signature;
       if (!rule) throw new WebhookSignatureError(`${definition.name} does not send webhooks`);
       const secret = credentials[rule.secretCredential];
-      if (!secret) throw new WebhookSignatureError(`Connection has no '${rule.secretCredential}' credential to verify webhooks`);
+      if (!secret)
+        throw new WebhookSignatureError(
+          `Connection has no '${rule.secretCredential}' credential to verify webhooks`,
+        );
       verifyWebhookSignature(rule, secret, rawBody, headers, nowMs);
       let payload: unknown;
       try {
@@ -149,12 +176,17 @@ export function createDeclarativeCustomerSync(
       } catch {
         throw new WebhookPayloadError('Webhook body is not valid JSON');
       }
-      const eventId = readString(payload, spec.events.eventId) ?? `sha256:${createHash('sha256').update(rawBody).digest('hex')}`;
+      const eventId =
+        readString(payload, spec.events.eventId) ??
+        `sha256:${createHash('sha256').update(rawBody).digest('hex')}`;
       return { eventId, type: readString(payload, spec.events.type) ?? 'unknown' };
     },
-    gateway: (rt) => new CustomerSystemGateway(definition, new DeclarativeCustomerAdapter(definition, spec, leaves, rt), (raw, headers) =>
-      provider.parseWebhook(rt.connection.credentials, raw, headers, rt.now()),
-    ),
+    gateway: (rt) =>
+      new CustomerSystemGateway(
+        definition,
+        new DeclarativeCustomerAdapter(definition, spec, leaves, rt),
+        (raw, headers) => provider.parseWebhook(rt.connection.credentials, raw, headers, rt.now()),
+      ),
   };
   return provider;
 }
@@ -168,22 +200,36 @@ export class DeclarativeCustomerAdapter implements CustomerSyncAdapter {
     private readonly rt: ConnectionRuntime,
   ) {}
 
-  async create(fields: CustomerFields, link: { localId: string; idempotencyKey: string }): Promise<RemoteCustomer> {
+  async create(
+    fields: CustomerFields,
+    link: { localId: string; idempotencyKey: string },
+  ): Promise<RemoteCustomer> {
     const record: Record<string, unknown> = {};
     for (const leaf of this.leaves) {
       const value = this.wireValue(leaf, null, fields);
       if (value !== null) writePath(record, leaf.path, value);
     }
     if (this.spec.record.localId) writePath(record, this.spec.record.localId, link.localId);
-    const res = await this.send('create', { localId: link.localId, idempotencyKey: link.idempotencyKey }, this.wrap(record));
+    const res = await this.send(
+      'create',
+      { localId: link.localId, idempotencyKey: link.idempotencyKey },
+      this.wrap(record),
+    );
     return this.recordOf('create', res.body);
   }
 
-  async update(remoteId: string, before: CustomerFields, after: CustomerFields, link: { localId: string; idempotencyKey: string }): Promise<RemoteCustomer> {
+  async update(
+    remoteId: string,
+    before: CustomerFields,
+    after: CustomerFields,
+    link: { localId: string; idempotencyKey: string },
+  ): Promise<RemoteCustomer> {
     const changed = this.leaves.filter((leaf) => !sameValue(leaf.read(before), leaf.read(after)));
     // An array is replaced whole: a changed item sends every mapped item of its array.
     const roots = new Set(changed.map((l) => arrayRoot(l.path)).filter((r) => r !== null));
-    const sent = this.leaves.filter((leaf) => changed.includes(leaf) || roots.has(arrayRoot(leaf.path) ?? ''));
+    const sent = this.leaves.filter(
+      (leaf) => changed.includes(leaf) || roots.has(arrayRoot(leaf.path) ?? ''),
+    );
     if (sent.length === 0) {
       // Nothing the remote system holds changed: its record is already current.
       const current = await this.retrieve(remoteId);
@@ -192,7 +238,11 @@ export class DeclarativeCustomerAdapter implements CustomerSyncAdapter {
     }
     const record: Record<string, unknown> = {};
     for (const leaf of sent) writePath(record, leaf.path, this.wireValue(leaf, before, after));
-    const res = await this.send('update', { remoteId, localId: link.localId, idempotencyKey: link.idempotencyKey }, this.wrap(record));
+    const res = await this.send(
+      'update',
+      { remoteId, localId: link.localId, idempotencyKey: link.idempotencyKey },
+      this.wrap(record),
+    );
     if (res.body === '' || res.body === null) {
       const current = await this.retrieve(remoteId);
       if (!current) throw this.error('hard_decline', 'resource_missing', `record ${remoteId} does not exist`);
@@ -203,18 +253,24 @@ export class DeclarativeCustomerAdapter implements CustomerSyncAdapter {
 
   async delete(remoteId: string, idempotencyKey: string): Promise<void> {
     const { notFoundStatuses, goneStatuses } = this.spec.endpoints.retrieve;
-    await this.send('delete', { remoteId, idempotencyKey }, undefined, [...notFoundStatuses, ...goneStatuses]);
+    await this.send('delete', { remoteId, idempotencyKey }, undefined, [
+      ...notFoundStatuses,
+      ...goneStatuses,
+    ]);
   }
 
   async retrieve(remoteId: string): Promise<RemoteCustomer | null> {
     const { notFoundStatuses, goneStatuses } = this.spec.endpoints.retrieve;
     const res = await this.send('retrieve', { remoteId }, undefined, [...notFoundStatuses, ...goneStatuses]);
     if (notFoundStatuses.includes(res.status)) return null;
-    if (goneStatuses.includes(res.status)) return { remoteId, fields: normalizeFields({}), localId: null, deleted: true };
+    if (goneStatuses.includes(res.status))
+      return { remoteId, fields: normalizeFields({}), localId: null, deleted: true };
     return this.recordOf('retrieve', res.body);
   }
 
-  async changesSince(cursor: string | null): Promise<{ events: RemoteCustomerEvent[]; cursor: string | null }> {
+  async changesSince(
+    cursor: string | null,
+  ): Promise<{ events: RemoteCustomerEvent[]; cursor: string | null }> {
     const feed = this.spec.endpoints.changes;
     if (!feed) return { events: [], cursor };
     const events: RemoteCustomerEvent[] = [];
@@ -231,18 +287,26 @@ export class DeclarativeCustomerAdapter implements CustomerSyncAdapter {
 
   /** One page of every record (backfill and drift detection); `cursor` null starts at the beginning. */
   async list(cursor: string | null): Promise<{ customers: RemoteCustomer[]; cursor: string | null }> {
-    if (!this.spec.endpoints.list) throw this.error('hard_decline', 'action_not_supported', 'customerSync.endpoints.list is not defined');
+    if (!this.spec.endpoints.list)
+      throw this.error('hard_decline', 'action_not_supported', 'customerSync.endpoints.list is not defined');
     const { items, next, more } = await this.page('list', cursor);
-    return { customers: items.map((item) => this.fromRecord('list', item)), cursor: more && next !== null ? next : null };
+    return {
+      customers: items.map((item) => this.fromRecord('list', item)),
+      cursor: more && next !== null ? next : null,
+    };
   }
 
   // --- internals ---
 
-  private async page(name: 'changes' | 'list', cursor: string | null): Promise<{ items: unknown[]; next: string | null; more: boolean }> {
+  private async page(
+    name: 'changes' | 'list',
+    cursor: string | null,
+  ): Promise<{ items: unknown[]; next: string | null; more: boolean }> {
     const endpoint = this.spec.endpoints[name]!;
     const res = await this.send(name, cursor === null ? {} : { cursor });
     const items = readPath(res.body, endpoint.items);
-    if (!Array.isArray(items)) throw this.error('ambiguous', 'malformed_response', `${name}: no array at '${endpoint.items}'`);
+    if (!Array.isArray(items))
+      throw this.error('ambiguous', 'malformed_response', `${name}: no array at '${endpoint.items}'`);
     const next = readString(res.body, endpoint.nextCursor) ?? null;
     const more = endpoint.hasMore ? readPath(res.body, endpoint.hasMore) === true : items.length > 0;
     return { items, next, more };
@@ -270,7 +334,8 @@ export class DeclarativeCustomerAdapter implements CustomerSyncAdapter {
   private fromRecord(name: CustomerSyncEndpointName, record: unknown): RemoteCustomer {
     const { id, localId, deleted } = this.spec.record;
     const remoteId = readString(record, id);
-    if (!remoteId) throw this.error('ambiguous', 'malformed_response', `${name}: the record has no id at '${id}'`);
+    if (!remoteId)
+      throw this.error('ambiguous', 'malformed_response', `${name}: the record has no id at '${id}'`);
     const f = this.spec.fields;
     const text = (path: string | undefined) => (path ? asText(readPath(record, path)) : null);
     const rawMetadata = f.metadata ? readPath(record, f.metadata) : undefined;
@@ -281,14 +346,23 @@ export class DeclarativeCustomerAdapter implements CustomerSyncAdapter {
         if (value !== null) metadata[k] = value;
       }
     }
-    const address = Object.fromEntries(ADDRESS_PARTS.map((p) => [p, text(f.address?.[p])])) as unknown as CustomerAddress;
+    const address = Object.fromEntries(
+      ADDRESS_PARTS.map((p) => [p, text(f.address?.[p])]),
+    ) as unknown as CustomerAddress;
     const linked = localId ? readString(record, localId) : undefined;
     const gone = deleted ? Boolean(readPath(record, deleted)) : false;
     return {
       remoteId,
       fields: gone
         ? normalizeFields({})
-        : normalizeFields({ email: text(f.email), name: text(f.name), phone: text(f.phone), description: text(f.description), address, metadata }),
+        : normalizeFields({
+            email: text(f.email),
+            name: text(f.name),
+            phone: text(f.phone),
+            description: text(f.description),
+            address,
+            metadata,
+          }),
       localId: linked ?? null,
       deleted: gone,
     };
@@ -298,12 +372,36 @@ export class DeclarativeCustomerAdapter implements CustomerSyncAdapter {
    * Sends one endpoint's request with auth (a 401 with refreshable auth refreshes the token once) and
    * turns failures into typed errors; statuses in `accept` are answers, not failures.
    */
-  private async send(name: CustomerSyncEndpointName, extra: Vars, body?: Record<string, unknown>, accept: number[] = []): Promise<IncomingResponse> {
+  private async send(
+    name: CustomerSyncEndpointName,
+    extra: Vars,
+    body?: Record<string, unknown>,
+    accept: number[] = [],
+  ): Promise<IncomingResponse> {
     const endpoint = this.spec.endpoints[name];
-    if (!endpoint) throw this.error('hard_decline', 'action_not_supported', `customerSync.endpoints.${name} is not defined`);
-    const vars: Vars = { credentials: this.rt.connection.credentials, settings: this.rt.connection.settings, ...extra };
+    if (!endpoint)
+      throw this.error(
+        'hard_decline',
+        'action_not_supported',
+        `customerSync.endpoints.${name} is not defined`,
+      );
+    const vars: Vars = {
+      credentials: this.rt.connection.credentials,
+      settings: this.rt.connection.settings,
+      ...extra,
+    };
     // Bodies are data, never templates: customer fields must not be interpreted.
-    const request = buildRequest(this.rt.baseUrl, { method: endpoint.method, path: endpoint.path, query: endpoint.query, headers: endpoint.headers, idempotencyHeader: endpoint.idempotencyHeader }, vars);
+    const request = buildRequest(
+      this.rt.baseUrl,
+      {
+        method: endpoint.method,
+        path: endpoint.path,
+        query: endpoint.query,
+        headers: endpoint.headers,
+        idempotencyHeader: endpoint.idempotencyHeader,
+      },
+      vars,
+    );
     if (body) {
       request.body = JSON.stringify(body);
       request.headers['content-type'] = 'application/json';
@@ -316,7 +414,11 @@ export class DeclarativeCustomerAdapter implements CustomerSyncAdapter {
         return await sendRequest(this.rt.fetch, { ...request, headers }, this.rt.timeoutMs);
       } catch (err) {
         if (!(err instanceof TransportError)) throw err;
-        throw this.error(err.sent === false ? 'retryable' : 'ambiguous', err.code, `${where}: ${err.message}`);
+        throw this.error(
+          err.sent === false ? 'retryable' : 'ambiguous',
+          err.code,
+          `${where}: ${err.message}`,
+        );
       }
     };
     let res = await attempt(false);
@@ -324,26 +426,51 @@ export class DeclarativeCustomerAdapter implements CustomerSyncAdapter {
     if ((res.status >= 200 && res.status < 300) || accept.includes(res.status)) return res;
 
     const retryAfterMs = retryAfterOf(res.status, (h) => res.headers.get(h), this.rt.now());
-    if (res.status === 429) throw new RemoteRateLimitedError(this.redact(`${this.def.name} ${where}: rate limited`), retryAfterMs);
+    if (res.status === 429)
+      throw new RemoteRateLimitedError(this.redact(`${this.def.name} ${where}: rate limited`), retryAfterMs);
     const { codePath, messagePath, rules } = this.def.errors;
     const code = readString(res.body, codePath);
     const message = readString(res.body, messagePath);
     const detail = `HTTP ${res.status}${code ? ` ${code}` : ''}${message ? `: ${message}` : ''}`;
     const classification = classifyHttpFailure(rules, res.status, code);
     if (classification === 'invalid_credentials') {
-      throw new InvalidCredentialsError(this.redact(`${this.def.name}: credentials refused on ${where}: ${detail}`));
+      throw new InvalidCredentialsError(
+        this.redact(`${this.def.name}: credentials refused on ${where}: ${detail}`),
+      );
     }
-    throw this.error(classification, code ?? `http_${res.status}`, `${where} failed: ${detail}`, res.status, classification === 'retryable' ? retryAfterMs : undefined);
+    throw this.error(
+      classification,
+      code ?? `http_${res.status}`,
+      `${where} failed: ${detail}`,
+      res.status,
+      classification === 'retryable' ? retryAfterMs : undefined,
+    );
   }
 
-  private error(classification: ErrorClass, code: string, message: string, httpStatus?: number, retryAfterMs?: number): GatewayError {
-    return new GatewayError(classification, code, this.redact(`${this.def.name} ${message}`), httpStatus, retryAfterMs);
+  private error(
+    classification: ErrorClass,
+    code: string,
+    message: string,
+    httpStatus?: number,
+    retryAfterMs?: number,
+  ): GatewayError {
+    return new GatewayError(
+      classification,
+      code,
+      this.redact(`${this.def.name} ${message}`),
+      httpStatus,
+      retryAfterMs,
+    );
   }
 
   /** No credential, token or auth header value ever appears in an error message. */
   private redact(message: string): string {
-    const declared = this.def.credentials.filter((c) => c.secret).map((c) => this.rt.connection.credentials[c.name]);
-    const secrets = [...declared, ...this.rt.auth.secrets()].filter((s): s is string => s !== undefined && s.length >= 4);
+    const declared = this.def.credentials
+      .filter((c) => c.secret)
+      .map((c) => this.rt.connection.credentials[c.name]);
+    const secrets = [...declared, ...this.rt.auth.secrets()].filter(
+      (s): s is string => s !== undefined && s.length >= 4,
+    );
     return secrets.reduce((text, secret) => text.split(secret).join('[redacted]'), message);
   }
 }
@@ -372,7 +499,11 @@ class CustomerSystemGateway implements PaymentGateway {
       await this.adapter.retrieve(PROBE_ID);
       return { ok: true, latencyMs: Date.now() - started };
     } catch (err) {
-      if (err instanceof GatewayError || err instanceof InvalidCredentialsError || err instanceof RemoteRateLimitedError) {
+      if (
+        err instanceof GatewayError ||
+        err instanceof InvalidCredentialsError ||
+        err instanceof RemoteRateLimitedError
+      ) {
         return { ok: false, latencyMs: Date.now() - started, detail: err.message };
       }
       throw err;
@@ -389,7 +520,13 @@ class CustomerSystemGateway implements PaymentGateway {
 
   /** Payment calls are refused as a hard decline (a promise that rejects, like any gateway failure). */
   private refuse<T>(): Promise<T> {
-    return Promise.reject(new GatewayError('hard_decline', 'not_a_payment_gateway', `${this.def.name} syncs customers and takes no payments`));
+    return Promise.reject(
+      new GatewayError(
+        'hard_decline',
+        'not_a_payment_gateway',
+        `${this.def.name} syncs customers and takes no payments`,
+      ),
+    );
   }
 
   authorize(): Promise<GatewayOutcome> {

@@ -101,7 +101,10 @@ export function createDeclarativeProviderFactory(
       ...rt,
       definition: definition as GatewayDefinition,
       ...(customerSync
-        ? { otherWebhooks: (raw: Buffer, headers: HeaderBag) => customerSync.parseWebhook(rt.connection.credentials, raw, headers, now()) }
+        ? {
+            otherWebhooks: (raw: Buffer, headers: HeaderBag) =>
+              customerSync.parseWebhook(rt.connection.credentials, raw, headers, now()),
+          }
         : {}),
     });
   }
