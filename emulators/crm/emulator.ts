@@ -2,7 +2,8 @@
  * "Nimbus CRM": an emulated REST CRM with a wire format unlike Stripe's, for the declarative CRM
  * target (providers/democrm.yaml), tests and the demo.
  *
- * - Bearer auth: every `Authorization: Bearer crm_...` token is its own account (like Stripe's keys).
+ * - Bearer auth: every `Authorization: Bearer crm_...` token is its own account (like Stripe's keys);
+ *   or OAuth2 client credentials at POST /oauth/token for a client registered with `addClient`.
  * - JSON in and out, snake_case, nested records under `contact`: `full_name`, `emails: [{ value, primary }]`,
  *   `phones: [{ number, kind }]`, `postal_address: { street_lines: [], city, zip, region, country_code }`,
  *   `notes`, `custom_fields`, `external_ref` (the caller's id), ISO 8601 timestamps with milliseconds.
@@ -135,6 +136,10 @@ export class CrmEmulator {
   private readonly log: CrmRequestRecord[] = [];
   private readonly deliveryLog: CrmDelivery[] = [];
   private readonly rules: FailRule[] = [];
+  private readonly clients = new Map<string, string>();
+  private readonly issued = new Map<string, { clientId: string; expiresAt: number }>();
+  /** OAuth2 access tokens handed out (client-credentials grant). */
+  tokensIssued = 0;
   private server?: RunningServer;
   private seq = 0;
   private paused = false;
@@ -153,6 +158,7 @@ export class CrmEmulator {
   async start(): Promise<string> {
     const app = express();
     app.use(express.json({ limit: '1mb' }));
+    app.post('/oauth/token', express.urlencoded({ extended: false }), (req, res) => this.token(req, res));
     app.post('/_emulator/fail-next', (req, res) => {
       const body = req.body as Partial<FailRule> & { count?: number };
       this.failNext({
@@ -200,6 +206,14 @@ export class CrmEmulator {
     });
   }
 
+  /**
+   * Registers an OAuth2 client: POST /oauth/token with grant_type=client_credentials (client id and
+   * secret as form fields or HTTP Basic) returns a bearer token acting for account `client:<id>`.
+   */
+  addClient(clientId: string, clientSecret: string): void {
+    this.clients.set(clientId, clientSecret);
+  }
+
   /** Every API request answered, oldest first. */
   requests(): CrmRequestRecord[] {
     return this.log.map((r) => ({ ...r }));
@@ -240,7 +254,10 @@ export class CrmEmulator {
   }
 
   private authenticate(req: Request, res: Response, next: NextFunction): void {
-    const token = /^Bearer (crm_[A-Za-z0-9_]{8,})$/.exec(req.header('authorization') ?? '')?.[1];
+    const bearer = /^Bearer (crm_[A-Za-z0-9_]{8,})$/.exec(req.header('authorization') ?? '')?.[1];
+    // An OAuth2 token acts for its client's account; an expired one is refused like a wrong one.
+    const issued = bearer ? this.issued.get(bearer) : undefined;
+    const token = issued ? (issued.expiresAt > Date.now() ? `client:${issued.clientId}` : undefined) : bearer;
     res.locals['token'] = token ?? null;
     const started = Date.now();
     res.on('finish', () =>
@@ -279,6 +296,30 @@ export class CrmEmulator {
     }
     res.locals['account'] = account;
     next();
+  }
+
+  private token(req: Request, res: Response): void {
+    const form = req.body as Record<string, string | undefined>;
+    let [id, secret] = [form['client_id'], form['client_secret']];
+    const basic = /^Basic (.+)$/.exec(req.header('authorization') ?? '')?.[1];
+    if (basic) [id, secret] = Buffer.from(basic, 'base64').toString().split(':').map(decodeURIComponent);
+    if (form['grant_type'] !== 'client_credentials') {
+      res.status(400).json({ error: 'unsupported_grant_type' });
+      return;
+    }
+    if (!id || this.clients.get(id) !== secret) {
+      res.status(401).json({ error: 'invalid_client' });
+      return;
+    }
+    const accessToken = `crm_oat_${randomBytes(12).toString('hex')}`;
+    this.issued.set(accessToken, { clientId: id, expiresAt: Date.now() + 3600_000 });
+    this.tokensIssued += 1;
+    res.json({ access_token: accessToken, token_type: 'bearer', expires_in: 3600 });
+  }
+
+  /** Expires every OAuth2 token at once (the next call gets 401 and must fetch a new one). */
+  revokeTokens(): void {
+    for (const entry of this.issued.values()) entry.expiresAt = 0;
   }
 
   private fail(res: Response, status: number, code: string, message: string): void {

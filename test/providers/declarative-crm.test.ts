@@ -20,7 +20,12 @@ import {
 } from '../../src/providers/declarative/index.js';
 import { createEgressFetch } from '../../src/providers/egress/egress-fetch.js';
 import { OutboundUrlError } from '../../src/providers/url-policy.js';
-import { GatewayError, WebhookSignatureError, type ProviderFactory } from '../../src/providers/types.js';
+import {
+  GatewayError,
+  InvalidCredentialsError,
+  WebhookSignatureError,
+  type ProviderFactory,
+} from '../../src/providers/types.js';
 
 const root = join(import.meta.dirname, '..', '..');
 let crm: CrmEmulator;
@@ -244,6 +249,51 @@ describe('providers/democrm.yaml', () => {
         contact: { id: 'x' },
       }),
     ).toBeNull();
+  });
+});
+
+describe('the same CRM behind OAuth2 client credentials (auth.ts reused)', () => {
+  it('fetches a token through the egress path, refreshes it once on a 401, and names refused credentials', async () => {
+    const oauth = createDeclarativeProviderFactory(
+      {
+        ...definition,
+        name: 'democrm_oauth',
+        credentials: [
+          { name: 'clientId' },
+          { name: 'clientSecret' },
+          { name: 'webhookSecret', required: false },
+        ],
+        auth: {
+          type: 'oauth2_client_credentials',
+          tokenUrl: '{{settings.baseUrl}}/oauth/token',
+          clientId: '{{credentials.clientId}}',
+          clientSecret: '{{credentials.clientSecret}}',
+          clientAuthentication: 'basic',
+        },
+      },
+      { fetch: createEgressFetch({ allowPrivateNetworks: true }), timeoutMs: 2000 },
+    );
+    const clientId = `app_${randomBytes(4).toString('hex')}`;
+    crm.addClient(clientId, 'app-secret');
+    const connectAs = (secret: string) =>
+      oauth.customerSync!.connect({
+        tenantId: 't',
+        connectionId: `c_${secret}`,
+        credentials: { clientId, clientSecret: secret },
+        settings: { baseUrl: crm.url },
+      });
+    const adapter = connectAs('app-secret');
+    const before = crm.tokensIssued;
+    const { remoteId } = await adapter.create(ada, { localId: 'cust_o', idempotencyKey: 'o1' });
+    expect(crm.contacts(`client:${clientId}`).map((c) => c.id)).toEqual([remoteId]);
+    crm.revokeTokens();
+    expect(await adapter.retrieve(remoteId)).toMatchObject({ remoteId, localId: 'cust_o' });
+    expect(crm.tokensIssued - before).toBe(2);
+    const err = await connectAs('wrong')
+      .retrieve(remoteId)
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InvalidCredentialsError);
+    expect((err as Error).message).not.toContain('wrong');
   });
 });
 
