@@ -138,6 +138,7 @@ export class CrmEmulator {
   private readonly rules: FailRule[] = [];
   private readonly clients = new Map<string, string>();
   private readonly issued = new Map<string, { clientId: string; expiresAt: number }>();
+  private readonly nextIds: string[] = [];
   /** OAuth2 access tokens handed out (client-credentials grant). */
   tokensIssued = 0;
   private server?: RunningServer;
@@ -212,6 +213,11 @@ export class CrmEmulator {
    */
   addClient(clientId: string, clientSecret: string): void {
     this.clients.set(clientId, clientSecret);
+  }
+
+  /** The next contact created gets this id (e.g. one another system already uses). */
+  useNextId(id: string): void {
+    this.nextIds.push(id);
   }
 
   /** Every API request answered, oldest first. */
@@ -365,7 +371,7 @@ export class CrmEmulator {
     if (problem) return this.fail(res, 422, 'invalid_field', problem);
     const now = new Date().toISOString();
     const contact: CrmContact = {
-      id: `ctc_${randomBytes(8).toString('hex')}`,
+      id: this.nextIds.shift() ?? `ctc_${randomBytes(8).toString('hex')}`,
       external_ref: null,
       full_name: null,
       emails: [],

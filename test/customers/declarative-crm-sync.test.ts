@@ -357,6 +357,24 @@ describe('a declarative CRM as a second system', () => {
     // Still exactly one record on each side.
     expect(crm.contacts(t.token)).toHaveLength(1);
     expect((await s.sdk.customers.list({ limit: 100 })).data).toHaveLength(1);
+
+    // A CRM contact whose id is the Stripe customer's id is another customer: mappings are per connection.
+    crm.useNextId(stripeId);
+    await crmApi(t, 'POST', '/contacts', { contact: { full_name: 'Same id, other system' } });
+    const twin = await eventually('the CRM-born customer', async () => {
+      const list = await request(f.stack.app).get('/v1/customers').set(s.auth).expect(200);
+      return (list.body.data as { id: string; name: string }[]).find(
+        (x) => x.name === 'Same id, other system',
+      );
+    });
+    expect(twin.id).not.toBe(c.id);
+    expect(await syncedAt(s, twin.id, t.connectionId)).toBe(stripeId);
+    const twinAtStripe = await syncedAt(s, twin.id, s.connectionId);
+    expect(twinAtStripe).not.toBe(stripeId);
+    expect((await getCustomer(s, c.id)).name).toBe('Both, renamed in CRM');
+    expect(((await s.sdk.customers.retrieve(stripeId)) as { name?: string }).name).toBe(
+      'Both, renamed in CRM',
+    );
   });
 
   it("works as a tenant's own provider too: PUT /v1/providers/:name validates the customerSync section and the connection syncs", async () => {
