@@ -399,4 +399,25 @@ describe('a declarative CRM as a second system', () => {
     const remoteId = await syncedAt(t, c.id, t.connectionId, 1);
     expect(crm.contact(t.token, remoteId)).toMatchObject({ external_ref: c.id, full_name: 'Own provider' });
   });
+
+  it('takes no payment: routing skips a CRM connection even when a rule lists it, and says why', async () => {
+    const t = await setUpCrmTenant();
+    await request(f.stack.app)
+      .put('/v1/routing/rules')
+      .set(t.auth)
+      .send({ rules: [{ name: 'all', priority: 1, connectionIds: [t.connectionId] }] })
+      .expect(200);
+    const sim = await request(f.stack.app)
+      .post('/v1/routing/simulate')
+      .set(t.auth)
+      .send({ amount: 100, currency: 'EUR', country: 'DE' })
+      .expect(200);
+    expect(sim.body.candidates).toEqual([]);
+    expect(sim.body.skipped).toEqual([
+      expect.objectContaining({
+        connectionId: t.connectionId,
+        reason: expect.stringContaining('does not support currency EUR'),
+      }),
+    ]);
+  });
 });
