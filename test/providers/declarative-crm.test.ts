@@ -349,6 +349,12 @@ describe('customerSync definitions are validated on save, naming the path', () =
       /invalid option/i,
     ],
     [
+      'two fields on one path',
+      (d) => (d.customerSync!.fields!['description'] = 'full_name'),
+      'customerSync.fields.description',
+      /'full_name' is already mapped by fields.name/,
+    ],
+    [
       'neither actions nor customerSync',
       (d) => delete (d as Record<string, unknown>)['customerSync'],
       'actions',

@@ -646,11 +646,40 @@ function checkDefinition(def: z.infer<typeof baseDefinitionSchema>, ctx: z.core.
   if (def.customerSync?.webhook) {
     checkSignature(def.customerSync.webhook.signature, ['customerSync', 'webhook', 'signature'], credentialNames, ctx);
   }
+  if (def.customerSync) checkFieldMapping(def.customerSync, ctx);
   if (!def.actions && !def.customerSync) {
     ctx.addIssue({ code: 'custom', path: ['actions'], message: 'Define actions (a payment gateway), customerSync (a customer system), or both' });
   }
   if (def.actions && !def.capabilities) {
     ctx.addIssue({ code: 'custom', path: ['capabilities'], message: 'A payment gateway (actions) declares its capabilities' });
+  }
+}
+
+/** Two of our fields (or a field and the id or link) written to the same remote path would overwrite each other. */
+function checkFieldMapping(spec: z.output<typeof customerSyncSchema>, ctx: z.core.$RefinementCtx): void {
+  const { address, ...plain } = spec.fields;
+  const taken = new Map<string, string>([[spec.record.id, 'record.id']]);
+  if (spec.record.localId) taken.set(spec.record.localId, 'record.localId');
+  const entries: [string[], string | undefined][] = [
+    ...Object.entries(plain).map(([k, v]): [string[], string | undefined] => [[k], v]),
+    ...Object.entries(address ?? {}).map(([k, v]): [string[], string | undefined] => [['address', k], v]),
+  ];
+  // An invalid path is reported by its own field; it compares as itself here.
+  const keyOf = (path: string): string => {
+    try {
+      return JSON.stringify(parsePath(path));
+    } catch {
+      return path;
+    }
+  };
+  for (const [at, path] of entries) {
+    if (!path) continue;
+    const key = keyOf(path);
+    const other = [...taken.entries()].find(([p]) => keyOf(p) === key)?.[1];
+    if (other) {
+      ctx.addIssue({ code: 'custom', path: ['customerSync', 'fields', ...at], message: `'${path}' is already mapped by ${other}` });
+    }
+    taken.set(path, `fields.${at.join('.')}`);
   }
 }
 
