@@ -380,6 +380,133 @@ const declineCodesSchema = z.record(z.string().min(1), z.enum(UNIFIED_DECLINE_CO
     "The provider's raw decline/error codes (as read at declineCode or errors.codePath) → Switchyard's unified code, shown beside the raw code on each attempt. Unlisted codes get the generic code of their class (card_declined or processing_error).",
 });
 
+/**
+ * Variables each customer-sync endpoint's templates can use (what the runtime passes for that call).
+ * Request bodies are not templates: they are built from `fields`, so customer data is never parsed
+ * as a template.
+ */
+export const CUSTOMER_SYNC_TEMPLATE_VARIABLES = {
+  create: ['localId', 'idempotencyKey', 'credentials', 'settings'],
+  update: ['remoteId', 'localId', 'idempotencyKey', 'credentials', 'settings'],
+  delete: ['remoteId', 'idempotencyKey', 'credentials', 'settings'],
+  retrieve: ['remoteId', 'credentials', 'settings'],
+  changes: ['cursor', 'credentials', 'settings'],
+  list: ['cursor', 'credentials', 'settings'],
+} as const satisfies Record<string, readonly string[]>;
+
+const customerEndpoint = z
+  .object({
+    method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']),
+    path: template
+      .refine((p) => p.startsWith('/'), { message: "A path starts with '/' (it is appended to baseUrl)" })
+      .meta({ description: "Appended to baseUrl; interpolated values are URL-encoded, e.g. '/contacts/{{remoteId}}'." }),
+    query: z.record(z.string(), template).optional().meta({ description: 'Query parameters (templates); one rendering to nothing is left out.' }),
+    headers: z.record(z.string(), template).optional(),
+    idempotencyHeader: z
+      .string()
+      .regex(/^[A-Za-z0-9-]+$/, 'Not a valid header name')
+      .optional()
+      .meta({ description: 'Header that carries our idempotency key (customer, version, connection).' }),
+  })
+  .strict()
+  .meta({ id: 'CustomerSyncEndpoint', description: 'One HTTP call of the remote system. Write bodies are built from `fields`.' });
+
+const customerEventKind = z.enum(['created', 'updated', 'deleted']);
+
+const customerEventMapping = z
+  .object({
+    eventId: responsePath.meta({ description: 'Unique event id (the inbox dedupes on it).' }),
+    type: responsePath.meta({ description: 'The event type, looked up in `kinds`.' }),
+    kinds: z
+      .record(z.string(), customerEventKind)
+      .refine((k) => Object.keys(k).length > 0, { message: 'Map at least one event type' })
+      .meta({ description: "Remote event type → 'created' | 'updated' | 'deleted'; other types are ignored." }),
+    remoteId: responsePath.meta({ description: "The record's id at the remote system." }),
+    localId: responsePath.optional().meta({ description: 'Our id, when the event carries the link.' }),
+    occurredAt: responsePath.meta({ description: 'When it changed: an ISO 8601 string, or epoch seconds/milliseconds.' }),
+  })
+  .strict()
+  .meta({ id: 'CustomerSyncEventMapping' });
+
+const feedEndpoint = customerEndpoint
+  .extend({
+    items: responsePath.meta({ description: 'Where the array of items is in the response.' }),
+    nextCursor: responsePath.optional().meta({ description: 'The cursor to resume from (sent again as {{cursor}}).' }),
+    hasMore: responsePath.optional().meta({ description: 'A boolean: more pages follow. Without it, a page with items means "maybe more".' }),
+  })
+  .strict();
+
+const addressFieldsMapping = z
+  .object({
+    line1: responsePath.optional(),
+    line2: responsePath.optional(),
+    city: responsePath.optional(),
+    postalCode: responsePath.optional(),
+    state: responsePath.optional(),
+    country: responsePath.optional(),
+  })
+  .strict();
+
+const customerSyncSchema = z
+  .object({
+    record: z
+      .object({
+        root: responsePath.optional().meta({
+          description: "Where the record sits in a single-record request and response, e.g. 'contact' for { contact: {...} }; absent: the body is the record.",
+        }),
+        id: responsePath.meta({ description: "The remote id, inside the record (e.g. 'id')." }),
+        localId: responsePath.optional().meta({
+          description: 'Where our customer id is stored on the remote record (written on create, read back to link records).',
+        }),
+        deleted: responsePath.optional().meta({ description: 'A flag that marks an archived record (truthy: deleted).' }),
+      })
+      .strict(),
+    fields: z
+      .object({
+        email: responsePath.optional(),
+        name: responsePath.optional(),
+        phone: responsePath.optional(),
+        description: responsePath.optional(),
+        metadata: responsePath.optional().meta({ description: 'An object of string values (custom fields).' }),
+        address: addressFieldsMapping.optional(),
+      })
+      .strict()
+      .meta({
+        id: 'CustomerSyncFieldMapping',
+        description: "Our customer field → its path inside the remote record, e.g. email: 'emails[0].value'. Unmapped fields are not synced.",
+      }),
+    endpoints: z
+      .object({
+        create: customerEndpoint,
+        update: customerEndpoint.meta({ description: 'Gets only the changed fields (a whole array when one of its items changed).' }),
+        delete: customerEndpoint,
+        retrieve: customerEndpoint
+          .extend({
+            notFoundStatuses: z.array(z.number().int().min(400).max(599)).default([404]).meta({ description: 'The record never existed.' }),
+            goneStatuses: z.array(z.number().int().min(400).max(599)).default([410]).meta({ description: 'The record was deleted.' }),
+          })
+          .strict(),
+        changes: feedEndpoint
+          .extend({ event: customerEventMapping.meta({ description: 'Reads one item of the feed, paths relative to the item.' }) })
+          .strict()
+          .optional()
+          .meta({ description: 'The change feed read by reconciliation, oldest first.' }),
+        list: feedEndpoint.optional().meta({ description: 'Every record, page by page (items are records).' }),
+      })
+      .strict(),
+    events: customerEventMapping.meta({ description: "Reads a verified webhook's body." }),
+    webhook: z
+      .object({ signature: signatureSchema })
+      .strict()
+      .optional()
+      .meta({ description: "How the system's webhooks are signed (used when the provider has no payment webhook rule)." }),
+  })
+  .strict()
+  .meta({
+    id: 'CustomerSyncDefinition',
+    description: 'Makes the provider a customer-sync target: endpoints, field mapping, webhook events. See docs/customer-sync.md.',
+  });
+
 const baseDefinitionSchema = z
   .object({
     $schema: z.string().optional(),
@@ -400,11 +527,12 @@ const baseDefinitionSchema = z
     credentials: z.array(credentialField).default([]),
     settings: z.array(settingField).default([]),
     auth: authSchema,
-    actions: actionsSchema,
-    statusMap,
+    actions: actionsSchema.optional().meta({ description: 'The payment actions; absent for a system that only syncs customers.' }),
+    statusMap: statusMap.default({}),
     errors: errorsSchema.default({ rules: [] }),
     webhook: webhookSchema.optional(),
-    capabilities: capabilitiesSchema,
+    capabilities: capabilitiesSchema.optional().meta({ description: 'Required with actions.' }),
+    customerSync: customerSyncSchema.optional(),
     currencyExceptions: currencyExceptionsSchema.default({}),
     declineCodes: declineCodesSchema.default({}),
   })
@@ -430,7 +558,15 @@ function collectTemplates(def: z.infer<typeof baseDefinitionSchema>): TemplateFi
     if (k !== 'type' && k !== 'name' && k !== 'clientAuthentication')
       add(['auth', k], v, CONNECTION_TEMPLATE_VARIABLES);
   }
-  for (const [name, action] of Object.entries(def.actions)) {
+  for (const [name, endpoint] of Object.entries(def.customerSync?.endpoints ?? {})) {
+    if (!endpoint) continue;
+    const at = ['customerSync', 'endpoints', name];
+    const allowed = CUSTOMER_SYNC_TEMPLATE_VARIABLES[name as keyof typeof CUSTOMER_SYNC_TEMPLATE_VARIABLES];
+    add([...at, 'path'], endpoint.path, allowed);
+    add([...at, 'query'], endpoint.query, allowed);
+    add([...at, 'headers'], endpoint.headers, allowed);
+  }
+  for (const [name, action] of Object.entries(def.actions ?? {})) {
     if (!action) continue;
     const at = ['actions', name];
     const allowed = ACTION_TEMPLATE_VARIABLES[name as keyof typeof ACTION_TEMPLATE_VARIABLES];
@@ -457,7 +593,12 @@ function checkDefinition(def: z.infer<typeof baseDefinitionSchema>, ctx: z.core.
     for (const variable of vars) {
       const [root, key] = parsePath(variable);
       if (typeof root !== 'string' || !field.allowed.includes(root)) {
-        const where = field.path[0] === 'actions' ? ` in action '${String(field.path[1])}'` : '';
+        const where =
+          field.path[0] === 'actions'
+            ? ` in action '${String(field.path[1])}'`
+            : field.path[0] === 'customerSync'
+              ? ` in customerSync endpoint '${String(field.path[2])}'`
+              : '';
         ctx.addIssue({
           code: 'custom',
           path: field.path,
@@ -501,50 +642,92 @@ function checkDefinition(def: z.infer<typeof baseDefinitionSchema>, ctx: z.core.
       });
     seen.add(c.name);
   });
-  if (def.webhook) {
-    const sig = def.webhook.signature;
-    if (!credentialNames.has(sig.secretCredential)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['webhook', 'signature', 'secretCredential'],
-        message: `'${sig.secretCredential}' is not a declared credential`,
-      });
-    }
+  if (def.webhook) checkSignature(def.webhook.signature, ['webhook', 'signature'], credentialNames, ctx);
+  if (def.customerSync?.webhook) {
+    checkSignature(def.customerSync.webhook.signature, ['customerSync', 'webhook', 'signature'], credentialNames, ctx);
+  }
+  if (def.customerSync) checkFieldMapping(def.customerSync, ctx);
+  if (!def.actions && !def.customerSync) {
+    ctx.addIssue({ code: 'custom', path: ['actions'], message: 'Define actions (a payment gateway), customerSync (a customer system), or both' });
+  }
+  if (def.actions && !def.capabilities) {
+    ctx.addIssue({ code: 'custom', path: ['capabilities'], message: 'A payment gateway (actions) declares its capabilities' });
+  }
+}
+
+/** Two of our fields (or a field and the id or link) written to the same remote path would overwrite each other. */
+function checkFieldMapping(spec: z.output<typeof customerSyncSchema>, ctx: z.core.$RefinementCtx): void {
+  const { address, ...plain } = spec.fields;
+  const taken = new Map<string, string>([[spec.record.id, 'record.id']]);
+  if (spec.record.localId) taken.set(spec.record.localId, 'record.localId');
+  const entries: [string[], string | undefined][] = [
+    ...Object.entries(plain).map(([k, v]): [string[], string | undefined] => [[k], v]),
+    ...Object.entries(address ?? {}).map(([k, v]): [string[], string | undefined] => [['address', k], v]),
+  ];
+  // An invalid path is reported by its own field; it compares as itself here.
+  const keyOf = (path: string): string => {
     try {
-      const vars = templateVariables(sig.signedPayload);
-      const unknown = vars.filter((v) => v !== 'body' && v !== 'timestamp');
-      if (unknown.length > 0 || !vars.includes('body')) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['webhook', 'signature', 'signedPayload'],
-          message: "signedPayload must contain '{{body}}' and may only use '{{timestamp}}' besides it",
-        });
-      } else if (vars.includes('timestamp') && !sig.timestampHeader) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['webhook', 'signature', 'timestampHeader'],
-          message: "signedPayload uses '{{timestamp}}': set timestampHeader",
-        });
-      }
-      // {{body}} is spliced in as raw bytes, so it must appear without filters.
-      if (
-        parseTemplate(sig.signedPayload).some(
-          (p) => p.kind === 'expr' && p.expr.path === 'body' && p.expr.filters.length > 0,
-        )
-      ) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['webhook', 'signature', 'signedPayload'],
-          message: "'{{body}}' takes no filters",
-        });
-      }
-    } catch (err) {
+      return JSON.stringify(parsePath(path));
+    } catch {
+      return path;
+    }
+  };
+  for (const [at, path] of entries) {
+    if (!path) continue;
+    const key = keyOf(path);
+    const other = [...taken.entries()].find(([p]) => keyOf(p) === key)?.[1];
+    if (other) {
+      ctx.addIssue({ code: 'custom', path: ['customerSync', 'fields', ...at], message: `'${path}' is already mapped by ${other}` });
+    }
+    taken.set(path, `fields.${at.join('.')}`);
+  }
+}
+
+type SignatureRule = z.output<typeof signatureSchema>;
+
+/** A webhook signature rule names a declared secret and signs the raw body (optionally with a timestamp). */
+function checkSignature(sig: SignatureRule, at: string[], credentialNames: Set<string>, ctx: z.core.$RefinementCtx): void {
+  if (!credentialNames.has(sig.secretCredential)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: [...at, 'secretCredential'],
+      message: `'${sig.secretCredential}' is not a declared credential`,
+    });
+  }
+  try {
+    const vars = templateVariables(sig.signedPayload);
+    const unknown = vars.filter((v) => v !== 'body' && v !== 'timestamp');
+    if (unknown.length > 0 || !vars.includes('body')) {
       ctx.addIssue({
         code: 'custom',
-        path: ['webhook', 'signature', 'signedPayload'],
-        message: (err as Error).message,
+        path: [...at, 'signedPayload'],
+        message: "signedPayload must contain '{{body}}' and may only use '{{timestamp}}' besides it",
+      });
+    } else if (vars.includes('timestamp') && !sig.timestampHeader) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [...at, 'timestampHeader'],
+        message: "signedPayload uses '{{timestamp}}': set timestampHeader",
       });
     }
+    // {{body}} is spliced in as raw bytes, so it must appear without filters.
+    if (
+      parseTemplate(sig.signedPayload).some(
+        (p) => p.kind === 'expr' && p.expr.path === 'body' && p.expr.filters.length > 0,
+      )
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [...at, 'signedPayload'],
+        message: "'{{body}}' takes no filters",
+      });
+    }
+  } catch (err) {
+    ctx.addIssue({
+      code: 'custom',
+      path: [...at, 'signedPayload'],
+      message: (err as Error).message,
+    });
   }
 }
 
@@ -557,7 +740,14 @@ export type ProviderDefinition = z.output<typeof providerDefinitionSchema>;
 export type ProviderDefinitionInput = z.input<typeof providerDefinitionSchema>;
 export type ActionDefinition = z.output<typeof actionSchema>;
 export type AuthDefinition = z.output<typeof authSchema>;
-export type ActionName = keyof ProviderDefinition['actions'];
+export type ActionName = keyof NonNullable<ProviderDefinition['actions']>;
+export type CustomerSyncDefinition = z.output<typeof customerSyncSchema>;
+export type CustomerSyncEndpointName = keyof CustomerSyncDefinition['endpoints'];
+/** A definition with payment actions (what DeclarativeGateway runs). */
+export type GatewayDefinition = ProviderDefinition & {
+  actions: NonNullable<ProviderDefinition['actions']>;
+  capabilities: NonNullable<ProviderDefinition['capabilities']>;
+};
 
 /** The JSON Schema (draft 2020-12) of the file format, for editors and external validators. */
 export function providerDefinitionJsonSchema(): Record<string, unknown> {

@@ -1,9 +1,10 @@
 /** Builds a ProviderFactory from a provider definition: zero code per gateway. */
 import { z } from 'zod';
 import { renderString } from '../../domain/template.js';
-import type { ConnectionContext, Credentials, PaymentGateway, ProviderFactory } from '../types.js';
+import type { ConnectionContext, Credentials, HeaderBag, PaymentGateway, ProviderFactory } from '../types.js';
 import { createAuthApplier, TokenCache } from './auth.js';
-import type { ProviderDefinition, ProviderDefinitionInput } from './definition.js';
+import { createDeclarativeCustomerSync, type ConnectionRuntime } from './customer-sync.js';
+import type { GatewayDefinition, ProviderDefinition, ProviderDefinitionInput } from './definition.js';
 import { DeclarativeGateway } from './gateway.js';
 import type { FetchLike } from './http.js';
 import { validateProviderDefinition } from './load.js';
@@ -26,6 +27,8 @@ export interface DeclarativeProviderFactory extends ProviderFactory {
 }
 
 const DEFAULT_TIMEOUT_MS = 10_000;
+
+const NO_PAYMENTS = { currencies: [], countries: [], paymentMethods: [], captureModes: [] };
 
 /** A ProviderFactory for a declarative definition (validated again here, so plain objects work too). */
 export function createDeclarativeProviderFactory(
@@ -57,7 +60,8 @@ export function createDeclarativeProviderFactory(
     return credentialSchema.parse(credentials) as Credentials;
   }
 
-  function create(ctx: ConnectionContext): PaymentGateway {
+  /** Credentials and required settings checked, base URL rendered, auth built: what every call needs. */
+  function runtimeOf(ctx: ConnectionContext): ConnectionRuntime {
     const credentials = validateCredentials(ctx.credentials);
     for (const setting of definition.settings) {
       if (
@@ -79,23 +83,40 @@ export function createDeclarativeProviderFactory(
       now,
       tokenCache,
     });
+    return { connection: { ...ctx, credentials }, baseUrl, auth, fetch: fetchImpl, timeoutMs, now };
+  }
+
+  const customerSync = definition.customerSync
+    ? createDeclarativeCustomerSync(definition, definition.customerSync, runtimeOf)
+    : undefined;
+
+  function create(ctx: ConnectionContext): PaymentGateway {
+    const rt = runtimeOf(ctx);
+    if (!definition.actions || !definition.capabilities) {
+      // Validation guarantees customerSync here: a provider without payment actions syncs customers.
+      if (!customerSync) throw new Error(`${definition.name}: neither actions nor customerSync`);
+      return customerSync.gateway(rt);
+    }
     return new DeclarativeGateway({
-      definition,
-      connection: { ...ctx, credentials },
-      baseUrl,
-      auth,
-      fetch: fetchImpl,
-      timeoutMs,
-      now,
+      ...rt,
+      definition: definition as GatewayDefinition,
+      ...(customerSync
+        ? {
+            otherWebhooks: (raw: Buffer, headers: HeaderBag) =>
+              customerSync.parseWebhook(rt.connection.credentials, raw, headers, now()),
+          }
+        : {}),
     });
   }
 
   return {
     type: definition.name,
     definition,
-    capabilities: definition.capabilities,
+    // A customer system takes no payment: empty capabilities make routing skip it, with the reason.
+    capabilities: definition.capabilities ?? NO_PAYMENTS,
     declineCodes: definition.declineCodes,
     validateCredentials,
     create,
+    ...(customerSync ? { customerSync } : {}),
   };
 }

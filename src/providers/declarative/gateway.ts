@@ -21,7 +21,7 @@ import {
 import type { AuthApplier } from './auth.js';
 import { retryAfterOf } from '../retry-after.js';
 import { classifyHttpFailure } from './classify.js';
-import type { ActionDefinition, ActionName, ProviderDefinition } from './definition.js';
+import type { ActionDefinition, ActionName, GatewayDefinition } from './definition.js';
 import {
   buildRequest,
   readString,
@@ -33,7 +33,7 @@ import {
 import { parseWebhookEvent, verifyWebhookSignature } from './webhook.js';
 
 export interface GatewayRuntime {
-  definition: ProviderDefinition;
+  definition: GatewayDefinition;
   connection: ConnectionContext;
   /** Rendered and policy-checked, without a trailing slash. */
   baseUrl: string;
@@ -41,6 +41,8 @@ export interface GatewayRuntime {
   fetch: FetchLike;
   timeoutMs: number;
   now: () => number;
+  /** Verifies and reads webhooks when the definition has no payment webhook rule (customer-sync events). */
+  otherWebhooks?: (rawBody: Buffer, headers: HeaderBag) => GatewayWebhookEvent;
 }
 
 type Vars = Record<string, unknown>;
@@ -58,7 +60,7 @@ function isSuccess(status: number): boolean {
 }
 
 export class DeclarativeGateway implements PaymentGateway {
-  private readonly def: ProviderDefinition;
+  private readonly def: GatewayDefinition;
 
   constructor(private readonly rt: GatewayRuntime) {
     this.def = rt.definition;
@@ -190,6 +192,7 @@ export class DeclarativeGateway implements PaymentGateway {
 
   parseWebhook(rawBody: Buffer, headers: HeaderBag): GatewayWebhookEvent {
     const webhook = this.def.webhook;
+    if (!webhook && this.rt.otherWebhooks) return this.rt.otherWebhooks(rawBody, headers);
     if (!webhook) throw new WebhookSignatureError(`${this.def.name} does not send webhooks`);
     const secret = this.rt.connection.credentials[webhook.signature.secretCredential];
     if (!secret) {

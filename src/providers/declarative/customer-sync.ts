@@ -1,0 +1,547 @@
+/**
+ * The customer-sync side of a declarative provider: a `customerSync` section (endpoints, field
+ * mapping, events, webhook signature) becomes a {@link CustomerSyncProvider}, so a REST CRM is a
+ * YAML file and the sync engine does not change. Every call goes through the factory's fetch (the
+ * egress guard) with the definition's auth, like the payment actions.
+ */
+import { createHash } from 'node:crypto';
+import type { ErrorClass } from '../../domain/failures.js';
+import {
+  ADDRESS_PARTS,
+  normalizeFields,
+  sameValue,
+  type CustomerAddress,
+  type CustomerFields,
+} from '../../domain/customers/fields.js';
+import { parsePath, readPath } from '../../domain/template.js';
+import {
+  RemoteRateLimitedError,
+  type CustomerSyncAdapter,
+  type CustomerSyncProvider,
+  type RemoteCustomer,
+  type RemoteCustomerEvent,
+} from '../customer-sync.js';
+import { retryAfterOf } from '../retry-after.js';
+import {
+  GatewayError,
+  InvalidCredentialsError,
+  WebhookPayloadError,
+  WebhookSignatureError,
+  type ConnectionContext,
+  type GatewayOutcome,
+  type GatewayWebhookEvent,
+  type HeaderBag,
+  type HealthProbe,
+  type PaymentGateway,
+  type RefundOutcome,
+} from '../types.js';
+import type { AuthApplier } from './auth.js';
+import { classifyHttpFailure } from './classify.js';
+import type { CustomerSyncDefinition, CustomerSyncEndpointName, ProviderDefinition } from './definition.js';
+import {
+  buildRequest,
+  readString,
+  sendRequest,
+  TransportError,
+  type FetchLike,
+  type IncomingResponse,
+} from './http.js';
+import { verifyWebhookSignature } from './webhook.js';
+
+/** What one connection's calls need: built by the factory (credentials checked, base URL rendered, auth). */
+export interface ConnectionRuntime {
+  connection: ConnectionContext;
+  /** Rendered, without a trailing slash. */
+  baseUrl: string;
+  auth: AuthApplier;
+  fetch: FetchLike;
+  timeoutMs: number;
+  now: () => number;
+}
+
+type EventMapping = CustomerSyncDefinition['events'];
+type Vars = Record<string, unknown>;
+
+/** Pages of the change feed read per catch-up at most (bulk work stays bounded; the next run resumes). */
+const MAX_FEED_PAGES = 10;
+/** A remote id that cannot exist: its lookup proves credentials and reachability. */
+const PROBE_ID = 'switchyard-credential-check';
+
+/** One mapped leaf of our fields: `address.city` → `postal_address.city`. */
+interface MappedLeaf {
+  key: string;
+  path: string;
+  read(f: CustomerFields): unknown;
+}
+
+function mappedLeaves(fields: CustomerSyncDefinition['fields']): MappedLeaf[] {
+  const leaves: MappedLeaf[] = [];
+  for (const k of ['email', 'name', 'phone', 'description', 'metadata'] as const) {
+    const path = fields[k];
+    if (path) leaves.push({ key: k, path, read: (f) => f[k] });
+  }
+  for (const part of ADDRESS_PARTS) {
+    const path = fields.address?.[part];
+    if (path) leaves.push({ key: `address.${part}`, path, read: (f) => f.address?.[part] ?? null });
+  }
+  return leaves;
+}
+
+/** Sets `value` at `path` inside `target`, creating objects and arrays on the way. */
+export function writePath(target: Record<string, unknown>, path: string, value: unknown): void {
+  const keys = parsePath(path);
+  let current: Record<string | number, unknown> = target;
+  keys.forEach((key, i) => {
+    if (i === keys.length - 1) {
+      current[key] = value;
+      return;
+    }
+    const next = keys[i + 1];
+    const existing = current[key];
+    if (existing === null || typeof existing !== 'object') current[key] = typeof next === 'number' ? [] : {};
+    current = current[key] as Record<string | number, unknown>;
+  });
+}
+
+/** The part of a path before its first array index (an array is replaced whole by most APIs), or null. */
+function arrayRoot(path: string): string | null {
+  const keys = parsePath(path);
+  const at = keys.findIndex((k) => typeof k === 'number');
+  return at < 0 ? null : JSON.stringify(keys.slice(0, at));
+}
+
+function asText(value: unknown): string | null {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return null;
+}
+
+/** ISO 8601 text, or epoch seconds / milliseconds (a number below 10^11 is seconds). */
+export function epochMsOf(value: unknown): number | undefined {
+  if (typeof value === 'number' && Number.isFinite(value)) return value < 1e11 ? value * 1000 : value;
+  if (typeof value === 'string') {
+    if (/^\d+$/.test(value)) return epochMsOf(Number(value));
+    const ms = Date.parse(value);
+    return Number.isNaN(ms) ? undefined : ms;
+  }
+  return undefined;
+}
+
+/** Reads one event (a webhook body or a change-feed item); null when it is not about customers. */
+export function customerEventFrom(mapping: EventMapping, item: unknown): RemoteCustomerEvent | null {
+  const type = readString(item, mapping.type);
+  const kind = type !== undefined && Object.hasOwn(mapping.kinds, type) ? mapping.kinds[type] : undefined;
+  const eventId = readString(item, mapping.eventId);
+  const remoteId = readString(item, mapping.remoteId);
+  const occurredAt = epochMsOf(readPath(item, mapping.occurredAt));
+  if (!kind || !eventId || !remoteId || occurredAt === undefined) return null;
+  return { eventId, kind, remoteId, occurredAt, localId: readString(item, mapping.localId) ?? null };
+}
+
+/** The declarative customer-sync provider of one definition, plus the pieces the factory wires in. */
+export interface DeclarativeCustomerSync extends CustomerSyncProvider {
+  /** Verifies the signature over the raw body with the connection's secret, then reads the event id and type. */
+  parseWebhook(
+    credentials: Record<string, string>,
+    rawBody: Buffer,
+    headers: HeaderBag,
+    nowMs: number,
+  ): GatewayWebhookEvent;
+  /** The connection's client in the payment-gateway shape, for a provider that only syncs customers. */
+  gateway(rt: ConnectionRuntime): PaymentGateway;
+}
+
+export function createDeclarativeCustomerSync(
+  definition: ProviderDefinition,
+  spec: CustomerSyncDefinition,
+  runtimeOf: (ctx: ConnectionContext) => ConnectionRuntime,
+): DeclarativeCustomerSync {
+  const leaves = mappedLeaves(spec.fields);
+
+  const provider: DeclarativeCustomerSync = {
+    customerEventOf: (payload) => customerEventFrom(spec.events, payload),
+    connect: (ctx) => new DeclarativeCustomerAdapter(definition, spec, leaves, runtimeOf(ctx)),
+    parseWebhook(credentials, rawBody, headers, nowMs) {
+      const rule = spec.webhook?.signature;
+      if (!rule) throw new WebhookSignatureError(`${definition.name} does not send webhooks`);
+      const secret = credentials[rule.secretCredential];
+      if (!secret)
+        throw new WebhookSignatureError(
+          `Connection has no '${rule.secretCredential}' credential to verify webhooks`,
+        );
+      verifyWebhookSignature(rule, secret, rawBody, headers, nowMs);
+      let payload: unknown;
+      try {
+        payload = JSON.parse(rawBody.toString('utf8'));
+      } catch {
+        throw new WebhookPayloadError('Webhook body is not valid JSON');
+      }
+      const eventId =
+        readString(payload, spec.events.eventId) ??
+        `sha256:${createHash('sha256').update(rawBody).digest('hex')}`;
+      return { eventId, type: readString(payload, spec.events.type) ?? 'unknown' };
+    },
+    gateway: (rt) =>
+      new CustomerSystemGateway(
+        definition,
+        new DeclarativeCustomerAdapter(definition, spec, leaves, rt),
+        (raw, headers) => provider.parseWebhook(rt.connection.credentials, raw, headers, rt.now()),
+      ),
+  };
+  return provider;
+}
+
+/** One connection's customers at the remote system, driven by the definition. */
+export class DeclarativeCustomerAdapter implements CustomerSyncAdapter {
+  constructor(
+    private readonly def: ProviderDefinition,
+    private readonly spec: CustomerSyncDefinition,
+    private readonly leaves: MappedLeaf[],
+    private readonly rt: ConnectionRuntime,
+  ) {}
+
+  async create(
+    fields: CustomerFields,
+    link: { localId: string; idempotencyKey: string },
+  ): Promise<RemoteCustomer> {
+    const record: Record<string, unknown> = {};
+    for (const leaf of this.leaves) {
+      const value = this.wireValue(leaf, null, fields);
+      if (value !== null) writePath(record, leaf.path, value);
+    }
+    if (this.spec.record.localId) writePath(record, this.spec.record.localId, link.localId);
+    const res = await this.send(
+      'create',
+      { localId: link.localId, idempotencyKey: link.idempotencyKey },
+      this.wrap(record),
+    );
+    return this.recordOf('create', res.body);
+  }
+
+  async update(
+    remoteId: string,
+    before: CustomerFields,
+    after: CustomerFields,
+    link: { localId: string; idempotencyKey: string },
+  ): Promise<RemoteCustomer> {
+    const changed = this.leaves.filter((leaf) => !sameValue(leaf.read(before), leaf.read(after)));
+    // An array is replaced whole: a changed item sends every mapped item of its array.
+    const roots = new Set(changed.map((l) => arrayRoot(l.path)).filter((r) => r !== null));
+    const sent = this.leaves.filter(
+      (leaf) => changed.includes(leaf) || roots.has(arrayRoot(leaf.path) ?? ''),
+    );
+    if (sent.length === 0) {
+      // Nothing the remote system holds changed: its record is already current.
+      const current = await this.retrieve(remoteId);
+      if (!current) throw this.error('hard_decline', 'resource_missing', `record ${remoteId} does not exist`);
+      return current;
+    }
+    const record: Record<string, unknown> = {};
+    for (const leaf of sent) writePath(record, leaf.path, this.wireValue(leaf, before, after));
+    const res = await this.send(
+      'update',
+      { remoteId, localId: link.localId, idempotencyKey: link.idempotencyKey },
+      this.wrap(record),
+    );
+    if (res.body === '' || res.body === null) {
+      const current = await this.retrieve(remoteId);
+      if (!current) throw this.error('hard_decline', 'resource_missing', `record ${remoteId} does not exist`);
+      return current;
+    }
+    return this.recordOf('update', res.body);
+  }
+
+  async delete(remoteId: string, idempotencyKey: string): Promise<void> {
+    const { notFoundStatuses, goneStatuses } = this.spec.endpoints.retrieve;
+    await this.send('delete', { remoteId, idempotencyKey }, undefined, [
+      ...notFoundStatuses,
+      ...goneStatuses,
+    ]);
+  }
+
+  async retrieve(remoteId: string): Promise<RemoteCustomer | null> {
+    const { notFoundStatuses, goneStatuses } = this.spec.endpoints.retrieve;
+    const res = await this.send('retrieve', { remoteId }, undefined, [...notFoundStatuses, ...goneStatuses]);
+    if (notFoundStatuses.includes(res.status)) return null;
+    if (goneStatuses.includes(res.status))
+      return { remoteId, fields: normalizeFields({}), localId: null, deleted: true };
+    return this.recordOf('retrieve', res.body);
+  }
+
+  async changesSince(
+    cursor: string | null,
+  ): Promise<{ events: RemoteCustomerEvent[]; cursor: string | null }> {
+    const feed = this.spec.endpoints.changes;
+    if (!feed) return { events: [], cursor };
+    const events: RemoteCustomerEvent[] = [];
+    let at = cursor;
+    for (let page = 0; page < MAX_FEED_PAGES; page++) {
+      const { items, next, more } = await this.page('changes', at);
+      events.push(...items.flatMap((item) => customerEventFrom(feed.event, item) ?? []));
+      const moved = next !== null && next !== at;
+      if (moved) at = next;
+      if (!more || !moved) break;
+    }
+    return { events, cursor: at };
+  }
+
+  /** One page of every record (backfill and drift detection); `cursor` null starts at the beginning. */
+  async list(cursor: string | null): Promise<{ customers: RemoteCustomer[]; cursor: string | null }> {
+    if (!this.spec.endpoints.list)
+      throw this.error('hard_decline', 'action_not_supported', 'customerSync.endpoints.list is not defined');
+    const { items, next, more } = await this.page('list', cursor);
+    return {
+      customers: items.map((item) => this.fromRecord('list', item)),
+      cursor: more && next !== null ? next : null,
+    };
+  }
+
+  // --- internals ---
+
+  private async page(
+    name: 'changes' | 'list',
+    cursor: string | null,
+  ): Promise<{ items: unknown[]; next: string | null; more: boolean }> {
+    const endpoint = this.spec.endpoints[name]!;
+    const res = await this.send(name, cursor === null ? {} : { cursor });
+    const items = readPath(res.body, endpoint.items);
+    if (!Array.isArray(items))
+      throw this.error('ambiguous', 'malformed_response', `${name}: no array at '${endpoint.items}'`);
+    const next = readString(res.body, endpoint.nextCursor) ?? null;
+    const more = endpoint.hasMore ? readPath(res.body, endpoint.hasMore) === true : items.length > 0;
+    return { items, next, more };
+  }
+
+  /** The value sent for a leaf: metadata carries removed keys as null (most APIs merge objects). */
+  private wireValue(leaf: MappedLeaf, before: CustomerFields | null, after: CustomerFields): unknown {
+    if (leaf.key !== 'metadata') return leaf.read(after);
+    const removed = Object.keys(before?.metadata ?? {}).filter((k) => !(k in after.metadata));
+    return { ...Object.fromEntries(removed.map((k) => [k, null])), ...after.metadata };
+  }
+
+  private wrap(record: Record<string, unknown>): Record<string, unknown> {
+    if (!this.spec.record.root) return record;
+    const body: Record<string, unknown> = {};
+    writePath(body, this.spec.record.root, record);
+    return body;
+  }
+
+  private recordOf(name: CustomerSyncEndpointName, body: unknown): RemoteCustomer {
+    const record = this.spec.record.root ? readPath(body, this.spec.record.root) : body;
+    return this.fromRecord(name, record);
+  }
+
+  private fromRecord(name: CustomerSyncEndpointName, record: unknown): RemoteCustomer {
+    const { id, localId, deleted } = this.spec.record;
+    const remoteId = readString(record, id);
+    if (!remoteId)
+      throw this.error('ambiguous', 'malformed_response', `${name}: the record has no id at '${id}'`);
+    const f = this.spec.fields;
+    const text = (path: string | undefined) => (path ? asText(readPath(record, path)) : null);
+    const rawMetadata = f.metadata ? readPath(record, f.metadata) : undefined;
+    const metadata: Record<string, string> = {};
+    if (rawMetadata && typeof rawMetadata === 'object' && !Array.isArray(rawMetadata)) {
+      for (const [k, v] of Object.entries(rawMetadata)) {
+        const value = asText(v);
+        if (value !== null) metadata[k] = value;
+      }
+    }
+    const address = Object.fromEntries(
+      ADDRESS_PARTS.map((p) => [p, text(f.address?.[p])]),
+    ) as unknown as CustomerAddress;
+    const linked = localId ? readString(record, localId) : undefined;
+    const gone = deleted ? Boolean(readPath(record, deleted)) : false;
+    return {
+      remoteId,
+      fields: gone
+        ? normalizeFields({})
+        : normalizeFields({
+            email: text(f.email),
+            name: text(f.name),
+            phone: text(f.phone),
+            description: text(f.description),
+            address,
+            metadata,
+          }),
+      localId: linked ?? null,
+      deleted: gone,
+    };
+  }
+
+  /**
+   * Sends one endpoint's request with auth (a 401 with refreshable auth refreshes the token once) and
+   * turns failures into typed errors; statuses in `accept` are answers, not failures.
+   */
+  private async send(
+    name: CustomerSyncEndpointName,
+    extra: Vars,
+    body?: Record<string, unknown>,
+    accept: number[] = [],
+  ): Promise<IncomingResponse> {
+    const endpoint = this.spec.endpoints[name];
+    if (!endpoint)
+      throw this.error(
+        'hard_decline',
+        'action_not_supported',
+        `customerSync.endpoints.${name} is not defined`,
+      );
+    const vars: Vars = {
+      credentials: this.rt.connection.credentials,
+      settings: this.rt.connection.settings,
+      ...extra,
+    };
+    // Bodies are data, never templates: customer fields must not be interpreted.
+    const request = buildRequest(
+      this.rt.baseUrl,
+      {
+        method: endpoint.method,
+        path: endpoint.path,
+        query: endpoint.query,
+        headers: endpoint.headers,
+        idempotencyHeader: endpoint.idempotencyHeader,
+      },
+      vars,
+    );
+    if (body) {
+      request.body = JSON.stringify(body);
+      request.headers['content-type'] = 'application/json';
+    }
+    const where = `${name} (${endpoint.method} ${endpoint.path})`;
+    const attempt = async (refresh: boolean): Promise<IncomingResponse> => {
+      const headers = { ...request.headers };
+      await this.rt.auth.apply(headers, refresh);
+      try {
+        return await sendRequest(this.rt.fetch, { ...request, headers }, this.rt.timeoutMs);
+      } catch (err) {
+        if (!(err instanceof TransportError)) throw err;
+        throw this.error(
+          err.sent === false ? 'retryable' : 'ambiguous',
+          err.code,
+          `${where}: ${err.message}`,
+        );
+      }
+    };
+    let res = await attempt(false);
+    if (res.status === 401 && this.rt.auth.refreshable) res = await attempt(true);
+    if ((res.status >= 200 && res.status < 300) || accept.includes(res.status)) return res;
+
+    const retryAfterMs = retryAfterOf(res.status, (h) => res.headers.get(h), this.rt.now());
+    if (res.status === 429)
+      throw new RemoteRateLimitedError(this.redact(`${this.def.name} ${where}: rate limited`), retryAfterMs);
+    const { codePath, messagePath, rules } = this.def.errors;
+    const code = readString(res.body, codePath);
+    const message = readString(res.body, messagePath);
+    const detail = `HTTP ${res.status}${code ? ` ${code}` : ''}${message ? `: ${message}` : ''}`;
+    const classification = classifyHttpFailure(rules, res.status, code);
+    if (classification === 'invalid_credentials') {
+      throw new InvalidCredentialsError(
+        this.redact(`${this.def.name}: credentials refused on ${where}: ${detail}`),
+      );
+    }
+    throw this.error(
+      classification,
+      code ?? `http_${res.status}`,
+      `${where} failed: ${detail}`,
+      res.status,
+      classification === 'retryable' ? retryAfterMs : undefined,
+    );
+  }
+
+  private error(
+    classification: ErrorClass,
+    code: string,
+    message: string,
+    httpStatus?: number,
+    retryAfterMs?: number,
+  ): GatewayError {
+    return new GatewayError(
+      classification,
+      code,
+      this.redact(`${this.def.name} ${message}`),
+      httpStatus,
+      retryAfterMs,
+    );
+  }
+
+  /** No credential, token or auth header value ever appears in an error message. */
+  private redact(message: string): string {
+    const declared = this.def.credentials
+      .filter((c) => c.secret)
+      .map((c) => this.rt.connection.credentials[c.name]);
+    const secrets = [...declared, ...this.rt.auth.secrets()].filter(
+      (s): s is string => s !== undefined && s.length >= 4,
+    );
+    return secrets.reduce((text, secret) => text.split(secret).join('[redacted]'), message);
+  }
+}
+
+/**
+ * The client of a provider that only syncs customers: it takes no payments (routing skips it, as its
+ * capabilities are empty), checks credentials and health with a lookup, and verifies its webhooks.
+ */
+class CustomerSystemGateway implements PaymentGateway {
+  readonly confirmsCallbacks = true;
+
+  constructor(
+    private readonly def: ProviderDefinition,
+    private readonly adapter: DeclarativeCustomerAdapter,
+    private readonly webhooks: (rawBody: Buffer, headers: HeaderBag) => GatewayWebhookEvent,
+  ) {}
+
+  async verifyCredentials(): Promise<{ account: string }> {
+    await this.adapter.retrieve(PROBE_ID);
+    return { account: this.def.displayName };
+  }
+
+  async checkHealth(): Promise<HealthProbe> {
+    const started = Date.now();
+    try {
+      await this.adapter.retrieve(PROBE_ID);
+      return { ok: true, latencyMs: Date.now() - started };
+    } catch (err) {
+      if (
+        err instanceof GatewayError ||
+        err instanceof InvalidCredentialsError ||
+        err instanceof RemoteRateLimitedError
+      ) {
+        return { ok: false, latencyMs: Date.now() - started, detail: err.message };
+      }
+      throw err;
+    }
+  }
+
+  parseWebhook(rawBody: Buffer, headers: HeaderBag): GatewayWebhookEvent {
+    return this.webhooks(rawBody, headers);
+  }
+
+  replaysWithKey(): boolean {
+    return false;
+  }
+
+  /** Payment calls are refused as a hard decline (a promise that rejects, like any gateway failure). */
+  private refuse<T>(): Promise<T> {
+    return Promise.reject(
+      new GatewayError(
+        'hard_decline',
+        'not_a_payment_gateway',
+        `${this.def.name} syncs customers and takes no payments`,
+      ),
+    );
+  }
+
+  authorize(): Promise<GatewayOutcome> {
+    return this.refuse();
+  }
+  lookup(): Promise<GatewayOutcome | null> {
+    return Promise.resolve(null);
+  }
+  capture(): Promise<GatewayOutcome> {
+    return this.refuse();
+  }
+  refund(): Promise<RefundOutcome> {
+    return this.refuse();
+  }
+  cancel(): Promise<GatewayOutcome> {
+    return this.refuse();
+  }
+}
