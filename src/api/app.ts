@@ -38,6 +38,7 @@ import { customerReconcileRouter } from './routes/customers/customer-reconcile.j
 import { catalogRouter } from './routes/erp/catalog.js';
 import { integrationsRouter } from './routes/erp/integrations.js';
 import { erpWebhooksRouter } from './routes/erp/webhooks.js';
+import type { Tracing } from '../tracing/tracing.js';
 
 export interface AppDeps {
   database: Database;
@@ -66,6 +67,8 @@ export interface AppDeps {
   trustProxy?: boolean | number | string[];
   /** Largest CSV file accepted by PUT /v1/integrations/:id/files/:entity (DEFAULT_UPLOAD_MAX_BYTES if absent). */
   erpUploadMaxBytes?: number;
+  /** Tracing: a span per request when on (runtime.tracing). */
+  tracing?: Pick<Tracing, 'httpMiddleware'>;
 }
 
 /** Builds the Express app without listening; entry points and tests decide where it runs. */
@@ -74,6 +77,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.disable('x-powered-by');
   app.set('query parser', 'extended');
   app.set('trust proxy', deps.trustProxy ?? false);
+  if (deps.tracing?.httpMiddleware) app.use(deps.tracing.httpMiddleware);
   app.use(requestId);
   app.use(observeRequests(deps.logger));
 
