@@ -80,7 +80,7 @@ afterAll(async () => {
 });
 
 describe('a payment as one trace', () => {
-  it('exports the API request, the workflow start and run, and the gateway activity with one trace id, each the child of the one before', async () => {
+  it('exports the API request, the workflow start and run, the gateway activity and its HTTP call with one trace id, each the child of the one before', async () => {
     const tracingEnv = { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_BSP_SCHEDULE_DELAY: '200' };
     // No WORKFLOW_BUNDLE_PATH: the worker bundles at start, with the tracing interceptors.
     const worker = spawnEntryPoint('src/workers/main.ts', workerEnv(f.stack, tracingEnv));
@@ -119,5 +119,8 @@ describe('a payment as one trace', () => {
     const scheduled = inTrace.find((s) => s.spanId === charge!.parentSpanId);
     expect(scheduled?.name).toMatch(/^StartActivity:/);
     expect(scheduled?.parentSpanId).toBe(run!.spanId);
+    // The gateway call itself (egress fetch) is a CLIENT span inside the activity's.
+    const outbound = inTrace.find((s) => s.parentSpanId === charge!.spanId && s.kind === 3 /* CLIENT */);
+    expect(outbound, 'the outbound HTTP call under the gateway activity').toMatchObject({ service: 'switchyard-worker', name: 'POST 127.0.0.1' });
   }, 240_000);
 });
