@@ -306,7 +306,16 @@ const benchmarks: Record<string, () => Promise<void>> = {
   'erp-csv': () => import('./erp-csv.js').then((m) => m.runErpCsvBench()),
   chaos: () => import('./chaos.js').then((m) => m.runChaosBench(process.argv.slice(3))),
 };
-(benchmarks[process.argv[2] ?? ''] ?? main)().then(
+const usage = async () =>
+  console.log(`npm run bench                 payments against bare Temporal (BENCH_PAYMENTS, BENCH_CONCURRENCY, BENCH_LATENCY_REQUESTS, BENCH_WEBHOOKS)
+npm run bench -- erp-csv      the ERP CSV pipeline (BENCH_CSV_ROWS)
+npm run bench -- chaos ...    load with gateway faults and a worker SIGKILL (npm run bench -- chaos --help)`);
+function pick(arg: string | undefined): () => Promise<void> {
+  if (arg === '--help' || arg === '-h') return usage;
+  if (arg === undefined) return main;
+  return benchmarks[arg] ?? (() => Promise.reject(new Error(`unknown benchmark "${arg}" (npm run bench -- --help)`)));
+}
+pick(process.argv[2])().then(
   () => process.exit(0),
   (err: unknown) => {
     console.error(err);
