@@ -9,9 +9,7 @@
  * same emulator (bench/baseline).
  */
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import postgres from 'postgres';
 import { startAcmepayEmulator } from '../emulators/gateways/acmepay.js';
@@ -19,6 +17,7 @@ import { startPendingpayEmulator } from '../emulators/gateways/pendingpay.js';
 import { startTemporalDevServer } from '../src/dev/temporal-dev-server.js';
 import { bareCallbackSignal, type bareChargeWorkflow, type bareWaitingWorkflow } from './baseline/workflows.js';
 import { startProcess, type BenchProcess } from './lib/processes.js';
+import { writeBenchResult } from './lib/results.js';
 import { runConcurrently, summarize, type Summary } from './lib/stats.js';
 
 const N = Number(process.env.BENCH_PAYMENTS ?? 500);
@@ -185,11 +184,8 @@ async function main(): Promise<void> {
     };
     report.durationSeconds = Math.round((Date.now() - started) / 1000);
     printReport(report.rows, report.details, p);
-    const dir = path.resolve('bench/results');
-    mkdirSync(dir, { recursive: true });
-    const file = path.join(dir, `${report.date.slice(0, 10)}.json`);
-    writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
-    log(`wrote ${path.relative(process.cwd(), file)} (${report.durationSeconds} s in all)`);
+    const file = writeBenchResult(undefined, report);
+    log(`wrote ${file} (${report.durationSeconds} s in all)`);
     if (finalCount !== N) throw new Error(`only ${finalCount} of ${N} P1 payments reached a final status`);
   } finally {
     await Promise.all(processes.map((proc) => proc.stop()));
@@ -305,8 +301,21 @@ async function historyShape(client: Client, workflowId: string): Promise<{ event
   };
 }
 
-// `npm run bench -- erp-csv` runs the CSV pipeline benchmark instead.
-(process.argv[2] === 'erp-csv' ? import('./erp-csv.js').then((m) => m.runErpCsvBench()) : main()).then(
+// `npm run bench -- erp-csv` runs the CSV pipeline benchmark instead, `npm run bench -- chaos` the load-and-chaos run.
+const benchmarks: Record<string, () => Promise<void>> = {
+  'erp-csv': () => import('./erp-csv.js').then((m) => m.runErpCsvBench()),
+  chaos: () => import('./chaos.js').then((m) => m.runChaosBench(process.argv.slice(3))),
+};
+const usage = async () =>
+  console.log(`npm run bench                 payments against bare Temporal (BENCH_PAYMENTS, BENCH_CONCURRENCY, BENCH_LATENCY_REQUESTS, BENCH_WEBHOOKS)
+npm run bench -- erp-csv      the ERP CSV pipeline (BENCH_CSV_ROWS)
+npm run bench -- chaos ...    load with gateway faults and a worker SIGKILL (npm run bench -- chaos --help)`);
+function pick(arg: string | undefined): () => Promise<void> {
+  if (arg === '--help' || arg === '-h') return usage;
+  if (arg === undefined) return main;
+  return benchmarks[arg] ?? (() => Promise.reject(new Error(`unknown benchmark "${arg}" (npm run bench -- --help)`)));
+}
+pick(process.argv[2])().then(
   () => process.exit(0),
   (err: unknown) => {
     console.error(err);

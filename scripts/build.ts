@@ -6,11 +6,17 @@
 import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
+import { tracingWorkflowInterceptorModule } from '../src/tracing/tracing.js';
 
 const dist = path.resolve('dist');
 mkdirSync(dist, { recursive: true });
 cpSync('src/db/migrations', path.join(dist, 'db/migrations'), { recursive: true });
 // Bundled from the compiled JavaScript: the bundle is made of exactly the code that ships.
-const { code } = await bundleWorkflowCode({ workflowsPath: path.join(dist, 'workflows/index.js') });
+const workflowsPath = path.join(dist, 'workflows/index.js');
+const { code } = await bundleWorkflowCode({ workflowsPath });
 writeFileSync(path.join(dist, 'workflow-bundle.js'), code);
-console.log(`build: dist/workflow-bundle.js (${Math.round(code.length / 1024)} KiB), migrations copied`);
+// Workers with tracing on (OTEL_EXPORTER_OTLP_ENDPOINT) load this one: the same workflows plus the
+// OpenTelemetry workflow interceptors, which the plain bundle leaves out so tracing off costs nothing.
+const traced = await bundleWorkflowCode({ workflowsPath, workflowInterceptorModules: [tracingWorkflowInterceptorModule] });
+writeFileSync(path.join(dist, 'workflow-bundle-traced.js'), traced.code);
+console.log(`build: dist/workflow-bundle.js (${Math.round(code.length / 1024)} KiB), dist/workflow-bundle-traced.js (${Math.round(traced.code.length / 1024)} KiB), migrations copied`);

@@ -15,6 +15,7 @@ import { startWorkerMetricsServer } from './metrics/worker-metrics.js';
 import { retryAtStart, type RetryPolicy } from './start-up.js';
 import { connectTemporalClient, connectTemporalWorker, temporalConnectConfig, temporalDataConverter } from './temporal/connection.js';
 import { EncryptionCodec } from './temporal/payload-codec.js';
+import { startTracing, type Tracing } from './tracing/tracing.js';
 import { ensureHealthCheckSchedule } from './temporal/payments/health-schedule.js';
 import { ensureReconciliationSchedule } from './temporal/payments/reconciliation-schedule.js';
 import { ensureSearchAttributes } from './temporal/search-attributes.js';
@@ -29,6 +30,8 @@ export interface Runtime {
   /** The one guarded path to tenant-supplied URLs (declarative providers, token URLs, connectors). */
   egress: EgressFetch;
   logger: Logger;
+  /** OpenTelemetry tracing: off (no SDK loaded) unless OTEL_EXPORTER_OTLP_ENDPOINT is set. */
+  tracing: Tracing;
   close(): Promise<void>;
 }
 
@@ -37,8 +40,11 @@ export function startupRetry(env: Env): RetryPolicy {
   return { attempts: env.STARTUP_RETRY_ATTEMPTS, delayMs: env.STARTUP_RETRY_DELAY_MS };
 }
 
-/** `logger`: the process logger when the entry point made one already (to install Temporal's Runtime with it). */
-export async function createRuntime(env: Env, opts: { allowEmbeddedDb: boolean; logger?: Logger }): Promise<Runtime> {
+/**
+ * `logger`: the process logger when the entry point made one already (to install Temporal's Runtime with it).
+ * `serviceName`: the process's name on its trace spans (default `switchyard`).
+ */
+export async function createRuntime(env: Env, opts: { allowEmbeddedDb: boolean; logger?: Logger; serviceName?: string }): Promise<Runtime> {
   if (!env.CREDENTIALS_KEYS) {
     throw new ConfigError('Missing configuration: CREDENTIALS_KEYS (e.g. k1:$(openssl rand -base64 32))');
   }
@@ -51,6 +57,8 @@ export async function createRuntime(env: Env, opts: { allowEmbeddedDb: boolean; 
     : await connectEmbedded(path.join(env.DATA_DIR, 'pglite'));
   await retryAtStart('the database', () => database.migrate(), startupRetry(env), logger);
   const egress = await createEgressFromEnv(env);
+  const tracing = await startTracing(env, opts.serviceName ?? 'switchyard');
+  if (tracing.enabled) logger.info('tracing on', { endpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT });
   return {
     env,
     database,
@@ -58,9 +66,11 @@ export async function createRuntime(env: Env, opts: { allowEmbeddedDb: boolean; 
     providers: await buildProviderRegistry(env, (tenantId, name) => findProviderDefinition(database.db, tenantId, name), egress),
     egress,
     logger,
+    tracing,
     close: async () => {
       await database.close();
       await egress.close();
+      await tracing.shutdown();
     },
   };
 }
@@ -113,10 +123,10 @@ export async function startWorkers(runtime: Runtime): Promise<RunningWorkers> {
   const taskQueues = taskQueuesFor(env.TASK_QUEUE_SUFFIX);
   const { namespace } = temporalConnectConfig(env);
   const connection = await retryAtStart('Temporal', () => connectTemporalWorker(env), startupRetry(env), logger);
-  const client = await connectTemporalClient(env);
+  const client = await connectTemporalClient(env, runtime.tracing.clientInterceptors);
   const { registered } = await ensureSearchAttributes(client, namespace);
   if (registered.length > 0) logger.info('registered search attributes', { namespace, registered });
-  const workflowBundle = await loadWorkflowBundle(env.WORKFLOW_BUNDLE_PATH);
+  const workflowBundle = await loadWorkflowBundle(env.WORKFLOW_BUNDLE_PATH, { traced: runtime.tracing.enabled });
   logger.info('workflow bundle', { source: 'codePath' in workflowBundle ? workflowBundle.codePath : 'bundled at start' });
   const workers = await createWorkers({
     connection,
@@ -132,6 +142,7 @@ export async function startWorkers(runtime: Runtime): Promise<RunningWorkers> {
     taskQueues,
     shutdownGraceSeconds: env.WORKER_SHUTDOWN_GRACE_SECONDS,
     dataConverter,
+    tracing: runtime.tracing,
   });
   const done = workers.run();
   await ensureHealthCheckSchedule(client, taskQueues, env.HEALTH_CHECK_INTERVAL_SECONDS, env.TASK_QUEUE_SUFFIX);

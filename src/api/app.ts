@@ -36,6 +36,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.disable('x-powered-by');
   app.set('query parser', 'extended');
   app.set('trust proxy', deps.trustProxy ?? false);
+  if (deps.tracing?.httpMiddleware) app.use(deps.tracing.httpMiddleware);
   app.use(requestId);
   app.use(observeRequests(deps.logger));
 

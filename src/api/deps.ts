@@ -9,6 +9,7 @@ import type { PaymentTiming } from '../shared/payment-messages.js';
 import type { TaskQueues } from '../shared/task-queues.js';
 import type { CredentialCipher } from '../secrets/credential-cipher.js';
 import type { RateLimitRejectedHook, RateLimitSettings } from './rate-limit.js';
+import type { Tracing } from '../tracing/tracing.js';
 
 /** What the API needs from its process: built by the entry points (src/runtime.ts), handed to every router. */
 export interface AppDeps {
@@ -38,4 +39,6 @@ export interface AppDeps {
   trustProxy?: boolean | number | string[];
   /** Largest CSV file accepted by PUT /v1/integrations/:id/files/:entity (DEFAULT_UPLOAD_MAX_BYTES if absent). */
   erpUploadMaxBytes?: number;
+  /** Tracing: a span per request when on (runtime.tracing). */
+  tracing?: Pick<Tracing, 'httpMiddleware'>;
 }

@@ -11,8 +11,8 @@ import { listen } from './server.js';
  */
 runEntryPoint('api', async () => {
   const env = requireSettings(parseEnv(process.env), ['ADMIN_TOKEN']);
-  const runtime = await createRuntime(env, { allowEmbeddedDb: false });
-  const temporal = await retryAtStart('Temporal', () => connectTemporalClient(env), startupRetry(env), runtime.logger);
+  const runtime = await createRuntime(env, { allowEmbeddedDb: false, serviceName: 'switchyard-api' });
+  const temporal = await retryAtStart('Temporal', () => connectTemporalClient(env, runtime.tracing.clientInterceptors), startupRetry(env), runtime.logger);
   const http = await listen(createApp(appDeps(runtime, temporal, env.ADMIN_TOKEN)), env.HOST, env.PORT);
   runtime.logger.info('api listening', { url: http.url });
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {

@@ -148,6 +148,27 @@ export const envSchema = z.object({
   API_SHUTDOWN_TIMEOUT_SECONDS: z.coerce.number().int().min(0).max(3600).default(15),
   /** A workflow bundle built by `npm run build`; without it the worker bundles at start (development). */
   WORKFLOW_BUNDLE_PATH: z.string().optional(),
+
+  /** OpenTelemetry traces over OTLP/HTTP to this base URL (spans go to <url>/v1/traces); unset = tracing off. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/, error: 'must be an http(s):// URL, e.g. http://otel-collector:4318' }).optional(),
+  /** Headers for the OTLP exporter, `key=value` pairs separated by commas (e.g. an API key of a tracing vendor). */
+  OTEL_EXPORTER_OTLP_HEADERS: z
+    .string()
+    .transform((raw, ctx) => {
+      const headers: Record<string, string> = {};
+      for (const part of raw.split(',').map((p) => p.trim()).filter(Boolean)) {
+        const eq = part.indexOf('=');
+        if (eq <= 0) {
+          ctx.addIssue({ code: 'custom', message: 'expected key=value pairs separated by commas' });
+          return z.NEVER;
+        }
+        headers[decodeURIComponent(part.slice(0, eq).trim())] = decodeURIComponent(part.slice(eq + 1).trim());
+      }
+      return headers;
+    })
+    .optional(),
+  /** The service name on exported spans; default switchyard-api / switchyard-worker. */
+  OTEL_SERVICE_NAME: z.string().min(1).max(100).optional(),
 });
 
 export type Env = z.infer<typeof envSchema>;

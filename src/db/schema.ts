@@ -6,3 +6,4 @@ export * from './tables/customers.js';
 export * from './tables/circuit.js';
 export * from './tables/erp.js';
 export * from './tables/erp-uploads.js';
+export * from './tables/payment-counts.js';

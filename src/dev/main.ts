@@ -61,7 +61,7 @@ if (!process.env.TEMPORAL_ADDRESS) {
 }
 
 const runtime = await createRuntime(env, { allowEmbeddedDb: true });
-const temporal = await connectTemporalClient(env);
+const temporal = await connectTemporalClient(env, runtime.tracing.clientInterceptors);
 const workers = await startWorkers(runtime);
 const app = createApp(appDeps(runtime, temporal, env.ADMIN_TOKEN));
 const http = await listen(app, env.HOST, env.PORT);

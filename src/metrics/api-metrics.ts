@@ -1,7 +1,7 @@
-import { count, eq, sql } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Db } from '../db/client.js';
-import { connections, payments } from '../db/schema.js';
+import { connections, paymentStatusCounts } from '../db/schema.js';
 
 /**
  * The API's Prometheus metrics (prom-client, Prometheus naming: base units, `_total` counters).
@@ -41,8 +41,9 @@ export const rateLimitRejections = new Counter({
 });
 
 /**
- * The registry one app serves: the shared counters plus payments by status and provider, counted
- * from the read model at scrape time, so every API replica reports the same truth whichever one
+ * The registry one app serves: the shared counters plus payments by status and provider, read at
+ * scrape time from the counts a trigger keeps (payment_status_counts: a few rows per connection and
+ * status, never the payments table), so every API replica reports the same truth whichever one
  * served the request (Prometheus: take max() across replicas, not sum()).
  */
 export function appMetricsRegistry(db: Db): Registry {
@@ -54,12 +55,16 @@ export function appMetricsRegistry(db: Db): Registry {
     registers: [local],
     async collect() {
       const rows = await db
-        .select({ status: payments.status, provider: sql<string>`coalesce(${connections.provider}, 'none')`, n: count() })
-        .from(payments)
-        .leftJoin(connections, eq(connections.id, payments.connectionId))
-        .groupBy(payments.status, connections.provider);
+        .select({
+          status: paymentStatusCounts.status,
+          provider: sql<string>`coalesce(${connections.provider}, 'none')`,
+          n: sql<string>`sum(${paymentStatusCounts.n})`,
+        })
+        .from(paymentStatusCounts)
+        .leftJoin(connections, eq(connections.id, paymentStatusCounts.connectionId))
+        .groupBy(paymentStatusCounts.status, connections.provider);
       this.reset();
-      for (const r of rows) this.set({ status: r.status, provider: r.provider }, r.n);
+      for (const r of rows) if (Number(r.n) !== 0) this.set({ status: r.status, provider: r.provider }, Number(r.n));
     },
   });
   return Registry.merge([apiRegistry, local]);

@@ -1,4 +1,4 @@
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, type ClientInterceptors } from '@temporalio/client';
 import { loadClientConnectConfig, type ClientConnectConfig } from '@temporalio/envconfig';
 import { NativeConnection } from '@temporalio/worker';
 import type { DataConverter } from '@temporalio/common';
@@ -60,10 +60,11 @@ export function temporalConnectConfig(env: TemporalSettings): ClientConnectConfi
   return { ...config, namespace: config.namespace ?? env.TEMPORAL_NAMESPACE };
 }
 
-export async function connectTemporalClient(env: TemporalSettings): Promise<Client> {
+/** `interceptors`: the tracing interceptors when tracing is on (runtime.tracing.clientInterceptors). */
+export async function connectTemporalClient(env: TemporalSettings, interceptors?: ClientInterceptors): Promise<Client> {
   const { connectionOptions, namespace } = temporalConnectConfig(env);
   const connection = await Connection.connect(connectionOptions);
-  return new Client({ connection, namespace, dataConverter: temporalDataConverter(env) });
+  return new Client({ connection, namespace, dataConverter: temporalDataConverter(env), ...(interceptors ? { interceptors } : {}) });
 }
 
 export function connectTemporalWorker(env: TemporalSettings): Promise<NativeConnection> {

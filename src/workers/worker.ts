@@ -10,6 +10,7 @@ import { createPaymentActivities, type PaymentActivityDeps } from '../activities
 import { createReconciliationActivities } from '../activities/payments/reconciliation-activities.js';
 import { createErpActivities, type ErpActivityDeps } from '../activities/erp/erp-activities.js';
 import { DEFAULT_TASK_QUEUES, type TaskQueues } from '../shared/task-queues.js';
+import { tracingWorkflowInterceptorModule, type Tracing } from '../tracing/tracing.js';
 import { CustomerOutboxRelay } from './customer-outbox-relay.js';
 
 // Compiled (dist/) this module is .js and so is the workflow entry; under tsx both are .ts.
@@ -17,10 +18,19 @@ const compiled = import.meta.url.endsWith('.js');
 export const workflowsPath = fileURLToPath(new URL(`../workflows/index.${compiled ? 'js' : 'ts'}`, import.meta.url));
 /** Where `npm run build` writes the bundle: dist/workflow-bundle.js, next to the compiled code. */
 export const prebuiltBundlePath = fileURLToPath(new URL('../workflow-bundle.js', import.meta.url));
+/** The same with the OpenTelemetry workflow interceptors, for workers with tracing on. */
+export const prebuiltTracedBundlePath = fileURLToPath(new URL('../workflow-bundle-traced.js', import.meta.url));
 
-/** Bundles the workflow code once; pass the result to every worker (and test) that needs it. */
-export async function bundleWorkflows(): Promise<WorkflowBundleOption> {
-  const { code } = await bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger });
+/**
+ * Bundles the workflow code once; pass the result to every worker (and test) that needs it. `traced`:
+ * with the OpenTelemetry workflow interceptors (only for workers with tracing on).
+ */
+export async function bundleWorkflows(opts: { traced?: boolean } = {}): Promise<WorkflowBundleOption> {
+  const { code } = await bundleWorkflowCode({
+    workflowsPath,
+    logger: quietBundlerLogger,
+    ...(opts.traced ? { workflowInterceptorModules: [tracingWorkflowInterceptorModule] } : {}),
+  });
   return { code };
 }
 
@@ -28,10 +38,11 @@ export async function bundleWorkflows(): Promise<WorkflowBundleOption> {
  * Production workers load the bundle built by `npm run build` (no webpack at start, and the code that
  * runs is the code that was tested and shipped); development bundles at start.
  */
-export async function loadWorkflowBundle(explicitPath?: string): Promise<WorkflowBundleOption> {
+export async function loadWorkflowBundle(explicitPath?: string, opts: { traced?: boolean } = {}): Promise<WorkflowBundleOption> {
   if (explicitPath) return { codePath: explicitPath };
-  if (compiled && existsSync(prebuiltBundlePath)) return { codePath: prebuiltBundlePath };
-  return bundleWorkflows();
+  const prebuilt = opts.traced ? prebuiltTracedBundlePath : prebuiltBundlePath;
+  if (compiled && existsSync(prebuilt)) return { codePath: prebuilt };
+  return bundleWorkflows(opts);
 }
 
 const noop = () => {};
@@ -58,6 +69,8 @@ export async function createWorkers(opts: {
   shutdownGraceSeconds?: number;
   /** The payload codec (must match the clients'). */
   dataConverter?: DataConverter;
+  /** Tracing interceptors and the workflow-span sink, when tracing is on. */
+  tracing?: Pick<Tracing, 'worker' | 'clientInterceptors'>;
 }): Promise<WorkerSet> {
   const queues = opts.taskQueues ?? DEFAULT_TASK_QUEUES;
   const common = {
@@ -67,8 +80,14 @@ export async function createWorkers(opts: {
     // After the grace period in-flight activities are cancelled (the entry point bounds the rest).
     ...(opts.shutdownGraceSeconds !== undefined ? { shutdownGraceTime: opts.shutdownGraceSeconds * 1000 } : {}),
     ...(opts.dataConverter ? { dataConverter: opts.dataConverter } : {}),
+    ...opts.tracing?.worker,
   };
-  const client = new Client({ connection: opts.connection, namespace: opts.namespace, ...(opts.dataConverter ? { dataConverter: opts.dataConverter } : {}) });
+  const client = new Client({
+    connection: opts.connection,
+    namespace: opts.namespace,
+    ...(opts.dataConverter ? { dataConverter: opts.dataConverter } : {}),
+    ...(opts.tracing?.clientInterceptors ? { interceptors: opts.tracing.clientInterceptors } : {}),
+  });
   const workers = await Promise.all([
     Worker.create({
       ...common,

@@ -25,7 +25,7 @@ describe('npm run build', () => {
   it('compiles to dist/ with a prebuilt workflow bundle, and the compiled API and worker start with plain node', async () => {
     await promisify(execFile)('npm', ['run', 'build'], { timeout: 300_000, maxBuffer: 64 * 1024 * 1024 });
     const files = filesUnder('dist');
-    expect(files).toEqual(expect.arrayContaining(['api/main.js', 'workers/main.js', 'workflow-bundle.js', 'db/migrations/0000_init.sql', 'db/migrations/meta/_journal.json']));
+    expect(files).toEqual(expect.arrayContaining(['api/main.js', 'workers/main.js', 'workflow-bundle.js', 'workflow-bundle-traced.js', 'db/migrations/0000_init.sql', 'db/migrations/meta/_journal.json']));
     // Development-only code stays out: the dev stack, emulators, tests, and no TypeScript sources.
     expect(files.filter((f) => /^(dev|emulators|test)\//.test(f) || /\.test\.js$|\.ts$/.test(f))).toEqual([]);
 

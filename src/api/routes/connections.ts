@@ -8,6 +8,7 @@ import { DEFAULT_CIRCUIT_CONFIG, failureRate } from '../../domain/payments/circu
 import { FailureType } from '../../domain/failures.js';
 import { TenantIdAttr } from '../../shared/search-attributes.js';
 import { workflowId } from '../../shared/workflow-ids.js';
+import { startWorkflow } from '../../temporal/start-workflow.js';
 import { UnknownProviderError } from '../../providers/registry.js';
 import type { Credentials } from '../../providers/types.js';
 import type { CredentialCipher } from '../../secrets/credential-cipher.js';
@@ -339,7 +340,7 @@ export function connectionsRouter(deps: AppDeps, r: ResourceRouter): ResourceRou
       async ({ params, tenant, requestId, res }) => {
         const conn = await findOwned(tenant.id, params.id);
         requireCredentialsKey(deps.cipher, conn);
-        const handle = await deps.temporal.workflow.start('connectionTestWorkflow', {
+        const handle = await startWorkflow(deps.temporal, 'connectionTestWorkflow', {
           taskQueue: deps.taskQueues.connections,
           workflowId: workflowId.connectionTest(conn.id, requestId),
           args: [{ tenantId: tenant.id, connectionId: conn.id }],

@@ -9,6 +9,7 @@
  */
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
+import { SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
 import ipaddr from 'ipaddr.js';
 import { Agent, buildConnector, fetch as undiciFetch, type RequestInit as UndiciRequestInit } from 'undici';
 import {
@@ -98,6 +99,19 @@ function unwrap(err: unknown): unknown {
   return err;
 }
 
+/**
+ * A CLIENT span for an outbound call (until its headers arrive), only inside a recording span: with
+ * tracing off there is no active span and this costs one lookup. No trace headers are sent: the
+ * destinations are third parties.
+ */
+function clientSpan(method: string, url: URL, host: string): Span | undefined {
+  if (!trace.getActiveSpan()?.isRecording()) return undefined;
+  return trace.getTracer('switchyard-egress').startSpan(`${method.toUpperCase()} ${host}`, {
+    kind: SpanKind.CLIENT,
+    attributes: { 'http.request.method': method.toUpperCase(), 'server.address': host, 'url.path': url.pathname },
+  });
+}
+
 export function createEgressFetch(options: EgressOptions): EgressFetch {
   const resolve = options.resolve ?? systemResolver;
   const maxBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
@@ -171,13 +185,16 @@ export function createEgressFetch(options: EgressOptions): EgressFetch {
     const tooLarge = () =>
       new EgressLimitError('response_size', `Response from '${host}' exceeded the ${maxBytes}-byte size cap`);
     const signal = init.signal ? AbortSignal.any([init.signal, cap.signal]) : cap.signal;
+    const span = clientSpan(init.method ?? 'GET', url, host);
     let res;
     try {
       res = await undiciFetch(url, { ...(init as UndiciRequestInit), signal, redirect: 'manual', dispatcher: agent });
     } catch (err) {
       clearTimeout(timer);
+      span?.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message }).end();
       throw unwrap(err);
     }
+    span?.setAttribute('http.response.status_code', res.status).setStatus({ code: res.status >= 500 ? SpanStatusCode.ERROR : SpanStatusCode.UNSET }).end();
     const meta = { status: res.status, statusText: res.statusText, headers: res.headers as unknown as Headers };
     if (Number(res.headers.get('content-length')) > maxBytes) {
       const err = tooLarge();

@@ -7,7 +7,7 @@ import {
 } from '../../shared/customer-messages.js';
 import { CustomerIdAttr, SyncStateAttr, TenantIdAttr } from '../../shared/search-attributes.js';
 import { workflowId } from '../../shared/workflow-ids.js';
-import type { customerSyncWorkflow } from '../../workflows/customers/customer-sync.js';
+import { signalWithStartWorkflow } from '../start-workflow.js';
 
 type Change = { local: LocalCustomerChange } | { remote: RemoteCustomerChange };
 
@@ -32,13 +32,13 @@ export async function signalCustomerSync(
     ],
   };
   if ('local' in change) {
-    await client.workflow.signalWithStart<typeof customerSyncWorkflow, [LocalCustomerChange]>('customerSyncWorkflow', {
+    await signalWithStartWorkflow<'customerSyncWorkflow', [LocalCustomerChange]>(client, 'customerSyncWorkflow', {
       ...common,
       signal: localCustomerChangeSignal,
       signalArgs: [change.local],
     });
   } else {
-    await client.workflow.signalWithStart<typeof customerSyncWorkflow, [RemoteCustomerChange]>('customerSyncWorkflow', {
+    await signalWithStartWorkflow<'customerSyncWorkflow', [RemoteCustomerChange]>(client, 'customerSyncWorkflow', {
       ...common,
       signal: remoteCustomerChangeSignal,
       signalArgs: [change.remote],

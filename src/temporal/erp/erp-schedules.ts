@@ -4,6 +4,7 @@ import type { ErpEntity } from '../../domain/erp/entities.js';
 import type { ErpPollInput } from '../../shared/erp-messages.js';
 import { IntegrationIdAttr, TenantIdAttr } from '../../shared/search-attributes.js';
 import { workflowId } from '../../shared/workflow-ids.js';
+import { scheduledStart } from '../start-workflow.js';
 
 export interface ErpScheduleTarget {
   tenantId: string;
@@ -20,9 +21,7 @@ export async function ensureErpSchedules(client: Client, t: ErpScheduleTarget): 
   for (const entity of t.entities) {
     const scheduleId = workflowId.erpSchedule(t.integrationId, entity);
     const input: ErpPollInput = { tenantId: t.tenantId, integrationId: t.integrationId, entity, mode: 'incremental', trigger: 'schedule' };
-    const action = {
-      type: 'startWorkflow' as const,
-      workflowType: 'erpPollWorkflow',
+    const action = scheduledStart('erpPollWorkflow', {
       taskQueue: t.taskQueue,
       // Temporal appends the scheduled time: runs read erp-<integration>-<entity>-<time> in the UI.
       workflowId: scheduleId,
@@ -31,7 +30,7 @@ export async function ensureErpSchedules(client: Client, t: ErpScheduleTarget): 
         { key: TenantIdAttr, value: t.tenantId },
         { key: IntegrationIdAttr, value: t.integrationId },
       ],
-    };
+    });
     const spec = { intervals: [{ every: `${t.intervalSeconds}s` as const }] };
     try {
       await client.schedule.create({

@@ -1,18 +1,13 @@
 import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client } from '@temporalio/client';
 import type { TaskQueues } from '../../shared/task-queues.js';
+import { scheduledStart } from '../start-workflow.js';
 
 export const HEALTH_SCHEDULE_ID = 'connection-health-checks';
 
 /** Creates (or updates) the Schedule that runs healthCheckWorkflow every `everySeconds`. */
 export async function ensureHealthCheckSchedule(client: Client, queues: TaskQueues, everySeconds: number, suffix?: string): Promise<void> {
   const scheduleId = suffix ? `${HEALTH_SCHEDULE_ID}-${suffix}` : HEALTH_SCHEDULE_ID;
-  const action = {
-    type: 'startWorkflow' as const,
-    workflowType: 'healthCheckWorkflow',
-    taskQueue: queues.payments,
-    workflowId: `${scheduleId}-run`,
-    args: [],
-  };
+  const action = scheduledStart('healthCheckWorkflow', { taskQueue: queues.payments, workflowId: `${scheduleId}-run`, args: [] });
   const spec = { intervals: [{ every: `${everySeconds}s` as const }] };
   try {
     await client.schedule.create({

@@ -5,7 +5,7 @@ import { connections } from '../../../db/schema.js';
 import { customerSyncSettingsOf } from '../../../domain/customers/sync-settings.js';
 import { TenantIdAttr } from '../../../shared/search-attributes.js';
 import { workflowId } from '../../../shared/workflow-ids.js';
-import type { customerReconcileWorkflow } from '../../../workflows/customers/customer-reconcile.js';
+import { startWorkflow } from '../../../temporal/start-workflow.js';
 import type { AppDeps } from '../../deps.js';
 import { resultWithin } from '../../await-workflow.js';
 import type { ResourceRouter } from '../../endpoint.js';
@@ -41,7 +41,7 @@ export function customerReconcileRouter(deps: AppDeps, r: ResourceRouter): Resou
       const id = workflowId.customerReconcile(conn.id);
       let handle;
       try {
-        handle = await deps.temporal.workflow.start<typeof customerReconcileWorkflow>('customerReconcileWorkflow', {
+        handle = await startWorkflow(deps.temporal, 'customerReconcileWorkflow', {
           workflowId: id,
           taskQueue: deps.taskQueues.customers,
           args: [{ tenantId: tenant.id, connectionId: conn.id }],

@@ -18,6 +18,7 @@ import type { ErpPollInput } from '../../../shared/erp-messages.js';
 import { IntegrationIdAttr, TenantIdAttr } from '../../../shared/search-attributes.js';
 import { workflowId } from '../../../shared/workflow-ids.js';
 import { changeErpSchedules, ensureErpSchedules } from '../../../temporal/erp/erp-schedules.js';
+import { startWorkflow } from '../../../temporal/start-workflow.js';
 import type { AppDeps } from '../../deps.js';
 import { checkConnectionSettings } from '../../connection-settings.js';
 import type { ResourceRouter } from '../../endpoint.js';
@@ -366,7 +367,7 @@ export function integrationsRouter(deps: AppDeps, r: ResourceRouter): ResourceRo
       },
       async ({ params, tenant, requestId, res }) => {
         const integration = await findOwned(tenant.id, params.id);
-        const handle = await deps.temporal.workflow.start('erpConnectionTestWorkflow', {
+        const handle = await startWorkflow(deps.temporal, 'erpConnectionTestWorkflow', {
           taskQueue: deps.taskQueues.erp,
           workflowId: workflowId.erpConnectionTest(integration.id, requestId),
           args: [{ tenantId: tenant.id, integrationId: integration.id }],
@@ -412,7 +413,7 @@ export function integrationsRouter(deps: AppDeps, r: ResourceRouter): ResourceRo
           })
           .returning();
         const input: ErpPollInput = { tenantId: tenant.id, integrationId: integration.id, entity: body.entity, mode: body.mode, trigger: 'api', runId };
-        await deps.temporal.workflow.start('erpPollWorkflow', {
+        await startWorkflow(deps.temporal, 'erpPollWorkflow', {
           taskQueue: deps.taskQueues.erp,
           workflowId: wfId,
           args: [input],
