@@ -21,6 +21,7 @@ import { resultWithin } from '../../await-workflow.js';
 import type { AppDeps } from '../../deps.js';
 import type { ResourceRouter } from '../../endpoint.js';
 import { ApiError } from '../../errors.js';
+import { startWorkflow } from '../../../temporal/start-workflow.js';
 
 export const WEBHOOK_TOLERANCE_MS = 5 * 60_000;
 /** How long the answer waits for the apply, so a quick one carries its counts; a slower one answers 202. */
@@ -123,7 +124,7 @@ export function erpWebhooksRouter(deps: AppDeps, r: ResourceRouter): ResourceRou
       const input: ErpWebhookInput = { tenantId: integration.tenantId, integrationId: integration.id, inboxId: inbox.id };
       let handle = deps.temporal.workflow.getHandle(wfId);
       try {
-        handle = await deps.temporal.workflow.start('erpWebhookWorkflow', {
+        handle = await startWorkflow(deps.temporal, 'erpWebhookWorkflow', {
           taskQueue: deps.taskQueues.erp,
           workflowId: wfId,
           args: [input],

@@ -31,6 +31,8 @@ import { resultWithin } from '../../await-workflow.js';
 import { countryCode, currencyCode, decodeTimeCursor, encodeTimeCursor, pageCursor } from '../../common-schemas.js';
 import { ApiError } from '../../errors.js';
 import { claimIdempotencyKey, idempotencyKeySchema, requestHash, requireIdempotencyKey, storeIdempotentResponse } from '../../idempotency.js';
+import { startWorkflow } from '../../../temporal/start-workflow.js';
+import type { Workflows } from '../../../shared/workflow-types.js';
 
 const createPaymentBody = z.strictObject({
   amount: z.number().int().positive().max(99_999_999_999).meta({ description: 'Minor units (cents): 1050 = 10.50 EUR' }),
@@ -286,7 +288,7 @@ export function paymentsRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter
 
   async function startPaymentWorkflow(input: PaymentWorkflowInput): Promise<void> {
     // A concurrent or retried request with the same idempotency key may have started it already.
-    await startOnce(() => deps.temporal.workflow.start('paymentWorkflow', paymentStart(input)));
+    await startOnce(() => startWorkflow(deps.temporal, 'paymentWorkflow', paymentStart(input)));
   }
 
   /**
@@ -299,7 +301,7 @@ export function paymentsRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter
       try {
         await deps.temporal.workflow.executeUpdateWithStart(paymentOutcomeUpdate, {
           updateId: PAYMENT_UPDATE_IDS.outcome,
-          startWorkflowOperation: new WithStartWorkflowOperation('paymentWorkflow', paymentStart(input)),
+          startWorkflowOperation: new WithStartWorkflowOperation<Workflows['paymentWorkflow']>('paymentWorkflow', paymentStart(input)),
         });
       } catch (err) {
         // The run closed already (it had its outcome, and its aftercare window is over): the row has it.
@@ -497,7 +499,7 @@ export function paymentsRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter
           }
           if (answer.kind === 'closed') {
             await startOnce(() =>
-              deps.temporal.workflow.start('refundWorkflow', {
+              startWorkflow(deps.temporal, 'refundWorkflow', {
                 taskQueue: deps.taskQueues.payments,
                 workflowId: workflowId.refund(id),
                 args: [{ refundId: id, paymentId: params.id, tenantId: tenant.id, amount: row.amount, ...timing }],
@@ -540,7 +542,7 @@ export function paymentsRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter
         let outcome: CaptureOutcome | null = answer.kind === 'done' ? answer.value : null;
         if (answer.kind === 'closed') {
           await startOnce(() =>
-            deps.temporal.workflow.start('captureWorkflow', {
+            startWorkflow(deps.temporal, 'captureWorkflow', {
               taskQueue: deps.taskQueues.payments,
               workflowId: workflowId.capture(p.id, 'capture'),
               args: [{ paymentId: p.id, tenantId: tenant.id, amount, ...(deps.paymentTiming ? { timing: deps.paymentTiming } : {}) }],
