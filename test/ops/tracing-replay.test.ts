@@ -3,7 +3,8 @@ import path from 'node:path';
 import { Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { bundleWorkflows } from '../../src/workers/worker.js';
-import { HISTORIES_DIR } from '../support/record-history.js';
+import { encryptionDataConverter } from '../../src/temporal/payload-codec.js';
+import { HISTORIES_DIR, RECORDING_CODEC_KEYS } from '../support/record-history.js';
 
 /**
  * Turning tracing on swaps in the bundle with the OpenTelemetry workflow interceptors. Runs started
@@ -27,7 +28,9 @@ describe('workflow replay with tracing on', () => {
     const history: unknown = JSON.parse(readFileSync(path.join(HISTORIES_DIR, file), 'utf8'));
     const noop = { fn: () => {} };
     await expect(
-      Worker.runReplayHistory({ workflowBundle: traced, sinks: { exporter: { export: noop } } }, history, file.replace(/\.json$/, '')),
+      Worker.runReplayHistory(
+        { workflowBundle: traced, sinks: { exporter: { export: noop } }, dataConverter: encryptionDataConverter(RECORDING_CODEC_KEYS) },
+        history, file.replace(/\.json$/, '')),
     ).resolves.toBeUndefined();
   });
 });

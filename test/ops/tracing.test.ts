@@ -81,7 +81,9 @@ afterAll(async () => {
 
 describe('a payment as one trace', () => {
   it('exports the API request, the workflow start and run, the gateway activity and its HTTP call with one trace id, each the child of the one before', async () => {
-    const tracingEnv = { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_BSP_SCHEDULE_DELAY: '200' };
+    // A workflow's RunWorkflow span ends when the run does; the payment run closes at its outcome here
+    // instead of staying open for its aftercare window (7 days by default).
+    const tracingEnv = { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_BSP_SCHEDULE_DELAY: '200', PAYMENT_AFTERCARE_WINDOW_SECONDS: '0' };
     // No WORKFLOW_BUNDLE_PATH: the worker bundles at start, with the tracing interceptors.
     const worker = spawnEntryPoint('src/workers/main.ts', workerEnv(f.stack, tracingEnv));
     processes.push(worker);
