@@ -155,7 +155,8 @@ export function createCustomerReconcileActivities(deps: CustomerSyncDeps, adapte
     /**
      * Catches changes a webhook missed: reads the connection's change feed after the stored cursor
      * and hands every change to its customer's workflow (a change already applied is an echo there).
-     * The cursor moves only after every change was handed on.
+     * The cursor moves only after every change was handed on. The first full run only stores the
+     * cursor: its scans see every record anyway.
      */
     async catchUpMissedCustomerChanges(input: { tenantId: string; connectionId: string; runId?: string; totals?: CustomerReconcileCounts }): Promise<{ changes: number; remoteIds: string[] }> {
       const { adapter, provider } = await adapterFor(input.tenantId, input.connectionId);
@@ -166,6 +167,9 @@ export function createCustomerReconcileActivities(deps: CustomerSyncDeps, adapte
       } catch (err) {
         throw toFailure(err);
       }
+      // No cursor stored yet (sync just turned on): the full scan that follows covers everything, so
+      // the feed starts from now instead of replaying its latest page as changes.
+      if (!stored && input.runId) feed = { events: [], cursor: feed.cursor };
       const conn = { id: input.connectionId, tenantId: input.tenantId, provider };
       for (const event of feed.events) {
         const customerId = await localIdForRemote(db, conn, event);
@@ -281,6 +285,7 @@ export function createCustomerReconcileActivities(deps: CustomerSyncDeps, adapte
           pending: syncMappings.pending,
           state: syncMappings.state,
           remoteDeleted: syncMappings.remoteDeleted,
+          agreed: sql<boolean>`${syncMappings.lastSyncedSnapshot} is not null`,
         })
         .from(customers)
         .leftJoin(
@@ -298,7 +303,7 @@ export function createCustomerReconcileActivities(deps: CustomerSyncDeps, adapte
           if (deleted) continue;
           pushed += 1;
           await signalLocal(input.tenantId, row.id, { version: row.version, resync: true });
-        } else if (row.remoteId !== null && row.pending === null && row.state !== 'failed' && row.version > (row.lastSyncedVersion ?? 0) && !(deleted && row.remoteDeleted)) {
+        } else if (row.remoteId !== null && row.agreed && row.pending === null && row.state !== 'failed' && row.version > (row.lastSyncedVersion ?? 0) && !(deleted && row.remoteDeleted)) {
           repaired += 1;
           await signalLocal(input.tenantId, row.id, { version: row.version, resync: true });
         }

@@ -188,7 +188,9 @@ export function createCustomerSyncActivities(deps: CustomerSyncDeps) {
         if (row.deletedAt) return { pushNeeded: true, outcome: 'ignored' }; // a local delete wins over a remote edit
 
         const result = mergeCustomer({
-          base: mapping.lastSyncedSnapshot,
+          // A first match (linked by backfill or a metadata link) has no agreed state yet: an empty
+          // base lets a field set on one side only take that value; fields set on both are conflicts.
+          base: mapping.lastSyncedSnapshot ?? normalizeFields({}),
           local: fieldsOf(row),
           remote: remote.fields,
           localChangedAt: row.updatedAt.getTime(),
