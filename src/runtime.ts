@@ -18,8 +18,6 @@ import { EncryptionCodec } from './temporal/payload-codec.js';
 import { ensureHealthCheckSchedule } from './temporal/payments/health-schedule.js';
 import { ensureReconciliationSchedule } from './temporal/payments/reconciliation-schedule.js';
 import { ensureSearchAttributes } from './temporal/search-attributes.js';
-import { applyCustomerSyncSchedule, syncsCustomers } from './temporal/customers/customer-reconcile-schedule.js';
-import { connections } from './db/schema.js';
 import { createWorkers, loadWorkflowBundle, type WorkerSet } from './workers/worker.js';
 
 /** Everything a process (API, worker or both) shares, built once from the parsed config. */
@@ -144,10 +142,6 @@ export async function startWorkers(runtime: Runtime): Promise<RunningWorkers> {
     },
     ...(env.TASK_QUEUE_SUFFIX ? { suffix: env.TASK_QUEUE_SUFFIX } : {}),
   });
-  // The API keeps each syncing connection's reconciliation Schedule in line; this heals any it missed
-  // (a Temporal outage during the change, a namespace reset).
-  const syncing = (await runtime.database.db.select().from(connections)).filter(syncsCustomers);
-  for (const conn of syncing) await applyCustomerSyncSchedule(client, taskQueues.customers, conn, conn);
   await client.connection.close();
   const metrics =
     env.WORKER_METRICS_PORT === undefined

@@ -73,5 +73,6 @@ export const remoteSync = {
  */
 export const bulkSync = {
   startToCloseTimeout: '2 minutes',
+  heartbeatTimeout: '15 seconds',
   retry: remoteSync.retry,
 } as const satisfies ActivityOptions;

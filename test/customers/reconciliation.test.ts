@@ -3,6 +3,7 @@ import { count, eq } from 'drizzle-orm';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { customers, syncCursors } from '../../src/db/schema.js';
+import { customerSyncProgressQuery } from '../../src/shared/customer-messages.js';
 import { workflowId } from '../../src/shared/workflow-ids.js';
 import {
   createCustomer,
@@ -45,6 +46,12 @@ const remoteCustomers = async (t: SyncTenant) => (await t.sdk.customers.list({ l
 const enableSync = (t: SyncTenant, customerSync: Record<string, unknown>) =>
   request(f.stack.app).patch(`/v1/connections/${t.connectionId}`).set(t.auth).send({ settings: { customerSync } }).expect(200);
 const settle = () => new Promise((r) => setTimeout(r, 1500));
+/** The customer's entity workflow has handled its changes (with sync off: found no system to push to). */
+const quiet = (id: string) =>
+  eventually(`customer ${id} quiet`, async () => {
+    const progress = await f.stack.temporal.workflow.getHandle(workflowId.customer(id)).query(customerSyncProgressQuery).catch(() => undefined);
+    return progress?.state === 'in_sync' ? true : undefined;
+  });
 
 describe('scheduled reconciliation', () => {
   it("recovers a change whose webhook was missed when the connection's Schedule runs; the Schedule goes when sync is turned off", async () => {
@@ -108,6 +115,7 @@ describe('backfill when customer sync is turned on', () => {
     const matched = await t.sdk.customers.create({ email: 'both@example.com', name: 'Stripe name', description: 'from Stripe' });
     const remoteOnly = await t.sdk.customers.create({ email: 'remote@example.com', name: 'Only at Stripe', metadata: { tier: 'gold' } });
     await f.stripe.webhooksIdle();
+    await Promise.all([quiet(both.id), quiet(localOnly.id)]);
     await settle();
     expect(await localCustomers(t)).toHaveLength(2); // sync off: Stripe's webhooks changed nothing
 
@@ -143,9 +151,10 @@ describe('backfill when customer sync is turned on', () => {
 
   it('without matchByEmail, a Stripe customer with a local email is imported as its own customer', async () => {
     const t = await setUpSyncTenant(f, { enabled: false });
-    await createCustomer(f, t, { email: 'same@example.com', name: 'Local' });
+    const local = await createCustomer(f, t, { email: 'same@example.com', name: 'Local' });
     await t.sdk.customers.create({ email: 'same@example.com', name: 'Stripe' });
     await f.stripe.webhooksIdle();
+    await quiet(local.id);
     await settle();
     await enableSync(t, { enabled: true });
     expect(await finishedRun(t, 'connect')).toMatchObject({ imported: 1, linked: 0, pushed: 1 });

@@ -1,3 +1,4 @@
+import { Context } from '@temporalio/activity';
 import { and, asc, eq, gt, inArray, isNull, sql } from 'drizzle-orm';
 import { newId } from '../../db/ids.js';
 import { customerOutbox, customers, customerSyncRuns, syncCursors, syncMappings } from '../../db/schema.js';
@@ -14,6 +15,26 @@ import type {
 } from '../../shared/customer-messages.js';
 import { signalCustomerSync } from '../../temporal/customers/customer-sync.js';
 import { toFailure, type ConnectedAdapter, type CustomerSyncDeps } from './customer-sync-adapters.js';
+
+/** Tells Temporal the page is alive (a killed worker's page is retried after the heartbeat timeout, not the page timeout). */
+function beat(): void {
+  try {
+    Context.current().heartbeat();
+  } catch {
+    // Called outside an activity (a direct call in a script): nothing to tell.
+  }
+}
+
+/** Runs `work` heartbeating every few seconds, also while it waits for the connection's throttle. */
+async function beating<T>(work: () => Promise<T>): Promise<T> {
+  beat();
+  const timer = setInterval(beat, 3_000);
+  try {
+    return await work();
+  } finally {
+    clearInterval(timer);
+  }
+}
 
 /** Local customers read per page of the local scan. */
 const LOCAL_PAGE = 500;
@@ -134,6 +155,130 @@ export function createCustomerReconcileActivities(deps: CustomerSyncDeps, adapte
     });
   }
 
+  async function remotePage(input: ReconcilePageInput & { skipRemoteIds: string[] }): Promise<ReconcilePageResult> {
+    const { adapter, provider, settings } = await adapterFor(input.tenantId, input.connectionId);
+    let page;
+    try {
+      page = await adapter.list(input.cursor);
+    } catch (err) {
+      throw toFailure(err);
+    }
+    const records = page.records.filter((r) => !r.deleted);
+    const counts: Partial<CustomerReconcileCounts> & { scanned: number; repaired: number; linked: number; imported: number } = {
+      scanned: page.records.length,
+      repaired: 0,
+      linked: 0,
+      imported: 0,
+    };
+    const skip = new Set(input.skipRemoteIds);
+    const ids = records.map((r) => r.remoteId);
+    const mappings = ids.length
+      ? await db.select().from(syncMappings).where(and(eq(syncMappings.connectionId, input.connectionId), inArray(syncMappings.remoteId, ids)))
+      : [];
+    const byRemote = new Map(mappings.map((m) => [m.remoteId!, m]));
+    const unlinkedLocal = mappings.filter((m) => !m.lastSyncedSnapshot).map((m) => m.localId);
+    const existingLocal = new Set(
+      unlinkedLocal.length ? (await db.select({ id: customers.id }).from(customers).where(inArray(customers.id, unlinkedLocal))).map((c) => c.id) : [],
+    );
+    const scanAt = Date.now();
+    const toImport: RemoteCustomer[] = [];
+    for (const r of records) {
+      const m = byRemote.get(r.remoteId);
+      const change = (occurredAt: number): RemoteCustomerChange => ({
+        connectionId: input.connectionId,
+        eventId: `reconcile-${input.runId}-${r.remoteId}`,
+        remoteId: r.remoteId,
+        occurredAt,
+      });
+      if (m) {
+        if (skip.has(r.remoteId) || m.pending || m.remoteDeleted) continue;
+        if (!m.lastSyncedSnapshot) {
+          // Linked by an earlier run that stopped before the merge (or reserved by a webhook in flight).
+          if (!existingLocal.has(m.localId)) continue;
+          counts.linked += 1;
+          await signalRemote(input.tenantId, m.localId, change(0));
+        } else if (!sameValue(r.fields, m.lastSyncedSnapshot)) {
+          // Drift: the remote changed since the last sync and no event told us.
+          counts.repaired += 1;
+          await signalRemote(input.tenantId, m.localId, change(scanAt));
+        }
+        continue;
+      }
+      let localId: string | null = null;
+      let byEmail = false;
+      if (r.localId) {
+        const [linked] = await db.select({ id: customers.id }).from(customers).where(and(eq(customers.id, r.localId), eq(customers.tenantId, input.tenantId)));
+        localId = linked?.id ?? null;
+      }
+      if (!localId && !r.localId && settings?.matchByEmail && r.fields.email) {
+        localId = await unlinkedByEmail(input.tenantId, input.connectionId, r.fields.email);
+        byEmail = localId !== null;
+      }
+      if (localId) {
+        if (await link(input.tenantId, input.connectionId, provider, localId, r.remoteId)) {
+          counts.linked += 1;
+          // occurredAt 0: on a first match the local catalog is the record of reference for fields set on both sides.
+          await signalRemote(input.tenantId, localId, change(0));
+          continue;
+        }
+        // The local customer already has a twin here: an email match is only a guess, so import instead;
+        // a metadata link to an already linked customer is a duplicate at the remote, left alone.
+        if (!byEmail) continue;
+      }
+      toImport.push(r);
+    }
+    counts.imported = await importRecords(input.tenantId, input.connectionId, provider, toImport);
+    const totals = add(input.totals, counts);
+    await saveProgress(input.runId, totals, 'remote');
+    return { cursor: page.cursor, totals };
+  }
+
+  /**
+   * One page of the local catalog (by id): a live customer with no twin at the connection is
+   * pushed, one whose last version never reached the connection is resynced. Both go through the
+   * entity workflow, whose push creates the mapping before the remote call and carries an
+   * idempotency key, so a resync signalled twice creates one remote record.
+   */
+  async function localPage(input: ReconcilePageInput): Promise<ReconcilePageResult> {
+    const rows = await db
+      .select({
+        id: customers.id,
+        version: customers.version,
+        deletedAt: customers.deletedAt,
+        mappingId: syncMappings.id,
+        remoteId: syncMappings.remoteId,
+        lastSyncedVersion: syncMappings.lastSyncedVersion,
+        pending: syncMappings.pending,
+        state: syncMappings.state,
+        remoteDeleted: syncMappings.remoteDeleted,
+        agreed: sql<boolean>`${syncMappings.lastSyncedSnapshot} is not null`,
+      })
+      .from(customers)
+      .leftJoin(
+        syncMappings,
+        and(eq(syncMappings.connectionId, input.connectionId), eq(syncMappings.catalog, CUSTOMERS_CATALOG), eq(syncMappings.localId, customers.id)),
+      )
+      .where(and(eq(customers.tenantId, input.tenantId), input.cursor ? gt(customers.id, input.cursor) : undefined))
+      .orderBy(asc(customers.id))
+      .limit(LOCAL_PAGE);
+    let pushed = 0;
+    let repaired = 0;
+    for (const row of rows) {
+      const deleted = row.deletedAt !== null;
+      if (row.mappingId === null || (row.remoteId === null && row.pending === null && row.state !== 'failed')) {
+        if (deleted) continue;
+        pushed += 1;
+        await signalLocal(input.tenantId, row.id, { version: row.version, resync: true });
+      } else if (row.remoteId !== null && row.agreed && row.pending === null && row.state !== 'failed' && row.version > (row.lastSyncedVersion ?? 0) && !(deleted && row.remoteDeleted)) {
+        repaired += 1;
+        await signalLocal(input.tenantId, row.id, { version: row.version, resync: true });
+      }
+    }
+    const totals = add(input.totals, { scanned: rows.length, pushed, repaired });
+    await saveProgress(input.runId, totals, 'local');
+    return { cursor: rows.length === LOCAL_PAGE ? rows.at(-1)!.id : null, totals };
+  }
+
   return {
     /** Records the start of a run (idempotent per workflow run) and returns its id. */
     async beginCustomerSyncRun(input: { tenantId: string; connectionId: string; trigger: CustomerReconcileTrigger; workflowId: string; workflowRunId: string }): Promise<{ runId: string }> {
@@ -190,127 +335,11 @@ export function createCustomerReconcileActivities(deps: CustomerSyncDeps, adapte
      * unlinked is matched (metadata link, else email when the connection enables it) or imported.
      */
     async reconcileRemoteCustomerPage(input: ReconcilePageInput & { skipRemoteIds: string[] }): Promise<ReconcilePageResult> {
-      const { adapter, provider, settings } = await adapterFor(input.tenantId, input.connectionId);
-      let page;
-      try {
-        page = await adapter.list(input.cursor);
-      } catch (err) {
-        throw toFailure(err);
-      }
-      const records = page.records.filter((r) => !r.deleted);
-      const counts: Partial<CustomerReconcileCounts> & { scanned: number; repaired: number; linked: number; imported: number } = {
-        scanned: page.records.length,
-        repaired: 0,
-        linked: 0,
-        imported: 0,
-      };
-      const skip = new Set(input.skipRemoteIds);
-      const ids = records.map((r) => r.remoteId);
-      const mappings = ids.length
-        ? await db.select().from(syncMappings).where(and(eq(syncMappings.connectionId, input.connectionId), inArray(syncMappings.remoteId, ids)))
-        : [];
-      const byRemote = new Map(mappings.map((m) => [m.remoteId!, m]));
-      const unlinkedLocal = mappings.filter((m) => !m.lastSyncedSnapshot).map((m) => m.localId);
-      const existingLocal = new Set(
-        unlinkedLocal.length ? (await db.select({ id: customers.id }).from(customers).where(inArray(customers.id, unlinkedLocal))).map((c) => c.id) : [],
-      );
-      const scanAt = Date.now();
-      const toImport: RemoteCustomer[] = [];
-      for (const r of records) {
-        const m = byRemote.get(r.remoteId);
-        const change = (occurredAt: number): RemoteCustomerChange => ({
-          connectionId: input.connectionId,
-          eventId: `reconcile-${input.runId}-${r.remoteId}`,
-          remoteId: r.remoteId,
-          occurredAt,
-        });
-        if (m) {
-          if (skip.has(r.remoteId) || m.pending || m.remoteDeleted) continue;
-          if (!m.lastSyncedSnapshot) {
-            // Linked by an earlier run that stopped before the merge (or reserved by a webhook in flight).
-            if (!existingLocal.has(m.localId)) continue;
-            counts.linked += 1;
-            await signalRemote(input.tenantId, m.localId, change(0));
-          } else if (!sameValue(r.fields, m.lastSyncedSnapshot)) {
-            // Drift: the remote changed since the last sync and no event told us.
-            counts.repaired += 1;
-            await signalRemote(input.tenantId, m.localId, change(scanAt));
-          }
-          continue;
-        }
-        let localId: string | null = null;
-        let byEmail = false;
-        if (r.localId) {
-          const [linked] = await db.select({ id: customers.id }).from(customers).where(and(eq(customers.id, r.localId), eq(customers.tenantId, input.tenantId)));
-          localId = linked?.id ?? null;
-        }
-        if (!localId && !r.localId && settings?.matchByEmail && r.fields.email) {
-          localId = await unlinkedByEmail(input.tenantId, input.connectionId, r.fields.email);
-          byEmail = localId !== null;
-        }
-        if (localId) {
-          if (await link(input.tenantId, input.connectionId, provider, localId, r.remoteId)) {
-            counts.linked += 1;
-            // occurredAt 0: on a first match the local catalog is the record of reference for fields set on both sides.
-            await signalRemote(input.tenantId, localId, change(0));
-            continue;
-          }
-          // The local customer already has a twin here: an email match is only a guess, so import instead;
-          // a metadata link to an already linked customer is a duplicate at the remote, left alone.
-          if (!byEmail) continue;
-        }
-        toImport.push(r);
-      }
-      counts.imported = await importRecords(input.tenantId, input.connectionId, provider, toImport);
-      const totals = add(input.totals, counts);
-      await saveProgress(input.runId, totals, 'remote');
-      return { cursor: page.cursor, totals };
+      return beating(() => remotePage(input));
     },
 
-    /**
-     * One page of the local catalog (by id): a live customer with no twin at the connection is
-     * pushed, one whose last version never reached the connection is resynced. Both go through the
-     * entity workflow, whose push creates the mapping before the remote call and carries an
-     * idempotency key, so a resync signalled twice creates one remote record.
-     */
     async reconcileLocalCustomerPage(input: ReconcilePageInput): Promise<ReconcilePageResult> {
-      const rows = await db
-        .select({
-          id: customers.id,
-          version: customers.version,
-          deletedAt: customers.deletedAt,
-          mappingId: syncMappings.id,
-          remoteId: syncMappings.remoteId,
-          lastSyncedVersion: syncMappings.lastSyncedVersion,
-          pending: syncMappings.pending,
-          state: syncMappings.state,
-          remoteDeleted: syncMappings.remoteDeleted,
-          agreed: sql<boolean>`${syncMappings.lastSyncedSnapshot} is not null`,
-        })
-        .from(customers)
-        .leftJoin(
-          syncMappings,
-          and(eq(syncMappings.connectionId, input.connectionId), eq(syncMappings.catalog, CUSTOMERS_CATALOG), eq(syncMappings.localId, customers.id)),
-        )
-        .where(and(eq(customers.tenantId, input.tenantId), input.cursor ? gt(customers.id, input.cursor) : undefined))
-        .orderBy(asc(customers.id))
-        .limit(LOCAL_PAGE);
-      let pushed = 0;
-      let repaired = 0;
-      for (const row of rows) {
-        const deleted = row.deletedAt !== null;
-        if (row.mappingId === null || (row.remoteId === null && row.pending === null && row.state !== 'failed')) {
-          if (deleted) continue;
-          pushed += 1;
-          await signalLocal(input.tenantId, row.id, { version: row.version, resync: true });
-        } else if (row.remoteId !== null && row.agreed && row.pending === null && row.state !== 'failed' && row.version > (row.lastSyncedVersion ?? 0) && !(deleted && row.remoteDeleted)) {
-          repaired += 1;
-          await signalLocal(input.tenantId, row.id, { version: row.version, resync: true });
-        }
-      }
-      const totals = add(input.totals, { scanned: rows.length, pushed, repaired });
-      await saveProgress(input.runId, totals, 'local');
-      return { cursor: rows.length === LOCAL_PAGE ? rows.at(-1)!.id : null, totals };
+      return beating(() => localPage(input));
     },
   };
 }
