@@ -36,6 +36,9 @@ async function beating<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
+/** How long a mapping may stay "pending" before the local scan counts it as a push that never happened. */
+const STALE_PENDING_MS = 5 * 60_000;
+
 /** Local customers read per page of the local scan. */
 const LOCAL_PAGE = 500;
 
@@ -252,6 +255,7 @@ export function createCustomerReconcileActivities(deps: CustomerSyncDeps, adapte
         state: syncMappings.state,
         remoteDeleted: syncMappings.remoteDeleted,
         agreed: sql<boolean>`${syncMappings.lastSyncedSnapshot} is not null`,
+        mappingUpdatedAt: syncMappings.updatedAt,
       })
       .from(customers)
       .leftJoin(
@@ -263,13 +267,16 @@ export function createCustomerReconcileActivities(deps: CustomerSyncDeps, adapte
       .limit(LOCAL_PAGE);
     let pushed = 0;
     let repaired = 0;
+    // A mapping in state "pending" is being worked on by its entity workflow; only one left so for
+    // long (e.g. sync was turned off mid-push) is repaired.
+    const stalePending = Date.now() - STALE_PENDING_MS;
     for (const row of rows) {
       const deleted = row.deletedAt !== null;
       if (row.mappingId === null || (row.remoteId === null && row.pending === null && row.state !== 'failed')) {
         if (deleted) continue;
         pushed += 1;
         await signalLocal(input.tenantId, row.id, { version: row.version, resync: true });
-      } else if (row.remoteId !== null && row.agreed && row.pending === null && row.state !== 'failed' && row.version > (row.lastSyncedVersion ?? 0) && !(deleted && row.remoteDeleted)) {
+      } else if (row.remoteId !== null && row.agreed && row.pending === null && row.version > (row.lastSyncedVersion ?? 0) && !(deleted && row.remoteDeleted) && (row.state === 'in_sync' || (row.state === 'pending' && row.mappingUpdatedAt !== null && row.mappingUpdatedAt.getTime() < stalePending))) {
         repaired += 1;
         await signalLocal(input.tenantId, row.id, { version: row.version, resync: true });
       }
