@@ -93,7 +93,7 @@ async function main(): Promise<void> {
       if (!res.ok) throw new Error(`${method} ${route} answered ${res.status}: ${JSON.stringify(json)}`);
       return json;
     };
-    const sdkFor = (key: string) => new Stripe(key, { host: '127.0.0.1', port: stripe.port, protocol: 'http', maxNetworkRetries: 0 });
+    const sdkFor = (key: string) => new Stripe(key, { host: '127.0.0.1', port: stripe.port, protocol: 'http', maxNetworkRetries: 0, telemetry: false });
 
     /** A tenant whose own emulated Stripe account syncs customers (webhooks to the API). */
     const syncTenant = async (name: string, enabled: boolean) => {
