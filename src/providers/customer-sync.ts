@@ -37,6 +37,12 @@ export interface CustomerSyncAdapter {
   retrieve(remoteId: string): Promise<RemoteCustomer | null>;
   /** Changes after `cursor` (null: the most recent page), oldest first, and the cursor to resume from. */
   changesSince(cursor: string | null): Promise<{ events: RemoteCustomerEvent[]; cursor: string | null }>;
+  /**
+   * One page of the live (not deleted) records, in an order that is stable while paging, starting
+   * after `cursor` (null: the first page). `cursor` is null on the last page. Backfill and drift
+   * detection read the whole catalog through it; a page of about 100 is right for most systems.
+   */
+  list(cursor: string | null): Promise<{ records: RemoteCustomer[]; cursor: string | null }>;
 }
 
 /** Provided by a ProviderFactory whose system can sync customers. */

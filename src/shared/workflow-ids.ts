@@ -11,6 +11,8 @@ export const workflowId = {
   healthCheck: (connectionId: string) => `health-check-${connectionId}`,
   customer: (customerId: string) => `customer-${customerId}`,
   customerReconcile: (connectionId: string) => `customer-reconcile-${connectionId}`,
+  /** Schedule of a connection's periodic reconciliation; its runs are this id plus the scheduled time. */
+  customerReconcileSchedule: (connectionId: string) => `customer-reconcile-schedule-${connectionId}`,
   /** Schedule of one integration and entity; its runs are this id plus the scheduled time. */
   erpSchedule: (integrationId: string, entity: string) => `erp-${integrationId}-${entity}`,
   erpRun: (integrationId: string, entity: string, runId: string) => `erp-${integrationId}-${entity}-${runId}`,

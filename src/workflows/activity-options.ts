@@ -65,3 +65,14 @@ export const remoteSync = {
     nonRetryableErrorTypes: [FailureType.InvalidCredentials, FailureType.ConnectionUnavailable, FailureType.CredentialsUndecryptable],
   },
 } as const satisfies ActivityOptions;
+
+/**
+ * One page of bulk work (backfill, reconciliation): a remote list call, a batch of database writes
+ * and up to a few hundred signals. Longer than a single call; retried like remoteSync (each page is
+ * idempotent: mappings are unique per connection and remote id, pushes carry idempotency keys).
+ */
+export const bulkSync = {
+  startToCloseTimeout: '2 minutes',
+  heartbeatTimeout: '15 seconds',
+  retry: remoteSync.retry,
+} as const satisfies ActivityOptions;

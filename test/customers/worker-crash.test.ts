@@ -35,7 +35,7 @@ afterAll(async () => {
 
 describe('a worker killed in the middle of a customer sync', () => {
   it('loses no update and creates no duplicate Stripe customer', async () => {
-    const t = await setUpSyncTenant(f);
+    const t = await setUpSyncTenant(f, { enabled: true }, { awaitBackfill: false });
     child = await startWorkerProcess(f.stack, { STRIPE_API_URL: proxy.url });
     const c = await createCustomer(f, t, { email: 'crash@example.com', name: 'Before crash' });
 

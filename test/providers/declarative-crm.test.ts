@@ -178,7 +178,7 @@ describe('providers/democrm.yaml', () => {
     expect((await adapter.changesSince(next.cursor)).events).toEqual([]);
     await adapter.create(ada, { localId: 'cust_b', idempotencyKey: 'd' });
     expect(await adapter.list(null)).toMatchObject({
-      customers: [{ localId: 'cust_b', fields: ada }],
+      records: [{ localId: 'cust_b', fields: ada }],
       cursor: null,
     });
   });

@@ -41,9 +41,14 @@ export interface SyncTenant {
 
 /**
  * A tenant whose own emulated Stripe account (one secret key each) syncs customers, with a webhook
- * endpoint pointing at the connection's webhook URL.
+ * endpoint pointing at the connection's webhook URL. With sync on, waits for the backfill that turning
+ * it on starts (unless `awaitBackfill: false`, e.g. while no worker runs), so tests start from a quiet state.
  */
-export async function setUpSyncTenant(f: CustomersFixture, customerSync: Record<string, unknown> = { enabled: true }): Promise<SyncTenant> {
+export async function setUpSyncTenant(
+  f: CustomersFixture,
+  customerSync: Record<string, unknown> = { enabled: true },
+  opts: { awaitBackfill?: boolean } = {},
+): Promise<SyncTenant> {
   const t = await f.stack.createTenant();
   const secretKey = `sk_test_${randomUUID().replace(/-/g, '')}`;
   const sdk = new Stripe(secretKey, { host: '127.0.0.1', port: f.stripe.port, protocol: 'http', maxNetworkRetries: 0 });
@@ -61,6 +66,12 @@ export async function setUpSyncTenant(f: CustomersFixture, customerSync: Record<
     .set(t.auth)
     .send({ credentials: { secretKey, webhookSecret: endpoint.secret } })
     .expect(200);
+  if (customerSync['enabled'] === true && opts.awaitBackfill !== false) {
+    await eventually('the backfill of a new connection', async () => {
+      const runs = await request(f.stack.app).get(`/v1/connections/${conn.body.id}/sync/runs`).set(t.auth).expect(200);
+      return (runs.body.data as { trigger: string; status: string }[]).some((r) => r.trigger === 'connect' && r.status === 'completed') ? true : undefined;
+    });
+  }
   return { tenantId: t.id, auth: t.auth, connectionId: conn.body.id, secretKey, webhookSecret: endpoint.secret!, sdk };
 }
 

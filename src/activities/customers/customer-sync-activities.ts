@@ -1,24 +1,16 @@
-import type { Client } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
 import { and, eq } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
-import { connections, customers, syncConflicts, syncCursors, syncMappings, type PendingPush } from '../../db/schema.js';
-import { customerSyncConnections, fieldsOf, localIdForRemote, lockCustomer, updateCustomer, type CustomerRow } from '../../db/queries/customers.js';
+import { connections, customers, syncConflicts, syncMappings, type PendingPush } from '../../db/schema.js';
+import { customerSyncConnections, fieldsOf, lockCustomer, updateCustomer, type CustomerRow } from '../../db/queries/customers.js';
 import { changedFields, normalizeFields, sameValue, type CustomerFields } from '../../domain/customers/fields.js';
 import { mergeCustomer } from '../../domain/customers/merge.js';
 import { CUSTOMERS_CATALOG, customerSyncSettingsOf } from '../../domain/customers/sync-settings.js';
-import { FailureType } from '../../domain/failures.js';
-import { RemoteRateLimitedError, type CustomerSyncAdapter } from '../../providers/customer-sync.js';
 import { GatewayError, InvalidCredentialsError } from '../../providers/types.js';
 import type { RemoteCustomerChange } from '../../shared/customer-messages.js';
-import { signalCustomerSync } from '../../temporal/customers/customer-sync.js';
-import { CredentialDecryptionError } from '../../secrets/credential-cipher.js';
-import type { GatewayDeps } from '../load-gateway.js';
+import { createCustomerReconcileActivities } from './customer-reconcile-activities.js';
+import { customerSyncAdapters, toFailure, type CustomerSyncDeps } from './customer-sync-adapters.js';
 
-export interface CustomerSyncDeps extends GatewayDeps {
-  /** Reconciliation hands the changes it finds to the customers' workflows through this client. */
-  customerSignals?: { client: Client; taskQueue: string };
-}
+export type { CustomerSyncDeps } from './customer-sync-adapters.js';
 
 export interface PushInput {
   tenantId: string;
@@ -50,55 +42,16 @@ type MappingRow = typeof syncMappings.$inferSelect;
 /** Idempotency key of a write to a remote system: (customer, version, connection), stable across retries. */
 export const remoteWriteKey = (customerId: string, version: number, connectionId: string) => `${customerId}-v${version}-${connectionId}`;
 
-/** Maps adapter errors onto typed failures: throttling waits for Retry-After, rejections are final. */
-function toFailure(err: unknown): unknown {
-  if (err instanceof RemoteRateLimitedError) {
-    return ApplicationFailure.create({
-      type: FailureType.RemoteRateLimited,
-      message: err.message,
-      ...(err.retryAfterMs !== undefined ? { nextRetryDelay: err.retryAfterMs } : {}),
-    });
-  }
-  if (err instanceof InvalidCredentialsError) {
-    return ApplicationFailure.create({ type: FailureType.InvalidCredentials, message: err.message, nonRetryable: true });
-  }
-  if (err instanceof GatewayError && err.classification !== 'hard_decline') {
-    // Retryable or ambiguous: every write carries its idempotency key, so retrying is safe.
-    return ApplicationFailure.create({ type: FailureType.Retryable, message: err.message });
-  }
-  return err;
-}
-
 const isRejection = (err: unknown) => (err instanceof GatewayError && err.classification === 'hard_decline') || err instanceof InvalidCredentialsError;
 
 /**
  * The customer sync engine's steps, generic over the remote system: everything system-specific is
- * behind the connection's {@link CustomerSyncAdapter}.
+ * behind the connection's CustomerSyncAdapter.
  */
 export function createCustomerSyncActivities(deps: CustomerSyncDeps) {
   const { db } = deps;
 
-  /** Adapters are cached per connection and credentials version (decryption stays rare, as for gateways). */
-  const adapters = new Map<string, { version: number; adapter: CustomerSyncAdapter; provider: string }>();
-  async function adapterFor(tenantId: string, connectionId: string): Promise<{ adapter: CustomerSyncAdapter; provider: string }> {
-    const [row] = await db.select().from(connections).where(and(eq(connections.id, connectionId), eq(connections.tenantId, tenantId)));
-    const factory = row ? (await deps.providers.resolve(tenantId, row.provider)).factory : undefined;
-    if (!row || row.status !== 'active' || !factory?.customerSync) {
-      throw ApplicationFailure.create({ type: FailureType.ConnectionUnavailable, message: `connection ${connectionId} cannot sync customers`, nonRetryable: true });
-    }
-    const cached = adapters.get(row.id);
-    if (cached?.version === row.credentialsVersion) return cached;
-    let credentials;
-    try {
-      credentials = deps.cipher.open({ keyId: row.credentialsKeyId, ciphertext: row.credentialsCiphertext }, row.tenantId, row.id);
-    } catch (err) {
-      if (!(err instanceof CredentialDecryptionError)) throw err;
-      throw ApplicationFailure.create({ type: FailureType.CredentialsUndecryptable, message: err.message, nonRetryable: true });
-    }
-    const entry = { version: row.credentialsVersion, adapter: factory.customerSync.connect({ tenantId, connectionId, credentials, settings: row.settings }), provider: row.provider };
-    adapters.set(row.id, entry);
-    return entry;
-  }
+  const adapterFor = customerSyncAdapters(deps);
 
   async function mappingOf(tx: Db, connectionId: string, customerId: string, lock = false): Promise<MappingRow | undefined> {
     const q = tx
@@ -114,36 +67,7 @@ export function createCustomerSyncActivities(deps: CustomerSyncDeps) {
   }
 
   return {
-    /**
-     * Catches changes a webhook missed: reads the connection's change feed after the stored cursor
-     * and hands every change to its customer's workflow (a change already applied is an echo there).
-     * The cursor moves only after every change was handed on.
-     */
-    async catchUpMissedCustomerChanges(input: { tenantId: string; connectionId: string }): Promise<{ changes: number }> {
-      if (!deps.customerSignals) throw new Error('customer sync activities need customerSignals to reconcile');
-      const { client, taskQueue } = deps.customerSignals;
-      const { adapter, provider } = await adapterFor(input.tenantId, input.connectionId);
-      const [stored] = await db.select().from(syncCursors).where(eq(syncCursors.connectionId, input.connectionId));
-      let feed;
-      try {
-        feed = await adapter.changesSince(stored?.cursor ?? null);
-      } catch (err) {
-        throw toFailure(err);
-      }
-      const conn = { id: input.connectionId, tenantId: input.tenantId, provider };
-      for (const event of feed.events) {
-        const customerId = await localIdForRemote(db, conn, event);
-        if (!customerId) continue;
-        await signalCustomerSync(client, taskQueue, { tenantId: input.tenantId, customerId }, {
-          remote: { connectionId: input.connectionId, eventId: event.eventId, remoteId: event.remoteId, occurredAt: event.occurredAt },
-        });
-      }
-      await db
-        .insert(syncCursors)
-        .values({ connectionId: input.connectionId, tenantId: input.tenantId, cursor: feed.cursor })
-        .onConflictDoUpdate({ target: syncCursors.connectionId, set: { cursor: feed.cursor, updatedAt: new Date() } });
-      return { changes: feed.events.length };
-    },
+    ...createCustomerReconcileActivities(deps, adapterFor),
 
     /** The connections that take part in customer sync for the tenant (ids only). */
     async listCustomerSyncTargets(input: { tenantId: string }): Promise<string[]> {
@@ -264,7 +188,9 @@ export function createCustomerSyncActivities(deps: CustomerSyncDeps) {
         if (row.deletedAt) return { pushNeeded: true, outcome: 'ignored' }; // a local delete wins over a remote edit
 
         const result = mergeCustomer({
-          base: mapping.lastSyncedSnapshot,
+          // A first match (linked by backfill or a metadata link) has no agreed state yet: an empty
+          // base lets a field set on one side only take that value; fields set on both are conflicts.
+          base: mapping.lastSyncedSnapshot ?? normalizeFields({}),
           local: fieldsOf(row),
           remote: remote.fields,
           localChangedAt: row.updatedAt.getTime(),

@@ -16,6 +16,8 @@ import type { AppDeps } from '../deps.js';
 import { ResourceRouter, issuesToDetails } from '../endpoint.js';
 import { resultWithin } from '../await-workflow.js';
 import { checkConnectionSettings } from '../connection-settings.js';
+import { customerSyncSettingsOf } from '../../domain/customers/sync-settings.js';
+import { applyCustomerSyncSchedule } from '../../temporal/customers/customer-reconcile-schedule.js';
 import { ApiError } from '../errors.js';
 
 const code = z
@@ -154,7 +156,16 @@ export function connectionsRouter(deps: AppDeps, r: ResourceRouter): ResourceRou
       }
     }
     if (sets) checkConnectionSettings(sets, deps.urlPolicy);
+    if (sets && customerSyncSettingsOf(sets) && !factory.customerSync) {
+      throw new ApiError(400, 'validation_failed', `provider "${provider}" cannot sync customers`, [
+        { path: 'body.settings.customerSync.enabled', message: 'customer sync is not available for this provider' },
+      ]);
+    }
   }
+
+  /** The reconciliation Schedule follows the connection's customer sync setting (and turning it on backfills). */
+  const followSyncSetting = (before: ConnectionRow | undefined, after: ConnectionRow | undefined) =>
+    applyCustomerSyncSchedule(deps.temporal, deps.taskQueues.customers, before, after);
 
   async function findOwned(tenantId: string, id: string): Promise<ConnectionRow> {
     const [row] = await db
@@ -200,6 +211,7 @@ export function connectionsRouter(deps: AppDeps, r: ResourceRouter): ResourceRou
           await recordAudit(tx, { ...byKey(tenant), action: 'connection.created', resourceType: 'connection', resourceId: id, after: presentConnection(created) });
           return created;
         });
+        await followSyncSetting(undefined, row);
         res.status(201).json(presentConnection(row));
       },
     )
@@ -247,7 +259,7 @@ export function connectionsRouter(deps: AppDeps, r: ResourceRouter): ResourceRou
         const current = await findOwned(tenant.id, params.id);
         await checkProviderInput(tenant.id, current.provider, body.credentials, body.settings);
         const sealed = body.credentials ? deps.cipher.seal(body.credentials, tenant.id, current.id) : undefined;
-        const row = await db.transaction(async (tx) => {
+        const changed = await db.transaction(async (tx) => {
           // The audit's "before" is the row as this transaction locks it, not as read above.
           const [locked] = await tx
             .select()
@@ -275,9 +287,11 @@ export function connectionsRouter(deps: AppDeps, r: ResourceRouter): ResourceRou
             .returning();
           const [before, after] = [presentConnection(locked), presentConnection(updated!)];
           await recordAudit(tx, { ...byKey(tenant), action: 'connection.updated', resourceType: 'connection', resourceId: current.id, before, after });
-          return updated!;
+          return { locked, updated: updated! };
         });
         if (sealed || body.status === 'disabled') deps.providers.forget(current.id);
+        if (body.settings !== undefined || body.status !== undefined) await followSyncSetting(changed.locked, changed.updated);
+        const row = changed.updated;
         res.json(presentConnection(row));
       },
     )
@@ -286,15 +300,17 @@ export function connectionsRouter(deps: AppDeps, r: ResourceRouter): ResourceRou
       '/v1/connections/:id',
       { summary: 'Delete a connection and its credentials', params: idParams, responses: { 204: { description: 'Deleted' } } },
       async ({ params, tenant, res }) => {
-        await db.transaction(async (tx) => {
+        const gone = await db.transaction(async (tx) => {
           const [deleted] = await tx
             .delete(connections)
             .where(and(eq(connections.id, params.id), eq(connections.tenantId, tenant.id)))
             .returning();
           if (!deleted) throw ApiError.notFound('connection', params.id);
           await recordAudit(tx, { ...byKey(tenant), action: 'connection.deleted', resourceType: 'connection', resourceId: deleted.id, before: presentConnection(deleted) });
+          return deleted;
         });
         deps.providers.forget(params.id);
+        await followSyncSetting(gone, undefined);
         res.status(204).end();
       },
     )

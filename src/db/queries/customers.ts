@@ -1,7 +1,7 @@
-import { and, eq, sql } from 'drizzle-orm';
+import { and, desc, eq, sql } from 'drizzle-orm';
 import type { Db } from '../client.js';
 import { newId } from '../ids.js';
-import { connections, customerOutbox, customers, syncMappings } from '../schema.js';
+import { connections, customerOutbox, customers, customerSyncRuns, syncMappings } from '../schema.js';
 import { normalizeFields, type CustomerFields } from '../../domain/customers/fields.js';
 import { CUSTOMERS_CATALOG, customerSyncSettingsOf, type CustomerSyncSettings } from '../../domain/customers/sync-settings.js';
 
@@ -99,4 +99,11 @@ export async function localIdForRemote(
     .onConflictDoNothing();
   const [reserved] = await byRemote();
   return reserved?.localId ?? null;
+}
+
+export type CustomerSyncRunRow = typeof customerSyncRuns.$inferSelect;
+
+/** The reconciliation and backfill runs of a connection, newest first. */
+export async function customerSyncRunsOf(db: Db, connectionId: string, limit = 20): Promise<CustomerSyncRunRow[]> {
+  return db.select().from(customerSyncRuns).where(eq(customerSyncRuns.connectionId, connectionId)).orderBy(desc(customerSyncRuns.startedAt), desc(customerSyncRuns.id)).limit(limit);
 }

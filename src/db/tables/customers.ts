@@ -115,3 +115,39 @@ export const syncCursors = pgTable('sync_cursors', {
   cursor: text('cursor'),
   updatedAt: updatedAt(),
 });
+
+/** What one reconciliation or backfill run of a connection found and did; updated after every page. */
+export const customerSyncRuns = pgTable(
+  'customer_sync_runs',
+  {
+    id: text('id').primaryKey(),
+    tenantId: text('tenant_id').notNull(),
+    connectionId: text('connection_id')
+      .notNull()
+      .references(() => connections.id, { onDelete: 'cascade' }),
+    /** connect: backfill when sync was turned on; manual: POST /v1/connections/:id/sync; schedule. */
+    trigger: text('trigger', { enum: ['connect', 'manual', 'schedule'] }).notNull(),
+    workflowId: text('workflow_id').notNull(),
+    workflowRunId: text('workflow_run_id').notNull(),
+    status: text('status', { enum: ['running', 'completed', 'failed'] })
+      .notNull()
+      .default('running'),
+    phase: text('phase', { enum: ['events', 'remote', 'local', 'done'] })
+      .notNull()
+      .default('events'),
+    missedChanges: integer('missed_changes').notNull().default(0),
+    scanned: integer('scanned').notNull().default(0),
+    imported: integer('imported').notNull().default(0),
+    linked: integer('linked').notNull().default(0),
+    pushed: integer('pushed').notNull().default(0),
+    repaired: integer('repaired').notNull().default(0),
+    error: text('error'),
+    startedAt: timestamp('started_at', { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: updatedAt(),
+    finishedAt: timestamp('finished_at', { withTimezone: true }),
+  },
+  (t) => [
+    uniqueIndex('customer_sync_runs_workflow_run_uq').on(t.workflowId, t.workflowRunId),
+    index('customer_sync_runs_connection_idx').on(t.connectionId, t.startedAt),
+  ],
+);

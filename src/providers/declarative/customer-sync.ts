@@ -286,12 +286,12 @@ export class DeclarativeCustomerAdapter implements CustomerSyncAdapter {
   }
 
   /** One page of every record (backfill and drift detection); `cursor` null starts at the beginning. */
-  async list(cursor: string | null): Promise<{ customers: RemoteCustomer[]; cursor: string | null }> {
+  async list(cursor: string | null): Promise<{ records: RemoteCustomer[]; cursor: string | null }> {
     if (!this.spec.endpoints.list)
       throw this.error('hard_decline', 'action_not_supported', 'customerSync.endpoints.list is not defined');
     const { items, next, more } = await this.page('list', cursor);
     return {
-      customers: items.map((item) => this.fromRecord('list', item)),
+      records: items.map((item) => this.fromRecord('list', item)),
       cursor: more && next !== null ? next : null,
     };
   }

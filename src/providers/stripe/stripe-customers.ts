@@ -72,10 +72,10 @@ async function call<T>(operation: () => Promise<T>): Promise<T> {
 
 const isMissing = (e: unknown) => e instanceof GatewayError && e.code === 'resource_missing';
 
-/** Customers at Stripe through the official SDK (built with maxNetworkRetries: 0; Temporal retries). */
 /** Pages read per catch-up at most (bulk work stays bounded per connection; the next run resumes). */
 const MAX_EVENT_PAGES = 10;
 
+/** Customers at Stripe through the official SDK (built with maxNetworkRetries: 0; Temporal retries). */
 export class StripeCustomerAdapter implements CustomerSyncAdapter {
   constructor(
     private readonly stripe: Stripe,
@@ -97,6 +97,12 @@ export class StripeCustomerAdapter implements CustomerSyncAdapter {
     }
     const events = seen.reverse().flatMap((e) => this.eventOf(e) ?? []);
     return { events, cursor: seen.at(-1)?.id ?? cursor };
+  }
+
+  async list(cursor: string | null): Promise<{ records: RemoteCustomer[]; cursor: string | null }> {
+    // Newest first; a customer created while paging lands before the cursor (its webhook covers it).
+    const page = await call(() => this.stripe.customers.list({ limit: 100, ...(cursor ? { starting_after: cursor } : {}) }));
+    return { records: page.data.map(toRemote), cursor: page.has_more ? (page.data.at(-1)?.id ?? null) : null };
   }
 
   async create(fields: CustomerFields, link: { localId: string; idempotencyKey: string }): Promise<RemoteCustomer> {

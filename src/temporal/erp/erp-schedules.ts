@@ -1,9 +1,10 @@
 /** One Temporal Schedule per integration and entity, running ErpPollWorkflow (incremental) every interval. */
-import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, type Client } from '@temporalio/client';
+import { ScheduleNotFoundError, type Client } from '@temporalio/client';
 import type { ErpEntity } from '../../domain/erp/entities.js';
 import type { ErpPollInput } from '../../shared/erp-messages.js';
 import { IntegrationIdAttr, TenantIdAttr } from '../../shared/search-attributes.js';
 import { workflowId } from '../../shared/workflow-ids.js';
+import { upsertSchedule } from '../schedules.js';
 import { scheduledStart } from '../start-workflow.js';
 
 export interface ErpScheduleTarget {
@@ -31,19 +32,13 @@ export async function ensureErpSchedules(client: Client, t: ErpScheduleTarget): 
         { key: IntegrationIdAttr, value: t.integrationId },
       ],
     });
-    const spec = { intervals: [{ every: `${t.intervalSeconds}s` as const }] };
-    try {
-      await client.schedule.create({
-        scheduleId,
-        spec,
-        action,
-        policies: { overlap: ScheduleOverlapPolicy.SKIP },
-        state: { paused: t.paused, ...(t.note ? { note: t.note } : {}) },
-      });
-    } catch (err) {
-      if (!(err instanceof ScheduleAlreadyRunning)) throw err;
-      await client.schedule.getHandle(scheduleId).update((prev) => ({ ...prev, spec, action }));
-    }
+    await upsertSchedule(client, {
+      scheduleId,
+      spec: { intervals: [{ every: `${t.intervalSeconds}s` }] },
+      action,
+      paused: t.paused,
+      ...(t.note ? { note: t.note } : {}),
+    });
   }
 }
 

@@ -1,6 +1,7 @@
-import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import type { PaymentTiming, ReconciliationInput } from '../../shared/payment-messages.js';
 import type { TaskQueues } from '../../shared/task-queues.js';
+import { upsertSchedule } from '../schedules.js';
 import { scheduledStart } from '../start-workflow.js';
 
 export const RECONCILIATION_SCHEDULE_ID = 'payment-reconciliation';
@@ -13,13 +14,10 @@ export async function ensureReconciliationSchedule(
 ): Promise<string> {
   const scheduleId = opts.suffix ? `${RECONCILIATION_SCHEDULE_ID}-${opts.suffix}` : RECONCILIATION_SCHEDULE_ID;
   const args: [ReconciliationInput] = [{ olderThanMs: opts.olderThanMs, ...(opts.paymentTiming ? { paymentTiming: opts.paymentTiming } : {}) }];
-  const action = scheduledStart('reconciliationWorkflow', { taskQueue: queues.payments, workflowId: `${scheduleId}-run`, args });
-  const spec = { intervals: [{ every: `${opts.everySeconds}s` as const }] };
-  try {
-    await client.schedule.create({ scheduleId, spec, action, policies: { overlap: ScheduleOverlapPolicy.SKIP } });
-  } catch (err) {
-    if (!(err instanceof ScheduleAlreadyRunning)) throw err;
-    await client.schedule.getHandle(scheduleId).update((prev) => ({ ...prev, spec, action }));
-  }
+  await upsertSchedule(client, {
+    scheduleId,
+    spec: { intervals: [{ every: `${opts.everySeconds}s` }] },
+    action: scheduledStart('reconciliationWorkflow', { taskQueue: queues.payments, workflowId: `${scheduleId}-run`, args }),
+  });
   return scheduleId;
 }

@@ -34,8 +34,8 @@ export async function customerSyncWorkflow(input: CustomerSyncInput): Promise<vo
   const recentEventIds: string[] = [...(carried?.recentEventIds ?? [])];
   let state: SyncState = 'pending';
 
-  setHandler(localCustomerChangeSignal, ({ version }) => {
-    if (version > lastPushedVersion) pushWanted = true;
+  setHandler(localCustomerChangeSignal, ({ version, resync }) => {
+    if (version > lastPushedVersion || resync) pushWanted = true;
   });
   setHandler(remoteCustomerChangeSignal, (change) => {
     if (recentEventIds.includes(change.eventId)) return;

@@ -1,59 +1,165 @@
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { and, eq } from 'drizzle-orm';
 import { z } from 'zod';
-import { connections } from '../../../db/schema.js';
+import { customerSyncRunsOf, type CustomerSyncRunRow } from '../../../db/queries/customers.js';
+import { connections, customerSyncRuns } from '../../../db/schema.js';
 import { customerSyncSettingsOf } from '../../../domain/customers/sync-settings.js';
-import { TenantIdAttr } from '../../../shared/search-attributes.js';
-import { workflowId } from '../../../shared/workflow-ids.js';
-import { startWorkflow } from '../../../temporal/start-workflow.js';
+import { customerReconcileProgressQuery, type CustomerReconcileProgress, type CustomerReconcileResult } from '../../../shared/customer-messages.js';
+import { startCustomerReconcile } from '../../../temporal/customers/customer-reconcile-schedule.js';
 import type { AppDeps } from '../../deps.js';
 import { resultWithin } from '../../await-workflow.js';
 import type { ResourceRouter } from '../../endpoint.js';
 import { ApiError } from '../../errors.js';
+
+const count = (description: string) => z.number().int().meta({ description });
+const counts = {
+  missedChanges: count('Changes read from the remote change feed after the stored cursor (webhooks that never arrived)'),
+  scanned: count('Records read on both sides'),
+  imported: count('Remote records with no local twin, created locally'),
+  linked: count('Unlinked remote records matched to a local customer (metadata link, or email when matchByEmail is on)'),
+  pushed: count('Local customers the remote lacked, handed to be created there'),
+  repaired: count('Records that differed between the sides (drift), handed to their customer to repair'),
+};
+const phase = z.enum(['events', 'remote', 'local', 'done']);
 
 const syncOut = z.object({
   connectionId: z.string(),
   status: z.enum(['completed', 'running']),
   changes: z.number().int().nullable().meta({ description: 'Missed changes found and handed to their customers (null while running)' }),
   workflowId: z.string(),
+  runId: z.string().nullable().meta({ description: 'GET /v1/connections/{id}/sync/runs/{runId}; null until the run is recorded' }),
+  progress: z.object({ phase, ...counts }),
 });
 
-/** `POST /v1/connections/:id/sync`: catch up on customer changes the connection's webhooks missed. */
+const runOut = z.object({
+  id: z.string(),
+  object: z.literal('customer_sync_run'),
+  connectionId: z.string(),
+  trigger: z.enum(['connect', 'manual', 'schedule']),
+  status: z.enum(['running', 'completed', 'failed']),
+  phase,
+  ...counts,
+  error: z.string().nullable(),
+  workflowId: z.string(),
+  startedAt: z.string(),
+  updatedAt: z.string(),
+  finishedAt: z.string().nullable(),
+});
+
+function presentRun(r: CustomerSyncRunRow): z.infer<typeof runOut> {
+  return {
+    id: r.id,
+    object: 'customer_sync_run',
+    connectionId: r.connectionId,
+    trigger: r.trigger,
+    status: r.status,
+    phase: r.phase,
+    missedChanges: r.missedChanges,
+    scanned: r.scanned,
+    imported: r.imported,
+    linked: r.linked,
+    pushed: r.pushed,
+    repaired: r.repaired,
+    error: r.error,
+    workflowId: r.workflowId,
+    startedAt: r.startedAt.toISOString(),
+    updatedAt: r.updatedAt.toISOString(),
+    finishedAt: r.finishedAt?.toISOString() ?? null,
+  };
+}
+
+const idParams = z.object({ id: z.string().min(1) });
+
+/**
+ * `POST /v1/connections/:id/sync` (full reconcile: missed events, drift, backfill) and the record of
+ * every run, with its progress, under `/v1/connections/:id/sync/runs`.
+ */
 export function customerReconcileRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter {
   const { db } = deps.database;
-  return r.endpoint(
-    'post',
-    '/v1/connections/:id/sync',
-    {
-      summary: "Reconcile a connection's customers now",
-      description:
-        "Reads the remote change feed (Stripe's /v1/events) after the stored cursor and hands each change to its customer's " +
-        'sync workflow. Answers within 30 s with the count, or `running` (follow the workflow id in the Temporal UI).',
-      params: z.object({ id: z.string().min(1) }),
-      responses: { 200: { description: 'Done or still running', schema: syncOut } },
-    },
-    async ({ params, tenant, res }) => {
-      const [conn] = await db.select().from(connections).where(and(eq(connections.id, params.id), eq(connections.tenantId, tenant.id)));
-      if (!conn) throw ApiError.notFound('connection', params.id);
-      if (!customerSyncSettingsOf(conn.settings)) {
-        throw new ApiError(409, 'conflict', `connection ${conn.id} does not sync customers; set settings.customerSync.enabled first`);
-      }
-      const id = workflowId.customerReconcile(conn.id);
-      let handle;
-      try {
-        handle = await startWorkflow(deps.temporal, 'customerReconcileWorkflow', {
-          workflowId: id,
-          taskQueue: deps.taskQueues.customers,
-          args: [{ tenantId: tenant.id, connectionId: conn.id }],
-          typedSearchAttributes: [{ key: TenantIdAttr, value: tenant.id }],
+
+  async function ownedConnection(tenantId: string, id: string) {
+    const [conn] = await db.select().from(connections).where(and(eq(connections.id, id), eq(connections.tenantId, tenantId)));
+    if (!conn) throw ApiError.notFound('connection', id);
+    return conn;
+  }
+
+  return r
+    .endpoint(
+      'post',
+      '/v1/connections/:id/sync',
+      {
+        summary: "Reconcile a connection's customers now",
+        description:
+          "Reads the remote change feed (Stripe's /v1/events) after the stored cursor, then compares every remote record and every local " +
+          "customer (drift, missing on either side) and hands each difference to its customer's sync workflow. Joins a run already going " +
+          '(e.g. the backfill started when sync was turned on). Answers within `wait` seconds (default 30) with the counts, or `running` ' +
+          'with the progress so far (follow `runId` or the workflow id in the Temporal UI).',
+        params: idParams,
+        query: z.strictObject({ wait: z.coerce.number().int().min(0).max(30).default(30) }),
+        responses: { 200: { description: 'Done or still running', schema: syncOut } },
+      },
+      async ({ params, query, tenant, res }) => {
+        const conn = await ownedConnection(tenant.id, params.id);
+        if (!customerSyncSettingsOf(conn.settings) || conn.status !== 'active') {
+          throw new ApiError(409, 'conflict', `connection ${conn.id} does not sync customers; set settings.customerSync.enabled first`);
+        }
+        const handle = await startCustomerReconcile(deps.temporal, deps.taskQueues.customers, conn, 'manual');
+        const result = await resultWithin<CustomerReconcileResult>(handle, query.wait * 1000);
+        let progress: CustomerReconcileProgress;
+        if (result) {
+          progress = result;
+        } else {
+          try {
+            progress = await handle.query(customerReconcileProgressQuery);
+          } catch {
+            // Not picked up by a worker yet: nothing to report.
+            progress = { runId: null, phase: 'events', missedChanges: 0, scanned: 0, imported: 0, linked: 0, pushed: 0, repaired: 0 };
+          }
+        }
+        const { runId, ...rest } = progress;
+        res.json({
+          connectionId: conn.id,
+          status: result ? 'completed' : 'running',
+          changes: result?.changes ?? null,
+          workflowId: handle.workflowId,
+          runId,
+          progress: {
+            phase: rest.phase,
+            missedChanges: rest.missedChanges,
+            scanned: rest.scanned,
+            imported: rest.imported,
+            linked: rest.linked,
+            pushed: rest.pushed,
+            repaired: rest.repaired,
+          },
         });
-      } catch (err) {
-        // One reconciliation per connection at a time: join the running one.
-        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-        handle = deps.temporal.workflow.getHandle(id);
-      }
-      const result = await resultWithin<{ changes: number }>(handle, 30_000);
-      res.json({ connectionId: conn.id, status: result ? 'completed' : 'running', changes: result?.changes ?? null, workflowId: id });
-    },
-  );
+      },
+    )
+    .endpoint(
+      'get',
+      '/v1/connections/:id/sync/runs',
+      {
+        summary: 'Reconciliation and backfill runs of a connection, newest first (the last 20)',
+        params: idParams,
+        responses: { 200: { description: 'Runs', schema: z.object({ data: z.array(runOut) }) } },
+      },
+      async ({ params, tenant, res }) => {
+        const conn = await ownedConnection(tenant.id, params.id);
+        res.json({ data: (await customerSyncRunsOf(db, conn.id)).map(presentRun) });
+      },
+    )
+    .endpoint(
+      'get',
+      '/v1/connections/:id/sync/runs/:runId',
+      {
+        summary: 'One reconciliation or backfill run: what it found and did so far (updated after every page)',
+        params: z.object({ id: z.string().min(1), runId: z.string().min(1) }),
+        responses: { 200: { description: 'The run', schema: runOut } },
+      },
+      async ({ params, tenant, res }) => {
+        const conn = await ownedConnection(tenant.id, params.id);
+        const [run] = await db.select().from(customerSyncRuns).where(and(eq(customerSyncRuns.id, params.runId), eq(customerSyncRuns.connectionId, conn.id)));
+        if (!run) throw ApiError.notFound('customer sync run', params.runId);
+        res.json(presentRun(run));
+      },
+    );
 }

@@ -1,0 +1,218 @@
+/**
+ * `npm run bench:customers` (tsx bench/customers.ts): customer sync with the Stripe emulator, the API
+ * and the worker as separate processes on one dev server and one Postgres.
+ *
+ * - Latency local → Stripe: from sending POST /v1/customers to the emulator receiving the create
+ *   (its request log), at 10 and 100 changes/s.
+ * - Latency Stripe → local: from the create at the emulator to the local row's created_at (the
+ *   webhook, verified, stored and signalled, then applied by the entity workflow), at 10 and 100/s.
+ * - Initial import of N Stripe customers (backfill when sync is turned on), in rows/s, against a raw
+ *   baseline measured in the same run: the official SDK listing 100 a page and inserting each page in
+ *   one statement.
+ * The bench connections set maxRequestsPerSecond 1000, so the per-connection throttle does not cap
+ * what is measured. Small shared machine: compare the figures of one run, not across runs.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import postgres from 'postgres';
+import Stripe from 'stripe';
+import { startStripeEmulator } from '../emulators/stripe/index.js';
+import { startTemporalDevServer } from '../src/dev/temporal-dev-server.js';
+import { startProcess, type BenchProcess } from './lib/processes.js';
+import { summarize, type Summary } from './lib/stats.js';
+
+const RATES = (process.env.BENCH_CUSTOMER_RATES ?? '10,100').split(',').map(Number);
+const SECONDS = Number(process.env.BENCH_CUSTOMER_SECONDS ?? 5);
+const IMPORT_N = Number(process.env.BENCH_IMPORT_N ?? 10_000);
+const ADMIN_URL = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const API_PORT = Number(process.env.BENCH_API_PORT ?? 3951);
+
+const log = (msg: string) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 600_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+/** Starts `count` tasks at `perSecond`, each at its slot (not waiting for the previous one), and awaits all. */
+async function atRate(count: number, perSecond: number, task: (i: number) => Promise<void>): Promise<void> {
+  const start = Date.now();
+  const running: Promise<void>[] = [];
+  for (let i = 0; i < count; i++) {
+    const due = start + (i * 1000) / perSecond;
+    if (due > Date.now()) await sleep(due - Date.now());
+    running.push(task(i));
+  }
+  await Promise.all(running);
+}
+
+async function main(): Promise<void> {
+  const dbName = `switchyard_bench_customers_${process.pid}`;
+  const admin = postgres(ADMIN_URL, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+  await admin.unsafe(`CREATE DATABASE ${dbName}`);
+  const databaseUrl = ADMIN_URL.replace(/\/[^/]*$/, `/${dbName}`);
+  const sql = postgres(databaseUrl, { max: 10, onnotice: () => {} });
+
+  log('starting the Temporal dev server and the Stripe emulator');
+  const temporalServer = await startTemporalDevServer();
+  const stripe = await startStripeEmulator({ webhookRetryBaseMs: 100 });
+  const processes: BenchProcess[] = [];
+  try {
+    const adminToken = `bench-admin-${randomBytes(16).toString('hex')}`;
+    const common = {
+      DATABASE_URL: databaseUrl,
+      TEMPORAL_ADDRESS: temporalServer.address,
+      CREDENTIALS_KEYS: `bench:${randomBytes(32).toString('base64')}`,
+      PAYLOAD_CODEC_KEYS: `bench:${randomBytes(32).toString('base64')}`,
+      ALLOW_PRIVATE_PROVIDER_URLS: 'true',
+      STRIPE_API_URL: stripe.url,
+      TASK_QUEUE_SUFFIX: 'bench',
+      LOG_LEVEL: 'warn',
+      NODE_ENV: 'production',
+    };
+    log('starting the worker and the API as separate processes');
+    processes.push(await startProcess('worker', 'src/workers/main.ts', { ...common, LOG_LEVEL: 'info' }, /worker running/));
+    processes.push(await startProcess('api', 'src/api/main.ts', { ...common, ADMIN_TOKEN: adminToken, PORT: String(API_PORT), LOG_LEVEL: 'info' }, /api listening/));
+    const apiUrl = `http://127.0.0.1:${API_PORT}`;
+    const call = async <T>(token: string, method: string, route: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> => {
+      const res = await fetch(`${apiUrl}${route}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...headers },
+        ...(body ? { body: JSON.stringify(body) } : {}),
+      });
+      const json = (await res.json()) as T;
+      if (!res.ok) throw new Error(`${method} ${route} answered ${res.status}: ${JSON.stringify(json)}`);
+      return json;
+    };
+    const sdkFor = (key: string) => new Stripe(key, { host: '127.0.0.1', port: stripe.port, protocol: 'http', maxNetworkRetries: 0, telemetry: false });
+
+    /** A tenant whose own emulated Stripe account syncs customers (webhooks to the API). */
+    const syncTenant = async (name: string, enabled: boolean) => {
+      const { apiKey, tenant } = await call<{ apiKey: string; tenant: { id: string } }>(adminToken, 'POST', '/v1/tenants', { name });
+      const secretKey = `sk_test_${randomUUID().replace(/-/g, '')}`;
+      const sdk = sdkFor(secretKey);
+      const settings = { customerSync: { enabled, maxRequestsPerSecond: 1000 } };
+      const conn = await call<{ id: string }>(apiKey, 'POST', '/v1/connections', { provider: 'stripe', code: 'stripe', name: 'Stripe', credentials: { secretKey }, settings });
+      const endpoint = await sdk.webhookEndpoints.create({ url: `${apiUrl}/v1/webhooks/${conn.id}`, enabled_events: ['customer.created', 'customer.updated', 'customer.deleted'] });
+      await call(apiKey, 'PATCH', `/v1/connections/${conn.id}`, { credentials: { secretKey, webhookSecret: endpoint.secret } });
+      return { apiKey, tenantId: tenant.id, connectionId: conn.id, secretKey, sdk };
+    };
+
+    const latency: { direction: string; rate: number; n: number; summary: Summary }[] = [];
+    // A first round at 10/s warms both processes up (workflow caches, connection pools); it is not reported.
+    for (const [rate, keep] of [[10, false] as const, ...RATES.map((r) => [r, true] as const)]) {
+      const n = keep ? Math.round(rate * SECONDS) : 20;
+      if (!keep) log('warming up');
+      const t = await syncTenant(`Bench latency ${rate}/s`, true);
+      await sleep(2000); // the connect backfill of an empty account
+
+      log(`local → Stripe: ${n} creates at ${rate}/s`);
+      const sent = new Map<string, number>();
+      await atRate(n, rate, async (i) => {
+        const t0 = Date.now();
+        const c = await call<{ id: string }>(t.apiKey, 'POST', '/v1/customers', { email: `l${rate}-${i}@bench.test`, name: `Local ${i}` }, { 'idempotency-key': randomUUID() });
+        sent.set(c.id, t0);
+      });
+      const arrivals = await until('every create at Stripe', async () => {
+        const creates = stripe.requests().filter((r) => r.account === t.secretKey && r.method === 'POST' && r.path === '/v1/customers' && r.status === 200);
+        const byCustomer = new Map(creates.map((r) => [r.idempotencyKey?.split('-v')[0] ?? '', Date.parse(r.at)]));
+        return [...sent.keys()].every((id) => byCustomer.has(id)) ? byCustomer : undefined;
+      });
+      if (keep) latency.push({ direction: 'local → Stripe', rate, n, summary: summarize([...sent].map(([id, t0]) => arrivals.get(id)! - t0)) });
+      await stripe.webhooksIdle();
+      await sleep(2000);
+
+      log(`Stripe → local: ${n} creates at the emulator at ${rate}/s`);
+      const made = new Map<string, number>();
+      await atRate(n, rate, async (i) => {
+        const email = `r${rate}-${i}@bench.test`;
+        const t0 = Date.now();
+        await t.sdk.customers.create({ email, name: `Remote ${i}` });
+        made.set(email, t0);
+      });
+      const rows = await until('every local row', async () => {
+        const found = await sql<{ email: string; created_at: Date }[]>`select email, created_at from customers where tenant_id = ${t.tenantId} and email like ${`r${rate}-%`}`;
+        return found.length >= n ? found : undefined;
+      });
+      if (keep) latency.push({ direction: 'Stripe → local', rate, n, summary: summarize(rows.map((r) => r.created_at.getTime() - made.get(r.email)!)) });
+    }
+
+    log(`import: seeding ${IMPORT_N} customers in two emulated accounts`);
+    const imp = await syncTenant('Bench import', false);
+    const baseKey = `sk_test_${randomUUID().replace(/-/g, '')}`;
+    const baseSdk = sdkFor(baseKey);
+    for (const [sdk, prefix] of [
+      [imp.sdk, 'imp'],
+      [baseSdk, 'base'],
+    ] as const) {
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: 20 }, async () => {
+          while (next < IMPORT_N) {
+            const i = next++;
+            await sdk.customers.create({ email: `${prefix}${i}@bench.test`, name: `Imported ${i}`, metadata: { n: String(i) } });
+          }
+        }),
+      );
+    }
+    await stripe.webhooksIdle();
+
+    log('import: raw baseline (SDK list 100 a page, one insert per page)');
+    await sql`create table bench_baseline_customers (id text primary key, email text, name text, metadata jsonb)`;
+    const b0 = Date.now();
+    let page = await baseSdk.customers.list({ limit: 100 });
+    for (;;) {
+      await sql`insert into bench_baseline_customers ${sql(page.data.map((c) => ({ id: c.id, email: c.email, name: c.name, metadata: sql.json(c.metadata) })))}`;
+      if (!page.has_more) break;
+      page = await baseSdk.customers.list({ limit: 100, starting_after: page.data.at(-1)!.id });
+    }
+    const baselineMs = Date.now() - b0;
+
+    log('import: Switchyard backfill (turning sync on)');
+    const s0 = Date.now();
+    await call(imp.apiKey, 'PATCH', `/v1/connections/${imp.connectionId}`, { settings: { customerSync: { enabled: true, maxRequestsPerSecond: 1000 } } });
+    const run = await until('the backfill', async () => {
+      const [r] = await sql<{ status: string; finished_at: Date | null; imported: number }[]>`select status, finished_at, imported from customer_sync_runs where connection_id = ${imp.connectionId} and trigger = 'connect'`;
+      return r && r.status !== 'running' ? r : undefined;
+    });
+    const switchyardMs = run.finished_at!.getTime() - s0;
+    const [counted] = await sql<{ n: number }[]>`select count(*)::int as n from customers where tenant_id = ${imp.tenantId}`;
+    const localRows = counted?.n ?? 0;
+
+    const report = {
+      date: new Date().toISOString(),
+      machine: { cpus: os.cpus().length, memoryGb: Math.round(os.totalmem() / 1e9) },
+      latency: latency.map((l) => ({ direction: l.direction, changesPerSecond: l.rate, n: l.n, p50Ms: l.summary.p50, p95Ms: l.summary.p95, maxMs: l.summary.max })),
+      import: {
+        n: IMPORT_N,
+        switchyard: { status: run.status, imported: run.imported, localRows, ms: switchyardMs, rowsPerSecond: Math.round((IMPORT_N / switchyardMs) * 1000) },
+        baseline: { ms: baselineMs, rowsPerSecond: Math.round((IMPORT_N / baselineMs) * 1000) },
+      },
+    };
+    console.log(JSON.stringify(report, null, 2));
+    const dir = path.join('bench', 'results');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, `customers-${report.date.slice(0, 10)}.json`), `${JSON.stringify(report, null, 2)}\n`);
+  } finally {
+    for (const p of processes.reverse()) await p.stop();
+    await stripe.close();
+    await temporalServer.stop();
+    await sql.end();
+    await admin.unsafe(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+    await admin.end();
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,74 @@
+import type { Client } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { and, eq } from 'drizzle-orm';
+import { connections } from '../../db/schema.js';
+import { customerSyncSettingsOf, DEFAULT_MAX_REQUESTS_PER_SECOND, type CustomerSyncSettings } from '../../domain/customers/sync-settings.js';
+import { FailureType } from '../../domain/failures.js';
+import { RemoteRateLimitedError, type CustomerSyncAdapter } from '../../providers/customer-sync.js';
+import { GatewayError, InvalidCredentialsError } from '../../providers/types.js';
+import { CredentialDecryptionError } from '../../secrets/credential-cipher.js';
+import type { GatewayDeps } from '../load-gateway.js';
+import { throttled, TokenBucket } from './throttle.js';
+
+export interface CustomerSyncDeps extends GatewayDeps {
+  /** Reconciliation hands the changes it finds to the customers' workflows through this client. */
+  customerSignals?: { client: Client; taskQueue: string };
+}
+
+export interface ConnectedAdapter {
+  adapter: CustomerSyncAdapter;
+  provider: string;
+  /** The connection's sync settings; null when sync is off (pushes and applies still finish what is in flight). */
+  settings: CustomerSyncSettings | null;
+}
+
+/** Maps adapter errors onto typed failures: throttling waits for Retry-After, rejections are final. */
+export function toFailure(err: unknown): unknown {
+  if (err instanceof RemoteRateLimitedError) {
+    return ApplicationFailure.create({
+      type: FailureType.RemoteRateLimited,
+      message: err.message,
+      ...(err.retryAfterMs !== undefined ? { nextRetryDelay: err.retryAfterMs } : {}),
+    });
+  }
+  if (err instanceof InvalidCredentialsError) {
+    return ApplicationFailure.create({ type: FailureType.InvalidCredentials, message: err.message, nonRetryable: true });
+  }
+  if (err instanceof GatewayError && err.classification !== 'hard_decline') {
+    // Retryable or ambiguous: every write carries its idempotency key, so retrying is safe.
+    return ApplicationFailure.create({ type: FailureType.Retryable, message: err.message });
+  }
+  return err;
+}
+
+/**
+ * The adapter of a connection, cached per connection, credentials version and rate (decryption stays
+ * rare, as for gateways). Every call through it takes a token from the connection's bucket
+ * (`settings.customerSync.maxRequestsPerSecond`), so bulk work and the entity workflows together stay
+ * under the connection's limit in this worker.
+ */
+export function customerSyncAdapters(deps: GatewayDeps): (tenantId: string, connectionId: string) => Promise<ConnectedAdapter> {
+  const cache = new Map<string, { version: number; rate: number; adapter: CustomerSyncAdapter }>();
+  return async (tenantId, connectionId) => {
+    const [row] = await deps.db.select().from(connections).where(and(eq(connections.id, connectionId), eq(connections.tenantId, tenantId)));
+    const factory = row ? (await deps.providers.resolve(tenantId, row.provider)).factory : undefined;
+    if (!row || row.status !== 'active' || !factory?.customerSync) {
+      throw ApplicationFailure.create({ type: FailureType.ConnectionUnavailable, message: `connection ${connectionId} cannot sync customers`, nonRetryable: true });
+    }
+    const settings = customerSyncSettingsOf(row.settings);
+    const rate = settings?.maxRequestsPerSecond ?? DEFAULT_MAX_REQUESTS_PER_SECOND;
+    const cached = cache.get(row.id);
+    if (cached?.version === row.credentialsVersion && cached.rate === rate) return { adapter: cached.adapter, provider: row.provider, settings };
+    let credentials;
+    try {
+      credentials = deps.cipher.open({ keyId: row.credentialsKeyId, ciphertext: row.credentialsCiphertext }, row.tenantId, row.id);
+    } catch (err) {
+      if (!(err instanceof CredentialDecryptionError)) throw err;
+      throw ApplicationFailure.create({ type: FailureType.CredentialsUndecryptable, message: err.message, nonRetryable: true });
+    }
+    const raw = factory.customerSync.connect({ tenantId, connectionId, credentials, settings: row.settings });
+    const adapter = throttled(raw, new TokenBucket(rate));
+    cache.set(row.id, { version: row.credentialsVersion, rate, adapter });
+    return { adapter, provider: row.provider, settings };
+  };
+}
