@@ -45,6 +45,7 @@ import {
   TransportError,
   type FetchLike,
   type IncomingResponse,
+  redactSecrets,
 } from './http.js';
 import { verifyWebhookSignature } from './webhook.js';
 
@@ -463,15 +464,11 @@ export class DeclarativeCustomerAdapter implements CustomerSyncAdapter {
     );
   }
 
-  /** No credential, token or auth header value ever appears in an error message. */
   private redact(message: string): string {
-    const declared = this.def.credentials
-      .filter((c) => c.secret)
-      .map((c) => this.rt.connection.credentials[c.name]);
-    const secrets = [...declared, ...this.rt.auth.secrets()].filter(
-      (s): s is string => s !== undefined && s.length >= 4,
+    return redactSecrets(
+      { definition: this.def, credentials: this.rt.connection.credentials, auth: this.rt.auth },
+      message,
     );
-    return secrets.reduce((text, secret) => text.split(secret).join('[redacted]'), message);
   }
 }
 

@@ -1,7 +1,12 @@
 /** The PaymentGateway of a declarative provider: every method is driven by the definition. */
 import type { ErrorClass } from '../../domain/failures.js';
 import type { GatewayStatus } from '../../domain/payments/payment-status.js';
-import { AmountNotRepresentableError, fromGatewayAmount, gatewayExponent, toGatewayAmount } from '../../domain/payments/gateway-amounts.js';
+import {
+  AmountNotRepresentableError,
+  fromGatewayAmount,
+  gatewayExponent,
+  toGatewayAmount,
+} from '../../domain/payments/gateway-amounts.js';
 import { decimalToMinor, GATEWAY_EXPONENT_VARIABLE, readPath } from '../../domain/template.js';
 import {
   GatewayError,
@@ -29,6 +34,7 @@ import {
   TransportError,
   type FetchLike,
   type IncomingResponse,
+  redactSecrets,
 } from './http.js';
 import { parseWebhookEvent, verifyWebhookSignature } from './webhook.js';
 
@@ -128,8 +134,18 @@ export class DeclarativeGateway implements PaymentGateway {
     return this.outcome(name, action, res, vars);
   }
 
-  async capture(reference: string, amount: number, idempotencyKey: string, currency: string): Promise<GatewayOutcome> {
-    return this.mutate('capture', { ...this.baseVars(), reference, ...this.amountVars(amount, currency), idempotencyKey });
+  async capture(
+    reference: string,
+    amount: number,
+    idempotencyKey: string,
+    currency: string,
+  ): Promise<GatewayOutcome> {
+    return this.mutate('capture', {
+      ...this.baseVars(),
+      reference,
+      ...this.amountVars(amount, currency),
+      idempotencyKey,
+    });
   }
 
   async refund(req: RefundRequest): Promise<RefundOutcome> {
@@ -153,12 +169,20 @@ export class DeclarativeGateway implements PaymentGateway {
 
   async lookupRefund(refundReference: string): Promise<RefundOutcome | null> {
     const action = this.def.actions.refundStatus;
-    if (!action) throw this.gatewayError('hard_decline', 'action_not_supported', 'refundStatus is not supported by this provider');
+    if (!action)
+      throw this.gatewayError(
+        'hard_decline',
+        'action_not_supported',
+        'refundStatus is not supported by this provider',
+      );
     const vars: Vars = { ...this.baseVars(), reference: refundReference };
     const res = await this.exchange('refundStatus', vars);
     if (action.response.notFoundStatuses.includes(res.status)) return null;
     this.throwUnlessSuccess('refundStatus', action, res);
-    return { status: refundStatusOf(this.outcome('refundStatus', action, res, vars).status), reference: refundReference };
+    return {
+      status: refundStatusOf(this.outcome('refundStatus', action, res, vars).status),
+      reference: refundReference,
+    };
   }
 
   /** Only an action that sends our idempotency key can be resent without acting twice. */
@@ -399,14 +423,10 @@ export class DeclarativeGateway implements PaymentGateway {
     );
   }
 
-  /** Belt and braces: no credential, token or auth header value ever appears in an error message. */
   private redact(message: string): string {
-    const declared = this.def.credentials
-      .filter((c) => c.secret)
-      .map((c) => this.rt.connection.credentials[c.name]);
-    const secrets = [...declared, ...this.rt.auth.secrets()].filter(
-      (s): s is string => s !== undefined && s.length >= 4,
+    return redactSecrets(
+      { definition: this.def, credentials: this.rt.connection.credentials, auth: this.rt.auth },
+      message,
     );
-    return secrets.reduce((text, secret) => text.split(secret).join('[redacted]'), message);
   }
 }
