@@ -1,5 +1,5 @@
 /**
- * `npm run bench:customers` (tsx bench/customers.ts): customer sync with the Stripe emulator, the API
+ * `npm run bench -- customers`: customer sync with the Stripe emulator, the API
  * and the worker as separate processes on one dev server and one Postgres.
  *
  * - Latency local → Stripe: from sending POST /v1/customers to the emulator receiving the create
@@ -54,7 +54,7 @@ async function atRate(count: number, perSecond: number, task: (i: number) => Pro
   await Promise.all(running);
 }
 
-async function main(): Promise<void> {
+export async function runCustomersBench(): Promise<void> {
   const dbName = `switchyard_bench_customers_${process.pid}`;
   const admin = postgres(ADMIN_URL, { max: 1, onnotice: () => {} });
   await admin.unsafe(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
@@ -211,8 +211,3 @@ async function main(): Promise<void> {
     await admin.end();
   }
 }
-
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});

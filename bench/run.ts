@@ -301,14 +301,16 @@ async function historyShape(client: Client, workflowId: string): Promise<{ event
   };
 }
 
-// `npm run bench -- erp-csv` runs the CSV pipeline benchmark instead, `npm run bench -- chaos` the load-and-chaos run.
+// `npm run bench -- <name>` runs another benchmark instead of the payments one (see usage below).
 const benchmarks: Record<string, () => Promise<void>> = {
   'erp-csv': () => import('./erp-csv.js').then((m) => m.runErpCsvBench()),
   chaos: () => import('./chaos.js').then((m) => m.runChaosBench(process.argv.slice(3))),
+  customers: () => import('./customers.js').then((m) => m.runCustomersBench()),
 };
 const usage = async () =>
   console.log(`npm run bench                 payments against bare Temporal (BENCH_PAYMENTS, BENCH_CONCURRENCY, BENCH_LATENCY_REQUESTS, BENCH_WEBHOOKS)
 npm run bench -- erp-csv      the ERP CSV pipeline (BENCH_CSV_ROWS)
+npm run bench -- customers    customer sync latency both ways and the initial import (BENCH_CUSTOMER_RATES, BENCH_CUSTOMER_SECONDS, BENCH_IMPORT_N)
 npm run bench -- chaos ...    load with gateway faults and a worker SIGKILL (npm run bench -- chaos --help)`);
 function pick(arg: string | undefined): () => Promise<void> {
   if (arg === '--help' || arg === '-h') return usage;
