@@ -129,8 +129,13 @@ async function main(): Promise<void> {
 
     // P2: start latency, then latency to the outcome, at concurrency 10.
     log(`P2: ${LATENCY_N} starts at concurrency 10, each path`);
-    const realStart = await runConcurrently(LATENCY_N, 10, async () => void (await postPayment(0)));
-    const baseStart = await runConcurrently(LATENCY_N, 10, async () => void (await bareStart(randomUUID())));
+    const startedIds: string[] = [];
+    const realStart = await runConcurrently(LATENCY_N, 10, async () => void startedIds.push((await postPayment(0)).body.id));
+    const bareStarted: { result(): Promise<unknown> }[] = [];
+    const baseStart = await runConcurrently(LATENCY_N, 10, async () => void bareStarted.push(await bareStart(randomUUID())));
+    // Each latency phase starts from an idle system: the runs the start phase left in flight finish
+    // first, so the outcome latency measures one request's path rather than a backlog's length.
+    await Promise.all([waitUntilFinal(sql, startedIds), ...bareStarted.map((h) => h.result())]);
     log(`P2: ${LATENCY_N} requests to the outcome at concurrency 10, each path`);
     const realOutcome = await runConcurrently(LATENCY_N, 10, async () => void (await postPayment(10)));
     const baseOutcome = await runConcurrently(LATENCY_N, 10, async () => void (await bareExecute(randomUUID())));
@@ -283,6 +288,14 @@ async function sendPendingpayWebhook(apiUrl: string, connectionId: string, secre
 async function countFinal(sql: postgres.Sql, ids: string[]): Promise<number> {
   const rows = await sql<{ status: string }[]>`select status from payments where id in ${sql(ids)}`;
   return rows.filter((r) => FINAL.has(r.status)).length;
+}
+
+async function waitUntilFinal(sql: postgres.Sql, ids: string[]): Promise<void> {
+  const deadline = Date.now() + 300_000;
+  while ((await countFinal(sql, ids)) < ids.length) {
+    if (Date.now() > deadline) throw new Error(`payments started in the latency phase not final after 300 s`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }
 
 async function bareStartAndWait(client: Client, taskQueue: string) {

@@ -1,4 +1,4 @@
-import type { ActivityOptions } from '@temporalio/workflow';
+import type { ActivityOptions, LocalActivityOptions } from '@temporalio/workflow';
 import { FailureType } from '../domain/failures.js';
 
 /** Retry presets, in one place so the retry behaviour of every call is visible. */
@@ -50,6 +50,17 @@ export const bookkeeping = {
   startToCloseTimeout: '10 seconds',
   retry: { initialInterval: '200 milliseconds', backoffCoefficient: 2, maximumInterval: '10 seconds' },
 } as const satisfies ActivityOptions;
+
+/**
+ * The same reads and writes as local activities: run by the worker inside the workflow task, so they
+ * cost no round trip through the server and no workflow task of their own. A worker crash re-runs
+ * the workflow task, and with it the local activity: only idempotent writes belong here (forward-only
+ * status moves, upserts, circuit outcomes keyed by their call).
+ */
+export const localBookkeeping = {
+  startToCloseTimeout: '10 seconds',
+  retry: bookkeeping.retry,
+} as const satisfies LocalActivityOptions;
 
 /**
  * A write to, or read from, a remote system during customer sync. Every write carries an idempotency

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import {
   decideRoute,
-  routingRuleInputSchema,
   validateRuleSet,
   type ConnectionCandidateState,
   type RoutingFacts,
   type RoutingRule,
 } from '../../src/domain/payments/routing.js';
+import { routingRuleInputSchema } from '../../src/domain/payments/routing-rule-input.js';
 
 function conn(id: string, over: Partial<ConnectionCandidateState> = {}): ConnectionCandidateState {
   return {

@@ -36,7 +36,7 @@ describe('gateway callbacks', () => {
     expect(delivered.length).toBeGreaterThan(0);
     expect(delivered.every((d) => d.status === 200)).toBe(true);
     await f.stack.temporal.workflow.getHandle(`payment-${id}`).result();
-    recordHistoryIfAsked(`payment-${id}`, 'payment-pending-then-callback');
+    recordHistoryIfAsked(`payment-${id}`, 'payment-lean-pending-then-callback');
   });
 
   it('without a callback, the deadline passes and polling the gateway resolves the payment', async () => {

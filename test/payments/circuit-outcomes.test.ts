@@ -89,4 +89,18 @@ describe('circuit breaker outcomes under concurrency', () => {
     expect(opened.state).toBe('open');
     expect(opened.window.failureRate).toBe(1);
   });
+
+  it('an outcome recorded again with the same call key counts once (a local activity run again after a crash)', async () => {
+    const m = await setUpMerchant(f);
+    const a = activities();
+    const call = { tenantId: m.tenantId, connectionId: m.acmeId };
+    // The lean payment path records the circuit outcome with the attempt outcome, from a local
+    // activity; a worker crash re-runs it with the same key.
+    for (let i = 0; i < 3; i++) await a.recordGatewayOutcome({ ...call, ok: false, callKey: 'pay_x-1-1' });
+    await a.recordGatewayOutcome({ ...call, ok: true, callKey: 'pay_x-1-2' });
+    // Calls without a key (older runs, health checks) still count every time.
+    await a.recordGatewayOutcome({ ...call, ok: true });
+    await a.recordGatewayOutcome({ ...call, ok: true });
+    expect((await health(m, m.acmeId)).circuit.window).toMatchObject({ calls: 4, failures: 1 });
+  });
 });

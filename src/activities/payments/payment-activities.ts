@@ -7,7 +7,7 @@ import { payments, paymentAttempts, refunds } from '../../db/schema.js';
 import { DEFAULT_CIRCUIT_CONFIG, type CircuitConfig } from '../../domain/payments/circuit-breaker.js';
 import { FailureType, failureTypeFor } from '../../domain/failures.js';
 import { canTransition, type GatewayStatus, type PaymentStatus } from '../../domain/payments/payment-status.js';
-import type { RoutingDecision } from '../../domain/payments/routing.js';
+import { decideRoute, type RoutingDecision, type RoutingFacts } from '../../domain/payments/routing.js';
 import {
   GatewayError,
   InvalidCredentialsError,
@@ -99,6 +99,24 @@ async function callGateway<T>(deps: GatewayDeps, call: GatewayCall, fn: (g: Awai
   }
 }
 
+/** The attempt row written before a charge is sent. */
+export interface AttemptStart {
+  paymentId: string;
+  tenantId: string;
+  attempt: number;
+  connectionId: string;
+  provider: string;
+  reason: string;
+  idempotencyKey: string;
+}
+
+/** One gateway call's outcome for the circuit breaker; `callKey` (payment, attempt, send) makes it count once. */
+export interface CircuitCall {
+  tenantId: string;
+  ok: boolean;
+  callKey?: string;
+}
+
 export function createPaymentActivities(deps: PaymentActivityDeps) {
   const { db } = deps;
   const circuitConfig = deps.circuit ?? DEFAULT_CIRCUIT_CONFIG;
@@ -123,14 +141,44 @@ export function createPaymentActivities(deps: PaymentActivityDeps) {
     });
   }
 
+  function loadRoutingCandidates(input: { tenantId: string }): Promise<RoutingState> {
+    return loadRoutingState(db, input.tenantId, {
+      now: now(),
+      circuit: circuitConfig,
+      capabilities: (p) => deps.providers.capabilities(input.tenantId, p),
+    });
+  }
+
+  /** Creates the attempt row (idempotent: a retried activity finds its own row). */
+  async function startAttempt(input: AttemptStart): Promise<void> {
+    await db
+      .insert(paymentAttempts)
+      .values({
+        id: newId('att'),
+        paymentId: input.paymentId,
+        tenantId: input.tenantId,
+        attemptNumber: input.attempt,
+        connectionId: input.connectionId,
+        provider: input.provider,
+        reason: input.reason,
+        idempotencyKey: input.idempotencyKey,
+      })
+      .onConflictDoNothing();
+  }
+
   return {
     /** Rules and the live state (health, circuit) of every connection they name. */
-    async loadRoutingCandidates(input: { tenantId: string }): Promise<RoutingState> {
-      return loadRoutingState(db, input.tenantId, {
-        now: now(),
-        circuit: circuitConfig,
-        capabilities: (p) => deps.providers.capabilities(input.tenantId, p),
-      });
+    loadRoutingCandidates,
+
+    /**
+     * The lean path's first step (a local activity): loads the rules and live state, decides the
+     * route and saves the decision on the payment, in one call instead of three. A re-run after a
+     * worker crash decides again from the state as it is then and overwrites the unrecorded decision.
+     */
+    async routePayment(input: { paymentId: string; tenantId: string; facts: RoutingFacts }): Promise<{ decision: RoutingDecision; status: PaymentStatus }> {
+      const { rules, connections } = await loadRoutingCandidates(input);
+      const decision = decideRoute(input.facts, rules, connections);
+      return { decision, status: await advancePayment(input.paymentId, 'processing', { routing: decision }) };
     },
 
     async saveRoutingDecision(input: { paymentId: string; decision: RoutingDecision }): Promise<{ status: PaymentStatus }> {
@@ -139,33 +187,18 @@ export function createPaymentActivities(deps: PaymentActivityDeps) {
     },
 
     /** Creates the attempt row (idempotent: a retried activity finds its own row). */
-    async recordAttemptStarted(input: {
-      paymentId: string;
-      tenantId: string;
-      attempt: number;
-      connectionId: string;
-      provider: string;
-      reason: string;
-      idempotencyKey: string;
-    }): Promise<{ attempt: number; idempotencyKey: string }> {
-      await db
-        .insert(paymentAttempts)
-        .values({
-          id: newId('att'),
-          paymentId: input.paymentId,
-          tenantId: input.tenantId,
-          attemptNumber: input.attempt,
-          connectionId: input.connectionId,
-          provider: input.provider,
-          reason: input.reason,
-          idempotencyKey: input.idempotencyKey,
-        })
-        .onConflictDoNothing();
+    async recordAttemptStarted(input: AttemptStart): Promise<{ attempt: number; idempotencyKey: string }> {
+      await startAttempt(input);
       return { attempt: input.attempt, idempotencyKey: input.idempotencyKey };
     },
 
-    /** Sends the charge. Throws GatewayRetryable (retried), HardDecline or GatewayAmbiguous. */
-    async chargeGateway(input: GatewayCall & { charge: ChargeRequest }): Promise<GatewayOutcome> {
+    /**
+     * Sends the charge. Throws GatewayRetryable (retried), HardDecline or GatewayAmbiguous. On the lean
+     * path it first creates the attempt row (`started`), so the row with its idempotency key exists
+     * before anything is sent, as when that was an activity of its own.
+     */
+    async chargeGateway(input: GatewayCall & { charge: ChargeRequest; started?: AttemptStart }): Promise<GatewayOutcome> {
+      if (input.started) await startAttempt(input.started);
       return callGateway(deps, input, (g) => g.authorize(input.charge));
     },
 
@@ -236,7 +269,10 @@ export function createPaymentActivities(deps: PaymentActivityDeps) {
       errorCode?: string;
       errorMessage?: string;
       amountCaptured?: number;
+      /** The lean path feeds the circuit breaker in the same call (see recordGatewayOutcome). */
+      circuit?: CircuitCall;
     }): Promise<PaymentStatus> {
+      if (input.circuit) await recordCircuitOutcome(db, { ...input.circuit, connectionId: input.connectionId }, now(), circuitConfig);
       await db
         .update(paymentAttempts)
         .set({
@@ -263,8 +299,11 @@ export function createPaymentActivities(deps: PaymentActivityDeps) {
       return advancePayment(input.paymentId, 'failed', { failureCode: input.code, failureMessage: input.message });
     },
 
-    /** Feeds the circuit breaker of a connection with one call's outcome (gateway working or not). */
-    async recordGatewayOutcome(input: { tenantId: string; connectionId: string; ok: boolean }): Promise<{ circuit: string }> {
+    /**
+     * Feeds the circuit breaker of a connection with one call's outcome (gateway working or not). A
+     * call key makes it idempotent: a re-run for the same call counts nothing.
+     */
+    async recordGatewayOutcome(input: GatewayCall & CircuitCall): Promise<{ circuit: string }> {
       return { circuit: await recordCircuitOutcome(db, input, now(), circuitConfig) };
     },
 

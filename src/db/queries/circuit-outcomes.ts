@@ -78,11 +78,12 @@ const stateOnly = (s: CircuitState) => ({ ...s, outcomes: [] }) as unknown as Re
  */
 export async function recordCircuitOutcome(
   db: Db,
-  input: { tenantId: string; connectionId: string; ok: boolean },
+  input: { tenantId: string; connectionId: string; ok: boolean; callKey?: string },
   now: number,
   cfg: CircuitConfig,
 ): Promise<CircuitStateName> {
   const { connectionId, tenantId, ok } = input;
+  const callKey = input.callKey ?? null;
   const [row] = await db
     .select({ circuit: connectionHealth.circuit })
     .from(connectionHealth)
@@ -94,8 +95,10 @@ export async function recordCircuitOutcome(
     // burst of failures opens the circuit even when every call of the burst is recorded at once.
     const [own] = await db
       .insert(connectionOutcomes)
-      .values({ connectionId, tenantId, at: now, ok })
+      .values({ connectionId, tenantId, at: now, ok, callKey })
+      .onConflictDoNothing()
       .returning({ id: connectionOutcomes.id });
+    if (!own) return stored.state; // this call was counted already (a re-run of the recording)
     const others = await windowOutcomes(db, connectionId, now, cfg, own!.id);
     const next = recordOutcome({ ...stored, outcomes: others }, ok, now, cfg);
     if (next.state === 'closed') return 'closed';
@@ -119,6 +122,13 @@ export async function recordCircuitOutcome(
       .where(eq(connectionHealth.connectionId, connectionId))
       .for('update');
     const current = storedCircuitAt(locked?.circuit, now, cfg);
+    if (callKey !== null) {
+      const [seen] = await tx
+        .select({ id: connectionOutcomes.id })
+        .from(connectionOutcomes)
+        .where(and(eq(connectionOutcomes.connectionId, connectionId), eq(connectionOutcomes.callKey, callKey)));
+      if (seen) return current.state;
+    }
     const next = recordOutcome(
       { ...current, outcomes: await windowOutcomes(tx, connectionId, now, cfg) },
       ok,
@@ -131,7 +141,7 @@ export async function recordCircuitOutcome(
         .delete(connectionOutcomes)
         .where(and(eq(connectionOutcomes.connectionId, connectionId), lte(connectionOutcomes.at, now)));
     } else {
-      await tx.insert(connectionOutcomes).values({ connectionId, tenantId, at: now, ok });
+      await tx.insert(connectionOutcomes).values({ connectionId, tenantId, at: now, ok, callKey });
     }
     await tx
       .update(connectionHealth)

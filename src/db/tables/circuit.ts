@@ -1,4 +1,4 @@
-import { bigint, bigserial, boolean, index, pgTable, text } from 'drizzle-orm/pg-core';
+import { bigint, bigserial, boolean, index, pgTable, text, uniqueIndex } from 'drizzle-orm/pg-core';
 import { connections } from './core.js';
 
 /**
@@ -19,6 +19,11 @@ export const connectionOutcomes = pgTable(
     /** Epoch milliseconds of the call's end (the breaker's clock, injectable in tests). */
     at: bigint('at', { mode: 'number' }).notNull(),
     ok: boolean('ok').notNull(),
+    /** The call this outcome records (payment, attempt, send), where a re-run must not count it twice. */
+    callKey: text('call_key'),
   },
-  (t) => [index('connection_outcomes_connection_at_idx').on(t.connectionId, t.at)],
+  (t) => [
+    index('connection_outcomes_connection_at_idx').on(t.connectionId, t.at),
+    uniqueIndex('connection_outcomes_call_key_idx').on(t.connectionId, t.callKey),
+  ],
 );

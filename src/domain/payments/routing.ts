@@ -2,7 +2,6 @@
  * The routing decision: which connections a payment should try, in which order, and why. Pure and
  * deterministic, so a workflow can compute it and record the result in its history.
  */
-import { z } from 'zod';
 import { REGIONS, isCountryCode, isCurrencyCode, isRegion, regionOf, type Region } from './regions.js';
 
 export const PAYMENT_METHOD_TYPES = ['card', 'wallet', 'bank_transfer', 'bank_debit', 'buy_now_pay_later', 'voucher'] as const;
@@ -366,30 +365,3 @@ export function validateRuleSet(
   });
   return issues;
 }
-
-const countryCode = z.string().regex(/^[A-Z]{2}$/, 'expected an upper-case ISO 3166-1 alpha-2 code');
-const currencyCode = z.string().regex(/^[A-Z]{3}$/, 'expected an upper-case ISO 4217 code');
-const minorUnits = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
-
-/**
- * Shape of a routing rule as a client submits it (the id is assigned by the server). Unknown keys
- * are refused: a misspelt condition would otherwise vanish and leave a rule that matches everything.
- * Meaning (known codes and connections, impossible conditions) is checked by `validateRuleSet`.
- */
-export const routingRuleInputSchema = z.strictObject({
-  name: z.string().trim().min(1).max(200),
-  priority: z.number().int().min(0).max(1_000_000),
-  enabled: z.boolean().default(true),
-  conditions: z
-    .strictObject({
-      countries: z.array(countryCode).optional(),
-      regions: z.array(z.enum(REGIONS)).optional(),
-      currencies: z.array(currencyCode).optional(),
-      minAmount: minorUnits.optional(),
-      maxAmount: minorUnits.optional(),
-      paymentMethods: z.array(z.enum(PAYMENT_METHOD_TYPES)).optional(),
-    })
-    .default({}),
-  connectionIds: z.array(z.string().min(1)),
-});
-export type RoutingRuleInput = z.infer<typeof routingRuleInputSchema>;

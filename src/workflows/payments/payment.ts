@@ -8,16 +8,17 @@ import {
   log,
   patched,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   startChild,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import type { PaymentActivities } from '../../activities/payments/payment-activities.js';
+import type { CircuitCall, PaymentActivities } from '../../activities/payments/payment-activities.js';
 import { FailureType } from '../../domain/failures.js';
 import { canTransition, GATEWAY_STATUSES, paymentStatusFor, type GatewayStatus, type PaymentStatus } from '../../domain/payments/payment-status.js';
-import { decideRoute, type RoutingCandidate } from '../../domain/payments/routing.js';
+import { decideRoute, type RoutingCandidate, type RoutingDecision } from '../../domain/payments/routing.js';
 import type { GatewayOutcome } from '../../providers/types.js';
 import {
   AftercareFailure,
@@ -36,10 +37,11 @@ import {
 } from '../../shared/payment-messages.js';
 import { GatewayAttr, PaymentStatusAttr, TenantIdAttr } from '../../shared/search-attributes.js';
 import { workflowId } from '../../shared/workflow-ids.js';
-import { bookkeeping, gatewayCall, statusQuery } from '../activity-options.js';
+import { bookkeeping, gatewayCall, localBookkeeping, statusQuery } from '../activity-options.js';
 import { captureWorkflow, refundWorkflow } from './refund-and-capture.js';
 
 const db = proxyActivities<PaymentActivities>(bookkeeping);
+const localDb = proxyLocalActivities<PaymentActivities>(localBookkeeping);
 const gateway = proxyActivities<PaymentActivities>(gatewayCall);
 const statusCheck = proxyActivities<PaymentActivities>(statusQuery);
 
@@ -243,24 +245,27 @@ export async function paymentWorkflow(input: PaymentWorkflowInput): Promise<Paym
     return afterOutcome();
   }
 
-  const { rules, connections } = await db.loadRoutingCandidates({ tenantId: input.tenantId });
-  const decision = decideRoute(
-    {
-      amount: input.amount,
-      currency: input.currency,
-      country: input.country,
-      paymentMethodType: input.paymentMethod.type,
-      ...(patched('route-by-capture-mode') ? { captureMode: input.captureMode } : {}),
-    },
-    rules,
-    connections,
-  );
-  await db.saveRoutingDecision({ paymentId: input.paymentId, decision });
-  setStatus('processing');
+  // The lean path: the bookkeeping of a payment runs as local activities, routing is one call
+  // (load, decide, save) and the attempt row is written by the charge activity itself, so a
+  // one-attempt payment takes two workflow tasks and one activity instead of seven and six.
+  // Runs started before it replay the path they took, hence the patch.
+  const lean = patched('lean-payment-path');
+  const book = lean ? localDb : db;
+  const facts = { amount: input.amount, currency: input.currency, country: input.country, paymentMethodType: input.paymentMethod.type };
+  let decision: RoutingDecision;
+  if (lean) {
+    ({ decision } = await localDb.routePayment({ paymentId: input.paymentId, tenantId: input.tenantId, facts: { ...facts, captureMode: input.captureMode } }));
+    status = 'processing'; // published with the first attempt's gateway, in one search-attribute upsert
+  } else {
+    const { rules, connections } = await db.loadRoutingCandidates({ tenantId: input.tenantId });
+    decision = decideRoute({ ...facts, ...(patched('route-by-capture-mode') ? { captureMode: input.captureMode } : {}) }, rules, connections);
+    await db.saveRoutingDecision({ paymentId: input.paymentId, decision });
+    setStatus('processing');
+  }
 
   if (decision.candidates.length === 0) {
     const why = decision.skipped.map((s) => s.reason).concat(decision.evaluatedRules.map((r) => r.reason));
-    setStatus(await db.failPayment({ paymentId: input.paymentId, code: 'no_route', message: `no usable gateway: ${why.join('; ') || 'no routing rules'}` }));
+    setStatus(await book.failPayment({ paymentId: input.paymentId, code: 'no_route', message: `no usable gateway: ${why.join('; ') || 'no routing rules'}` }));
     return afterOutcome();
   }
 
@@ -269,11 +274,22 @@ export async function paymentWorkflow(input: PaymentWorkflowInput): Promise<Paym
     const idempotencyKey = `${input.paymentId}-${attempt}`;
     current = { connectionId: candidate.connectionId };
     const call = { tenantId: input.tenantId, connectionId: candidate.connectionId };
-    const record = async (fields: Omit<Parameters<PaymentActivities['recordAttemptOutcome']>[0], 'paymentId' | 'attempt' | 'connectionId'>) =>
-      setStatus(await db.recordAttemptOutcome({ paymentId: input.paymentId, attempt, connectionId: candidate.connectionId, ...fields }));
+    // On the lean path a gateway call's outcome for the circuit breaker rides along with the attempt
+    // outcome written right after it (every branch below writes one), keyed by the call.
+    let circuit: CircuitCall | undefined;
+    let gatewayOutcomes = 0;
+    const gatewayWorked = async (ok: boolean) => {
+      gatewayOutcomes += 1;
+      if (lean) circuit = { tenantId: input.tenantId, ok, callKey: `${idempotencyKey}-${gatewayOutcomes}` };
+      else await db.recordGatewayOutcome({ ...call, ok });
+    };
+    const record = async (fields: Omit<Parameters<PaymentActivities['recordAttemptOutcome']>[0], 'paymentId' | 'attempt' | 'connectionId' | 'circuit'>) => {
+      const withCircuit = circuit ? { circuit } : {};
+      circuit = undefined;
+      setStatus(await book.recordAttemptOutcome({ paymentId: input.paymentId, attempt, connectionId: candidate.connectionId, ...fields, ...withCircuit }));
+    };
 
-    upsertSearchAttributes([{ key: GatewayAttr, value: candidate.provider }]);
-    await db.recordAttemptStarted({
+    const started = {
       paymentId: input.paymentId,
       tenantId: input.tenantId,
       attempt,
@@ -281,7 +297,16 @@ export async function paymentWorkflow(input: PaymentWorkflowInput): Promise<Paym
       provider: candidate.provider,
       reason: candidate.reason,
       idempotencyKey,
-    });
+    };
+    if (lean) {
+      upsertSearchAttributes([
+        { key: GatewayAttr, value: candidate.provider },
+        { key: PaymentStatusAttr, value: status },
+      ]);
+    } else {
+      upsertSearchAttributes([{ key: GatewayAttr, value: candidate.provider }]);
+      await db.recordAttemptStarted(started);
+    }
 
     const charge = {
       paymentId: input.paymentId,
@@ -303,15 +328,15 @@ export async function paymentWorkflow(input: PaymentWorkflowInput): Promise<Paym
     // when the gateway has no record of the first after an ambiguous failure (so it cannot charge twice).
     for (let send = 1; outcome === null && send <= 2; send++) {
       try {
-        outcome = await gateway.chargeGateway({ ...call, charge });
+        outcome = await gateway.chargeGateway({ ...call, charge, ...(lean ? { started } : {}) });
       } catch (err) {
         const failure = failureOf(err);
         if (failure.type === FailureType.HardDecline) {
-          await db.recordGatewayOutcome({ ...call, ok: true }); // the gateway worked; the card did not
+          await gatewayWorked(true); // the gateway worked; the card did not
           await record({ attemptStatus: 'failed', paymentStatus: 'failed', errorClass: 'hard_decline', errorCode: failure.code ?? 'declined', errorMessage: failure.message });
           return afterOutcome();
         }
-        await db.recordGatewayOutcome({ ...call, ok: false });
+        await gatewayWorked(false);
         if (failure.type !== FailureType.Ambiguous) {
           await record({ attemptStatus: 'failed', paymentStatus: 'processing', errorClass: 'retryable', errorCode: failure.code ?? failure.type, errorMessage: failure.message });
           log.warn('attempt failed, falling back', { attempt, connectionId: candidate.connectionId, error: failure.message });
@@ -332,7 +357,7 @@ export async function paymentWorkflow(input: PaymentWorkflowInput): Promise<Paym
     }
     if (outcome === null) continue;
 
-    await db.recordGatewayOutcome({ ...call, ok: true });
+    await gatewayWorked(true);
     const final = await settle(outcome, candidate, idempotencyKey, record, ambiguity);
     current.reference = final.reference;
     if (final.status === 'failed' && final.declineCode === 'gateway_timeout') continue;
@@ -340,7 +365,7 @@ export async function paymentWorkflow(input: PaymentWorkflowInput): Promise<Paym
   }
 
   if (status !== 'failed') {
-    setStatus(await db.failPayment({ paymentId: input.paymentId, code: 'all_gateways_failed', message: `all ${attempt} attempts failed` }));
+    setStatus(await book.failPayment({ paymentId: input.paymentId, code: 'all_gateways_failed', message: `all ${attempt} attempts failed` }));
   }
   return afterOutcome();
 
