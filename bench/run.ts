@@ -86,7 +86,13 @@ async function main(): Promise<void> {
       },
       /baseline worker running/,
     );
-    processes.push(worker, api, baselineWorker);
+    const baselineHooks = await startProcess(
+      'baseline webhook server',
+      'bench/baseline/webhook-server.ts',
+      { BENCH_DATABASE_URL: databaseUrl, BENCH_TEMPORAL_ADDRESS: temporalServer.address, BENCH_BASELINE_PORT: String(API_PORT + 1) },
+      /baseline webhook server listening/,
+    );
+    processes.push(worker, api, baselineWorker, baselineHooks);
     const apiUrl = `http://127.0.0.1:${API_PORT}`;
     const merchant = await setUpMerchant(apiUrl, adminToken, acme, pending);
     const idle = { apiMb: api.rssMb(), workerMb: worker.rssMb() };
@@ -150,11 +156,15 @@ async function main(): Promise<void> {
     const waiting = await Promise.all(
       Array.from({ length: 10 }, (_, i) => client.workflow.start<typeof bareWaitingWorkflow>('bareWaitingWorkflow', { taskQueue: baselineQueue, workflowId: `bare-waiting-${i}-${randomUUID()}` })),
     );
+    // The baseline is received over HTTP as well (a bare node:http handler: one INSERT, one signal).
     const baseHooks = await runConcurrently(WEBHOOKS, 10, async (i) => {
       const handle = waiting[i % waiting.length]!;
-      const eventId = `evt_${randomUUID()}`;
-      await sql`insert into bench_baseline_events (id, workflow_id, payload) values (${eventId}, ${handle.workflowId}, ${sql.json({ id: eventId, status: 'pending' })})`;
-      await handle.signal(bareCallbackSignal, { eventId, status: 'pending' });
+      const res = await fetch(`http://127.0.0.1:${API_PORT + 1}/hooks/${encodeURIComponent(handle.workflowId)}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ id: `evt_${randomUUID()}`, status: 'pending' }),
+      });
+      if (res.status !== 200) throw new Error(`baseline webhook answered ${res.status}: ${await res.text()}`);
     });
     await Promise.all(waiting.map((h) => h.signal(bareCallbackSignal, { eventId: 'end', status: 'final' })));
     const realHooksPerSec = (WEBHOOKS / realHooks.wallMs) * 1000;

@@ -12,7 +12,9 @@ export interface BenchProcess {
 
 /** Starts `node --import tsx <entry>` and resolves once its output matches `ready`. */
 export async function startProcess(name: string, entry: string, env: Record<string, string>, ready: RegExp, timeoutMs = 180_000): Promise<BenchProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+  // BENCH_CPU_PROFILE_DIR=<dir> writes a V8 CPU profile of each process there when it exits.
+  const profile = process.env.BENCH_CPU_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROFILE_DIR}`] : [];
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', entry], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -48,7 +48,29 @@ describe('gateway callbacks', () => {
     const history = await f.stack.temporal.workflow.getHandle(workflowId).fetchHistory();
     const names = (history.events ?? []).map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name).filter(Boolean);
     expect(names).toContain('queryGatewayStatus');
-    recordHistoryIfAsked(workflowId, 'payment-callback-timeout-polled');
+    recordHistoryIfAsked(workflowId, 'payment-lean-callback-timeout-polled');
+  });
+
+  it('callbacks that only repeat "pending" do not postpone the next poll', async () => {
+    const m = await setUpMerchant(f, pendingOnly);
+    f.pending.setCallback(undefined);
+    const { id } = await startPayment(f, m);
+    let txn: { ref: string; status: string } | undefined;
+    for (let i = 0; i < 100 && !txn; i++) {
+      txn = f.pending.txns().find((t) => t.merchant_ref === `${id}-1`);
+      if (!txn) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(txn).toBeDefined();
+    // The gateway settled the charge but keeps sending "pending" every 400 ms, well inside the 1.5 s
+    // callback wait: the poll at the end of that wait must still happen, and find it settled.
+    const stopAt = Date.now() + 5_000;
+    let statusWhileSpamming = 'processing';
+    while (Date.now() < stopAt && statusWhileSpamming !== 'succeeded') {
+      await post(m.pendingId, signedCallback({ id: `evt_${randomUUID()}`, type: 'txn.pending', data: { txn: { ...txn, status: 'pending' } } })).expect(200);
+      await new Promise((r) => setTimeout(r, 400));
+      statusWhileSpamming = (await request(f.stack.app).get(`/v1/payments/${id}`).set(m.auth).expect(200)).body.status;
+    }
+    expect(statusWhileSpamming).toBe('succeeded');
   });
 
   it('duplicate and out-of-order callbacks change nothing', async () => {

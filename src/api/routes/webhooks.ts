@@ -1,5 +1,5 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { and, eq, isNull } from 'drizzle-orm';
+import { and, eq, isNull, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { newId } from '../../db/ids.js';
 import { connections, payments, paymentAttempts, webhookEvents } from '../../db/schema.js';
@@ -48,20 +48,15 @@ function parseStoredPayload(raw: Buffer): unknown {
 export function webhooksRouter(deps: AppDeps & { limiter: RateLimiter }, r: ResourceRouter): ResourceRouter {
   const { db } = deps.database;
 
-  async function findPaymentId(tenantId: string, connectionId: string, event: GatewayWebhookEvent): Promise<string | null> {
-    if (event.paymentId) {
-      const [p] = await db.select({ id: payments.id }).from(payments).where(and(eq(payments.id, event.paymentId), eq(payments.tenantId, tenantId)));
-      if (p) return p.id;
-    }
-    if (event.reference) {
-      const [a] = await db
-        .select({ paymentId: paymentAttempts.paymentId })
-        .from(paymentAttempts)
-        .where(and(eq(paymentAttempts.connectionId, connectionId), eq(paymentAttempts.gatewayReference, event.reference)));
-      if (a) return a.paymentId;
-    }
-    return null;
-  }
+  /**
+   * The payment an event is about, by our payment id (scoped to the tenant), else by the gateway's
+   * reference on one of our attempts: a subquery, so storing the event and finding its payment are
+   * one statement.
+   */
+  const paymentOf = (tenantId: string, connectionId: string, event: GatewayWebhookEvent) => sql<string | null>`coalesce(
+    (select ${payments.id} from ${payments} where ${payments.id} = ${event.paymentId ?? null} and ${payments.tenantId} = ${tenantId}),
+    (select ${paymentAttempts.paymentId} from ${paymentAttempts}
+      where ${paymentAttempts.connectionId} = ${connectionId} and ${paymentAttempts.gatewayReference} = ${event.reference ?? null} limit 1))`;
 
   return r.endpoint(
     'post',
@@ -108,7 +103,6 @@ export function webhooksRouter(deps: AppDeps & { limiter: RateLimiter }, r: Reso
         throw new ApiError(400, 'webhook_payload_invalid', 'the event id must be a non-empty string of at most 255 characters');
       }
 
-      const paymentId = await findPaymentId(conn.tenantId, conn.id, event);
       const [inserted] = await db
         .insert(webhookEvents)
         .values({
@@ -117,17 +111,19 @@ export function webhooksRouter(deps: AppDeps & { limiter: RateLimiter }, r: Reso
           connectionId: conn.id,
           eventId: event.eventId,
           type: event.type,
-          paymentId,
+          paymentId: paymentOf(conn.tenantId, conn.id, event),
           payload,
         })
         .onConflictDoNothing()
-        .returning({ id: webhookEvents.id });
+        .returning({ paymentId: webhookEvents.paymentId });
+      // A redelivery: the stored event says which payment it was about and whether it was signalled.
       const [stored] = inserted
-        ? [{ signalledAt: null }]
+        ? [{ paymentId: inserted.paymentId, signalledAt: null }]
         : await db
-            .select({ signalledAt: webhookEvents.signalledAt })
+            .select({ paymentId: webhookEvents.paymentId, signalledAt: webhookEvents.signalledAt })
             .from(webhookEvents)
             .where(and(eq(webhookEvents.connectionId, conn.id), eq(webhookEvents.eventId, event.eventId)));
+      const paymentId = stored?.paymentId ?? null;
       const duplicate = !inserted;
       const markSignalled = () =>
         db

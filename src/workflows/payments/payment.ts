@@ -2,6 +2,7 @@ import {
   ActivityFailure,
   allHandlersFinished,
   ApplicationFailure,
+  CancellationScope,
   condition,
   continueAsNew,
   executeChild,
@@ -10,6 +11,7 @@ import {
   proxyActivities,
   proxyLocalActivities,
   setHandler,
+  sleep,
   startChild,
   upsertSearchAttributes,
   workflowInfo,
@@ -450,9 +452,34 @@ export async function paymentWorkflow(input: PaymentWorkflowInput): Promise<Paym
         return null;
       }
     };
+    // One timer per wait for a callback, kept while callbacks only repeat the status: a gateway that
+    // keeps saying "pending" neither postpones the next poll nor costs a new timer per callback.
+    // Runs started before this restarted the wait at every callback, hence the patch.
+    const steadyDeadline = patched('steady-callback-deadline');
+    let deadline: { scope: CancellationScope; expired: boolean } | undefined;
+    const waitForCallback = async (): Promise<boolean> => {
+      if (!steadyDeadline) return condition(() => callbacks.some(matches), timing.callbackTimeoutMs);
+      if (!deadline) {
+        const armed = { scope: new CancellationScope(), expired: false };
+        armed.scope.run(() => sleep(timing.callbackTimeoutMs)).then(
+          () => (armed.expired = true),
+          () => undefined, // cancelled: the status moved on
+        );
+        deadline = armed;
+      }
+      const current = deadline;
+      await condition(() => callbacks.some(matches) || current.expired);
+      if (callbacks.some(matches)) return true;
+      deadline = undefined;
+      return false;
+    };
+    const endWait = () => {
+      deadline?.scope.cancel();
+      deadline = undefined;
+    };
     let polls = 0;
     while (!FINAL.has(outcome.status)) {
-      const arrived = await condition(() => callbacks.some(matches), timing.callbackTimeoutMs);
+      const arrived = await waitForCallback();
       const before = outcome.status;
       if (arrived) {
         const index = callbacks.findIndex(matches);
@@ -489,7 +516,10 @@ export async function paymentWorkflow(input: PaymentWorkflowInput): Promise<Paym
         await record({ attemptStatus: 'failed', paymentStatus: 'processing', reference: outcome.reference, errorClass: 'retryable', errorCode: 'gateway_timeout', errorMessage: outcome.message! });
         return outcome;
       }
-      if (outcome.status !== before) await save();
+      if (outcome.status !== before) {
+        endWait();
+        await save();
+      }
     }
     return outcome;
   }
