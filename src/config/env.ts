@@ -144,6 +144,11 @@ export const envSchema = z.object({
   TEMPORAL_METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
   /** Worker: how long in-flight activities may run after SIGTERM before they are cancelled. */
   WORKER_SHUTDOWN_GRACE_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
+  /**
+   * Concurrent activities (and, separately, local activities) per task queue in a worker process.
+   * Unset: 4 x DATABASE_POOL_SIZE, so bookkeeping never queues on the pool past its timeout.
+   */
+  WORKER_ACTIVITY_SLOTS: z.coerce.number().int().min(1).max(1000).optional(),
   /** API: how long in-flight requests may run after SIGTERM before connections are closed. */
   API_SHUTDOWN_TIMEOUT_SECONDS: z.coerce.number().int().min(0).max(3600).default(15),
   /** A workflow bundle built by `npm run build`; without it the worker bundles at start (development). */

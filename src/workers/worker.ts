@@ -67,6 +67,12 @@ export async function createWorkers(opts: {
   taskQueues?: TaskQueues;
   /** After shutdown(), how long in-flight activities may run before they are cancelled (SDK default 0). */
   shutdownGraceSeconds?: number;
+  /**
+   * Concurrent activities, and separately local activities, per task queue (SDK default 100 each).
+   * Most of them query the database, so the runtime sizes this from the pool: a slot beyond what the
+   * pool can serve only waits for a connection inside the activity's timeout.
+   */
+  activitySlots?: number;
   /** The payload codec (must match the clients'). */
   dataConverter?: DataConverter;
   /** Tracing interceptors and the workflow-span sink, when tracing is on. */
@@ -79,6 +85,9 @@ export async function createWorkers(opts: {
     workflowBundle: opts.workflowBundle,
     // After the grace period in-flight activities are cancelled (the entry point bounds the rest).
     ...(opts.shutdownGraceSeconds !== undefined ? { shutdownGraceTime: opts.shutdownGraceSeconds * 1000 } : {}),
+    ...(opts.activitySlots !== undefined
+      ? { maxConcurrentActivityTaskExecutions: opts.activitySlots, maxConcurrentLocalActivityExecutions: opts.activitySlots }
+      : {}),
     ...(opts.dataConverter ? { dataConverter: opts.dataConverter } : {}),
     ...opts.tracing?.worker,
   };
