@@ -208,9 +208,13 @@ export function paymentsRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter
 
   async function load(tenantId: string, ids: string[]): Promise<PaymentOut[]> {
     if (ids.length === 0) return [];
-    const rows = await db.select().from(payments).where(and(eq(payments.tenantId, tenantId), inArray(payments.id, ids)));
-    const attempts = await db.select().from(paymentAttempts).where(inArray(paymentAttempts.paymentId, ids)).orderBy(asc(paymentAttempts.attemptNumber));
-    const refundRows = await db.select().from(refunds).where(inArray(refunds.paymentId, ids)).orderBy(asc(refunds.createdAt));
+    // Three independent reads, side by side on the pool (attempts and refunds of another tenant's ids
+    // are dropped below: only rows of this tenant's payments are kept).
+    const [rows, attempts, refundRows] = await Promise.all([
+      db.select().from(payments).where(and(eq(payments.tenantId, tenantId), inArray(payments.id, ids))),
+      db.select().from(paymentAttempts).where(inArray(paymentAttempts.paymentId, ids)).orderBy(asc(paymentAttempts.attemptNumber)),
+      db.select().from(refunds).where(inArray(refunds.paymentId, ids)).orderBy(asc(refunds.createdAt)),
+    ]);
     const byId = new Map<string, PaymentOut>(
       rows.map((p) => [
         p.id,
