@@ -454,8 +454,9 @@ export async function paymentWorkflow(input: PaymentWorkflowInput): Promise<Paym
     };
     // One timer per wait for a callback, kept while callbacks only repeat the status: a gateway that
     // keeps saying "pending" neither postpones the next poll nor costs a new timer per callback.
-    // Runs started before this restarted the wait at every callback, hence the patch.
-    const steadyDeadline = patched('steady-callback-deadline');
+    // Part of the lean path (one patch, so one marker per payment): runs started before it restarted
+    // the wait at every callback.
+    const steadyDeadline = lean;
     let deadline: { scope: CancellationScope; expired: boolean } | undefined;
     const waitForCallback = async (): Promise<boolean> => {
       if (!steadyDeadline) return condition(() => callbacks.some(matches), timing.callbackTimeoutMs);
