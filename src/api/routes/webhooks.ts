@@ -131,6 +131,7 @@ export function webhooksRouter(deps: AppDeps & { limiter: RateLimiter }, r: Reso
           .set({ signalledAt: new Date() })
           .where(and(eq(webhookEvents.connectionId, conn.id), eq(webhookEvents.eventId, event.eventId), isNull(webhookEvents.signalledAt)));
 
+      let signalled = false;
       if (paymentId && event.status && !stored?.signalledAt) {
         try {
           await deps.temporal.workflow.getHandle(workflowId.payment(paymentId)).signal(gatewayCallbackSignal, {
@@ -143,12 +144,15 @@ export function webhooksRouter(deps: AppDeps & { limiter: RateLimiter }, r: Reso
           // A finished payment needs no callback; anything else: answer 5xx so the gateway redelivers.
           if (!(err instanceof WorkflowNotFoundError)) throw err;
         }
-        await markSignalled();
+        signalled = true;
       }
       webhooksReceived.inc({ provider: conn.provider, outcome: duplicate ? 'duplicate' : 'stored' });
       // Customer events go to the customer's sync workflow (a failure answers 5xx: the provider redelivers).
-      if (!stored?.signalledAt && (await deliverCustomerEvent(deps, conn, payload))) await markSignalled();
+      if (!stored?.signalledAt && (await deliverCustomerEvent(deps, conn, payload))) signalled = true;
       res.json({ received: true, eventId: event.eventId, duplicate, paymentId });
+      // The event is stored and delivered: the answer need not wait for the mark, which only spares a
+      // redelivery its second signal (a second signal of the same event changes nothing either way).
+      if (signalled) await markSignalled().catch((err: unknown) => deps.logger.warn('could not mark a webhook event signalled', { eventId: event.eventId, error: String(err) }));
     },
   );
 }
