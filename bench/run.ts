@@ -1,12 +1,14 @@
 /**
  * `npm run bench`: Switchyard's payment path against bare Temporal, on one dev server and one
- * Postgres, back to back in the same run. The machine is small and shared, so the report is ratios
- * of figures measured minutes apart, with N, duration and spread, never absolute claims.
+ * Postgres, in the same run, in alternating rounds (BENCH_ROUNDS, default 2: A B A B) so load that
+ * comes and goes on this small shared machine falls on both sides. The report is ratios, with N,
+ * duration and spread, never absolute claims.
  *
  * Real path: the API and the worker as separate processes (the production shape), an emulated
  * gateway (AcmePay) answering every charge, one successful attempt per payment.
  * Baseline: a bare workflow whose one activity does one Postgres insert and one HTTP POST to the
- * same emulator (bench/baseline).
+ * same emulator (bench/baseline); for webhooks, a bare node:http handler doing one insert and one
+ * signal (bench/baseline/webhook-server.ts).
  */
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import os from 'node:os';
@@ -18,12 +20,13 @@ import { startTemporalDevServer } from '../src/dev/temporal-dev-server.js';
 import { bareCallbackSignal, type bareChargeWorkflow, type bareWaitingWorkflow } from './baseline/workflows.js';
 import { startProcess, type BenchProcess } from './lib/processes.js';
 import { writeBenchResult } from './lib/results.js';
-import { runConcurrently, summarize, type Summary } from './lib/stats.js';
+import { alternateRounds, runConcurrently, summarize, type Summary } from './lib/stats.js';
 
 const N = Number(process.env.BENCH_PAYMENTS ?? 500);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 20);
 const LATENCY_N = Number(process.env.BENCH_LATENCY_REQUESTS ?? 200);
 const WEBHOOKS = Number(process.env.BENCH_WEBHOOKS ?? 1000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const ADMIN_URL = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const API_PORT = Number(process.env.BENCH_API_PORT ?? 3950);
 const FINAL = new Set(['succeeded', 'authorized', 'failed', 'canceled']);
@@ -115,57 +118,77 @@ async function main(): Promise<void> {
     await runConcurrently(20, 10, async () => void (await bareExecute(randomUUID())));
 
     // P1: completed payments per second. Each lane submits a payment and waits for its outcome.
-    log(`P1: ${N} payments at concurrency ${CONCURRENCY}, Switchyard`);
+    log(`P1: ${N} payments at concurrency ${CONCURRENCY} per path, in ${ROUNDS} alternating rounds`);
     const rssPeak = { apiMb: 0, workerMb: 0 };
     const sampler = setInterval(() => {
       rssPeak.apiMb = Math.max(rssPeak.apiMb, api.rssMb());
       rssPeak.workerMb = Math.max(rssPeak.workerMb, worker.rssMb());
     }, 250);
     const ids: string[] = [];
-    const realP1 = await runConcurrently(N, CONCURRENCY, async () => {
-      const { body } = await postPayment(30);
-      ids.push(body.id);
-    });
+    const [realP1, baseP1] = await alternateRounds(
+      ROUNDS,
+      N,
+      CONCURRENCY,
+      async () => {
+        const { body } = await postPayment(30);
+        ids.push(body.id);
+      },
+      async () => void (await bareExecute(randomUUID())),
+    );
     clearInterval(sampler);
     const finalCount = await countFinal(sql, ids);
-    log(`P1: ${N} payments at concurrency ${CONCURRENCY}, baseline`);
-    const baseP1 = await runConcurrently(N, CONCURRENCY, async () => void (await bareExecute(randomUUID())));
     const realTps = (N / realP1.wallMs) * 1000;
     const baseTps = (N / baseP1.wallMs) * 1000;
 
-    // P2: start latency, then latency to the outcome, at concurrency 10.
-    log(`P2: ${LATENCY_N} starts at concurrency 10, each path`);
+    // P2: start latency, then latency to the outcome, at concurrency 10. Each round starts from an
+    // idle system: the runs a start round left in flight finish first, so the next figure measures
+    // one request's path rather than a backlog's length.
+    log(`P2: ${LATENCY_N} starts at concurrency 10 per path, in ${ROUNDS} alternating rounds`);
     const startedIds: string[] = [];
-    const realStart = await runConcurrently(LATENCY_N, 10, async () => void startedIds.push((await postPayment(0)).body.id));
     const bareStarted: { result(): Promise<unknown> }[] = [];
-    const baseStart = await runConcurrently(LATENCY_N, 10, async () => void bareStarted.push(await bareStart(randomUUID())));
-    // Each latency phase starts from an idle system: the runs the start phase left in flight finish
-    // first, so the outcome latency measures one request's path rather than a backlog's length.
-    await Promise.all([waitUntilFinal(sql, startedIds), ...bareStarted.map((h) => h.result())]);
-    log(`P2: ${LATENCY_N} requests to the outcome at concurrency 10, each path`);
-    const realOutcome = await runConcurrently(LATENCY_N, 10, async () => void (await postPayment(10)));
-    const baseOutcome = await runConcurrently(LATENCY_N, 10, async () => void (await bareExecute(randomUUID())));
+    const drain = async () => void (await Promise.all([waitUntilFinal(sql, startedIds), ...bareStarted.map((h) => h.result())]));
+    const [realStart, baseStart] = await alternateRounds(
+      ROUNDS,
+      LATENCY_N,
+      10,
+      async () => void startedIds.push((await postPayment(0)).body.id),
+      async () => void bareStarted.push(await bareStart(randomUUID())),
+      drain,
+    );
+    log(`P2: ${LATENCY_N} requests to the outcome at concurrency 10 per path, in ${ROUNDS} alternating rounds`);
+    const [realOutcome, baseOutcome] = await alternateRounds(
+      ROUNDS,
+      LATENCY_N,
+      10,
+      async () => void (await postPayment(10)),
+      async () => void (await bareExecute(randomUUID())),
+    );
 
-    // P5: webhook ingest (verify, store, signal) against a bare insert plus signal.
-    log(`P5: ${WEBHOOKS} signed webhooks at concurrency 10, each path`);
+    // P5: webhook ingest (verify, store, signal) against a bare HTTP handler (insert plus signal).
+    log(`P5: ${WEBHOOKS} signed webhooks at concurrency 10 per path, in ${ROUNDS} alternating rounds`);
     const pendingPayments = await createPendingPayments(10, postPayment, sql);
-    const realHooks = await runConcurrently(WEBHOOKS, 10, async (i) => {
-      const target = pendingPayments[i % pendingPayments.length]!;
-      await sendPendingpayWebhook(apiUrl, merchant.pendingpayId, pending.callbackSecret, target);
-    });
     const waiting = await Promise.all(
       Array.from({ length: 10 }, (_, i) => client.workflow.start<typeof bareWaitingWorkflow>('bareWaitingWorkflow', { taskQueue: baselineQueue, workflowId: `bare-waiting-${i}-${randomUUID()}` })),
     );
-    // The baseline is received over HTTP as well (a bare node:http handler: one INSERT, one signal).
-    const baseHooks = await runConcurrently(WEBHOOKS, 10, async (i) => {
-      const handle = waiting[i % waiting.length]!;
-      const res = await fetch(`http://127.0.0.1:${API_PORT + 1}/hooks/${encodeURIComponent(handle.workflowId)}`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ id: `evt_${randomUUID()}`, status: 'pending' }),
-      });
-      if (res.status !== 200) throw new Error(`baseline webhook answered ${res.status}: ${await res.text()}`);
-    });
+    const [realHooks, baseHooks] = await alternateRounds(
+      ROUNDS,
+      WEBHOOKS,
+      10,
+      async (i) => {
+        const target = pendingPayments[i % pendingPayments.length]!;
+        await sendPendingpayWebhook(apiUrl, merchant.pendingpayId, pending.callbackSecret, target);
+      },
+      // The baseline is received over HTTP as well (a bare node:http handler: one INSERT, one signal).
+      async (i) => {
+        const handle = waiting[i % waiting.length]!;
+        const res = await fetch(`http://127.0.0.1:${API_PORT + 1}/hooks/${encodeURIComponent(handle.workflowId)}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ id: `evt_${randomUUID()}`, status: 'pending' }),
+        });
+        if (res.status !== 200) throw new Error(`baseline webhook answered ${res.status}: ${await res.text()}`);
+      },
+    );
     await Promise.all(waiting.map((h) => h.signal(bareCallbackSignal, { eventId: 'end', status: 'final' })));
     const realHooksPerSec = (WEBHOOKS / realHooks.wallMs) * 1000;
     const baseHooksPerSec = (WEBHOOKS / baseHooks.wallMs) * 1000;
@@ -186,7 +209,7 @@ async function main(): Promise<void> {
     const report = {
       date: new Date().toISOString(),
       machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', memoryGb: Math.round(os.totalmem() / 2 ** 30), node: process.version },
-      parameters: { payments: N, concurrency: CONCURRENCY, latencyRequests: LATENCY_N, webhooks: WEBHOOKS },
+      parameters: { payments: N, concurrency: CONCURRENCY, latencyRequests: LATENCY_N, webhooks: WEBHOOKS, rounds: ROUNDS },
       durationSeconds: 0,
       rows,
       details: {
@@ -331,7 +354,7 @@ const benchmarks: Record<string, () => Promise<void>> = {
   customers: () => import('./customers.js').then((m) => m.runCustomersBench()),
 };
 const usage = async () =>
-  console.log(`npm run bench                 payments against bare Temporal (BENCH_PAYMENTS, BENCH_CONCURRENCY, BENCH_LATENCY_REQUESTS, BENCH_WEBHOOKS)
+  console.log(`npm run bench                 payments against bare Temporal (BENCH_PAYMENTS, BENCH_CONCURRENCY, BENCH_LATENCY_REQUESTS, BENCH_WEBHOOKS, BENCH_ROUNDS)
 npm run bench -- erp-csv      the ERP CSV pipeline (BENCH_CSV_ROWS)
 npm run bench -- customers    customer sync latency both ways and the initial import (BENCH_CUSTOMER_RATES, BENCH_CUSTOMER_SECONDS, BENCH_IMPORT_N)
 npm run bench -- chaos ...    load with gateway faults and a worker SIGKILL (npm run bench -- chaos --help)`);

@@ -42,3 +42,35 @@ export async function runConcurrently(total: number, concurrency: number, task: 
   await Promise.all(Array.from({ length: Math.min(concurrency, total) }, lane));
   return { durations, wallMs: performance.now() - started };
 }
+
+/**
+ * Runs two measurements in alternating rounds (A B A B ...), `total` tasks each split over the rounds,
+ * and pools each side's durations and wall time: on a shared machine, load that comes and goes then
+ * falls on both sides alike instead of on whichever ran second.
+ */
+export async function alternateRounds(
+  rounds: number,
+  total: number,
+  concurrency: number,
+  a: (i: number) => Promise<void>,
+  b: (i: number) => Promise<void>,
+  between: () => Promise<void> = async () => {},
+): Promise<[{ durations: number[]; wallMs: number }, { durations: number[]; wallMs: number }]> {
+  const pooled: [{ durations: number[]; wallMs: number }, { durations: number[]; wallMs: number }] = [
+    { durations: [], wallMs: 0 },
+    { durations: [], wallMs: 0 },
+  ];
+  let done = 0;
+  for (let r = 0; r < rounds; r++) {
+    const n = Math.floor(total / rounds) + (r < total % rounds ? 1 : 0);
+    for (const [side, task] of [a, b].entries()) {
+      const offset = done;
+      const run = await runConcurrently(n, concurrency, (i) => task(offset + i));
+      pooled[side]!.durations.push(...run.durations);
+      pooled[side]!.wallMs += run.wallMs;
+      await between();
+    }
+    done += n;
+  }
+  return [pooled[0], pooled[1]];
+}
