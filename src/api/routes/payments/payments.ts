@@ -395,8 +395,12 @@ export function paymentsRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter
         }
         const payment = await loadOne(tenant.id, paymentId);
         const status = hasOutcome(payment) ? 200 : 202;
-        await storeIdempotentResponse(db, scope, status, payment);
         res.status(status).json(payment);
+        // A retry replays the stored answer; one that comes before it is stored (a few ms) takes the
+        // replay path above and answers from the payment as it is then, so the answer need not wait.
+        await storeIdempotentResponse(db, scope, status, payment).catch((err: unknown) =>
+          deps.logger.warn('could not store the idempotent response; a retry answers from the payment', { paymentId, error: String(err) }),
+        );
       },
     )
     .endpoint(
