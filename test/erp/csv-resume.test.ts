@@ -80,6 +80,13 @@ describe('a resumed CSV upload', () => {
     }
   });
 
+  it('refuses a row with another number of fields than the header, read from the start or resumed past the header', async () => {
+    const file = iconv.encode(TEXT.replace('A-4;Poğaça;E', 'A-4;Poğaça'), 'win1254');
+    await expect(pagesFrom(file, null)).rejects.toThrow(/^CSV line \d+: Invalid Record Length/);
+    const byte = file.indexOf('A-4;');
+    await expect(pagesFrom(file, `upl_1:3:${byte}`)).rejects.toThrow(/^CSV line 1: the header has 3 columns, this row 2$/);
+  });
+
   it('from a position stored before offsets (upload id and rows only) skips the committed rows', async () => {
     const file = iconv.encode(TEXT, 'win1254');
     const all = (await pagesFrom(file, null)).pages.flatMap((p) => p.records);

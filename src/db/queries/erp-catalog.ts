@@ -70,19 +70,20 @@ const column = (c: PgColumn) => sql.identifier(c.name);
  * parameters (or one big jsonb) cost more CPU in the client than the write itself in Postgres.
  */
 export function arrayLiteral(values: unknown[]): string {
-  let out = '{';
+  // Elements joined once: appending to one string made four rope nodes per value (a fifth of the
+  // sync's allocations for a products page).
+  const parts = new Array<string>(values.length);
   for (let i = 0; i < values.length; i++) {
-    if (i > 0) out += ',';
     const v = values[i];
-    if (v === null || v === undefined) out += 'NULL';
-    else if (typeof v === 'boolean') out += v ? 't' : 'f';
-    else if (typeof v === 'number') out += String(v);
+    if (v === null || v === undefined) parts[i] = 'NULL';
+    else if (typeof v === 'boolean') parts[i] = v ? 't' : 'f';
+    else if (typeof v === 'number') parts[i] = String(v);
     else {
       const text = typeof v === 'string' ? v : v instanceof Date ? v.toISOString() : JSON.stringify(v);
-      out += `"${/["\\]/.test(text) ? text.replace(/["\\]/g, '\\$&') : text}"`;
+      parts[i] = `"${/["\\]/.test(text) ? text.replace(/["\\]/g, '\\$&') : text}"`;
     }
   }
-  return `${out}}`;
+  return `{${parts.join(',')}}`;
 }
 
 /** Per entity, built once: the columns an upsert sends and the statement around them. */

@@ -19,6 +19,7 @@ import {
   TransformError,
   transformationStepSchema,
   type MappedValue,
+  type StepContext,
   type TransformationStep,
 } from './transformations.js';
 
@@ -112,13 +113,18 @@ function readField(row: unknown, field: string): unknown {
   }
 }
 
-const isEmpty = (v: unknown) => v === undefined || v === null || (typeof v === 'string' && v.trim() === '');
+// `\S` is the complement of what trim() removes: a blank test without a trimmed copy per cell.
+const NON_BLANK = /\S/;
+const isEmpty = (v: unknown) => v === undefined || v === null || (typeof v === 'string' && !NON_BLANK.test(v));
 
 type CompiledEntry = (row: unknown, out: Record<string, unknown>, errors: RowError[], prefix: string) => void;
 
 function compileEntry(entry: MappingEntry): CompiledEntry {
   const steps = (entry.transformation ?? []).map(compileStep);
   const lines = entry.lines?.map(compileEntry);
+  // One context per entry, pointed at the current row: no closure allocated per row and field.
+  let current: unknown;
+  const ctx: StepContext = { read: (f) => readField(current, f) };
   return (row, out, errors, prefix) => {
     const field = `${prefix}${entry.targetField}`;
     const raw = readField(row, entry.sourceField);
@@ -141,10 +147,8 @@ function compileEntry(entry: MappingEntry): CompiledEntry {
     }
     let value: unknown = raw;
     try {
-      if (steps.length > 0) {
-        const ctx = { read: (f: string) => readField(row, f) };
-        for (const step of steps) value = step(value, ctx);
-      }
+      current = row;
+      for (const step of steps) value = step(value, ctx);
     } catch (err) {
       if (!(err instanceof TransformError)) throw err;
       errors.push({ field, message: err.message });
