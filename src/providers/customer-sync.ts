@@ -24,6 +24,8 @@ export interface RemoteCustomerEvent {
   occurredAt: number;
   /** The local id the record links to, if it carries one. */
   localId: string | null;
+  /** The record as the event saw it, when the event carries it: dates a re-read record correctly. */
+  fields?: CustomerFields;
 }
 
 /** One connection's client for the customers catalog. Failures: {@link RemoteRateLimitedError}, GatewayError. */

@@ -124,19 +124,29 @@ describe('customer sync with Stripe', () => {
     { policy: 'local_wins' as const, winner: 'local' as const },
   ])('merges edits made on both sides between two syncs per field; a field changed on both is decided by policy ($winner wins)', async ({ policy, winner }) => {
     const t = await setUpSyncTenant(f, { enabled: true, ...(policy ? { fieldPolicies: { name: policy } } : {}) });
+    // The echo of our own create is held back and delivered only after both edits: re-read then, the
+    // record holds the remote edit, which must be dated by what it is, not by the create's event.
+    f.stripe.pauseWebhooks();
     const c = await createCustomer(f, t, { name: 'Base', phone: '+1 000', description: 'base' });
     const remoteId = await syncedRemote(f, t, c.id, 1);
-    await f.stripe.webhooksIdle();
-    // Let the echo of the create be applied first: applied after the restart, it would re-read the
-    // record with both edits in it and date them by the create's event.
-    await settle();
     await f.stack.stopWorker();
     try {
       await request(f.stack.app).patch(`/v1/customers/${c.id}`).set(t.auth).send({ name: 'Local name', phone: '+1 111' }).expect(200);
       await new Promise((r) => setTimeout(r, 1100)); // Stripe's event times are in whole seconds
       await t.sdk.customers.update(remoteId, { name: 'Remote name', description: 'remote' });
+      const [created] = (await t.sdk.events.list({ type: 'customer.created', limit: 1 })).data;
+      expect(created?.data.object).toMatchObject({ id: remoteId, name: 'Base' });
+      const payload = JSON.stringify(created);
+      const res = await fetch(`${f.baseUrl}/v1/webhooks/${t.connectionId}`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', 'Stripe-Signature': signWebhookPayload(payload, t.webhookSecret) },
+        body: payload,
+      });
+      expect(res.status).toBe(200);
+      f.stripe.resumeWebhooks(); // the create again (a repeat) and the update, both after the echo
       await f.stripe.webhooksIdle();
     } finally {
+      f.stripe.resumeWebhooks();
       await f.stack.startWorker();
     }
     const name = winner === 'remote' ? 'Remote name' : 'Local name';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { changedFields, normalizeFields, type CustomerFields } from '../../src/domain/customers/fields.js';
-import { mergeCustomer, type FieldPolicy } from '../../src/domain/customers/merge.js';
+import { mergeCustomer, remoteSnapshotChangedAt, type FieldPolicy } from '../../src/domain/customers/merge.js';
 
 const base = normalizeFields({ email: 'a@x.test', name: 'Base', phone: '+1', metadata: { tier: 'gold' } });
 const at = (over: Partial<CustomerFields>): CustomerFields => ({ ...base, ...over });
@@ -43,6 +43,17 @@ describe('three-way merge of a customer', () => {
   it('without a base (a first match) every difference is a conflict', () => {
     const result = mergeCustomer({ base: null, local: at({ name: 'L' }), remote: at({ name: 'R' }), localChangedAt: 1, remoteChangedAt: 2, policies: {} });
     expect(result.conflicts.map((c) => c.field)).toEqual(['name']);
+  });
+});
+
+describe('dating a re-read remote record', () => {
+  const read = { fields: at({ name: 'Remote edit' }), readAt: 5_000 };
+  it.each([
+    { notice: { occurredAt: 1_000, fields: at({ name: 'Remote edit' }) }, at: 1_000, why: 'the record is the one the event saw: its time' },
+    { notice: { occurredAt: 1_000, fields: base }, at: 5_000, why: 'the record moved on since the event (a stale echo): the read' },
+    { notice: { occurredAt: 1_000 }, at: 1_000, why: 'the event carries no record: its time' },
+  ])('$why', ({ notice, at: want }) => {
+    expect(remoteSnapshotChangedAt(read, notice)).toBe(want);
   });
 });
 

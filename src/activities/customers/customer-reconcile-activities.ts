@@ -13,7 +13,7 @@ import type {
   LocalCustomerChange,
   RemoteCustomerChange,
 } from '../../shared/customer-messages.js';
-import { signalCustomerSync } from '../../temporal/customers/customer-sync.js';
+import { remoteChangeOf, signalCustomerSync } from '../../temporal/customers/customer-sync.js';
 import { toFailure, type ConnectedAdapter, type CustomerSyncDeps } from './customer-sync-adapters.js';
 
 /** Tells Temporal the page is alive (a killed worker's page is retried after the heartbeat timeout, not the page timeout). */
@@ -326,7 +326,7 @@ export function createCustomerReconcileActivities(deps: CustomerSyncDeps, adapte
       for (const event of feed.events) {
         const customerId = await localIdForRemote(db, conn, event);
         if (!customerId) continue;
-        await signalRemote(input.tenantId, customerId, { connectionId: input.connectionId, eventId: event.eventId, remoteId: event.remoteId, occurredAt: event.occurredAt });
+        await signalRemote(input.tenantId, customerId, remoteChangeOf(input.connectionId, event));
       }
       await db
         .insert(syncCursors)

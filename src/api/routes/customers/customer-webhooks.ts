@@ -1,7 +1,7 @@
 import { localIdForRemote } from '../../../db/queries/customers.js';
 import type { connections } from '../../../db/schema.js';
 import { customerSyncSettingsOf } from '../../../domain/customers/sync-settings.js';
-import { signalCustomerSync } from '../../../temporal/customers/customer-sync.js';
+import { remoteChangeOf, signalCustomerSync } from '../../../temporal/customers/customer-sync.js';
 import type { AppDeps } from '../../deps.js';
 
 type Connection = typeof connections.$inferSelect;
@@ -21,7 +21,7 @@ export async function deliverCustomerEvent(deps: AppDeps, conn: Connection, payl
     deps.temporal,
     deps.taskQueues.customers,
     { tenantId: conn.tenantId, customerId },
-    { remote: { connectionId: conn.id, eventId: event.eventId, remoteId: event.remoteId, occurredAt: event.occurredAt } },
+    { remote: remoteChangeOf(conn.id, event) },
   );
   return true;
 }
