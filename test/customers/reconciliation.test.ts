@@ -160,7 +160,7 @@ describe('backfill when customer sync is turned on', () => {
     expect(await finishedRun(t, 'connect')).toMatchObject({ imported: 1, linked: 0, pushed: 1 });
   });
 
-  it('shows its progress page by page, throttled to the connection limit, and waits out a 429 Retry-After', async () => {
+  it('shows its progress batch by batch, throttled to the connection limit, and waits out a 429 Retry-After', async () => {
     const t = await setUpSyncTenant(f, { enabled: false });
     for (let i = 0; i < 250; i++) await t.sdk.customers.create({ email: `bulk${i}@example.com`, name: `Bulk ${i}` });
     await f.stripe.webhooksIdle();
@@ -179,8 +179,8 @@ describe('backfill when customer sync is turned on', () => {
       return one.status === 'running' ? undefined : one;
     });
     expect(run).toMatchObject({ status: 'completed', imported: 250, scanned: 500 });
-    // Progress was visible between pages (100 and 200 records scanned of the remote 250).
-    expect([...seen]).toEqual(expect.arrayContaining([100, 200]));
+    // Progress was visible between batches (a throttled batch is the pages read in about a second).
+    expect([...seen].some((n) => n > 0 && n < 250)).toBe(true);
 
     const lists = f.stripe.requests().filter((r) => r.account === t.secretKey && r.method === 'GET' && r.path === '/v1/customers');
     expect(lists.map((r) => r.status)).toEqual([429, 200, 200, 200]);
