@@ -1,4 +1,4 @@
-import type { ActivityOptions } from '@temporalio/workflow';
+import type { ActivityOptions, LocalActivityOptions } from '@temporalio/workflow';
 import { FailureType } from '../domain/failures.js';
 
 /** Retry presets, in one place so the retry behaviour of every call is visible. */
@@ -65,6 +65,23 @@ export const remoteSync = {
     nonRetryableErrorTypes: [FailureType.InvalidCredentials, FailureType.ConnectionUnavailable, FailureType.CredentialsUndecryptable],
   },
 } as const satisfies ActivityOptions;
+
+/**
+ * The customer entity workflow's steps (re-read and merge, push, list targets) as local activities:
+ * they run in the workflow's own worker, inside its workflow task, so a change costs one workflow
+ * task instead of three, and no activity task round trips. Safe to re-run after a crash (the
+ * workflow task times out and the next worker runs the step again): a push replays the write stored
+ * on its mapping with the same idempotency key; applying a remote change re-reads and merges again.
+ */
+export const localRemoteSync = {
+  startToCloseTimeout: remoteSync.startToCloseTimeout,
+  retry: remoteSync.retry,
+} as const satisfies LocalActivityOptions;
+
+export const localBookkeeping = {
+  startToCloseTimeout: bookkeeping.startToCloseTimeout,
+  retry: bookkeeping.retry,
+} as const satisfies LocalActivityOptions;
 
 /**
  * One page of bulk work (backfill, reconciliation): a remote list call, a batch of database writes

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { changedFields, normalizeFields, type CustomerFields } from '../../src/domain/customers/fields.js';
 import { mergeCustomer, remoteSnapshotChangedAt, type FieldPolicy } from '../../src/domain/customers/merge.js';
+import { isOwnWrite } from '../../src/domain/customers/remote-write-key.js';
 
 const base = normalizeFields({ email: 'a@x.test', name: 'Base', phone: '+1', metadata: { tier: 'gold' } });
 const at = (over: Partial<CustomerFields>): CustomerFields => ({ ...base, ...over });
@@ -54,6 +55,18 @@ describe('dating a re-read remote record', () => {
     { notice: { occurredAt: 1_000 }, at: 1_000, why: 'the event carries no record: its time' },
   ])('$why', ({ notice, at: want }) => {
     expect(remoteSnapshotChangedAt(read, notice)).toBe(want);
+  });
+});
+
+describe('our own writes', () => {
+  it.each([
+    { key: 'cust_1-v3-con_a', own: true },
+    { key: 'cust_1-v3-con_b', own: false }, // another connection's write: news for this one
+    { key: 'cust_1-con_a', own: false },
+    { key: '5f1c9a2e-8e1b-4c1e-9d0a-1b2c3d4e5f6a', own: false }, // a key the Stripe SDK or a person chose
+    { key: null, own: false },
+  ])('$key is ours at con_a: $own', ({ key, own }) => {
+    expect(isOwnWrite(key, 'con_a')).toBe(own);
   });
 });
 

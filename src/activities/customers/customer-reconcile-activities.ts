@@ -4,6 +4,7 @@ import { newId } from '../../db/ids.js';
 import { customerOutbox, customers, customerSyncRuns, syncCursors, syncMappings } from '../../db/schema.js';
 import { customerSyncConnections, localIdForRemote } from '../../db/queries/customers.js';
 import { sameValue } from '../../domain/customers/fields.js';
+import { isOwnWrite } from '../../domain/customers/remote-write-key.js';
 import { CUSTOMERS_CATALOG } from '../../domain/customers/sync-settings.js';
 import type { CustomerSyncAdapter, RemoteCustomer } from '../../providers/customer-sync.js';
 import type {
@@ -421,8 +422,10 @@ export function createCustomerReconcileActivities(deps: CustomerSyncDeps, adapte
       // No cursor stored yet (sync just turned on): the full scan that follows covers everything, so
       // the feed starts from now instead of replaying its latest page as changes.
       if (!stored && input.runId) feed = { events: [], cursor: feed.cursor };
+      // Our own writes coming back are nothing to apply.
+      const events = feed.events.filter((e) => !isOwnWrite(e.idempotencyKey, input.connectionId));
       const conn = { id: input.connectionId, tenantId: input.tenantId, provider };
-      for (const event of feed.events) {
+      for (const event of events) {
         const customerId = await localIdForRemote(db, conn, event);
         if (!customerId) continue;
         await signalRemote(input.tenantId, customerId, remoteChangeOf(input.connectionId, event));
@@ -431,8 +434,8 @@ export function createCustomerReconcileActivities(deps: CustomerSyncDeps, adapte
         .insert(syncCursors)
         .values({ connectionId: input.connectionId, tenantId: input.tenantId, cursor: feed.cursor })
         .onConflictDoUpdate({ target: syncCursors.connectionId, set: { cursor: feed.cursor, updatedAt: new Date() } });
-      if (input.runId && input.totals) await saveProgress(input.runId, add(input.totals, { missedChanges: feed.events.length }), 'events');
-      return { changes: feed.events.length, remoteIds: [...new Set(feed.events.map((e) => e.remoteId))] };
+      if (input.runId && input.totals) await saveProgress(input.runId, add(input.totals, { missedChanges: events.length }), 'events');
+      return { changes: events.length, remoteIds: [...new Set(events.map((e) => e.remoteId))] };
     },
 
     /**

@@ -4,6 +4,7 @@ import { connections, customers, syncConflicts, syncMappings, type PendingPush }
 import { customerSyncConnections, fieldsOf, lockCustomer, updateCustomer, type CustomerRow } from '../../db/queries/customers.js';
 import { changedFields, normalizeFields, sameValue, type CustomerFields } from '../../domain/customers/fields.js';
 import { mergeCustomer, remoteSnapshotChangedAt } from '../../domain/customers/merge.js';
+import { remoteWriteKey } from '../../domain/customers/remote-write-key.js';
 import { CUSTOMERS_CATALOG, customerSyncSettingsOf } from '../../domain/customers/sync-settings.js';
 import { GatewayError, InvalidCredentialsError } from '../../providers/types.js';
 import type { RemoteCustomerChange } from '../../shared/customer-messages.js';
@@ -39,8 +40,6 @@ export interface ApplyRemoteResult {
 
 type MappingRow = typeof syncMappings.$inferSelect;
 
-/** Idempotency key of a write to a remote system: (customer, version, connection), stable across retries. */
-export const remoteWriteKey = (customerId: string, version: number, connectionId: string) => `${customerId}-v${version}-${connectionId}`;
 
 const isRejection = (err: unknown) => (err instanceof GatewayError && err.classification === 'hard_decline') || err instanceof InvalidCredentialsError;
 

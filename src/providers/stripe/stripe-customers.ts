@@ -142,7 +142,7 @@ export function stripeCustomerSync(createClient: (secretKey: string) => Stripe):
       const object = event?.data?.object as Partial<Stripe.Customer> | undefined;
       if (!kind || !event?.id || typeof event.created !== 'number' || typeof object?.id !== 'string') return null;
       const localId = object.metadata?.[LOCAL_ID_METADATA_KEY] ?? null;
-      const base = { eventId: event.id, kind, remoteId: object.id, occurredAt: event.created * 1000, localId };
+      const base = { eventId: event.id, kind, remoteId: object.id, occurredAt: event.created * 1000, localId, idempotencyKey: event.request?.idempotency_key ?? null };
       // The customer as the event saw it: a re-read record that differs from it changed after the event.
       return kind === 'deleted' ? base : { ...base, fields: toRemote(object as Stripe.Customer).fields };
     },
