@@ -56,6 +56,7 @@ async function atRate(count: number, perSecond: number, task: (i: number) => Pro
 }
 
 export async function runCustomersBench(): Promise<void> {
+  const loadAtStart = os.loadavg().map((l) => Math.round(l * 100) / 100);
   const dbName = `switchyard_bench_customers_${process.pid}`;
   const admin = postgres(ADMIN_URL, { max: 1, onnotice: () => {} });
   await admin.unsafe(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
@@ -185,6 +186,8 @@ export async function runCustomersBench(): Promise<void> {
     const report = {
       date: new Date().toISOString(),
       machine: { cpus: os.cpus().length, memoryGb: Math.round(os.totalmem() / 1e9) },
+      // 1/5/15-minute load averages: the figures follow the machine's load (other work shares the cores).
+      loadAverage: { start: loadAtStart, end: os.loadavg().map((l) => Math.round(l * 100) / 100) },
       latency: latency.map((l) => ({ direction: l.direction, changesPerSecond: l.rate, n: l.n, p50Ms: l.summary.p50, p95Ms: l.summary.p95, maxMs: l.summary.max })),
       import: {
         n: IMPORT_N,
