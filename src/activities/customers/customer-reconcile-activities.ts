@@ -1,5 +1,6 @@
 import { Context } from '@temporalio/activity';
 import { and, asc, eq, gt, inArray, isNull, sql } from 'drizzle-orm';
+import { rowsOf } from '../../db/client.js';
 import { newId } from '../../db/ids.js';
 import { customerOutbox, customers, customerSyncRuns, syncCursors, syncMappings } from '../../db/schema.js';
 import { customerSyncConnections, localIdForRemote } from '../../db/queries/customers.js';
@@ -196,9 +197,7 @@ export function createCustomerReconcileActivities(deps: CustomerSyncDeps, adapte
         insert into ${customerOutbox} (tenant_id, customer_id, version) select ${tenantId}, id, 1 from created where ${others}
       )
       select count(*)::int as imported from created`);
-    // Rows as an array from postgres.js, under `rows` from PGlite.
-    const rows = (Array.isArray(result) ? result : (result as unknown as { rows: unknown[] }).rows) as { imported: number }[];
-    return rows[0]?.imported ?? 0;
+    return rowsOf<{ imported: number }>(result)[0]?.imported ?? 0;
   }
 
   /** Reads remote pages from `cursor` until the batch is full, reading took long, or the catalog ended. */
