@@ -52,6 +52,9 @@ export interface CustomerInput {
   metadata: Record<string, string>;
 }
 
+/** A customer to seed in bulk (no request, no event): the writable fields, all optional. */
+export type CustomerSeed = Partial<CustomerInput>;
+
 export function buildCustomer(input: CustomerInput): CustomerObject {
   const id = newId('cus', 14);
   return {

@@ -10,7 +10,7 @@ import {
 } from './fault-injection.js';
 import { newSecret } from './ids.js';
 import { IdempotencyStore } from './idempotency.js';
-import type { CustomerObject } from './customer-object.js';
+import { buildCustomer, type CustomerObject, type CustomerSeed } from './customer-object.js';
 import type { EventObject, PaymentIntentObject } from './objects.js';
 import { PaymentFlow } from './payment-flow.js';
 import { recordRequests, stripeHeaders, type RequestRecord } from './request-context.js';
@@ -72,6 +72,12 @@ export interface StripeEmulatorControls {
   paymentIntents(): PaymentIntentObject[];
   /** Every live (not deleted) Customer, all accounts, oldest first. */
   customers(): CustomerObject[];
+  /**
+   * Creates customers in `account` (its secret key) at once, as `POST /v1/customers` would store
+   * them, but emitting no events and logging no requests: a bulk fixture (a bench's 100,000
+   * customers) in milliseconds instead of minutes. Returns how many were created.
+   */
+  seedCustomers(account: string, customers: CustomerSeed[]): number;
   /** Forgets all objects, idempotency keys, requests, deliveries and faults. */
   reset(): void;
 }
@@ -123,6 +129,13 @@ export function createStripeEmulator(options: StripeEmulatorOptions = {}): Strip
     events: () => structuredClone(store.events.list()),
     paymentIntents: () => structuredClone(store.paymentIntents.list()),
     customers: () => structuredClone(store.customers.list()),
+    seedCustomers: (account, seeds) => {
+      for (const seed of seeds) {
+        const customer = buildCustomer({ ...seed, metadata: { ...seed.metadata } });
+        store.customers.set(account, customer.id, customer);
+      }
+      return seeds.length;
+    },
     reset: () => {
       store.clear();
       idempotency.clear();

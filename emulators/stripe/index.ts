@@ -20,5 +20,5 @@ export type {
 export type { DeliveryRecord } from './webhook-delivery.js';
 export type { RequestRecord } from './request-context.js';
 export type { EventObject, PaymentIntentObject, RefundObject } from './objects.js';
-export type { CustomerObject } from './customer-object.js';
+export type { CustomerObject, CustomerSeed } from './customer-object.js';
 export { signWebhookPayload } from './webhook-signing.js';

@@ -22,32 +22,76 @@ interface Owned<T> {
   value: T;
 }
 
-/** A registry of objects owned by accounts; another account's object is invisible (404). */
+/** One account's objects, in insertion order, with each id's position (for list pages). */
+interface AccountItems<T> {
+  byId: Map<string, T>;
+  order: { id: string; value: T }[];
+  position: Map<string, number>;
+}
+
+/**
+ * A registry of objects owned by accounts; another account's object is invisible (404). Indexed per
+ * account, with positions, so a list page costs its own size, not the account's (benches hold
+ * 100,000s of customers).
+ */
 class OwnedMap<T> {
   private readonly items = new Map<string, Owned<T>>();
+  private readonly byAccount = new Map<string, AccountItems<T>>();
 
   set(account: string, id: string, value: T): void {
     this.items.set(id, { account, value });
+    let own = this.byAccount.get(account);
+    if (!own) this.byAccount.set(account, (own = { byId: new Map(), order: [], position: new Map() }));
+    const at = own.position.get(id);
+    if (at === undefined) {
+      own.position.set(id, own.order.length);
+      own.order.push({ id, value });
+    } else own.order[at] = { id, value };
+    own.byId.set(id, value);
   }
 
   get(account: string, id: string): T | undefined {
-    const item = this.items.get(id);
-    return item && item.account === account ? item.value : undefined;
+    return this.byAccount.get(account)?.byId.get(id);
   }
 
   delete(account: string, id: string): boolean {
-    return this.get(account, id) !== undefined && this.items.delete(id);
+    const own = this.byAccount.get(account);
+    const at = own?.position.get(id);
+    if (!own || at === undefined) return false;
+    own.byId.delete(id);
+    own.order.splice(at, 1);
+    own.position.delete(id);
+    for (let i = at; i < own.order.length; i++) own.position.set(own.order[i]!.id, i);
+    return this.items.delete(id);
   }
 
   /** In insertion order. */
   list(account?: string): T[] {
-    return [...this.items.values()]
-      .filter((i) => account === undefined || i.account === account)
-      .map((i) => i.value);
+    if (account !== undefined) return [...(this.byAccount.get(account)?.byId.values() ?? [])];
+    return [...this.items.values()].map((i) => i.value);
+  }
+
+  /**
+   * A list page, newest first, of the account's objects that `matches`, starting after the object
+   * `startingAfter` (Stripe's cursor): walks back from the cursor only as far as the page needs.
+   */
+  newestFirst(account: string, limit: number, startingAfter?: string, matches: (value: T) => boolean = () => true): { data: T[]; hasMore: boolean } {
+    const own = this.byAccount.get(account);
+    if (!own) return { data: [], hasMore: false };
+    let i = startingAfter === undefined ? own.order.length - 1 : (own.position.get(startingAfter) ?? own.order.length) - 1;
+    const data: T[] = [];
+    for (; i >= 0; i--) {
+      const { value } = own.order[i]!;
+      if (!matches(value)) continue;
+      if (data.length === limit) return { data, hasMore: true };
+      data.push(value);
+    }
+    return { data, hasMore: false };
   }
 
   clear(): void {
     this.items.clear();
+    this.byAccount.clear();
   }
 }
 

@@ -52,6 +52,11 @@ export function connectPostgres(url: string, opts: { poolSize?: number } = {}): 
   };
 }
 
+/** The rows of `db.execute(...)`: an array from postgres.js, under `rows` from PGlite. */
+export function rowsOf<T>(result: unknown): T[] {
+  return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[];
+}
+
 /** Embedded Postgres (PGlite) persisted in `dir`, for a newcomer's first run. */
 export async function connectEmbedded(dir: string): Promise<Database> {
   mkdirSync(dir, { recursive: true });

@@ -24,6 +24,10 @@ export interface RemoteCustomerEvent {
   occurredAt: number;
   /** The local id the record links to, if it carries one. */
   localId: string | null;
+  /** The record as the event saw it, when the event carries it: dates a re-read record correctly. */
+  fields?: CustomerFields;
+  /** The idempotency key of the request that made the change, when the system reports it: recognises our own writes. */
+  idempotencyKey?: string | null;
 }
 
 /** One connection's client for the customers catalog. Failures: {@link RemoteRateLimitedError}, GatewayError. */

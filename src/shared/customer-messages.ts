@@ -1,4 +1,5 @@
 import { defineQuery, defineSignal } from '@temporalio/workflow';
+import type { CustomerFields } from '../domain/customers/fields.js';
 
 /** Input of the per-customer entity workflow (`customer-<id>`); the carried state survives continue-as-new. */
 export interface CustomerSyncInput {
@@ -31,6 +32,8 @@ export interface RemoteCustomerChange {
   remoteId: string;
   /** When the remote system says the change happened (epoch ms). */
   occurredAt: number;
+  /** The record as the event saw it, when the event carries it (see remoteSnapshotChangedAt). */
+  fields?: CustomerFields;
 }
 
 export type SyncState = 'pending' | 'in_sync' | 'failed';

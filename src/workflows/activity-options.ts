@@ -78,6 +78,23 @@ export const remoteSync = {
 } as const satisfies ActivityOptions;
 
 /**
+ * The customer entity workflow's steps (re-read and merge, push, list targets) as local activities:
+ * they run in the workflow's own worker, inside its workflow task, so a change costs one workflow
+ * task instead of three, and no activity task round trips. Safe to re-run after a crash (the
+ * workflow task times out and the next worker runs the step again): a push replays the write stored
+ * on its mapping with the same idempotency key; applying a remote change re-reads and merges again.
+ */
+export const localRemoteSync = {
+  startToCloseTimeout: remoteSync.startToCloseTimeout,
+  retry: remoteSync.retry,
+} as const satisfies LocalActivityOptions;
+
+export const localBookkeeping = {
+  startToCloseTimeout: bookkeeping.startToCloseTimeout,
+  retry: bookkeeping.retry,
+} as const satisfies LocalActivityOptions;
+
+/**
  * One page of bulk work (backfill, reconciliation): a remote list call, a batch of database writes
  * and up to a few hundred signals. Longer than a single call; retried like remoteSync (each page is
  * idempotent: mappings are unique per connection and remote id, pushes carry idempotency keys).

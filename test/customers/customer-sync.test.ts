@@ -46,6 +46,11 @@ describe('customer sync with Stripe', () => {
     // ...and changed nothing: still version 2 locally, exactly one create and one update at Stripe.
     expect((await getCustomer(f, t, c.id)).version).toBe(2);
     expect(stripeWrites(t).map((r) => r.idempotencyKey)).toEqual([`${c.id}-v1-${t.connectionId}`, `${c.id}-v2-${t.connectionId}`]);
+    // Recognised by their idempotency keys, they never even reached the customer's workflow.
+    const history = await f.stack.temporal.workflow.getHandle(`customer-${c.id}`).fetchHistory();
+    const signals = (history.events ?? []).flatMap((e) => e.workflowExecutionSignaledEventAttributes?.signalName ?? []);
+    expect(signals).toContain('localCustomerChange');
+    expect(signals).not.toContain('remoteCustomerChange');
   });
 
   it('applies 20 rapid local edits in order: Stripe ends at the last one and never goes back', async () => {
@@ -85,6 +90,7 @@ describe('customer sync with Stripe', () => {
     await settle();
     // Nothing was written back to Stripe for any of it.
     expect(stripeWrites(t)).toEqual([]);
+    recordHistoryIfAsked(`customer-${local.id}`, 'customer-sync-local-steps');
   });
 
   it('carries a local delete to Stripe', async () => {
@@ -127,16 +133,28 @@ describe('customer sync with Stripe', () => {
     const c = await createCustomer(f, t, { name: 'Base', phone: '+1 000', description: 'base' });
     const remoteId = await syncedRemote(f, t, c.id, 1);
     await f.stripe.webhooksIdle();
-    // Let the echo of the create be applied first: applied after the restart, it would re-read the
-    // record with both edits in it and date them by the create's event.
-    await settle();
+    // An older Stripe edit's event is delivered only after a newer one: re-read then, the record holds
+    // the newer edit too, which must be dated by what it is, not by the older event.
+    f.stripe.pauseWebhooks();
     await f.stack.stopWorker();
     try {
-      await request(f.stack.app).patch(`/v1/customers/${c.id}`).set(t.auth).send({ name: 'Local name', phone: '+1 111' }).expect(200);
+      await t.sdk.customers.update(remoteId, { description: 'remote' });
+      const older = (await t.sdk.events.list({ type: 'customer.updated', limit: 1 })).data[0]!;
       await new Promise((r) => setTimeout(r, 1100)); // Stripe's event times are in whole seconds
-      await t.sdk.customers.update(remoteId, { name: 'Remote name', description: 'remote' });
+      await request(f.stack.app).patch(`/v1/customers/${c.id}`).set(t.auth).send({ name: 'Local name', phone: '+1 111' }).expect(200);
+      await new Promise((r) => setTimeout(r, 1100));
+      await t.sdk.customers.update(remoteId, { name: 'Remote name' });
+      const payload = JSON.stringify(older);
+      const res = await fetch(`${f.baseUrl}/v1/webhooks/${t.connectionId}`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', 'Stripe-Signature': signWebhookPayload(payload, t.webhookSecret) },
+        body: payload,
+      });
+      expect(res.status).toBe(200);
+      f.stripe.resumeWebhooks(); // the older event again (a repeat), then the newer one
       await f.stripe.webhooksIdle();
     } finally {
+      f.stripe.resumeWebhooks();
       await f.stack.startWorker();
     }
     const name = winner === 'remote' ? 'Remote name' : 'Local name';

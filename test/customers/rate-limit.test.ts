@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sharedTokenBucket } from '../../src/activities/customers/throttle.js';
 import { createCustomer, setUpSyncTenant, startCustomersFixture, syncedRemote, type CustomersFixture } from '../support/customers-fixture.js';
 
 let f: CustomersFixture;
@@ -19,5 +20,27 @@ describe("Stripe's 429", () => {
     const waited = Date.parse(creates[1]!.at) - Date.parse(creates[0]!.at);
     expect(waited).toBeGreaterThanOrEqual(3900);
     expect((await t.sdk.customers.list({ limit: 100 })).data.map((x) => x.id)).toEqual([remoteId]);
+  });
+});
+
+describe('the per-connection throttle', () => {
+  it('is shared by worker processes: two buckets of one connection together keep to its rate', async () => {
+    const t = await setUpSyncTenant(f);
+    // What two worker processes each build for the connection: 5 calls/s, bursts of 5.
+    const [a, b] = [sharedTokenBucket(f.stack.database.db, t.connectionId, 5), sharedTokenBucket(f.stack.database.db, t.connectionId, 5)];
+    const started = Date.now();
+    const done: number[] = [];
+    await Promise.all(
+      [a, b].map(async (bucket) => {
+        for (let i = 0; i < 10; i++) {
+          await bucket.take();
+          done.push(Date.now() - started);
+        }
+      }),
+    );
+    // 20 calls at 5/s after a burst of 5 (the sync workflows may have taken a token or two): at least 3 s.
+    // Buckets per process would have let each do its 10 in 1 s.
+    expect(Math.max(...done)).toBeGreaterThanOrEqual(2_900);
+    expect(done.filter((ms) => ms < 1_000).length).toBeLessThanOrEqual(10);
   });
 });

@@ -59,7 +59,7 @@ describe('scheduled reconciliation', () => {
     const c = await createCustomer(f, t, { name: 'Before' });
     const remoteId = await syncedRemote(f, t, c.id, 1);
     await f.stripe.webhooksIdle();
-    await settle(); // the echo of our create is applied (it re-reads the record: it must not see the next change)
+    await settle(); // the echo of our create is delivered (and dropped: our own write)
     const schedule = f.stack.temporal.schedule.getHandle(workflowId.customerReconcileSchedule(t.connectionId));
     expect((await schedule.describe()).action).toMatchObject({ workflowType: 'customerReconcileWorkflow' });
 
@@ -74,8 +74,8 @@ describe('scheduled reconciliation', () => {
       f.stripe.resumeWebhooks();
     }
     const run = await finishedRun(t, 'schedule');
-    // Both events after the stored cursor: our create's echo and the missed update.
-    expect(run).toMatchObject({ status: 'completed', missedChanges: 2 });
+    // After the stored cursor: our create's event (our own write, nothing to apply) and the missed update.
+    expect(run).toMatchObject({ status: 'completed', missedChanges: 1 });
 
     await enableSync(t, { enabled: false });
     await expect(schedule.describe()).rejects.toBeInstanceOf(ScheduleNotFoundError);
@@ -160,7 +160,7 @@ describe('backfill when customer sync is turned on', () => {
     expect(await finishedRun(t, 'connect')).toMatchObject({ imported: 1, linked: 0, pushed: 1 });
   });
 
-  it('shows its progress page by page, throttled to the connection limit, and waits out a 429 Retry-After', async () => {
+  it('shows its progress batch by batch, throttled to the connection limit, and waits out a 429 Retry-After', async () => {
     const t = await setUpSyncTenant(f, { enabled: false });
     for (let i = 0; i < 250; i++) await t.sdk.customers.create({ email: `bulk${i}@example.com`, name: `Bulk ${i}` });
     await f.stripe.webhooksIdle();
@@ -179,8 +179,8 @@ describe('backfill when customer sync is turned on', () => {
       return one.status === 'running' ? undefined : one;
     });
     expect(run).toMatchObject({ status: 'completed', imported: 250, scanned: 500 });
-    // Progress was visible between pages (100 and 200 records scanned of the remote 250).
-    expect([...seen]).toEqual(expect.arrayContaining([100, 200]));
+    // Progress was visible between batches (a throttled batch is the pages read in about a second).
+    expect([...seen].some((n) => n > 0 && n < 250)).toBe(true);
 
     const lists = f.stripe.requests().filter((r) => r.account === t.secretKey && r.method === 'GET' && r.path === '/v1/customers');
     expect(lists.map((r) => r.status)).toEqual([429, 200, 200, 200]);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { changedFields, normalizeFields, type CustomerFields } from '../../src/domain/customers/fields.js';
-import { mergeCustomer, type FieldPolicy } from '../../src/domain/customers/merge.js';
+import { mergeCustomer, remoteSnapshotChangedAt, type FieldPolicy } from '../../src/domain/customers/merge.js';
+import { isOwnWrite } from '../../src/domain/customers/remote-write-key.js';
 
 const base = normalizeFields({ email: 'a@x.test', name: 'Base', phone: '+1', metadata: { tier: 'gold' } });
 const at = (over: Partial<CustomerFields>): CustomerFields => ({ ...base, ...over });
@@ -43,6 +44,29 @@ describe('three-way merge of a customer', () => {
   it('without a base (a first match) every difference is a conflict', () => {
     const result = mergeCustomer({ base: null, local: at({ name: 'L' }), remote: at({ name: 'R' }), localChangedAt: 1, remoteChangedAt: 2, policies: {} });
     expect(result.conflicts.map((c) => c.field)).toEqual(['name']);
+  });
+});
+
+describe('dating a re-read remote record', () => {
+  const read = { fields: at({ name: 'Remote edit' }), readAt: 5_000 };
+  it.each([
+    { notice: { occurredAt: 1_000, fields: at({ name: 'Remote edit' }) }, at: 1_000, why: 'the record is the one the event saw: its time' },
+    { notice: { occurredAt: 1_000, fields: base }, at: 5_000, why: 'the record moved on since the event (a stale echo): the read' },
+    { notice: { occurredAt: 1_000 }, at: 1_000, why: 'the event carries no record: its time' },
+  ])('$why', ({ notice, at: want }) => {
+    expect(remoteSnapshotChangedAt(read, notice)).toBe(want);
+  });
+});
+
+describe('our own writes', () => {
+  it.each([
+    { key: 'cust_1-v3-con_a', own: true },
+    { key: 'cust_1-v3-con_b', own: false }, // another connection's write: news for this one
+    { key: 'cust_1-con_a', own: false },
+    { key: '5f1c9a2e-8e1b-4c1e-9d0a-1b2c3d4e5f6a', own: false }, // a key the Stripe SDK or a person chose
+    { key: null, own: false },
+  ])('$key is ours at con_a: $own', ({ key, own }) => {
+    expect(isOwnWrite(key, 'con_a')).toBe(own);
   });
 });
 

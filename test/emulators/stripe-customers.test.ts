@@ -83,4 +83,22 @@ describe('Stripe emulator: customers', () => {
     expect(validateSchema('error', body)).toEqual([]);
     expect(body.error.code).toBe('rate_limit');
   });
+
+  it('seeds customers in bulk through its control endpoint: Stripe objects, listed and paged, with no events', async () => {
+    const eventsBefore = emulator.events().length;
+    const customers = Array.from({ length: 250 }, (_, i) => ({ email: `seed${i}@example.com`, name: `Seed ${i}`, metadata: { n: String(i) } }));
+    const res = await fetch(`${emulator.url}/_emulator/customers/seed`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ account: KEY, customers }) });
+    expect(await res.json()).toEqual({ created: 250 });
+
+    const seen: Stripe.Customer[] = [];
+    for await (const c of stripe.customers.list({ limit: 100 })) if (c.email?.startsWith('seed')) seen.push(c);
+    expect(seen).toHaveLength(250);
+    expect(seen[0]).toMatchObject({ object: 'customer', email: 'seed249@example.com', name: 'Seed 249', metadata: { n: '249' } }); // newest first
+    check('/v1/customers/{customer}', 'get', await stripe.customers.retrieve(seen[0]!.id));
+    expect(emulator.events()).toHaveLength(eventsBefore);
+
+    const bad = await fetch(`${emulator.url}/_emulator/customers/seed`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ account: KEY, customers: [{ email: 7 }] }) });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: { message: string } }).error.message).toContain('customers[0].email');
+  });
 });

@@ -11,6 +11,26 @@ const failBody = z.object({
   retryAfter: z.string().optional(),
 });
 const dropBody = z.object({ ...match, times: z.number().int().min(1).optional() });
+const nullableText = z.string().nullable().optional();
+const seedBody = z.object({
+  account: z.string().startsWith('sk_'),
+  customers: z
+    .array(
+      z.object({
+        email: nullableText,
+        name: nullableText,
+        phone: nullableText,
+        description: nullableText,
+        address: z
+          .object({ city: nullableText, country: nullableText, line1: nullableText, line2: nullableText, postal_code: nullableText, state: nullableText })
+          .transform((a) => ({ city: a.city ?? null, country: a.country ?? null, line1: a.line1 ?? null, line2: a.line2 ?? null, postal_code: a.postal_code ?? null, state: a.state ?? null }))
+          .nullable()
+          .optional(),
+        metadata: z.record(z.string(), z.string()).optional(),
+      }),
+    )
+    .max(100_000),
+});
 const rateBody = z.object({
   ...match,
   rate: z.number().min(0).max(1),
@@ -35,7 +55,8 @@ function withBody<S extends z.ZodType>(schema: S, handler: (body: z.output<S>) =
  */
 export function controlRouter(controls: StripeEmulatorControls): Router {
   const router = Router();
-  router.use(express.json());
+  // Bulk seeding sends up to 100,000 customers in one body.
+  router.use(express.json({ limit: '100mb' }));
 
   router.post(
     '/_emulator/faults/fail',
@@ -81,6 +102,10 @@ export function controlRouter(controls: StripeEmulatorControls): Router {
   router.get('/_emulator/events', (_req, res) => {
     res.json({ data: controls.events() });
   });
+  router.post(
+    '/_emulator/customers/seed',
+    withBody(seedBody, ({ account, customers }) => ({ created: controls.seedCustomers(account, customers) })),
+  );
   router.post('/_emulator/reset', (_req, res) => {
     controls.reset();
     res.json({ ok: true });

@@ -4,7 +4,7 @@ import { buildCustomer, type AddressObject, type CustomerObject } from '../custo
 import { parseSearchQuery } from '../search-query.js';
 import type { StripeEmulatorStore } from '../store.js';
 import { resourceMissing } from '../stripe-errors.js';
-import { inRange, listOf, listParams, rangeFilter, searchParams, searchResultOf, stripeRoute } from '../stripe-route.js';
+import { inRange, listParams, rangeFilter, searchParams, searchResultOf, stripeRoute } from '../stripe-route.js';
 
 /** A form string where '' unsets the field, as at Stripe. */
 const unsettable = z
@@ -99,8 +99,9 @@ export function customersRouter(store: StripeEmulatorStore): Router {
   router.get(
     '/v1/customers',
     stripeRoute(listCustomerParams, (p, ctx) => {
-      const found = store.customers.list(ctx.account).filter((c) => (p.email === undefined || c.email === p.email) && inRange(c.created, p.created));
-      return listOf(found, '/v1/customers', p.limit, p.starting_after);
+      const matches = (c: CustomerObject) => (p.email === undefined || c.email === p.email) && inRange(c.created, p.created);
+      const { data, hasMore } = store.customers.newestFirst(ctx.account, p.limit ?? 10, p.starting_after, matches);
+      return { object: 'list' as const, data, has_more: hasMore, url: '/v1/customers' };
     }),
   );
 

@@ -1,11 +1,13 @@
 import { Context } from '@temporalio/activity';
 import { and, asc, eq, gt, inArray, isNull, sql } from 'drizzle-orm';
+import { rowsOf } from '../../db/client.js';
 import { newId } from '../../db/ids.js';
 import { customerOutbox, customers, customerSyncRuns, syncCursors, syncMappings } from '../../db/schema.js';
 import { customerSyncConnections, localIdForRemote } from '../../db/queries/customers.js';
 import { sameValue } from '../../domain/customers/fields.js';
+import { isOwnWrite } from '../../domain/customers/remote-write-key.js';
 import { CUSTOMERS_CATALOG } from '../../domain/customers/sync-settings.js';
-import type { RemoteCustomer } from '../../providers/customer-sync.js';
+import type { CustomerSyncAdapter, RemoteCustomer } from '../../providers/customer-sync.js';
 import type {
   CustomerReconcileCounts,
   CustomerReconcilePhase,
@@ -13,34 +15,59 @@ import type {
   LocalCustomerChange,
   RemoteCustomerChange,
 } from '../../shared/customer-messages.js';
-import { signalCustomerSync } from '../../temporal/customers/customer-sync.js';
+import { remoteChangeOf, signalCustomerSync } from '../../temporal/customers/customer-sync.js';
 import { toFailure, type ConnectedAdapter, type CustomerSyncDeps } from './customer-sync-adapters.js';
 
-/** Tells Temporal the page is alive (a killed worker's page is retried after the heartbeat timeout, not the page timeout). */
-function beat(): void {
+/** The activity's context, or undefined when called outside an activity (a direct call in a script). */
+function activityContext(): Context | undefined {
   try {
-    Context.current().heartbeat();
+    return Context.current();
   } catch {
-    // Called outside an activity (a direct call in a script): nothing to tell.
+    return undefined;
   }
 }
 
-/** Runs `work` heartbeating every few seconds, also while it waits for the connection's throttle. */
-async function beating<T>(work: () => Promise<T>): Promise<T> {
+/**
+ * Runs `work` heartbeating every few seconds, also while it waits for the connection's throttle.
+ * Every heartbeat carries the progress `work` last reported, and `work` starts from the progress of
+ * the previous attempt when there is one: a killed worker's batches are not redone, nor counted twice.
+ */
+async function beating<P>(start: P, work: (from: P, report: (progress: P) => void) => Promise<P>): Promise<P> {
+  const ctx = activityContext();
+  let progress = (ctx?.info.heartbeatDetails as P | undefined) ?? start;
+  const beat = () => ctx?.heartbeat(progress);
   beat();
   const timer = setInterval(beat, 3_000);
   try {
-    return await work();
+    return await work(progress, (p) => {
+      progress = p;
+      beat();
+    });
   } finally {
     clearInterval(timer);
   }
 }
 
+/**
+ * A page activity goes on for about this long, reporting its progress after every batch, then hands
+ * back to the workflow: one activity per batch cost a workflow task and six history events per 100
+ * records, more than the records' own work.
+ */
+const PAGE_ACTIVITY_BUDGET_MS = 10_000;
+
+/** Remote records read per batch at most (then classified and imported in one transaction)... */
+const REMOTE_BATCH = 1_000;
+/** ...or fewer, when reading them takes longer than this (a throttled connection). */
+const REMOTE_BATCH_READ_MS = 1_000;
+
 /** How long a mapping may stay "pending" before the local scan counts it as a push that never happened. */
 const STALE_PENDING_MS = 5 * 60_000;
 
-/** Local customers read per page of the local scan. */
-const LOCAL_PAGE = 500;
+/** Imports in a run past which the tables' statistics are refreshed before the local scan. */
+const ANALYZE_AFTER_IMPORTED = 10_000;
+
+/** Local customers read per batch of the local scan. */
+const LOCAL_PAGE = 1_000;
 
 export interface ReconcilePageInput {
   tenantId: string;
@@ -55,6 +82,19 @@ export interface ReconcilePageInput {
 export interface ReconcilePageResult {
   cursor: string | null;
   totals: CustomerReconcileCounts;
+}
+
+export type RemotePagesInput = ReconcilePageInput & { skipRemoteIds: string[] };
+
+interface RemoteBatch {
+  records: RemoteCustomer[];
+  cursor: string | null;
+}
+
+/** Where a page activity got to: heartbeated after every batch, the start of a retried attempt. */
+interface PagesProgress extends ReconcilePageResult {
+  /** The activity is done with its share (the catalog ended or its budget ran out). */
+  finished: boolean;
 }
 
 const add = (a: CustomerReconcileCounts, b: Partial<CustomerReconcileCounts>): CustomerReconcileCounts => ({
@@ -125,50 +165,65 @@ export function createCustomerReconcileActivities(deps: CustomerSyncDeps, adapte
     return inserted.length > 0;
   }
 
-  /** Creates local customers for remote records nobody links to; returns how many this call created. */
+  /**
+   * Creates local customers for remote records nobody links to; returns how many this call created.
+   * One statement for the whole batch (the records travel as one JSON parameter): the mappings first
+   * (unique per connection and remote id, so a batch run twice imports nothing twice), then the rows
+   * of the mappings it could reserve, then their outbox rows when other systems need them.
+   */
   async function importRecords(tenantId: string, connectionId: string, provider: string, records: RemoteCustomer[]): Promise<number> {
     if (records.length === 0) return 0;
     // Other systems of the tenant learn of an import through the outbox, like of any local change.
     const others = (await customerSyncConnections(db, tenantId)).some((c) => c.id !== connectionId);
-    return db.transaction(async (tx) => {
-      const now = new Date();
-      const reserved = await tx
-        .insert(syncMappings)
-        .values(
-          records.map((r) => ({
-            tenantId,
-            catalog: CUSTOMERS_CATALOG,
-            localId: newId('cust'),
-            remoteSystem: provider,
-            connectionId,
-            remoteId: r.remoteId,
-            lastSyncedVersion: 1,
-            lastSyncedSnapshot: r.fields,
-            lastSyncedAt: now,
-            state: 'in_sync' as const,
-          })),
-        )
-        .onConflictDoNothing()
-        .returning({ localId: syncMappings.localId, remoteId: syncMappings.remoteId });
-      if (reserved.length === 0) return 0;
-      const byRemote = new Map(records.map((r) => [r.remoteId, r]));
-      await tx.insert(customers).values(reserved.map((m) => ({ id: m.localId, tenantId, version: 1, ...byRemote.get(m.remoteId!)!.fields })));
-      if (others) await tx.insert(customerOutbox).values(reserved.map((m) => ({ tenantId, customerId: m.localId, version: 1 })));
-      return reserved.length;
-    });
+    const batch = JSON.stringify(records.map((r) => ({ local_id: newId('cust'), remote_id: r.remoteId, snapshot: r.fields, ...r.fields })));
+    const result = await db.execute(sql`
+      with batch as (
+        select * from jsonb_to_recordset(${batch}::jsonb) as r(
+          local_id text, remote_id text, snapshot jsonb, email text, name text, phone text, address jsonb, description text, metadata jsonb)
+      ),
+      reserved as (
+        insert into ${syncMappings} (tenant_id, catalog, local_id, remote_system, connection_id, remote_id, last_synced_version, last_synced_snapshot, last_synced_at, state)
+        select ${tenantId}, ${CUSTOMERS_CATALOG}, local_id, ${provider}, ${connectionId}, remote_id, 1, snapshot, now(), 'in_sync' from batch
+        on conflict do nothing
+        returning local_id
+      ),
+      created as (
+        insert into ${customers} (id, tenant_id, version, email, name, phone, address, description, metadata)
+        select b.local_id, ${tenantId}, 1, b.email, b.name, b.phone, b.address, b.description, b.metadata
+        from batch b join reserved using (local_id)
+        returning id
+      ),
+      queued as (
+        insert into ${customerOutbox} (tenant_id, customer_id, version) select ${tenantId}, id, 1 from created where ${others}
+      )
+      select count(*)::int as imported from created`);
+    return rowsOf<{ imported: number }>(result)[0]?.imported ?? 0;
   }
 
-  async function remotePage(input: ReconcilePageInput & { skipRemoteIds: string[] }): Promise<ReconcilePageResult> {
-    const { adapter, provider, settings } = await adapterFor(input.tenantId, input.connectionId);
-    let page;
-    try {
-      page = await adapter.list(input.cursor);
-    } catch (err) {
-      throw toFailure(err);
-    }
-    const records = page.records.filter((r) => !r.deleted);
+  /** Reads remote pages from `cursor` until the batch is full, reading took long, or the catalog ended. */
+  async function readRemoteBatch(adapter: CustomerSyncAdapter, cursor: string | null): Promise<RemoteBatch> {
+    const records: RemoteCustomer[] = [];
+    const started = Date.now();
+    let next = cursor;
+    do {
+      let page;
+      try {
+        page = await adapter.list(next);
+      } catch (err) {
+        throw toFailure(err);
+      }
+      records.push(...page.records);
+      next = page.cursor;
+    } while (next !== null && records.length < REMOTE_BATCH && Date.now() - started < REMOTE_BATCH_READ_MS);
+    return { records, cursor: next };
+  }
+
+  /** One batch of remote records against the mapping; returns what it found and did. */
+  async function reconcileRemoteRecords(input: RemotePagesInput, connected: ConnectedAdapter, batch: RemoteCustomer[]): Promise<Partial<CustomerReconcileCounts>> {
+    const { provider, settings } = connected;
+    const records = batch.filter((r) => !r.deleted);
     const counts: Partial<CustomerReconcileCounts> & { scanned: number; repaired: number; linked: number; imported: number } = {
-      scanned: page.records.length,
+      scanned: batch.length,
       repaired: 0,
       linked: 0,
       imported: 0,
@@ -231,18 +286,43 @@ export function createCustomerReconcileActivities(deps: CustomerSyncDeps, adapte
       toImport.push(r);
     }
     counts.imported = await importRecords(input.tenantId, input.connectionId, provider, toImport);
-    const totals = add(input.totals, counts);
-    await saveProgress(input.runId, totals, 'remote');
-    return { cursor: page.cursor, totals };
+    return counts;
   }
 
   /**
-   * One page of the local catalog (by id): a live customer with no twin at the connection is
+   * Batches of the remote catalog for up to PAGE_ACTIVITY_BUDGET_MS, the next batch read while this
+   * one is written; progress is saved and heartbeated after every batch.
+   */
+  async function remotePages(input: RemotePagesInput): Promise<ReconcilePageResult> {
+    const connected = await adapterFor(input.tenantId, input.connectionId);
+    const start: PagesProgress = { cursor: input.cursor, totals: input.totals, finished: false };
+    const done = await beating(start, async (from, report) => {
+      if (from.finished) return from;
+      const deadline = Date.now() + PAGE_ACTIVITY_BUDGET_MS;
+      let progress = from;
+      let next: Promise<RemoteBatch> | null = readRemoteBatch(connected.adapter, from.cursor);
+      while (next) {
+        const batch: RemoteBatch = await next;
+        next = batch.cursor !== null && Date.now() < deadline ? readRemoteBatch(connected.adapter, batch.cursor) : null;
+        // Awaited on the next turn; a failed read must not count as unhandled while this batch is written.
+        next?.catch(() => undefined);
+        const totals = add(progress.totals, await reconcileRemoteRecords(input, connected, batch.records));
+        await saveProgress(input.runId, totals, 'remote');
+        progress = { cursor: batch.cursor, totals, finished: next === null };
+        report(progress);
+      }
+      return progress;
+    });
+    return { cursor: done.cursor, totals: done.totals };
+  }
+
+  /**
+   * One batch of the local catalog (by id): a live customer with no twin at the connection is
    * pushed, one whose last version never reached the connection is resynced. Both go through the
    * entity workflow, whose push creates the mapping before the remote call and carries an
    * idempotency key, so a resync signalled twice creates one remote record.
    */
-  async function localPage(input: ReconcilePageInput): Promise<ReconcilePageResult> {
+  async function localBatch(input: ReconcilePageInput, cursor: string | null): Promise<{ cursor: string | null; counts: Partial<CustomerReconcileCounts> }> {
     const rows = await db
       .select({
         id: customers.id,
@@ -262,7 +342,7 @@ export function createCustomerReconcileActivities(deps: CustomerSyncDeps, adapte
         syncMappings,
         and(eq(syncMappings.connectionId, input.connectionId), eq(syncMappings.catalog, CUSTOMERS_CATALOG), eq(syncMappings.localId, customers.id)),
       )
-      .where(and(eq(customers.tenantId, input.tenantId), input.cursor ? gt(customers.id, input.cursor) : undefined))
+      .where(and(eq(customers.tenantId, input.tenantId), cursor ? gt(customers.id, cursor) : undefined))
       .orderBy(asc(customers.id))
       .limit(LOCAL_PAGE);
     let pushed = 0;
@@ -281,9 +361,28 @@ export function createCustomerReconcileActivities(deps: CustomerSyncDeps, adapte
         await signalLocal(input.tenantId, row.id, { version: row.version, resync: true });
       }
     }
-    const totals = add(input.totals, { scanned: rows.length, pushed, repaired });
-    await saveProgress(input.runId, totals, 'local');
-    return { cursor: rows.length === LOCAL_PAGE ? rows.at(-1)!.id : null, totals };
+    return { cursor: rows.length === LOCAL_PAGE ? rows.at(-1)!.id : null, counts: { scanned: rows.length, pushed, repaired } };
+  }
+
+  /** Batches of the local catalog for up to PAGE_ACTIVITY_BUDGET_MS; progress saved and heartbeated after each. */
+  async function localPages(input: ReconcilePageInput): Promise<ReconcilePageResult> {
+    const start: PagesProgress = { cursor: input.cursor, totals: input.totals, finished: false };
+    const done = await beating(start, async (from, report) => {
+      // After a bulk import the planner still sees the tables as they were (autovacuum lags a fast
+      // load by a minute): the local scan's join then sorts every remaining row per batch.
+      if (from.cursor === null && from.totals.imported >= ANALYZE_AFTER_IMPORTED) await db.execute(sql`analyze ${customers}, ${syncMappings}`);
+      const deadline = Date.now() + PAGE_ACTIVITY_BUDGET_MS;
+      let progress = from;
+      while (!progress.finished) {
+        const batch = await localBatch(input, progress.cursor);
+        const totals = add(progress.totals, batch.counts);
+        await saveProgress(input.runId, totals, 'local');
+        progress = { cursor: batch.cursor, totals, finished: batch.cursor === null || Date.now() >= deadline };
+        report(progress);
+      }
+      return progress;
+    });
+    return { cursor: done.cursor, totals: done.totals };
   }
 
   return {
@@ -322,31 +421,34 @@ export function createCustomerReconcileActivities(deps: CustomerSyncDeps, adapte
       // No cursor stored yet (sync just turned on): the full scan that follows covers everything, so
       // the feed starts from now instead of replaying its latest page as changes.
       if (!stored && input.runId) feed = { events: [], cursor: feed.cursor };
+      // Our own writes coming back are nothing to apply.
+      const events = feed.events.filter((e) => !isOwnWrite(e.idempotencyKey, input.connectionId));
       const conn = { id: input.connectionId, tenantId: input.tenantId, provider };
-      for (const event of feed.events) {
+      for (const event of events) {
         const customerId = await localIdForRemote(db, conn, event);
         if (!customerId) continue;
-        await signalRemote(input.tenantId, customerId, { connectionId: input.connectionId, eventId: event.eventId, remoteId: event.remoteId, occurredAt: event.occurredAt });
+        await signalRemote(input.tenantId, customerId, remoteChangeOf(input.connectionId, event));
       }
       await db
         .insert(syncCursors)
         .values({ connectionId: input.connectionId, tenantId: input.tenantId, cursor: feed.cursor })
         .onConflictDoUpdate({ target: syncCursors.connectionId, set: { cursor: feed.cursor, updatedAt: new Date() } });
-      if (input.runId && input.totals) await saveProgress(input.runId, add(input.totals, { missedChanges: feed.events.length }), 'events');
-      return { changes: feed.events.length, remoteIds: [...new Set(feed.events.map((e) => e.remoteId))] };
+      if (input.runId && input.totals) await saveProgress(input.runId, add(input.totals, { missedChanges: events.length }), 'events');
+      return { changes: events.length, remoteIds: [...new Set(events.map((e) => e.remoteId))] };
     },
 
     /**
-     * One page of the remote catalog against the local one: a record linked and equal to the last
-     * synced snapshot is in sync; linked but different is drift (repaired by the entity workflow);
-     * unlinked is matched (metadata link, else email when the connection enables it) or imported.
+     * The remote catalog against the local one from the cursor, batch by batch for about
+     * PAGE_ACTIVITY_BUDGET_MS (the workflow's "page"): a record linked and equal to the last synced
+     * snapshot is in sync; linked but different is drift (repaired by the entity workflow); unlinked
+     * is matched (metadata link, else email when the connection enables it) or imported.
      */
-    async reconcileRemoteCustomerPage(input: ReconcilePageInput & { skipRemoteIds: string[] }): Promise<ReconcilePageResult> {
-      return beating(() => remotePage(input));
+    async reconcileRemoteCustomerPage(input: RemotePagesInput): Promise<ReconcilePageResult> {
+      return remotePages(input);
     },
 
     async reconcileLocalCustomerPage(input: ReconcilePageInput): Promise<ReconcilePageResult> {
-      return beating(() => localPage(input));
+      return localPages(input);
     },
   };
 }

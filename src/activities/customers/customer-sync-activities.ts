@@ -3,7 +3,8 @@ import type { Db } from '../../db/client.js';
 import { connections, customers, syncConflicts, syncMappings, type PendingPush } from '../../db/schema.js';
 import { customerSyncConnections, fieldsOf, lockCustomer, updateCustomer, type CustomerRow } from '../../db/queries/customers.js';
 import { changedFields, normalizeFields, sameValue, type CustomerFields } from '../../domain/customers/fields.js';
-import { mergeCustomer } from '../../domain/customers/merge.js';
+import { mergeCustomer, remoteSnapshotChangedAt } from '../../domain/customers/merge.js';
+import { remoteWriteKey } from '../../domain/customers/remote-write-key.js';
 import { CUSTOMERS_CATALOG, customerSyncSettingsOf } from '../../domain/customers/sync-settings.js';
 import { GatewayError, InvalidCredentialsError } from '../../providers/types.js';
 import type { RemoteCustomerChange } from '../../shared/customer-messages.js';
@@ -39,8 +40,6 @@ export interface ApplyRemoteResult {
 
 type MappingRow = typeof syncMappings.$inferSelect;
 
-/** Idempotency key of a write to a remote system: (customer, version, connection), stable across retries. */
-export const remoteWriteKey = (customerId: string, version: number, connectionId: string) => `${customerId}-v${version}-${connectionId}`;
 
 const isRejection = (err: unknown) => (err instanceof GatewayError && err.classification === 'hard_decline') || err instanceof InvalidCredentialsError;
 
@@ -150,6 +149,7 @@ export function createCustomerSyncActivities(deps: CustomerSyncDeps) {
     async applyRemoteCustomerChange(input: ApplyRemoteInput): Promise<ApplyRemoteResult> {
       const { adapter, provider } = await adapterFor(input.tenantId, input.connectionId);
       let remote;
+      const readAt = Date.now();
       try {
         remote = await adapter.retrieve(input.remoteId);
       } catch (err) {
@@ -194,7 +194,7 @@ export function createCustomerSyncActivities(deps: CustomerSyncDeps) {
           local: fieldsOf(row),
           remote: remote.fields,
           localChangedAt: row.updatedAt.getTime(),
-          remoteChangedAt: input.occurredAt,
+          remoteChangedAt: remoteSnapshotChangedAt({ fields: remote.fields, readAt }, input),
           policies,
         });
         if (result.conflicts.length > 0) {

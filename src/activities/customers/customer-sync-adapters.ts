@@ -8,7 +8,7 @@ import { RemoteRateLimitedError, type CustomerSyncAdapter } from '../../provider
 import { GatewayError, InvalidCredentialsError } from '../../providers/types.js';
 import { CredentialDecryptionError } from '../../secrets/credential-cipher.js';
 import type { GatewayDeps } from '../load-gateway.js';
-import { throttled, TokenBucket } from './throttle.js';
+import { sharedTokenBucket, throttled } from './throttle.js';
 
 export interface CustomerSyncDeps extends GatewayDeps {
   /** Reconciliation hands the changes it finds to the customers' workflows through this client. */
@@ -44,8 +44,8 @@ export function toFailure(err: unknown): unknown {
 /**
  * The adapter of a connection, cached per connection, credentials version and rate (decryption stays
  * rare, as for gateways). Every call through it takes a token from the connection's bucket
- * (`settings.customerSync.maxRequestsPerSecond`), so bulk work and the entity workflows together stay
- * under the connection's limit in this worker.
+ * (`settings.customerSync.maxRequestsPerSecond`), kept in Postgres: bulk work and the entity
+ * workflows of every worker process together stay under the connection's limit.
  */
 export function customerSyncAdapters(deps: GatewayDeps): (tenantId: string, connectionId: string) => Promise<ConnectedAdapter> {
   const cache = new Map<string, { version: number; rate: number; adapter: CustomerSyncAdapter }>();
@@ -67,7 +67,7 @@ export function customerSyncAdapters(deps: GatewayDeps): (tenantId: string, conn
       throw ApplicationFailure.create({ type: FailureType.CredentialsUndecryptable, message: err.message, nonRetryable: true });
     }
     const raw = factory.customerSync.connect({ tenantId, connectionId, credentials, settings: row.settings });
-    const adapter = throttled(raw, new TokenBucket(rate));
+    const adapter = throttled(raw, sharedTokenBucket(deps.db, row.id, rate));
     cache.set(row.id, { version: row.credentialsVersion, rate, adapter });
     return { adapter, provider: row.provider, settings };
   };

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigserial, boolean, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import { bigserial, boolean, doublePrecision, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
 import type { CustomerFields } from '../../domain/customers/fields.js';
 import { createdAt, updatedAt } from './columns.js';
 import { connections, tenants } from './core.js';
@@ -151,3 +151,13 @@ export const customerSyncRuns = pgTable(
     index('customer_sync_runs_connection_idx').on(t.connectionId, t.startedAt),
   ],
 );
+
+/** The token bucket of a connection's calls to its remote system, shared by every worker process (see throttle.ts). */
+export const connectionThrottles = pgTable('connection_throttles', {
+  connectionId: text('connection_id')
+    .primaryKey()
+    .references(() => connections.id, { onDelete: 'cascade' }),
+  /** Tokens left when last taken; negative: calls already promised a later slot. */
+  tokens: doublePrecision('tokens').notNull(),
+  refilledAt: timestamp('refilled_at', { withTimezone: true }).notNull(),
+});

@@ -67,3 +67,24 @@ export function mergeCustomer(input: MergeInput): MergeResult {
     remoteNeedsUpdate: CUSTOMER_FIELDS.some((f) => !sameValue(result[f], input.remote[f])),
   };
 }
+
+/** What a change notice (webhook or change feed event) says about the record it announces. */
+export interface RemoteChangeNotice {
+  /** When the remote system says the change happened (epoch ms). */
+  occurredAt: number;
+  /** The record as the notice saw it, when the notice carries it (Stripe's `data.object`). */
+  fields?: CustomerFields;
+}
+
+/**
+ * When the remote record we just read last changed, as far as the evidence goes (epoch ms), for the
+ * `most_recent` policy. A notice dates only the record it describes: when the record we read is no
+ * longer that one (e.g. the echo of our own create delivered after a worker restart, while a newer
+ * remote edit is in the record), the change in it is newer than the notice and no newer than our
+ * read, so it is dated by the read, never by the stale notice. A notice without the record can only
+ * be taken at its word.
+ */
+export function remoteSnapshotChangedAt(read: { fields: CustomerFields; readAt: number }, notice: RemoteChangeNotice): number {
+  if (!notice.fields || sameValue(notice.fields, read.fields)) return notice.occurredAt;
+  return Math.max(notice.occurredAt, read.readAt);
+}

@@ -15,7 +15,7 @@ export const customerSyncSettingsSchema = z.strictObject({
   fieldPolicies: z.partialRecord(z.enum(CUSTOMER_FIELDS), z.enum(FIELD_POLICIES)).default({}),
   /** Backfill and reconciliation link an unlinked remote record to the local customer with the same email. */
   matchByEmail: z.boolean().default(false),
-  /** Calls per second this connection's adapter makes from one worker (token bucket; bursts up to this many). */
+  /** Calls per second this connection's adapter makes, all workers together (token bucket in Postgres; bursts up to this many). */
   maxRequestsPerSecond: z.number().positive().max(1000).default(DEFAULT_MAX_REQUESTS_PER_SECOND),
   /** How often the scheduled reconciliation (missed events + drift) runs. */
   reconcileIntervalSeconds: z.number().int().min(60).max(7 * 86_400).default(DEFAULT_RECONCILE_INTERVAL_SECONDS),

@@ -141,7 +141,10 @@ export function stripeCustomerSync(createClient: (secretKey: string) => Stripe):
       const kind = event?.type && Object.hasOwn(KINDS, event.type) ? KINDS[event.type as keyof typeof KINDS] : undefined;
       const object = event?.data?.object as Partial<Stripe.Customer> | undefined;
       if (!kind || !event?.id || typeof event.created !== 'number' || typeof object?.id !== 'string') return null;
-      return { eventId: event.id, kind, remoteId: object.id, occurredAt: event.created * 1000, localId: object.metadata?.[LOCAL_ID_METADATA_KEY] ?? null };
+      const localId = object.metadata?.[LOCAL_ID_METADATA_KEY] ?? null;
+      const base = { eventId: event.id, kind, remoteId: object.id, occurredAt: event.created * 1000, localId, idempotencyKey: event.request?.idempotency_key ?? null };
+      // The customer as the event saw it: a re-read record that differs from it changed after the event.
+      return kind === 'deleted' ? base : { ...base, fields: toRemote(object as Stripe.Customer).fields };
     },
     connect(ctx) {
       const secretKey = ctx.credentials['secretKey'];

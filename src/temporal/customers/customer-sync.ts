@@ -1,4 +1,5 @@
 import type { Client } from '@temporalio/client';
+import type { RemoteCustomerEvent } from '../../providers/customer-sync.js';
 import {
   localCustomerChangeSignal,
   remoteCustomerChangeSignal,
@@ -10,6 +11,12 @@ import { workflowId } from '../../shared/workflow-ids.js';
 import { signalWithStartWorkflow } from '../start-workflow.js';
 
 type Change = { local: LocalCustomerChange } | { remote: RemoteCustomerChange };
+
+/** The change a verified remote event (webhook or change feed) hands to the customer's workflow. */
+export function remoteChangeOf(connectionId: string, event: RemoteCustomerEvent): RemoteCustomerChange {
+  const { eventId, remoteId, occurredAt, fields } = event;
+  return { connectionId, eventId, remoteId, occurredAt, ...(fields ? { fields } : {}) };
+}
 
 /**
  * Delivers a change to the customer's entity workflow, starting it if it is not running

@@ -1,4 +1,4 @@
-import { condition, continueAsNew, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { condition, continueAsNew, patched, proxyActivities, proxyLocalActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { createCustomerSyncActivities } from '../../activities/customers/customer-sync-activities.js';
 import {
   customerSyncProgressQuery,
@@ -9,10 +9,23 @@ import {
   type SyncState,
 } from '../../shared/customer-messages.js';
 import { SyncStateAttr } from '../../shared/search-attributes.js';
-import { bookkeeping, remoteSync } from '../activity-options.js';
+import { bookkeeping, localBookkeeping, localRemoteSync, remoteSync } from '../activity-options.js';
 
-const { pushCustomerToRemote, applyRemoteCustomerChange } = proxyActivities<ReturnType<typeof createCustomerSyncActivities>>(remoteSync);
-const { listCustomerSyncTargets } = proxyActivities<ReturnType<typeof createCustomerSyncActivities>>(bookkeeping);
+type Activities = ReturnType<typeof createCustomerSyncActivities>;
+type Steps = Pick<Activities, 'pushCustomerToRemote' | 'applyRemoteCustomerChange' | 'listCustomerSyncTargets'>;
+
+/** Runs started before the steps became local activities replay them as activity tasks. */
+const LOCAL_STEPS_PATCH = 'customer-sync-local-activities';
+/** The steps from proxies with the given options (the proxies are not spreadable: pick by name). */
+function stepsOf(remote: Activities, bookkeeper: Activities): Steps {
+  return {
+    pushCustomerToRemote: remote.pushCustomerToRemote,
+    applyRemoteCustomerChange: remote.applyRemoteCustomerChange,
+    listCustomerSyncTargets: bookkeeper.listCustomerSyncTargets,
+  };
+}
+const taskSteps = stepsOf(proxyActivities<Activities>(remoteSync), proxyActivities<Activities>(bookkeeping));
+const localSteps = stepsOf(proxyLocalActivities<Activities>(localRemoteSync), proxyLocalActivities<Activities>(localBookkeeping));
 
 /** With nothing to do for this long the run ends; the next change starts a new one (signal-with-start). */
 const IDLE_TIMEOUT = '10 minutes';
@@ -53,6 +66,7 @@ export async function customerSyncWorkflow(input: CustomerSyncInput): Promise<vo
 
   for (;;) {
     if (!(await condition(() => pushWanted || inbound.length > 0, IDLE_TIMEOUT))) return;
+    const { applyRemoteCustomerChange, listCustomerSyncTargets, pushCustomerToRemote } = patched(LOCAL_STEPS_PATCH) ? localSteps : taskSteps;
     setState('pending');
     while (inbound.length > 0) {
       const change = inbound.shift()!;

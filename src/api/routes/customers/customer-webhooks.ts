@@ -1,7 +1,8 @@
 import { localIdForRemote } from '../../../db/queries/customers.js';
 import type { connections } from '../../../db/schema.js';
+import { isOwnWrite } from '../../../domain/customers/remote-write-key.js';
 import { customerSyncSettingsOf } from '../../../domain/customers/sync-settings.js';
-import { signalCustomerSync } from '../../../temporal/customers/customer-sync.js';
+import { remoteChangeOf, signalCustomerSync } from '../../../temporal/customers/customer-sync.js';
 import type { AppDeps } from '../../deps.js';
 
 type Connection = typeof connections.$inferSelect;
@@ -15,13 +16,15 @@ export async function deliverCustomerEvent(deps: AppDeps, conn: Connection, payl
   const { factory } = await deps.providers.resolve(conn.tenantId, conn.provider);
   const event = factory.customerSync?.customerEventOf(payload);
   if (!event) return false;
+  // The echo of our own write: acknowledged, nothing to apply (it would cost the customer's workflow a task).
+  if (isOwnWrite(event.idempotencyKey, conn.id)) return true;
   const customerId = await localIdForRemote(deps.database.db, conn, event);
   if (!customerId) return true;
   await signalCustomerSync(
     deps.temporal,
     deps.taskQueues.customers,
     { tenantId: conn.tenantId, customerId },
-    { remote: { connectionId: conn.id, eventId: event.eventId, remoteId: event.remoteId, occurredAt: event.occurredAt } },
+    { remote: remoteChangeOf(conn.id, event) },
   );
   return true;
 }
