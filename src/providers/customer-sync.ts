@@ -1,5 +1,4 @@
 import type { CustomerFields } from '../domain/customers/fields.js';
-import type { ConnectionContext } from './types.js';
 
 /**
  * The one contract between the customer sync engine and a remote system (Stripe, a CRM). The engine
@@ -43,13 +42,6 @@ export interface CustomerSyncAdapter {
    * detection read the whole catalog through it; a page of about 100 is right for most systems.
    */
   list(cursor: string | null): Promise<{ records: RemoteCustomer[]; cursor: string | null }>;
-}
-
-/** Provided by a ProviderFactory whose system can sync customers. */
-export interface CustomerSyncProvider {
-  /** Interprets an already verified webhook payload; null when it is not about customers. */
-  customerEventOf(payload: unknown): RemoteCustomerEvent | null;
-  connect(ctx: ConnectionContext): CustomerSyncAdapter;
 }
 
 /** The remote system asked us to slow down; retry no sooner than `retryAfterMs`. */

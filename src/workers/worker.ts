@@ -11,6 +11,7 @@ import { createReconciliationActivities } from '../activities/payments/reconcili
 import { createErpActivities, type ErpActivityDeps } from '../activities/erp/erp-activities.js';
 import { createDeadLetterReplayActivities } from '../activities/erp/dead-letter-replay.js';
 import { DEFAULT_TASK_QUEUES, type TaskQueues } from '../shared/task-queues.js';
+import { signalCustomerSync } from '../temporal/customers/customer-sync.js';
 import { tracingWorkflowInterceptorModule, type Tracing } from '../tracing/tracing.js';
 import { CustomerOutboxRelay } from './customer-outbox-relay.js';
 
@@ -103,7 +104,10 @@ export async function createWorkers(opts: {
     Worker.create({
       ...common,
       taskQueue: queues.customers,
-      activities: createCustomerSyncActivities({ ...opts.deps, customerSignals: { client, taskQueue: queues.customers } }),
+      activities: createCustomerSyncActivities({
+        ...opts.deps,
+        customerSignals: (customer, change) => signalCustomerSync(client, queues.customers, customer, change),
+      }),
     }),
     Worker.create({
       ...common,

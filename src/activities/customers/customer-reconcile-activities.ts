@@ -13,7 +13,6 @@ import type {
   LocalCustomerChange,
   RemoteCustomerChange,
 } from '../../shared/customer-messages.js';
-import { signalCustomerSync } from '../../temporal/customers/customer-sync.js';
 import { toFailure, type ConnectedAdapter, type CustomerSyncDeps } from './customer-sync-adapters.js';
 
 /** Tells Temporal the page is alive (a killed worker's page is retried after the heartbeat timeout, not the page timeout). */
@@ -84,13 +83,11 @@ export function createCustomerReconcileActivities(deps: CustomerSyncDeps, adapte
   }
 
   async function signalRemote(tenantId: string, customerId: string, remote: RemoteCustomerChange): Promise<void> {
-    const { client, taskQueue } = signals();
-    await signalCustomerSync(client, taskQueue, { tenantId, customerId }, { remote });
+    await signals()({ tenantId, customerId }, { remote });
   }
 
   async function signalLocal(tenantId: string, customerId: string, local: LocalCustomerChange): Promise<void> {
-    const { client, taskQueue } = signals();
-    await signalCustomerSync(client, taskQueue, { tenantId, customerId }, { local });
+    await signals()({ tenantId, customerId }, { local });
   }
 
   async function saveProgress(runId: string, totals: CustomerReconcileCounts, phase: CustomerReconcilePhase): Promise<void> {

@@ -16,7 +16,6 @@ import { parsePath, readPath } from '../../domain/template.js';
 import {
   RemoteRateLimitedError,
   type CustomerSyncAdapter,
-  type CustomerSyncProvider,
   type RemoteCustomer,
   type RemoteCustomerEvent,
 } from '../customer-sync.js';
@@ -27,6 +26,7 @@ import {
   WebhookPayloadError,
   WebhookSignatureError,
   type ConnectionContext,
+  type CustomerSyncProvider,
   type GatewayOutcome,
   type GatewayWebhookEvent,
   type HeaderBag,

@@ -2,14 +2,13 @@ import type { Client } from '@temporalio/client';
 import {
   localCustomerChangeSignal,
   remoteCustomerChangeSignal,
+  type CustomerChange,
   type LocalCustomerChange,
   type RemoteCustomerChange,
 } from '../../shared/customer-messages.js';
 import { CustomerIdAttr, SyncStateAttr, TenantIdAttr } from '../../shared/search-attributes.js';
 import { workflowId } from '../../shared/workflow-ids.js';
 import { signalWithStartWorkflow } from '../start-workflow.js';
-
-type Change = { local: LocalCustomerChange } | { remote: RemoteCustomerChange };
 
 /**
  * Delivers a change to the customer's entity workflow, starting it if it is not running
@@ -19,7 +18,7 @@ export async function signalCustomerSync(
   client: Client,
   taskQueue: string,
   customer: { tenantId: string; customerId: string },
-  change: Change,
+  change: CustomerChange,
 ): Promise<void> {
   const common = {
     workflowId: workflowId.customer(customer.customerId),

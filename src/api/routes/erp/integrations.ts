@@ -19,7 +19,8 @@ import type { ErpDeadLetterReplayInput, ErpPollInput } from '../../../shared/erp
 import type { Workflows } from '../../../shared/workflow-types.js';
 import { IntegrationIdAttr, TenantIdAttr } from '../../../shared/search-attributes.js';
 import { workflowId } from '../../../shared/workflow-ids.js';
-import { changeErpSchedules, ensureErpSchedules } from '../../../temporal/erp/erp-schedules.js';
+import { changeErpSchedules } from '../../../temporal/erp/erp-schedule-changes.js';
+import { ensureErpSchedules } from '../../../temporal/erp/erp-schedules.js';
 import { startWorkflow } from '../../../temporal/start-workflow.js';
 import type { AppDeps } from '../../deps.js';
 import { checkConnectionSettings } from '../../connection-settings.js';
