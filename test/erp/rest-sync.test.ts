@@ -133,6 +133,16 @@ describe('REST ERP sync', () => {
       .send({ mappings: { ...mappings, prices: [{ sourceField: 'StokKodu', targetField: 'skuu' }] } });
     expect(bad.status).toBe(400);
     expect(bad.body.error.details.map((d: { path: string }) => d.path)).toContain('body.mappings.prices.0.targetField');
+    // …and so is a regex that would backtrack catastrophically on the worker (ReDoS).
+    const redos = { ...mappings.prices[1], transformation: [{ type: 'regex', pattern: '^(\\d+,?)+$' }] };
+    const slow = await request(stack.app)
+      .patch(`/v1/integrations/${id}`)
+      .set(t.auth)
+      .send({ mappings: { ...mappings, prices: [mappings.prices[0], redos, mappings.prices[2]] } });
+    expect(slow.status).toBe(400);
+    expect(slow.body.error.details).toEqual([
+      { path: 'body.mappings.prices.1.transformation.0.pattern', message: expect.stringContaining('may backtrack catastrophically') },
+    ]);
     // A connector pointed at another scheme (or, in production, a private address) is refused on save.
     const ssrf = await request(stack.app)
       .patch(`/v1/integrations/${id}`)
