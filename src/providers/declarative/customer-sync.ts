@@ -34,32 +34,18 @@ import {
   type PaymentGateway,
   type RefundOutcome,
 } from '../types.js';
-import type { AuthApplier } from './auth.js';
 import type { CustomerSyncDefinition, CustomerSyncEndpointName, ProviderDefinition } from './definition.js';
+import { buildRequest, readString, type IncomingResponse } from './http.js';
 import {
-  buildRequest,
   httpFailure,
   outboundError,
-  readString,
+  redactSecrets,
   sendAuthorized,
-  type FetchLike,
-  type IncomingResponse,
+  type ConnectionRuntime,
   type OutboundConnection,
   type OutboundErrorArgs,
-  redactSecrets,
-} from './http.js';
+} from './outbound.js';
 import { verifyWebhookSignature } from './webhook.js';
-
-/** What one connection's calls need: built by the factory (credentials checked, base URL rendered, auth). */
-export interface ConnectionRuntime {
-  connection: ConnectionContext;
-  /** Rendered, without a trailing slash. */
-  baseUrl: string;
-  auth: AuthApplier;
-  fetch: FetchLike;
-  timeoutMs: number;
-  now: () => number;
-}
 
 type EventMapping = CustomerSyncDefinition['events'];
 type Vars = Record<string, unknown>;

@@ -13,7 +13,6 @@ import {
   WebhookSignatureError,
   type AttemptRef,
   type ChargeRequest,
-  type ConnectionContext,
   type GatewayOutcome,
   type GatewayWebhookEvent,
   type HeaderBag,
@@ -22,30 +21,20 @@ import {
   type RefundOutcome,
   type RefundRequest,
 } from '../types.js';
-import type { AuthApplier } from './auth.js';
 import type { ActionDefinition, ActionName, GatewayDefinition } from './definition.js';
+import { buildRequest, readString, type IncomingResponse } from './http.js';
 import {
-  buildRequest,
   httpFailure,
   outboundError,
-  readString,
   sendAuthorized,
-  type FetchLike,
-  type IncomingResponse,
+  type ConnectionRuntime,
   type OutboundConnection,
   type OutboundErrorArgs,
-} from './http.js';
+} from './outbound.js';
 import { parseWebhookEvent, verifyWebhookSignature } from './webhook.js';
 
-export interface GatewayRuntime {
+export interface GatewayRuntime extends ConnectionRuntime {
   definition: GatewayDefinition;
-  connection: ConnectionContext;
-  /** Rendered and policy-checked, without a trailing slash. */
-  baseUrl: string;
-  auth: AuthApplier;
-  fetch: FetchLike;
-  timeoutMs: number;
-  now: () => number;
   /** Verifies and reads webhooks when the definition has no payment webhook rule (customer-sync events). */
   otherWebhooks?: (rawBody: Buffer, headers: HeaderBag) => GatewayWebhookEvent;
 }
