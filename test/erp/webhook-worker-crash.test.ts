@@ -3,6 +3,7 @@ import { createHmac } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '../support/customers-fixture.js';
 import { startWorkerProcess } from '../support/processes.js';
 import { createIntegration, readCatalog, restIntegrationBody, startErpFixture, type ErpFixture } from './erp-fixture.js';
 
@@ -47,14 +48,6 @@ async function catalogWriters(f: ErpFixture): Promise<{ pid: number; state: stri
   )) as unknown as { pid: number; state: string; wait_event_type: string | null }[];
 }
 
-async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 describe('a worker killed in the middle of applying an ERP webhook event', () => {
   it('is replaced, and the event is applied and marked processed exactly once', async () => {
     const { stack, erp } = f;
@@ -80,7 +73,9 @@ describe('a worker killed in the middle of applying an ERP webhook event', () =>
         .send(event);
     const posted = post().then((r) => r); // supertest sends on then()
     // The activity has locked the event row and waits on its first catalog write: kill the worker there.
-    await waitUntil('an apply waiting on the catalog lock', async () => (await catalogWriters(f)).some((w) => w.wait_event_type === 'Lock'));
+    await eventually('an apply waiting on the catalog lock', async () =>
+      (await catalogWriters(f)).some((w) => w.wait_event_type === 'Lock') ? true : undefined,
+    );
     child.kill('SIGKILL');
     await new Promise((r) => child!.once('exit', r));
     const res = await posted;
@@ -90,7 +85,7 @@ describe('a worker killed in the middle of applying an ERP webhook event', () =>
     releaseLock();
     releaseLock = undefined;
     // The dead worker's sessions run on until they find their client gone, and end.
-    await waitUntil('the killed sessions to end', async () => (await catalogWriters(f)).length === 0);
+    await eventually('the killed sessions to end', async () => ((await catalogWriters(f)).length === 0 ? true : undefined));
     // The killed attempt's transaction never committed: nothing applied, the event still pending.
     const pending = (await stack.database.db.execute(
       sql`select processed_at from erp_webhook_events where integration_id = ${id}`,
