@@ -77,7 +77,9 @@ export function objectRoutes<T>(o: ObjectRoutesOptions<T>) {
     search(path: string, query: string, referenceOf: (object: T) => string, listKey: string): void {
       o.app.get(path, (req, res) => {
         const ref = req.query[query];
-        res.json({ [listKey]: [...o.objects.values()].filter((x) => typeof ref !== 'string' || referenceOf(x) === ref) });
+        res.json({
+          [listKey]: [...o.objects.values()].filter((x) => typeof ref !== 'string' || referenceOf(x) === ref),
+        });
       });
     },
   };

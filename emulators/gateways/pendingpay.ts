@@ -257,35 +257,59 @@ export async function startPendingpayEmulator(
   routes.search('/txns', 'merchant_ref', (t) => t.merchant_ref, 'txns');
   routes.lookup('/txns/:ref');
 
-  routes.action('/txns/:ref/capture', amountBody, (req, ref) => ({ ...req.body, ref }), (txn, body) => {
-    if (txn.status !== 'authorized') return { status: 409, body: pendingError('invalid_state', `Transaction is ${txn.status}`) };
-    const amount = body?.amount ?? txn.amount;
-    if (amount > txn.amount) return { status: 400, body: pendingError('amount_too_large', 'Capture exceeds the authorization') };
-    txn.status = 'settled';
-    txn.captured_amount = amount;
-    return { status: 200, body: { txn } };
-  });
+  routes.action(
+    '/txns/:ref/capture',
+    amountBody,
+    (req, ref) => ({ ...req.body, ref }),
+    (txn, body) => {
+      if (txn.status !== 'authorized')
+        return { status: 409, body: pendingError('invalid_state', `Transaction is ${txn.status}`) };
+      const amount = body?.amount ?? txn.amount;
+      if (amount > txn.amount)
+        return { status: 400, body: pendingError('amount_too_large', 'Capture exceeds the authorization') };
+      txn.status = 'settled';
+      txn.captured_amount = amount;
+      return { status: 200, body: { txn } };
+    },
+  );
 
-  routes.action('/txns/:ref/void', null, (_req, ref) => ({ void: ref }), (txn) => {
-    if (txn.status !== 'authorized' && txn.status !== 'pending') {
-      return { status: 409, body: pendingError('invalid_state', `Transaction is ${txn.status}`) };
-    }
-    txn.status = 'voided';
-    return { status: 200, body: { txn } };
-  });
+  routes.action(
+    '/txns/:ref/void',
+    null,
+    (_req, ref) => ({ void: ref }),
+    (txn) => {
+      if (txn.status !== 'authorized' && txn.status !== 'pending') {
+        return { status: 409, body: pendingError('invalid_state', `Transaction is ${txn.status}`) };
+      }
+      txn.status = 'voided';
+      return { status: 200, body: { txn } };
+    },
+  );
 
-  routes.action('/txns/:ref/refunds', amountBody, (req, ref) => ({ ...req.body, ref }), (txn, body) => {
-    const left = txn.captured_amount - txn.refunded_amount;
-    const amount = body?.amount ?? left;
-    if (txn.status !== 'settled' || amount <= 0 || amount > left) {
-      return { status: 400, body: pendingError('refund_not_possible', 'Nothing left to refund') };
-    }
-    txn.refunded_amount += amount;
-    return {
-      status: 201,
-      body: { refund: { ref: `ppr_${randomBytes(8).toString('hex')}`, txn_ref: txn.ref, status: 'refunded', amount } },
-    };
-  });
+  routes.action(
+    '/txns/:ref/refunds',
+    amountBody,
+    (req, ref) => ({ ...req.body, ref }),
+    (txn, body) => {
+      const left = txn.captured_amount - txn.refunded_amount;
+      const amount = body?.amount ?? left;
+      if (txn.status !== 'settled' || amount <= 0 || amount > left) {
+        return { status: 400, body: pendingError('refund_not_possible', 'Nothing left to refund') };
+      }
+      txn.refunded_amount += amount;
+      return {
+        status: 201,
+        body: {
+          refund: {
+            ref: `ppr_${randomBytes(8).toString('hex')}`,
+            txn_ref: txn.ref,
+            status: 'refunded',
+            amount,
+          },
+        },
+      };
+    },
+  );
 
   const server = await listenLocal(app, opts.port);
   return {

@@ -10,7 +10,10 @@ import type { Server } from 'node:http';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCrmEmulator, type CrmEmulator } from '../../emulators/crm/emulator.js';
-import { createDeclarativeProviderFactory, loadProviderDefinitionFile } from '../../src/providers/declarative/index.js';
+import {
+  createDeclarativeProviderFactory,
+  loadProviderDefinitionFile,
+} from '../../src/providers/declarative/index.js';
 import { createEgressFetch } from '../../src/providers/egress/egress-fetch.js';
 import { eventually } from '../support/customers-fixture.js';
 import { startHoldingProxy } from '../support/holding-proxy.js';
@@ -37,7 +40,11 @@ beforeAll(async () => {
   const definition = await loadProviderDefinitionFile('providers/democrm.yaml');
   stack = await startTestStack({
     startWorker: false,
-    providers: [createDeclarativeProviderFactory(definition, { fetch: createEgressFetch({ allowPrivateNetworks: true }) })],
+    providers: [
+      createDeclarativeProviderFactory(definition, {
+        fetch: createEgressFetch({ allowPrivateNetworks: true }),
+      }),
+    ],
   });
 });
 afterAll(async () => {
@@ -80,14 +87,24 @@ describe('a worker killed in the middle of a sync to the declarative CRM', () =>
     expect(crm.contacts(token)).toHaveLength(1);
 
     // A change made while no worker runs waits in the outbox.
-    await request(stack.app).patch(`/v1/customers/${c.id}`).set(t.auth).send({ name: 'After crash' }).expect(200);
+    await request(stack.app)
+      .patch(`/v1/customers/${c.id}`)
+      .set(t.auth)
+      .send({ name: 'After crash' })
+      .expect(200);
 
     await stack.startWorker();
     const remoteId = await eventually(
       'the customer in sync at v2',
       async () => {
-        const sync = (await request(stack.app).get(`/v1/customers/${c.id}/sync`).set(t.auth).expect(200)).body as {
-          systems: { connectionId: string; remoteId: string | null; state: string; lastSyncedVersion: number }[];
+        const sync = (await request(stack.app).get(`/v1/customers/${c.id}/sync`).set(t.auth).expect(200))
+          .body as {
+          systems: {
+            connectionId: string;
+            remoteId: string | null;
+            state: string;
+            lastSyncedVersion: number;
+          }[];
         };
         const m = sync.systems.find((s) => s.connectionId === conn.body.id);
         return m?.remoteId && m.state === 'in_sync' && m.lastSyncedVersion >= 2 ? m.remoteId : undefined;
@@ -97,12 +114,21 @@ describe('a worker killed in the middle of a sync to the declarative CRM', () =>
     // One contact, carrying the update made during the outage, linked to the local customer.
     const contacts = crm.contacts(token);
     expect(contacts.map((x) => x.id)).toEqual([remoteId]);
-    expect(contacts[0]).toMatchObject({ full_name: 'After crash', external_ref: c.id, emails: [{ value: 'crash@crm.test' }] });
+    expect(contacts[0]).toMatchObject({
+      full_name: 'After crash',
+      external_ref: c.id,
+      emails: [{ value: 'crash@crm.test' }],
+    });
     // The retried create was answered from the CRM's idempotency record, under the same key.
-    const posts = crm.requests().filter((r) => r.account === token && r.method === 'POST' && r.path === '/api/v2/contacts');
+    const posts = crm
+      .requests()
+      .filter((r) => r.account === token && r.method === 'POST' && r.path === '/api/v2/contacts');
     expect(posts.length).toBeGreaterThanOrEqual(2);
     expect(new Set(posts.map((r) => r.idempotencyKey))).toEqual(new Set([`${c.id}-v1-${conn.body.id}`]));
-    const customer = (await request(stack.app).get(`/v1/customers/${c.id}`).set(t.auth).expect(200)).body as { version: number; name: string };
+    const customer = (await request(stack.app).get(`/v1/customers/${c.id}`).set(t.auth).expect(200)).body as {
+      version: number;
+      name: string;
+    };
     expect(customer).toMatchObject({ version: 2, name: 'After crash' });
   }, 150_000);
 });

@@ -31,7 +31,10 @@ describe('tenant regex safety', () => {
     expect(catastrophicBacktrackingReason(pattern)).toContain(why);
     const parsed = transformationStepSchema.safeParse({ type: 'regex', pattern });
     expect(parsed.error?.issues).toEqual([
-      expect.objectContaining({ path: ['pattern'], message: expect.stringContaining('may backtrack catastrophically') }),
+      expect.objectContaining({
+        path: ['pattern'],
+        message: expect.stringContaining('may backtrack catastrophically'),
+      }),
     ]);
   });
 });

@@ -5,7 +5,13 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../support/customers-fixture.js';
 import { startWorkerProcess } from '../support/processes.js';
-import { createIntegration, readCatalog, restIntegrationBody, startErpFixture, type ErpFixture } from './erp-fixture.js';
+import {
+  createIntegration,
+  readCatalog,
+  restIntegrationBody,
+  startErpFixture,
+  type ErpFixture,
+} from './erp-fixture.js';
 
 let f: ErpFixture;
 let child: ChildProcess | undefined;
@@ -42,9 +48,13 @@ async function lockCatalogProducts(f: ErpFixture): Promise<() => void> {
 }
 
 /** Sessions whose current or last statement writes catalog_products (the worker's apply). */
-async function catalogWriters(f: ErpFixture): Promise<{ pid: number; state: string; wait_event_type: string | null }[]> {
+async function catalogWriters(
+  f: ErpFixture,
+): Promise<{ pid: number; state: string; wait_event_type: string | null }[]> {
   return (await f.stack.database.db.execute(
-    sql.raw(`select pid, state, wait_event_type from pg_stat_activity where datname = current_database() and query ilike '%insert into%catalog_products%' and query not ilike '%pg_stat_activity%'`),
+    sql.raw(
+      `select pid, state, wait_event_type from pg_stat_activity where datname = current_database() and query ilike '%insert into%catalog_products%' and query not ilike '%pg_stat_activity%'`,
+    ),
   )) as unknown as { pid: number; state: string; wait_event_type: string | null }[];
 }
 
@@ -80,12 +90,17 @@ describe('a worker killed in the middle of applying an ERP webhook event', () =>
     await new Promise((r) => child!.once('exit', r));
     const res = await posted;
     expect(res.status, JSON.stringify(res.body)).toBe(202);
-    expect(res.body).toMatchObject({ duplicate: false, workflowId: expect.stringMatching(/^erp-webhook-ewe_/) });
+    expect(res.body).toMatchObject({
+      duplicate: false,
+      workflowId: expect.stringMatching(/^erp-webhook-ewe_/),
+    });
 
     releaseLock();
     releaseLock = undefined;
     // The dead worker's sessions run on until they find their client gone, and end.
-    await eventually('the killed sessions to end', async () => ((await catalogWriters(f)).length === 0 ? true : undefined));
+    await eventually('the killed sessions to end', async () =>
+      (await catalogWriters(f)).length === 0 ? true : undefined,
+    );
     // The killed attempt's transaction never committed: nothing applied, the event still pending.
     const pending = (await stack.database.db.execute(
       sql`select processed_at from erp_webhook_events where integration_id = ${id}`,
@@ -100,11 +115,16 @@ describe('a worker killed in the middle of applying an ERP webhook event', () =>
 
     await stack.startWorker();
     const handle = stack.temporal.workflow.getHandle(res.body.workflowId as string);
-    expect(await handle.result()).toMatchObject({ runId: res.body.runId, counts: { read: 2, valid: 2, upserted: 2 } });
+    expect(await handle.result()).toMatchObject({
+      runId: res.body.runId,
+      counts: { read: 2, valid: 2, upserted: 2 },
+    });
 
     // The activity timed out with the dead worker and its second attempt applied the event.
     const history = await handle.fetchHistory();
-    const attempts = (history.events ?? []).filter((e) => e.activityTaskStartedEventAttributes).map((e) => e.activityTaskStartedEventAttributes!.attempt);
+    const attempts = (history.events ?? [])
+      .filter((e) => e.activityTaskStartedEventAttributes)
+      .map((e) => e.activityTaskStartedEventAttributes!.attempt);
     expect(attempts).toEqual([2]);
     const products = await readCatalog(stack, t.auth, 'products');
     expect(products.map((p) => [p.sku, p.name]).sort()).toEqual([
@@ -116,9 +136,12 @@ describe('a worker killed in the middle of applying an ERP webhook event', () =>
     )) as unknown as { processed_at: Date | null }[];
     expect(processed).toHaveLength(1);
     expect(processed[0]!.processed_at).not.toBeNull();
-    const runs = (await request(stack.app).get(`/v1/integrations/${id}/runs`).set(t.auth).expect(200)).body.data as { trigger: string; status: string }[];
+    const runs = (await request(stack.app).get(`/v1/integrations/${id}/runs`).set(t.auth).expect(200)).body
+      .data as { trigger: string; status: string }[];
     expect(runs).toMatchObject([{ trigger: 'webhook', status: 'succeeded' }]);
-    const run = (await request(stack.app).get(`/v1/integrations/${id}/runs/${res.body.runId}`).set(t.auth).expect(200)).body;
+    const run = (
+      await request(stack.app).get(`/v1/integrations/${id}/runs/${res.body.runId}`).set(t.auth).expect(200)
+    ).body;
     expect(run.counts).toMatchObject({ read: 2, valid: 2, upserted: 2 });
   }, 180_000);
 });

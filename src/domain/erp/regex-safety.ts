@@ -65,9 +65,15 @@ export function catastrophicBacktrackingReason(pattern: string): string | null {
     if (quantifier) {
       const [text, min, comma, max] = quantifier;
       const [lo, hi] =
-        text[0] === '*' ? [0, Infinity] : text[0] === '+' ? [1, Infinity] : text[0] === '?' ? [0, 1]
-          : [Number(min), comma === undefined ? Number(min) : max === '' ? Infinity : Number(max)];
-      if (hi > 1 && last?.varies) return 'a repeated group holding a quantifier (nested quantifiers, like (a+)+)';
+        text[0] === '*'
+          ? [0, Infinity]
+          : text[0] === '+'
+            ? [1, Infinity]
+            : text[0] === '?'
+              ? [0, 1]
+              : [Number(min), comma === undefined ? Number(min) : max === '' ? Infinity : Number(max)];
+      if (hi > 1 && last?.varies)
+        return 'a repeated group holding a quantifier (nested quantifiers, like (a+)+)';
       if (hi > 1 && last?.alternates) return 'a repeated group holding alternatives (like (a|ab)*)';
       if (hi !== lo) top.varies = true;
       i += text.length;

@@ -403,7 +403,10 @@ export class DeclarativeCustomerAdapter implements CustomerSyncAdapter {
     if ((res.status >= 200 && res.status < 300) || accept.includes(res.status)) return res;
     if (res.status === 429) {
       const retryAfterMs = retryAfterOf(res.status, (h) => res.headers.get(h), this.rt.now());
-      throw new RemoteRateLimitedError(redactSecrets(this.outbound, `${this.def.name} ${where}: rate limited`), retryAfterMs);
+      throw new RemoteRateLimitedError(
+        redactSecrets(this.outbound, `${this.def.name} ${where}: rate limited`),
+        retryAfterMs,
+      );
     }
     throw httpFailure(this.outbound, res, where);
   }

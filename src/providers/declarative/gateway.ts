@@ -274,7 +274,11 @@ export class DeclarativeGateway implements PaymentGateway {
   /** Sends an action's request with auth; on a 401 with refreshable auth, refreshes once and retries. */
   private async exchange(name: ActionName, vars: Vars): Promise<IncomingResponse> {
     const action = this.requireAction(name);
-    return sendAuthorized(this.outbound, buildRequest(this.rt.baseUrl, action, vars), `${name} (${action.method} ${action.path})`);
+    return sendAuthorized(
+      this.outbound,
+      buildRequest(this.rt.baseUrl, action, vars),
+      `${name} (${action.method} ${action.path})`,
+    );
   }
 
   private throwUnlessSuccess(name: ActionName, action: ActionDefinition, res: IncomingResponse): void {

@@ -9,7 +9,14 @@ import { GatewayError, InvalidCredentialsError, type ConnectionContext } from '.
 import type { AuthApplier } from './auth.js';
 import { classifyHttpFailure } from './classify.js';
 import type { ProviderDefinition } from './definition.js';
-import { readString, sendRequest, TransportError, type FetchLike, type IncomingResponse, type OutgoingRequest } from './http.js';
+import {
+  readString,
+  sendRequest,
+  TransportError,
+  type FetchLike,
+  type IncomingResponse,
+  type OutgoingRequest,
+} from './http.js';
 
 /** What one connection's calls need: built by the factory (credentials checked, base URL rendered and policy-checked, auth). */
 export interface ConnectionRuntime {
@@ -52,11 +59,26 @@ export interface OutboundConnection extends SecretSource {
   now: () => number;
 }
 
-export type OutboundErrorArgs = [classification: ErrorClass, code: string, message: string, httpStatus?: number, retryAfterMs?: number];
+export type OutboundErrorArgs = [
+  classification: ErrorClass,
+  code: string,
+  message: string,
+  httpStatus?: number,
+  retryAfterMs?: number,
+];
 
 /** A GatewayError whose message names the definition and carries no secret. */
-export function outboundError(conn: OutboundConnection, ...[classification, code, message, httpStatus, retryAfterMs]: OutboundErrorArgs): GatewayError {
-  return new GatewayError(classification, code, redactSecrets(conn, `${conn.definition.name} ${message}`), httpStatus, retryAfterMs);
+export function outboundError(
+  conn: OutboundConnection,
+  ...[classification, code, message, httpStatus, retryAfterMs]: OutboundErrorArgs
+): GatewayError {
+  return new GatewayError(
+    classification,
+    code,
+    redactSecrets(conn, `${conn.definition.name} ${message}`),
+    httpStatus,
+    retryAfterMs,
+  );
 }
 
 /**
@@ -65,7 +87,11 @@ export function outboundError(conn: OutboundConnection, ...[classification, code
  * the request was not processed, so with refreshable auth it is sent once more with fresh credentials.
  * `where` names the call in messages (`create (POST /contacts)`).
  */
-export async function sendAuthorized(conn: OutboundConnection, request: OutgoingRequest, where: string): Promise<IncomingResponse> {
+export async function sendAuthorized(
+  conn: OutboundConnection,
+  request: OutgoingRequest,
+  where: string,
+): Promise<IncomingResponse> {
   const attempt = async (refresh: boolean): Promise<IncomingResponse> => {
     const headers = { ...request.headers };
     await conn.auth.apply(headers, refresh);
@@ -73,7 +99,12 @@ export async function sendAuthorized(conn: OutboundConnection, request: Outgoing
       return await sendRequest(conn.fetch, { ...request, headers }, conn.timeoutMs);
     } catch (err) {
       if (!(err instanceof TransportError)) throw err;
-      throw outboundError(conn, err.sent === false ? 'retryable' : 'ambiguous', err.code, `${where}: ${err.message}`);
+      throw outboundError(
+        conn,
+        err.sent === false ? 'retryable' : 'ambiguous',
+        err.code,
+        `${where}: ${err.message}`,
+      );
     }
   };
   const first = await attempt(false);
@@ -86,14 +117,20 @@ export async function sendAuthorized(conn: OutboundConnection, request: Outgoing
  * the defaults in classify.ts): InvalidCredentialsError, or a GatewayError with the provider's code
  * and, when retryable, the wait its Retry-After asks for.
  */
-export function httpFailure(conn: OutboundConnection, res: IncomingResponse, where: string): InvalidCredentialsError | GatewayError {
+export function httpFailure(
+  conn: OutboundConnection,
+  res: IncomingResponse,
+  where: string,
+): InvalidCredentialsError | GatewayError {
   const { codePath, messagePath, rules } = conn.definition.errors;
   const code = readString(res.body, codePath);
   const message = readString(res.body, messagePath);
   const detail = `HTTP ${res.status}${code ? ` ${code}` : ''}${message ? `: ${message}` : ''}`;
   const classification = classifyHttpFailure(rules, res.status, code);
   if (classification === 'invalid_credentials') {
-    return new InvalidCredentialsError(redactSecrets(conn, `${conn.definition.name}: credentials refused on ${where}: ${detail}`));
+    return new InvalidCredentialsError(
+      redactSecrets(conn, `${conn.definition.name}: credentials refused on ${where}: ${detail}`),
+    );
   }
   return outboundError(
     conn,
@@ -101,6 +138,8 @@ export function httpFailure(conn: OutboundConnection, res: IncomingResponse, whe
     code ?? `http_${res.status}`,
     `${where} failed: ${detail}`,
     res.status,
-    classification === 'retryable' ? retryAfterOf(res.status, (h) => res.headers.get(h), conn.now()) : undefined,
+    classification === 'retryable'
+      ? retryAfterOf(res.status, (h) => res.headers.get(h), conn.now())
+      : undefined,
   );
 }

@@ -8,7 +8,10 @@ import type { DeadLetterReplayActivities } from '../../activities/erp/dead-lette
 import { ErpFailureType } from '../../domain/erp/failures.js';
 import type { ErpDeadLetterReplayInput, ErpDeadLetterReplayResult } from '../../shared/erp-messages.js';
 
-/** Up to 10,000 letters in one transaction: a generous timeout; a database hiccup is retried for about 10 minutes. */
+/**
+ * Up to 10,000 letters in one transaction: a generous timeout. A database hiccup is retried for about
+ * 10 minutes; a gone integration or a mapping that does not compile is not.
+ */
 const replayApply = {
   startToCloseTimeout: '5 minutes',
   retry: {
@@ -16,12 +19,14 @@ const replayApply = {
     backoffCoefficient: 2,
     maximumInterval: '30 seconds',
     maximumAttempts: 25,
-    nonRetryableErrorTypes: [ErpFailureType.IntegrationGone],
+    nonRetryableErrorTypes: [ErpFailureType.Misconfigured, ErpFailureType.IntegrationGone],
   },
 } as const satisfies ActivityOptions;
 
 const { replayErpDeadLetters } = proxyActivities<DeadLetterReplayActivities>(replayApply);
 
-export async function erpDeadLetterReplayWorkflow(input: ErpDeadLetterReplayInput): Promise<ErpDeadLetterReplayResult> {
+export async function erpDeadLetterReplayWorkflow(
+  input: ErpDeadLetterReplayInput,
+): Promise<ErpDeadLetterReplayResult> {
   return replayErpDeadLetters(input);
 }
