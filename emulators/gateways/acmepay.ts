@@ -9,13 +9,8 @@
 import { randomBytes } from 'node:crypto';
 import express, { type Request, type Response } from 'express';
 import { z } from 'zod';
-import {
-  createFaultInjector,
-  headerOf,
-  IdempotencyStore,
-  listenLocal,
-  type FaultControls,
-} from './faults.js';
+import { createFaultInjector, headerOf, listenLocal, type FaultControls } from './faults.js';
+import { objectRoutes } from './object-routes.js';
 
 export interface AcmepayEmulatorOptions {
   port?: number;
@@ -88,7 +83,6 @@ export async function startAcmepayEmulator(opts: AcmepayEmulatorOptions = {}): P
   const apiKey = opts.apiKey ?? DEFAULT_API_KEY;
   const accountId = opts.accountId ?? DEFAULT_ACCOUNT_ID;
   const faults = createFaultInjector(errorForStatus);
-  const idempotency = new IdempotencyStore();
   const payments = new Map<string, AcmePayment>();
   const refunds = new Map<string, { id: string; payment_id: string; state: 'PENDING' | 'SUCCEEDED'; amount_minor: number }>();
   let refundDelayMs = 0;
@@ -126,131 +120,78 @@ export async function startAcmepayEmulator(opts: AcmepayEmulatorOptions = {}): P
     (_req, res) => void res.json({ account: { id: accountId, name: 'AcmePay demo merchant' } }),
   );
 
-  app.post('/v1/payments', (req, res) => {
-    const parsed = createPaymentBody.safeParse(req.body);
-    if (!parsed.success) return invalid(res, parsed.error.issues);
-    const p = parsed.data;
-    idempotency.respond(
-      res,
-      headerOf(req, 'idempotency-key'),
-      req.body,
-      () => {
-        if (p.source === 'tok_insufficient_funds')
-          return { status: 402, body: acmeError('insufficient_funds', 'Insufficient funds') };
-        if (p.source === 'tok_invalid')
-          return { status: 422, body: acmeError('card_invalid', 'The card token is invalid') };
-        const declined = p.source === 'tok_declined';
-        const payment: AcmePayment = {
-          id: `acme_${randomBytes(8).toString('hex')}`,
-          state: declined ? 'DECLINED' : p.capture ? 'CAPTURED' : 'AUTHORIZED',
-          amount: p.amount,
-          captured_amount: !declined && p.capture ? p.amount : toDecimal(0, p.currency),
-          refunded_amount: toDecimal(0, p.currency),
-          currency: p.currency,
-          merchant_reference: p.merchant_reference,
-          decline_reason: declined ? 'do_not_honor' : null,
-          description: p.description ?? null,
-          metadata: p.metadata,
-          created_at: new Date().toISOString(),
-        };
-        payments.set(payment.id, payment);
-        faults.recordCharge(p.merchant_reference);
-        return { status: 201, body: { payment } };
-      },
-      acmeError('idempotency_mismatch', 'Idempotency-Key reused with a different request'),
-    );
+  const routes = objectRoutes({
+    app,
+    objects: payments,
+    param: 'id',
+    key: 'payment',
+    idempotencyHeader: 'idempotency-key',
+    invalid,
+    notFound: acmeError('not_found', 'No such payment'),
+    mismatch: acmeError('idempotency_mismatch', 'Idempotency-Key reused with a different request'),
   });
 
-  app.get('/v1/payments', (req, res) => {
-    const ref = req.query['merchant_reference'];
-    const data = [...payments.values()].filter(
-      (p) => typeof ref !== 'string' || p.merchant_reference === ref,
-    );
-    res.json({ data });
+  routes.create('/v1/payments', createPaymentBody, (p) => {
+    if (p.source === 'tok_insufficient_funds')
+      return { status: 402, body: acmeError('insufficient_funds', 'Insufficient funds') };
+    if (p.source === 'tok_invalid') return { status: 422, body: acmeError('card_invalid', 'The card token is invalid') };
+    const declined = p.source === 'tok_declined';
+    const payment: AcmePayment = {
+      id: `acme_${randomBytes(8).toString('hex')}`,
+      state: declined ? 'DECLINED' : p.capture ? 'CAPTURED' : 'AUTHORIZED',
+      amount: p.amount,
+      captured_amount: !declined && p.capture ? p.amount : toDecimal(0, p.currency),
+      refunded_amount: toDecimal(0, p.currency),
+      currency: p.currency,
+      merchant_reference: p.merchant_reference,
+      decline_reason: declined ? 'do_not_honor' : null,
+      description: p.description ?? null,
+      metadata: p.metadata,
+      created_at: new Date().toISOString(),
+    };
+    payments.set(payment.id, payment);
+    faults.recordCharge(p.merchant_reference);
+    return { status: 201, body: { payment } };
   });
 
-  const findPayment = (req: Request, res: Response): AcmePayment | undefined => {
-    const payment = payments.get(String(req.params['id']));
-    if (!payment) res.status(404).json(acmeError('not_found', 'No such payment'));
-    return payment;
-  };
+  routes.search('/v1/payments', 'merchant_reference', (p) => p.merchant_reference, 'data');
+  routes.lookup('/v1/payments/:id');
 
-  app.get('/v1/payments/:id', (req, res) => {
-    const payment = findPayment(req, res);
-    if (payment) res.json({ payment });
+  routes.action('/v1/payments/:id/capture', amountBody, (req, id) => ({ ...req.body, id }), (payment, body) => {
+    if (payment.state !== 'AUTHORIZED') return { status: 409, body: acmeError('invalid_state', `Payment is ${payment.state}`) };
+    const authorizedMinor = toMinor(payment.amount, payment.currency);
+    const minor = body?.amount_minor ?? authorizedMinor;
+    if (minor > authorizedMinor) return { status: 422, body: acmeError('amount_too_large', 'Capture exceeds the authorization') };
+    payment.state = 'CAPTURED';
+    payment.captured_amount = toDecimal(minor, payment.currency);
+    return { status: 200, body: { payment } };
   });
 
-  app.post('/v1/payments/:id/capture', (req, res) => {
-    const parsed = amountBody.safeParse(req.body ?? {});
-    if (!parsed.success) return invalid(res, parsed.error.issues);
-    idempotency.respond(
-      res,
-      headerOf(req, 'idempotency-key'),
-      { ...req.body, id: req.params['id'] },
-      () => {
-        const payment = payments.get(String(req.params['id']));
-        if (!payment) return { status: 404, body: acmeError('not_found', 'No such payment') };
-        if (payment.state !== 'AUTHORIZED')
-          return { status: 409, body: acmeError('invalid_state', `Payment is ${payment.state}`) };
-        const authorizedMinor = toMinor(payment.amount, payment.currency);
-        const minor = parsed.data.amount_minor ?? authorizedMinor;
-        if (minor > authorizedMinor)
-          return { status: 422, body: acmeError('amount_too_large', 'Capture exceeds the authorization') };
-        payment.state = 'CAPTURED';
-        payment.captured_amount = toDecimal(minor, payment.currency);
-        return { status: 200, body: { payment } };
-      },
-      acmeError('idempotency_mismatch', 'Idempotency-Key reused with a different request'),
-    );
+  routes.action('/v1/payments/:id/cancel', null, (_req, id) => ({ cancel: id }), (payment) => {
+    if (payment.state !== 'AUTHORIZED' && payment.state !== 'CANCELED') {
+      return { status: 409, body: acmeError('invalid_state', `Payment is ${payment.state}`) };
+    }
+    payment.state = 'CANCELED';
+    return { status: 200, body: { payment } };
   });
 
-  app.post('/v1/payments/:id/cancel', (req, res) => {
-    idempotency.respond(
-      res,
-      headerOf(req, 'idempotency-key'),
-      { cancel: req.params['id'] },
-      () => {
-        const payment = payments.get(String(req.params['id']));
-        if (!payment) return { status: 404, body: acmeError('not_found', 'No such payment') };
-        if (payment.state !== 'AUTHORIZED' && payment.state !== 'CANCELED') {
-          return { status: 409, body: acmeError('invalid_state', `Payment is ${payment.state}`) };
-        }
-        payment.state = 'CANCELED';
-        return { status: 200, body: { payment } };
-      },
-      acmeError('idempotency_mismatch', 'Idempotency-Key reused with a different request'),
-    );
-  });
-
-  app.post('/v1/payments/:id/refunds', (req, res) => {
-    const parsed = amountBody.safeParse(req.body ?? {});
-    if (!parsed.success) return invalid(res, parsed.error.issues);
-    idempotency.respond(
-      res,
-      headerOf(req, 'idempotency-key'),
-      { ...req.body, id: req.params['id'] },
-      () => {
-        const payment = payments.get(String(req.params['id']));
-        if (!payment) return { status: 404, body: acmeError('not_found', 'No such payment') };
-        const captured = toMinor(payment.captured_amount, payment.currency);
-        const refunded = toMinor(payment.refunded_amount, payment.currency);
-        const minor = parsed.data.amount_minor ?? captured - refunded;
-        if (payment.state !== 'CAPTURED' || minor <= 0 || minor > captured - refunded) {
-          return { status: 422, body: acmeError('refund_not_possible', 'Nothing left to refund') };
-        }
-        payment.refunded_amount = toDecimal(refunded + minor, payment.currency);
-        const refund = {
-          id: `re_${randomBytes(8).toString('hex')}`,
-          payment_id: payment.id,
-          state: refundDelayMs > 0 ? ('PENDING' as const) : ('SUCCEEDED' as const),
-          amount_minor: minor,
-        };
-        refunds.set(refund.id, refund);
-        if (refundDelayMs > 0) setTimeout(() => void (refund.state = 'SUCCEEDED'), refundDelayMs).unref();
-        return { status: 201, body: { refund: { ...refund } } };
-      },
-      acmeError('idempotency_mismatch', 'Idempotency-Key reused with a different request'),
-    );
+  routes.action('/v1/payments/:id/refunds', amountBody, (req, id) => ({ ...req.body, id }), (payment, body) => {
+    const captured = toMinor(payment.captured_amount, payment.currency);
+    const refunded = toMinor(payment.refunded_amount, payment.currency);
+    const minor = body?.amount_minor ?? captured - refunded;
+    if (payment.state !== 'CAPTURED' || minor <= 0 || minor > captured - refunded) {
+      return { status: 422, body: acmeError('refund_not_possible', 'Nothing left to refund') };
+    }
+    payment.refunded_amount = toDecimal(refunded + minor, payment.currency);
+    const refund = {
+      id: `re_${randomBytes(8).toString('hex')}`,
+      payment_id: payment.id,
+      state: refundDelayMs > 0 ? ('PENDING' as const) : ('SUCCEEDED' as const),
+      amount_minor: minor,
+    };
+    refunds.set(refund.id, refund);
+    if (refundDelayMs > 0) setTimeout(() => void (refund.state = 'SUCCEEDED'), refundDelayMs).unref();
+    return { status: 201, body: { refund: { ...refund } } };
   });
 
   app.get('/v1/refunds/:id', (req, res) => {

@@ -10,15 +10,10 @@
  * `authorized` with capture_method=manual.
  */
 import { createHmac, randomBytes } from 'node:crypto';
-import express, { type Request, type Response } from 'express';
+import express, { type Response } from 'express';
 import { z } from 'zod';
-import {
-  createFaultInjector,
-  headerOf,
-  IdempotencyStore,
-  listenLocal,
-  type FaultControls,
-} from './faults.js';
+import { createFaultInjector, headerOf, listenLocal, type FaultControls } from './faults.js';
+import { objectRoutes } from './object-routes.js';
 
 export interface PendingpayEmulatorOptions {
   port?: number;
@@ -104,7 +99,6 @@ export async function startPendingpayEmulator(
   let callbackSecret = opts.callbackSecret ?? 'whsec_pendingpay_demo';
 
   const faults = createFaultInjector(errorForStatus);
-  const idempotency = new IdempotencyStore();
   const txns = new Map<string, PendingTxn>();
   const tokens = new Map<string, number>();
   const deliveries: CallbackDelivery[] = [];
@@ -224,126 +218,98 @@ export async function startPendingpayEmulator(
       .json(
         pendingError('invalid_request', issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')),
       );
-  const mismatch = pendingError('idempotency_mismatch', 'Idempotency key reused with a different request');
 
   app.get(
     '/merchant',
     (_req, res) => void res.json({ merchant: { id: clientId, name: 'PendingPay demo merchant' } }),
   );
 
-  app.post('/txns', (req, res) => {
-    const parsed = createTxnBody.safeParse(req.body);
-    if (!parsed.success) return invalid(res, parsed.error.issues);
-    const t = parsed.data;
-    idempotency.respond(
-      res,
-      headerOf(req, 'x-idempotency-key'),
-      req.body,
-      () => {
-        const txn: PendingTxn = {
-          ref: `pp_${randomBytes(8).toString('hex')}`,
-          status: 'pending',
-          amount: t.amount,
-          captured_amount: 0,
-          refunded_amount: 0,
-          currency: t.currency,
-          merchant_ref: t.merchant_ref,
-          capture_method: t.capture_method,
-          reason: null,
-          metadata: t.metadata,
-        };
-        txns.set(txn.ref, txn);
-        faults.recordCharge(t.merchant_ref);
-        scheduleSettlement(txn, t.source);
-        return { status: 202, body: { txn } };
-      },
-      mismatch,
-    );
+  const routes = objectRoutes({
+    app,
+    objects: txns,
+    param: 'ref',
+    key: 'txn',
+    idempotencyHeader: 'x-idempotency-key',
+    invalid,
+    notFound: pendingError('not_found', 'No such transaction'),
+    mismatch: pendingError('idempotency_mismatch', 'Idempotency key reused with a different request'),
   });
 
-  app.get('/txns', (req, res) => {
-    const ref = req.query['merchant_ref'];
-    res.json({ txns: [...txns.values()].filter((t) => typeof ref !== 'string' || t.merchant_ref === ref) });
+  routes.create('/txns', createTxnBody, (t) => {
+    const txn: PendingTxn = {
+      ref: `pp_${randomBytes(8).toString('hex')}`,
+      status: 'pending',
+      amount: t.amount,
+      captured_amount: 0,
+      refunded_amount: 0,
+      currency: t.currency,
+      merchant_ref: t.merchant_ref,
+      capture_method: t.capture_method,
+      reason: null,
+      metadata: t.metadata,
+    };
+    txns.set(txn.ref, txn);
+    faults.recordCharge(t.merchant_ref);
+    scheduleSettlement(txn, t.source);
+    return { status: 202, body: { txn } };
   });
 
-  app.get('/txns/:ref', (req: Request, res) => {
-    const txn = txns.get(String(req.params['ref']));
-    if (!txn) return void res.status(404).json(pendingError('not_found', 'No such transaction'));
-    res.json({ txn });
-  });
+  routes.search('/txns', 'merchant_ref', (t) => t.merchant_ref, 'txns');
+  routes.lookup('/txns/:ref');
 
-  app.post('/txns/:ref/capture', (req, res) => {
-    const parsed = amountBody.safeParse(req.body ?? {});
-    if (!parsed.success) return invalid(res, parsed.error.issues);
-    idempotency.respond(
-      res,
-      headerOf(req, 'x-idempotency-key'),
-      { ...req.body, ref: req.params['ref'] },
-      () => {
-        const txn = txns.get(String(req.params['ref']));
-        if (!txn) return { status: 404, body: pendingError('not_found', 'No such transaction') };
-        if (txn.status !== 'authorized')
-          return { status: 409, body: pendingError('invalid_state', `Transaction is ${txn.status}`) };
-        const amount = parsed.data.amount ?? txn.amount;
-        if (amount > txn.amount)
-          return { status: 400, body: pendingError('amount_too_large', 'Capture exceeds the authorization') };
-        txn.status = 'settled';
-        txn.captured_amount = amount;
-        return { status: 200, body: { txn } };
-      },
-      mismatch,
-    );
-  });
+  routes.action(
+    '/txns/:ref/capture',
+    amountBody,
+    (req, ref) => ({ ...req.body, ref }),
+    (txn, body) => {
+      if (txn.status !== 'authorized')
+        return { status: 409, body: pendingError('invalid_state', `Transaction is ${txn.status}`) };
+      const amount = body?.amount ?? txn.amount;
+      if (amount > txn.amount)
+        return { status: 400, body: pendingError('amount_too_large', 'Capture exceeds the authorization') };
+      txn.status = 'settled';
+      txn.captured_amount = amount;
+      return { status: 200, body: { txn } };
+    },
+  );
 
-  app.post('/txns/:ref/void', (req, res) => {
-    idempotency.respond(
-      res,
-      headerOf(req, 'x-idempotency-key'),
-      { void: req.params['ref'] },
-      () => {
-        const txn = txns.get(String(req.params['ref']));
-        if (!txn) return { status: 404, body: pendingError('not_found', 'No such transaction') };
-        if (txn.status !== 'authorized' && txn.status !== 'pending') {
-          return { status: 409, body: pendingError('invalid_state', `Transaction is ${txn.status}`) };
-        }
-        txn.status = 'voided';
-        return { status: 200, body: { txn } };
-      },
-      mismatch,
-    );
-  });
+  routes.action(
+    '/txns/:ref/void',
+    null,
+    (_req, ref) => ({ void: ref }),
+    (txn) => {
+      if (txn.status !== 'authorized' && txn.status !== 'pending') {
+        return { status: 409, body: pendingError('invalid_state', `Transaction is ${txn.status}`) };
+      }
+      txn.status = 'voided';
+      return { status: 200, body: { txn } };
+    },
+  );
 
-  app.post('/txns/:ref/refunds', (req, res) => {
-    const parsed = amountBody.safeParse(req.body ?? {});
-    if (!parsed.success) return invalid(res, parsed.error.issues);
-    idempotency.respond(
-      res,
-      headerOf(req, 'x-idempotency-key'),
-      { ...req.body, ref: req.params['ref'] },
-      () => {
-        const txn = txns.get(String(req.params['ref']));
-        if (!txn) return { status: 404, body: pendingError('not_found', 'No such transaction') };
-        const left = txn.captured_amount - txn.refunded_amount;
-        const amount = parsed.data.amount ?? left;
-        if (txn.status !== 'settled' || amount <= 0 || amount > left) {
-          return { status: 400, body: pendingError('refund_not_possible', 'Nothing left to refund') };
-        }
-        txn.refunded_amount += amount;
-        return {
-          status: 201,
-          body: {
-            refund: {
-              ref: `ppr_${randomBytes(8).toString('hex')}`,
-              txn_ref: txn.ref,
-              status: 'refunded',
-              amount,
-            },
+  routes.action(
+    '/txns/:ref/refunds',
+    amountBody,
+    (req, ref) => ({ ...req.body, ref }),
+    (txn, body) => {
+      const left = txn.captured_amount - txn.refunded_amount;
+      const amount = body?.amount ?? left;
+      if (txn.status !== 'settled' || amount <= 0 || amount > left) {
+        return { status: 400, body: pendingError('refund_not_possible', 'Nothing left to refund') };
+      }
+      txn.refunded_amount += amount;
+      return {
+        status: 201,
+        body: {
+          refund: {
+            ref: `ppr_${randomBytes(8).toString('hex')}`,
+            txn_ref: txn.ref,
+            status: 'refunded',
+            amount,
           },
-        };
-      },
-      mismatch,
-    );
-  });
+        },
+      };
+    },
+  );
 
   const server = await listenLocal(app, opts.port);
   return {

@@ -1,5 +1,5 @@
 import type { CustomerFields } from '../domain/customers/fields.js';
-import type { ConnectionContext } from './types.js';
+import type { RemoteCustomerChange } from '../shared/customer-messages.js';
 
 /**
  * The one contract between the customer sync engine and a remote system (Stripe, a CRM). The engine
@@ -49,13 +49,6 @@ export interface CustomerSyncAdapter {
   list(cursor: string | null): Promise<{ records: RemoteCustomer[]; cursor: string | null }>;
 }
 
-/** Provided by a ProviderFactory whose system can sync customers. */
-export interface CustomerSyncProvider {
-  /** Interprets an already verified webhook payload; null when it is not about customers. */
-  customerEventOf(payload: unknown): RemoteCustomerEvent | null;
-  connect(ctx: ConnectionContext): CustomerSyncAdapter;
-}
-
 /** The remote system asked us to slow down; retry no sooner than `retryAfterMs`. */
 export class RemoteRateLimitedError extends Error {
   override readonly name = 'RemoteRateLimitedError';
@@ -69,3 +62,9 @@ export class RemoteRateLimitedError extends Error {
 
 /** The key under which the local id is stored at remote systems that carry free-form metadata. */
 export const LOCAL_ID_METADATA_KEY = 'switchyard_id';
+
+/** The change a verified remote event (webhook or change feed) hands to the customer's workflow. */
+export function remoteChangeOf(connectionId: string, event: RemoteCustomerEvent): RemoteCustomerChange {
+  const { eventId, remoteId, occurredAt, fields } = event;
+  return { connectionId, eventId, remoteId, occurredAt, ...(fields ? { fields } : {}) };
+}

@@ -2,7 +2,7 @@ import type { ErrorClass } from '../domain/failures.js';
 import type { DeclineCodeMap } from '../domain/payments/decline-codes.js';
 import type { ProviderCapabilities } from '../domain/payments/routing.js';
 import type { GatewayStatus } from '../domain/payments/payment-status.js';
-import type { CustomerSyncProvider } from './customer-sync.js';
+import type { CustomerSyncAdapter, RemoteCustomerEvent } from './customer-sync.js';
 
 /** Decrypted credentials of one connection. Only activities ever hold these. */
 export type Credentials = Record<string, string>;
@@ -144,6 +144,13 @@ export class WebhookPayloadError extends Error {
 /** The provider refused the connection's credentials. */
 export class InvalidCredentialsError extends Error {
   override readonly name = 'InvalidCredentialsError';
+}
+
+/** Provided by a ProviderFactory whose system can sync customers. */
+export interface CustomerSyncProvider {
+  /** Interprets an already verified webhook payload; null when it is not about customers. */
+  customerEventOf(payload: unknown): RemoteCustomerEvent | null;
+  connect(ctx: ConnectionContext): CustomerSyncAdapter;
 }
 
 /** Builds a gateway client for one connection; validates the credentials' shape. */

@@ -36,6 +36,15 @@ export interface RemoteCustomerChange {
   fields?: CustomerFields;
 }
 
+/** A change for a customer's entity workflow: a committed local version, or a verified remote change. */
+export type CustomerChange = { local: LocalCustomerChange } | { remote: RemoteCustomerChange };
+
+/**
+ * Delivers a change to a customer's entity workflow, starting it if needed (signal-with-start). The
+ * worker hands activities one, so activity code does not import the Temporal client side.
+ */
+export type SignalCustomerSync = (customer: { tenantId: string; customerId: string }, change: CustomerChange) => Promise<void>;
+
 export type SyncState = 'pending' | 'in_sync' | 'failed';
 
 export const localCustomerChangeSignal = defineSignal<[LocalCustomerChange]>('localCustomerChange');

@@ -23,3 +23,19 @@ export interface ErpWebhookResult {
   runId: string;
   counts: { read: number; valid: number; invalid: number; upserted: number; unchanged: number };
 }
+
+/** Input of ErpDeadLetterReplayWorkflow: one replay request (its id is the API's) over some or all open letters. */
+export interface ErpDeadLetterReplayInput {
+  tenantId: string;
+  integrationId: string;
+  replayId: string;
+  /** Dead letters to replay; all open ones when absent. */
+  ids?: string[];
+}
+
+/** What a replay did: letters that now pass (upserted), letters still failing (their errors refreshed). */
+export interface ErpDeadLetterReplayResult {
+  replayed: number;
+  stillInvalid: number;
+  counts: { read: number; valid: number; invalid: number; upserted: number; unchanged: number };
+}

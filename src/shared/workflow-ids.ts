@@ -19,4 +19,6 @@ export const workflowId = {
   erpConnectionTest: (integrationId: string, requestId: string) => `erp-test-${integrationId}-${requestId}`,
   /** Applies one stored ERP webhook event (its inbox row id): one workflow per event, so a redelivery cannot apply it twice. */
   erpWebhook: (inboxId: string) => `erp-webhook-${inboxId}`,
+  /** One dead-letter replay request of an integration (its id made by the API). */
+  erpDeadLetterReplay: (integrationId: string, replayId: string) => `erp-replay-${integrationId}-${replayId}`,
 };

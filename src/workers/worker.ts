@@ -9,7 +9,9 @@ import { createHealthActivities } from '../activities/payments/health-activities
 import { createPaymentActivities, type PaymentActivityDeps } from '../activities/payments/payment-activities.js';
 import { createReconciliationActivities } from '../activities/payments/reconciliation-activities.js';
 import { createErpActivities, type ErpActivityDeps } from '../activities/erp/erp-activities.js';
+import { createDeadLetterReplayActivities } from '../activities/erp/dead-letter-replay.js';
 import { DEFAULT_TASK_QUEUES, type TaskQueues } from '../shared/task-queues.js';
+import { signalCustomerSync } from '../temporal/customers/customer-sync.js';
 import { tracingWorkflowInterceptorModule, type Tracing } from '../tracing/tracing.js';
 import { CustomerOutboxRelay } from './customer-outbox-relay.js';
 
@@ -111,15 +113,21 @@ export async function createWorkers(opts: {
     Worker.create({
       ...common,
       taskQueue: queues.customers,
-      activities: createCustomerSyncActivities({ ...opts.deps, customerSignals: { client, taskQueue: queues.customers } }),
+      activities: createCustomerSyncActivities({
+        ...opts.deps,
+        customerSignals: (customer, change) => signalCustomerSync(client, queues.customers, customer, change),
+      }),
     }),
     Worker.create({
       ...common,
       taskQueue: queues.erp,
-      activities: createErpActivities({
-        ...opts.deps,
-        erpUrlPolicy: opts.deps.erpUrlPolicy ?? { allowPrivateNetworks: false },
-      }),
+      activities: {
+        ...createErpActivities({
+          ...opts.deps,
+          erpUrlPolicy: opts.deps.erpUrlPolicy ?? { allowPrivateNetworks: false },
+        }),
+        ...createDeadLetterReplayActivities(opts.deps),
+      },
     }),
   ]);
   // Workers also relay the customer outbox: the relay lives and dies with the process that syncs.

@@ -58,7 +58,7 @@ export const bookkeeping = {
  * status moves, upserts, circuit outcomes keyed by their call).
  */
 export const localBookkeeping = {
-  startToCloseTimeout: '10 seconds',
+  startToCloseTimeout: bookkeeping.startToCloseTimeout,
   retry: bookkeeping.retry,
 } as const satisfies LocalActivityOptions;
 
@@ -87,11 +87,6 @@ export const remoteSync = {
 export const localRemoteSync = {
   startToCloseTimeout: remoteSync.startToCloseTimeout,
   retry: remoteSync.retry,
-} as const satisfies LocalActivityOptions;
-
-export const localBookkeeping = {
-  startToCloseTimeout: bookkeeping.startToCloseTimeout,
-  retry: bookkeeping.retry,
 } as const satisfies LocalActivityOptions;
 
 /**

@@ -9,3 +9,4 @@ export { customerReconcileWorkflow } from './customers/customer-reconcile.js';
 export { erpPollWorkflow } from './erp/erp-poll.js';
 export { erpConnectionTestWorkflow } from './erp/erp-connection-test.js';
 export { erpWebhookWorkflow } from './erp/erp-webhook.js';
+export { erpDeadLetterReplayWorkflow } from './erp/erp-dead-letter-replay.js';

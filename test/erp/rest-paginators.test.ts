@@ -24,14 +24,14 @@ afterAll(async () => {
   await erp?.stop();
 });
 
-/** Pages of products read with `pagination`, and the requests the ERP served for them. */
-async function readAll(pagination: Record<string, unknown>, query: Record<string, string> = {}) {
+/** A REST source over the emulated ERP whose products stream pages with `pagination`. */
+function productsSource(pagination: Record<string, unknown>, query: Record<string, string> = {}) {
   const base = defterIntegration(erp.url);
   const connector = restConnectorSchema.parse({
     ...base.connector,
     streams: { products: { path: '/api/v1/urunler', query, recordPath: 'kayitlar', pagination } },
   });
-  const source = createRestSource(connector, {
+  return createRestSource(connector, {
     tenantId: 't',
     integrationId: 'i',
     credentials: base.credentials,
@@ -40,6 +40,11 @@ async function readAll(pagination: Record<string, unknown>, query: Record<string
     urlPolicy: { allowPrivateNetworks: true },
     tokenCache: new TokenCache(),
   });
+}
+
+/** Pages of products read with `pagination`, and the requests the ERP served for them. */
+async function readAll(pagination: Record<string, unknown>, query: Record<string, string> = {}) {
+  const source = productsSource(pagination, query);
   const before = erp.requests.length;
   const pages: string[][] = [];
   const positions: (string | null)[] = [];
@@ -83,20 +88,7 @@ describe('REST ERP paginators', () => {
   });
 
   it('a Link header that leaves the ERP origin is refused', async () => {
-    const base = defterIntegration(erp.url);
-    const connector = restConnectorSchema.parse({
-      ...base.connector,
-      streams: { products: { path: '/api/v1/urunler', recordPath: 'kayitlar', pagination: { type: 'link' } } },
-    });
-    const source = createRestSource(connector, {
-      tenantId: 't',
-      integrationId: 'i',
-      credentials: base.credentials,
-      settings: base.settings,
-      fetch: egress,
-      urlPolicy: { allowPrivateNetworks: true },
-      tokenCache: new TokenCache(),
-    });
+    const source = productsSource({ type: 'link' });
     await expect(source.pages('products', 'http://elsewhere.example/api/v1/urunler')[Symbol.asyncIterator]().next()).rejects.toThrow(/away from baseUrl/);
   });
 });

@@ -3,6 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatTurkishAmount, seedCatalog } from '../../emulators/erp/emulator.js';
 import { createIntegration, readCatalog, restIntegrationBody, startErpFixture, startSync, waitForRun, type ErpFixture } from './erp-fixture.js';
 import { recordHistoryIfAsked } from '../support/record-history.js';
+import { IntegrationIdAttr } from '../../src/shared/search-attributes.js';
+import type { TestStack } from '../support/stack.js';
 
 let f: ErpFixture;
 beforeAll(async () => {
@@ -11,6 +13,29 @@ beforeAll(async () => {
 afterAll(async () => {
   await f?.close();
 });
+
+interface ReplayView {
+  replayId: string;
+  workflowId: string;
+  runId: string;
+  status: string;
+  result: { replayed: number; stillInvalid: number; counts: Record<string, number> } | null;
+  error: string | null;
+}
+
+/** Starts a dead-letter replay (202, a workflow) and follows it until it has an outcome. */
+async function replayDeadLetters(stack: TestStack, auth: { Authorization: string }, id: string, ids?: string[]): Promise<ReplayView> {
+  const started = await request(stack.app).post(`/v1/integrations/${id}/dead-letters/replay`).set(auth).send(ids ? { ids } : {});
+  expect(started.status, JSON.stringify(started.body)).toBe(202);
+  expect(started.body).toMatchObject({ status: 'running', workflowId: `erp-replay-${id}-${started.body.replayId}` });
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const res = await request(stack.app).get(`/v1/integrations/${id}/dead-letters/replays/${started.body.replayId}`).set(auth).expect(200);
+    if (res.body.status !== 'running') return res.body as ReplayView;
+    if (Date.now() > deadline) throw new Error(`replay still running: ${JSON.stringify(res.body)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
 
 describe('REST ERP sync', () => {
   it('pages through 429s, 500s and expiring tokens, and the catalog equals the source; an incremental run fetches only changes', async () => {
@@ -108,6 +133,16 @@ describe('REST ERP sync', () => {
       .send({ mappings: { ...mappings, prices: [{ sourceField: 'StokKodu', targetField: 'skuu' }] } });
     expect(bad.status).toBe(400);
     expect(bad.body.error.details.map((d: { path: string }) => d.path)).toContain('body.mappings.prices.0.targetField');
+    // …and so is a regex that would backtrack catastrophically on the worker (ReDoS).
+    const redos = { ...mappings.prices[1], transformation: [{ type: 'regex', pattern: '^(\\d+,?)+$' }] };
+    const slow = await request(stack.app)
+      .patch(`/v1/integrations/${id}`)
+      .set(t.auth)
+      .send({ mappings: { ...mappings, prices: [mappings.prices[0], redos, mappings.prices[2]] } });
+    expect(slow.status).toBe(400);
+    expect(slow.body.error.details).toEqual([
+      { path: 'body.mappings.prices.1.transformation.0.pattern', message: expect.stringContaining('may backtrack catastrophically') },
+    ]);
     // A connector pointed at another scheme (or, in production, a private address) is refused on save.
     const ssrf = await request(stack.app)
       .patch(`/v1/integrations/${id}`)
@@ -124,9 +159,21 @@ describe('REST ERP sync', () => {
         { sourceField: 'ParaBirimi', targetField: 'currency' },
       ],
     };
+    // A replay with the mapping still broken leaves the letter open.
+    const early = await replayDeadLetters(stack, t.auth, id);
+    expect(early).toMatchObject({ status: 'completed', result: { replayed: 0, stillInvalid: 1, counts: { upserted: 0 } }, error: null });
     await request(stack.app).patch(`/v1/integrations/${id}`).set(t.auth).send({ mappings: fixed }).expect(200);
-    const replay = await request(stack.app).post(`/v1/integrations/${id}/dead-letters/replay`).set(t.auth).send({}).expect(200);
-    expect(replay.body).toMatchObject({ replayed: 1, stillInvalid: 0, counts: { upserted: 1 } });
+    const replay = await replayDeadLetters(stack, t.auth, id);
+    expect(replay).toMatchObject({ status: 'completed', result: { replayed: 1, stillInvalid: 0, counts: { upserted: 1 } } });
+    recordHistoryIfAsked(replay.workflowId, 'erp-dead-letter-replay');
+    // The replay is a workflow run of its own on the ERP queue, found by tenant and integration in the Temporal UI.
+    const described = await stack.temporal.workflow.getHandle(replay.workflowId).describe();
+    expect(described).toMatchObject({ type: 'erpDeadLetterReplayWorkflow', taskQueue: stack.taskQueues.erp, runId: replay.runId });
+    expect(described.typedSearchAttributes.get(IntegrationIdAttr)).toBe(id);
+    // Another tenant cannot read it; an unknown replay is a 404.
+    const other = await stack.createTenant('Prices onlooker');
+    await request(stack.app).get(`/v1/integrations/${id}/dead-letters/replays/${replay.replayId}`).set(other.auth).expect(404);
+    await request(stack.app).get(`/v1/integrations/${id}/dead-letters/replays/dlr_unknown`).set(t.auth).expect(404);
     const after = await readCatalog(stack, t.auth, 'prices');
     expect(after.find((p) => p.sku === 'KOT-2')).toMatchObject({ amountMinor: 1250 });
     const open = await request(stack.app).get(`/v1/integrations/${id}/dead-letters`).set(t.auth).expect(200);

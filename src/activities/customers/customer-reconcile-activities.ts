@@ -7,7 +7,7 @@ import { customerSyncConnections, localIdForRemote } from '../../db/queries/cust
 import { sameValue } from '../../domain/customers/fields.js';
 import { isOwnWrite } from '../../domain/customers/remote-write-key.js';
 import { CUSTOMERS_CATALOG } from '../../domain/customers/sync-settings.js';
-import type { CustomerSyncAdapter, RemoteCustomer } from '../../providers/customer-sync.js';
+import { remoteChangeOf, type CustomerSyncAdapter, type RemoteCustomer } from '../../providers/customer-sync.js';
 import type {
   CustomerReconcileCounts,
   CustomerReconcilePhase,
@@ -15,7 +15,6 @@ import type {
   LocalCustomerChange,
   RemoteCustomerChange,
 } from '../../shared/customer-messages.js';
-import { remoteChangeOf, signalCustomerSync } from '../../temporal/customers/customer-sync.js';
 import { toFailure, type ConnectedAdapter, type CustomerSyncDeps } from './customer-sync-adapters.js';
 
 /** The activity's context, or undefined when called outside an activity (a direct call in a script). */
@@ -124,13 +123,11 @@ export function createCustomerReconcileActivities(deps: CustomerSyncDeps, adapte
   }
 
   async function signalRemote(tenantId: string, customerId: string, remote: RemoteCustomerChange): Promise<void> {
-    const { client, taskQueue } = signals();
-    await signalCustomerSync(client, taskQueue, { tenantId, customerId }, { remote });
+    await signals()({ tenantId, customerId }, { remote });
   }
 
   async function signalLocal(tenantId: string, customerId: string, local: LocalCustomerChange): Promise<void> {
-    const { client, taskQueue } = signals();
-    await signalCustomerSync(client, taskQueue, { tenantId, customerId }, { local });
+    await signals()({ tenantId, customerId }, { local });
   }
 
   async function saveProgress(runId: string, totals: CustomerReconcileCounts, phase: CustomerReconcilePhase): Promise<void> {

@@ -1,4 +1,3 @@
-import type { Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { and, eq } from 'drizzle-orm';
 import { connections } from '../../db/schema.js';
@@ -7,12 +6,13 @@ import { FailureType } from '../../domain/failures.js';
 import { RemoteRateLimitedError, type CustomerSyncAdapter } from '../../providers/customer-sync.js';
 import { GatewayError, InvalidCredentialsError } from '../../providers/types.js';
 import { CredentialDecryptionError } from '../../secrets/credential-cipher.js';
+import type { SignalCustomerSync } from '../../shared/customer-messages.js';
 import type { GatewayDeps } from '../load-gateway.js';
 import { sharedTokenBucket, throttled } from './throttle.js';
 
 export interface CustomerSyncDeps extends GatewayDeps {
   /** Reconciliation hands the changes it finds to the customers' workflows through this client. */
-  customerSignals?: { client: Client; taskQueue: string };
+  customerSignals?: SignalCustomerSync;
 }
 
 export interface ConnectedAdapter {

@@ -26,7 +26,7 @@ import type { OutboundUrlPolicy } from '../../providers/url-policy.js';
 import type { CredentialCipher } from '../../secrets/credential-cipher.js';
 import type { ErpPollInput, ErpWebhookInput, ErpWebhookResult } from '../../shared/erp-messages.js';
 import { workflowId as workflowIds } from '../../shared/workflow-ids.js';
-import { changeErpSchedules } from '../../temporal/erp/erp-schedules.js';
+import { changeErpSchedules } from '../../temporal/erp/erp-schedule-changes.js';
 import { addCounts, applyRecords, mapRecords, webhookRunId, writeMapped, ZERO_COUNTS } from './apply-records.js';
 import {
   connectorOf,

@@ -7,6 +7,7 @@ import { DateTime, IANAZone } from 'luxon';
 import { z } from 'zod';
 import { isCurrencyCode } from '../payments/regions.js';
 import { decimalToMinor } from '../template.js';
+import { catastrophicBacktrackingReason } from './regex-safety.js';
 
 /** A value flowing through a mapping: what JSON and CSV cells can hold. */
 export type MappedValue = string | number | boolean | null | MappedValue[] | { [key: string]: MappedValue };
@@ -85,19 +86,22 @@ const concatStep = z
 const regexStep = z
   .strictObject({
     type: z.literal('regex'),
-    // Bounded: tenant patterns run on our workers, and a short pattern limits catastrophic backtracking.
+    // Tenant patterns run on our workers in a backtracking engine: short, and without the shapes that
+    // backtrack catastrophically (checked on save, and again when a stored mapping is compiled).
     pattern: z
       .string()
       .min(1)
       .max(200)
-      .refine((p) => {
+      .superRefine((p, ctx) => {
         try {
           new RegExp(p, 'u');
-          return true;
         } catch {
-          return false;
+          ctx.addIssue({ code: 'custom', message: 'not a valid regular expression' });
+          return;
         }
-      }, 'not a valid regular expression'),
+        const reason = catastrophicBacktrackingReason(p);
+        if (reason) ctx.addIssue({ code: 'custom', message: `refused: may backtrack catastrophically (${reason})` });
+      }),
     group: z.union([z.number().int().min(0), z.string().min(1)]).default(1),
   })
   .meta({ description: 'Extracts a capture group (by number or name); no match is an error.' });

@@ -5,7 +5,6 @@
  * egress guard) with the definition's auth, like the payment actions.
  */
 import { createHash } from 'node:crypto';
-import type { ErrorClass } from '../../domain/failures.js';
 import {
   ADDRESS_PARTS,
   normalizeFields,
@@ -17,7 +16,6 @@ import { parsePath, readPath } from '../../domain/template.js';
 import {
   RemoteRateLimitedError,
   type CustomerSyncAdapter,
-  type CustomerSyncProvider,
   type RemoteCustomer,
   type RemoteCustomerEvent,
 } from '../customer-sync.js';
@@ -28,6 +26,7 @@ import {
   WebhookPayloadError,
   WebhookSignatureError,
   type ConnectionContext,
+  type CustomerSyncProvider,
   type GatewayOutcome,
   type GatewayWebhookEvent,
   type HeaderBag,
@@ -35,30 +34,18 @@ import {
   type PaymentGateway,
   type RefundOutcome,
 } from '../types.js';
-import type { AuthApplier } from './auth.js';
-import { classifyHttpFailure } from './classify.js';
 import type { CustomerSyncDefinition, CustomerSyncEndpointName, ProviderDefinition } from './definition.js';
+import { buildRequest, readString, type IncomingResponse } from './http.js';
 import {
-  buildRequest,
-  readString,
-  sendRequest,
-  TransportError,
-  type FetchLike,
-  type IncomingResponse,
+  httpFailure,
+  outboundError,
   redactSecrets,
-} from './http.js';
+  sendAuthorized,
+  type ConnectionRuntime,
+  type OutboundConnection,
+  type OutboundErrorArgs,
+} from './outbound.js';
 import { verifyWebhookSignature } from './webhook.js';
-
-/** What one connection's calls need: built by the factory (credentials checked, base URL rendered, auth). */
-export interface ConnectionRuntime {
-  connection: ConnectionContext;
-  /** Rendered, without a trailing slash. */
-  baseUrl: string;
-  auth: AuthApplier;
-  fetch: FetchLike;
-  timeoutMs: number;
-  now: () => number;
-}
 
 type EventMapping = CustomerSyncDefinition['events'];
 type Vars = Record<string, unknown>;
@@ -194,12 +181,16 @@ export function createDeclarativeCustomerSync(
 
 /** One connection's customers at the remote system, driven by the definition. */
 export class DeclarativeCustomerAdapter implements CustomerSyncAdapter {
+  private readonly outbound: OutboundConnection;
+
   constructor(
     private readonly def: ProviderDefinition,
     private readonly spec: CustomerSyncDefinition,
     private readonly leaves: MappedLeaf[],
     private readonly rt: ConnectionRuntime,
-  ) {}
+  ) {
+    this.outbound = { ...rt, definition: def, credentials: rt.connection.credentials };
+  }
 
   async create(
     fields: CustomerFields,
@@ -408,67 +399,20 @@ export class DeclarativeCustomerAdapter implements CustomerSyncAdapter {
       request.headers['content-type'] = 'application/json';
     }
     const where = `${name} (${endpoint.method} ${endpoint.path})`;
-    const attempt = async (refresh: boolean): Promise<IncomingResponse> => {
-      const headers = { ...request.headers };
-      await this.rt.auth.apply(headers, refresh);
-      try {
-        return await sendRequest(this.rt.fetch, { ...request, headers }, this.rt.timeoutMs);
-      } catch (err) {
-        if (!(err instanceof TransportError)) throw err;
-        throw this.error(
-          err.sent === false ? 'retryable' : 'ambiguous',
-          err.code,
-          `${where}: ${err.message}`,
-        );
-      }
-    };
-    let res = await attempt(false);
-    if (res.status === 401 && this.rt.auth.refreshable) res = await attempt(true);
+    const res = await sendAuthorized(this.outbound, request, where);
     if ((res.status >= 200 && res.status < 300) || accept.includes(res.status)) return res;
-
-    const retryAfterMs = retryAfterOf(res.status, (h) => res.headers.get(h), this.rt.now());
-    if (res.status === 429)
-      throw new RemoteRateLimitedError(this.redact(`${this.def.name} ${where}: rate limited`), retryAfterMs);
-    const { codePath, messagePath, rules } = this.def.errors;
-    const code = readString(res.body, codePath);
-    const message = readString(res.body, messagePath);
-    const detail = `HTTP ${res.status}${code ? ` ${code}` : ''}${message ? `: ${message}` : ''}`;
-    const classification = classifyHttpFailure(rules, res.status, code);
-    if (classification === 'invalid_credentials') {
-      throw new InvalidCredentialsError(
-        this.redact(`${this.def.name}: credentials refused on ${where}: ${detail}`),
+    if (res.status === 429) {
+      const retryAfterMs = retryAfterOf(res.status, (h) => res.headers.get(h), this.rt.now());
+      throw new RemoteRateLimitedError(
+        redactSecrets(this.outbound, `${this.def.name} ${where}: rate limited`),
+        retryAfterMs,
       );
     }
-    throw this.error(
-      classification,
-      code ?? `http_${res.status}`,
-      `${where} failed: ${detail}`,
-      res.status,
-      classification === 'retryable' ? retryAfterMs : undefined,
-    );
+    throw httpFailure(this.outbound, res, where);
   }
 
-  private error(
-    classification: ErrorClass,
-    code: string,
-    message: string,
-    httpStatus?: number,
-    retryAfterMs?: number,
-  ): GatewayError {
-    return new GatewayError(
-      classification,
-      code,
-      this.redact(`${this.def.name} ${message}`),
-      httpStatus,
-      retryAfterMs,
-    );
-  }
-
-  private redact(message: string): string {
-    return redactSecrets(
-      { definition: this.def, credentials: this.rt.connection.credentials, auth: this.rt.auth },
-      message,
-    );
+  private error(...args: OutboundErrorArgs): GatewayError {
+    return outboundError(this.outbound, ...args);
   }
 }
 

@@ -1,5 +1,4 @@
 /** The PaymentGateway of a declarative provider: every method is driven by the definition. */
-import type { ErrorClass } from '../../domain/failures.js';
 import type { GatewayStatus } from '../../domain/payments/payment-status.js';
 import {
   AmountNotRepresentableError,
@@ -14,7 +13,6 @@ import {
   WebhookSignatureError,
   type AttemptRef,
   type ChargeRequest,
-  type ConnectionContext,
   type GatewayOutcome,
   type GatewayWebhookEvent,
   type HeaderBag,
@@ -23,30 +21,20 @@ import {
   type RefundOutcome,
   type RefundRequest,
 } from '../types.js';
-import type { AuthApplier } from './auth.js';
-import { retryAfterOf } from '../retry-after.js';
-import { classifyHttpFailure } from './classify.js';
 import type { ActionDefinition, ActionName, GatewayDefinition } from './definition.js';
+import { buildRequest, readString, type IncomingResponse } from './http.js';
 import {
-  buildRequest,
-  readString,
-  sendRequest,
-  TransportError,
-  type FetchLike,
-  type IncomingResponse,
-  redactSecrets,
-} from './http.js';
+  httpFailure,
+  outboundError,
+  sendAuthorized,
+  type ConnectionRuntime,
+  type OutboundConnection,
+  type OutboundErrorArgs,
+} from './outbound.js';
 import { parseWebhookEvent, verifyWebhookSignature } from './webhook.js';
 
-export interface GatewayRuntime {
+export interface GatewayRuntime extends ConnectionRuntime {
   definition: GatewayDefinition;
-  connection: ConnectionContext;
-  /** Rendered and policy-checked, without a trailing slash. */
-  baseUrl: string;
-  auth: AuthApplier;
-  fetch: FetchLike;
-  timeoutMs: number;
-  now: () => number;
   /** Verifies and reads webhooks when the definition has no payment webhook rule (customer-sync events). */
   otherWebhooks?: (rawBody: Buffer, headers: HeaderBag) => GatewayWebhookEvent;
 }
@@ -67,9 +55,11 @@ function isSuccess(status: number): boolean {
 
 export class DeclarativeGateway implements PaymentGateway {
   private readonly def: GatewayDefinition;
+  private readonly outbound: OutboundConnection;
 
   constructor(private readonly rt: GatewayRuntime) {
     this.def = rt.definition;
+    this.outbound = { ...rt, credentials: rt.connection.credentials };
   }
 
   async verifyCredentials(): Promise<{ account: string }> {
@@ -284,50 +274,16 @@ export class DeclarativeGateway implements PaymentGateway {
   /** Sends an action's request with auth; on a 401 with refreshable auth, refreshes once and retries. */
   private async exchange(name: ActionName, vars: Vars): Promise<IncomingResponse> {
     const action = this.requireAction(name);
-    const request = buildRequest(this.rt.baseUrl, action, vars);
-    const send = async (refresh: boolean): Promise<IncomingResponse> => {
-      const headers = { ...request.headers };
-      await this.rt.auth.apply(headers, refresh);
-      try {
-        return await sendRequest(this.rt.fetch, { ...request, headers }, this.rt.timeoutMs);
-      } catch (err) {
-        if (!(err instanceof TransportError)) throw err;
-        const classification: ErrorClass = err.sent === false ? 'retryable' : 'ambiguous';
-        throw this.gatewayError(
-          classification,
-          err.code,
-          `${name} (${action.method} ${action.path}): ${err.message}`,
-        );
-      }
-    };
-    const first = await send(false);
-    // A 401 means the request was not processed, so a retry with a fresh token is safe.
-    if (first.status === 401 && this.rt.auth.refreshable) return send(true);
-    return first;
+    return sendAuthorized(
+      this.outbound,
+      buildRequest(this.rt.baseUrl, action, vars),
+      `${name} (${action.method} ${action.path})`,
+    );
   }
 
   private throwUnlessSuccess(name: ActionName, action: ActionDefinition, res: IncomingResponse): void {
     if (isSuccess(res.status)) return;
-    const { codePath, messagePath, rules } = this.def.errors;
-    const code = readString(res.body, codePath);
-    const providerMessage = readString(res.body, messagePath);
-    const where = `${name} (${action.method} ${action.path})`;
-    const detail = `HTTP ${res.status}${code ? ` ${code}` : ''}${providerMessage ? `: ${providerMessage}` : ''}`;
-    const classification = classifyHttpFailure(rules, res.status, code);
-    if (classification === 'invalid_credentials') {
-      throw new InvalidCredentialsError(
-        this.redact(`${this.def.name}: credentials refused on ${where}: ${detail}`),
-      );
-    }
-    throw this.gatewayError(
-      classification,
-      code ?? `http_${res.status}`,
-      `${where} failed: ${detail}`,
-      res.status,
-      classification === 'retryable'
-        ? retryAfterOf(res.status, (h) => res.headers.get(h), this.rt.now())
-        : undefined,
-    );
+    throw httpFailure(this.outbound, res, `${name} (${action.method} ${action.path})`);
   }
 
   private outcome(
@@ -407,26 +363,7 @@ export class DeclarativeGateway implements PaymentGateway {
     }
   }
 
-  private gatewayError(
-    classification: ErrorClass,
-    code: string,
-    message: string,
-    httpStatus?: number,
-    retryAfterMs?: number,
-  ): GatewayError {
-    return new GatewayError(
-      classification,
-      code,
-      this.redact(`${this.def.name} ${message}`),
-      httpStatus,
-      retryAfterMs,
-    );
-  }
-
-  private redact(message: string): string {
-    return redactSecrets(
-      { definition: this.def, credentials: this.rt.connection.credentials, auth: this.rt.auth },
-      message,
-    );
+  private gatewayError(...args: OutboundErrorArgs): GatewayError {
+    return outboundError(this.outbound, ...args);
   }
 }

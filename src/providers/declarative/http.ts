@@ -2,7 +2,6 @@
 import { readPath, renderDeep, renderString, renderTemplate } from '../../domain/template.js';
 import { EgressLimitError } from '../egress/egress-fetch.js';
 import { OutboundUrlError } from '../url-policy.js';
-import type { AuthApplier } from './auth.js';
 import type { ActionDefinition } from './definition.js';
 
 export type FetchLike = typeof fetch;
@@ -181,26 +180,4 @@ export function readString(body: unknown, path: string | undefined): string | un
   if (typeof value === 'string') return value;
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
   return undefined;
-}
-
-/** What redaction needs to know of a connection: its definition's declared secrets, its credentials and its auth. */
-export interface SecretSource {
-  definition: { credentials: readonly { name: string; secret: boolean }[] };
-  credentials: Record<string, string | undefined>;
-  auth: AuthApplier;
-}
-
-/**
- * Cuts every secret the connection holds (declared secret credentials and whatever the auth applier
- * sent) out of a message: no credential, token or auth header value ever reaches an error or a log.
- * Payment gateways and customer-sync targets share it.
- */
-export function redactSecrets(source: SecretSource, message: string): string {
-  const declared = source.definition.credentials
-    .filter((c) => c.secret)
-    .map((c) => source.credentials[c.name]);
-  const secrets = [...declared, ...source.auth.secrets()].filter(
-    (s): s is string => s !== undefined && s.length >= 4,
-  );
-  return secrets.reduce((text, secret) => text.split(secret).join('[redacted]'), message);
 }

@@ -4,11 +4,10 @@ import {
   LOCAL_ID_METADATA_KEY,
   RemoteRateLimitedError,
   type CustomerSyncAdapter,
-  type CustomerSyncProvider,
   type RemoteCustomer,
   type RemoteCustomerEvent,
 } from '../customer-sync.js';
-import { GatewayError } from '../types.js';
+import { GatewayError, type CustomerSyncProvider } from '../types.js';
 import { classifyStripeError } from './error-classification.js';
 
 const KINDS = { 'customer.created': 'created', 'customer.updated': 'updated', 'customer.deleted': 'deleted' } as const;

@@ -1,22 +1,14 @@
 import type { Client } from '@temporalio/client';
-import type { RemoteCustomerEvent } from '../../providers/customer-sync.js';
 import {
   localCustomerChangeSignal,
   remoteCustomerChangeSignal,
+  type CustomerChange,
   type LocalCustomerChange,
   type RemoteCustomerChange,
 } from '../../shared/customer-messages.js';
 import { CustomerIdAttr, SyncStateAttr, TenantIdAttr } from '../../shared/search-attributes.js';
 import { workflowId } from '../../shared/workflow-ids.js';
 import { signalWithStartWorkflow } from '../start-workflow.js';
-
-type Change = { local: LocalCustomerChange } | { remote: RemoteCustomerChange };
-
-/** The change a verified remote event (webhook or change feed) hands to the customer's workflow. */
-export function remoteChangeOf(connectionId: string, event: RemoteCustomerEvent): RemoteCustomerChange {
-  const { eventId, remoteId, occurredAt, fields } = event;
-  return { connectionId, eventId, remoteId, occurredAt, ...(fields ? { fields } : {}) };
-}
 
 /**
  * Delivers a change to the customer's entity workflow, starting it if it is not running
@@ -26,7 +18,7 @@ export async function signalCustomerSync(
   client: Client,
   taskQueue: string,
   customer: { tenantId: string; customerId: string },
-  change: Change,
+  change: CustomerChange,
 ): Promise<void> {
   const common = {
     workflowId: workflowId.customer(customer.customerId),

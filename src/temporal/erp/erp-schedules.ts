@@ -1,5 +1,5 @@
 /** One Temporal Schedule per integration and entity, running ErpPollWorkflow (incremental) every interval. */
-import { ScheduleNotFoundError, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import type { ErpEntity } from '../../domain/erp/entities.js';
 import type { ErpPollInput } from '../../shared/erp-messages.js';
 import { IntegrationIdAttr, TenantIdAttr } from '../../shared/search-attributes.js';
@@ -39,24 +39,5 @@ export async function ensureErpSchedules(client: Client, t: ErpScheduleTarget): 
       paused: t.paused,
       ...(t.note ? { note: t.note } : {}),
     });
-  }
-}
-
-/** Pauses, resumes or deletes the schedules of the given entities; missing schedules are skipped. */
-export async function changeErpSchedules(
-  client: Client,
-  integrationId: string,
-  entities: string[],
-  change: { op: 'pause'; note: string } | { op: 'resume' } | { op: 'delete' },
-): Promise<void> {
-  for (const entity of entities) {
-    const handle = client.schedule.getHandle(workflowId.erpSchedule(integrationId, entity));
-    try {
-      if (change.op === 'pause') await handle.pause(change.note);
-      else if (change.op === 'resume') await handle.unpause('resumed through the API');
-      else await handle.delete();
-    } catch (err) {
-      if (!(err instanceof ScheduleNotFoundError)) throw err;
-    }
   }
 }

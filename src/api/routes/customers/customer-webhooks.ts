@@ -2,7 +2,8 @@ import { localIdForRemote } from '../../../db/queries/customers.js';
 import type { connections } from '../../../db/schema.js';
 import { isOwnWrite } from '../../../domain/customers/remote-write-key.js';
 import { customerSyncSettingsOf } from '../../../domain/customers/sync-settings.js';
-import { remoteChangeOf, signalCustomerSync } from '../../../temporal/customers/customer-sync.js';
+import { remoteChangeOf } from '../../../providers/customer-sync.js';
+import { signalCustomerSync } from '../../../temporal/customers/customer-sync.js';
 import type { AppDeps } from '../../deps.js';
 
 type Connection = typeof connections.$inferSelect;

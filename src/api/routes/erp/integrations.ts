@@ -2,7 +2,8 @@
  * ERP integrations of a tenant: CRUD (validated on save, with the path of every problem), manual
  * syncs and their runs, pause/resume of the schedules, dead letters and their replay.
  */
-import { and, asc, desc, eq, inArray } from 'drizzle-orm';
+import { WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
+import { and, asc, desc, eq } from 'drizzle-orm';
 import { z } from 'zod';
 import { newId } from '../../../db/ids.js';
 import { erpDeadLetters, erpIntegrations, erpRuns } from '../../../db/tables/erp.js';
@@ -11,13 +12,15 @@ import { mappingsSchema } from '../../../domain/erp/mapping.js';
 import { connectorSchema, type ErpConnector } from '../../../providers/erp/definition.js';
 import { checkOutboundUrl, OutboundUrlError } from '../../../providers/url-policy.js';
 import { renderString, TemplateError } from '../../../domain/template.js';
-import { addCounts, applyRecords, ZERO_COUNTS } from '../../../activities/erp/apply-records.js';
-import { mappingOf, sealIntegrationCredentials, type IntegrationRow } from '../../../activities/erp/integration-store.js';
+import { ZERO_COUNTS } from '../../../activities/erp/apply-records.js';
+import { sealIntegrationCredentials, type IntegrationRow } from '../../../activities/erp/integration-store.js';
 import { storeUpload, UploadTooLargeError } from '../../../activities/erp/upload-store.js';
-import type { ErpPollInput } from '../../../shared/erp-messages.js';
+import type { ErpDeadLetterReplayInput, ErpPollInput } from '../../../shared/erp-messages.js';
+import type { Workflows } from '../../../shared/workflow-types.js';
 import { IntegrationIdAttr, TenantIdAttr } from '../../../shared/search-attributes.js';
 import { workflowId } from '../../../shared/workflow-ids.js';
-import { changeErpSchedules, ensureErpSchedules } from '../../../temporal/erp/erp-schedules.js';
+import { changeErpSchedules } from '../../../temporal/erp/erp-schedule-changes.js';
+import { ensureErpSchedules } from '../../../temporal/erp/erp-schedules.js';
 import { startWorkflow } from '../../../temporal/start-workflow.js';
 import type { AppDeps } from '../../deps.js';
 import { checkConnectionSettings } from '../../connection-settings.js';
@@ -66,6 +69,7 @@ const syncBody = z.strictObject({ entity: z.enum(ERP_ENTITIES), mode: z.enum(['f
 const replayBody = z.strictObject({
   ids: z.array(z.string().min(1)).min(1).max(1000).optional().meta({ description: 'Dead letters to replay; all open ones when absent.' }),
 });
+const replayParams = z.object({ id: z.string().min(1), replayId: z.string().min(1) });
 
 const integrationOut = z.object({
   id: z.string(),
@@ -123,6 +127,14 @@ const deadLetterOut = z.object({
   raw: z.unknown(),
   errors: z.array(z.object({ field: z.string(), message: z.string() })),
   createdAt: z.string(),
+});
+const replayOut = z.object({
+  replayId: z.string(),
+  workflowId: z.string().meta({ description: 'The ErpDeadLetterReplayWorkflow carrying the replay (Temporal UI).' }),
+  runId: z.string(),
+  status: z.enum(['running', 'completed', 'failed']),
+  result: z.object({ replayed: z.number(), stillInvalid: z.number(), counts: countsOut }).nullable(),
+  error: z.string().nullable(),
 });
 
 export function presentIntegration(row: IntegrationRow): z.infer<typeof integrationOut> {
@@ -513,48 +525,51 @@ export function integrationsRouter(deps: AppDeps, r: ResourceRouter): ResourceRo
       'post',
       '/v1/integrations/:id/dead-letters/replay',
       {
-        summary: 'Map open dead letters again with the current mapping; the ones that now pass are upserted',
+        summary: 'Map open dead letters again with the current mapping in a workflow; the ones that now pass are upserted (follow it at /dead-letters/replays/{replayId})',
         params: idParams,
         body: replayBody,
-        responses: { 200: { description: 'Replay outcome', schema: z.object({ replayed: z.number(), stillInvalid: z.number(), counts: countsOut }) } },
+        responses: { 202: { description: 'Started', schema: replayOut } },
       },
       async ({ params, body, tenant, res }) => {
         const integration = await findOwned(tenant.id, params.id);
-        const letters = await db
-          .select()
-          .from(erpDeadLetters)
-          .where(
-            and(
-              eq(erpDeadLetters.integrationId, integration.id),
-              eq(erpDeadLetters.status, 'open'),
-              body.ids ? inArray(erpDeadLetters.id, body.ids) : undefined,
-            ),
-          )
-          .orderBy(asc(erpDeadLetters.createdAt))
-          .limit(10_000);
-        let counts = ZERO_COUNTS;
-        let replayed = 0;
-        await db.transaction(async (tx) => {
-          for (const entity of ERP_ENTITIES) {
-            const batch = letters.filter((l) => l.entity === entity);
-            if (batch.length === 0) continue;
-            const mapping = mappingOf(integration, entity);
-            if (!mapping) continue;
-            // Each letter is retried alone so that the ones still failing can be told apart.
-            for (const letter of batch) {
-              const result = mapping.map(letter.raw);
-              if (!result.ok) {
-                await tx.update(erpDeadLetters).set({ errors: result.errors }).where(eq(erpDeadLetters.id, letter.id));
-                continue;
-              }
-              const applied = await applyRecords(tx, { tenantId: tenant.id, integrationId: integration.id, runId: letter.runId }, mapping, [letter.raw]);
-              counts = addCounts(counts, applied);
-              replayed += 1;
-              await tx.update(erpDeadLetters).set({ status: 'replayed', replayedAt: new Date() }).where(eq(erpDeadLetters.id, letter.id));
-            }
-          }
+        const replayId = newId('dlr');
+        const input: ErpDeadLetterReplayInput = { tenantId: tenant.id, integrationId: integration.id, replayId, ...(body.ids ? { ids: body.ids } : {}) };
+        const handle = await startWorkflow(deps.temporal, 'erpDeadLetterReplayWorkflow', {
+          taskQueue: deps.taskQueues.erp,
+          workflowId: workflowId.erpDeadLetterReplay(integration.id, replayId),
+          args: [input],
+          typedSearchAttributes: [
+            { key: TenantIdAttr, value: tenant.id },
+            { key: IntegrationIdAttr, value: integration.id },
+          ],
         });
-        res.json({ replayed, stillInvalid: letters.length - replayed, counts });
+        res.status(202).json({ replayId, workflowId: handle.workflowId, runId: handle.firstExecutionRunId, status: 'running', result: null, error: null });
+      },
+    )
+    .endpoint(
+      'get',
+      '/v1/integrations/:id/dead-letters/replays/:replayId',
+      {
+        summary: 'One dead-letter replay: running, or its outcome (kept as long as Temporal retains the run)',
+        params: replayParams,
+        responses: { 200: { description: 'The replay', schema: replayOut } },
+      },
+      async ({ params, tenant, res }) => {
+        const integration = await findOwned(tenant.id, params.id);
+        const handle = deps.temporal.workflow.getHandle<Workflows['erpDeadLetterReplayWorkflow']>(workflowId.erpDeadLetterReplay(integration.id, params.replayId));
+        const described = await handle.describe().catch((err: unknown) => {
+          if (err instanceof WorkflowNotFoundError) throw ApiError.notFound('replay', params.replayId);
+          throw err;
+        });
+        const ref = { replayId: params.replayId, workflowId: described.workflowId, runId: described.runId };
+        const status = described.status.name;
+        if (status === 'RUNNING') return void res.json({ ...ref, status: 'running', result: null, error: null });
+        if (status === 'COMPLETED') return void res.json({ ...ref, status: 'completed', result: await handle.result(), error: null });
+        const error = await handle.result().then(
+          () => status.toLowerCase(),
+          (err: unknown) => (err instanceof WorkflowFailedError && err.cause ? err.cause.message : String(err)),
+        );
+        res.json({ ...ref, status: 'failed', result: null, error });
       },
     );
 }

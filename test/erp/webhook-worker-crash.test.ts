@@ -1,0 +1,147 @@
+import type { ChildProcess } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import { sql } from 'drizzle-orm';
+import request from 'supertest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '../support/customers-fixture.js';
+import { startWorkerProcess } from '../support/processes.js';
+import {
+  createIntegration,
+  readCatalog,
+  restIntegrationBody,
+  startErpFixture,
+  type ErpFixture,
+} from './erp-fixture.js';
+
+let f: ErpFixture;
+let child: ChildProcess | undefined;
+let releaseLock: (() => void) | undefined;
+
+beforeAll(async () => {
+  f = await startErpFixture({ startWorker: false });
+});
+afterAll(async () => {
+  releaseLock?.();
+  child?.kill('SIGKILL');
+  await f?.close();
+});
+
+function sign(body: string, timestamp: string): string {
+  return `sha256=${createHmac('sha256', 'whsec_test').update(`${timestamp}.${body}`).digest('hex')}`;
+}
+
+/** Holds an EXCLUSIVE lock on catalog_products (inserts wait on it) until the returned function is called. */
+async function lockCatalogProducts(f: ErpFixture): Promise<() => void> {
+  let release!: () => void;
+  const released = new Promise<void>((r) => (release = r));
+  let locked!: () => void;
+  const held = new Promise<void>((r) => (locked = r));
+  void f.stack.database.db
+    .transaction(async (tx) => {
+      await tx.execute(sql.raw('lock table catalog_products in exclusive mode'));
+      locked();
+      await released;
+    })
+    .catch(() => undefined);
+  await held;
+  return release;
+}
+
+/** Sessions whose current or last statement writes catalog_products (the worker's apply). */
+async function catalogWriters(
+  f: ErpFixture,
+): Promise<{ pid: number; state: string; wait_event_type: string | null }[]> {
+  return (await f.stack.database.db.execute(
+    sql.raw(
+      `select pid, state, wait_event_type from pg_stat_activity where datname = current_database() and query ilike '%insert into%catalog_products%' and query not ilike '%pg_stat_activity%'`,
+    ),
+  )) as unknown as { pid: number; state: string; wait_event_type: string | null }[];
+}
+
+describe('a worker killed in the middle of applying an ERP webhook event', () => {
+  it('is replaced, and the event is applied and marked processed exactly once', async () => {
+    const { stack, erp } = f;
+    const t = await stack.createTenant('Webhook crash tenant');
+    const id = await createIntegration(stack, t.auth, restIntegrationBody(erp.url));
+    child = await startWorkerProcess(stack);
+    releaseLock = await lockCatalogProducts(f);
+
+    const event = JSON.stringify({
+      id: 'evt-crash',
+      entity: 'products',
+      data: [
+        { StokKodu: 'CRASH-1', UrunAdi: 'Açma', Aktif: 'E' },
+        { StokKodu: 'CRASH-2', UrunAdi: 'Gevrek', Aktif: 'E' },
+      ],
+    });
+    const unix = String(Math.floor(Date.now() / 1000));
+    const post = () =>
+      request(stack.app)
+        .post(`/v1/integrations/${id}/webhooks`)
+        .set('content-type', 'application/json')
+        .set({ 'x-webhook-timestamp': unix, 'x-webhook-signature': sign(event, unix) })
+        .send(event);
+    const posted = post().then((r) => r); // supertest sends on then()
+    // The activity has locked the event row and waits on its first catalog write: kill the worker there.
+    await eventually('an apply waiting on the catalog lock', async () =>
+      (await catalogWriters(f)).some((w) => w.wait_event_type === 'Lock') ? true : undefined,
+    );
+    child.kill('SIGKILL');
+    await new Promise((r) => child!.once('exit', r));
+    const res = await posted;
+    expect(res.status, JSON.stringify(res.body)).toBe(202);
+    expect(res.body).toMatchObject({
+      duplicate: false,
+      workflowId: expect.stringMatching(/^erp-webhook-ewe_/),
+    });
+
+    releaseLock();
+    releaseLock = undefined;
+    // The dead worker's sessions run on until they find their client gone, and end.
+    await eventually('the killed sessions to end', async () =>
+      (await catalogWriters(f)).length === 0 ? true : undefined,
+    );
+    // The killed attempt's transaction never committed: nothing applied, the event still pending.
+    const pending = (await stack.database.db.execute(
+      sql`select processed_at from erp_webhook_events where integration_id = ${id}`,
+    )) as unknown as { processed_at: Date | null }[];
+    expect(pending).toEqual([{ processed_at: null }]);
+    expect(await readCatalog(stack, t.auth, 'products')).toEqual([]);
+
+    // A redelivery while the event is pending starts nothing new.
+    const again = await post();
+    expect(again.status).toBe(202);
+    expect(again.body).toMatchObject({ duplicate: true, applied: false, workflowId: res.body.workflowId });
+
+    await stack.startWorker();
+    const handle = stack.temporal.workflow.getHandle(res.body.workflowId as string);
+    expect(await handle.result()).toMatchObject({
+      runId: res.body.runId,
+      counts: { read: 2, valid: 2, upserted: 2 },
+    });
+
+    // The activity timed out with the dead worker and its second attempt applied the event.
+    const history = await handle.fetchHistory();
+    const attempts = (history.events ?? [])
+      .filter((e) => e.activityTaskStartedEventAttributes)
+      .map((e) => e.activityTaskStartedEventAttributes!.attempt);
+    expect(attempts).toEqual([2]);
+    const products = await readCatalog(stack, t.auth, 'products');
+    expect(products.map((p) => [p.sku, p.name]).sort()).toEqual([
+      ['CRASH-1', 'Açma'],
+      ['CRASH-2', 'Gevrek'],
+    ]);
+    const processed = (await stack.database.db.execute(
+      sql`select processed_at from erp_webhook_events where integration_id = ${id}`,
+    )) as unknown as { processed_at: Date | null }[];
+    expect(processed).toHaveLength(1);
+    expect(processed[0]!.processed_at).not.toBeNull();
+    const runs = (await request(stack.app).get(`/v1/integrations/${id}/runs`).set(t.auth).expect(200)).body
+      .data as { trigger: string; status: string }[];
+    expect(runs).toMatchObject([{ trigger: 'webhook', status: 'succeeded' }]);
+    const run = (
+      await request(stack.app).get(`/v1/integrations/${id}/runs/${res.body.runId}`).set(t.auth).expect(200)
+    ).body;
+    expect(run.counts).toMatchObject({ read: 2, valid: 2, upserted: 2 });
+  }, 180_000);
+});
