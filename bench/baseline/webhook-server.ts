@@ -4,12 +4,9 @@ import { createServer } from 'node:http';
 import { Client, Connection } from '@temporalio/client';
 import postgres from 'postgres';
 import { bareCallbackSignal } from './workflows.js';
+import { requiredEnv } from './env.js';
 
-const env = (name: string): string => {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is required`);
-  return value;
-};
+const env = requiredEnv;
 
 const sql = postgres(env('BENCH_DATABASE_URL'), { max: 10, onnotice: () => {} });
 const connection = await Connection.connect({ address: env('BENCH_TEMPORAL_ADDRESS') });

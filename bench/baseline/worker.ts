@@ -3,12 +3,9 @@ import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import postgres from 'postgres';
 import { createBaselineActivities } from './activities.js';
+import { requiredEnv } from './env.js';
 
-const env = (name: string): string => {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is required`);
-  return value;
-};
+const env = requiredEnv;
 
 const sql = postgres(env('BENCH_DATABASE_URL'), { max: 10, onnotice: () => {} });
 const connection = await NativeConnection.connect({ address: env('BENCH_TEMPORAL_ADDRESS') });

@@ -1,4 +1,5 @@
 import type { ActivityOptions, LocalActivityOptions } from '@temporalio/workflow';
+import { ErpFailureType } from '../domain/erp/failures.js';
 import { FailureType } from '../domain/failures.js';
 
 /** Retry presets, in one place so the retry behaviour of every call is visible. */
@@ -98,4 +99,20 @@ export const bulkSync = {
   startToCloseTimeout: '2 minutes',
   heartbeatTimeout: '15 seconds',
   retry: remoteSync.retry,
+} as const satisfies ActivityOptions;
+
+/**
+ * Applying ERP records (a webhook event, a dead-letter replay) in one transaction: a database hiccup
+ * is retried with backoff for about 10 minutes; a gone integration or a mapping that does not
+ * compile is not.
+ */
+export const erpApply = {
+  startToCloseTimeout: '1 minute',
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '30 seconds',
+    maximumAttempts: 25,
+    nonRetryableErrorTypes: [ErpFailureType.Misconfigured, ErpFailureType.IntegrationGone],
+  },
 } as const satisfies ActivityOptions;

@@ -20,6 +20,16 @@ function signedCallback(event: object, secret = f.pending.callbackSecret) {
   return { body, headers: { 'content-type': 'application/json', 'x-pending-signature': signature, 'x-pending-timestamp': timestamp } };
 }
 
+/** PendingPay's transaction for a payment's first attempt, once the charge has reached it. */
+async function firstAttemptAtGateway(paymentId: string): Promise<{ ref: string; status: string }> {
+  for (let i = 0; i < 100; i++) {
+    const txn = f.pending.txns().find((t) => t.merchant_ref === `${paymentId}-1`);
+    if (txn) return txn;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`no PendingPay transaction for ${paymentId}-1 after 5 s`);
+}
+
 function post(connectionId: string, cb: ReturnType<typeof signedCallback>) {
   return request(f.stack.app).post(`/v1/webhooks/${connectionId}`).set(cb.headers).send(cb.body);
 }
@@ -55,12 +65,7 @@ describe('gateway callbacks', () => {
     const m = await setUpMerchant(f, pendingOnly);
     f.pending.setCallback(undefined);
     const { id } = await startPayment(f, m);
-    let txn: { ref: string; status: string } | undefined;
-    for (let i = 0; i < 100 && !txn; i++) {
-      txn = f.pending.txns().find((t) => t.merchant_ref === `${id}-1`);
-      if (!txn) await new Promise((r) => setTimeout(r, 50));
-    }
-    expect(txn).toBeDefined();
+    const txn = await firstAttemptAtGateway(id);
     // The gateway settled the charge but keeps sending "pending" every 400 ms, well inside the 1.5 s
     // callback wait: the poll at the end of that wait must still happen, and find it settled.
     const stopAt = Date.now() + 5_000;
@@ -78,12 +83,7 @@ describe('gateway callbacks', () => {
     f.pending.setCallback(undefined);
     const { id } = await startPayment(f, m);
     // The workflow is now waiting for a callback; find the gateway's transaction.
-    let txn: { ref: string; status: string } | undefined;
-    for (let i = 0; i < 100 && !txn; i++) {
-      txn = f.pending.txns().find((t) => t.merchant_ref === `${id}-1`);
-      if (!txn) await new Promise((r) => setTimeout(r, 50));
-    }
-    expect(txn).toBeDefined();
+    const txn = await firstAttemptAtGateway(id);
     const settled = signedCallback({ id: `evt_${randomUUID()}`, type: 'txn.settled', data: { txn: { ...txn, status: 'settled' } } });
     const first = await post(m.pendingId, settled).expect(200);
     expect(first.body).toMatchObject({ received: true, duplicate: false, paymentId: id });

@@ -4,22 +4,10 @@
  * takes it. The workflow id derives from the inbox row, so one event is one workflow; the activity
  * applies and marks the event in one transaction, so a retry after a commit changes nothing.
  */
-import { type ActivityOptions, proxyActivities } from '@temporalio/workflow';
+import { proxyActivities } from '@temporalio/workflow';
 import type { ErpActivities } from '../../activities/erp/erp-activities.js';
-import { ErpFailureType } from '../../domain/erp/failures.js';
 import type { ErpWebhookInput, ErpWebhookResult } from '../../shared/erp-messages.js';
-
-/** A database hiccup is retried with backoff for about 10 minutes; a gone integration or mapping is not. */
-const erpApply = {
-  startToCloseTimeout: '1 minute',
-  retry: {
-    initialInterval: '1 second',
-    backoffCoefficient: 2,
-    maximumInterval: '30 seconds',
-    maximumAttempts: 25,
-    nonRetryableErrorTypes: [ErpFailureType.Misconfigured, ErpFailureType.IntegrationGone],
-  },
-} as const satisfies ActivityOptions;
+import { erpApply } from '../activity-options.js';
 
 const { applyErpWebhookEvent } = proxyActivities<ErpActivities>(erpApply);
 
