@@ -7,7 +7,7 @@ import { appDeps, createRuntime, startWorkers } from '../runtime.js';
 import { createLogger } from '../logger.js';
 import { connectTemporalClient } from '../temporal/connection.js';
 import { installTemporalRuntime } from '../workers/temporal-runtime.js';
-import { DEMO_ERP_INTERVAL_SECONDS, DEMO_PRIMARY_FAILURE_RATE, ensureDemoTenant, runDemoPayments, startDemoGateways, type DemoGateways } from './demo.js';
+import { DEMO_ERP_INTERVAL_SECONDS, DEMO_PRIMARY_FAILURE_RATE, DEMO_STRIPE_KEY, ensureDemoTenant, runDemoPayments, startDemoGateways, type DemoGateways } from './demo.js';
 import { loadOrCreateDevSecrets } from './dev-secrets.js';
 import { startTemporalDevServer, type RunningDevServer } from './temporal-dev-server.js';
 
@@ -88,6 +88,11 @@ Start a card payment (Stripe is primary and fails ~${Math.round(100 * DEMO_PRIMA
        -d '{"amount":1999,"currency":"EUR","country":"DE","paymentMethod":{"type":"card","token":"pm_card_visa"}}'
 Watch the runs of this tenant in the Temporal UI:
   ${env.TEMPORAL_UI_URL}/namespaces/${env.TEMPORAL_NAMESPACE}/workflows?query=${filter}`);
+  console.log(`Customer sync: the emulated Stripe account (${demo.stripeUrl}, key ${DEMO_STRIPE_KEY}) syncs customers both ways:
+  curl -s ${http.url}/v1/customers -H "Authorization: Bearer $SWITCHYARD_KEY" -H "Idempotency-Key: $(date +%s%N)" \\
+       -H 'Content-Type: application/json' -d '{"email":"ada@example.com","name":"Ada"}'
+  curl -s '${demo.stripeUrl}/v1/customers?email=ada@example.com' -u ${DEMO_STRIPE_KEY}:
+  Runs: ${env.TEMPORAL_UI_URL}/namespaces/${env.TEMPORAL_NAMESPACE}/workflows?query=${encodeURIComponent(`WorkflowType="customerSyncWorkflow" AND TenantId="${tenant.tenantId}"`)}`);
   if (tenant.erpIntegration) {
     console.log(`ERP sync: integration ${tenant.erpIntegration} polls the emulated ERP every ${DEMO_ERP_INTERVAL_SECONDS}s (products, prices, stock):
   curl -s ${http.url}/v1/integrations/${tenant.erpIntegration}/runs -H "Authorization: Bearer $SWITCHYARD_KEY"
