@@ -12,3 +12,11 @@ export const IntegrationIdAttr = defineSearchAttributeKey('IntegrationId', Searc
 export const SyncStatusAttr = defineSearchAttributeKey('SyncStatus', SearchAttributeType.KEYWORD);
 
 export const CUSTOM_SEARCH_ATTRIBUTES = [TenantIdAttr, PaymentStatusAttr, GatewayAttr, CustomerIdAttr, SyncStateAttr, IntegrationIdAttr, SyncStatusAttr];
+
+/** The search attributes every run of an ERP integration carries (polls, webhook applies, replays). */
+export function integrationSearchAttributes(tenantId: string, integrationId: string) {
+  return [
+    { key: TenantIdAttr, value: tenantId },
+    { key: IntegrationIdAttr, value: integrationId },
+  ];
+}

@@ -6,41 +6,22 @@ import { randomBytes } from 'node:crypto';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signCrmWebhook, startCrmEmulator, type CrmEmulator } from '../../emulators/crm/emulator.js';
-import { startStripeEmulator, type RunningStripeEmulator } from '../../emulators/stripe/index.js';
 import {
   createDeclarativeProviderFactory,
   loadProviderDefinitionFile,
 } from '../../src/providers/declarative/index.js';
 import { createEgressFetch } from '../../src/providers/egress/egress-fetch.js';
-import { createStripeProviderFactory } from '../../src/providers/stripe/index.js';
-import { eventually, setUpSyncTenant, type CustomersFixture } from '../support/customers-fixture.js';
-import { startTestStack } from '../support/stack.js';
+import { eventually, setUpSyncTenant, startCustomersFixture, type CustomersFixture } from '../support/customers-fixture.js';
 
 let f: CustomersFixture;
 let crm: CrmEmulator;
 
 beforeAll(async () => {
   crm = await startCrmEmulator();
-  const stripe: RunningStripeEmulator = await startStripeEmulator();
   const definition = await loadProviderDefinitionFile('providers/democrm.yaml');
-  const stack = await startTestStack({
-    providers: [
-      createStripeProviderFactory({ apiUrl: stripe.url }),
-      createDeclarativeProviderFactory(definition, {
-        fetch: createEgressFetch({ allowPrivateNetworks: true }),
-      }),
-    ],
+  f = await startCustomersFixture({
+    extraProviders: [createDeclarativeProviderFactory(definition, { fetch: createEgressFetch({ allowPrivateNetworks: true }) })],
   });
-  const baseUrl = await stack.listen();
-  f = {
-    stack,
-    stripe,
-    baseUrl,
-    async close() {
-      await stack.close();
-      await stripe.close();
-    },
-  };
 });
 afterAll(async () => {
   await f?.close();

@@ -13,9 +13,16 @@ export interface CustomersFixture {
   close(): Promise<void>;
 }
 
-export async function startCustomersFixture(opts: TestStackOptions & { stripeUrl?: string } = {}): Promise<CustomersFixture> {
+/** `extraProviders`: systems synced beside Stripe (e.g. a declarative CRM). */
+export async function startCustomersFixture(
+  opts: TestStackOptions & { stripeUrl?: string; extraProviders?: NonNullable<TestStackOptions['providers']> } = {},
+): Promise<CustomersFixture> {
   const stripe = await startStripeEmulator();
-  const stack = await startTestStack({ ...opts, providers: [createStripeProviderFactory({ apiUrl: opts.stripeUrl ?? stripe.url })] });
+  const { extraProviders = [], ...stackOptions } = opts;
+  const stack = await startTestStack({
+    ...stackOptions,
+    providers: [createStripeProviderFactory({ apiUrl: opts.stripeUrl ?? stripe.url }), ...extraProviders],
+  });
   const baseUrl = await stack.listen();
   return {
     stack,

@@ -2,7 +2,7 @@
 import type { Client } from '@temporalio/client';
 import type { ErpEntity } from '../../domain/erp/entities.js';
 import type { ErpPollInput } from '../../shared/erp-messages.js';
-import { IntegrationIdAttr, TenantIdAttr } from '../../shared/search-attributes.js';
+import { integrationSearchAttributes } from '../../shared/search-attributes.js';
 import { workflowId } from '../../shared/workflow-ids.js';
 import { upsertSchedule } from '../schedules.js';
 import { scheduledStart } from '../start-workflow.js';
@@ -27,10 +27,7 @@ export async function ensureErpSchedules(client: Client, t: ErpScheduleTarget): 
       // Temporal appends the scheduled time: runs read erp-<integration>-<entity>-<time> in the UI.
       workflowId: scheduleId,
       args: [input],
-      typedSearchAttributes: [
-        { key: TenantIdAttr, value: t.tenantId },
-        { key: IntegrationIdAttr, value: t.integrationId },
-      ],
+      typedSearchAttributes: integrationSearchAttributes(t.tenantId, t.integrationId),
     });
     await upsertSchedule(client, {
       scheduleId,

@@ -17,7 +17,7 @@ import { sealIntegrationCredentials, type IntegrationRow } from '../../../activi
 import { storeUpload, UploadTooLargeError } from '../../../activities/erp/upload-store.js';
 import type { ErpDeadLetterReplayInput, ErpPollInput } from '../../../shared/erp-messages.js';
 import type { Workflows } from '../../../shared/workflow-types.js';
-import { IntegrationIdAttr, TenantIdAttr } from '../../../shared/search-attributes.js';
+import { integrationSearchAttributes } from '../../../shared/search-attributes.js';
 import { workflowId } from '../../../shared/workflow-ids.js';
 import { changeErpSchedules } from '../../../temporal/erp/erp-schedule-changes.js';
 import { ensureErpSchedules } from '../../../temporal/erp/erp-schedules.js';
@@ -383,10 +383,7 @@ export function integrationsRouter(deps: AppDeps, r: ResourceRouter): ResourceRo
           taskQueue: deps.taskQueues.erp,
           workflowId: workflowId.erpConnectionTest(integration.id, requestId),
           args: [{ tenantId: tenant.id, integrationId: integration.id }],
-          typedSearchAttributes: [
-            { key: TenantIdAttr, value: tenant.id },
-            { key: IntegrationIdAttr, value: integration.id },
-          ],
+          typedSearchAttributes: integrationSearchAttributes(tenant.id, integration.id),
           workflowExecutionTimeout: '5 minutes',
         });
         const outcome = await resultWithin<z.infer<typeof testOut>>(handle, TEST_WAIT_MS);
@@ -429,10 +426,7 @@ export function integrationsRouter(deps: AppDeps, r: ResourceRouter): ResourceRo
           taskQueue: deps.taskQueues.erp,
           workflowId: wfId,
           args: [input],
-          typedSearchAttributes: [
-            { key: TenantIdAttr, value: tenant.id },
-            { key: IntegrationIdAttr, value: integration.id },
-          ],
+          typedSearchAttributes: integrationSearchAttributes(tenant.id, integration.id),
         });
         res.status(202).json(presentRun(run!));
       },
@@ -538,10 +532,7 @@ export function integrationsRouter(deps: AppDeps, r: ResourceRouter): ResourceRo
           taskQueue: deps.taskQueues.erp,
           workflowId: workflowId.erpDeadLetterReplay(integration.id, replayId),
           args: [input],
-          typedSearchAttributes: [
-            { key: TenantIdAttr, value: tenant.id },
-            { key: IntegrationIdAttr, value: integration.id },
-          ],
+          typedSearchAttributes: integrationSearchAttributes(tenant.id, integration.id),
         });
         res.status(202).json({ replayId, workflowId: handle.workflowId, runId: handle.firstExecutionRunId, status: 'running', result: null, error: null });
       },

@@ -15,7 +15,7 @@ import { ERP_ENTITIES } from '../../../domain/erp/entities.js';
 import { webhookRunId } from '../../../activities/erp/apply-records.js';
 import { mappingOf, openIntegrationCredentials } from '../../../activities/erp/integration-store.js';
 import type { ErpWebhookInput, ErpWebhookResult } from '../../../shared/erp-messages.js';
-import { IntegrationIdAttr, TenantIdAttr } from '../../../shared/search-attributes.js';
+import { integrationSearchAttributes } from '../../../shared/search-attributes.js';
 import { workflowId } from '../../../shared/workflow-ids.js';
 import { resultWithin } from '../../await-workflow.js';
 import type { AppDeps } from '../../deps.js';
@@ -128,10 +128,7 @@ export function erpWebhooksRouter(deps: AppDeps, r: ResourceRouter): ResourceRou
           taskQueue: deps.taskQueues.erp,
           workflowId: wfId,
           args: [input],
-          typedSearchAttributes: [
-            { key: TenantIdAttr, value: integration.tenantId },
-            { key: IntegrationIdAttr, value: integration.id },
-          ],
+          typedSearchAttributes: integrationSearchAttributes(integration.tenantId, integration.id),
         });
       } catch (err) {
         if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
