@@ -1,7 +1,7 @@
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { customerOutbox } from '../../src/db/schema.js';
-import { eq } from 'drizzle-orm';
+import { asc, eq } from 'drizzle-orm';
 import { startTestStack, type TestStack } from '../support/stack.js';
 
 let stack: TestStack;
@@ -14,7 +14,8 @@ beforeAll(async () => {
 afterAll(async () => stack?.close());
 
 const create = (body: object, key: string = crypto.randomUUID()) => request(stack.app).post('/v1/customers').set(auth).set('Idempotency-Key', key).send(body);
-const outboxOf = (id: string) => stack.database.db.select().from(customerOutbox).where(eq(customerOutbox.customerId, id));
+// In commit order: without ORDER BY, Postgres returns rows in heap order, which the relay's updates shuffle.
+const outboxOf = (id: string) => stack.database.db.select().from(customerOutbox).where(eq(customerOutbox.customerId, id)).orderBy(asc(customerOutbox.version));
 
 describe('customers API', () => {
   it('creates, replays with the same Idempotency-Key, and writes one outbox row per change', async () => {
