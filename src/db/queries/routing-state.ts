@@ -19,16 +19,15 @@ export async function loadRoutingState(
     capabilities(provider: string): Promise<ConnectionCandidateState['capabilities']>;
   },
 ): Promise<RoutingState> {
-  const rules = await db
-    .select()
-    .from(routingRules)
-    .where(eq(routingRules.tenantId, tenantId))
-    .orderBy(asc(routingRules.priority));
-  const rows = await db
-    .select({ c: connections, h: connectionHealth })
-    .from(connections)
-    .leftJoin(connectionHealth, eq(connectionHealth.connectionId, connections.id))
-    .where(eq(connections.tenantId, tenantId));
+  // Two independent reads, side by side on the pool.
+  const [rules, rows] = await Promise.all([
+    db.select().from(routingRules).where(eq(routingRules.tenantId, tenantId)).orderBy(asc(routingRules.priority)),
+    db
+      .select({ c: connections, h: connectionHealth })
+      .from(connections)
+      .leftJoin(connectionHealth, eq(connectionHealth.connectionId, connections.id))
+      .where(eq(connections.tenantId, tenantId)),
+  ]);
   return {
     rules: rules.map((r) => ({
       id: r.id,

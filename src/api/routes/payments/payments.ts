@@ -6,7 +6,7 @@ import {
   WorkflowUpdateRPCTimeoutOrCancelledError,
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { and, asc, desc, eq, inArray, lt, or } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, lt, or, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { newId } from '../../../db/ids.js';
 import { payments, paymentAttempts, refunds } from '../../../db/schema.js';
@@ -30,7 +30,7 @@ import type { ResourceRouter } from '../../endpoint.js';
 import { resultWithin } from '../../await-workflow.js';
 import { countryCode, currencyCode, decodeTimeCursor, encodeTimeCursor, pageCursor } from '../../common-schemas.js';
 import { ApiError } from '../../errors.js';
-import { claimIdempotencyKey, idempotencyKeySchema, requestHash, requireIdempotencyKey, storeIdempotentResponse } from '../../idempotency.js';
+import { claimAndInsert, claimIdempotencyKey, idempotencyKeySchema, requestHash, requireIdempotencyKey, storeIdempotentResponse } from '../../idempotency.js';
 import { startWorkflow } from '../../../temporal/start-workflow.js';
 import type { Workflows } from '../../../shared/workflow-types.js';
 
@@ -203,6 +203,60 @@ function isCancelled(err: unknown): boolean {
   return (err as { code?: unknown } | null)?.code === 1; // gRPC CANCELLED
 }
 
+type PaymentRow = typeof payments.$inferSelect;
+type AttemptRow = typeof paymentAttempts.$inferSelect;
+type RefundRow = typeof refunds.$inferSelect;
+
+/** A payment as the API shows it, from its row, its attempts and its refunds (in order). */
+function toPaymentOut(p: PaymentRow, attempts: AttemptRow[], refundRows: RefundRow[]): PaymentOut {
+  return {
+    id: p.id,
+    object: 'payment' as const,
+    status: p.status as PaymentOut['status'],
+    amount: p.amount,
+    currency: p.currency,
+    country: p.country,
+    paymentMethod: { type: p.paymentMethodType, token: p.paymentMethodToken },
+    captureMode: p.captureMode,
+    customerId: p.customerId,
+    description: p.description,
+    metadata: p.metadata,
+    amountCaptured: p.amountCaptured,
+    amountRefunded: p.amountRefunded,
+    connectionId: p.connectionId,
+    gatewayReference: p.gatewayReference,
+    failure: p.failureCode || p.failureMessage ? { code: p.failureCode, message: p.failureMessage } : null,
+    routing: p.routing ?? null,
+    attempts: attempts.map((a) => ({
+      number: a.attemptNumber,
+      connectionId: a.connectionId,
+      provider: a.provider,
+      reason: a.reason,
+      status: a.status,
+      errorClass: a.errorClass as PaymentOut['attempts'][number]['errorClass'],
+      errorCode: a.errorCode,
+      unifiedCode: a.unifiedCode as PaymentOut['attempts'][number]['unifiedCode'],
+      errorMessage: a.errorMessage,
+      gatewayReference: a.gatewayReference,
+      createdAt: a.createdAt.toISOString(),
+      updatedAt: a.updatedAt.toISOString(),
+    })),
+    refunds: refundRows.map((x) => ({
+      id: x.id,
+      object: 'refund' as const,
+      paymentId: x.paymentId,
+      amount: x.amount,
+      status: x.status,
+      reason: x.reason,
+      failureMessage: x.failureMessage,
+      createdAt: x.createdAt.toISOString(),
+    })),
+    workflowId: workflowId.payment(p.id),
+    createdAt: p.createdAt.toISOString(),
+    updatedAt: p.updatedAt.toISOString(),
+  };
+}
+
 export function paymentsRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter {
   const { db } = deps.database;
 
@@ -218,56 +272,11 @@ export function paymentsRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter
     const byId = new Map<string, PaymentOut>(
       rows.map((p) => [
         p.id,
-        {
-          id: p.id,
-          object: 'payment' as const,
-          status: p.status as PaymentOut['status'],
-          amount: p.amount,
-          currency: p.currency,
-          country: p.country,
-          paymentMethod: { type: p.paymentMethodType, token: p.paymentMethodToken },
-          captureMode: p.captureMode,
-          customerId: p.customerId,
-          description: p.description,
-          metadata: p.metadata,
-          amountCaptured: p.amountCaptured,
-          amountRefunded: p.amountRefunded,
-          connectionId: p.connectionId,
-          gatewayReference: p.gatewayReference,
-          failure: p.failureCode || p.failureMessage ? { code: p.failureCode, message: p.failureMessage } : null,
-          routing: p.routing ?? null,
-          attempts: attempts
-            .filter((a) => a.paymentId === p.id)
-            .map((a) => ({
-              number: a.attemptNumber,
-              connectionId: a.connectionId,
-              provider: a.provider,
-              reason: a.reason,
-              status: a.status,
-              errorClass: a.errorClass as PaymentOut['attempts'][number]['errorClass'],
-              errorCode: a.errorCode,
-              unifiedCode: a.unifiedCode as PaymentOut['attempts'][number]['unifiedCode'],
-              errorMessage: a.errorMessage,
-              gatewayReference: a.gatewayReference,
-              createdAt: a.createdAt.toISOString(),
-              updatedAt: a.updatedAt.toISOString(),
-            })),
-          refunds: refundRows
-            .filter((x) => x.paymentId === p.id)
-            .map((x) => ({
-              id: x.id,
-              object: 'refund' as const,
-              paymentId: x.paymentId,
-              amount: x.amount,
-              status: x.status,
-              reason: x.reason,
-              failureMessage: x.failureMessage,
-              createdAt: x.createdAt.toISOString(),
-            })),
-          workflowId: workflowId.payment(p.id),
-          createdAt: p.createdAt.toISOString(),
-          updatedAt: p.updatedAt.toISOString(),
-        },
+        toPaymentOut(
+          p,
+          attempts.filter((a) => a.paymentId === p.id),
+          refundRows.filter((x) => x.paymentId === p.id),
+        ),
       ]),
     );
     return ids.map((id) => byId.get(id)).filter((p): p is PaymentOut => p !== undefined);
@@ -349,25 +358,17 @@ export function paymentsRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter
         const key = requireIdempotencyKey(req.get('idempotency-key'));
         const scope = { tenantId: tenant.id, scope: 'payments', key };
         const paymentId = newId('pay');
-        const claim = await db.transaction(async (tx) => {
-          const c = await claimIdempotencyKey(tx, { ...scope, hash: requestHash(body), resourceId: paymentId });
-          if (c.kind === 'new') {
-            await tx.insert(payments).values({
-              id: paymentId,
-              tenantId: tenant.id,
-              amount: body.amount,
-              currency: body.currency,
-              country: body.country,
-              paymentMethodType: body.paymentMethod.type,
-              paymentMethodToken: body.paymentMethod.token,
-              captureMode: body.captureMode,
-              customerId: body.customerId ?? null,
-              description: body.description ?? null,
-              metadata: body.metadata,
-            });
-          }
-          return c;
-        });
+        const m = body.paymentMethod;
+        // The claim and the payment in one statement (one commit); the row comes back as written.
+        const claim = await claimAndInsert<{ status: string; created_at: string | Date; updated_at: string | Date }>(
+          db,
+          { ...scope, hash: requestHash(body), resourceId: paymentId },
+          sql`insert into ${payments} (id, tenant_id, amount, currency, country, payment_method_type, payment_method_token, capture_mode, customer_id, description, metadata)
+            select resource_id, ${tenant.id}, ${body.amount}, ${body.currency}, ${body.country}, ${m.type}, ${m.token}, ${body.captureMode},
+              ${body.customerId ?? null}, ${body.description ?? null}, ${JSON.stringify(body.metadata)}::jsonb
+            from claimed
+            returning status, created_at, updated_at`,
+        );
         if (claim.kind === 'replay' && claim.status !== null) {
           res.setHeader('Idempotent-Replayed', 'true');
           return void res.status(claim.status).json(claim.body);
@@ -393,7 +394,32 @@ export function paymentsRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter
           const replayed = await loadOne(tenant.id, claim.resourceId);
           return void res.status(query.wait && hasOutcome(replayed) ? 200 : 202).json(replayed);
         }
-        const payment = await loadOne(tenant.id, paymentId);
+        const written = (row: { status: string; created_at: string | Date; updated_at: string | Date }): PaymentRow => ({
+          id: paymentId,
+          tenantId: tenant.id,
+          status: row.status,
+          amount: body.amount,
+          currency: body.currency,
+          country: body.country,
+          paymentMethodType: m.type,
+          paymentMethodToken: m.token,
+          captureMode: body.captureMode,
+          customerId: body.customerId ?? null,
+          description: body.description ?? null,
+          metadata: body.metadata,
+          amountCaptured: 0,
+          amountRefunded: 0,
+          connectionId: null,
+          gatewayReference: null,
+          failureCode: null,
+          failureMessage: null,
+          routing: null,
+          createdAt: new Date(row.created_at),
+          updatedAt: new Date(row.updated_at),
+        });
+        // Without wait the answer is the payment as it was written (its run has just been started); with
+        // wait, as the outcome left it.
+        const payment = query.wait ? await loadOne(tenant.id, paymentId) : toPaymentOut(written(claim.row), [], []);
         const status = hasOutcome(payment) ? 200 : 202;
         res.status(status).json(payment);
         // A retry replays the stored answer; one that comes before it is stored (a few ms) takes the
