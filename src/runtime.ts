@@ -140,6 +140,7 @@ export async function startWorkers(runtime: Runtime): Promise<RunningWorkers> {
     },
     workflowBundle,
     taskQueues,
+    ...(env.WORKER_TASK_QUEUES ? { families: env.WORKER_TASK_QUEUES } : {}),
     shutdownGraceSeconds: env.WORKER_SHUTDOWN_GRACE_SECONDS,
     activitySlots: env.WORKER_ACTIVITY_SLOTS ?? 4 * env.DATABASE_POOL_SIZE,
     dataConverter,

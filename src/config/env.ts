@@ -1,5 +1,6 @@
 import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
+import { TASK_QUEUE_FAMILIES, type TaskQueueFamily } from '../shared/task-queues.js';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -149,6 +150,21 @@ export const envSchema = z.object({
    * Unset: 4 x DATABASE_POOL_SIZE, so bookkeeping never queues on the pool past its timeout.
    */
   WORKER_ACTIVITY_SLOTS: z.coerce.number().int().min(1).max(1000).optional(),
+  /**
+   * Worker: the task queues (process families) this process serves, comma-separated, e.g. `erp` for a
+   * deployment of ERP workers of its own. Unset: all of them.
+   */
+  WORKER_TASK_QUEUES: z
+    .string()
+    .transform((v, ctx) => {
+      const names = [...new Set(v.split(',').map((q) => q.trim()).filter(Boolean))];
+      const unknown = names.filter((n) => !(TASK_QUEUE_FAMILIES as readonly string[]).includes(n));
+      if (names.length > 0 && unknown.length === 0) return names as TaskQueueFamily[];
+      const what = unknown.length > 0 ? `unknown task queue ${unknown.map((n) => `"${n}"`).join(', ')}` : 'no task queue named';
+      ctx.addIssue({ code: 'custom', message: `${what}; use some of ${TASK_QUEUE_FAMILIES.join(', ')}, comma-separated` });
+      return z.NEVER;
+    })
+    .optional(),
   /** API: how long in-flight requests may run after SIGTERM before connections are closed. */
   API_SHUTDOWN_TIMEOUT_SECONDS: z.coerce.number().int().min(0).max(3600).default(15),
   /** A workflow bundle built by `npm run build`; without it the worker bundles at start (development). */

@@ -8,6 +8,10 @@ export interface TaskQueues {
   erp: string;
 }
 
+/** The process families a worker can serve, one task queue each (WORKER_TASK_QUEUES picks some). */
+export type TaskQueueFamily = keyof TaskQueues;
+export const TASK_QUEUE_FAMILIES = ['payments', 'connections', 'customers', 'erp'] as const satisfies readonly TaskQueueFamily[];
+
 export const DEFAULT_TASK_QUEUES: TaskQueues = {
   payments: 'switchyard-payments',
   connections: 'switchyard-connections',

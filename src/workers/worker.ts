@@ -10,7 +10,7 @@ import { createPaymentActivities, type PaymentActivityDeps } from '../activities
 import { createReconciliationActivities } from '../activities/payments/reconciliation-activities.js';
 import { createErpActivities, type ErpActivityDeps } from '../activities/erp/erp-activities.js';
 import { createDeadLetterReplayActivities } from '../activities/erp/dead-letter-replay.js';
-import { DEFAULT_TASK_QUEUES, type TaskQueues } from '../shared/task-queues.js';
+import { DEFAULT_TASK_QUEUES, TASK_QUEUE_FAMILIES, type TaskQueueFamily, type TaskQueues } from '../shared/task-queues.js';
 import { signalCustomerSync } from '../temporal/customers/customer-sync.js';
 import { tracingWorkflowInterceptorModule, type Tracing } from '../tracing/tracing.js';
 import { CustomerOutboxRelay } from './customer-outbox-relay.js';
@@ -60,13 +60,15 @@ export interface WorkerSet {
   shutdown(): void;
 }
 
-/** One worker per task queue (concern), sharing one connection and one workflow bundle. */
+/** One worker per task queue (concern) this process serves, sharing one connection and one workflow bundle. */
 export async function createWorkers(opts: {
   connection: NativeConnection;
   namespace: string;
   deps: WorkerDeps;
   workflowBundle: WorkflowBundleOption;
   taskQueues?: TaskQueues;
+  /** The families this process serves (default: all); e.g. only `erp` for a deployment of ERP workers. */
+  families?: readonly TaskQueueFamily[];
   /** After shutdown(), how long in-flight activities may run before they are cancelled (SDK default 0). */
   shutdownGraceSeconds?: number;
   /**
@@ -99,51 +101,40 @@ export async function createWorkers(opts: {
     ...(opts.dataConverter ? { dataConverter: opts.dataConverter } : {}),
     ...(opts.tracing?.clientInterceptors ? { interceptors: opts.tracing.clientInterceptors } : {}),
   });
-  const workers = await Promise.all([
-    Worker.create({
-      ...common,
-      taskQueue: queues.connections,
-      activities: createConnectionActivities(opts.deps),
-    }),
-    Worker.create({
-      ...common,
-      taskQueue: queues.payments,
-      activities: { ...createPaymentActivities(opts.deps), ...createHealthActivities(opts.deps), ...createReconciliationActivities(opts.deps) },
-    }),
-    Worker.create({
-      ...common,
-      taskQueue: queues.customers,
-      activities: createCustomerSyncActivities({
+  const activitiesOf: Record<TaskQueueFamily, () => object> = {
+    connections: () => createConnectionActivities(opts.deps),
+    payments: () => ({ ...createPaymentActivities(opts.deps), ...createHealthActivities(opts.deps), ...createReconciliationActivities(opts.deps) }),
+    customers: () =>
+      createCustomerSyncActivities({
         ...opts.deps,
         customerSignals: (customer, change) => signalCustomerSync(client, queues.customers, customer, change),
       }),
+    erp: () => ({
+      ...createErpActivities({
+        ...opts.deps,
+        erpUrlPolicy: opts.deps.erpUrlPolicy ?? { allowPrivateNetworks: false },
+      }),
+      ...createDeadLetterReplayActivities(opts.deps),
     }),
-    Worker.create({
-      ...common,
-      taskQueue: queues.erp,
-      activities: {
-        ...createErpActivities({
-          ...opts.deps,
-          erpUrlPolicy: opts.deps.erpUrlPolicy ?? { allowPrivateNetworks: false },
-        }),
-        ...createDeadLetterReplayActivities(opts.deps),
-      },
-    }),
-  ]);
+  };
+  const families = opts.families ?? TASK_QUEUE_FAMILIES;
+  const workers = await Promise.all(
+    families.map((family) => Worker.create({ ...common, taskQueue: queues[family], activities: activitiesOf[family]() })),
+  );
   // Workers also relay the customer outbox: the relay lives and dies with the process that syncs.
-  const relay = new CustomerOutboxRelay({ db: opts.deps.db, client, taskQueue: queues.customers });
+  const relay = families.includes('customers') ? new CustomerOutboxRelay({ db: opts.deps.db, client, taskQueue: queues.customers }) : undefined;
   return {
     workers,
     run: async () => {
-      relay.start();
+      relay?.start();
       try {
         await Promise.all(workers.map((w) => w.run()));
       } finally {
-        await relay.stop();
+        await relay?.stop();
       }
     },
     shutdown: () => {
-      void relay.stop();
+      void relay?.stop();
       for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
     },
   };

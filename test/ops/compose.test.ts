@@ -57,10 +57,13 @@ describe('docker-compose.yml', () => {
   it("runs the image's compiled entry points, with settings the config schema knows and accepts", () => {
     const known = new Set(Object.keys(envSchema.shape));
     const own = services.filter(([, s]) => s.build !== undefined);
-    expect(own.map(([n]) => n).sort()).toEqual(['api', 'worker']);
+    expect(own.map(([n]) => n).sort()).toEqual(['api', 'worker', 'worker-erp']);
     for (const [name, s] of own) {
-      const [node, entry] = s.command ?? [];
+      const [node, ...args] = s.command ?? [];
+      const entry = args.at(-1);
       expect(node, name).toBe('node');
+      // Between node and the entry point: only V8 heap sizing (docs/operations.md, Worker memory).
+      for (const flag of args.slice(0, -1)) expect(flag, `${name}: node flag`).toMatch(/^--max-old-space-size=\d+$/);
       expect(entry, name).toMatch(/^dist\/.+\.js$/);
       // The compiled file comes from this source file.
       expect(existsSync(entry!.replace(/^dist\//, 'src/').replace(/\.js$/, '.ts')), `${name}: ${entry}`).toBe(true);

@@ -24,9 +24,17 @@ describe('parseEnv', () => {
     [{ CREDENTIALS_KEYS: 'k1:short' }, 'CREDENTIALS_KEYS'],
     [{ TEMPORAL_TLS: 'maybe' }, 'TEMPORAL_TLS'],
     [{ ADMIN_TOKEN: 'short' }, 'ADMIN_TOKEN'],
+    [{ WORKER_TASK_QUEUES: 'erp,invoices' }, 'WORKER_TASK_QUEUES'],
+    [{ WORKER_TASK_QUEUES: ' , ' }, 'WORKER_TASK_QUEUES'],
   ])('names the bad variable: %o', (source, name) => {
     expect(() => parseEnv(source)).toThrow(ConfigError);
     expect(() => parseEnv(source)).toThrow(new RegExp(`${name}:`));
+  });
+
+  it('reads the task queues a worker serves, without repeats', () => {
+    expect(parseEnv({ WORKER_TASK_QUEUES: 'erp, customers,erp' }).WORKER_TASK_QUEUES).toEqual(['erp', 'customers']);
+    expect(parseEnv({}).WORKER_TASK_QUEUES).toBeUndefined();
+    expect(() => parseEnv({ WORKER_TASK_QUEUES: 'erp,invoices' })).toThrow(/payments, connections, customers, erp/);
   });
 
   it('requireSettings names what is missing', () => {
