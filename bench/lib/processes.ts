@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /** A child process of the benchmark (API, worker, baseline worker) with its resident memory. */
 export interface BenchProcess {
@@ -7,20 +7,57 @@ export interface BenchProcess {
   child: ChildProcess;
   /** Resident set size in MB, read from /proc (Linux). */
   rssMb(): number;
+  /** The kernel's high-water mark of the resident set (VmHWM) in MB: the peak since the process started. */
+  peakRssMb(): number;
+  /** CPU time (user + system) the process has used so far, in seconds, from /proc (Linux). */
+  cpuSeconds(): number;
   stop(): Promise<void>;
 }
 
-/** Starts `node --import tsx <entry>` and resolves once its output matches `ready`. */
-export async function startProcess(name: string, entry: string, env: Record<string, string>, ready: RegExp, timeoutMs = 180_000): Promise<BenchProcess> {
+/** The field `name` (kB) of /proc/<pid>/status in MB. */
+function statusMb(pid: number | undefined, name: string): number {
+  try {
+    const kb = new RegExp(`${name}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return kb ? Math.round(Number(kb) / 1024) : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** Clock ticks a second of /proc/<pid>/stat (USER_HZ: 100 on every Linux Node supports). */
+const CLOCK_TICKS = 100;
+
+/**
+ * Starts `node --import tsx <entry>` for a TypeScript entry, or plain `node <entry>` for compiled
+ * JavaScript (`dist/...js`, as production runs it: no tsx, and no NODE_OPTIONS inherited from the
+ * benchmark), and resolves once its output matches `ready`.
+ */
+export async function startProcess(
+  name: string,
+  entry: string,
+  env: Record<string, string>,
+  ready: RegExp,
+  timeoutMs = 180_000,
+  /** Flags for node itself, before the entry (e.g. V8 heap sizing, as a deployment sets it). */
+  nodeArgs: string[] = [],
+): Promise<BenchProcess> {
   // BENCH_CPU_PROFILE_DIR=<dir> writes a V8 CPU profile of each process there when it exits.
-  const profile = process.env.BENCH_CPU_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROFILE_DIR}`] : [];
-  const child = spawn(process.execPath, [...profile, '--import', 'tsx', entry], {
-    env: { ...process.env, ...env },
+  const profile = process.env.BENCH_CPU_PROFILE_DIR
+    ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROFILE_DIR}`]
+    : [];
+  const compiled = entry.endsWith('.js');
+  const inherited: Record<string, string | undefined> = { ...process.env };
+  if (compiled) delete inherited.NODE_OPTIONS;
+  const child = spawn(process.execPath, [...profile, ...nodeArgs, ...(compiled ? [] : ['--import', 'tsx']), entry], {
+    env: { ...inherited, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${name} not ready after ${timeoutMs} ms:\n${output.slice(-2000)}`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`${name} not ready after ${timeoutMs} ms:\n${output.slice(-2000)}`)),
+      timeoutMs,
+    );
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
       if (output.length > 100_000) output = output.slice(-50_000);
@@ -43,14 +80,9 @@ export async function startProcess(name: string, entry: string, env: Record<stri
   return {
     name,
     child,
-    rssMb: () => {
-      try {
-        const kb = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1];
-        return kb ? Math.round(Number(kb) / 1024) : Number.NaN;
-      } catch {
-        return Number.NaN;
-      }
-    },
+    rssMb: () => statusMb(child.pid, 'VmRSS'),
+    peakRssMb: () => statusMb(child.pid, 'VmHWM'),
+    cpuSeconds: () => (child.pid === undefined ? Number.NaN : cpuSecondsOf(child.pid)),
     stop: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null) return resolve();
@@ -61,5 +93,68 @@ export async function startProcess(name: string, entry: string, env: Record<stri
         });
         child.kill('SIGTERM');
       }),
+  };
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux); NaN when unreadable. */
+export function cpuSecondsOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may contain spaces): utime and stime are the 12th and 13th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** Pids whose command line matches `pattern` (Linux /proc); `parent` limits it to that process's children. */
+export function pidsMatching(pattern: RegExp, parent?: number): number[] {
+  const pids: number[] = [];
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
+  } catch {
+    return pids;
+  }
+  for (const entry of entries) {
+    try {
+      if (!pattern.test(readFileSync(`/proc/${entry}/cmdline`, 'utf8').replace(/\0/g, ' '))) continue;
+      if (
+        parent !== undefined &&
+        Number(readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]?.split(' ')[1]) !== parent
+      )
+        continue;
+      pids.push(Number(entry));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return pids;
+}
+
+/**
+ * CPU used by named groups of processes between two readings: `start()` then `stop()` gives CPU
+ * seconds per group. A group is a function so its pids are looked up at each reading (database
+ * backends come and go); a process that exits between the readings is left out of its group.
+ */
+export function cpuMeter(groups: Record<string, () => number[]>): {
+  start(): void;
+  stop(): Record<string, number>;
+} {
+  let before = new Map<number, number>();
+  const read = () =>
+    new Map(Object.values(groups).flatMap((pids) => pids().map((pid) => [pid, cpuSecondsOf(pid)] as const)));
+  return {
+    start: () => {
+      before = read();
+    },
+    stop: () => {
+      const out: Record<string, number> = {};
+      for (const [name, pids] of Object.entries(groups)) {
+        out[name] = pids().reduce((sum, pid) => sum + (cpuSecondsOf(pid) - (before.get(pid) ?? 0)), 0);
+      }
+      return out;
+    },
   };
 }

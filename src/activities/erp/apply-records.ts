@@ -5,7 +5,12 @@
  */
 import { createHash } from 'node:crypto';
 import { newId } from '../../db/ids.js';
-import { upsertRecords, type DbTransaction } from '../../db/queries/erp-catalog.js';
+import {
+  prepareUpsert,
+  writeUpsert,
+  type DbTransaction,
+  type PreparedUpsert,
+} from '../../db/queries/erp-catalog.js';
 import { erpDeadLetters, type ErpRunCounts } from '../../db/tables/erp.js';
 import type { EntityRecords, ErpEntity } from '../../domain/erp/entities.js';
 import type { CompiledMapping } from '../../domain/erp/mapping.js';
@@ -29,16 +34,24 @@ export function addCounts(a: ErpRunCounts, b: ErpRunCounts): ErpRunCounts {
 
 type Target = { tenantId: string; integrationId: string; runId: string };
 
-/** A page mapped and validated, not yet written: pure CPU, so it may be prepared while another page commits. */
+/**
+ * A page mapped, validated and turned into its upsert, not yet written: pure CPU, so it may be
+ * prepared while another page commits (holding the upsert's arrays, not the mapped records).
+ */
 export interface MappedBatch<E extends ErpEntity = ErpEntity> {
   entity: E;
   read: number;
-  valid: EntityRecords[E][];
+  valid: number;
+  upsert: PreparedUpsert<E>;
   dead: (typeof erpDeadLetters.$inferInsert)[];
 }
 
 /** Maps and validates records; the invalid ones become dead letters with their raw row. */
-export function mapRecords<E extends ErpEntity>(target: Target, mapping: CompiledMapping<E>, records: unknown[]): MappedBatch<E> {
+export function mapRecords<E extends ErpEntity>(
+  target: Target,
+  mapping: CompiledMapping<E>,
+  records: unknown[],
+): MappedBatch<E> {
   const valid: EntityRecords[E][] = [];
   const dead: (typeof erpDeadLetters.$inferInsert)[] = [];
   for (const raw of records) {
@@ -56,14 +69,24 @@ export function mapRecords<E extends ErpEntity>(target: Target, mapping: Compile
       });
     }
   }
-  return { entity: mapping.entity, read: records.length, valid, dead };
+  return {
+    entity: mapping.entity,
+    read: records.length,
+    valid: valid.length,
+    upsert: prepareUpsert(mapping.entity, valid),
+    dead,
+  };
 }
 
 /** Writes a mapped batch in the caller's transaction: one upsert of the valid records, the dead letters. */
-export async function writeMapped<E extends ErpEntity>(tx: DbTransaction, target: Target, batch: MappedBatch<E>): Promise<ErpRunCounts> {
-  const { upserted, unchanged } = await upsertRecords(tx, batch.entity, target.tenantId, target.integrationId, batch.valid);
+export async function writeMapped<E extends ErpEntity>(
+  tx: DbTransaction,
+  target: Target,
+  batch: MappedBatch<E>,
+): Promise<ErpRunCounts> {
+  const { upserted, unchanged } = await writeUpsert(tx, batch.upsert, target.tenantId, target.integrationId);
   if (batch.dead.length > 0) await tx.insert(erpDeadLetters).values(batch.dead);
-  return { read: batch.read, valid: batch.valid.length, invalid: batch.dead.length, upserted, unchanged };
+  return { read: batch.read, valid: batch.valid, invalid: batch.dead.length, upserted, unchanged };
 }
 
 export async function applyRecords<E extends ErpEntity>(

@@ -29,27 +29,50 @@ export const CATALOG: Record<ErpEntity, EntityTable> = {
     tenant: catalogProducts.tenantId,
     key: [catalogProducts.sku],
     values: [catalogProducts.name, catalogProducts.description, catalogProducts.active],
-    present: (r) => ({ sku: r.sku, name: r.name, description: r.description, active: r.active, updatedAt: iso(r.updatedAt) }),
+    present: (r) => ({
+      sku: r.sku,
+      name: r.name,
+      description: r.description,
+      active: r.active,
+      updatedAt: iso(r.updatedAt),
+    }),
   },
   prices: {
     table: catalogPrices,
     tenant: catalogPrices.tenantId,
     key: [catalogPrices.sku, catalogPrices.priceList, catalogPrices.currency],
     values: [catalogPrices.amountMinor],
-    present: (r) => ({ sku: r.sku, priceList: r.priceList, currency: r.currency, amountMinor: r.amountMinor, updatedAt: iso(r.updatedAt) }),
+    present: (r) => ({
+      sku: r.sku,
+      priceList: r.priceList,
+      currency: r.currency,
+      amountMinor: r.amountMinor,
+      updatedAt: iso(r.updatedAt),
+    }),
   },
   inventory: {
     table: catalogInventory,
     tenant: catalogInventory.tenantId,
     key: [catalogInventory.sku, catalogInventory.warehouse],
     values: [catalogInventory.quantity],
-    present: (r) => ({ sku: r.sku, warehouse: r.warehouse, quantity: r.quantity, updatedAt: iso(r.updatedAt) }),
+    present: (r) => ({
+      sku: r.sku,
+      warehouse: r.warehouse,
+      quantity: r.quantity,
+      updatedAt: iso(r.updatedAt),
+    }),
   },
   orders: {
     table: catalogOrders,
     tenant: catalogOrders.tenantId,
     key: [catalogOrders.number],
-    values: [catalogOrders.status, catalogOrders.currency, catalogOrders.totalMinor, catalogOrders.lines, catalogOrders.orderedAt],
+    values: [
+      catalogOrders.status,
+      catalogOrders.currency,
+      catalogOrders.totalMinor,
+      catalogOrders.lines,
+      catalogOrders.orderedAt,
+    ],
     present: (r) => ({
       number: r.number,
       status: r.status,
@@ -99,14 +122,30 @@ function upsertPlan(t: EntityTable): UpsertPlan {
   const sent = [...t.key, ...t.values];
   const columns = sent.map((c) => ({ prop: propOf(c), arrayType: `${c.getSQLType()}[]` }));
   const names = sql.join(sent.map(column), sql`, `);
-  const current = sql.join(t.values.map((c) => sql`${t.table}.${column(c)}`), sql`, `);
-  const incoming = sql.join(t.values.map((c) => sql`excluded.${column(c)}`), sql`, `);
-  const set = sql.join([...t.values.map((c) => sql`${column(c)} = excluded.${column(c)}`), sql`integration_id = excluded.integration_id`, sql`updated_at = now()`], sql`, `);
+  const current = sql.join(
+    t.values.map((c) => sql`${t.table}.${column(c)}`),
+    sql`, `,
+  );
+  const incoming = sql.join(
+    t.values.map((c) => sql`excluded.${column(c)}`),
+    sql`, `,
+  );
+  const set = sql.join(
+    [
+      ...t.values.map((c) => sql`${column(c)} = excluded.${column(c)}`),
+      sql`integration_id = excluded.integration_id`,
+      sql`updated_at = now()`,
+    ],
+    sql`, `,
+  );
   const conflict = sql.join([t.tenant, ...t.key].map(column), sql`, `);
   return {
     columns,
     statement: (tenantId, integrationId, arrays) => {
-      const unnest = sql.join(arrays.map((a, i) => sql`${a}::${sql.raw(columns[i]!.arrayType)}`), sql`, `);
+      const unnest = sql.join(
+        arrays.map((a, i) => sql`${a}::${sql.raw(columns[i]!.arrayType)}`),
+        sql`, `,
+      );
       // Only rows whose values differ are written (and get a new updated_at). The command tag counts
       // inserted and updated rows, not the skipped ones: no RETURNING needed to know how many.
       return sql`insert into ${t.table} (tenant_id, integration_id, updated_at, ${names})
@@ -120,11 +159,65 @@ function upsertPlan(t: EntityTable): UpsertPlan {
 const PLANS = new Map<ErpEntity, UpsertPlan>();
 
 /**
- * Upserts records in one statement: `INSERT … SELECT FROM unnest(arrays) ON CONFLICT DO UPDATE …
- * WHERE (values) IS DISTINCT FROM excluded`, so an unchanged row is neither written nor given a new
- * updated_at. Within a batch the last record of a key wins (Postgres refuses to update one row twice
- * in a statement).
+ * A batch of records turned into what its upsert sends (one array literal per column), deduplicated
+ * by natural key: pure CPU, so a page can be prepared while the one before it commits, and what waits
+ * for the commit is a few strings rather than thousands of record objects (which would outlive young
+ * collections and be promoted to the old generation, to wait there for the next full collection).
  */
+export interface PreparedUpsert<E extends ErpEntity = ErpEntity> {
+  entity: E;
+  /** Records given (before deduplication): `unchanged` is counted against this. */
+  records: number;
+  /** Array literals, one per column of the entity's upsert plan; empty for no records. */
+  arrays: string[];
+}
+
+function planOf(entity: ErpEntity): UpsertPlan {
+  let plan = PLANS.get(entity);
+  if (!plan) PLANS.set(entity, (plan = upsertPlan(CATALOG[entity])));
+  return plan;
+}
+
+/** Within a batch the last record of a key wins (Postgres refuses to update one row twice in a statement). */
+export function prepareUpsert<E extends ErpEntity>(
+  entity: E,
+  records: EntityRecords[E][],
+): PreparedUpsert<E> {
+  if (records.length === 0) return { entity, records: 0, arrays: [] };
+  const byKey = new Map<string, EntityRecords[E]>();
+  for (const r of records) byKey.set(naturalKey(entity, r), r);
+  const unique = [...byKey.values()] as unknown as Record<string, unknown>[];
+  return {
+    entity,
+    records: records.length,
+    arrays: planOf(entity).columns.map(({ prop }) => arrayLiteral(unique.map((r) => r[prop]))),
+  };
+}
+
+/**
+ * Writes a prepared batch in one statement: `INSERT … SELECT FROM unnest(arrays) ON CONFLICT DO
+ * UPDATE … WHERE (values) IS DISTINCT FROM excluded`, so an unchanged row is neither written nor
+ * given a new updated_at.
+ */
+export async function writeUpsert(
+  db: Db | Tx,
+  prepared: PreparedUpsert,
+  tenantId: string,
+  integrationId: string | null,
+): Promise<{ upserted: number; unchanged: number }> {
+  if (prepared.records === 0) return { upserted: 0, unchanged: 0 };
+  const statement = planOf(prepared.entity).statement(tenantId, integrationId, prepared.arrays);
+  // The command tag's row count (`INSERT 0 <n>`): `count` from postgres.js, `affectedRows` from PGlite.
+  const result = (await (db as Db).execute(statement)) as unknown as {
+    count?: number;
+    affectedRows?: number;
+  };
+  const written = result.count ?? result.affectedRows;
+  if (typeof written !== 'number') throw new Error('the database driver gave no row count for the upsert');
+  return { upserted: written, unchanged: prepared.records - written };
+}
+
+/** Upserts records in one statement (prepareUpsert, then writeUpsert). */
 export async function upsertRecords<E extends ErpEntity>(
   db: Db | Tx,
   entity: E,
@@ -132,18 +225,7 @@ export async function upsertRecords<E extends ErpEntity>(
   integrationId: string | null,
   records: EntityRecords[E][],
 ): Promise<{ upserted: number; unchanged: number }> {
-  if (records.length === 0) return { upserted: 0, unchanged: 0 };
-  let plan = PLANS.get(entity);
-  if (!plan) PLANS.set(entity, (plan = upsertPlan(CATALOG[entity])));
-  const byKey = new Map<string, EntityRecords[E]>();
-  for (const r of records) byKey.set(naturalKey(entity, r), r);
-  const unique = [...byKey.values()] as unknown as Record<string, unknown>[];
-  const arrays = plan.columns.map(({ prop }) => arrayLiteral(unique.map((r) => r[prop])));
-  // The command tag's row count (`INSERT 0 <n>`): `count` from postgres.js, `affectedRows` from PGlite.
-  const result = (await (db as Db).execute(plan.statement(tenantId, integrationId, arrays))) as unknown as { count?: number; affectedRows?: number };
-  const written = result.count ?? result.affectedRows;
-  if (typeof written !== 'number') throw new Error('the database driver gave no row count for the upsert');
-  return { upserted: written, unchanged: records.length - written };
+  return writeUpsert(db, prepareUpsert(entity, records), tenantId, integrationId);
 }
 
 /** One page of an entity's catalog, ordered by natural key; `cursor` is the last key of the previous page. */
@@ -163,11 +245,21 @@ export async function listCatalog(
     } catch {
       throw new InvalidCursorError();
     }
-    if (!Array.isArray(values) || values.length !== t.key.length || !values.every((v) => typeof v === 'string')) {
+    if (
+      !Array.isArray(values) ||
+      values.length !== t.key.length ||
+      !values.every((v) => typeof v === 'string')
+    ) {
       throw new InvalidCursorError();
     }
     // Row-value comparison: the keys after the cursor in (k1, k2, …) order.
-    after = sql`(${sql.join(t.key.map((c) => sql`${t.table}.${column(c)}`), sql`, `)}) > (${sql.join(values.map((v) => sql`${v}`), sql`, `)})`;
+    after = sql`(${sql.join(
+      t.key.map((c) => sql`${t.table}.${column(c)}`),
+      sql`, `,
+    )}) > (${sql.join(
+      values.map((v) => sql`${v}`),
+      sql`, `,
+    )})`;
   }
   const rows = (await db
     .select()
