@@ -1,4 +1,3 @@
-import { Context } from '@temporalio/activity';
 import { and, asc, eq, gt, inArray, isNull, sql } from 'drizzle-orm';
 import { rowsOf } from '../../db/client.js';
 import { newId } from '../../db/ids.js';
@@ -15,37 +14,8 @@ import type {
   LocalCustomerChange,
   RemoteCustomerChange,
 } from '../../shared/customer-messages.js';
+import { beating } from '../heartbeat.js';
 import { toFailure, type ConnectedAdapter, type CustomerSyncDeps } from './customer-sync-adapters.js';
-
-/** The activity's context, or undefined when called outside an activity (a direct call in a script). */
-function activityContext(): Context | undefined {
-  try {
-    return Context.current();
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * Runs `work` heartbeating every few seconds, also while it waits for the connection's throttle.
- * Every heartbeat carries the progress `work` last reported, and `work` starts from the progress of
- * the previous attempt when there is one: a killed worker's batches are not redone, nor counted twice.
- */
-async function beating<P>(start: P, work: (from: P, report: (progress: P) => void) => Promise<P>): Promise<P> {
-  const ctx = activityContext();
-  let progress = (ctx?.info.heartbeatDetails as P | undefined) ?? start;
-  const beat = () => ctx?.heartbeat(progress);
-  beat();
-  const timer = setInterval(beat, 3_000);
-  try {
-    return await work(progress, (p) => {
-      progress = p;
-      beat();
-    });
-  } finally {
-    clearInterval(timer);
-  }
-}
 
 /**
  * A page activity goes on for about this long, reporting its progress after every batch, then hands

@@ -9,6 +9,7 @@ import { erpDeadLetters } from '../../db/tables/erp.js';
 import { ERP_ENTITIES, type ErpEntity } from '../../domain/erp/entities.js';
 import { ErpFailureType } from '../../domain/erp/failures.js';
 import type { ErpDeadLetterReplayInput, ErpDeadLetterReplayResult } from '../../shared/erp-messages.js';
+import { beating } from '../heartbeat.js';
 import { addCounts, applyRecords, ZERO_COUNTS } from './apply-records.js';
 import { findIntegration, mappingOf, type IntegrationRow } from './integration-store.js';
 
@@ -40,51 +41,55 @@ export function createDeadLetterReplayActivities(deps: { db: Db }) {
           `integration ${input.integrationId} is gone`,
           ErpFailureType.IntegrationGone,
         );
-      return db.transaction(async (tx) => {
-        const letters = await tx
-          .select()
-          .from(erpDeadLetters)
-          .where(
-            and(
-              eq(erpDeadLetters.integrationId, integration.id),
-              eq(erpDeadLetters.status, 'open'),
-              input.ids ? inArray(erpDeadLetters.id, input.ids) : undefined,
-            ),
-          )
-          .orderBy(asc(erpDeadLetters.createdAt), asc(erpDeadLetters.id))
-          .limit(REPLAY_LIMIT)
-          .for('update');
-        let counts = ZERO_COUNTS;
-        let replayed = 0;
-        for (const entity of ERP_ENTITIES) {
-          const batch = letters.filter((l) => l.entity === entity);
-          if (batch.length === 0) continue;
-          const mapping = compiledMapping(integration, entity);
-          if (!mapping) continue;
-          for (const letter of batch) {
-            const result = mapping.map(letter.raw);
-            if (!result.ok) {
+      // Heartbeats say the worker is alive while the transaction runs (or waits on locks): a killed
+      // worker's replay is retried after the heartbeat timeout, not the 5-minute start-to-close.
+      return beating(null, () =>
+        db.transaction(async (tx) => {
+          const letters = await tx
+            .select()
+            .from(erpDeadLetters)
+            .where(
+              and(
+                eq(erpDeadLetters.integrationId, integration.id),
+                eq(erpDeadLetters.status, 'open'),
+                input.ids ? inArray(erpDeadLetters.id, input.ids) : undefined,
+              ),
+            )
+            .orderBy(asc(erpDeadLetters.createdAt), asc(erpDeadLetters.id))
+            .limit(REPLAY_LIMIT)
+            .for('update');
+          let counts = ZERO_COUNTS;
+          let replayed = 0;
+          for (const entity of ERP_ENTITIES) {
+            const batch = letters.filter((l) => l.entity === entity);
+            if (batch.length === 0) continue;
+            const mapping = compiledMapping(integration, entity);
+            if (!mapping) continue;
+            for (const letter of batch) {
+              const result = mapping.map(letter.raw);
+              if (!result.ok) {
+                await tx
+                  .update(erpDeadLetters)
+                  .set({ errors: result.errors })
+                  .where(eq(erpDeadLetters.id, letter.id));
+                continue;
+              }
+              const target = {
+                tenantId: integration.tenantId,
+                integrationId: integration.id,
+                runId: letter.runId,
+              };
+              counts = addCounts(counts, await applyRecords(tx, target, mapping, [letter.raw]));
+              replayed += 1;
               await tx
                 .update(erpDeadLetters)
-                .set({ errors: result.errors })
+                .set({ status: 'replayed', replayedAt: new Date() })
                 .where(eq(erpDeadLetters.id, letter.id));
-              continue;
             }
-            const target = {
-              tenantId: integration.tenantId,
-              integrationId: integration.id,
-              runId: letter.runId,
-            };
-            counts = addCounts(counts, await applyRecords(tx, target, mapping, [letter.raw]));
-            replayed += 1;
-            await tx
-              .update(erpDeadLetters)
-              .set({ status: 'replayed', replayedAt: new Date() })
-              .where(eq(erpDeadLetters.id, letter.id));
           }
-        }
-        return { replayed, stillInvalid: letters.length - replayed, counts };
-      });
+          return { replayed, stillInvalid: letters.length - replayed, counts };
+        }),
+      );
     },
   };
 }
