@@ -11,6 +11,9 @@
  *   one statement.
  * The bench connections set maxRequestsPerSecond 1000, so the per-connection throttle does not cap
  * what is measured. Small shared machine: compare the figures of one run, not across runs.
+ * Each latency round also reports its throughput (changes over the time from the first send to the
+ * last arrival) and the CPU each process used per change (Linux /proc): at a rate the machine cannot
+ * keep up with, the latency only measures the backlog, and the CPU figures say where the time goes.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -20,7 +23,7 @@ import postgres from 'postgres';
 import Stripe from 'stripe';
 import { startStripeEmulator } from '../emulators/stripe/index.js';
 import { startTemporalDevServer } from '../src/dev/temporal-dev-server.js';
-import { startProcess, type BenchProcess } from './lib/processes.js';
+import { cpuMeter, pidsMatching, startProcess, type BenchProcess } from './lib/processes.js';
 import { summarize, type Summary } from './lib/stats.js';
 
 /** Empty: no latency rounds (the import only). */
@@ -82,10 +85,25 @@ export async function runCustomersBench(): Promise<void> {
       NODE_ENV: 'production',
     };
     log('starting the worker and the API as separate processes');
-    processes.push(await startProcess('worker', 'src/workers/main.ts', { ...common, LOG_LEVEL: 'info' }, /worker running/));
-    processes.push(await startProcess('api', 'src/api/main.ts', { ...common, ADMIN_TOKEN: adminToken, PORT: String(API_PORT), LOG_LEVEL: 'info' }, /api listening/));
+    processes.push(
+      await startProcess('worker', 'src/workers/main.ts', { ...common, LOG_LEVEL: 'info' }, /worker running/),
+    );
+    processes.push(
+      await startProcess(
+        'api',
+        'src/api/main.ts',
+        { ...common, ADMIN_TOKEN: adminToken, PORT: String(API_PORT), LOG_LEVEL: 'info' },
+        /api listening/,
+      ),
+    );
     const apiUrl = `http://127.0.0.1:${API_PORT}`;
-    const call = async <T>(token: string, method: string, route: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> => {
+    const call = async <T>(
+      token: string,
+      method: string,
+      route: string,
+      body?: unknown,
+      headers: Record<string, string> = {},
+    ): Promise<T> => {
       const res = await fetch(`${apiUrl}${route}`, {
         method,
         headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...headers },
@@ -95,21 +113,79 @@ export async function runCustomersBench(): Promise<void> {
       if (!res.ok) throw new Error(`${method} ${route} answered ${res.status}: ${JSON.stringify(json)}`);
       return json;
     };
-    const sdkFor = (key: string) => new Stripe(key, { host: '127.0.0.1', port: stripe.port, protocol: 'http', maxNetworkRetries: 0, telemetry: false });
+    const sdkFor = (key: string) =>
+      new Stripe(key, {
+        host: '127.0.0.1',
+        port: stripe.port,
+        protocol: 'http',
+        maxNetworkRetries: 0,
+        telemetry: false,
+      });
 
     /** A tenant whose own emulated Stripe account syncs customers (webhooks to the API). */
     const syncTenant = async (name: string, enabled: boolean) => {
-      const { apiKey, tenant } = await call<{ apiKey: string; tenant: { id: string } }>(adminToken, 'POST', '/v1/tenants', { name });
+      const { apiKey, tenant } = await call<{ apiKey: string; tenant: { id: string } }>(
+        adminToken,
+        'POST',
+        '/v1/tenants',
+        { name },
+      );
       const secretKey = `sk_test_${randomUUID().replace(/-/g, '')}`;
       const sdk = sdkFor(secretKey);
       const settings = { customerSync: { enabled, maxRequestsPerSecond: 1000 } };
-      const conn = await call<{ id: string }>(apiKey, 'POST', '/v1/connections', { provider: 'stripe', code: 'stripe', name: 'Stripe', credentials: { secretKey }, settings });
-      const endpoint = await sdk.webhookEndpoints.create({ url: `${apiUrl}/v1/webhooks/${conn.id}`, enabled_events: ['customer.created', 'customer.updated', 'customer.deleted'] });
-      await call(apiKey, 'PATCH', `/v1/connections/${conn.id}`, { credentials: { secretKey, webhookSecret: endpoint.secret } });
+      const conn = await call<{ id: string }>(apiKey, 'POST', '/v1/connections', {
+        provider: 'stripe',
+        code: 'stripe',
+        name: 'Stripe',
+        credentials: { secretKey },
+        settings,
+      });
+      const endpoint = await sdk.webhookEndpoints.create({
+        url: `${apiUrl}/v1/webhooks/${conn.id}`,
+        enabled_events: ['customer.created', 'customer.updated', 'customer.deleted'],
+      });
+      await call(apiKey, 'PATCH', `/v1/connections/${conn.id}`, {
+        credentials: { secretKey, webhookSecret: endpoint.secret },
+      });
       return { apiKey, tenantId: tenant.id, connectionId: conn.id, secretKey, sdk };
     };
 
-    const latency: { direction: string; rate: number; n: number; summary: Summary }[] = [];
+    const latency: {
+      direction: string;
+      rate: number;
+      n: number;
+      summary: Summary;
+      perSecond: number;
+      cpuMsPerChange: Record<string, number>;
+    }[] = [];
+    const [worker, api] = processes;
+    const temporalPort = temporalServer.address.split(':').at(-1);
+    const cpu = cpuMeter({
+      worker: () => [worker!.child.pid!],
+      api: () => [api!.child.pid!],
+      temporalServer: () => pidsMatching(new RegExp(`temporal.* start-dev .*--port ${temporalPort} `)),
+      postgres: () => pidsMatching(new RegExp(`^postgres: .*${dbName} `)),
+      'bench (emulator, clients)': () => [process.pid],
+    });
+    const record = (
+      direction: string,
+      rate: number,
+      n: number,
+      latenciesMs: number[],
+      firstSent: number,
+      lastArrival: number,
+      cpuSeconds: Record<string, number>,
+    ) =>
+      latency.push({
+        direction,
+        rate,
+        n,
+        summary: summarize(latenciesMs),
+        perSecond: Math.round((n / (lastArrival - firstSent)) * 1000 * 10) / 10,
+        cpuMsPerChange: Object.fromEntries(
+          Object.entries(cpuSeconds).map(([k, v]) => [k, Math.round((v / n) * 1000 * 10) / 10]),
+        ),
+      });
     // A first round at 10/s warms both processes up (workflow caches, connection pools); it is not reported.
     const rounds = RATES.length > 0 ? [[10, false] as const, ...RATES.map((r) => [r, true] as const)] : [];
     for (const [rate, keep] of rounds) {
@@ -120,22 +196,55 @@ export async function runCustomersBench(): Promise<void> {
 
       log(`local → Stripe: ${n} creates at ${rate}/s`);
       const sent = new Map<string, number>();
+      cpu.start();
+      const localStart = Date.now();
       await atRate(n, rate, async (i) => {
         const t0 = Date.now();
-        const c = await call<{ id: string }>(t.apiKey, 'POST', '/v1/customers', { email: `l${rate}-${i}@bench.test`, name: `Local ${i}` }, { 'idempotency-key': randomUUID() });
+        const c = await call<{ id: string }>(
+          t.apiKey,
+          'POST',
+          '/v1/customers',
+          { email: `l${rate}-${i}@bench.test`, name: `Local ${i}` },
+          { 'idempotency-key': randomUUID() },
+        );
         sent.set(c.id, t0);
       });
       const arrivals = await until('every create at Stripe', async () => {
-        const creates = stripe.requests().filter((r) => r.account === t.secretKey && r.method === 'POST' && r.path === '/v1/customers' && r.status === 200);
-        const byCustomer = new Map(creates.map((r) => [r.idempotencyKey?.split('-v')[0] ?? '', Date.parse(r.at)]));
+        const creates = stripe
+          .requests()
+          .filter(
+            (r) =>
+              r.account === t.secretKey &&
+              r.method === 'POST' &&
+              r.path === '/v1/customers' &&
+              r.status === 200,
+          );
+        const byCustomer = new Map(
+          creates.map((r) => [r.idempotencyKey?.split('-v')[0] ?? '', Date.parse(r.at)]),
+        );
         return [...sent.keys()].every((id) => byCustomer.has(id)) ? byCustomer : undefined;
       });
-      if (keep) latency.push({ direction: 'local → Stripe', rate, n, summary: summarize([...sent].map(([id, t0]) => arrivals.get(id)! - t0)) });
+      // The echoes of these creates (webhooks the API acknowledges without a signal) are part of their cost.
       await stripe.webhooksIdle();
+      const localCpu = cpu.stop();
+      if (keep) {
+        const latencies = [...sent].map(([id, t0]) => arrivals.get(id)! - t0);
+        record(
+          'local → Stripe',
+          rate,
+          n,
+          latencies,
+          localStart,
+          Math.max(...[...sent.keys()].map((id) => arrivals.get(id)!)),
+          localCpu,
+        );
+      }
       await sleep(2000);
 
       log(`Stripe → local: ${n} creates at the emulator at ${rate}/s`);
       const made = new Map<string, number>();
+      cpu.start();
+      const remoteStart = Date.now();
       await atRate(n, rate, async (i) => {
         const email = `r${rate}-${i}@bench.test`;
         const t0 = Date.now();
@@ -143,10 +252,24 @@ export async function runCustomersBench(): Promise<void> {
         made.set(email, t0);
       });
       const rows = await until('every local row', async () => {
-        const found = await sql<{ email: string; created_at: Date }[]>`select email, created_at from customers where tenant_id = ${t.tenantId} and email like ${`r${rate}-%`}`;
+        const found = await sql<
+          { email: string; created_at: Date }[]
+        >`select email, created_at from customers where tenant_id = ${t.tenantId} and email like ${`r${rate}-%`}`;
         return found.length >= n ? found : undefined;
       });
-      if (keep) latency.push({ direction: 'Stripe → local', rate, n, summary: summarize(rows.map((r) => r.created_at.getTime() - made.get(r.email)!)) });
+      const remoteCpu = cpu.stop();
+      if (keep) {
+        const latencies = rows.map((r) => r.created_at.getTime() - made.get(r.email)!);
+        record(
+          'Stripe → local',
+          rate,
+          n,
+          latencies,
+          remoteStart,
+          Math.max(...rows.map((r) => r.created_at.getTime())),
+          remoteCpu,
+        );
+      }
     }
 
     log(`import: seeding ${IMPORT_N} customers in two emulated accounts`);
@@ -158,7 +281,14 @@ export async function runCustomersBench(): Promise<void> {
       [imp.secretKey, 'imp'],
       [baseKey, 'base'],
     ] as const) {
-      stripe.seedCustomers(key, Array.from({ length: IMPORT_N }, (_, i) => ({ email: `${prefix}${i}@bench.test`, name: `Imported ${i}`, metadata: { n: String(i) } })));
+      stripe.seedCustomers(
+        key,
+        Array.from({ length: IMPORT_N }, (_, i) => ({
+          email: `${prefix}${i}@bench.test`,
+          name: `Imported ${i}`,
+          metadata: { n: String(i) },
+        })),
+      );
     }
 
     log('import: raw baseline (SDK list 100 a page, one insert per page)');
@@ -174,13 +304,19 @@ export async function runCustomersBench(): Promise<void> {
 
     log('import: Switchyard backfill (turning sync on)');
     const s0 = Date.now();
-    await call(imp.apiKey, 'PATCH', `/v1/connections/${imp.connectionId}`, { settings: { customerSync: { enabled: true, maxRequestsPerSecond: 1000 } } });
+    await call(imp.apiKey, 'PATCH', `/v1/connections/${imp.connectionId}`, {
+      settings: { customerSync: { enabled: true, maxRequestsPerSecond: 1000 } },
+    });
     const run = await until('the backfill', async () => {
-      const [r] = await sql<{ status: string; finished_at: Date | null; imported: number }[]>`select status, finished_at, imported from customer_sync_runs where connection_id = ${imp.connectionId} and trigger = 'connect'`;
+      const [r] = await sql<
+        { status: string; finished_at: Date | null; imported: number }[]
+      >`select status, finished_at, imported from customer_sync_runs where connection_id = ${imp.connectionId} and trigger = 'connect'`;
       return r && r.status !== 'running' ? r : undefined;
     });
     const switchyardMs = run.finished_at!.getTime() - s0;
-    const [counted] = await sql<{ n: number }[]>`select count(*)::int as n from customers where tenant_id = ${imp.tenantId}`;
+    const [counted] = await sql<
+      { n: number }[]
+    >`select count(*)::int as n from customers where tenant_id = ${imp.tenantId}`;
     const localRows = counted?.n ?? 0;
 
     const report = {
@@ -188,17 +324,36 @@ export async function runCustomersBench(): Promise<void> {
       machine: { cpus: os.cpus().length, memoryGb: Math.round(os.totalmem() / 1e9) },
       // 1/5/15-minute load averages: the figures follow the machine's load (other work shares the cores).
       loadAverage: { start: loadAtStart, end: os.loadavg().map((l) => Math.round(l * 100) / 100) },
-      latency: latency.map((l) => ({ direction: l.direction, changesPerSecond: l.rate, n: l.n, p50Ms: l.summary.p50, p95Ms: l.summary.p95, maxMs: l.summary.max })),
+      latency: latency.map((l) => ({
+        direction: l.direction,
+        changesPerSecond: l.rate,
+        n: l.n,
+        p50Ms: l.summary.p50,
+        p95Ms: l.summary.p95,
+        maxMs: l.summary.max,
+        // Changes per second actually carried (first send to last arrival), and CPU per change by process.
+        achievedPerSecond: l.perSecond,
+        cpuMsPerChange: l.cpuMsPerChange,
+      })),
       import: {
         n: IMPORT_N,
-        switchyard: { status: run.status, imported: run.imported, localRows, ms: switchyardMs, rowsPerSecond: Math.round((IMPORT_N / switchyardMs) * 1000) },
+        switchyard: {
+          status: run.status,
+          imported: run.imported,
+          localRows,
+          ms: switchyardMs,
+          rowsPerSecond: Math.round((IMPORT_N / switchyardMs) * 1000),
+        },
         baseline: { ms: baselineMs, rowsPerSecond: Math.round((IMPORT_N / baselineMs) * 1000) },
       },
     };
     console.log(JSON.stringify(report, null, 2));
     const dir = path.join('bench', 'results');
     mkdirSync(dir, { recursive: true });
-    writeFileSync(path.join(dir, `customers-${report.date.slice(0, 10)}.json`), `${JSON.stringify(report, null, 2)}\n`);
+    writeFileSync(
+      path.join(dir, `customers-${report.date.slice(0, 10)}.json`),
+      `${JSON.stringify(report, null, 2)}\n`,
+    );
   } finally {
     for (const p of processes.reverse()) await p.stop();
     await stripe.close();

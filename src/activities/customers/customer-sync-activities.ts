@@ -1,8 +1,19 @@
 import { and, eq } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
 import { connections, customers, syncConflicts, syncMappings, type PendingPush } from '../../db/schema.js';
-import { customerSyncConnections, fieldsOf, lockCustomer, updateCustomer, type CustomerRow } from '../../db/queries/customers.js';
-import { changedFields, normalizeFields, sameValue, type CustomerFields } from '../../domain/customers/fields.js';
+import {
+  customerSyncConnections,
+  fieldsOf,
+  lockCustomer,
+  updateCustomer,
+  type CustomerRow,
+} from '../../db/queries/customers.js';
+import {
+  changedFields,
+  normalizeFields,
+  sameValue,
+  type CustomerFields,
+} from '../../domain/customers/fields.js';
 import { mergeCustomer, remoteSnapshotChangedAt } from '../../domain/customers/merge.js';
 import { remoteWriteKey } from '../../domain/customers/remote-write-key.js';
 import { CUSTOMERS_CATALOG, customerSyncSettingsOf } from '../../domain/customers/sync-settings.js';
@@ -27,6 +38,11 @@ export interface PushResult {
   failed: boolean;
 }
 
+export interface PushAllResult extends PushResult {
+  /** How many sync targets the tenant has (none: nothing was pushed, syncedVersion means nothing). */
+  targets: number;
+}
+
 export interface ApplyRemoteInput extends RemoteCustomerChange {
   tenantId: string;
   customerId: string;
@@ -40,8 +56,9 @@ export interface ApplyRemoteResult {
 
 type MappingRow = typeof syncMappings.$inferSelect;
 
-
-const isRejection = (err: unknown) => (err instanceof GatewayError && err.classification === 'hard_decline') || err instanceof InvalidCredentialsError;
+const isRejection = (err: unknown) =>
+  (err instanceof GatewayError && err.classification === 'hard_decline') ||
+  err instanceof InvalidCredentialsError;
 
 /**
  * The customer sync engine's steps, generic over the remote system: everything system-specific is
@@ -52,20 +69,38 @@ export function createCustomerSyncActivities(deps: CustomerSyncDeps) {
 
   const adapterFor = customerSyncAdapters(deps);
 
-  async function mappingOf(tx: Db, connectionId: string, customerId: string, lock = false): Promise<MappingRow | undefined> {
+  async function mappingOf(
+    tx: Db,
+    connectionId: string,
+    customerId: string,
+    lock = false,
+  ): Promise<MappingRow | undefined> {
     const q = tx
       .select()
       .from(syncMappings)
-      .where(and(eq(syncMappings.connectionId, connectionId), eq(syncMappings.catalog, CUSTOMERS_CATALOG), eq(syncMappings.localId, customerId)));
+      .where(
+        and(
+          eq(syncMappings.connectionId, connectionId),
+          eq(syncMappings.catalog, CUSTOMERS_CATALOG),
+          eq(syncMappings.localId, customerId),
+        ),
+      );
     const [row] = lock ? await q.for('update') : await q;
     return row;
   }
 
-  async function saveMapping(tx: Db, id: number, values: Partial<typeof syncMappings.$inferInsert>): Promise<void> {
-    await tx.update(syncMappings).set({ ...values, updatedAt: new Date() }).where(eq(syncMappings.id, id));
+  async function saveMapping(
+    tx: Db,
+    id: number,
+    values: Partial<typeof syncMappings.$inferInsert>,
+  ): Promise<void> {
+    await tx
+      .update(syncMappings)
+      .set({ ...values, updatedAt: new Date() })
+      .where(eq(syncMappings.id, id));
   }
 
-  return {
+  const steps = {
     ...createCustomerReconcileActivities(deps, adapterFor),
 
     /** The connections that take part in customer sync for the tenant (ids only). */
@@ -81,13 +116,22 @@ export function createCustomerSyncActivities(deps: CustomerSyncDeps) {
     async pushCustomerToRemote(input: PushInput): Promise<PushResult> {
       const { adapter, provider } = await adapterFor(input.tenantId, input.connectionId);
       const plan = await db.transaction(async (tx) => {
-        const [row] = await tx.select().from(customers).where(and(eq(customers.id, input.customerId), eq(customers.tenantId, input.tenantId)));
+        const [row] = await tx
+          .select()
+          .from(customers)
+          .where(and(eq(customers.id, input.customerId), eq(customers.tenantId, input.tenantId)));
         if (!row) return null;
         let mapping = await mappingOf(tx, input.connectionId, row.id, true);
         if (!mapping) {
           [mapping] = await tx
             .insert(syncMappings)
-            .values({ tenantId: input.tenantId, catalog: CUSTOMERS_CATALOG, localId: row.id, remoteSystem: provider, connectionId: input.connectionId })
+            .values({
+              tenantId: input.tenantId,
+              catalog: CUSTOMERS_CATALOG,
+              localId: row.id,
+              remoteSystem: provider,
+              connectionId: input.connectionId,
+            })
             .onConflictDoNothing()
             .returning();
           mapping ??= await mappingOf(tx, input.connectionId, row.id, true);
@@ -95,13 +139,18 @@ export function createCustomerSyncActivities(deps: CustomerSyncDeps) {
         if (!mapping) throw new Error('mapping vanished');
         if (mapping.pending) return { row, mapping, pending: mapping.pending };
         if (row.version <= mapping.lastSyncedVersion) return { row, mapping, pending: null };
-        const pending: PendingPush = { version: row.version, snapshot: fieldsOf(row), deleted: row.deletedAt !== null };
+        const pending: PendingPush = {
+          version: row.version,
+          snapshot: fieldsOf(row),
+          deleted: row.deletedAt !== null,
+        };
         await saveMapping(tx, mapping.id, { pending, state: 'pending' });
         return { row, mapping, pending };
       });
       if (!plan) return { syncedVersion: 0, more: false, failed: false };
       const { row, mapping, pending } = plan;
-      if (!pending) return { syncedVersion: mapping.lastSyncedVersion, more: false, failed: mapping.state === 'failed' };
+      if (!pending)
+        return { syncedVersion: mapping.lastSyncedVersion, more: false, failed: mapping.state === 'failed' };
 
       const key = remoteWriteKey(row.id, pending.version, input.connectionId);
       let remoteId = mapping.remoteId;
@@ -117,15 +166,28 @@ export function createCustomerSyncActivities(deps: CustomerSyncDeps) {
           snapshot = created.fields;
           remoteDeleted = false;
         } else if (!snapshot || changedFields(snapshot, pending.snapshot).length > 0) {
-          snapshot = (await adapter.update(remoteId, snapshot ?? normalizeFields({}), pending.snapshot, { localId: row.id, idempotencyKey: key })).fields;
+          snapshot = (
+            await adapter.update(remoteId, snapshot ?? normalizeFields({}), pending.snapshot, {
+              localId: row.id,
+              idempotencyKey: key,
+            })
+          ).fields;
         }
       } catch (err) {
         if (!isRejection(err)) throw toFailure(err);
         // Final: keep the reason; the next local change tries again.
-        await saveMapping(db, mapping.id, { pending: null, state: 'failed', failureReason: err instanceof Error ? err.message : String(err), lastSyncedVersion: pending.version });
+        await saveMapping(db, mapping.id, {
+          pending: null,
+          state: 'failed',
+          failureReason: err instanceof Error ? err.message : String(err),
+          lastSyncedVersion: pending.version,
+        });
         return { syncedVersion: pending.version, more: false, failed: true };
       }
-      const [current] = await db.select({ version: customers.version }).from(customers).where(eq(customers.id, row.id));
+      const [current] = await db
+        .select({ version: customers.version })
+        .from(customers)
+        .where(eq(customers.id, row.id));
       const more = (current?.version ?? 0) > pending.version;
       await saveMapping(db, mapping.id, {
         remoteId,
@@ -156,8 +218,19 @@ export function createCustomerSyncActivities(deps: CustomerSyncDeps) {
         throw toFailure(err);
       }
       if (!remote) return { pushNeeded: false, outcome: 'ignored' };
-      const [conn] = await db.select({ settings: connections.settings }).from(connections).where(eq(connections.id, input.connectionId));
-      const policies = customerSyncSettingsOf(conn?.settings ?? {})?.fieldPolicies ?? {};
+      const tenantConnections = await db
+        .select({ id: connections.id, status: connections.status, settings: connections.settings })
+        .from(connections)
+        .where(eq(connections.tenantId, input.tenantId));
+      const policies =
+        customerSyncSettingsOf(tenantConnections.find((c) => c.id === input.connectionId)?.settings ?? {})
+          ?.fieldPolicies ?? {};
+      // What the source system itself told us needs no push back to it: only to the tenant's other
+      // sync targets (the same filter as listCustomerSyncTargets). With none, the workflow skips the
+      // listing and the push (two local activities and their activations per remote change).
+      const otherTargets = tenantConnections.some(
+        (c) => c.id !== input.connectionId && c.status === 'active' && customerSyncSettingsOf(c.settings),
+      );
 
       return db.transaction(async (tx): Promise<ApplyRemoteResult> => {
         const row = await lockCustomer(tx, input.tenantId, input.customerId);
@@ -165,26 +238,57 @@ export function createCustomerSyncActivities(deps: CustomerSyncDeps) {
         if (!row) {
           if (remote.deleted) return { pushNeeded: false, outcome: 'ignored' };
           // Created at the remote system: the record is born here from the remote snapshot.
-          const [created] = await tx.insert(customers).values({ id: input.customerId, tenantId: input.tenantId, ...remote.fields }).returning();
-          const values = { remoteId: remote.remoteId, lastSyncedVersion: created!.version, lastSyncedSnapshot: remote.fields, lastSyncedAt: new Date(), state: 'in_sync' as const };
+          const [created] = await tx
+            .insert(customers)
+            .values({ id: input.customerId, tenantId: input.tenantId, ...remote.fields })
+            .returning();
+          const values = {
+            remoteId: remote.remoteId,
+            lastSyncedVersion: created!.version,
+            lastSyncedSnapshot: remote.fields,
+            lastSyncedAt: new Date(),
+            state: 'in_sync' as const,
+          };
           if (mapping) await saveMapping(tx, mapping.id, values);
-          else await tx.insert(syncMappings).values({ tenantId: input.tenantId, catalog: CUSTOMERS_CATALOG, localId: input.customerId, remoteSystem: provider, connectionId: input.connectionId, ...values });
-          return { pushNeeded: true, outcome: 'created' };
+          else
+            await tx.insert(syncMappings).values({
+              tenantId: input.tenantId,
+              catalog: CUSTOMERS_CATALOG,
+              localId: input.customerId,
+              remoteSystem: provider,
+              connectionId: input.connectionId,
+              ...values,
+            });
+          return { pushNeeded: otherTargets, outcome: 'created' };
         }
         if (!mapping) {
           [mapping] = await tx
             .insert(syncMappings)
-            .values({ tenantId: input.tenantId, catalog: CUSTOMERS_CATALOG, localId: row.id, remoteSystem: provider, connectionId: input.connectionId, remoteId: remote.remoteId })
+            .values({
+              tenantId: input.tenantId,
+              catalog: CUSTOMERS_CATALOG,
+              localId: row.id,
+              remoteSystem: provider,
+              connectionId: input.connectionId,
+              remoteId: remote.remoteId,
+            })
             .returning();
         }
         if (!mapping) throw new Error('mapping vanished');
         if (remote.deleted) {
           if (mapping.remoteDeleted) return { pushNeeded: false, outcome: 'echo' };
           const tomb: CustomerRow = row.deletedAt ? row : await updateCustomer(tx, row, { deleted: true });
-          await saveMapping(tx, mapping.id, { remoteDeleted: true, lastSyncedVersion: tomb.version, lastSyncedAt: new Date(), state: 'in_sync', pending: null });
-          return { pushNeeded: tomb !== row, outcome: 'deleted' };
+          await saveMapping(tx, mapping.id, {
+            remoteDeleted: true,
+            lastSyncedVersion: tomb.version,
+            lastSyncedAt: new Date(),
+            state: 'in_sync',
+            pending: null,
+          });
+          return { pushNeeded: tomb !== row && otherTargets, outcome: 'deleted' };
         }
-        if (mapping.lastSyncedSnapshot && sameValue(remote.fields, mapping.lastSyncedSnapshot)) return { pushNeeded: false, outcome: 'echo' };
+        if (mapping.lastSyncedSnapshot && sameValue(remote.fields, mapping.lastSyncedSnapshot))
+          return { pushNeeded: false, outcome: 'echo' };
         if (row.deletedAt) return { pushNeeded: true, outcome: 'ignored' }; // a local delete wins over a remote edit
 
         const result = mergeCustomer({
@@ -213,17 +317,52 @@ export function createCustomerSyncActivities(deps: CustomerSyncDeps) {
             })),
           );
         }
-        const updated = result.localNeedsUpdate ? await updateCustomer(tx, row, { fields: result.merged }) : row;
+        const updated = result.localNeedsUpdate
+          ? await updateCustomer(tx, row, { fields: result.merged })
+          : row;
         // The remote record is now the agreed base; if the merge kept local values, the push sends them.
         const remoteUpToDate = !result.remoteNeedsUpdate;
         await saveMapping(tx, mapping.id, {
           remoteId: remote.remoteId,
           lastSyncedSnapshot: remote.fields,
           lastSyncedAt: new Date(),
-          ...(remoteUpToDate ? { lastSyncedVersion: updated.version, state: 'in_sync' as const } : { state: 'pending' as const }),
+          ...(remoteUpToDate
+            ? { lastSyncedVersion: updated.version, state: 'in_sync' as const }
+            : { state: 'pending' as const }),
         });
-        return { pushNeeded: updated !== row || !remoteUpToDate, outcome: 'applied' };
+        // A push to the source still owed from before (pending or failed) gets its retry as it did.
+        const sourceOwed = mapping.pending !== null || mapping.state === 'failed';
+        return {
+          pushNeeded: (updated !== row && (otherTargets || sourceOwed)) || !remoteUpToDate,
+          outcome: 'applied',
+        };
       });
+    },
+  };
+
+  return {
+    ...steps,
+
+    /**
+     * One push to every sync target in one local activity (the listing and the pushes of a local
+     * change cost the workflow one activation, not one per step). Each target gets one push; `more`
+     * when any of them saw the customer change again meanwhile (the workflow calls again).
+     */
+    async pushCustomerToTargets(input: { tenantId: string; customerId: string }): Promise<PushAllResult> {
+      const targets = await steps.listCustomerSyncTargets({ tenantId: input.tenantId });
+      const result: PushAllResult = {
+        targets: targets.length,
+        syncedVersion: Number.MAX_SAFE_INTEGER,
+        more: false,
+        failed: false,
+      };
+      for (const connectionId of targets) {
+        const pushed = await steps.pushCustomerToRemote({ ...input, connectionId });
+        result.failed ||= pushed.failed;
+        result.more ||= pushed.more;
+        result.syncedVersion = Math.min(result.syncedVersion, pushed.syncedVersion);
+      }
+      return result;
     },
   };
 }

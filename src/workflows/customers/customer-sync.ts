@@ -1,4 +1,13 @@
-import { condition, continueAsNew, patched, proxyActivities, proxyLocalActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import {
+  condition,
+  continueAsNew,
+  patched,
+  proxyActivities,
+  proxyLocalActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { createCustomerSyncActivities } from '../../activities/customers/customer-sync-activities.js';
 import {
   customerSyncProgressQuery,
@@ -12,20 +21,29 @@ import { SyncStateAttr } from '../../shared/search-attributes.js';
 import { bookkeeping, localBookkeeping, localRemoteSync, remoteSync } from '../activity-options.js';
 
 type Activities = ReturnType<typeof createCustomerSyncActivities>;
-type Steps = Pick<Activities, 'pushCustomerToRemote' | 'applyRemoteCustomerChange' | 'listCustomerSyncTargets'>;
+type Steps = Pick<
+  Activities,
+  'pushCustomerToRemote' | 'applyRemoteCustomerChange' | 'listCustomerSyncTargets' | 'pushCustomerToTargets'
+>;
 
 /** Runs started before the steps became local activities replay them as activity tasks. */
 const LOCAL_STEPS_PATCH = 'customer-sync-local-activities';
+/** Runs started before the listing and the pushes became one local activity replay them as steps. */
+const PUSH_ALL_PATCH = 'customer-sync-push-all-targets';
 /** The steps from proxies with the given options (the proxies are not spreadable: pick by name). */
 function stepsOf(remote: Activities, bookkeeper: Activities): Steps {
   return {
     pushCustomerToRemote: remote.pushCustomerToRemote,
     applyRemoteCustomerChange: remote.applyRemoteCustomerChange,
     listCustomerSyncTargets: bookkeeper.listCustomerSyncTargets,
+    pushCustomerToTargets: remote.pushCustomerToTargets,
   };
 }
 const taskSteps = stepsOf(proxyActivities<Activities>(remoteSync), proxyActivities<Activities>(bookkeeping));
-const localSteps = stepsOf(proxyLocalActivities<Activities>(localRemoteSync), proxyLocalActivities<Activities>(localBookkeeping));
+const localSteps = stepsOf(
+  proxyLocalActivities<Activities>(localRemoteSync),
+  proxyLocalActivities<Activities>(localBookkeeping),
+);
 
 /** With nothing to do for this long the run ends; the next change starts a new one (signal-with-start). */
 const IDLE_TIMEOUT = '10 minutes';
@@ -56,7 +74,11 @@ export async function customerSyncWorkflow(input: CustomerSyncInput): Promise<vo
     if (recentEventIds.length > REMEMBERED_EVENTS) recentEventIds.shift();
     inbound.push(change);
   });
-  setHandler(customerSyncProgressQuery, () => ({ state, lastPushedVersion, queuedRemoteChanges: inbound.length }));
+  setHandler(customerSyncProgressQuery, () => ({
+    state,
+    lastPushedVersion,
+    queuedRemoteChanges: inbound.length,
+  }));
 
   const setState = (next: SyncState) => {
     if (next === state) return;
@@ -66,21 +88,47 @@ export async function customerSyncWorkflow(input: CustomerSyncInput): Promise<vo
 
   for (;;) {
     if (!(await condition(() => pushWanted || inbound.length > 0, IDLE_TIMEOUT))) return;
-    const { applyRemoteCustomerChange, listCustomerSyncTargets, pushCustomerToRemote } = patched(LOCAL_STEPS_PATCH) ? localSteps : taskSteps;
+    const local = patched(LOCAL_STEPS_PATCH);
+    const {
+      applyRemoteCustomerChange,
+      listCustomerSyncTargets,
+      pushCustomerToRemote,
+      pushCustomerToTargets,
+    } = local ? localSteps : taskSteps;
     setState('pending');
     while (inbound.length > 0) {
       const change = inbound.shift()!;
-      const applied = await applyRemoteCustomerChange({ ...change, tenantId: input.tenantId, customerId: input.customerId });
+      const applied = await applyRemoteCustomerChange({
+        ...change,
+        tenantId: input.tenantId,
+        customerId: input.customerId,
+      });
       if (applied.pushNeeded) pushWanted = true;
     }
     let failed = false;
-    if (pushWanted) {
+    if (pushWanted && local && patched(PUSH_ALL_PATCH)) {
+      pushWanted = false;
+      for (;;) {
+        const pushed = await pushCustomerToTargets({
+          tenantId: input.tenantId,
+          customerId: input.customerId,
+        });
+        failed ||= pushed.failed;
+        if (pushed.more) continue;
+        if (pushed.targets > 0) lastPushedVersion = Math.max(lastPushedVersion, pushed.syncedVersion);
+        break;
+      }
+    } else if (pushWanted) {
       pushWanted = false;
       const targets = await listCustomerSyncTargets({ tenantId: input.tenantId });
       let synced = Number.MAX_SAFE_INTEGER;
       for (const connectionId of targets) {
         for (;;) {
-          const pushed = await pushCustomerToRemote({ tenantId: input.tenantId, customerId: input.customerId, connectionId });
+          const pushed = await pushCustomerToRemote({
+            tenantId: input.tenantId,
+            customerId: input.customerId,
+            connectionId,
+          });
           failed ||= pushed.failed;
           if (!pushed.more) {
             synced = Math.min(synced, pushed.syncedVersion);
