@@ -4,6 +4,7 @@ import { sql } from 'drizzle-orm';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../support/customers-fixture.js';
+import { holdLock, sessionsRunning } from '../support/locks.js';
 import { startWorkerProcess } from '../support/processes.js';
 import {
   createIntegration,
@@ -30,33 +31,11 @@ function sign(body: string, timestamp: string): string {
   return `sha256=${createHmac('sha256', 'whsec_test').update(`${timestamp}.${body}`).digest('hex')}`;
 }
 
-/** Holds an EXCLUSIVE lock on catalog_products (inserts wait on it) until the returned function is called. */
-async function lockCatalogProducts(f: ErpFixture): Promise<() => void> {
-  let release!: () => void;
-  const released = new Promise<void>((r) => (release = r));
-  let locked!: () => void;
-  const held = new Promise<void>((r) => (locked = r));
-  void f.stack.database.db
-    .transaction(async (tx) => {
-      await tx.execute(sql.raw('lock table catalog_products in exclusive mode'));
-      locked();
-      await released;
-    })
-    .catch(() => undefined);
-  await held;
-  return release;
-}
-
+const lockCatalogProducts = (f: ErpFixture) =>
+  holdLock(f.stack.database.db, sql.raw('lock table catalog_products in exclusive mode'));
 /** Sessions whose current or last statement writes catalog_products (the worker's apply). */
-async function catalogWriters(
-  f: ErpFixture,
-): Promise<{ pid: number; state: string; wait_event_type: string | null }[]> {
-  return (await f.stack.database.db.execute(
-    sql.raw(
-      `select pid, state, wait_event_type from pg_stat_activity where datname = current_database() and query ilike '%insert into%catalog_products%' and query not ilike '%pg_stat_activity%'`,
-    ),
-  )) as unknown as { pid: number; state: string; wait_event_type: string | null }[];
-}
+const catalogWriters = (f: ErpFixture) =>
+  sessionsRunning(f.stack.database.db, '%insert into%catalog_products%');
 
 describe('a worker killed in the middle of applying an ERP webhook event', () => {
   it('is replaced, and the event is applied and marked processed exactly once', async () => {

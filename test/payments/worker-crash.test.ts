@@ -1,10 +1,18 @@
 import type { ChildProcess } from 'node:child_process';
 import type { Server } from 'node:http';
+import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '../support/customers-fixture.js';
+import { holdLock, sessionsRunning } from '../support/locks.js';
 import { startHoldingProxy } from '../support/holding-proxy.js';
 import { startWorkerProcess } from '../support/processes.js';
-import { setUpMerchant, startPayment, startPaymentsFixture, waitForPayment, type PaymentsFixture } from '../support/payments-fixture.js';
-
+import {
+  setUpMerchant,
+  startPayment,
+  startPaymentsFixture,
+  waitForPayment,
+  type PaymentsFixture,
+} from '../support/payments-fixture.js';
 
 /** How long the proxy holds a charge before it reaches the gateway. */
 const HOLD_MS = 1_500;
@@ -13,6 +21,7 @@ let f: PaymentsFixture;
 let proxy: { url: string; server: Server };
 let charges = 0;
 let child: ChildProcess | undefined;
+let releaseLock: (() => void) | undefined;
 
 beforeAll(async () => {
   let stripeUrl = '';
@@ -26,11 +35,11 @@ beforeAll(async () => {
   stripeUrl = f.stripe.url;
 });
 afterAll(async () => {
+  releaseLock?.();
   child?.kill('SIGKILL');
   await f?.close();
   proxy?.server.close();
 });
-
 
 describe('a worker killed in the middle of a charge', () => {
   it('is replaced, the charge is retried with the same idempotency key, and the customer is charged once', async () => {
@@ -56,7 +65,77 @@ describe('a worker killed in the middle of a charge', () => {
     expect(charges).toBeGreaterThanOrEqual(2); // the retry reached the gateway and was answered from its idempotency record
 
     const history = await f.stack.temporal.workflow.getHandle(workflowId).fetchHistory();
-    const timedOut = (history.events ?? []).some((e) => e.activityTaskTimedOutEventAttributes || e.activityTaskStartedEventAttributes?.attempt === 2);
+    const timedOut = (history.events ?? []).some(
+      (e) => e.activityTaskTimedOutEventAttributes || e.activityTaskStartedEventAttributes?.attempt === 2,
+    );
     expect(timedOut).toBe(true);
   }, 90_000);
+});
+
+/** Holds a row lock on the payment's attempt rows (their updates wait on it) until the returned function is called. */
+const lockAttempts = (paymentId: string) =>
+  holdLock(
+    f.stack.database.db,
+    sql`select 1 from payment_attempts where payment_id = ${paymentId} for update`,
+  );
+/** Sessions whose current or last statement updates payment_attempts (the outcome's local activity). */
+const attemptWriters = () => sessionsRunning(f.stack.database.db, 'update "payment_attempts"%');
+
+describe("a worker killed inside the outcome's local activity (lean path)", () => {
+  it('is replaced, the activity runs again, and the circuit breaker counts the call once', async () => {
+    await f.stack.stopWorker();
+    const m = await setUpMerchant(f);
+    child = await startWorkerProcess(f.stack, { STRIPE_API_URL: proxy.url });
+    const before = charges;
+    const { id, workflowId } = await startPayment(f, m);
+
+    // The attempt row is written before the charge is sent; the proxy holds the charge, so the outcome
+    // has not been recorded yet: lock the row, and the outcome's update of it waits.
+    await eventually('the attempt row', async () =>
+      (
+        (await f.stack.database.db.execute(
+          sql`select 1 from payment_attempts where payment_id = ${id}`,
+        )) as unknown[]
+      ).length > 0
+        ? true
+        : undefined,
+    );
+    releaseLock = await lockAttempts(id);
+    expect(charges).toBe(before + 1);
+    // The circuit outcome is written first (its own statement), then the attempt: kill the worker there.
+    await eventually('the outcome waiting on the attempt row', async () =>
+      (await attemptWriters()).some((w) => w.wait_event_type === 'Lock') ? true : undefined,
+    );
+    const outcomes = async () =>
+      (
+        (await f.stack.database.db.execute(
+          sql`select count(*)::int as n, bool_and(ok) as ok from connection_outcomes where connection_id = ${m.stripeId}`,
+        )) as unknown as { n: number; ok: boolean }[]
+      )[0]!;
+    await eventually('the circuit outcome recorded before the attempt update', async () =>
+      (await outcomes()).n === 1 ? true : undefined,
+    );
+    child.kill('SIGKILL');
+    await new Promise((r) => child!.once('exit', r));
+    releaseLock();
+    releaseLock = undefined;
+    await eventually('the killed sessions to end', async () =>
+      (await attemptWriters()).length === 0 ? true : undefined,
+    );
+
+    await f.stack.startWorker();
+    const p = await waitForPayment(f, m, id, undefined, 60_000);
+    expect(p.status).toBe('succeeded');
+    expect(p.attempts).toHaveLength(1);
+    expect(f.stripe.chargeCount(id)).toBe(1);
+    // The re-run recorded the same call (same call key): still one outcome on the circuit.
+    expect(await outcomes()).toEqual({ n: 1, ok: true });
+    // The killed workflow task timed out and a new worker ran the local activity again.
+    const history = await f.stack.temporal.workflow.getHandle(workflowId).fetchHistory();
+    expect(
+      (history.events ?? []).some(
+        (e) => e.workflowTaskTimedOutEventAttributes || e.workflowTaskFailedEventAttributes,
+      ),
+    ).toBe(true);
+  }, 120_000);
 });

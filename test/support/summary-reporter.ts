@@ -16,8 +16,12 @@ export default class SummaryReporter implements Reporter {
         if (state === 'passed') passed++;
         else if (state === 'failed') failed++;
         else skipped++;
-        if (t.diagnostic()?.flaky)
-          flaky.push(`${m.moduleId.replace(process.cwd() + '/', '')} > ${t.fullName}`);
+        if (t.diagnostic()?.flaky) {
+          // The failed attempt's error, so a flake in CI can be diagnosed from its log alone.
+          const first = t.result().errors?.[0];
+          const why = first ? `\n    first attempt: ${(first.message ?? String(first)).split('\n').slice(0, 6).join('\n    ')}` : '';
+          flaky.push(`${m.moduleId.replace(process.cwd() + '/', '')} > ${t.fullName}${why}`);
+        }
       }
       if (m.state() === 'failed' && [...m.children.allTests()].length === 0) failed++;
     }
