@@ -3,7 +3,7 @@ import { sql } from 'drizzle-orm';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../support/customers-fixture.js';
-import { holdLock, sessionsRunning } from '../support/locks.js';
+import { anySessionAlive, holdLock, sessionsWaitingOnLock } from '../support/locks.js';
 import { startWorkerProcess } from '../support/processes.js';
 import {
   createIntegration,
@@ -76,16 +76,16 @@ describe('a worker killed in the middle of a dead-letter replay', () => {
       .set(t.auth)
       .send({});
     expect(started.status, JSON.stringify(started.body)).toBe(202);
-    const priceWriters = () => sessionsRunning(db, '%insert into%catalog_prices%');
-    await eventually('the replay waiting on the catalog lock', async () =>
-      (await priceWriters()).some((w) => w.wait_event_type === 'Lock') ? true : undefined,
-    );
+    const killed = await eventually('the replay waiting on the catalog lock', async () => {
+      const pids = await sessionsWaitingOnLock(db, '%insert into%catalog_prices%');
+      return pids.length > 0 ? pids : undefined;
+    });
     child.kill('SIGKILL');
     await new Promise((r) => child!.once('exit', r));
     releaseLock();
     releaseLock = undefined;
     await eventually('the killed sessions to end', async () =>
-      (await priceWriters()).length === 0 ? true : undefined,
+      (await anySessionAlive(db, killed)) ? undefined : true,
     );
 
     // The killed transaction never committed: the letter is still open and nothing was applied.

@@ -4,7 +4,7 @@ import { sql } from 'drizzle-orm';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../support/customers-fixture.js';
-import { holdLock, sessionsRunning } from '../support/locks.js';
+import { anySessionAlive, holdLock, sessionsWaitingOnLock } from '../support/locks.js';
 import { startWorkerProcess } from '../support/processes.js';
 import {
   createIntegration,
@@ -33,9 +33,9 @@ function sign(body: string, timestamp: string): string {
 
 const lockCatalogProducts = (f: ErpFixture) =>
   holdLock(f.stack.database.db, sql.raw('lock table catalog_products in exclusive mode'));
-/** Sessions whose current or last statement writes catalog_products (the worker's apply). */
-const catalogWriters = (f: ErpFixture) =>
-  sessionsRunning(f.stack.database.db, '%insert into%catalog_products%');
+/** The worker's apply, waiting on the lock: sessions inserting into catalog_products. */
+const catalogWritersWaiting = (f: ErpFixture) =>
+  sessionsWaitingOnLock(f.stack.database.db, '%insert into%catalog_products%');
 
 describe('a worker killed in the middle of applying an ERP webhook event', () => {
   it('is replaced, and the event is applied and marked processed exactly once', async () => {
@@ -62,9 +62,10 @@ describe('a worker killed in the middle of applying an ERP webhook event', () =>
         .send(event);
     const posted = post().then((r) => r); // supertest sends on then()
     // The activity has locked the event row and waits on its first catalog write: kill the worker there.
-    await eventually('an apply waiting on the catalog lock', async () =>
-      (await catalogWriters(f)).some((w) => w.wait_event_type === 'Lock') ? true : undefined,
-    );
+    const killed = await eventually('an apply waiting on the catalog lock', async () => {
+      const pids = await catalogWritersWaiting(f);
+      return pids.length > 0 ? pids : undefined;
+    });
     child.kill('SIGKILL');
     await new Promise((r) => child!.once('exit', r));
     const res = await posted;
@@ -78,7 +79,7 @@ describe('a worker killed in the middle of applying an ERP webhook event', () =>
     releaseLock = undefined;
     // The dead worker's sessions run on until they find their client gone, and end.
     await eventually('the killed sessions to end', async () =>
-      (await catalogWriters(f)).length === 0 ? true : undefined,
+      (await anySessionAlive(stack.database.db, killed)) ? undefined : true,
     );
     // The killed attempt's transaction never committed: nothing applied, the event still pending.
     const pending = (await stack.database.db.execute(

@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../support/customers-fixture.js';
-import { holdLock, sessionsRunning } from '../support/locks.js';
+import { anySessionAlive, holdLock, sessionsWaitingOnLock } from '../support/locks.js';
 import { startHoldingProxy } from '../support/holding-proxy.js';
 import { startWorkerProcess } from '../support/processes.js';
 import {
@@ -78,8 +78,6 @@ const lockAttempts = (paymentId: string) =>
     f.stack.database.db,
     sql`select 1 from payment_attempts where payment_id = ${paymentId} for update`,
   );
-/** Sessions whose current or last statement updates payment_attempts (the outcome's local activity). */
-const attemptWriters = () => sessionsRunning(f.stack.database.db, 'update "payment_attempts"%');
 
 describe("a worker killed inside the outcome's local activity (lean path)", () => {
   it('is replaced, the activity runs again, and the circuit breaker counts the call once', async () => {
@@ -101,11 +99,13 @@ describe("a worker killed inside the outcome's local activity (lean path)", () =
         : undefined,
     );
     releaseLock = await lockAttempts(id);
-    expect(charges).toBe(before + 1);
+    // The row is written just before the charge is sent: wait for the charge (the proxy holds it).
+    await eventually('the charge on the wire', () => (charges === before + 1 ? true : undefined));
     // The circuit outcome is written first (its own statement), then the attempt: kill the worker there.
-    await eventually('the outcome waiting on the attempt row', async () =>
-      (await attemptWriters()).some((w) => w.wait_event_type === 'Lock') ? true : undefined,
-    );
+    const killed = await eventually('the outcome waiting on the attempt row', async () => {
+      const pids = await sessionsWaitingOnLock(f.stack.database.db, 'update "payment_attempts"%');
+      return pids.length > 0 ? pids : undefined;
+    });
     const outcomes = async () =>
       (
         (await f.stack.database.db.execute(
@@ -120,7 +120,7 @@ describe("a worker killed inside the outcome's local activity (lean path)", () =
     releaseLock();
     releaseLock = undefined;
     await eventually('the killed sessions to end', async () =>
-      (await attemptWriters()).length === 0 ? true : undefined,
+      (await anySessionAlive(f.stack.database.db, killed)) ? undefined : true,
     );
 
     await f.stack.startWorker();

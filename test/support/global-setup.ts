@@ -11,13 +11,42 @@ import { bundleWorkflows } from '../../src/workers/worker.js';
  * the migrations applied, and the workflow bundle built once for every suite.
  */
 const ADMIN_URL = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const TEST_DB = process.env.TEST_DATABASE_NAME ?? 'switchyard_test';
+/**
+ * A database of this run's own (named after its process) unless TEST_DATABASE_NAME names one: a process
+ * some earlier run left behind, still polling its database, cannot touch this run's rows. Databases of
+ * runs whose process is gone are dropped.
+ */
+const RUN_DB_PREFIX = 'switchyard_test_run_';
+const TEST_DB = process.env.TEST_DATABASE_NAME ?? `${RUN_DB_PREFIX}${process.pid}`;
 
 let server: RunningDevServer | undefined;
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function dropDatabase(name: string): Promise<void> {
+  const admin = postgres(ADMIN_URL, { max: 1, onnotice: () => {} });
+  try {
+    await admin.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  } finally {
+    await admin.end();
+  }
+}
 
 export async function setup(project: TestProject): Promise<void> {
   const admin = postgres(ADMIN_URL, { max: 1, onnotice: () => {} });
   try {
+    const runs = await admin<{ datname: string }[]>`select datname from pg_database where datname like ${RUN_DB_PREFIX + '%'}`;
+    for (const { datname } of runs) {
+      const pid = Number(datname.slice(RUN_DB_PREFIX.length));
+      if (Number.isInteger(pid) && !processAlive(pid)) await admin.unsafe(`DROP DATABASE IF EXISTS ${datname} WITH (FORCE)`);
+    }
     await admin.unsafe(`DROP DATABASE IF EXISTS ${TEST_DB} WITH (FORCE)`);
     await admin.unsafe(`CREATE DATABASE ${TEST_DB}`);
   } catch (err) {
@@ -45,6 +74,7 @@ export async function setup(project: TestProject): Promise<void> {
 
 export async function teardown(): Promise<void> {
   await server?.stop();
+  if (TEST_DB.startsWith(RUN_DB_PREFIX)) await dropDatabase(TEST_DB);
 }
 
 declare module 'vitest' {

@@ -22,13 +22,27 @@ export async function holdLock(db: Db, statement: SQL): Promise<() => void> {
   return release;
 }
 
-/** Sessions whose current (or last) statement matches `pattern` (ILIKE), with what they wait on. */
-export async function sessionsRunning(
-  db: Db,
-  pattern: string,
-): Promise<{ pid: number; state: string; wait_event_type: string | null }[]> {
-  return (await db.execute(
-    sql`select pid, state, wait_event_type from pg_stat_activity
-        where datname = current_database() and query ilike ${pattern} and query not ilike '%pg_stat_activity%'`,
-  )) as unknown as { pid: number; state: string; wait_event_type: string | null }[];
+/**
+ * Pids of sessions whose current statement matches `pattern` (ILIKE) and waits on a lock: the worker a
+ * test is about to kill. (Matching by text alone would also find other suites' idle pooled sessions,
+ * whose last statement stays in pg_stat_activity.)
+ */
+export async function sessionsWaitingOnLock(db: Db, pattern: string): Promise<number[]> {
+  const rows = (await db.execute(
+    sql`select pid from pg_stat_activity
+        where datname = current_database() and state = 'active' and wait_event_type = 'Lock'
+          and query ilike ${pattern} and query not ilike '%pg_stat_activity%'`,
+  )) as unknown as { pid: number }[];
+  return rows.map((r) => r.pid);
+}
+
+/** Whether any of the sessions `pids` is still connected (a killed client's session ends by itself). */
+export async function anySessionAlive(db: Db, pids: number[]): Promise<boolean> {
+  const rows = (await db.execute(
+    sql`select 1 from pg_stat_activity where pid in (${sql.join(
+      pids.map((p) => sql`${p}`),
+      sql`, `,
+    )})`,
+  )) as unknown[];
+  return rows.length > 0;
 }

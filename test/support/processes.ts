@@ -1,6 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
-import { inject } from 'vitest';
+import { fileURLToPath } from 'node:url';
+import { afterAll, inject, onTestFinished } from 'vitest';
+import { getCurrentTest } from 'vitest/suite';
 import type { TestStack } from './stack.js';
 
 /** An entry point (API or worker) running as its own process, with its output kept for assertions. */
@@ -19,12 +21,28 @@ export interface EntryPointProcess {
 }
 
 /**
+ * A spawned worker that outlives its test is not harmless: it keeps polling its task queues and relaying
+ * the shared database's customer outbox, so it steals later suites' work (CI once saw a worker left by
+ * a failed first attempt of a retried test break four later files). So every spawned process dies with
+ * the test that started it (or the file, if started outside a test), and with the test process itself:
+ * the preload below exits the child when its stdin, a pipe from us, closes.
+ */
+const live = new Set<ChildProcess>();
+const EXIT_WITH_PARENT = fileURLToPath(new URL('./exit-with-parent.mjs', import.meta.url));
+afterAll(() => {
+  for (const proc of live) proc.kill('SIGKILL');
+});
+
+/**
  * Spawns `script` (a src/ TypeScript file through tsx, or a compiled dist/ file with plain node), with
  * only the given environment (plus PATH), as a deployment would run it.
  */
 export function spawnEntryPoint(script: string, env: Record<string, string>): EntryPointProcess {
-  const args = script.endsWith('.ts') ? ['--import', 'tsx', script] : [script];
-  const proc = spawn(process.execPath, args, { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const preload = ['--import', EXIT_WITH_PARENT];
+  const args = script.endsWith('.ts') ? [...preload, '--import', 'tsx', script] : [...preload, script];
+  const proc = spawn(process.execPath, args, { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  live.add(proc);
+  if (getCurrentTest()) onTestFinished(() => void proc.kill('SIGKILL'));
   let output = '';
   let exited: number | null | undefined;
   const listeners = new Set<() => void>();
@@ -35,6 +53,7 @@ export function spawnEntryPoint(script: string, env: Record<string, string>): En
   proc.stdout!.on('data', onData);
   proc.stderr!.on('data', onData);
   proc.on('exit', (code) => {
+    live.delete(proc);
     exited = code;
     for (const l of listeners) l();
   });
