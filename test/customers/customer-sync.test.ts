@@ -1,6 +1,7 @@
 import request from 'supertest';
 import { signWebhookPayload } from '../../emulators/stripe/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { remoteCustomerChangeSignal } from '../../src/shared/customer-messages.js';
 import {
   createCustomer,
   type SyncTenant,
@@ -166,13 +167,19 @@ describe('customer sync with Stripe', () => {
     const t = await setUpSyncTenant(f);
     const c = await createCustomer(f, t, { name: 'Short-lived' });
     const remoteId = await syncedRemote(f, t, c.id, 1);
+    await f.stripe.webhooksIdle();
+    // The echo of the delete is held until the delete is recorded, then delivered.
+    f.stripe.pauseWebhooks();
     await request(f.stack.app).delete(`/v1/customers/${c.id}`).set(t.auth).expect(200);
     await syncedRemote(f, t, c.id, 2);
     expect(await t.sdk.customers.retrieve(remoteId)).toMatchObject({ deleted: true });
+    f.stripe.resumeWebhooks();
+    await f.stripe.webhooksIdle();
+    const echo = f.stripe.deliveries().filter((d) => d.eventType === 'customer.deleted' && d.url.includes(t.connectionId));
+    expect(echo.map((d) => [d.state, d.lastStatus])).toEqual([['delivered', 200]]);
     // Each local change (the create, the delete) cost the workflow one local activity: the listing of
-    // the targets and the push run in one. (The echo of our delete, a `customer.deleted` event whose
-    // request carries no idempotency key, is not recognised as our own write; when it reaches the run
-    // before it ends it costs one apply, which changes nothing. It is not counted here.)
+    // the targets and the push run in one. The echo of our delete carries no idempotency key (Stripe
+    // keeps none on DELETE); the webhook knows it by the mapping and signals nothing: no apply.
     const history = await f.stack.temporal.workflow.getHandle(`customer-${c.id}`).fetchHistory();
     const localActivityTypes = (history.events ?? [])
       .filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')
@@ -180,7 +187,9 @@ describe('customer sync with Stripe', () => {
         const data = e.markerRecordedEventAttributes?.details?.data?.payloads?.[0]?.data;
         return data ? (JSON.parse(Buffer.from(data).toString()) as { activity_type: string }).activity_type : 'unknown';
       });
-    expect(localActivityTypes.filter((type) => type !== 'applyRemoteCustomerChange')).toEqual(['pushCustomerToTargets', 'pushCustomerToTargets']);
+    expect(localActivityTypes).toEqual(['pushCustomerToTargets', 'pushCustomerToTargets']);
+    const signals = (history.events ?? []).flatMap((e) => e.workflowExecutionSignaledEventAttributes?.signalName ?? []);
+    expect(signals).not.toContain(remoteCustomerChangeSignal.name);
     recordHistoryIfAsked(`customer-${c.id}`, 'customer-sync-push-all-targets');
   });
 

@@ -2,9 +2,8 @@ import { and, asc, eq, gt, inArray, isNull, sql } from 'drizzle-orm';
 import { rowsOf } from '../../db/client.js';
 import { newId } from '../../db/ids.js';
 import { customerOutbox, customers, customerSyncRuns, syncCursors, syncMappings } from '../../db/schema.js';
-import { customerSyncConnections, localIdForRemote } from '../../db/queries/customers.js';
+import { customerSyncConnections, customerToApply } from '../../db/queries/customers.js';
 import { sameValue } from '../../domain/customers/fields.js';
-import { isOwnWrite } from '../../domain/customers/remote-write-key.js';
 import { CUSTOMERS_CATALOG } from '../../domain/customers/sync-settings.js';
 import { remoteChangeOf, type CustomerSyncAdapter, type RemoteCustomer } from '../../providers/customer-sync.js';
 import type {
@@ -388,12 +387,13 @@ export function createCustomerReconcileActivities(deps: CustomerSyncDeps, adapte
       // No cursor stored yet (sync just turned on): the full scan that follows covers everything, so
       // the feed starts from now instead of replaying its latest page as changes.
       if (!stored && input.runId) feed = { events: [], cursor: feed.cursor };
-      // Our own writes coming back are nothing to apply.
-      const events = feed.events.filter((e) => !isOwnWrite(e.idempotencyKey, input.connectionId));
+      // Our own writes coming back are nothing to apply, and are not counted as missed changes.
       const conn = { id: input.connectionId, tenantId: input.tenantId, provider };
-      for (const event of events) {
-        const customerId = await localIdForRemote(db, conn, event);
+      const events: typeof feed.events = [];
+      for (const event of feed.events) {
+        const customerId = await customerToApply(db, conn, event);
         if (!customerId) continue;
+        events.push(event);
         await signalRemote(input.tenantId, customerId, remoteChangeOf(input.connectionId, event));
       }
       await db

@@ -3,6 +3,7 @@ import type { Db } from '../client.js';
 import { newId } from '../ids.js';
 import { connections, customerOutbox, customers, customerSyncRuns, syncMappings } from '../schema.js';
 import { normalizeFields, type CustomerFields } from '../../domain/customers/fields.js';
+import { isOwnWrite } from '../../domain/customers/remote-write-key.js';
 import { CUSTOMERS_CATALOG, customerSyncSettingsOf, type CustomerSyncSettings } from '../../domain/customers/sync-settings.js';
 
 /**
@@ -75,22 +76,23 @@ export async function customerSyncConnections(db: Db, tenantId: string): Promise
  * The local customer a remote record belongs to: through the mapping, else through the link the
  * record carries (our own create echoing back before its mapping was saved), else a new local id
  * reserved by a mapping row (unique per connection and remote id, so a redelivery finds the same one).
+ * `remoteDeleted`: the mapping already records the remote record as deleted (by us or an earlier event).
  */
-export async function localIdForRemote(
+async function localIdForRemote(
   db: Db,
   conn: { id: string; tenantId: string; provider: string },
   event: { remoteId: string; localId: string | null; kind: 'created' | 'updated' | 'deleted' },
-): Promise<string | null> {
+): Promise<{ localId: string; remoteDeleted: boolean } | null> {
   const byRemote = () =>
     db
-      .select({ localId: syncMappings.localId })
+      .select({ localId: syncMappings.localId, remoteDeleted: syncMappings.remoteDeleted })
       .from(syncMappings)
       .where(and(eq(syncMappings.connectionId, conn.id), eq(syncMappings.remoteId, event.remoteId)));
   const [mapped] = await byRemote();
-  if (mapped) return mapped.localId;
+  if (mapped) return mapped;
   if (event.localId) {
     const [linked] = await db.select({ id: customers.id }).from(customers).where(and(eq(customers.id, event.localId), eq(customers.tenantId, conn.tenantId)));
-    if (linked) return linked.id;
+    if (linked) return { localId: linked.id, remoteDeleted: false };
   }
   if (event.kind === 'deleted') return null; // never seen, already gone: nothing to sync
   await db
@@ -98,7 +100,24 @@ export async function localIdForRemote(
     .values({ tenantId: conn.tenantId, catalog: CUSTOMERS_CATALOG, localId: newId('cust'), remoteSystem: conn.provider, connectionId: conn.id, remoteId: event.remoteId })
     .onConflictDoNothing();
   const [reserved] = await byRemote();
-  return reserved?.localId ?? null;
+  return reserved ?? null;
+}
+
+/**
+ * The local customer a remote event is to be applied to, or null when it has nothing to apply: our
+ * own write coming back (it carries our idempotency key), a delete the mapping already records (the
+ * echo of our own delete: Stripe keeps no idempotency key on DELETE requests; or a redelivery), or a
+ * delete of a record never seen. Webhooks and the change feed both ask this before signalling.
+ */
+export async function customerToApply(
+  db: Db,
+  conn: { id: string; tenantId: string; provider: string },
+  event: { remoteId: string; localId: string | null; kind: 'created' | 'updated' | 'deleted'; idempotencyKey?: string | null },
+): Promise<string | null> {
+  if (isOwnWrite(event.idempotencyKey, conn.id)) return null;
+  const local = await localIdForRemote(db, conn, event);
+  if (!local || (event.kind === 'deleted' && local.remoteDeleted)) return null;
+  return local.localId;
 }
 
 export type CustomerSyncRunRow = typeof customerSyncRuns.$inferSelect;

@@ -1,6 +1,5 @@
-import { localIdForRemote } from '../../../db/queries/customers.js';
+import { customerToApply } from '../../../db/queries/customers.js';
 import type { connections } from '../../../db/schema.js';
-import { isOwnWrite } from '../../../domain/customers/remote-write-key.js';
 import { customerSyncSettingsOf } from '../../../domain/customers/sync-settings.js';
 import { remoteChangeOf } from '../../../providers/customer-sync.js';
 import { signalCustomerSync } from '../../../temporal/customers/customer-sync.js';
@@ -17,9 +16,8 @@ export async function deliverCustomerEvent(deps: AppDeps, conn: Connection, payl
   const { factory } = await deps.providers.resolve(conn.tenantId, conn.provider);
   const event = factory.customerSync?.customerEventOf(payload);
   if (!event) return false;
-  // The echo of our own write: acknowledged, nothing to apply (it would cost the customer's workflow a task).
-  if (isOwnWrite(event.idempotencyKey, conn.id)) return true;
-  const customerId = await localIdForRemote(deps.database.db, conn, event);
+  // An echo of our own write is acknowledged without a signal (it would cost the workflow a task).
+  const customerId = await customerToApply(deps.database.db, conn, event);
   if (!customerId) return true;
   await signalCustomerSync(
     deps.temporal,
