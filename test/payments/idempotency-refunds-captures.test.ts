@@ -52,6 +52,20 @@ describe('idempotency', () => {
     expect(other.body.error.message).toContain(first.body.id);
   });
 
+  it('answers 202 with the payment exactly as GET reads it before its run has moved it', async () => {
+    const m = await setUpMerchant(f);
+    await f.stack.stopWorker(); // the run is started but does not move yet
+    try {
+      const body = paymentBody({ description: 'Order 77', customerId: 'cus_77', metadata: { order: '77' } });
+      const first = await request(f.stack.app).post('/v1/payments').set(m.auth).set('Idempotency-Key', randomUUID()).send(body).expect(202);
+      const read = await request(f.stack.app).get(`/v1/payments/${first.body.id}`).set(m.auth).expect(200);
+      expect(first.body).toEqual(read.body);
+      expect(first.body).toMatchObject({ status: 'pending', description: 'Order 77', metadata: { order: '77' }, amountRefunded: 0 });
+    } finally {
+      await f.stack.startWorker();
+    }
+  });
+
   it('keys are per tenant', async () => {
     const a = await setUpMerchant(f);
     const b = await setUpMerchant(f);

@@ -2,7 +2,7 @@ import { and, asc, eq, gt, inArray, isNull, sql } from 'drizzle-orm';
 import { rowsOf } from '../../db/client.js';
 import { newId } from '../../db/ids.js';
 import { customerOutbox, customers, customerSyncRuns, syncCursors, syncMappings } from '../../db/schema.js';
-import { customerSyncConnections, customerToApply } from '../../db/queries/customers.js';
+import { customerMappingKey, customerSyncConnections, customerToApply } from '../../db/queries/customers.js';
 import { sameValue } from '../../domain/customers/fields.js';
 import { CUSTOMERS_CATALOG } from '../../domain/customers/sync-settings.js';
 import { remoteChangeOf, type CustomerSyncAdapter, type RemoteCustomer } from '../../providers/customer-sync.js';
@@ -125,7 +125,7 @@ export function createCustomerReconcileActivities(deps: CustomerSyncDeps, adapte
   async function link(tenantId: string, connectionId: string, provider: string, localId: string, remoteId: string): Promise<boolean> {
     const inserted = await db
       .insert(syncMappings)
-      .values({ tenantId, catalog: CUSTOMERS_CATALOG, localId, remoteSystem: provider, connectionId, remoteId })
+      .values({ ...customerMappingKey({ tenantId, id: connectionId, provider }, localId), remoteId })
       .onConflictDoNothing()
       .returning({ id: syncMappings.id });
     return inserted.length > 0;

@@ -2,6 +2,7 @@ import { and, eq } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
 import { connections, customers, syncConflicts, syncMappings, type PendingPush } from '../../db/schema.js';
 import {
+  customerMappingKey,
   customerSyncConnections,
   fieldsOf,
   lockCustomer,
@@ -125,13 +126,7 @@ export function createCustomerSyncActivities(deps: CustomerSyncDeps) {
         if (!mapping) {
           [mapping] = await tx
             .insert(syncMappings)
-            .values({
-              tenantId: input.tenantId,
-              catalog: CUSTOMERS_CATALOG,
-              localId: row.id,
-              remoteSystem: provider,
-              connectionId: input.connectionId,
-            })
+            .values(customerMappingKey({ tenantId: input.tenantId, id: input.connectionId, provider }, row.id))
             .onConflictDoNothing()
             .returning();
           mapping ??= await mappingOf(tx, input.connectionId, row.id, true);
@@ -252,11 +247,7 @@ export function createCustomerSyncActivities(deps: CustomerSyncDeps) {
           if (mapping) await saveMapping(tx, mapping.id, values);
           else
             await tx.insert(syncMappings).values({
-              tenantId: input.tenantId,
-              catalog: CUSTOMERS_CATALOG,
-              localId: input.customerId,
-              remoteSystem: provider,
-              connectionId: input.connectionId,
+              ...customerMappingKey({ tenantId: input.tenantId, id: input.connectionId, provider }, input.customerId),
               ...values,
             });
           return { pushNeeded: otherTargets, outcome: 'created' };
@@ -265,11 +256,7 @@ export function createCustomerSyncActivities(deps: CustomerSyncDeps) {
           [mapping] = await tx
             .insert(syncMappings)
             .values({
-              tenantId: input.tenantId,
-              catalog: CUSTOMERS_CATALOG,
-              localId: row.id,
-              remoteSystem: provider,
-              connectionId: input.connectionId,
+              ...customerMappingKey({ tenantId: input.tenantId, id: input.connectionId, provider }, row.id),
               remoteId: remote.remoteId,
             })
             .returning();

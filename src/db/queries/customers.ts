@@ -60,6 +60,11 @@ export interface SyncConnection {
   settings: CustomerSyncSettings;
 }
 
+/** The identity of a customer's mapping row at one connection (unique per connection and local id). */
+export function customerMappingKey(conn: { tenantId: string; id: string; provider: string }, localId: string) {
+  return { tenantId: conn.tenantId, catalog: CUSTOMERS_CATALOG, localId, remoteSystem: conn.provider, connectionId: conn.id };
+}
+
 /** The tenant's active connections that take part in customer sync. */
 export async function customerSyncConnections(db: Db, tenantId: string): Promise<SyncConnection[]> {
   const rows = await db
@@ -97,7 +102,7 @@ async function localIdForRemote(
   if (event.kind === 'deleted') return null; // never seen, already gone: nothing to sync
   await db
     .insert(syncMappings)
-    .values({ tenantId: conn.tenantId, catalog: CUSTOMERS_CATALOG, localId: newId('cust'), remoteSystem: conn.provider, connectionId: conn.id, remoteId: event.remoteId })
+    .values({ ...customerMappingKey(conn, newId('cust')), remoteId: event.remoteId })
     .onConflictDoNothing();
   const [reserved] = await byRemote();
   return reserved ?? null;

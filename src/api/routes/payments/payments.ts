@@ -8,6 +8,7 @@ import {
 import { ApplicationFailure } from '@temporalio/common';
 import { and, asc, desc, eq, inArray, lt, or, sql } from 'drizzle-orm';
 import { z } from 'zod';
+import { tableRowOf } from '../../../db/client.js';
 import { newId } from '../../../db/ids.js';
 import { payments, paymentAttempts, refunds } from '../../../db/schema.js';
 import { containsCardNumber } from '../../../domain/payments/payment-method.js';
@@ -360,14 +361,14 @@ export function paymentsRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter
         const paymentId = newId('pay');
         const m = body.paymentMethod;
         // The claim and the payment in one statement (one commit); the row comes back as written.
-        const claim = await claimAndInsert<{ status: string; created_at: string | Date; updated_at: string | Date }>(
+        const claim = await claimAndInsert<Record<string, unknown>>(
           db,
           { ...scope, hash: requestHash(body), resourceId: paymentId },
           sql`insert into ${payments} (id, tenant_id, amount, currency, country, payment_method_type, payment_method_token, capture_mode, customer_id, description, metadata)
             select resource_id, ${tenant.id}, ${body.amount}, ${body.currency}, ${body.country}, ${m.type}, ${m.token}, ${body.captureMode},
               ${body.customerId ?? null}, ${body.description ?? null}, ${JSON.stringify(body.metadata)}::jsonb
             from claimed
-            returning status, created_at, updated_at`,
+            returning *`,
         );
         if (claim.kind === 'replay' && claim.status !== null) {
           res.setHeader('Idempotent-Replayed', 'true');
@@ -394,32 +395,9 @@ export function paymentsRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter
           const replayed = await loadOne(tenant.id, claim.resourceId);
           return void res.status(query.wait && hasOutcome(replayed) ? 200 : 202).json(replayed);
         }
-        const written = (row: { status: string; created_at: string | Date; updated_at: string | Date }): PaymentRow => ({
-          id: paymentId,
-          tenantId: tenant.id,
-          status: row.status,
-          amount: body.amount,
-          currency: body.currency,
-          country: body.country,
-          paymentMethodType: m.type,
-          paymentMethodToken: m.token,
-          captureMode: body.captureMode,
-          customerId: body.customerId ?? null,
-          description: body.description ?? null,
-          metadata: body.metadata,
-          amountCaptured: 0,
-          amountRefunded: 0,
-          connectionId: null,
-          gatewayReference: null,
-          failureCode: null,
-          failureMessage: null,
-          routing: null,
-          createdAt: new Date(row.created_at),
-          updatedAt: new Date(row.updated_at),
-        });
         // Without wait the answer is the payment as it was written (its run has just been started); with
         // wait, as the outcome left it.
-        const payment = query.wait ? await loadOne(tenant.id, paymentId) : toPaymentOut(written(claim.row), [], []);
+        const payment = query.wait ? await loadOne(tenant.id, paymentId) : toPaymentOut(tableRowOf(payments, claim.row), [], []);
         const status = hasOutcome(payment) ? 200 : 202;
         res.status(status).json(payment);
         // A retry replays the stored answer; one that comes before it is stored (a few ms) takes the
