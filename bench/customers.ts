@@ -9,6 +9,10 @@
  * - Initial import of N Stripe customers (backfill when sync is turned on), in rows/s, against a raw
  *   baseline measured in the same run: the official SDK listing 100 a page and inserting each page in
  *   one statement.
+ * - Baseline, at the same rates in the same run: the least an entity workflow per customer could do
+ *   (bench/baseline): signal-with-start per change, one local activity with one insert and one create
+ *   at the same emulated Stripe. Latency from the signal to the create at the emulator. Switchyard's
+ *   local → Stripe round is compared with it: achieved rate and p95 as ratios.
  * The bench connections set maxRequestsPerSecond 1000, so the per-connection throttle does not cap
  * what is measured. Small shared machine: compare the figures of one run, not across runs.
  * Each latency round also reports its throughput (changes over the time from the first send to the
@@ -20,6 +24,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import postgres from 'postgres';
+import { Client, Connection } from '@temporalio/client';
 import Stripe from 'stripe';
 import { startStripeEmulator } from '../emulators/stripe/index.js';
 import { startTemporalDevServer } from '../src/dev/temporal-dev-server.js';
@@ -71,6 +76,7 @@ export async function runCustomersBench(): Promise<void> {
   const temporalServer = await startTemporalDevServer();
   const stripe = await startStripeEmulator({ webhookRetryBaseMs: 100 });
   const processes: BenchProcess[] = [];
+  let temporalConnectionRef: Connection | undefined;
   try {
     const adminToken = `bench-admin-${randomBytes(16).toString('hex')}`;
     const common = {
@@ -84,7 +90,10 @@ export async function runCustomersBench(): Promise<void> {
       LOG_LEVEL: 'warn',
       NODE_ENV: 'production',
     };
-    log('starting the worker and the API as separate processes');
+    const baselineQueue = 'bench-baseline-customers';
+    const baselineKey = `sk_test_${randomUUID().replace(/-/g, '')}`;
+    await sql`create table bench_baseline_pushes (id text primary key, version int not null, created_at timestamptz not null default now())`;
+    log('starting the worker, the API and the baseline worker as separate processes');
     processes.push(
       await startProcess('worker', 'src/workers/main.ts', { ...common, LOG_LEVEL: 'info' }, /worker running/),
     );
@@ -96,6 +105,21 @@ export async function runCustomersBench(): Promise<void> {
         /api listening/,
       ),
     );
+    const baselineWorker = await startProcess(
+      'baseline worker',
+      'bench/baseline/worker.ts',
+      {
+        BENCH_DATABASE_URL: databaseUrl,
+        BENCH_TEMPORAL_ADDRESS: temporalServer.address,
+        BENCH_TASK_QUEUE: baselineQueue,
+        BENCH_STRIPE_URL: stripe.url,
+        BENCH_STRIPE_AUTH: `Bearer ${baselineKey}`,
+      },
+      /baseline worker running/,
+    );
+    processes.push(baselineWorker);
+    temporalConnectionRef = await Connection.connect({ address: temporalServer.address });
+    const temporal = new Client({ connection: temporalConnectionRef });
     const apiUrl = `http://127.0.0.1:${API_PORT}`;
     const call = async <T>(
       token: string,
@@ -165,6 +189,7 @@ export async function runCustomersBench(): Promise<void> {
       api: () => [api!.child.pid!],
       temporalServer: () => pidsMatching(new RegExp(`temporal.* start-dev .*--port ${temporalPort} `)),
       postgres: () => pidsMatching(new RegExp(`^postgres: .*${dbName} `)),
+      'baseline worker': () => [baselineWorker.child.pid!],
       'bench (emulator, clients)': () => [process.pid],
     });
     const record = (
@@ -193,6 +218,42 @@ export async function runCustomersBench(): Promise<void> {
       if (!keep) log('warming up');
       const t = await syncTenant(`Bench latency ${rate}/s`, true);
       await sleep(2000); // the connect backfill of an empty account
+
+      log(`baseline: ${n} signal-with-starts at ${rate}/s`);
+      const signalled = new Map<string, number>();
+      cpu.start();
+      const baselineStart = Date.now();
+      await atRate(n, rate, async (i) => {
+        const id = `bare-${rate}-${i}-${randomUUID().slice(0, 8)}`;
+        const t0 = Date.now();
+        await temporal.workflow.signalWithStart('bareCustomerWorkflow', {
+          workflowId: id,
+          taskQueue: baselineQueue,
+          args: [{ id }],
+          signal: 'bareCustomerChange',
+          signalArgs: [{ version: 1 }],
+        });
+        signalled.set(id, t0);
+      });
+      const baselineArrivals = await until('every baseline create at Stripe', async () => {
+        const creates = stripe
+          .requests()
+          .filter((r) => r.account === baselineKey && r.method === 'POST' && r.path === '/v1/customers' && r.status === 200);
+        const byId = new Map(creates.map((r) => [r.idempotencyKey?.split('-v')[0] ?? '', Date.parse(r.at)]));
+        return [...signalled.keys()].every((id) => byId.has(id)) ? byId : undefined;
+      });
+      const baselineCpu = cpu.stop();
+      if (keep)
+        record(
+          'baseline: signal-with-start → Stripe',
+          rate,
+          n,
+          [...signalled].map(([id, t0]) => baselineArrivals.get(id)! - t0),
+          baselineStart,
+          Math.max(...[...signalled.keys()].map((id) => baselineArrivals.get(id)!)),
+          baselineCpu,
+        );
+      await sleep(2000);
 
       log(`local → Stripe: ${n} creates at ${rate}/s`);
       const sent = new Map<string, number>();
@@ -319,6 +380,17 @@ export async function runCustomersBench(): Promise<void> {
     >`select count(*)::int as n from customers where tenant_id = ${imp.tenantId}`;
     const localRows = counted?.n ?? 0;
 
+    const ratios = RATES.map((rate) => {
+      const real = latency.find((l) => l.rate === rate && l.direction === 'local → Stripe');
+      const base = latency.find((l) => l.rate === rate && l.direction.startsWith('baseline'));
+      if (!real || !base) return null;
+      return {
+        changesPerSecond: rate,
+        // Switchyard's local → Stripe against the bare entity workflow, in the same run.
+        achievedRate: Math.round((real.perSecond / base.perSecond) * 100) / 100,
+        p95: Math.round((real.summary.p95 / base.summary.p95) * 100) / 100,
+      };
+    }).filter((r) => r !== null);
     const report = {
       date: new Date().toISOString(),
       machine: { cpus: os.cpus().length, memoryGb: Math.round(os.totalmem() / 1e9) },
@@ -335,6 +407,7 @@ export async function runCustomersBench(): Promise<void> {
         achievedPerSecond: l.perSecond,
         cpuMsPerChange: l.cpuMsPerChange,
       })),
+      versusBaseline: ratios,
       import: {
         n: IMPORT_N,
         switchyard: {
@@ -356,6 +429,7 @@ export async function runCustomersBench(): Promise<void> {
     );
   } finally {
     for (const p of processes.reverse()) await p.stop();
+    await temporalConnectionRef?.close();
     await stripe.close();
     await temporalServer.stop();
     await sql.end();

@@ -14,7 +14,12 @@ const worker = await Worker.create({
   taskQueue: env('BENCH_TASK_QUEUE'),
   workflowsPath: fileURLToPath(new URL('./workflows.ts', import.meta.url)),
   bundlerOptions: { ignoreModules: [] },
-  activities: createBaselineActivities({ sql, gatewayUrl: env('BENCH_GATEWAY_URL'), authorization: env('BENCH_GATEWAY_AUTH') }),
+  activities: createBaselineActivities({
+    sql,
+    gatewayUrl: process.env.BENCH_GATEWAY_URL ?? '',
+    authorization: process.env.BENCH_GATEWAY_AUTH ?? '',
+    ...(process.env.BENCH_STRIPE_URL ? { stripeUrl: process.env.BENCH_STRIPE_URL, stripeAuthorization: env('BENCH_STRIPE_AUTH') } : {}),
+  }),
 });
 process.once('SIGTERM', () => worker.shutdown());
 console.log('baseline worker running');
