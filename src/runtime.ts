@@ -141,6 +141,7 @@ export async function startWorkers(runtime: Runtime): Promise<RunningWorkers> {
     workflowBundle,
     taskQueues,
     ...(env.WORKER_TASK_QUEUES ? { families: env.WORKER_TASK_QUEUES } : {}),
+    listen: runtime.database.listen,
     shutdownGraceSeconds: env.WORKER_SHUTDOWN_GRACE_SECONDS,
     activitySlots: env.WORKER_ACTIVITY_SLOTS ?? 4 * env.DATABASE_POOL_SIZE,
     dataConverter,

@@ -17,6 +17,12 @@ export interface Database {
   migrate(): Promise<void>;
   /** Cheap reachability probe for /health. */
   ping(): Promise<void>;
+  /**
+   * Calls `onNotify` on every NOTIFY on `channel` (delivered at the notifier's commit); resolves with
+   * the function that stops listening. postgres.js listens on a connection of its own and listens
+   * again after a reconnect; a notification sent while it reconnects is lost, so listeners also poll.
+   */
+  listen(channel: string, onNotify: () => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 
@@ -47,6 +53,10 @@ export function connectPostgres(url: string, opts: { poolSize?: number } = {}): 
     },
     ping: async () => {
       await db.execute(sql`select 1`);
+    },
+    listen: async (channel, onNotify) => {
+      const { unlisten } = await client.listen(channel, () => onNotify());
+      return unlisten;
     },
     close: () => client.end({ timeout: 5 }),
   };
@@ -85,6 +95,7 @@ export async function connectEmbedded(dir: string): Promise<Database> {
     ping: async () => {
       await db.execute(sql`select 1`);
     },
+    listen: async (channel, onNotify) => client.listen(channel, () => onNotify()),
     close: () => client.close(),
   };
 }

@@ -9,7 +9,12 @@ export interface OutboxRelayOptions {
   db: Db;
   client: Client;
   taskQueue: string;
-  /** Pause between polls when the outbox is empty (default 100 ms). */
+  /**
+   * Subscribes to the outbox's announcements (Database.listen on CUSTOMER_OUTBOX_CHANNEL): the relay
+   * then delivers a committed change at once, and polls only as a fallback for a lost notification.
+   */
+  listen?: (onNotify: () => void) => Promise<() => Promise<void>>;
+  /** Pause between polls when the outbox is empty (default 1 s when listening, else 100 ms). */
   pollIntervalMs?: number;
   batchSize?: number;
   onError?: (err: unknown) => void;
@@ -54,15 +59,34 @@ export class CustomerOutboxRelay {
   start(): void {
     this.loop ??= (async () => {
       const signal = this.stopping.signal;
+      // Set by a notification; read after each batch (an object: the callback writes it from outside the loop).
+      const notice = { arrived: false, wake: undefined as (() => void) | undefined };
+      let unlisten: (() => Promise<void>) | undefined;
+      try {
+        unlisten = await this.options.listen?.(() => {
+          notice.arrived = true;
+          notice.wake?.();
+        });
+      } catch (err) {
+        this.options.onError?.(err); // polling still delivers everything
+      }
+      const interval = this.options.pollIntervalMs ?? (unlisten ? 1_000 : 100);
       while (!signal.aborted) {
         let delivered = 0;
+        notice.arrived = false;
         try {
           delivered = await this.deliverBatch();
         } catch (err) {
           this.options.onError?.(err);
         }
-        if (delivered === 0) await sleep(this.options.pollIntervalMs ?? 100, undefined, { signal }).catch(() => undefined);
+        // A notification that came while delivering (or a full batch) means: look again at once.
+        if (delivered > 0 || notice.arrived) continue;
+        const woken = new AbortController();
+        notice.wake = () => woken.abort();
+        await sleep(interval, undefined, { signal: AbortSignal.any([signal, woken.signal]) }).catch(() => undefined);
+        notice.wake = undefined;
       }
+      await unlisten?.().catch(() => undefined);
     })();
   }
 

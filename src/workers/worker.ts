@@ -10,6 +10,8 @@ import { createPaymentActivities, type PaymentActivityDeps } from '../activities
 import { createReconciliationActivities } from '../activities/payments/reconciliation-activities.js';
 import { createErpActivities, type ErpActivityDeps } from '../activities/erp/erp-activities.js';
 import { createDeadLetterReplayActivities } from '../activities/erp/dead-letter-replay.js';
+import type { Database } from '../db/client.js';
+import { CUSTOMER_OUTBOX_CHANNEL } from '../db/queries/customers.js';
 import { DEFAULT_TASK_QUEUES, TASK_QUEUE_FAMILIES, type TaskQueueFamily, type TaskQueues } from '../shared/task-queues.js';
 import { signalCustomerSync } from '../temporal/customers/customer-sync.js';
 import { tracingWorkflowInterceptorModule, type Tracing } from '../tracing/tracing.js';
@@ -69,6 +71,8 @@ export async function createWorkers(opts: {
   taskQueues?: TaskQueues;
   /** The families this process serves (default: all); e.g. only `erp` for a deployment of ERP workers. */
   families?: readonly TaskQueueFamily[];
+  /** The database's LISTEN (Database.listen): the customer outbox relay wakes on each committed change. */
+  listen?: Database['listen'];
   /** After shutdown(), how long in-flight activities may run before they are cancelled (SDK default 0). */
   shutdownGraceSeconds?: number;
   /**
@@ -122,7 +126,14 @@ export async function createWorkers(opts: {
     families.map((family) => Worker.create({ ...common, taskQueue: queues[family], activities: activitiesOf[family]() })),
   );
   // Workers also relay the customer outbox: the relay lives and dies with the process that syncs.
-  const relay = families.includes('customers') ? new CustomerOutboxRelay({ db: opts.deps.db, client, taskQueue: queues.customers }) : undefined;
+  const relay = families.includes('customers')
+    ? new CustomerOutboxRelay({
+        db: opts.deps.db,
+        client,
+        taskQueue: queues.customers,
+        ...(opts.listen ? { listen: (onNotify: () => void) => opts.listen!(CUSTOMER_OUTBOX_CHANNEL, onNotify) } : {}),
+      })
+    : undefined;
   return {
     workers,
     run: async () => {

@@ -2,6 +2,7 @@ import request from 'supertest';
 import { signWebhookPayload } from '../../emulators/stripe/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { remoteCustomerChangeSignal } from '../../src/shared/customer-messages.js';
+import { workflowId } from '../../src/shared/workflow-ids.js';
 import {
   createCustomer,
   type SyncTenant,
@@ -307,6 +308,8 @@ describe('reconciliation', () => {
     const c = await createCustomer(f, t, { name: 'Seen' });
     const remoteId = await syncedRemote(f, t, c.id, 1);
     await f.stripe.webhooksIdle();
+    // The connection's hourly reconcile fires on the hour: it must not be what recovers the change.
+    await f.stack.temporal.schedule.getHandle(workflowId.customerReconcileSchedule(t.connectionId)).pause('test');
     // A first run stores the cursor (the feed so far is our own create: an echo).
     const first = await request(f.stack.app)
       .post(`/v1/connections/${t.connectionId}/sync`)

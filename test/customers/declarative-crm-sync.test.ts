@@ -11,6 +11,7 @@ import {
   loadProviderDefinitionFile,
 } from '../../src/providers/declarative/index.js';
 import { createEgressFetch } from '../../src/providers/egress/egress-fetch.js';
+import { workflowId } from '../../src/shared/workflow-ids.js';
 import { eventually, setUpSyncTenant, startCustomersFixture, type CustomersFixture } from '../support/customers-fixture.js';
 
 let f: CustomersFixture;
@@ -287,6 +288,8 @@ describe('a declarative CRM as a second system', () => {
     const c = await createCustomer(t, { name: 'Seen' });
     const remoteId = await syncedAt(t, c.id, t.connectionId, 1);
     await crm.webhooksIdle();
+    // The connection's hourly reconcile fires on the hour: it must not be what recovers the change.
+    await f.stack.temporal.schedule.getHandle(workflowId.customerReconcileSchedule(t.connectionId)).pause('test');
     // The connect-time backfill (same workflow id) must be over, or the sync below would join it.
     await f.stack.temporal.workflow.getHandle(`customer-reconcile-${t.connectionId}`).result();
     // A first run reads the feed from the backfill's cursor: it hands our own create to the workflow

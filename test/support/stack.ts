@@ -156,6 +156,7 @@ export async function startTestStack(opts: TestStackOptions = {}): Promise<TestS
         workflowBundle: { codePath: inject('workflowBundlePath') },
         taskQueues,
         dataConverter,
+        listen: database.listen,
       });
       worker = { set, running: set.run(), connection: workerConnection };
     },
