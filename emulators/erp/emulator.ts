@@ -15,6 +15,7 @@ import express, { type Request, type Response } from 'express';
 import iconv from 'iconv-lite';
 import { DateTime } from 'luxon';
 import { listenLocal, type RunningServer } from '../gateways/faults.js';
+import { seededRandom } from '../seeded-random.js';
 
 export const ERP_ZONE = 'Europe/Istanbul';
 export const ERP_TIME_FORMAT = 'dd.MM.yyyy HH:mm:ss';
@@ -46,17 +47,6 @@ export interface ErpEmulatorOptions {
   seed?: number;
 }
 
-/** mulberry32: a tiny seeded PRNG, so injected faults repeat from run to run. */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export const formatErpTime = (ms: number) => DateTime.fromMillis(ms, { zone: ERP_ZONE }).toFormat(ERP_TIME_FORMAT);
 

@@ -5,6 +5,7 @@ import { startPendingpayEmulator } from '../../emulators/gateways/pendingpay.js'
 import { startStripeEmulator } from '../../emulators/stripe/index.js';
 import { ErpEmulator, seedCatalog } from '../../emulators/erp/emulator.js';
 import { defterIntegration } from '../../emulators/erp/integration.js';
+import { seededRandom } from '../../emulators/seeded-random.js';
 
 /** Fixed ports so connections made on a first run still point at the emulators after a restart. */
 export const DEMO_PORTS = { stripe: 12111, acmepay: 12112, pendingpay: 12113, erp: 12114 } as const;
@@ -33,11 +34,14 @@ export interface DemoGateways {
 /** The demo's emulated gateways: Stripe (primary, failing some of the time), AcmePay, PendingPay. */
 export async function startDemoGateways(
   ports: { stripe: number; acmepay: number; pendingpay: number; erp?: number } = DEMO_PORTS,
+  /** Seeds Stripe's failure draws (a test's reproducible story); unseeded for `npm run dev`. */
+  opts: { seed?: number } = {},
 ): Promise<DemoGateways> {
   const stripe = await startStripeEmulator({
     port: ports.stripe,
     apiKeys: [DEMO_STRIPE_KEY],
     webhookSecret: DEMO_STRIPE_WEBHOOK_SECRET,
+    ...(opts.seed !== undefined ? { random: seededRandom(opts.seed) } : {}),
   });
   stripe.setFailureRate(DEMO_PRIMARY_FAILURE_RATE, { pathPrefix: '/v1/payment_intents', method: 'POST' });
   const acme = await startAcmepayEmulator({ port: ports.acmepay });

@@ -1,4 +1,3 @@
-import type { ChildProcess } from 'node:child_process';
 import { and, eq, isNotNull } from 'drizzle-orm';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,13 +8,11 @@ import { createCustomer, eventually, setUpSyncTenant, startCustomersFixture, typ
 import { startWorkerProcess } from '../support/processes.js';
 
 let f: CustomersFixture;
-let child: ChildProcess | undefined;
 
 beforeAll(async () => {
   f = await startCustomersFixture({ startWorker: false });
 });
 afterAll(async () => {
-  child?.kill('SIGKILL');
   await f?.close();
 });
 
@@ -30,7 +27,7 @@ describe('a worker killed in the middle of a backfill', () => {
     for (let i = 0; i < LOCAL; i++) locals.push((await createCustomer(f, t, { email: `l${i}@example.com`, name: `Local ${i}` })).id);
     await f.stripe.webhooksIdle();
 
-    child = await startWorkerProcess(f.stack, { STRIPE_API_URL: f.stripe.url });
+    const child = await startWorkerProcess(f.stack, { STRIPE_API_URL: f.stripe.url });
     // The outbox relay hands the local creates to their workflows, which find no system to push to yet.
     await Promise.all(
       locals.map((id) =>
@@ -49,7 +46,7 @@ describe('a worker killed in the middle of a backfill', () => {
     const runs = async () => (await request(f.stack.app).get(`/v1/connections/${t.connectionId}/sync/runs`).set(t.auth).expect(200)).body.data as { status: string; scanned: number; trigger: string }[];
     await eventually('the first page imported', async () => ((await runs())[0]?.scanned ?? 0) >= 100 ? true : undefined);
     child.kill('SIGKILL');
-    await new Promise((r) => child!.once('exit', r));
+    await new Promise((r) => child.once('exit', r));
     expect((await runs())[0]?.status).toBe('running');
 
     await f.stack.startWorker();

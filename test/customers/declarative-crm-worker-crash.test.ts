@@ -4,7 +4,6 @@
  * PROVIDERS_DIR as a deployment does; a slow proxy in front of the CRM forwards the create after the
  * worker is dead, so the CRM carries out a call whose answer nobody reads.
  */
-import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import request from 'supertest';
@@ -27,7 +26,6 @@ let stack: TestStack;
 let crm: CrmEmulator;
 let proxy: { url: string; server: Server };
 let creates = 0;
-let child: ChildProcess | undefined;
 
 beforeAll(async () => {
   crm = await startCrmEmulator();
@@ -48,7 +46,6 @@ beforeAll(async () => {
   });
 });
 afterAll(async () => {
-  child?.kill('SIGKILL');
   await stack?.close();
   proxy?.server.close();
   await crm?.close();
@@ -69,7 +66,7 @@ describe('a worker killed in the middle of a sync to the declarative CRM', () =>
         settings: { baseUrl: proxy.url, customerSync: { enabled: true } },
       })
       .expect(201);
-    child = await startWorkerProcess(stack);
+    const child = await startWorkerProcess(stack);
     const c = (
       await request(stack.app)
         .post('/v1/customers')
@@ -82,7 +79,7 @@ describe('a worker killed in the middle of a sync to the declarative CRM', () =>
     // Kill the worker the moment its create is on the wire; the CRM still carries it out.
     await eventually('the create on the wire', () => (creates > 0 ? true : undefined), 30_000);
     child.kill('SIGKILL');
-    await new Promise((r) => child!.once('exit', r));
+    await new Promise((r) => child.once('exit', r));
     await new Promise((r) => setTimeout(r, HOLD_MS + 300));
     expect(crm.contacts(token)).toHaveLength(1);
 

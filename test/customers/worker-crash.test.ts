@@ -1,4 +1,3 @@
-import type { ChildProcess } from 'node:child_process';
 import type { Server } from 'node:http';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,7 +12,6 @@ const HOLD_MS = 1_500;
 let f: CustomersFixture;
 let proxy: { url: string; server: Server };
 let creates = 0;
-let child: ChildProcess | undefined;
 
 beforeAll(async () => {
   let stripeUrl = '';
@@ -27,7 +25,6 @@ beforeAll(async () => {
   stripeUrl = f.stripe.url;
 });
 afterAll(async () => {
-  child?.kill('SIGKILL');
   await f?.close();
   proxy?.server.close();
 });
@@ -36,13 +33,13 @@ afterAll(async () => {
 describe('a worker killed in the middle of a customer sync', () => {
   it('loses no update and creates no duplicate Stripe customer', async () => {
     const t = await setUpSyncTenant(f, { enabled: true }, { awaitBackfill: false });
-    child = await startWorkerProcess(f.stack, { STRIPE_API_URL: proxy.url });
+    const child = await startWorkerProcess(f.stack, { STRIPE_API_URL: proxy.url });
     const c = await createCustomer(f, t, { email: 'crash@example.com', name: 'Before crash' });
 
     // Kill the worker the moment its create is on the wire; Stripe still carries it out.
     await eventually('the create on the wire', () => (creates > 0 ? true : undefined), 30_000);
     child.kill('SIGKILL');
-    await new Promise((r) => child!.once('exit', r));
+    await new Promise((r) => child.once('exit', r));
     await new Promise((r) => setTimeout(r, HOLD_MS + 300));
     expect((await t.sdk.customers.list({ limit: 100 })).data).toHaveLength(1);
 

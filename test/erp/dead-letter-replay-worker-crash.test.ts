@@ -1,4 +1,3 @@
-import type { ChildProcess } from 'node:child_process';
 import { sql } from 'drizzle-orm';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,15 +15,11 @@ import {
 } from './erp-fixture.js';
 
 let f: ErpFixture;
-let child: ChildProcess | undefined;
-let releaseLock: (() => void) | undefined;
 
 beforeAll(async () => {
   f = await startErpFixture({ startWorker: false });
 });
 afterAll(async () => {
-  releaseLock?.();
-  child?.kill('SIGKILL');
   await f?.close();
 });
 
@@ -54,7 +49,7 @@ describe('a worker killed in the middle of a dead-letter replay', () => {
       { StokKodu: 'REPLAY-1', FiyatListesi: 'P', Fiyat: '12.5', ParaBirimi: 'TRY' },
       Date.UTC(2026, 6, 1),
     );
-    child = await startWorkerProcess(stack);
+    const child = await startWorkerProcess(stack);
 
     // A sync leaves the dot-decimal price as a dead letter; the tenant then fixes the mapping.
     const run = await waitForRun(stack, t.auth, id, await startSync(stack, t.auth, id, 'prices', 'full'));
@@ -70,7 +65,7 @@ describe('a worker killed in the middle of a dead-letter replay', () => {
       .expect(200);
 
     // The replay's one transaction has locked the letter and waits on its catalog write: kill the worker there.
-    releaseLock = await holdLock(db, sql.raw('lock table catalog_prices in exclusive mode'));
+    const releaseLock = await holdLock(db, sql.raw('lock table catalog_prices in exclusive mode'));
     const started = await request(stack.app)
       .post(`/v1/integrations/${id}/dead-letters/replay`)
       .set(t.auth)
@@ -81,9 +76,8 @@ describe('a worker killed in the middle of a dead-letter replay', () => {
       return pids.length > 0 ? pids : undefined;
     });
     child.kill('SIGKILL');
-    await new Promise((r) => child!.once('exit', r));
+    await new Promise((r) => child.once('exit', r));
     releaseLock();
-    releaseLock = undefined;
     await eventually('the killed sessions to end', async () =>
       (await anySessionAlive(db, killed)) ? undefined : true,
     );

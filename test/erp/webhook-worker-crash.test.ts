@@ -1,4 +1,3 @@
-import type { ChildProcess } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import request from 'supertest';
@@ -15,15 +14,11 @@ import {
 } from './erp-fixture.js';
 
 let f: ErpFixture;
-let child: ChildProcess | undefined;
-let releaseLock: (() => void) | undefined;
 
 beforeAll(async () => {
   f = await startErpFixture({ startWorker: false });
 });
 afterAll(async () => {
-  releaseLock?.();
-  child?.kill('SIGKILL');
   await f?.close();
 });
 
@@ -42,8 +37,8 @@ describe('a worker killed in the middle of applying an ERP webhook event', () =>
     const { stack, erp } = f;
     const t = await stack.createTenant('Webhook crash tenant');
     const id = await createIntegration(stack, t.auth, restIntegrationBody(erp.url));
-    child = await startWorkerProcess(stack);
-    releaseLock = await lockCatalogProducts(f);
+    const child = await startWorkerProcess(stack);
+    const releaseLock = await lockCatalogProducts(f);
 
     const event = JSON.stringify({
       id: 'evt-crash',
@@ -67,7 +62,7 @@ describe('a worker killed in the middle of applying an ERP webhook event', () =>
       return pids.length > 0 ? pids : undefined;
     });
     child.kill('SIGKILL');
-    await new Promise((r) => child!.once('exit', r));
+    await new Promise((r) => child.once('exit', r));
     const res = await posted;
     expect(res.status, JSON.stringify(res.body)).toBe(202);
     expect(res.body).toMatchObject({
@@ -76,7 +71,6 @@ describe('a worker killed in the middle of applying an ERP webhook event', () =>
     });
 
     releaseLock();
-    releaseLock = undefined;
     // The dead worker's sessions run on until they find their client gone, and end.
     await eventually('the killed sessions to end', async () =>
       (await anySessionAlive(stack.database.db, killed)) ? undefined : true,

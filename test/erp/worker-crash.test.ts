@@ -1,17 +1,14 @@
-import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedCatalog } from '../../emulators/erp/emulator.js';
 import { startWorkerProcess } from '../support/processes.js';
 import { createIntegration, getRun, readCatalog, restIntegrationBody, startErpFixture, startSync, waitForRun, type ErpFixture } from './erp-fixture.js';
 
 let f: ErpFixture;
-let child: ChildProcess | undefined;
 
 beforeAll(async () => {
   f = await startErpFixture({ startWorker: false });
 });
 afterAll(async () => {
-  child?.kill('SIGKILL');
   await f?.close();
 });
 
@@ -25,7 +22,7 @@ describe('a worker killed in the middle of an ERP run', () => {
     // Some 500s and 429s as well, so retries and the crash interleave.
     erp.setFaults({ rate429: 0.05, rate500: 0.05, retryAfterSeconds: 1 }, 3);
 
-    child = await startWorkerProcess(stack);
+    const child = await startWorkerProcess(stack);
     const runId = await startSync(stack, t.auth, id, 'products', 'full');
     const deadline = Date.now() + 60_000;
     let before = await getRun(stack, t.auth, id, runId);
@@ -35,7 +32,7 @@ describe('a worker killed in the middle of an ERP run', () => {
       before = await getRun(stack, t.auth, id, runId);
     }
     child.kill('SIGKILL');
-    await new Promise((r) => child!.once('exit', r));
+    await new Promise((r) => child.once('exit', r));
     const atKill = await getRun(stack, t.auth, id, runId);
     expect(atKill.status).toBe('running');
     expect(atKill.checkpoint.done).toBe(false);

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import type { ChildProcess } from 'node:child_process';
 import type { Server } from 'node:http';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,7 +17,6 @@ const HOLD_MS = 1_500;
 let f: PaymentsFixture;
 let proxy: { url: string; server: Server };
 let heldRefunds = 0;
-let child: ChildProcess | undefined;
 
 beforeAll(async () => {
   let stripeUrl = '';
@@ -33,7 +31,6 @@ beforeAll(async () => {
   stripeUrl = f.stripe.url;
 });
 afterAll(async () => {
-  child?.kill('SIGKILL');
   await f?.close();
   proxy?.server.close();
 });
@@ -41,7 +38,7 @@ afterAll(async () => {
 describe("a worker killed in the middle of a refund taken by the payment's run", () => {
   it('is replaced, the refund is retried with the same idempotency key, and the gateway refunds once', async () => {
     const m = await setUpMerchant(f, (c) => [{ name: 'stripe', priority: 10, connectionIds: [c.stripeId] }]);
-    child = await startWorkerProcess(f.stack, { STRIPE_API_URL: proxy.url });
+    const child = await startWorkerProcess(f.stack, { STRIPE_API_URL: proxy.url });
     const { id, workflowId } = await startPayment(f, m, { amount: 4200 });
     const paid = await waitForPayment(f, m, id, undefined, 60_000);
     expect(paid.status).toBe('succeeded');
@@ -52,7 +49,7 @@ describe("a worker killed in the middle of a refund taken by the payment's run",
     for (let i = 0; i < 200 && heldRefunds === 0; i++) await new Promise((res) => setTimeout(res, 50));
     expect(heldRefunds).toBe(1);
     child.kill('SIGKILL');
-    await new Promise((res) => child!.once('exit', res));
+    await new Promise((res) => child.once('exit', res));
     const refundsAtGateway = () => f.stripe.events().filter((e) => e.type === 'refund.created').length;
     await new Promise((res) => setTimeout(res, HOLD_MS + 300));
     expect(refundsAtGateway()).toBe(1); // carried out although nobody heard the answer

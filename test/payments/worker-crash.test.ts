@@ -1,4 +1,3 @@
-import type { ChildProcess } from 'node:child_process';
 import type { Server } from 'node:http';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,8 +19,6 @@ const HOLD_MS = 1_500;
 let f: PaymentsFixture;
 let proxy: { url: string; server: Server };
 let charges = 0;
-let child: ChildProcess | undefined;
-let releaseLock: (() => void) | undefined;
 
 beforeAll(async () => {
   let stripeUrl = '';
@@ -35,8 +32,6 @@ beforeAll(async () => {
   stripeUrl = f.stripe.url;
 });
 afterAll(async () => {
-  releaseLock?.();
-  child?.kill('SIGKILL');
   await f?.close();
   proxy?.server.close();
 });
@@ -44,14 +39,14 @@ afterAll(async () => {
 describe('a worker killed in the middle of a charge', () => {
   it('is replaced, the charge is retried with the same idempotency key, and the customer is charged once', async () => {
     const m = await setUpMerchant(f);
-    child = await startWorkerProcess(f.stack, { STRIPE_API_URL: proxy.url });
+    const child = await startWorkerProcess(f.stack, { STRIPE_API_URL: proxy.url });
     const { id, workflowId } = await startPayment(f, m);
 
     // Kill the worker the moment its charge is on the wire.
     for (let i = 0; i < 200 && charges === 0; i++) await new Promise((r) => setTimeout(r, 50));
     expect(charges).toBe(1);
     child.kill('SIGKILL');
-    await new Promise((r) => child!.once('exit', r));
+    await new Promise((r) => child.once('exit', r));
 
     // The gateway carried the charge out although nobody was there to hear the answer.
     await new Promise((r) => setTimeout(r, HOLD_MS + 300));
@@ -83,7 +78,7 @@ describe("a worker killed inside the outcome's local activity (lean path)", () =
   it('is replaced, the activity runs again, and the circuit breaker counts the call once', async () => {
     await f.stack.stopWorker();
     const m = await setUpMerchant(f);
-    child = await startWorkerProcess(f.stack, { STRIPE_API_URL: proxy.url });
+    const child = await startWorkerProcess(f.stack, { STRIPE_API_URL: proxy.url });
     const before = charges;
     const { id, workflowId } = await startPayment(f, m);
 
@@ -98,7 +93,7 @@ describe("a worker killed inside the outcome's local activity (lean path)", () =
         ? true
         : undefined,
     );
-    releaseLock = await lockAttempts(id);
+    const releaseLock = await lockAttempts(id);
     // The row is written just before the charge is sent: wait for the charge (the proxy holds it).
     await eventually('the charge on the wire', () => (charges === before + 1 ? true : undefined));
     // The circuit outcome is written first (its own statement), then the attempt: kill the worker there.
@@ -116,9 +111,8 @@ describe("a worker killed inside the outcome's local activity (lean path)", () =
       (await outcomes()).n === 1 ? true : undefined,
     );
     child.kill('SIGKILL');
-    await new Promise((r) => child!.once('exit', r));
+    await new Promise((r) => child.once('exit', r));
     releaseLock();
-    releaseLock = undefined;
     await eventually('the killed sessions to end', async () =>
       (await anySessionAlive(f.stack.database.db, killed)) ? undefined : true,
     );

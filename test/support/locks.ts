@@ -1,14 +1,17 @@
 import { sql, type SQL } from 'drizzle-orm';
+import { onTestFinished } from 'vitest';
+import { getCurrentTest } from 'vitest/suite';
 import type { Db } from '../../src/db/client.js';
 
 /**
  * Holds a lock taken by `statement` (e.g. `lock table … in exclusive mode`, `select … for update`) in
- * a transaction of its own until the returned function is called: a worker's write then waits on it,
- * and a test can kill the worker exactly there.
+ * a transaction of its own until the returned function is called (at the latest when the test ends):
+ * a worker's write then waits on it, and a test can kill the worker exactly there.
  */
 export async function holdLock(db: Db, statement: SQL): Promise<() => void> {
   let release!: () => void;
   const released = new Promise<void>((r) => (release = r));
+  if (getCurrentTest()) onTestFinished(() => release());
   let locked!: () => void;
   const held = new Promise<void>((r) => (locked = r));
   void db
