@@ -28,7 +28,7 @@ import { Client, Connection } from '@temporalio/client';
 import Stripe from 'stripe';
 import { startStripeEmulator } from '../emulators/stripe/index.js';
 import { startTemporalDevServer } from '../src/dev/temporal-dev-server.js';
-import { cpuMeter, pidsMatching, startProcess, type BenchProcess } from './lib/processes.js';
+import { cpuMeter, pidsMatching, startBaselineWorker, startProcess, type BenchProcess } from './lib/processes.js';
 import { summarize, type Summary } from './lib/stats.js';
 
 /** Empty: no latency rounds (the import only). */
@@ -105,18 +105,12 @@ export async function runCustomersBench(): Promise<void> {
         /api listening/,
       ),
     );
-    const baselineWorker = await startProcess(
-      'baseline worker',
-      'bench/baseline/worker.ts',
-      {
-        BENCH_DATABASE_URL: databaseUrl,
-        BENCH_TEMPORAL_ADDRESS: temporalServer.address,
-        BENCH_TASK_QUEUE: baselineQueue,
-        BENCH_STRIPE_URL: stripe.url,
-        BENCH_STRIPE_AUTH: `Bearer ${baselineKey}`,
-      },
-      /baseline worker running/,
-    );
+    const baselineWorker = await startBaselineWorker({
+      databaseUrl,
+      temporalAddress: temporalServer.address,
+      taskQueue: baselineQueue,
+      stripe: { url: stripe.url, authorization: `Bearer ${baselineKey}` },
+    });
     processes.push(baselineWorker);
     temporalConnectionRef = await Connection.connect({ address: temporalServer.address });
     const temporal = new Client({ connection: temporalConnectionRef });

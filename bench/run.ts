@@ -18,7 +18,7 @@ import { startAcmepayEmulator } from '../emulators/gateways/acmepay.js';
 import { startPendingpayEmulator } from '../emulators/gateways/pendingpay.js';
 import { startTemporalDevServer } from '../src/dev/temporal-dev-server.js';
 import { bareCallbackSignal, type bareChargeWorkflow, type bareWaitingWorkflow } from './baseline/workflows.js';
-import { startProcess, type BenchProcess } from './lib/processes.js';
+import { startBaselineWorker, startProcess, type BenchProcess } from './lib/processes.js';
 import { writeBenchResult } from './lib/results.js';
 import { alternateRounds, runConcurrently, summarize, type Summary } from './lib/stats.js';
 
@@ -77,18 +77,12 @@ async function main(): Promise<void> {
     const worker = await startProcess('worker', 'src/workers/main.ts', { ...common, LOG_LEVEL: 'info' }, /worker running/);
     const api = await startProcess('api', 'src/api/main.ts', { ...common, ADMIN_TOKEN: adminToken, PORT: String(API_PORT), LOG_LEVEL: 'info' }, /api listening/);
     const baselineQueue = 'bench-baseline';
-    const baselineWorker = await startProcess(
-      'baseline worker',
-      'bench/baseline/worker.ts',
-      {
-        BENCH_DATABASE_URL: databaseUrl,
-        BENCH_TEMPORAL_ADDRESS: temporalServer.address,
-        BENCH_TASK_QUEUE: baselineQueue,
-        BENCH_GATEWAY_URL: acme.url,
-        BENCH_GATEWAY_AUTH: `Basic ${Buffer.from(`${acme.accountId}:${acme.apiKey}`).toString('base64')}`,
-      },
-      /baseline worker running/,
-    );
+    const baselineWorker = await startBaselineWorker({
+      databaseUrl,
+      temporalAddress: temporalServer.address,
+      taskQueue: baselineQueue,
+      gateway: { url: acme.url, authorization: `Basic ${Buffer.from(`${acme.accountId}:${acme.apiKey}`).toString('base64')}` },
+    });
     const baselineHooks = await startProcess(
       'baseline webhook server',
       'bench/baseline/webhook-server.ts',

@@ -158,3 +158,28 @@ export function cpuMeter(groups: Record<string, () => number[]>): {
     },
   };
 }
+
+/**
+ * The bare-Temporal baseline worker (bench/baseline/worker.ts) on `taskQueue`, its activities calling
+ * the emulated gateway (payments bench) and/or the emulated Stripe (customers bench).
+ */
+export function startBaselineWorker(opts: {
+  databaseUrl: string;
+  temporalAddress: string;
+  taskQueue: string;
+  gateway?: { url: string; authorization: string };
+  stripe?: { url: string; authorization: string };
+}): Promise<BenchProcess> {
+  return startProcess(
+    'baseline worker',
+    'bench/baseline/worker.ts',
+    {
+      BENCH_DATABASE_URL: opts.databaseUrl,
+      BENCH_TEMPORAL_ADDRESS: opts.temporalAddress,
+      BENCH_TASK_QUEUE: opts.taskQueue,
+      ...(opts.gateway ? { BENCH_GATEWAY_URL: opts.gateway.url, BENCH_GATEWAY_AUTH: opts.gateway.authorization } : {}),
+      ...(opts.stripe ? { BENCH_STRIPE_URL: opts.stripe.url, BENCH_STRIPE_AUTH: opts.stripe.authorization } : {}),
+    },
+    /baseline worker running/,
+  );
+}
