@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   ScheduleAlreadyRunning,
   ScheduleNotFoundError,
@@ -35,6 +36,16 @@ export async function upsertSchedule(client: Client, s: PlatformSchedule): Promi
     if (!(err instanceof ScheduleAlreadyRunning)) throw err;
     await client.schedule.getHandle(s.scheduleId).update((prev) => ({ ...prev, spec: s.spec, action: s.action }));
   }
+}
+
+/**
+ * Every `everySeconds`, at a phase that is a stable function of `key`. Temporal aligns an interval
+ * to the epoch, so without an offset every connection's hourly schedule fires on the hour, all at
+ * once (and each update keeps the phase, since the key does not change).
+ */
+export function spreadInterval(everySeconds: number, key: string): ScheduleSpec {
+  const phase = createHash('sha256').update(key).digest().readUInt32BE(0) % everySeconds;
+  return { intervals: [{ every: `${everySeconds}s`, offset: `${phase}s` }] };
 }
 
 /** Deletes a schedule; one that does not exist is already where we want it. */

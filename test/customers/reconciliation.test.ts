@@ -5,6 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { customers, syncCursors } from '../../src/db/schema.js';
 import { customerSyncProgressQuery } from '../../src/shared/customer-messages.js';
 import { workflowId } from '../../src/shared/workflow-ids.js';
+import { DEFAULT_RECONCILE_INTERVAL_SECONDS } from '../../src/domain/customers/sync-settings.js';
+import { spreadInterval } from '../../src/temporal/schedules.js';
 import {
   createCustomer,
   eventually,
@@ -79,6 +81,18 @@ describe('scheduled reconciliation', () => {
 
     await enableSync(t, { enabled: false });
     await expect(schedule.describe()).rejects.toBeInstanceOf(ScheduleNotFoundError);
+  });
+
+  it('fires at a phase of its own per connection, not on the hour for all of them at once', async () => {
+    const t = await setUpSyncTenant(f);
+    const { spec } = await f.stack.temporal.schedule.getHandle(workflowId.customerReconcileSchedule(t.connectionId)).describe();
+    const [interval] = spec.intervals ?? [];
+    const expected = spreadInterval(DEFAULT_RECONCILE_INTERVAL_SECONDS, t.connectionId).intervals![0]!;
+    expect(interval).toEqual({ every: DEFAULT_RECONCILE_INTERVAL_SECONDS * 1000, offset: Number(String(expected.offset).replace(/s$/, '')) * 1000 });
+    // A settings update keeps the phase.
+    await request(f.stack.app).patch(`/v1/connections/${t.connectionId}`).set(t.auth).send({ settings: { customerSync: { enabled: true, matchByEmail: true } } }).expect(200);
+    const after = await f.stack.temporal.schedule.getHandle(workflowId.customerReconcileSchedule(t.connectionId)).describe();
+    expect(after.spec.intervals?.[0]).toEqual(interval);
   });
 
   it('detects drift the change feed cannot show (its events are gone) and repairs it through the entity workflow', async () => {

@@ -4,7 +4,7 @@ import type { CustomerReconcileInput, CustomerReconcileTrigger } from '../../sha
 import { TenantIdAttr } from '../../shared/search-attributes.js';
 import { workflowId } from '../../shared/workflow-ids.js';
 import type { Workflows } from '../../shared/workflow-types.js';
-import { deleteScheduleIfExists, upsertSchedule } from '../schedules.js';
+import { deleteScheduleIfExists, spreadInterval, upsertSchedule } from '../schedules.js';
 import { scheduledStart, startWorkflow } from '../start-workflow.js';
 
 export interface SyncingConnection {
@@ -60,7 +60,7 @@ export async function applyCustomerSyncSchedule(
   const args: [CustomerReconcileInput] = [{ tenantId: conn.tenantId, connectionId: conn.id, trigger: 'schedule' }];
   await upsertSchedule(client, {
     scheduleId,
-    spec: { intervals: [{ every: `${settings.reconcileIntervalSeconds}s` }] },
+    spec: spreadInterval(settings.reconcileIntervalSeconds, conn.id),
     action: scheduledStart('customerReconcileWorkflow', {
       taskQueue,
       // Temporal appends the scheduled time to each run's id.
