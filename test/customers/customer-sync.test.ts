@@ -16,6 +16,17 @@ import {
 } from '../support/customers-fixture.js';
 import { recordHistoryIfAsked } from '../support/record-history.js';
 
+
+/** Delivers a Stripe event to our webhook endpoint by hand, signed as Stripe signs it. */
+const deliverSigned = (endpoint: string, secret: string, event: unknown) => {
+  const payload = JSON.stringify(event);
+  return fetch(endpoint, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', 'Stripe-Signature': signWebhookPayload(payload, secret) },
+    body: payload,
+  });
+};
+
 let f: CustomersFixture;
 beforeAll(async () => {
   f = await startCustomersFixture();
@@ -206,16 +217,7 @@ describe('customer sync with Stripe', () => {
     const events = (await t.sdk.events.list({ type: 'customer.updated', limit: 2 })).data; // newest first
     const endpoint = `${f.baseUrl}/v1/webhooks/${t.connectionId}`;
     for (const event of events) {
-      const payload = JSON.stringify(event);
-      const res = await fetch(endpoint, {
-        method: 'POST',
-        headers: {
-          'Content-Type': 'application/json',
-          'Stripe-Signature': signWebhookPayload(payload, t.webhookSecret),
-        },
-        body: payload,
-      });
-      expect(res.status).toBe(200);
+      expect((await deliverSigned(endpoint, t.webhookSecret, event)).status).toBe(200);
     }
     await eventually('the newest name', async () =>
       (await getCustomer(f, t, c.id)).name === 'Second' ? true : undefined,
@@ -254,15 +256,7 @@ describe('customer sync with Stripe', () => {
           .expect(200);
         await new Promise((r) => setTimeout(r, 1100));
         await t.sdk.customers.update(remoteId, { name: 'Remote name' });
-        const payload = JSON.stringify(older);
-        const res = await fetch(`${f.baseUrl}/v1/webhooks/${t.connectionId}`, {
-          method: 'POST',
-          headers: {
-            'Content-Type': 'application/json',
-            'Stripe-Signature': signWebhookPayload(payload, t.webhookSecret),
-          },
-          body: payload,
-        });
+        const res = await deliverSigned(`${f.baseUrl}/v1/webhooks/${t.connectionId}`, t.webhookSecret, older);
         expect(res.status).toBe(200);
         f.stripe.resumeWebhooks(); // the older event again (a repeat), then the newer one
         await f.stripe.webhooksIdle();
