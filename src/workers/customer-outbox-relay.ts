@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client } from '@temporalio/client';
 import { and, inArray, isNull } from 'drizzle-orm';
-import type { Db } from '../db/client.js';
+import type { Database, Db } from '../db/client.js';
+import { CUSTOMER_OUTBOX_CHANNEL } from '../db/queries/customers.js';
 import { customerOutbox } from '../db/schema.js';
 import { signalCustomerSync } from '../temporal/customers/customer-sync.js';
 
@@ -10,10 +11,10 @@ export interface OutboxRelayOptions {
   client: Client;
   taskQueue: string;
   /**
-   * Subscribes to the outbox's announcements (Database.listen on CUSTOMER_OUTBOX_CHANNEL): the relay
-   * then delivers a committed change at once, and polls only as a fallback for a lost notification.
+   * The database's LISTEN (Database.listen): the relay subscribes to the outbox's announcements, then
+   * delivers a committed change at once and polls only as a fallback for a lost notification.
    */
-  listen?: (onNotify: () => void) => Promise<() => Promise<void>>;
+  listen?: Database['listen'];
   /** Pause between polls when the outbox is empty (default 1 s when listening, else 100 ms). */
   pollIntervalMs?: number;
   batchSize?: number;
@@ -63,7 +64,7 @@ export class CustomerOutboxRelay {
       const notice = { arrived: false, wake: undefined as (() => void) | undefined };
       let unlisten: (() => Promise<void>) | undefined;
       try {
-        unlisten = await this.options.listen?.(() => {
+        unlisten = await this.options.listen?.(CUSTOMER_OUTBOX_CHANNEL, () => {
           notice.arrived = true;
           notice.wake?.();
         });

@@ -11,7 +11,6 @@ import { createReconciliationActivities } from '../activities/payments/reconcili
 import { createErpActivities, type ErpActivityDeps } from '../activities/erp/erp-activities.js';
 import { createDeadLetterReplayActivities } from '../activities/erp/dead-letter-replay.js';
 import type { Database } from '../db/client.js';
-import { CUSTOMER_OUTBOX_CHANNEL } from '../db/queries/customers.js';
 import { DEFAULT_TASK_QUEUES, TASK_QUEUE_FAMILIES, type TaskQueueFamily, type TaskQueues } from '../shared/task-queues.js';
 import { signalCustomerSync } from '../temporal/customers/customer-sync.js';
 import { tracingWorkflowInterceptorModule, type Tracing } from '../tracing/tracing.js';
@@ -131,7 +130,7 @@ export async function createWorkers(opts: {
         db: opts.deps.db,
         client,
         taskQueue: queues.customers,
-        ...(opts.listen ? { listen: (onNotify: () => void) => opts.listen!(CUSTOMER_OUTBOX_CHANNEL, onNotify) } : {}),
+        ...(opts.listen ? { listen: opts.listen } : {}),
       })
     : undefined;
   return {

@@ -1,7 +1,6 @@
 import { eq } from 'drizzle-orm';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CUSTOMER_OUTBOX_CHANNEL } from '../../src/db/queries/customers.js';
 import { customerOutbox } from '../../src/db/schema.js';
 import { CustomerOutboxRelay } from '../../src/workers/customer-outbox-relay.js';
 import { eventually } from '../support/customers-fixture.js';
@@ -27,7 +26,7 @@ function slowPollingRelay(listen: boolean): CustomerOutboxRelay {
     client: stack.temporal,
     taskQueue: `${stack.taskQueues.customers}-relay-test`, // no worker: the runs wait, delivery is what counts
     pollIntervalMs: 60_000,
-    ...(listen ? { listen: (onNotify: () => void) => stack.database.listen(CUSTOMER_OUTBOX_CHANNEL, onNotify) } : {}),
+    ...(listen ? { listen: stack.database.listen } : {}),
   });
   relays.push(relay);
   relay.start();
