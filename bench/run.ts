@@ -18,9 +18,9 @@ import { startAcmepayEmulator } from '../emulators/gateways/acmepay.js';
 import { startPendingpayEmulator } from '../emulators/gateways/pendingpay.js';
 import { startTemporalDevServer } from '../src/dev/temporal-dev-server.js';
 import { bareCallbackSignal, type bareChargeWorkflow, type bareWaitingWorkflow } from './baseline/workflows.js';
-import { startBaselineWorker, startProcess, type BenchProcess } from './lib/processes.js';
+import { cpuMeter, pidsMatching, startBaselineWorker, startProcess, type BenchProcess } from './lib/processes.js';
 import { writeBenchResult } from './lib/results.js';
-import { alternateRounds, runConcurrently, summarize, type Summary } from './lib/stats.js';
+import { alternateRounds, runConcurrently, summarize, type CpuSeconds, type Summary } from './lib/stats.js';
 
 const N = Number(process.env.BENCH_PAYMENTS ?? 500);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 20);
@@ -118,6 +118,17 @@ async function main(): Promise<void> {
       rssPeak.apiMb = Math.max(rssPeak.apiMb, api.rssMb());
       rssPeak.workerMb = Math.max(rssPeak.workerMb, worker.rssMb());
     }, 250);
+    // Where each path's CPU goes (2 cores are shared by all of these, so CPU per payment is what
+    // bounds throughput here): per process group, while that path's rounds ran.
+    const temporalPort = temporalServer.address.split(':').at(-1);
+    const cpu = cpuMeter({
+      api: () => [api.child.pid!],
+      worker: () => [worker.child.pid!],
+      'baseline worker': () => [baselineWorker.child.pid!],
+      temporalServer: () => pidsMatching(new RegExp(`temporal.* start-dev .*--port ${temporalPort} `)),
+      postgres: () => pidsMatching(new RegExp(`^postgres: .*${dbName} `)),
+      'bench (emulator, clients)': () => [process.pid],
+    });
     const ids: string[] = [];
     const [realP1, baseP1] = await alternateRounds(
       ROUNDS,
@@ -128,10 +139,14 @@ async function main(): Promise<void> {
         ids.push(body.id);
       },
       async () => void (await bareExecute(randomUUID())),
+      undefined,
+      cpu,
     );
     clearInterval(sampler);
     const finalCount = await countFinal(sql, ids);
     const realTps = (N / realP1.wallMs) * 1000;
+    const perPayment = (cpuSeconds: CpuSeconds) =>
+      Object.fromEntries(Object.entries(cpuSeconds).filter(([, s]) => s > 0).map(([group, s]) => [group, Math.round((s / N) * 1000 * 10) / 10]));
     const baseTps = (N / baseP1.wallMs) * 1000;
 
     // P2: start latency, then latency to the outcome, at concurrency 10. Each round starts from an
@@ -207,7 +222,13 @@ async function main(): Promise<void> {
       durationSeconds: 0,
       rows,
       details: {
-        p1: { switchyardWallMs: Math.round(realP1.wallMs), baselineWallMs: Math.round(baseP1.wallMs), finalPayments: finalCount, perPayment: { switchyard: summarize(realP1.durations), baseline: summarize(baseP1.durations) } },
+        p1: {
+          switchyardWallMs: Math.round(realP1.wallMs),
+          baselineWallMs: Math.round(baseP1.wallMs),
+          finalPayments: finalCount,
+          perPayment: { switchyard: summarize(realP1.durations), baseline: summarize(baseP1.durations) },
+          cpuMsPerPayment: { switchyard: perPayment(realP1.cpuSeconds), baseline: perPayment(baseP1.cpuSeconds) },
+        },
         p2: { start: { switchyard: summarize(realStart.durations), baseline: summarize(baseStart.durations) }, outcome: { switchyard: summarize(realOutcome.durations), baseline: summarize(baseOutcome.durations) } },
         p5: { switchyard: summarize(realHooks.durations), baseline: summarize(baseHooks.durations) },
         history: { switchyard: realHistory, baseline: baseHistory },
@@ -237,7 +258,11 @@ function row(measure: string, real: number, base: number, better: 'higher' | 'lo
   return { measure, switchyard: fmt(real), baseline: fmt(base), ratio, goal: goalText, met };
 }
 
-function printReport(rows: Row[], details: { rssMb: unknown; p2: { start: Record<string, Summary>; outcome: Record<string, Summary> } }, p: (s: Summary) => string): void {
+function printReport(
+  rows: Row[],
+  details: { rssMb: unknown; p1: { cpuMsPerPayment: unknown }; p2: { start: Record<string, Summary>; outcome: Record<string, Summary> } },
+  p: (s: Summary) => string,
+): void {
   const header = ['measure', 'Switchyard', 'bare Temporal', 'ratio', 'goal', ''];
   const lines = rows.map((r) => [r.measure, r.switchyard, r.baseline, `${r.ratio}x`, r.goal, r.goal ? (r.met ? 'met' : 'NOT met') : '']);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
@@ -246,6 +271,7 @@ function printReport(rows: Row[], details: { rssMb: unknown; p2: { start: Record
   for (const l of lines) console.log(fmt(l));
   console.log(`\nstart latency: Switchyard ${p(details.p2.start.switchyard!)}, baseline ${p(details.p2.start.baseline!)}`);
   console.log(`outcome latency: Switchyard ${p(details.p2.outcome.switchyard!)}, baseline ${p(details.p2.outcome.baseline!)}`);
+  console.log(`P1 CPU ms per payment, by process: ${JSON.stringify(details.p1.cpuMsPerPayment)}`);
   console.log(`RSS (MB): ${JSON.stringify(details.rssMb)}\n`);
 }
 

@@ -43,10 +43,21 @@ export async function runConcurrently(total: number, concurrency: number, task: 
   return { durations, wallMs: performance.now() - started };
 }
 
+/** CPU seconds per named process group, summed over the rounds of one side. */
+export type CpuSeconds = Record<string, number>;
+
+interface Side {
+  durations: number[];
+  wallMs: number;
+  /** Filled when a CPU meter is given: CPU seconds per process group during this side's rounds. */
+  cpuSeconds: CpuSeconds;
+}
+
 /**
  * Runs two measurements in alternating rounds (A B A B ...), `total` tasks each split over the rounds,
  * and pools each side's durations and wall time: on a shared machine, load that comes and goes then
- * falls on both sides alike instead of on whichever ran second.
+ * falls on both sides alike instead of on whichever ran second. With `cpu` (a cpuMeter), each side
+ * also gets the CPU its process groups used while it ran.
  */
 export async function alternateRounds(
   rounds: number,
@@ -55,22 +66,27 @@ export async function alternateRounds(
   a: (i: number) => Promise<void>,
   b: (i: number) => Promise<void>,
   between: () => Promise<void> = async () => {},
-): Promise<[{ durations: number[]; wallMs: number }, { durations: number[]; wallMs: number }]> {
-  const pooled: [{ durations: number[]; wallMs: number }, { durations: number[]; wallMs: number }] = [
-    { durations: [], wallMs: 0 },
-    { durations: [], wallMs: 0 },
+  cpu?: { start(): void; stop(): CpuSeconds },
+): Promise<[Side, Side]> {
+  const pooled: [Side, Side] = [
+    { durations: [], wallMs: 0, cpuSeconds: {} },
+    { durations: [], wallMs: 0, cpuSeconds: {} },
   ];
   let done = 0;
   for (let r = 0; r < rounds; r++) {
     const n = Math.floor(total / rounds) + (r < total % rounds ? 1 : 0);
     for (const [side, task] of [a, b].entries()) {
       const offset = done;
+      cpu?.start();
       const run = await runConcurrently(n, concurrency, (i) => task(offset + i));
-      pooled[side]!.durations.push(...run.durations);
-      pooled[side]!.wallMs += run.wallMs;
+      const used = cpu?.stop() ?? {};
+      const into = pooled[side]!;
+      into.durations.push(...run.durations);
+      into.wallMs += run.wallMs;
+      for (const [group, seconds] of Object.entries(used)) into.cpuSeconds[group] = (into.cpuSeconds[group] ?? 0) + seconds;
       await between();
     }
     done += n;
   }
-  return [pooled[0], pooled[1]];
+  return pooled;
 }
