@@ -1,12 +1,12 @@
 import { ApplicationFailure } from '@temporalio/common';
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq, inArray, sql } from 'drizzle-orm';
 import { newId } from '../../db/ids.js';
 import { recordCircuitOutcome } from '../../db/queries/circuit-outcomes.js';
 import { loadRoutingState, type RoutingState } from '../../db/queries/routing-state.js';
 import { payments, paymentAttempts, refunds } from '../../db/schema.js';
 import { DEFAULT_CIRCUIT_CONFIG, type CircuitConfig } from '../../domain/payments/circuit-breaker.js';
 import { FailureType, failureTypeFor } from '../../domain/failures.js';
-import { canTransition, type GatewayStatus, type PaymentStatus } from '../../domain/payments/payment-status.js';
+import { canTransition, PAYMENT_STATUSES, type GatewayStatus, type PaymentStatus } from '../../domain/payments/payment-status.js';
 import { decideRoute, type RoutingDecision, type RoutingFacts } from '../../domain/payments/routing.js';
 import {
   GatewayError,
@@ -117,28 +117,37 @@ export interface CircuitCall {
   callKey?: string;
 }
 
+/** The statuses a payment may move to `to` from (src/domain/payments/payment-status.ts decides). */
+function statusesMovingTo(to: PaymentStatus): PaymentStatus[] {
+  return PAYMENT_STATUSES.filter((from) => canTransition(from, to));
+}
+
 export function createPaymentActivities(deps: PaymentActivityDeps) {
   const { db } = deps;
   const circuitConfig = deps.circuit ?? DEFAULT_CIRCUIT_CONFIG;
   const now = deps.now ?? Date.now;
 
-  /** Forward-only update of the payment read model; a refused transition changes nothing. */
+  /**
+   * Forward-only update of the payment read model; a refused transition changes nothing. One
+   * statement, no transaction: the update locks the row, and where a concurrent update got there
+   * first, Postgres re-evaluates the status expression against the row as that one left it.
+   */
   async function advancePayment(
     paymentId: string,
     to: PaymentStatus,
     fields: Partial<typeof payments.$inferInsert> = {},
   ): Promise<PaymentStatus> {
-    return db.transaction(async (tx) => {
-      const [row] = await tx.select({ status: payments.status }).from(payments).where(eq(payments.id, paymentId)).for('update');
-      if (!row) throw ApplicationFailure.nonRetryable(`payment ${paymentId} not found`, 'PaymentNotFound');
-      const from = row.status as PaymentStatus;
-      const move = from !== to && canTransition(from, to);
-      await tx
-        .update(payments)
-        .set({ ...fields, ...(move ? { status: to } : {}), updatedAt: new Date() })
-        .where(eq(payments.id, paymentId));
-      return move ? to : from;
-    });
+    const [row] = await db
+      .update(payments)
+      .set({
+        ...fields,
+        status: sql`case when ${inArray(payments.status, statusesMovingTo(to))} then ${to} else ${payments.status} end`,
+        updatedAt: new Date(),
+      })
+      .where(eq(payments.id, paymentId))
+      .returning({ status: payments.status });
+    if (!row) throw ApplicationFailure.nonRetryable(`payment ${paymentId} not found`, 'PaymentNotFound');
+    return row.status as PaymentStatus;
   }
 
   function loadRoutingCandidates(input: { tenantId: string }): Promise<RoutingState> {
