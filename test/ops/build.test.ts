@@ -1,10 +1,30 @@
 import { execFile } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { builtinModules } from 'node:module';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnEntryPoint, workerEnv, type EntryPointProcess } from '../support/processes.js';
 import { startTestStack, type TestStack } from '../support/stack.js';
+
+/**
+ * The packages compiled code imports (bare specifiers of static and dynamic imports, Node's own
+ * modules left out). The workflow bundles are left out too: webpack already inlined what they use.
+ */
+function packagesImportedUnder(dir: string): Set<string> {
+  const found = new Set<string>();
+  for (const file of filesUnder(dir).filter((f) => f.endsWith('.js') && !f.startsWith('workflow-bundle'))) {
+    const code = readFileSync(path.join(dir, file), 'utf8');
+    const statements = /^(?:(?:import|export)\b[^;'"]*?\bfrom|import)\s*['"]([^'"]+)['"]/gm;
+    const dynamic = /\bimport\(\s*['"]([^'"]+)['"]\s*\)/g;
+    for (const m of [...code.matchAll(statements), ...code.matchAll(dynamic)]) {
+      const spec = m[1]!;
+      if (spec.startsWith('.') || spec.startsWith('node:') || builtinModules.includes(spec.split('/')[0]!)) continue;
+      found.add(spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!);
+    }
+  }
+  return found;
+}
 
 /** Every file under `dir`, relative to it. */
 function filesUnder(dir: string): string[] {
@@ -28,6 +48,12 @@ describe('npm run build', () => {
     expect(files).toEqual(expect.arrayContaining(['api/main.js', 'workers/main.js', 'workflow-bundle.js', 'workflow-bundle-traced.js', 'db/migrations/0000_init.sql', 'db/migrations/meta/_journal.json']));
     // Development-only code stays out: the dev stack, emulators, tests, and no TypeScript sources.
     expect(files.filter((f) => /^(dev|emulators|test)\//.test(f) || /\.test\.js$|\.ts$/.test(f))).toEqual([]);
+    // The image installs production dependencies only (`npm install --omit=dev`): compiled code may
+    // import nothing else (tsx, vitest, @temporalio/testing...).
+    const { dependencies } = JSON.parse(readFileSync('package.json', 'utf8')) as { dependencies: Record<string, string> };
+    const imported = packagesImportedUnder('dist');
+    expect(imported.size).toBeGreaterThan(10);
+    expect([...imported].filter((name) => !(name in dependencies)).sort(), 'imported by dist/ but not a production dependency').toEqual([]);
 
     const worker = spawnEntryPoint('dist/workers/main.js', workerEnv(stack));
     running.push(worker);
