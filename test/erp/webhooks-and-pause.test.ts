@@ -3,6 +3,7 @@ import { sql } from 'drizzle-orm';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createIntegration, readCatalog, restIntegrationBody, startErpFixture, startSync, waitForRun, type ErpFixture } from './erp-fixture.js';
+import { spreadInterval } from '../../src/temporal/schedules.js';
 import { recordHistoryIfAsked } from '../support/record-history.js';
 
 let f: ErpFixture;
@@ -128,7 +129,13 @@ describe('failing runs', () => {
     const check = await request(stack.app).post(`/v1/integrations/${id}/test-connection`).set(t.auth).expect(200);
     expect(check.body).toMatchObject({ status: 'completed', ok: false, code: 'ErpCredentialsRefused' });
     const schedule = stack.temporal.schedule.getHandle(`erp-${id}-products`);
-    expect((await schedule.describe()).state.paused).toBe(false);
+    const created = await schedule.describe();
+    expect(created.state.paused).toBe(false);
+    // It fires at a phase of its own (a stable offset from its id), not on the epoch-aligned tick.
+    const [interval] = created.spec.intervals ?? [];
+    const every = Number(interval?.every) / 1000;
+    const offset = Number(String(spreadInterval(every, `erp-${id}-products`).intervals![0]!.offset).replace(/s$/, '')) * 1000;
+    expect(interval).toEqual({ every: every * 1000, offset });
 
     for (let i = 1; i <= 2; i++) {
       const run = await waitForRun(stack, t.auth, id, await startSync(stack, t.auth, id, 'products', 'full'));

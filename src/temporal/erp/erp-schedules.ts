@@ -4,7 +4,7 @@ import type { ErpEntity } from '../../domain/erp/entities.js';
 import type { ErpPollInput } from '../../shared/erp-messages.js';
 import { integrationSearchAttributes } from '../../shared/search-attributes.js';
 import { workflowId } from '../../shared/workflow-ids.js';
-import { upsertSchedule } from '../schedules.js';
+import { spreadInterval, upsertSchedule } from '../schedules.js';
 import { scheduledStart } from '../start-workflow.js';
 
 export interface ErpScheduleTarget {
@@ -31,7 +31,8 @@ export async function ensureErpSchedules(client: Client, t: ErpScheduleTarget): 
     });
     await upsertSchedule(client, {
       scheduleId,
-      spec: { intervals: [{ every: `${t.intervalSeconds}s` }] },
+      // Each integration's entity at a phase of its own: many tenants' polls do not all start at once.
+      spec: spreadInterval(t.intervalSeconds, scheduleId),
       action,
       paused: t.paused,
       ...(t.note ? { note: t.note } : {}),
