@@ -1,6 +1,7 @@
 /**
  * `npm run bench -- customers`: customer sync with the Stripe emulator, the API
- * and the worker as separate processes on one dev server and one Postgres.
+ * and the worker as separate, compiled processes (`node dist/...`, built at the start of every run)
+ * on one dev server and one Postgres.
  *
  * - Latency local → Stripe: from sending POST /v1/customers to the emulator receiving the create
  *   (its request log), at 10 and 100 changes/s.
@@ -28,7 +29,7 @@ import { Client, Connection } from '@temporalio/client';
 import Stripe from 'stripe';
 import { startStripeEmulator } from '../emulators/stripe/index.js';
 import { startTemporalDevServer } from '../src/dev/temporal-dev-server.js';
-import { cpuMeter, pidsMatching, startBaselineWorker, startProcess, type BenchProcess } from './lib/processes.js';
+import { buildDist, cpuMeter, pidsMatching, startBaselineWorker, startProcess, type BenchProcess } from './lib/processes.js';
 import { summarize, type Summary } from './lib/stats.js';
 
 /** Empty: no latency rounds (the import only). */
@@ -65,6 +66,8 @@ async function atRate(count: number, perSecond: number, task: (i: number) => Pro
 
 export async function runCustomersBench(): Promise<void> {
   const loadAtStart = os.loadavg().map((l) => Math.round(l * 100) / 100);
+  log('npm run build (API and worker run dist/, as in production, built from this checkout now)');
+  log(`built in ${buildDist().toFixed(0)} s`);
   const dbName = `switchyard_bench_customers_${process.pid}`;
   const admin = postgres(ADMIN_URL, { max: 1, onnotice: () => {} });
   await admin.unsafe(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
@@ -95,12 +98,12 @@ export async function runCustomersBench(): Promise<void> {
     await sql`create table bench_baseline_pushes (id text primary key, version int not null, created_at timestamptz not null default now())`;
     log('starting the worker, the API and the baseline worker as separate processes');
     processes.push(
-      await startProcess('worker', 'src/workers/main.ts', { ...common, LOG_LEVEL: 'info' }, /worker running/),
+      await startProcess('worker', 'dist/workers/main.js', { ...common, LOG_LEVEL: 'info' }, /worker running/),
     );
     processes.push(
       await startProcess(
         'api',
-        'src/api/main.ts',
+        'dist/api/main.js',
         { ...common, ADMIN_TOKEN: adminToken, PORT: String(API_PORT), LOG_LEVEL: 'info' },
         /api listening/,
       ),

@@ -24,13 +24,11 @@
  * INSERT in batches of 1000, and by COPY.
  * Rows: BENCH_CSV_ROWS (default 1,000,000).
  */
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { pipeline } from 'node:stream/promises';
 import iconv from 'iconv-lite';
 import { eq } from 'drizzle-orm';
@@ -50,7 +48,7 @@ import { taskQueuesFor } from '../src/shared/task-queues.js';
 import { workflowId } from '../src/shared/workflow-ids.js';
 import { temporalDataConverter } from '../src/temporal/connection.js';
 import { startWorkflow } from '../src/temporal/start-workflow.js';
-import { startProcess, type BenchProcess } from './lib/processes.js';
+import { buildDist, ROOT, startProcess, type BenchProcess } from './lib/processes.js';
 
 const ROWS = Number(process.env.BENCH_CSV_ROWS ?? 1_000_000);
 /** The families the measured worker serves: `erp` (an ERP deployment) or `all`. */
@@ -73,7 +71,6 @@ function erpWorkerForm(): { nodeArgs: string[]; env: Record<string, string> } {
 }
 const ADMIN_URL = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const BATCH = 1000;
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const log = (msg: string) => console.log(`[bench erp-csv ${new Date().toISOString().slice(11, 19)}] ${msg}`);
 
 /** Row i as the catalog must end up holding it. */
@@ -114,24 +111,9 @@ async function measured(work: () => Promise<void>): Promise<{ seconds: number; p
   return { seconds: (performance.now() - started) / 1000, peakMb: Math.round(peak / 2 ** 20) };
 }
 
-/** `npm run build`, so the worker runs the compiled code of this checkout and nothing older. */
-function build(): number {
-  const started = performance.now();
-  const result = spawnSync('npm', ['run', 'build'], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    encoding: 'utf8',
-  });
-  if (result.status !== 0)
-    throw new Error(
-      `npm run build failed (${result.status}):\n${`${result.stdout}${result.stderr}`.slice(-3000)}`,
-    );
-  return (performance.now() - started) / 1000;
-}
-
 export async function runErpCsvBench(): Promise<void> {
   log('npm run build (the worker runs dist/, built from this checkout now)');
-  const buildSeconds = build();
+  const buildSeconds = buildDist();
   log(`built in ${buildSeconds.toFixed(0)} s`);
   const dbName = `switchyard_bench_csv_${process.pid}`;
   const admin = postgres(ADMIN_URL, { max: 1, onnotice: () => {} });

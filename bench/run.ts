@@ -4,7 +4,8 @@
  * comes and goes on this small shared machine falls on both sides. The report is ratios, with N,
  * duration and spread, never absolute claims.
  *
- * Real path: the API and the worker as separate processes (the production shape), an emulated
+ * Real path: the API and the worker as separate processes, compiled (`node dist/...`, built at the
+ * start of every run), as production runs them; an emulated
  * gateway (AcmePay) answering every charge, one successful attempt per payment.
  * Baseline: a bare workflow whose one activity does one Postgres insert and one HTTP POST to the
  * same emulator (bench/baseline); for webhooks, a bare node:http handler doing one insert and one
@@ -18,7 +19,7 @@ import { startAcmepayEmulator } from '../emulators/gateways/acmepay.js';
 import { startPendingpayEmulator } from '../emulators/gateways/pendingpay.js';
 import { startTemporalDevServer } from '../src/dev/temporal-dev-server.js';
 import { bareCallbackSignal, type bareChargeWorkflow, type bareWaitingWorkflow } from './baseline/workflows.js';
-import { cpuMeter, pidsMatching, startBaselineWorker, startProcess, type BenchProcess } from './lib/processes.js';
+import { buildDist, cpuMeter, pidsMatching, startBaselineWorker, startProcess, type BenchProcess } from './lib/processes.js';
 import { writeBenchResult } from './lib/results.js';
 import { alternateRounds, runConcurrently, summarize, type CpuSeconds, type Summary } from './lib/stats.js';
 
@@ -44,6 +45,8 @@ interface Row {
 
 async function main(): Promise<void> {
   const started = Date.now();
+  log('npm run build (API and worker run dist/, as in production, built from this checkout now)');
+  log(`built in ${buildDist().toFixed(0)} s`);
   const dbName = `switchyard_bench_${process.pid}`;
   const admin = postgres(ADMIN_URL, { max: 1, onnotice: () => {} });
   await admin.unsafe(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
@@ -74,8 +77,8 @@ async function main(): Promise<void> {
       NODE_ENV: 'production',
     };
     log('starting the worker, the API and the baseline worker as separate processes');
-    const worker = await startProcess('worker', 'src/workers/main.ts', { ...common, LOG_LEVEL: 'info' }, /worker running/);
-    const api = await startProcess('api', 'src/api/main.ts', { ...common, ADMIN_TOKEN: adminToken, PORT: String(API_PORT), LOG_LEVEL: 'info' }, /api listening/);
+    const worker = await startProcess('worker', 'dist/workers/main.js', { ...common, LOG_LEVEL: 'info' }, /worker running/);
+    const api = await startProcess('api', 'dist/api/main.js', { ...common, ADMIN_TOKEN: adminToken, PORT: String(API_PORT), LOG_LEVEL: 'info' }, /api listening/);
     const baselineQueue = 'bench-baseline';
     const baselineWorker = await startBaselineWorker({
       databaseUrl,

@@ -1,5 +1,23 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root (benches run from anywhere). */
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/**
+ * `npm run build`, so the processes a bench starts run the compiled code of this checkout, as
+ * production does (`node dist/...`), and never an older dist/. Returns the seconds it took.
+ */
+export function buildDist(): number {
+  const started = performance.now();
+  const result = spawnSync('npm', ['run', 'build'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+  if (result.status !== 0) {
+    throw new Error(`npm run build failed (${result.status}):\n${`${result.stdout}${result.stderr}`.slice(-3000)}`);
+  }
+  return (performance.now() - started) / 1000;
+}
 
 /** A child process of the benchmark (API, worker, baseline worker) with its resident memory. */
 export interface BenchProcess {
