@@ -128,6 +128,7 @@ async function main(): Promise<void> {
       api: () => [api.child.pid!],
       worker: () => [worker.child.pid!],
       'baseline worker': () => [baselineWorker.child.pid!],
+      'baseline webhook server': () => [baselineHooks.child.pid!],
       temporalServer: () => pidsMatching(new RegExp(`temporal.* start-dev .*--port ${temporalPort} `)),
       postgres: () => pidsMatching(new RegExp(`^postgres: .*${dbName} `)),
       'bench (emulator, clients)': () => [process.pid],
@@ -148,8 +149,7 @@ async function main(): Promise<void> {
     clearInterval(sampler);
     const finalCount = await countFinal(sql, ids);
     const realTps = (N / realP1.wallMs) * 1000;
-    const perPayment = (cpuSeconds: CpuSeconds) =>
-      Object.fromEntries(Object.entries(cpuSeconds).filter(([, s]) => s > 0).map(([group, s]) => [group, Math.round((s / N) * 1000 * 10) / 10]));
+
     const baseTps = (N / baseP1.wallMs) * 1000;
 
     // P2: start latency, then latency to the outcome, at concurrency 10. Each round starts from an
@@ -200,6 +200,8 @@ async function main(): Promise<void> {
         });
         if (res.status !== 200) throw new Error(`baseline webhook answered ${res.status}: ${await res.text()}`);
       },
+      undefined,
+      cpu,
     );
     await Promise.all(waiting.map((h) => h.signal(bareCallbackSignal, { eventId: 'end', status: 'final' })));
     const realHooksPerSec = (WEBHOOKS / realHooks.wallMs) * 1000;
@@ -230,10 +232,14 @@ async function main(): Promise<void> {
           baselineWallMs: Math.round(baseP1.wallMs),
           finalPayments: finalCount,
           perPayment: { switchyard: summarize(realP1.durations), baseline: summarize(baseP1.durations) },
-          cpuMsPerPayment: { switchyard: perPayment(realP1.cpuSeconds), baseline: perPayment(baseP1.cpuSeconds) },
+          cpuMsPerPayment: { switchyard: cpuMsPer(realP1.cpuSeconds, N), baseline: cpuMsPer(baseP1.cpuSeconds, N) },
         },
         p2: { start: { switchyard: summarize(realStart.durations), baseline: summarize(baseStart.durations) }, outcome: { switchyard: summarize(realOutcome.durations), baseline: summarize(baseOutcome.durations) } },
-        p5: { switchyard: summarize(realHooks.durations), baseline: summarize(baseHooks.durations) },
+        p5: {
+          switchyard: summarize(realHooks.durations),
+          baseline: summarize(baseHooks.durations),
+          cpuMsPerWebhook: { switchyard: cpuMsPer(realHooks.cpuSeconds, WEBHOOKS), baseline: cpuMsPer(baseHooks.cpuSeconds, WEBHOOKS) },
+        },
         history: { switchyard: realHistory, baseline: baseHistory },
         rssMb: { idle, underLoadPeak: rssPeak },
       },
@@ -254,6 +260,15 @@ async function main(): Promise<void> {
   }
 }
 
+/** CPU milliseconds per item by process group (groups that used none left out). */
+function cpuMsPer(cpuSeconds: CpuSeconds, n: number): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(cpuSeconds)
+      .filter(([, s]) => s > 0.005)
+      .map(([group, s]) => [group, Math.round((s / n) * 1000 * 10) / 10]),
+  );
+}
+
 function row(measure: string, real: number, base: number, better: 'higher' | 'lower' | 'info', goal: number, fmt: (x: number) => string): Row {
   const ratio = Math.round((real / base) * 100) / 100;
   const met = better === 'higher' ? ratio >= goal : better === 'lower' ? ratio <= goal : true;
@@ -263,7 +278,12 @@ function row(measure: string, real: number, base: number, better: 'higher' | 'lo
 
 function printReport(
   rows: Row[],
-  details: { rssMb: unknown; p1: { cpuMsPerPayment: unknown }; p2: { start: Record<string, Summary>; outcome: Record<string, Summary> } },
+  details: {
+    rssMb: unknown;
+    p1: { cpuMsPerPayment: unknown };
+    p2: { start: Record<string, Summary>; outcome: Record<string, Summary> };
+    p5: { cpuMsPerWebhook: unknown };
+  },
   p: (s: Summary) => string,
 ): void {
   const header = ['measure', 'Switchyard', 'bare Temporal', 'ratio', 'goal', ''];
@@ -275,6 +295,7 @@ function printReport(
   console.log(`\nstart latency: Switchyard ${p(details.p2.start.switchyard!)}, baseline ${p(details.p2.start.baseline!)}`);
   console.log(`outcome latency: Switchyard ${p(details.p2.outcome.switchyard!)}, baseline ${p(details.p2.outcome.baseline!)}`);
   console.log(`P1 CPU ms per payment, by process: ${JSON.stringify(details.p1.cpuMsPerPayment)}`);
+  console.log(`P5 CPU ms per webhook, by process: ${JSON.stringify(details.p5.cpuMsPerWebhook)}`);
   console.log(`RSS (MB): ${JSON.stringify(details.rssMb)}\n`);
 }
 
