@@ -11,7 +11,7 @@
  * The API and the worker are separate processes, as in production; the worker loads a workflow
  * bundle built once before the run, so its restart is a production restart (no webpack).
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,10 +21,10 @@ import postgres from 'postgres';
 import { startAcmepayEmulator, type AcmepayEmulator } from '../emulators/gateways/acmepay.js';
 import { startTemporalDevServer } from '../src/dev/temporal-dev-server.js';
 import { startProcess, type BenchProcess } from './lib/processes.js';
+import { scratchDatabase, switchyardSettings } from './lib/environment.js';
 import { writeBenchResult } from './lib/results.js';
 import { summarize } from './lib/stats.js';
 
-const ADMIN_URL = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const FINAL = ['succeeded', 'authorized', 'failed', 'canceled'];
 const log = (msg: string) => console.log(`[bench chaos ${new Date().toISOString().slice(11, 19)}] ${msg}`);
 
@@ -89,11 +89,8 @@ export async function runChaosBench(argv: string[]): Promise<void> {
   if (!opts) return;
   const started = Date.now();
   const loadAtStart = os.loadavg()[0]!;
-  const dbName = `switchyard_bench_chaos_${process.pid}`;
-  const admin = postgres(ADMIN_URL, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-  await admin.unsafe(`CREATE DATABASE ${dbName}`);
-  const databaseUrl = ADMIN_URL.replace(/\/[^/]*$/, `/${dbName}`);
+  const scratchDb = await scratchDatabase(`switchyard_bench_chaos_${process.pid}`);
+  const databaseUrl = scratchDb.url;
   const sql = postgres(databaseUrl, { max: 4, onnotice: () => {} });
   const scratch = mkdtempSync(path.join(os.tmpdir(), 'switchyard-chaos-'));
 
@@ -113,17 +110,12 @@ export async function runChaosBench(argv: string[]): Promise<void> {
   const stopAll = () => Promise.all(processes.map((p) => p.stop()));
 
   try {
-    const adminToken = `bench-admin-${randomBytes(16).toString('hex')}`;
-    const common = {
-      DATABASE_URL: databaseUrl,
-      TEMPORAL_ADDRESS: temporalServer.address,
-      CREDENTIALS_KEYS: `bench:${randomBytes(32).toString('base64')}`,
-      PAYLOAD_CODEC_KEYS: `bench:${randomBytes(32).toString('base64')}`,
-      ALLOW_PRIVATE_PROVIDER_URLS: 'true',
-      TASK_QUEUE_SUFFIX: 'chaos',
-      NODE_ENV: 'production',
-      LOG_LEVEL: 'info',
-    };
+    const { adminToken, env: common } = switchyardSettings({
+      databaseUrl,
+      temporalAddress: temporalServer.address,
+      taskQueueSuffix: 'chaos',
+      extra: { LOG_LEVEL: 'info' },
+    });
     const workerEnv = { ...common, WORKFLOW_BUNDLE_PATH: bundlePath, LOG_LEVEL: 'warn' };
     // `worker running` is an info line: the worker's own level must let it through.
     const startWorker = (name: string) => startProcess(name, 'src/workers/main.ts', { ...workerEnv, LOG_LEVEL: 'info' }, /worker running/);
@@ -257,8 +249,7 @@ export async function runChaosBench(argv: string[]): Promise<void> {
     await Promise.all(gateways.map((g) => g.close()));
     await temporalServer.stop();
     await sql.end();
-    await admin.unsafe(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-    await admin.end();
+    await scratchDb.drop();
     rmSync(scratch, { recursive: true, force: true });
   }
 }

@@ -20,7 +20,7 @@
  * last arrival) and the CPU each process used per change (Linux /proc): at a rate the machine cannot
  * keep up with, the latency only measures the backlog, and the CPU figures say where the time goes.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -30,13 +30,13 @@ import Stripe from 'stripe';
 import { startStripeEmulator } from '../emulators/stripe/index.js';
 import { startTemporalDevServer } from '../src/dev/temporal-dev-server.js';
 import { buildDist, cpuMeter, pidsMatching, startBaselineWorker, startProcess, type BenchProcess } from './lib/processes.js';
+import { scratchDatabase, switchyardSettings } from './lib/environment.js';
 import { summarize, type Summary } from './lib/stats.js';
 
 /** Empty: no latency rounds (the import only). */
 const RATES = (process.env.BENCH_CUSTOMER_RATES ?? '10,100').split(',').filter(Boolean).map(Number);
 const SECONDS = Number(process.env.BENCH_CUSTOMER_SECONDS ?? 5);
 const IMPORT_N = Number(process.env.BENCH_IMPORT_N ?? 10_000);
-const ADMIN_URL = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const API_PORT = Number(process.env.BENCH_API_PORT ?? 3951);
 
 const log = (msg: string) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}`);
@@ -68,11 +68,9 @@ export async function runCustomersBench(): Promise<void> {
   const loadAtStart = os.loadavg().map((l) => Math.round(l * 100) / 100);
   log('npm run build (API and worker run dist/, as in production, built from this checkout now)');
   log(`built in ${buildDist().toFixed(0)} s`);
-  const dbName = `switchyard_bench_customers_${process.pid}`;
-  const admin = postgres(ADMIN_URL, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-  await admin.unsafe(`CREATE DATABASE ${dbName}`);
-  const databaseUrl = ADMIN_URL.replace(/\/[^/]*$/, `/${dbName}`);
+  const scratchDb = await scratchDatabase(`switchyard_bench_customers_${process.pid}`);
+  const dbName = scratchDb.name;
+  const databaseUrl = scratchDb.url;
   const sql = postgres(databaseUrl, { max: 10, onnotice: () => {} });
 
   log('starting the Temporal dev server and the Stripe emulator');
@@ -81,18 +79,12 @@ export async function runCustomersBench(): Promise<void> {
   const processes: BenchProcess[] = [];
   let temporalConnectionRef: Connection | undefined;
   try {
-    const adminToken = `bench-admin-${randomBytes(16).toString('hex')}`;
-    const common = {
-      DATABASE_URL: databaseUrl,
-      TEMPORAL_ADDRESS: temporalServer.address,
-      CREDENTIALS_KEYS: `bench:${randomBytes(32).toString('base64')}`,
-      PAYLOAD_CODEC_KEYS: `bench:${randomBytes(32).toString('base64')}`,
-      ALLOW_PRIVATE_PROVIDER_URLS: 'true',
-      STRIPE_API_URL: stripe.url,
-      TASK_QUEUE_SUFFIX: 'bench',
-      LOG_LEVEL: 'warn',
-      NODE_ENV: 'production',
-    };
+    const { adminToken, env: common } = switchyardSettings({
+      databaseUrl,
+      temporalAddress: temporalServer.address,
+      taskQueueSuffix: 'bench',
+      extra: { STRIPE_API_URL: stripe.url },
+    });
     const baselineQueue = 'bench-baseline-customers';
     const baselineKey = `sk_test_${randomUUID().replace(/-/g, '')}`;
     await sql`create table bench_baseline_pushes (id text primary key, version int not null, created_at timestamptz not null default now())`;
@@ -430,7 +422,6 @@ export async function runCustomersBench(): Promise<void> {
     await stripe.close();
     await temporalServer.stop();
     await sql.end();
-    await admin.unsafe(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-    await admin.end();
+    await scratchDb.drop();
   }
 }

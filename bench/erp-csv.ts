@@ -49,6 +49,7 @@ import { workflowId } from '../src/shared/workflow-ids.js';
 import { temporalDataConverter } from '../src/temporal/connection.js';
 import { startWorkflow } from '../src/temporal/start-workflow.js';
 import { buildDist, ROOT, startProcess, type BenchProcess } from './lib/processes.js';
+import { scratchDatabase } from './lib/environment.js';
 
 const ROWS = Number(process.env.BENCH_CSV_ROWS ?? 1_000_000);
 /** The families the measured worker serves: `erp` (an ERP deployment) or `all`. */
@@ -69,7 +70,6 @@ function erpWorkerForm(): { nodeArgs: string[]; env: Record<string, string> } {
   if (!service?.command || service.command.at(-1) !== 'dist/workers/main.js') throw new Error('docker-compose.yml has no worker-erp service running dist/workers/main.js');
   return { nodeArgs: service.command.slice(1, -1), env: { WORKER_TASK_QUEUES: service.environment?.WORKER_TASK_QUEUES ?? '' } };
 }
-const ADMIN_URL = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const BATCH = 1000;
 const log = (msg: string) => console.log(`[bench erp-csv ${new Date().toISOString().slice(11, 19)}] ${msg}`);
 
@@ -115,11 +115,8 @@ export async function runErpCsvBench(): Promise<void> {
   log('npm run build (the worker runs dist/, built from this checkout now)');
   const buildSeconds = buildDist();
   log(`built in ${buildSeconds.toFixed(0)} s`);
-  const dbName = `switchyard_bench_csv_${process.pid}`;
-  const admin = postgres(ADMIN_URL, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-  await admin.unsafe(`CREATE DATABASE ${dbName}`);
-  const url = ADMIN_URL.replace(/\/[^/]*$/, `/${dbName}`);
+  const scratchDb = await scratchDatabase(`switchyard_bench_csv_${process.pid}`);
+  const url = scratchDb.url;
   const database = connectPostgres(url, { poolSize: 4 });
   const sql = postgres(url, { max: 2, onnotice: () => {} });
   log('starting the Temporal dev server');
@@ -396,7 +393,6 @@ export async function runErpCsvBench(): Promise<void> {
     await temporalServer.stop();
     await sql.end();
     await database.close();
-    await admin.unsafe(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-    await admin.end();
+    await scratchDb.drop();
   }
 }

@@ -11,7 +11,7 @@
  * same emulator (bench/baseline); for webhooks, a bare node:http handler doing one insert and one
  * signal (bench/baseline/webhook-server.ts).
  */
-import { createHmac, randomBytes, randomUUID } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import os from 'node:os';
 import { Client, Connection } from '@temporalio/client';
 import postgres from 'postgres';
@@ -20,6 +20,7 @@ import { startPendingpayEmulator } from '../emulators/gateways/pendingpay.js';
 import { startTemporalDevServer } from '../src/dev/temporal-dev-server.js';
 import { bareCallbackSignal, type bareChargeWorkflow, type bareWaitingWorkflow } from './baseline/workflows.js';
 import { buildDist, cpuMeter, pidsMatching, startBaselineWorker, startProcess, type BenchProcess } from './lib/processes.js';
+import { scratchDatabase, switchyardSettings } from './lib/environment.js';
 import { writeBenchResult } from './lib/results.js';
 import { alternateRounds, runConcurrently, summarize, type CpuSeconds, type Summary } from './lib/stats.js';
 
@@ -28,7 +29,6 @@ const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 20);
 const LATENCY_N = Number(process.env.BENCH_LATENCY_REQUESTS ?? 200);
 const WEBHOOKS = Number(process.env.BENCH_WEBHOOKS ?? 1000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
-const ADMIN_URL = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const API_PORT = Number(process.env.BENCH_API_PORT ?? 3950);
 const FINAL = new Set(['succeeded', 'authorized', 'failed', 'canceled']);
 
@@ -47,11 +47,9 @@ async function main(): Promise<void> {
   const started = Date.now();
   log('npm run build (API and worker run dist/, as in production, built from this checkout now)');
   log(`built in ${buildDist().toFixed(0)} s`);
-  const dbName = `switchyard_bench_${process.pid}`;
-  const admin = postgres(ADMIN_URL, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-  await admin.unsafe(`CREATE DATABASE ${dbName}`);
-  const databaseUrl = ADMIN_URL.replace(/\/[^/]*$/, `/${dbName}`);
+  const scratchDb = await scratchDatabase(`switchyard_bench_${process.pid}`);
+  const dbName = scratchDb.name;
+  const databaseUrl = scratchDb.url;
   const sql = postgres(databaseUrl, { max: 10, onnotice: () => {} });
   await sql`create table bench_baseline_charges (id text primary key, amount int not null, created_at timestamptz not null default now())`;
   await sql`create table bench_baseline_events (id text primary key, workflow_id text not null, payload jsonb not null, created_at timestamptz not null default now())`;
@@ -65,17 +63,7 @@ async function main(): Promise<void> {
   const processes: BenchProcess[] = [];
 
   try {
-    const adminToken = `bench-admin-${randomBytes(16).toString('hex')}`;
-    const common = {
-      DATABASE_URL: databaseUrl,
-      TEMPORAL_ADDRESS: temporalServer.address,
-      CREDENTIALS_KEYS: `bench:${randomBytes(32).toString('base64')}`,
-      PAYLOAD_CODEC_KEYS: `bench:${randomBytes(32).toString('base64')}`,
-      ALLOW_PRIVATE_PROVIDER_URLS: 'true',
-      TASK_QUEUE_SUFFIX: 'bench',
-      LOG_LEVEL: 'warn',
-      NODE_ENV: 'production',
-    };
+    const { adminToken, env: common } = switchyardSettings({ databaseUrl, temporalAddress: temporalServer.address, taskQueueSuffix: 'bench' });
     log('starting the worker, the API and the baseline worker as separate processes');
     const worker = await startProcess('worker', 'dist/workers/main.js', { ...common, LOG_LEVEL: 'info' }, /worker running/);
     const api = await startProcess('api', 'dist/api/main.js', { ...common, ADMIN_TOKEN: adminToken, PORT: String(API_PORT), LOG_LEVEL: 'info' }, /api listening/);
@@ -255,8 +243,7 @@ async function main(): Promise<void> {
     await Promise.all([acme.close(), pending.close()]);
     await temporalServer.stop();
     await sql.end();
-    await admin.unsafe(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-    await admin.end();
+    await scratchDb.drop();
   }
 }
 
