@@ -104,10 +104,12 @@ export const bulkSync = {
 /**
  * Applying ERP records (a webhook event, a dead-letter replay) in one transaction: a database hiccup
  * is retried with backoff for about 10 minutes; a gone integration or a mapping that does not
- * compile is not.
+ * compile is not. The activities heartbeat every 3 s (src/activities/heartbeat.ts), so a killed
+ * worker's apply is retried after the heartbeat timeout, not the whole start-to-close timeout.
  */
 export const erpApply = {
   startToCloseTimeout: '1 minute',
+  heartbeatTimeout: '15 seconds',
   retry: {
     initialInterval: '1 second',
     backoffCoefficient: 2,

@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import { temporal } from '@temporalio/proto';
 import { sql } from 'drizzle-orm';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -94,12 +95,16 @@ describe('a worker killed in the middle of applying an ERP webhook event', () =>
       counts: { read: 2, valid: 2, upserted: 2 },
     });
 
-    // The activity timed out with the dead worker and its second attempt applied the event.
+    // The dead worker's heartbeats stopped: the activity timed out on its heartbeat (15 s, not its
+    // 1-minute start-to-close) and its second attempt applied the event.
     const history = await handle.fetchHistory();
-    const attempts = (history.events ?? [])
+    const started = (history.events ?? [])
       .filter((e) => e.activityTaskStartedEventAttributes)
-      .map((e) => e.activityTaskStartedEventAttributes!.attempt);
-    expect(attempts).toEqual([2]);
+      .map((e) => e.activityTaskStartedEventAttributes!);
+    expect(started.map((a) => a.attempt)).toEqual([2]);
+    expect(started[0]!.lastFailure?.timeoutFailureInfo?.timeoutType).toBe(
+      temporal.api.enums.v1.TimeoutType.TIMEOUT_TYPE_HEARTBEAT,
+    );
     const products = await readCatalog(stack, t.auth, 'products');
     expect(products.map((p) => [p.sku, p.name]).sort()).toEqual([
       ['CRASH-1', 'Açma'],

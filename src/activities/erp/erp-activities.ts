@@ -28,6 +28,7 @@ import type { ErpPollInput, ErpWebhookInput, ErpWebhookResult } from '../../shar
 import { workflowId as workflowIds } from '../../shared/workflow-ids.js';
 import { changeErpSchedules } from '../../temporal/erp/erp-schedule-changes.js';
 import { addCounts, applyRecords, mapRecords, webhookRunId, writeMapped, ZERO_COUNTS } from './apply-records.js';
+import { beating } from '../heartbeat.js';
 import {
   connectorOf,
   DEFAULT_PAUSE_AFTER_FAILURES,
@@ -274,7 +275,8 @@ export function createErpActivities(deps: ErpActivityDeps) {
       const runId = webhookRunId(input.inboxId);
       const integration = await findIntegration(db, input.tenantId, input.integrationId);
       if (!integration) throw ApplicationFailure.nonRetryable(`integration ${input.integrationId} is gone`, ErpFailureType.IntegrationGone);
-      return db.transaction(async (tx) => {
+      // Heartbeating, also while waiting on a row lock, so a killed worker's apply is retried soon.
+      return beating(null, () => db.transaction(async (tx) => {
         const [event] = await tx
           .select()
           .from(erpWebhookEvents)
@@ -306,7 +308,7 @@ export function createErpActivities(deps: ErpActivityDeps) {
         });
         await tx.update(erpWebhookEvents).set({ processedAt: new Date() }).where(eq(erpWebhookEvents.id, event.id));
         return { runId, counts };
-      });
+      }));
     },
 
     /**

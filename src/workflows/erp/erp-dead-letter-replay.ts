@@ -8,11 +8,8 @@ import type { DeadLetterReplayActivities } from '../../activities/erp/dead-lette
 import type { ErpDeadLetterReplayInput, ErpDeadLetterReplayResult } from '../../shared/erp-messages.js';
 import { erpApply } from '../activity-options.js';
 
-/**
- * Up to 10,000 letters in one transaction: a generous timeout, retried like any ERP apply; the activity
- * heartbeats every 3 s, so a killed worker's replay is retried within the heartbeat timeout.
- */
-const replayApply = { ...erpApply, startToCloseTimeout: '5 minutes', heartbeatTimeout: '15 seconds' } as const satisfies ActivityOptions;
+/** Up to 10,000 letters in one transaction: a generous timeout, retried (and heartbeating) like any ERP apply. */
+const replayApply = { ...erpApply, startToCloseTimeout: '5 minutes' } as const satisfies ActivityOptions;
 
 const { replayErpDeadLetters } = proxyActivities<DeadLetterReplayActivities>(replayApply);
 
