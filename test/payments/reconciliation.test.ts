@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ReconciliationInput } from '../../src/shared/payment-messages.js';
 import { recordHistoryIfAsked } from '../support/record-history.js';
 import { ensureReconciliationSchedule } from '../../src/temporal/payments/reconciliation-schedule.js';
+import { clientRetryInterceptors } from '../../src/temporal/connection.js';
 import type { ReconciliationResult } from '../../src/workflows/payments/reconciliation.js';
 import { paymentBody, setUpMerchant, startPayment, startPaymentsFixture, waitForPayment, type MerchantSetup, type PaymentsFixture } from '../support/payments-fixture.js';
 
@@ -89,14 +90,22 @@ describe('reconciliation', () => {
     const m = await setUpMerchant(f, acmeOnly);
     const { id: paidId } = await startPayment(f, m, { amount: 3000, paymentMethod: { type: 'card', token: 'tok_success' } });
     expect((await waitForPayment(f, m, paidId)).status).toBe('succeeded');
-    const dead = new Client({ connection: Connection.lazy({ address: '127.0.0.1:1', connectTimeout: '1 second' }), namespace: 'default' });
+    // A client as the API makes it (the same bounded retries), pointed where nothing answers.
+    const dead = new Client({
+      connection: Connection.lazy({ address: '127.0.0.1:1', connectTimeout: '1 second', interceptors: clientRetryInterceptors() }),
+      namespace: 'default',
+    });
     const downApp = f.stack.makeApp({ temporal: dead });
     try {
-      // Both rows are committed, both starts fail, and the clients never retry.
+      // Both rows are committed, both starts fail, and the clients never retry. The answer is a 503
+      // naming Temporal within seconds (the SDK's default retries would hold it about 20 s).
+      const askedAt = Date.now();
       const pay = await request(downApp).post('/v1/payments').set(m.auth).set('Idempotency-Key', randomUUID()).send(paymentBody({ paymentMethod: { type: 'card', token: 'tok_success' } }));
-      expect(pay.status).toBeGreaterThanOrEqual(500);
+      expect(pay.status).toBe(503);
+      expect(JSON.stringify(pay.body)).toContain('Temporal');
+      expect(Date.now() - askedAt).toBeLessThan(10_000);
       const refund = await request(downApp).post(`/v1/payments/${paidId}/refunds`).set(m.auth).set('Idempotency-Key', randomUUID()).send({ amount: 1000 });
-      expect(refund.status).toBeGreaterThanOrEqual(500);
+      expect(refund.status).toBe(503);
     } finally {
       await dead.connection.close();
     }
