@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { Client, Connection } from '@temporalio/client';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ReconciliationInput } from '../../src/shared/payment-messages.js';
 import { recordHistoryIfAsked } from '../support/record-history.js';
+import { unreachableTemporalClient } from '../support/temporal-down.js';
 import { ensureReconciliationSchedule } from '../../src/temporal/payments/reconciliation-schedule.js';
-import { clientRetryInterceptors } from '../../src/temporal/connection.js';
 import type { ReconciliationResult } from '../../src/workflows/payments/reconciliation.js';
 import { paymentBody, setUpMerchant, startPayment, startPaymentsFixture, waitForPayment, type MerchantSetup, type PaymentsFixture } from '../support/payments-fixture.js';
 
@@ -90,11 +89,7 @@ describe('reconciliation', () => {
     const m = await setUpMerchant(f, acmeOnly);
     const { id: paidId } = await startPayment(f, m, { amount: 3000, paymentMethod: { type: 'card', token: 'tok_success' } });
     expect((await waitForPayment(f, m, paidId)).status).toBe('succeeded');
-    // A client as the API makes it (the same bounded retries), pointed where nothing answers.
-    const dead = new Client({
-      connection: Connection.lazy({ address: '127.0.0.1:1', connectTimeout: '1 second', interceptors: clientRetryInterceptors() }),
-      namespace: 'default',
-    });
+    const dead = unreachableTemporalClient();
     const downApp = f.stack.makeApp({ temporal: dead });
     try {
       // Both rows are committed, both starts fail, and the clients never retry. The answer is a 503
