@@ -88,6 +88,8 @@ export const envSchema = z.object({
   TEMPORAL_TLS_SERVER_NAME: z.string().optional(),
   TEMPORAL_UI_URL: z.string().default('http://127.0.0.1:8233'),
   TEMPORAL_CLI: z.string().optional(),
+  /** Attempts of one Temporal client call while Temporal does not answer (src/temporal/connection.ts). */
+  TEMPORAL_CLIENT_CALL_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(6),
   /** Appended to every task queue name, to isolate one deployment's workers from another's. */
   TASK_QUEUE_SUFFIX: z.string().regex(/^[A-Za-z0-9_-]{1,40}$/, 'letters, digits, "_" or "-"').optional(),
   HEALTH_CHECK_INTERVAL_SECONDS: z.coerce.number().int().min(5).max(3600).default(30),

@@ -12,6 +12,7 @@ type TemporalSettings = Pick<
   Partial<
     Pick<
       Env,
+      | 'TEMPORAL_CLIENT_CALL_ATTEMPTS'
       | 'TEMPORAL_PROFILE'
       | 'TEMPORAL_CONFIG_FILE'
       | 'TEMPORAL_TLS_CLIENT_CERT_PATH'
@@ -61,20 +62,21 @@ export function temporalConnectConfig(env: TemporalSettings): ClientConnectConfi
 }
 
 /**
- * How long one client call retries while Temporal does not answer: 6 attempts, about 3 s of backoff,
- * instead of the SDK's 10 (about 20 s). An API request then answers 503 naming Temporal within
- * seconds instead of holding its connection that long, and what it committed is not lost: the
+ * How long one client call retries while Temporal does not answer: by default 6 attempts, about 3 s of
+ * backoff, instead of the SDK's 10 (about 20 s). An API request then answers 503 naming Temporal
+ * within seconds instead of holding its connection that long, and what it committed is not lost: the
  * reconciliation sweep starts the workflow of a payment or refund whose start failed. Callers in the
- * worker (the outbox relay, activities) retry on their own schedule.
+ * worker (the outbox relay, activities) retry on their own schedule. TEMPORAL_CLIENT_CALL_ATTEMPTS
+ * trades one for the other (10 is the SDK's default).
  */
-export function clientRetryInterceptors() {
-  return [makeGrpcRetryInterceptor(defaultGrpcRetryOptions({ maxAttempts: 6 }))];
+export function clientRetryInterceptors(attempts = envSchema.shape.TEMPORAL_CLIENT_CALL_ATTEMPTS.parse(undefined)) {
+  return [makeGrpcRetryInterceptor(defaultGrpcRetryOptions({ maxAttempts: attempts }))];
 }
 
 /** `interceptors`: the tracing interceptors when tracing is on (runtime.tracing.clientInterceptors). */
 export async function connectTemporalClient(env: TemporalSettings, interceptors?: ClientInterceptors): Promise<Client> {
   const { connectionOptions, namespace } = temporalConnectConfig(env);
-  const connection = await Connection.connect({ ...connectionOptions, interceptors: clientRetryInterceptors() });
+  const connection = await Connection.connect({ ...connectionOptions, interceptors: clientRetryInterceptors(env.TEMPORAL_CLIENT_CALL_ATTEMPTS) });
   return new Client({ connection, namespace, dataConverter: temporalDataConverter(env), ...(interceptors ? { interceptors } : {}) });
 }
 

@@ -1,9 +1,10 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { Connection } from '@temporalio/client';
 import { describe, expect, it } from 'vitest';
 import { parseEnv } from '../../src/config/env.js';
-import { temporalConnectConfig } from '../../src/temporal/connection.js';
+import { clientRetryInterceptors, temporalConnectConfig } from '../../src/temporal/connection.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'envconfig-'));
 const file = (name: string, text: string) => {
@@ -40,5 +41,22 @@ describe('Temporal connection settings (@temporalio/envconfig)', () => {
     const mtls = temporalConnectConfig(parseEnv({ TEMPORAL_ADDRESS: 'temporal.internal:7233', TEMPORAL_TLS_CERT_PATH: crt, TEMPORAL_TLS_KEY_PATH: key }));
     const pair = (mtls.connectionOptions.tls as { clientCertPair?: { crt: Uint8Array; key: Uint8Array } }).clientCertPair;
     expect([Buffer.from(pair!.crt).toString(), Buffer.from(pair!.key).toString()]).toEqual(['CERT', 'KEY']);
+  });
+
+  it('bound how long one call retries while Temporal does not answer (TEMPORAL_CLIENT_CALL_ATTEMPTS)', async () => {
+    expect(parseEnv({}).TEMPORAL_CLIENT_CALL_ATTEMPTS).toBe(6);
+    expect(() => parseEnv({ TEMPORAL_CLIENT_CALL_ATTEMPTS: '0' })).toThrow(/TEMPORAL_CLIENT_CALL_ATTEMPTS/);
+    expect(() => parseEnv({ TEMPORAL_CLIENT_CALL_ATTEMPTS: '21' })).toThrow(/TEMPORAL_CLIENT_CALL_ATTEMPTS/);
+    // Nothing listens on port 1: every attempt is refused at once, so the time taken is the backoff.
+    const timeToGiveUp = async (attempts: number) => {
+      const connection = Connection.lazy({ address: '127.0.0.1:1', interceptors: clientRetryInterceptors(attempts) });
+      const started = Date.now();
+      await expect(connection.workflowService.getSystemInfo({})).rejects.toThrow();
+      await connection.close();
+      return Date.now() - started;
+    };
+    expect(await timeToGiveUp(1)).toBeLessThan(1_000);
+    // Three waits of the SDK's backoff (170, 289, 491 ms, each with at most 20% jitter): at least 760 ms.
+    expect(await timeToGiveUp(4)).toBeGreaterThanOrEqual(760);
   });
 });
