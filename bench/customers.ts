@@ -29,7 +29,7 @@ import { Client, Connection } from '@temporalio/client';
 import Stripe from 'stripe';
 import { startStripeEmulator } from '../emulators/stripe/index.js';
 import { startTemporalDevServer } from '../src/dev/temporal-dev-server.js';
-import { buildDist, cpuMeter, pidsMatching, startBaselineWorker, startProcess, type BenchProcess } from './lib/processes.js';
+import { buildDist, cpuMeter, sharedProcessGroups, startBaselineWorker, startProcess, type BenchProcess } from './lib/processes.js';
 import { scratchDatabase, switchyardSettings } from './lib/environment.js';
 import { summarize, type Summary } from './lib/stats.js';
 
@@ -172,14 +172,11 @@ export async function runCustomersBench(): Promise<void> {
       cpuMsPerChange: Record<string, number>;
     }[] = [];
     const [worker, api] = processes;
-    const temporalPort = temporalServer.address.split(':').at(-1);
     const cpu = cpuMeter({
       worker: () => [worker!.child.pid!],
       api: () => [api!.child.pid!],
-      temporalServer: () => pidsMatching(new RegExp(`temporal.* start-dev .*--port ${temporalPort} `)),
-      postgres: () => pidsMatching(new RegExp(`^postgres: .*${dbName} `)),
       'baseline worker': () => [baselineWorker.child.pid!],
-      'bench (emulator, clients)': () => [process.pid],
+      ...sharedProcessGroups(temporalServer.address, dbName),
     });
     const record = (
       direction: string,

@@ -19,7 +19,7 @@ import { startAcmepayEmulator } from '../emulators/gateways/acmepay.js';
 import { startPendingpayEmulator } from '../emulators/gateways/pendingpay.js';
 import { startTemporalDevServer } from '../src/dev/temporal-dev-server.js';
 import { bareCallbackSignal, type bareChargeWorkflow, type bareWaitingWorkflow } from './baseline/workflows.js';
-import { buildDist, cpuMeter, pidsMatching, startBaselineWorker, startProcess, type BenchProcess } from './lib/processes.js';
+import { buildDist, cpuMeter, sharedProcessGroups, startBaselineWorker, startProcess, type BenchProcess } from './lib/processes.js';
 import { scratchDatabase, switchyardSettings } from './lib/environment.js';
 import { writeBenchResult } from './lib/results.js';
 import { alternateRounds, runConcurrently, summarize, type CpuSeconds, type Summary } from './lib/stats.js';
@@ -48,7 +48,6 @@ async function main(): Promise<void> {
   log('npm run build (API and worker run dist/, as in production, built from this checkout now)');
   log(`built in ${buildDist().toFixed(0)} s`);
   const scratchDb = await scratchDatabase(`switchyard_bench_${process.pid}`);
-  const dbName = scratchDb.name;
   const databaseUrl = scratchDb.url;
   const sql = postgres(databaseUrl, { max: 10, onnotice: () => {} });
   await sql`create table bench_baseline_charges (id text primary key, amount int not null, created_at timestamptz not null default now())`;
@@ -111,15 +110,12 @@ async function main(): Promise<void> {
     }, 250);
     // Where each path's CPU goes (2 cores are shared by all of these, so CPU per payment is what
     // bounds throughput here): per process group, while that path's rounds ran.
-    const temporalPort = temporalServer.address.split(':').at(-1);
     const cpu = cpuMeter({
       api: () => [api.child.pid!],
       worker: () => [worker.child.pid!],
       'baseline worker': () => [baselineWorker.child.pid!],
       'baseline webhook server': () => [baselineHooks.child.pid!],
-      temporalServer: () => pidsMatching(new RegExp(`temporal.* start-dev .*--port ${temporalPort} `)),
-      postgres: () => pidsMatching(new RegExp(`^postgres: .*${dbName} `)),
-      'bench (emulator, clients)': () => [process.pid],
+      ...sharedProcessGroups(temporalServer.address, scratchDb.name),
     });
     const ids: string[] = [];
     const [realP1, baseP1] = await alternateRounds(
@@ -131,13 +127,11 @@ async function main(): Promise<void> {
         ids.push(body.id);
       },
       async () => void (await bareExecute(randomUUID())),
-      undefined,
-      cpu,
+      { cpu },
     );
     clearInterval(sampler);
     const finalCount = await countFinal(sql, ids);
     const realTps = (N / realP1.wallMs) * 1000;
-
     const baseTps = (N / baseP1.wallMs) * 1000;
 
     // P2: start latency, then latency to the outcome, at concurrency 10. Each round starts from an
@@ -153,7 +147,7 @@ async function main(): Promise<void> {
       10,
       async () => void startedIds.push((await postPayment(0)).body.id),
       async () => void bareStarted.push(await bareStart(randomUUID())),
-      drain,
+      { between: drain },
     );
     log(`P2: ${LATENCY_N} requests to the outcome at concurrency 10 per path, in ${ROUNDS} alternating rounds`);
     const [realOutcome, baseOutcome] = await alternateRounds(
@@ -188,8 +182,7 @@ async function main(): Promise<void> {
         });
         if (res.status !== 200) throw new Error(`baseline webhook answered ${res.status}: ${await res.text()}`);
       },
-      undefined,
-      cpu,
+      { cpu },
     );
     await Promise.all(waiting.map((h) => h.signal(bareCallbackSignal, { eventId: 'end', status: 'final' })));
     const realHooksPerSec = (WEBHOOKS / realHooks.wallMs) * 1000;

@@ -179,6 +179,20 @@ export function cpuMeter(groups: Record<string, () => number[]>): {
 }
 
 /**
+ * The process groups every bench meters besides its own processes: the Temporal dev server at
+ * `temporalAddress`, the Postgres backends of database `dbName`, and the bench process itself (the
+ * emulators and the clients live there).
+ */
+export function sharedProcessGroups(temporalAddress: string, dbName: string): Record<string, () => number[]> {
+  const temporalPort = temporalAddress.split(':').at(-1);
+  return {
+    temporalServer: () => pidsMatching(new RegExp(`temporal.* start-dev .*--port ${temporalPort} `)),
+    postgres: () => pidsMatching(new RegExp(`^postgres: .*${dbName} `)),
+    'bench (emulator, clients)': () => [process.pid],
+  };
+}
+
+/**
  * The bare-Temporal baseline worker (bench/baseline/worker.ts) on `taskQueue`, its activities calling
  * the emulated gateway (payments bench) and/or the emulated Stripe (customers bench).
  */

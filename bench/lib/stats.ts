@@ -56,8 +56,7 @@ interface Side {
 /**
  * Runs two measurements in alternating rounds (A B A B ...), `total` tasks each split over the rounds,
  * and pools each side's durations and wall time: on a shared machine, load that comes and goes then
- * falls on both sides alike instead of on whichever ran second. With `cpu` (a cpuMeter), each side
- * also gets the CPU its process groups used while it ran.
+ * falls on both sides alike instead of on whichever ran second.
  */
 export async function alternateRounds(
   rounds: number,
@@ -65,9 +64,14 @@ export async function alternateRounds(
   concurrency: number,
   a: (i: number) => Promise<void>,
   b: (i: number) => Promise<void>,
-  between: () => Promise<void> = async () => {},
-  cpu?: { start(): void; stop(): CpuSeconds },
+  opts: {
+    /** Runs after each side's round (e.g. to let what it started finish). */
+    between?: () => Promise<void>;
+    /** A cpuMeter: each side also gets the CPU its process groups used while it ran. */
+    cpu?: { start(): void; stop(): CpuSeconds };
+  } = {},
 ): Promise<[Side, Side]> {
+  const { between, cpu } = opts;
   const pooled: [Side, Side] = [
     { durations: [], wallMs: 0, cpuSeconds: {} },
     { durations: [], wallMs: 0, cpuSeconds: {} },
@@ -84,7 +88,7 @@ export async function alternateRounds(
       into.durations.push(...run.durations);
       into.wallMs += run.wallMs;
       for (const [group, seconds] of Object.entries(used)) into.cpuSeconds[group] = (into.cpuSeconds[group] ?? 0) + seconds;
-      await between();
+      await between?.();
     }
     done += n;
   }
