@@ -47,7 +47,6 @@ export interface ErpEmulatorOptions {
   seed?: number;
 }
 
-
 export const formatErpTime = (ms: number) => DateTime.fromMillis(ms, { zone: ERP_ZONE }).toFormat(ERP_TIME_FORMAT);
 
 /** 129990 → "1.299,90" (minor units of a 2-decimal currency in Turkish notation). */

@@ -117,10 +117,10 @@ export interface CircuitCall {
   callKey?: string;
 }
 
-/** The statuses a payment may move to `to` from (src/domain/payments/payment-status.ts decides). */
-function statusesMovingTo(to: PaymentStatus): PaymentStatus[] {
-  return PAYMENT_STATUSES.filter((from) => canTransition(from, to));
-}
+/** For each status, the statuses a payment may move to it from (src/domain/payments/payment-status.ts decides). */
+const MOVES_TO = new Map<PaymentStatus, PaymentStatus[]>(
+  PAYMENT_STATUSES.map((to) => [to, PAYMENT_STATUSES.filter((from) => canTransition(from, to))]),
+);
 
 export function createPaymentActivities(deps: PaymentActivityDeps) {
   const { db } = deps;
@@ -141,7 +141,7 @@ export function createPaymentActivities(deps: PaymentActivityDeps) {
       .update(payments)
       .set({
         ...fields,
-        status: sql`case when ${inArray(payments.status, statusesMovingTo(to))} then ${to} else ${payments.status} end`,
+        status: sql`case when ${inArray(payments.status, MOVES_TO.get(to)!)} then ${to} else ${payments.status} end`,
         updatedAt: new Date(),
       })
       .where(eq(payments.id, paymentId))
