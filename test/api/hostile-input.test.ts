@@ -1,7 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
-import { Client, Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor } from '@temporalio/client';
 import Stripe from 'stripe';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -9,6 +8,7 @@ import YAML from 'yaml';
 import { connectPostgres } from '../../src/db/client.js';
 import { createStripeProviderFactory } from '../../src/providers/stripe/index.js';
 import { startTestStack, type TestStack } from '../support/stack.js';
+import { unreachableTemporalClient } from '../support/temporal-down.js';
 
 /**
  * Inputs that once answered 500 (found by schemathesis and by hand): each must be a 4xx that names
@@ -224,15 +224,15 @@ describe('Temporal down', () => {
       .set(auth)
       .send({ provider: 'stripe', code: 'stripe-temporal-down', name: 'Stripe', credentials: { secretKey: 'sk_test_x' } })
       .expect(201);
-    // A closed port, one attempt (the client's default retries would take seconds).
-    const connection = Connection.lazy({ address: '127.0.0.1:1', interceptors: [makeGrpcRetryInterceptor(defaultGrpcRetryOptions({ maxAttempts: 1 }))] });
-    const app = stack.makeApp({ temporal: new Client({ connection, namespace: 'default' }) });
+    // A closed port, one attempt (the client's bounded retries would take seconds).
+    const temporal = unreachableTemporalClient(1);
+    const app = stack.makeApp({ temporal });
     try {
       const res = await request(app).post(`/v1/connections/${conn.id}/test`).set(auth).expect(503);
       expect(res.body.error).toMatchObject({ code: 'service_unavailable', message: expect.stringContaining('Temporal') });
       expect(res.headers['retry-after']).toMatch(/^\d+$/);
     } finally {
-      await connection.close();
+      await temporal.connection.close();
     }
   });
 });
