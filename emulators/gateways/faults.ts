@@ -50,6 +50,11 @@ export interface FaultControls {
    * time out although the charge was recorded.
    */
   freezeAfterNext(ms: number, opts?: FaultOptions): void;
+  /**
+   * Hanging (true): every matching request is accepted and never answered, as a gateway that stops
+   * responding mid-call; /health still answers. Off again: the held connections are closed unanswered.
+   */
+  setHanging(on: boolean, opts?: FaultOptions): void;
   /** Each request fails with `status` (default 503) with probability `rate` (0..1), before processing. */
   setFailureRate(rate: number, status?: number): void;
   /** Down: /health and every API request answer 503. */
@@ -83,6 +88,7 @@ const failureRateBody = z.object({
 });
 const healthBody = z.object({ up: z.boolean() });
 const freezeBody = z.object({ ms: z.coerce.number().int().min(1).max(600_000), path: z.string().optional() });
+const hangBody = z.object({ on: z.boolean(), path: z.string().optional() });
 
 export interface FaultInjector {
   controls: FaultControls;
@@ -107,6 +113,8 @@ export function createFaultInjector(errorBody: (status: number) => unknown): Fau
   let drops: QueuedFault[] = [];
   let freezes: (QueuedFault & { ms: number })[] = [];
   let frozenUntil = 0;
+  let hanging: { path?: string } | undefined;
+  const held = new Set<Request>();
   const charges = new Map<string, number>();
   const log: { method: string; path: string; at: number }[] = [];
 
@@ -130,10 +138,17 @@ export function createFaultInjector(errorBody: (status: number) => unknown): Fau
       failureRate = Math.min(Math.max(rate, 0), 1);
       failureRateStatus = status;
     },
+    setHanging: (on, opts = {}) => {
+      hanging = on ? { path: opts.path } : undefined;
+      if (on) return;
+      for (const req of held) req.socket.destroy();
+      held.clear();
+    },
     setHealthy: (up) => {
       healthy = up;
     },
     resetFaults: () => {
+      controls.setHanging(false);
       healthy = true;
       failureRate = 0;
       failures = [];
@@ -160,6 +175,11 @@ export function createFaultInjector(errorBody: (status: number) => unknown): Fau
       return;
     }
     if (req.path === '/health') return next();
+    if (hanging && (!hanging.path || req.path.startsWith(hanging.path))) {
+      held.add(req);
+      req.socket.once('close', () => held.delete(req));
+      return;
+    }
     const failure = take(failures, req.path);
     if (failure) {
       if (failure.retryAfter) res.set('Retry-After', failure.retryAfter);
@@ -219,6 +239,12 @@ export function createFaultInjector(errorBody: (status: number) => unknown): Fau
     controls.freezeAfterNext(body.ms, { path: body.path });
     res.json({ ok: true });
   });
+  router.post('/hang', (req, res) => {
+    const body = parse(hangBody, req, res);
+    if (!body) return;
+    controls.setHanging(body.on, { path: body.path });
+    res.json({ ok: true });
+  });
   router.post('/failure-rate', (req, res) => {
     const body = parse(failureRateBody, req, res);
     if (!body) return;
@@ -246,6 +272,8 @@ export function createFaultInjector(errorBody: (status: number) => unknown): Fau
       pendingFailures: failures.reduce((n, f) => n + f.remaining, 0),
       pendingDrops: drops.reduce((n, f) => n + f.remaining, 0),
       frozenForMs: Math.max(frozenUntil - Date.now(), 0),
+      hanging: hanging !== undefined,
+      heldRequests: held.size,
       charges: Object.fromEntries(charges),
     });
   });
