@@ -6,7 +6,8 @@ export const workflowId = {
   payment: (paymentId: string) => `payment-${paymentId}`,
   refund: (refundId: string) => `refund-${refundId}`,
   capture: (paymentId: string, requestKey: string) => `capture-${paymentId}-${requestKey}`,
-  connectionTest: (connectionId: string, requestId: string) => `connection-test-${connectionId}-${requestId}`,
+  /** One connection test (its id made by the API per request: a test always checks the provider anew). */
+  connectionTest: (connectionId: string, testId: string) => `connection-test-${connectionId}-${testId}`,
   healthCheckSchedule: (tenantId: string) => `health-check-${tenantId}`,
   healthCheck: (connectionId: string) => `health-check-${connectionId}`,
   customer: (customerId: string) => `customer-${customerId}`,
@@ -16,7 +17,8 @@ export const workflowId = {
   /** Schedule of one integration and entity; its runs are this id plus the scheduled time. */
   erpSchedule: (integrationId: string, entity: string) => `erp-${integrationId}-${entity}`,
   erpRun: (integrationId: string, entity: string, runId: string) => `erp-${integrationId}-${entity}-${runId}`,
-  erpConnectionTest: (integrationId: string, requestId: string) => `erp-test-${integrationId}-${requestId}`,
+  /** One integration test (its id made by the API per request, as for connection tests). */
+  erpConnectionTest: (integrationId: string, testId: string) => `erp-test-${integrationId}-${testId}`,
   /** Applies one stored ERP webhook event (its inbox row id): one workflow per event, so a redelivery cannot apply it twice. */
   erpWebhook: (inboxId: string) => `erp-webhook-${inboxId}`,
   /** One dead-letter replay request of an integration (its id made by the API). */

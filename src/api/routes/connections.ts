@@ -349,16 +349,18 @@ export function connectionsRouter(deps: AppDeps, r: ResourceRouter): ResourceRou
       '/v1/connections/:id/test',
       {
         summary: 'Check the credentials against the provider (runs as a Temporal workflow)',
-        description: `Waits up to ${TEST_WAIT_MS / 1000}s for the result; otherwise answers status "running" with the workflow id to look up in the Temporal UI. A destination the egress guard refuses (private or internal address) is a 422 destination_blocked.`,
+        description: `Waits up to ${TEST_WAIT_MS / 1000}s for the result; otherwise answers status "running" with the workflow id to look up in the Temporal UI. A destination the egress guard refuses (private or internal address) is a 422 destination_blocked. Every call runs a new test, also when it reuses an X-Request-Id.`,
         params: idParams,
         responses: { 200: { description: 'Result of the check', schema: testOut } },
       },
-      async ({ params, tenant, requestId, res }) => {
+      async ({ params, tenant, res }) => {
         const conn = await findOwned(tenant.id, params.id);
         requireCredentialsKey(deps.cipher, conn);
+        // Each request is a new test (the provider's state now): its id is made here, never taken from
+        // X-Request-Id, which a client may reuse (it would name a run that is still going).
         const handle = await startWorkflow(deps.temporal, 'connectionTestWorkflow', {
           taskQueue: deps.taskQueues.connections,
-          workflowId: workflowId.connectionTest(conn.id, requestId),
+          workflowId: workflowId.connectionTest(conn.id, newId('tst')),
           args: [{ tenantId: tenant.id, connectionId: conn.id }],
           typedSearchAttributes: [{ key: TenantIdAttr, value: tenant.id }],
           workflowExecutionTimeout: '5 minutes',

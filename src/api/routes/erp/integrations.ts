@@ -373,15 +373,16 @@ export function integrationsRouter(deps: AppDeps, r: ResourceRouter): ResourceRo
       '/v1/integrations/:id/test-connection',
       {
         summary: 'Fetch the first page of the first stream: checks URL, credentials and record path, lists the source fields',
-        description: `Runs as a Temporal workflow on the erp queue; waits up to ${TEST_WAIT_MS / 1000}s, else answers status "running".`,
+        description: `Runs as a Temporal workflow on the erp queue; waits up to ${TEST_WAIT_MS / 1000}s, else answers status "running". Every call runs a new test, also when it reuses an X-Request-Id.`,
         params: idParams,
         responses: { 200: { description: 'Result of the check', schema: testOut } },
       },
-      async ({ params, tenant, requestId, res }) => {
+      async ({ params, tenant, res }) => {
         const integration = await findOwned(tenant.id, params.id);
+        // A new test per request, as for connections: X-Request-Id is the caller's and may be reused.
         const handle = await startWorkflow(deps.temporal, 'erpConnectionTestWorkflow', {
           taskQueue: deps.taskQueues.erp,
-          workflowId: workflowId.erpConnectionTest(integration.id, requestId),
+          workflowId: workflowId.erpConnectionTest(integration.id, newId('tst')),
           args: [{ tenantId: tenant.id, integrationId: integration.id }],
           typedSearchAttributes: integrationSearchAttributes(tenant.id, integration.id),
           workflowExecutionTimeout: '5 minutes',
