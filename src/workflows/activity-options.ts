@@ -11,6 +11,7 @@ const permanent = [
   FailureType.InvalidCredentials,
   FailureType.ConnectionUnavailable,
   FailureType.CredentialsUndecryptable,
+  FailureType.DestinationBlocked,
 ];
 
 /** Quick calls to a provider to check something (credentials, health). */
@@ -42,7 +43,7 @@ export const statusQuery = {
     initialInterval: '1 second',
     backoffCoefficient: 2,
     maximumInterval: '1 minute',
-    nonRetryableErrorTypes: [FailureType.InvalidCredentials, FailureType.ConnectionUnavailable, FailureType.CredentialsUndecryptable],
+    nonRetryableErrorTypes: [FailureType.InvalidCredentials, FailureType.ConnectionUnavailable, FailureType.CredentialsUndecryptable, FailureType.DestinationBlocked],
   },
 } as const satisfies ActivityOptions;
 
@@ -74,7 +75,7 @@ export const remoteSync = {
     initialInterval: '200 milliseconds',
     backoffCoefficient: 2,
     maximumInterval: '30 seconds',
-    nonRetryableErrorTypes: [FailureType.InvalidCredentials, FailureType.ConnectionUnavailable, FailureType.CredentialsUndecryptable],
+    nonRetryableErrorTypes: [FailureType.InvalidCredentials, FailureType.ConnectionUnavailable, FailureType.CredentialsUndecryptable, FailureType.DestinationBlocked],
   },
 } as const satisfies ActivityOptions;
 
@@ -115,6 +116,6 @@ export const erpApply = {
     backoffCoefficient: 2,
     maximumInterval: '30 seconds',
     maximumAttempts: 25,
-    nonRetryableErrorTypes: [ErpFailureType.Misconfigured, ErpFailureType.IntegrationGone],
+    nonRetryableErrorTypes: [ErpFailureType.Misconfigured, ErpFailureType.IntegrationGone, FailureType.DestinationBlocked],
   },
 } as const satisfies ActivityOptions;

@@ -7,7 +7,7 @@ import { RemoteRateLimitedError, type CustomerSyncAdapter } from '../../provider
 import { GatewayError, InvalidCredentialsError } from '../../providers/types.js';
 import { CredentialDecryptionError } from '../../secrets/credential-cipher.js';
 import type { SignalCustomerSync } from '../../shared/customer-messages.js';
-import type { GatewayDeps } from '../load-gateway.js';
+import { refusedDestination, type GatewayDeps } from '../load-gateway.js';
 import { sharedTokenBucket, throttled } from './throttle.js';
 
 export interface CustomerSyncDeps extends GatewayDeps {
@@ -22,7 +22,7 @@ export interface ConnectedAdapter {
   settings: CustomerSyncSettings | null;
 }
 
-/** Maps adapter errors onto typed failures: throttling waits for Retry-After, rejections are final. */
+/** Maps adapter errors onto typed failures: throttling waits for Retry-After, rejections and refused destinations are final. */
 export function toFailure(err: unknown): unknown {
   if (err instanceof RemoteRateLimitedError) {
     return ApplicationFailure.create({
@@ -38,7 +38,7 @@ export function toFailure(err: unknown): unknown {
     // Retryable or ambiguous: every write carries its idempotency key, so retrying is safe.
     return ApplicationFailure.create({ type: FailureType.Retryable, message: err.message });
   }
-  return err;
+  return refusedDestination(err);
 }
 
 /**

@@ -23,6 +23,7 @@ import {
 } from '../../providers/erp/index.js';
 import { GatewayError, InvalidCredentialsError } from '../../providers/types.js';
 import type { OutboundUrlPolicy } from '../../providers/url-policy.js';
+import { refusedDestination } from '../load-gateway.js';
 import type { CredentialCipher } from '../../secrets/credential-cipher.js';
 import type { ErpPollInput, ErpWebhookInput, ErpWebhookResult } from '../../shared/erp-messages.js';
 import { workflowId as workflowIds } from '../../shared/workflow-ids.js';
@@ -73,6 +74,8 @@ export interface PageResult {
 /** Classifies a connector error for Temporal's retry policy; messages are our own texts (no response bodies, no secrets). */
 function toFailure(err: unknown): ApplicationFailure {
   if (err instanceof ApplicationFailure) return err;
+  const blocked = refusedDestination(err);
+  if (blocked instanceof ApplicationFailure) return blocked;
   if (err instanceof ErpRateLimitedError) {
     return ApplicationFailure.create({ type: ErpFailureType.RateLimited, message: err.message, nextRetryDelay: err.retryAfterMs });
   }

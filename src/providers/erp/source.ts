@@ -8,7 +8,7 @@ import { applyStep, TransformError } from '../../domain/erp/transformations.js';
 import { renderString } from '../../domain/template.js';
 import { createAuthApplier, TokenCache, type AuthApplier } from '../declarative/auth.js';
 import { sendRequest, TransportError, type FetchLike, type IncomingResponse, type OutgoingRequest } from '../declarative/http.js';
-import { checkOutboundUrl, type OutboundUrlPolicy } from '../url-policy.js';
+import { checkOutboundUrl, OutboundUrlError, type OutboundUrlPolicy } from '../url-policy.js';
 import type { ErpConnector, IncrementalSpec } from './definition.js';
 
 export interface SourcePage {
@@ -143,6 +143,7 @@ export class ErpHttp {
     try {
       return await this.ctx.fetch(req.url, { method: 'GET', headers: req.headers, redirect: 'manual', signal: AbortSignal.timeout(this.timeoutMs) });
     } catch (err) {
+      if (err instanceof OutboundUrlError) throw err; // a refused destination stays refused, never "unreachable"
       throw new ErpUnavailableError(`ERP unreachable: ${(err as Error).message}`);
     }
   }
