@@ -1,5 +1,6 @@
 import { isGrpcServiceError } from '@temporalio/client';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { MappingCompileError } from '../domain/erp/mapping.js';
 
 /** Stable, machine-readable error codes. Clients branch on these, never on messages. */
 export type ErrorCode =
@@ -11,6 +12,7 @@ export type ErrorCode =
   | 'credentials_key_unavailable'
   | 'not_found'
   | 'conflict'
+  | 'mapping_invalid'
   | 'precondition_failed'
   | 'idempotency_key_required'
   | 'idempotency_key_reused'
@@ -105,6 +107,8 @@ function refusedValue(err: unknown): boolean {
 
 function toApiError(err: unknown): ApiError | undefined {
   if (err instanceof ApiError) return err;
+  // A stored mapping that no longer compiles (refused since it was saved) is the integration's state: the tenant fixes it.
+  if (err instanceof MappingCompileError) return new ApiError(409, 'mapping_invalid', `${err.message}; save a corrected mapping`);
   const parserError = err as BodyParserError;
   switch (parserError?.type) {
     case 'entity.parse.failed':

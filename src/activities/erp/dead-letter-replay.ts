@@ -6,25 +6,15 @@ import { ApplicationFailure } from '@temporalio/common';
 import { and, asc, eq, inArray } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
 import { erpDeadLetters } from '../../db/tables/erp.js';
-import { ERP_ENTITIES, type ErpEntity } from '../../domain/erp/entities.js';
+import { ERP_ENTITIES } from '../../domain/erp/entities.js';
 import { ErpFailureType } from '../../domain/erp/failures.js';
 import type { ErpDeadLetterReplayInput, ErpDeadLetterReplayResult } from '../../shared/erp-messages.js';
 import { beating } from '../heartbeat.js';
 import { addCounts, applyRecords, ZERO_COUNTS } from './apply-records.js';
-import { findIntegration, mappingOf, type IntegrationRow } from './integration-store.js';
+import { findIntegration, runnableMapping } from './integration-store.js';
 
 /** The most letters one replay request takes on (the rest stay open for the next one). */
 const REPLAY_LIMIT = 10_000;
-
-/** The entity's current mapping; one that no longer compiles (e.g. a pattern refused since) is not retried. */
-function compiledMapping(integration: IntegrationRow, entity: ErpEntity) {
-  try {
-    return mappingOf(integration, entity);
-  } catch (err) {
-    const message = `the ${entity} mapping does not compile: ${(err as Error).message}`;
-    throw ApplicationFailure.nonRetryable(message, ErpFailureType.Misconfigured);
-  }
-}
 
 export function createDeadLetterReplayActivities(deps: { db: Db }) {
   const { db } = deps;
@@ -63,7 +53,8 @@ export function createDeadLetterReplayActivities(deps: { db: Db }) {
           for (const entity of ERP_ENTITIES) {
             const batch = letters.filter((l) => l.entity === entity);
             if (batch.length === 0) continue;
-            const mapping = compiledMapping(integration, entity);
+            // The current mapping; one that no longer compiles (e.g. a pattern refused since) is not retried.
+            const mapping = runnableMapping(integration, entity);
             if (!mapping) continue;
             for (const letter of batch) {
               const result = mapping.map(letter.raw);

@@ -34,8 +34,8 @@ import {
   connectorOf,
   DEFAULT_PAUSE_AFTER_FAILURES,
   findIntegration,
-  mappingOf,
   openIntegrationCredentials,
+  runnableMapping,
   type IntegrationRow,
   type IntegrationSettings,
 } from './integration-store.js';
@@ -91,13 +91,16 @@ export function createErpActivities(deps: ErpActivityDeps) {
   const now = deps.now ?? Date.now;
   const circuitConfig = deps.erpCircuit ?? DEFAULT_CIRCUIT_CONFIG;
   const tokenCache = new TokenCache();
-  /** Compiled mappings, so a run compiles its mapping once, not per page; a saved change gives a new key. */
-  const compiled = new Map<string, ReturnType<typeof mappingOf>>();
+  /**
+   * Compiled mappings, so a run compiles its mapping once, not per page; a saved change gives a new
+   * key. One that no longer compiles fails the activity as Misconfigured (not retried).
+   */
+  const compiled = new Map<string, ReturnType<typeof runnableMapping>>();
   function cachedMapping(integration: IntegrationRow, entity: ErpPollInput['entity']) {
     const key = `${integration.id}:${entity}:${integration.updatedAt.getTime()}`;
     if (!compiled.has(key)) {
       if (compiled.size > 1000) compiled.clear();
-      compiled.set(key, mappingOf(integration, entity));
+      compiled.set(key, runnableMapping(integration, entity));
     }
     return compiled.get(key);
   }

@@ -2,11 +2,13 @@
  * The integration aggregate as activities and routes see it: loading with decrypted credentials,
  * compiled mappings, and the run bookkeeping that must move together with catalog writes.
  */
+import { ApplicationFailure } from '@temporalio/common';
 import { and, eq } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
 import { erpIntegrations } from '../../db/tables/erp.js';
 import type { ErpEntity } from '../../domain/erp/entities.js';
-import { compileMapping, type CompiledMapping, type MappingEntryInput } from '../../domain/erp/mapping.js';
+import { ErpFailureType } from '../../domain/erp/failures.js';
+import { compileMapping, MappingCompileError, type CompiledMapping, type MappingEntryInput } from '../../domain/erp/mapping.js';
 import { connectorSchema, type ErpConnector } from '../../providers/erp/definition.js';
 import type { CredentialCipher } from '../../secrets/credential-cipher.js';
 
@@ -57,4 +59,14 @@ export function mappingOf<E extends ErpEntity>(row: IntegrationRow, entity: E): 
   if (!entries) return undefined;
   const settings = row.settings as IntegrationSettings;
   return compileMapping(entity, entries, { warehouse: settings.warehouse, priceList: settings.priceList });
+}
+
+/** mappingOf for activities: a stored mapping that no longer compiles fails as Misconfigured, not retried (the tenant must fix it). */
+export function runnableMapping<E extends ErpEntity>(row: IntegrationRow, entity: E): CompiledMapping<E> | undefined {
+  try {
+    return mappingOf(row, entity);
+  } catch (err) {
+    if (!(err instanceof MappingCompileError)) throw err;
+    throw ApplicationFailure.nonRetryable(err.message, ErpFailureType.Misconfigured);
+  }
 }

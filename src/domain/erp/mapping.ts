@@ -169,13 +169,29 @@ export interface CompiledMapping<E extends ErpEntity> {
   map(row: unknown): MapResult<E>;
 }
 
+/**
+ * A stored mapping that does not validate any more, e.g. a pattern saved before tenant patterns ran
+ * in RE2. Retrying cannot fix it: the tenant must change the mapping.
+ */
+export class MappingCompileError extends Error {
+  override readonly name = 'MappingCompileError';
+  constructor(
+    readonly entity: ErpEntity,
+    readonly reason: string,
+  ) {
+    super(`the ${entity} mapping does not compile: ${reason}`);
+  }
+}
+
 /** Compiles a validated entity mapping once; `map` is then called per row. */
 export function compileMapping<E extends ErpEntity>(
   entity: E,
   entries: MappingEntryInput[],
   defaults: MappingDefaults = {},
 ): CompiledMapping<E> {
-  const parsed = mappingsSchema.parse({ [entity]: entries })[entity] as MappingEntry[];
+  const checked = mappingsSchema.safeParse({ [entity]: entries });
+  if (!checked.success) throw new MappingCompileError(entity, z.prettifyError(checked.error).replace(/\n\s*/g, ' '));
+  const parsed = checked.data[entity] as MappingEntry[];
   const compiled = parsed.map(compileEntry);
   const schema = ENTITY_RECORD_SCHEMAS[entity] as unknown as z.ZodType<EntityRecords[E]>;
   const fromSettings: Record<string, unknown> = {};

@@ -1,87 +1,57 @@
 /**
- * A conservative check of tenant regular expressions for catastrophic backtracking, run when a
- * mapping is saved (and again when it is compiled). Hand-written rather than a dependency: the
- * shapes that make V8's backtracking engine exponential are few and easy to see in the pattern's
- * structure (star height above one, alternation under a repetition, backreferences), and refusing
- * them costs ERP field extraction nothing. Polynomial backtracking (`\d*\d*\d*x`) is not detected;
- * the input length bound in transformations.ts is what limits it.
+ * Tenant regular expressions run on shared workers, so they run in RE2 (re2js, a pure JS port):
+ * matching takes time linear in the input, whatever the pattern, where V8's backtracking engine can
+ * take exponential (`(a+)+$`) or polynomial (`\d*\d*\d*x`) time and block the event loop. The price
+ * is RE2 syntax: no backreferences, no lookarounds, `\x{…}` instead of `\u…`.
+ *
+ * Linear still has a constant: the work of one match is about (input length) × (program size).
+ * Both are bounded, so one value costs at most REGEX_WORK_BUDGET steps (~50 ms measured on a
+ * 10,000-character input), whatever the tenant wrote.
  */
+import { RE2JS, RE2JSException } from 're2js';
 
-interface Group {
-  /** A quantifier that matches a varying number of times occurs inside. */
-  varies: boolean;
-  /** A `|` occurs inside. */
-  alternates: boolean;
+/** Values longer than this are refused before a tenant regex runs over them. */
+export const MAX_REGEX_INPUT = 10_000;
+/** Compiled size cap (RE2 instructions): `.{0,200}` is ~400, typical extraction patterns under 100. */
+export const MAX_REGEX_PROGRAM = 1_000;
+/** Input characters × program instructions one match may cost; patterns up to 100 instructions get the full MAX_REGEX_INPUT. */
+export const REGEX_WORK_BUDGET = 1_000_000;
+
+/** A tenant pattern that RE2 cannot run, with the reason in words a tenant can act on. */
+export class TenantPatternError extends Error {
+  override readonly name = 'TenantPatternError';
 }
 
-/** Why `pattern` (a valid `u`-flag pattern) may backtrack catastrophically, or null when it has none of the known shapes. */
-export function catastrophicBacktrackingReason(pattern: string): string | null {
-  const stack: Group[] = [{ varies: false, alternates: false }];
-  // What a quantifier right here would repeat: a group (with what it holds) or a single atom.
-  let last: Group | null = null;
-  let i = 0;
-  while (i < pattern.length) {
-    const c = pattern[i]!;
-    const top = stack.at(-1)!;
-    if (c === '\\') {
-      const next = pattern[i + 1] ?? '';
-      if (/[1-9]/.test(next) || (next === 'k' && pattern[i + 2] === '<')) return 'a backreference';
-      // \p{…}, \P{…} and \u{…} carry braces that are not a quantifier.
-      const braced = /^[pPu]\{[^}]*\}/.exec(pattern.slice(i + 1));
-      i += 1 + (braced ? braced[0].length : 1);
-      last = { varies: false, alternates: false };
-      continue;
-    }
-    if (c === '[') {
-      i += 1;
-      while (i < pattern.length && pattern[i] !== ']') i += pattern[i] === '\\' ? 2 : 1;
-      i += 1;
-      last = { varies: false, alternates: false };
-      continue;
-    }
-    if (c === '(') {
-      stack.push({ varies: false, alternates: false });
-      const prefix = /^\(\?(?::|=|!|<=|<!|<[^>]+>)/.exec(pattern.slice(i));
-      i += prefix ? prefix[0].length : 1;
-      last = null;
-      continue;
-    }
-    if (c === ')') {
-      const group = stack.length > 1 ? stack.pop()! : top;
-      const parent = stack.at(-1)!;
-      parent.varies ||= group.varies;
-      parent.alternates ||= group.alternates;
-      last = group;
-      i += 1;
-      continue;
-    }
-    if (c === '|') {
-      top.alternates = true;
-      last = null;
-      i += 1;
-      continue;
-    }
-    const quantifier = /^(?:[*+?]|\{(\d+)(,(\d*))?\})\??/.exec(pattern.slice(i));
-    if (quantifier) {
-      const [text, min, comma, max] = quantifier;
-      const [lo, hi] =
-        text[0] === '*'
-          ? [0, Infinity]
-          : text[0] === '+'
-            ? [1, Infinity]
-            : text[0] === '?'
-              ? [0, 1]
-              : [Number(min), comma === undefined ? Number(min) : max === '' ? Infinity : Number(max)];
-      if (hi > 1 && last?.varies)
-        return 'a repeated group holding a quantifier (nested quantifiers, like (a+)+)';
-      if (hi > 1 && last?.alternates) return 'a repeated group holding alternatives (like (a|ab)*)';
-      if (hi !== lo) top.varies = true;
-      i += text.length;
-      last = null;
-      continue;
-    }
-    last = { varies: false, alternates: false };
-    i += 1;
+/** A tenant pattern compiled for RE2, with the longest input it may run over. */
+export interface TenantPattern {
+  regex: RE2JS;
+  maxInput: number;
+}
+
+export function compileTenantPattern(pattern: string): TenantPattern {
+  let regex: RE2JS;
+  try {
+    regex = RE2JS.compile(pattern);
+  } catch (err) {
+    if (!(err instanceof RE2JSException)) throw err;
+    throw new TenantPatternError(
+      `not an RE2 pattern (${err.message.replace(/^error parsing regexp: /, '')}); tenant patterns run in RE2, which has no backreferences or lookarounds`,
+    );
   }
-  return null;
+  const size = regex.programSize();
+  if (size > MAX_REGEX_PROGRAM) {
+    throw new TenantPatternError(`compiles to ${size} RE2 instructions, more than the ${MAX_REGEX_PROGRAM} allowed (large counted repetitions like {500})`);
+  }
+  return { regex, maxInput: Math.min(MAX_REGEX_INPUT, Math.floor(REGEX_WORK_BUDGET / Math.max(1, size))) };
+}
+
+/** Why `pattern` is refused, or null when it compiles within the caps. */
+export function tenantPatternProblem(pattern: string): string | null {
+  try {
+    compileTenantPattern(pattern);
+    return null;
+  } catch (err) {
+    if (err instanceof TenantPatternError) return err.message;
+    throw err;
+  }
 }

@@ -4,10 +4,11 @@
  * TransformError that says what was wrong. Steps compose left to right.
  */
 import { DateTime, IANAZone } from 'luxon';
+import { RE2JSException } from 're2js';
 import { z } from 'zod';
 import { isCurrencyCode } from '../payments/regions.js';
 import { decimalToMinor } from '../template.js';
-import { catastrophicBacktrackingReason } from './regex-safety.js';
+import { compileTenantPattern, tenantPatternProblem } from './regex-safety.js';
 
 /** A value flowing through a mapping: what JSON and CSV cells can hold. */
 export type MappedValue = string | number | boolean | null | MappedValue[] | { [key: string]: MappedValue };
@@ -86,22 +87,17 @@ const concatStep = z
 const regexStep = z
   .strictObject({
     type: z.literal('regex'),
-    // Tenant patterns run on our workers in a backtracking engine: short, and without the shapes that
-    // backtrack catastrophically (checked on save, and again when a stored mapping is compiled).
+    // Tenant patterns run on shared workers: RE2 syntax (linear-time matching), checked on save and
+    // again when a stored mapping is compiled.
     pattern: z
       .string()
       .min(1)
       .max(200)
       .superRefine((p, ctx) => {
-        try {
-          new RegExp(p, 'u');
-        } catch {
-          ctx.addIssue({ code: 'custom', message: 'not a valid regular expression' });
-          return;
-        }
-        const reason = catastrophicBacktrackingReason(p);
-        if (reason) ctx.addIssue({ code: 'custom', message: `refused: may backtrack catastrophically (${reason})` });
-      }),
+        const problem = tenantPatternProblem(p);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      })
+      .meta({ description: 'An RE2 pattern (no backreferences or lookarounds; named groups as (?<name>…)).' }),
     group: z.union([z.number().int().min(0), z.string().min(1)]).default(1),
   })
   .meta({ description: 'Extracts a capture group (by number or name); no match is an error.' });
@@ -135,9 +131,6 @@ export type TransformationStep = z.output<typeof transformationStepSchema>;
 export interface StepContext {
   read(field: string): unknown;
 }
-
-/** Values longer than this are refused before a tenant regex runs over them. */
-const MAX_REGEX_INPUT = 10_000;
 
 function asText(value: unknown, step: string): string {
   if (typeof value === 'string') return value;
@@ -255,15 +248,22 @@ export function compileStep(step: TransformationStep): CompiledStep {
         return parts.join(step.separator);
       };
     case 'regex': {
-      // No 'g' or 'y' flag: exec keeps no state between rows, so one RegExp serves the whole run.
-      const pattern = new RegExp(step.pattern, 'u');
+      // exec keeps no state between rows, so one compiled pattern serves the whole run.
+      const { regex, maxInput } = compileTenantPattern(step.pattern);
       return (value) => {
         const text = asText(value, 'regex');
-        if (text.length > MAX_REGEX_INPUT) throw new TransformError(`value longer than ${MAX_REGEX_INPUT} characters`);
-        const match = pattern.exec(text);
+        if (text.length > maxInput) throw new TransformError(`value of ${text.length} characters is longer than the ${maxInput} /${step.pattern}/ may run over`);
+        let match: string[] | null;
+        try {
+          match = regex.exec(text) as string[] | null;
+        } catch (err) {
+          if (!(err instanceof RE2JSException)) throw err;
+          throw new TransformError(`/${step.pattern}/ failed on this value: ${err.message}`);
+        }
         if (!match) throw new TransformError(`'${text}' does not match /${step.pattern}/`);
-        const group = typeof step.group === 'number' ? match[step.group] : match.groups?.[step.group];
-        if (group === undefined) throw new TransformError(`/${step.pattern}/ has no group ${step.group}`);
+        const groups = (match as { groups?: Record<string, string | undefined> }).groups;
+        const group = typeof step.group === 'number' ? match[step.group] : groups?.[step.group];
+        if (group === undefined || group === null) throw new TransformError(`/${step.pattern}/ has no group ${step.group}`);
         return group;
       };
     }
