@@ -4,7 +4,7 @@ import swaggerUi from 'swagger-ui-dist';
 import { adminAuth, tenantAuth } from './auth.js';
 import { ResourceRouter } from './endpoint.js';
 import { errorHandler, notFoundRoute } from './errors.js';
-import { jsonBody } from './input-guards.js';
+import { jsonBody, pathEncoding } from './input-guards.js';
 import { methodNotAllowed } from './method-not-allowed.js';
 import { docsInitScript, docsPage, OpenApiRegistry } from './openapi.js';
 import { observeRequests } from './observe-requests.js';
@@ -39,6 +39,7 @@ export function createApp(deps: AppDeps): express.Express {
   if (deps.tracing?.httpMiddleware) app.use(deps.tracing.httpMiddleware);
   app.use(requestId);
   app.use(observeRequests(deps.logger));
+  app.use(pathEncoding);
 
   const openapi = new OpenApiRegistry();
   const limiter = new RateLimiter(deps.database.db, deps.rateLimits ?? DEFAULT_RATE_LIMITS, (event) => {
@@ -50,7 +51,7 @@ export function createApp(deps: AppDeps): express.Express {
 
   // Webhooks read their raw body (signatures), so they are mounted before the JSON parser.
   app.use(webhooksRouter({ ...deps, limiter }, router('Webhooks')).router);
-  app.use(erpWebhooksRouter(deps, router('Integrations')).router);
+  app.use(erpWebhooksRouter({ ...deps, limiter }, router('Integrations')).router);
   app.use(codecRouter({ ...deps, limiter }));
   app.use(jsonBody);
   app.use(healthRouter(deps, router('Health')).router);

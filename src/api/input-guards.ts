@@ -1,5 +1,6 @@
-import express, { type Request } from 'express';
-import { ApiError, type ErrorDetail } from './errors.js';
+import { isUtf8 } from 'node:buffer';
+import express, { type Request, type RequestHandler } from 'express';
+import { ApiError, type ErrorCode, type ErrorDetail } from './errors.js';
 
 /**
  * Deepest nesting accepted in a JSON body. Generous for every documented shape (a provider definition
@@ -60,17 +61,69 @@ export function jsonNestsDeeperThan(text: Buffer, max: number): boolean {
   return false;
 }
 
-/** The JSON body parser of the API: size cap, and nesting checked before the body is parsed. */
+const NOT_UTF8: ErrorDetail = { path: 'body', message: 'is not valid UTF-8 (JSON must be UTF-8 encoded)' };
+const TOO_DEEP: ErrorDetail = { path: 'body', message: `nested deeper than ${MAX_JSON_DEPTH} levels` };
+
+/**
+ * The JSON body parser of the API: size cap; encoding and nesting checked before the body is parsed.
+ * Invalid UTF-8 is refused rather than decoded leniently, which would store U+FFFD in place of the bad
+ * bytes (a body declared as another UTF charset, e.g. UTF-16, is decoded by the parser as declared).
+ */
 export const jsonBody = express.json({
   limit: '256kb',
-  verify: (_req, _res, raw) => {
-    if (jsonNestsDeeperThan(raw, MAX_JSON_DEPTH)) {
-      throw new ApiError(400, 'validation_failed', `invalid request: body nested deeper than ${MAX_JSON_DEPTH} levels`, [
-        { path: 'body', message: `nested deeper than ${MAX_JSON_DEPTH} levels` },
-      ]);
-    }
+  verify: (_req, _res, raw, encoding) => {
+    if (encoding === 'utf-8' && !isUtf8(raw)) throw new ApiError(400, 'invalid_json', `request body ${NOT_UTF8.message}`, [NOT_UTF8]);
+    if (jsonNestsDeeperThan(raw, MAX_JSON_DEPTH)) throw new ApiError(400, 'validation_failed', `invalid request: body ${TOO_DEEP.message}`, [TOO_DEEP]);
   },
 });
+
+/**
+ * Parses a body the route read raw (webhooks: their signature is computed over the bytes), with the
+ * checks every other JSON body gets from {@link jsonBody} and {@link guardRequest}: UTF-8, nesting
+ * (before parsing), NUL characters. `notJson` is the error code for bytes that are not JSON, `invalid`
+ * for the rest.
+ */
+export function parseJsonBytes(raw: Buffer, codes: { notJson: ErrorCode; invalid: ErrorCode }): unknown {
+  const refuse = (detail: ErrorDetail, code = codes.invalid) => new ApiError(400, code, `invalid request: ${detail.path} ${detail.message}`, [detail]);
+  if (!isUtf8(raw)) throw refuse(NOT_UTF8, codes.notJson);
+  if (jsonNestsDeeperThan(raw, MAX_JSON_DEPTH)) throw refuse(TOO_DEEP);
+  let value: unknown;
+  try {
+    value = JSON.parse(raw.toString('utf8'));
+  } catch {
+    throw refuse({ path: 'body', message: 'is not valid JSON' }, codes.notJson);
+  }
+  const unsafe = findUnsafeValue(value, 'body');
+  if (unsafe) throw refuse(unsafe);
+  return value;
+}
+
+/** Longest piece of a refused path echoed in the error (the URL itself may be 16 KB). */
+const SHOWN_PATH_CHARS = 100;
+
+/**
+ * Refuses a path whose %-escapes do not decode (`/v1/webhooks/%FF`, a cut-off `%A`, bytes that are not
+ * UTF-8) before any router matches it: the router decodes path parameters while matching and would
+ * throw a URIError, which surfaced as a 500 with a stack trace per request.
+ */
+export const pathEncoding: RequestHandler = (req, _res, next) => {
+  try {
+    decodeURIComponent(req.path);
+    return next();
+  } catch {
+    const bad = req.path.split('/').find((segment) => {
+      try {
+        decodeURIComponent(segment);
+        return false;
+      } catch {
+        return true;
+      }
+    });
+    const shown = (bad ?? req.path).slice(0, SHOWN_PATH_CHARS);
+    const detail = { path: 'path', message: `"${shown}" is not valid percent-encoding of UTF-8` };
+    next(new ApiError(400, 'invalid_request', `the request path has broken percent-encoding: ${detail.message}`, [detail]));
+  }
+};
 
 function hasContent(req: Request): boolean {
   return req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;

@@ -5,7 +5,9 @@ import Stripe from 'stripe';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import YAML from 'yaml';
+import { defterIntegration } from '../../emulators/erp/integration.js';
 import { connectPostgres } from '../../src/db/client.js';
+import type { Logger } from '../../src/logger.js';
 import { createStripeProviderFactory } from '../../src/providers/stripe/index.js';
 import { startTestStack, type TestStack } from '../support/stack.js';
 import { unreachableTemporalClient } from '../support/temporal-down.js';
@@ -29,6 +31,19 @@ const payment = (extra: object = {}) => ({
   paymentMethod: { type: 'card', token: 'tok_visa' },
   ...extra,
 });
+
+/** JSON text nested `depth` levels deep (JSON.stringify itself overflows long before 100,000). */
+function deepText(depth: number): string {
+  return `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;
+}
+
+/** Serializer that sends a body as it is: superagent would JSON-encode a Buffer sent as application/json. */
+const asIs = (body: unknown) => body as string;
+
+/** Bytes of `before`, one raw byte, then `after`: a body that is not valid UTF-8. */
+function withByte(before: string, byte: number, after: string): Buffer {
+  return Buffer.concat([Buffer.from(before), Buffer.from([byte]), Buffer.from(after)]);
+}
 
 function nested(depth: number, leaf: unknown): unknown {
   let value = leaf;
@@ -126,6 +141,39 @@ describe('JSON nested past a sane depth', () => {
   });
 });
 
+describe('a path with broken percent-encoding', () => {
+  it.each([
+    ['post', '/v1/webhooks/%FF', '%FF'],
+    ['get', '/v1/payments/%E0%A4%A', '%E0%A4%A'],
+  ] as const)('%s %s is a 400 naming the path encoding, logged below error level', async (method, path, segment) => {
+    const lines: { level: string; msg: string }[] = [];
+    const record = (level: string) => (msg: string) => void lines.push({ level, msg });
+    const logger: Logger = { debug: record('debug'), info: record('info'), warn: record('warn'), error: record('error'), child: () => logger };
+    const res = await request(stack.makeApp({ logger }))[method](path).set(auth).expect(400);
+    expect(res.body.error).toMatchObject({ code: 'invalid_request', details: [{ path: 'path', message: `"${segment}" is not valid percent-encoding of UTF-8` }] });
+    expect(res.body.error.message).toContain('percent-encoding');
+    expect(lines.filter((l) => l.level === 'error')).toEqual([]);
+  });
+});
+
+describe('invalid UTF-8 in a JSON body', () => {
+  it('is a 400 naming the encoding, not stored with U+FFFD in place of the bad bytes', async () => {
+    const body = withByte('{"provider":"stripe","code":"bad-utf8","name":"Caf', 0xe9, '","credentials":{"secretKey":"sk_test_x"}}');
+    const res = await request(stack.app).post('/v1/connections').set(auth).set('Content-Type', 'application/json').serialize(asIs).send(body).expect(400);
+    expect(res.body.error).toMatchObject({ code: 'invalid_json', details: [{ path: 'body', message: 'is not valid UTF-8 (JSON must be UTF-8 encoded)' }] });
+    const list = await request(stack.app).get('/v1/connections').set(auth).expect(200);
+    expect(list.body.data.map((c: { code: string }) => c.code)).not.toContain('bad-utf8');
+    // Valid multi-byte UTF-8 is unaffected.
+    await request(stack.app)
+      .post('/v1/connections')
+      .set(auth)
+      .set('Content-Type', 'application/json; charset=utf-8')
+      .serialize(asIs)
+      .send(Buffer.from(JSON.stringify({ provider: 'stripe', code: 'good-utf8', name: 'Café Ğ 🚀', credentials: { secretKey: 'sk_test_x' } })))
+      .expect(201);
+  });
+});
+
 describe('correctly signed webhooks with a body that is not an event', () => {
   let stripeConnection: string;
   let declarativeConnection: string;
@@ -164,21 +212,63 @@ describe('correctly signed webhooks with a body that is not an event', () => {
     expect(res.body.error.code).toBe('webhook_payload_invalid');
   });
 
-  const declarativeBodies: [string, string][] = [
+  const declarativeBodies: [string, string | Buffer, string?][] = [
     ['not JSON', '{oops'],
     ['no id', JSON.stringify({ type: 'txn.updated' })],
     ['an object as id', JSON.stringify({ id: { a: 1 }, type: 'txn.updated' })],
     ['nesting 3,000 deep', JSON.stringify({ id: 'evt_deep', type: 'x', data: nested(3_000, 1) })],
+    ['nesting 100,000 deep', `{"id":"evt_deeper","type":"x","data":${deepText(100_000)}}`, 'nested deeper than 64 levels'],
+    ['invalid UTF-8', withByte('{"id":"evt_latin1","type":"x","note":"caf', 0xe9, '"}'), 'not valid UTF-8'],
   ];
-  it.each(declarativeBodies)('declarative provider: %s is a 400', async (_what, body) => {
+  it.each(declarativeBodies)('declarative provider: %s is a 400', async (_what, body, message) => {
     const timestamp = String(Math.floor(Date.now() / 1000));
-    const signature = createHmac('sha256', pendingSecret).update(`${timestamp}.${body}`).digest('hex');
+    const signature = createHmac('sha256', pendingSecret).update(`${timestamp}.`).update(body).digest('hex');
     const res = await request(stack.app)
       .post(`/v1/webhooks/${declarativeConnection}`)
       .set({ 'content-type': 'application/json', 'x-pending-signature': signature, 'x-pending-timestamp': timestamp })
+      .serialize(asIs)
       .send(body)
       .expect(400);
     expect(res.body.error.code).toBe('webhook_payload_invalid');
+    if (message) expect(res.body.error.message).toContain(message);
+  });
+});
+
+describe('correctly signed ERP webhooks with a body that cannot be stored', () => {
+  let integrationId: string;
+  const secret = 'whsec_erp_hostile';
+  beforeAll(async () => {
+    const body = { ...defterIntegration('http://127.0.0.1:9'), type: 'webhook', credentials: { username: 'u', password: 'p', webhookSecret: secret } };
+    integrationId = (await request(stack.app).post('/v1/integrations').set(auth).send(body).expect(201)).body.id;
+  });
+
+  const erpBodies: [string, string | Buffer, { code: string; details: { path: string; message: string }[] }][] = [
+    [
+      'nesting 100,000 deep',
+      `{"id":"evt-deep","entity":"products","data":${deepText(100_000)}}`,
+      { code: 'validation_failed', details: [{ path: 'body', message: 'nested deeper than 64 levels' }] },
+    ],
+    [
+      'a NUL character',
+      JSON.stringify({ id: 'evt-nul', entity: 'products', data: { StokKodu: 'a\u0000b' } }),
+      { code: 'validation_failed', details: [{ path: 'body.data.StokKodu', message: 'contains a NUL character (\\u0000), which is not accepted' }] },
+    ],
+    [
+      'invalid UTF-8',
+      withByte('{"id":"evt-latin1","entity":"products","data":{"StokKodu":"caf', 0xe9, '"}}'),
+      { code: 'invalid_json', details: [{ path: 'body', message: 'is not valid UTF-8 (JSON must be UTF-8 encoded)' }] },
+    ],
+  ];
+  it.each(erpBodies)('%s is a 400 that names it', async (_what, body, error) => {
+    const timestamp = String(Math.floor(Date.now() / 1000));
+    const signature = `sha256=${createHmac('sha256', secret).update(`${timestamp}.`).update(body).digest('hex')}`;
+    const res = await request(stack.app)
+      .post(`/v1/integrations/${integrationId}/webhooks`)
+      .set({ 'content-type': 'application/json', 'x-webhook-signature': signature, 'x-webhook-timestamp': timestamp })
+      .serialize(asIs)
+      .send(body);
+    expect(res.status, JSON.stringify(res.body)).toBe(400);
+    expect(res.body.error).toMatchObject(error);
   });
 });
 

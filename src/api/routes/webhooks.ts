@@ -13,7 +13,7 @@ import { ApiError } from '../errors.js';
 import { webhooksReceived } from '../../metrics/api-metrics.js';
 import { clientAddress, type RateLimiter } from '../rate-limit.js';
 import { requireCredentialsKey } from './connections.js';
-import { findUnsafeValue } from '../input-guards.js';
+import { parseJsonBytes } from '../input-guards.js';
 
 const params = z.object({ connectionId: z.string().min(1) });
 const ackOut = z.object({
@@ -23,17 +23,9 @@ const ackOut = z.object({
   paymentId: z.string().nullable(),
 });
 
-/** The verified body as stored in the inbox (jsonb): JSON without NUL characters or absurd nesting. */
+/** The verified body as stored in the inbox (jsonb): UTF-8 JSON without NUL characters or absurd nesting. */
 function parseStoredPayload(raw: Buffer): unknown {
-  let payload: unknown;
-  try {
-    payload = JSON.parse(raw.toString('utf8') || 'null');
-  } catch {
-    throw new ApiError(400, 'webhook_payload_invalid', 'the webhook body is not JSON');
-  }
-  const unsafe = findUnsafeValue(payload, 'body');
-  if (unsafe) throw new ApiError(400, 'webhook_payload_invalid', `${unsafe.path} ${unsafe.message}`, [unsafe]);
-  return payload;
+  return parseJsonBytes(raw.length > 0 ? raw : Buffer.from('null'), { notJson: 'webhook_payload_invalid', invalid: 'webhook_payload_invalid' });
 }
 
 /**

@@ -8,6 +8,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { and, eq } from 'drizzle-orm';
+import type { Request, Response } from 'express';
 import { z } from 'zod';
 import { newId } from '../../../db/ids.js';
 import { erpIntegrations, erpWebhookEvents } from '../../../db/tables/erp.js';
@@ -21,6 +22,8 @@ import { resultWithin } from '../../await-workflow.js';
 import type { AppDeps } from '../../deps.js';
 import type { ResourceRouter } from '../../endpoint.js';
 import { ApiError } from '../../errors.js';
+import { parseJsonBytes } from '../../input-guards.js';
+import { clientAddress, type RateLimiter } from '../../rate-limit.js';
 import { startWorkflow } from '../../../temporal/start-workflow.js';
 
 export const WEBHOOK_TOLERANCE_MS = 5 * 60_000;
@@ -62,8 +65,19 @@ export function verifyErpWebhook(raw: Buffer, headers: { signature?: string; tim
   if (!timingSafeEqual(expected, given)) throw refuse('signature does not match');
 }
 
-export function erpWebhooksRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter {
+/**
+ * Rate limits as for gateway webhooks, counted after verification: a verified delivery counts in its
+ * integration's own bucket (`webhook:<integration id>`, RATE_LIMIT_PER_WEBHOOK_CONNECTION), so neither
+ * junk from the same address nor another tenant's ERP behind the same egress can starve it; one that
+ * fails verification or names no webhook integration counts against the sender's address.
+ */
+export function erpWebhooksRouter(deps: AppDeps & { limiter: RateLimiter }, r: ResourceRouter): ResourceRouter {
   const { db } = deps.database;
+  /** An unverified delivery: counted against the sender's address (a 429 once over), then refused. */
+  const refuseUnverified = async (req: Request, res: Response, err: ApiError): Promise<never> => {
+    await deps.limiter.consume('ip', clientAddress(req), res);
+    throw err;
+  };
   return r.endpoint(
     'post',
     '/v1/integrations/:id/webhooks',
@@ -71,6 +85,7 @@ export function erpWebhooksRouter(deps: AppDeps, r: ResourceRouter): ResourceRou
       summary: "Receive an ERP's change notification (HMAC-SHA256 signed)",
       description: 'Body: {"id": event id, "entity": "products"|…, "data": record or list}. Signed as described in docs/erp-integrations.md.',
       security: 'none',
+      rateLimit: false,
       rawBody: true,
       params: z.object({ id: z.string().min(1) }),
       responses: {
@@ -80,17 +95,18 @@ export function erpWebhooksRouter(deps: AppDeps, r: ResourceRouter): ResourceRou
     },
     async ({ params, req, res }) => {
       const [integration] = await db.select().from(erpIntegrations).where(eq(erpIntegrations.id, params.id));
-      if (!integration || integration.type === 'polling') throw ApiError.notFound('integration', params.id);
+      if (!integration || integration.type === 'polling') return refuseUnverified(req, res, ApiError.notFound('integration', params.id));
       const secret = openIntegrationCredentials(deps.cipher, integration)['webhookSecret'];
-      if (!secret) throw new ApiError(401, 'webhook_signature_invalid', 'the integration has no webhookSecret credential');
+      if (!secret) return refuseUnverified(req, res, new ApiError(401, 'webhook_signature_invalid', 'the integration has no webhookSecret credential'));
       const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-      verifyErpWebhook(raw, { signature: req.header('x-webhook-signature'), timestamp: req.header('x-webhook-timestamp') }, secret, Date.now());
-      let parsed: unknown;
       try {
-        parsed = JSON.parse(raw.toString('utf8'));
-      } catch {
-        throw new ApiError(400, 'invalid_json', 'request body is not valid JSON');
+        verifyErpWebhook(raw, { signature: req.header('x-webhook-signature'), timestamp: req.header('x-webhook-timestamp') }, secret, Date.now());
+      } catch (err) {
+        if (err instanceof ApiError) return refuseUnverified(req, res, err);
+        throw err;
       }
+      await deps.limiter.consume('webhook', integration.id, res);
+      const parsed = parseJsonBytes(raw, { notJson: 'invalid_json', invalid: 'validation_failed' });
       const event = eventSchema.safeParse(parsed);
       if (!event.success) {
         throw new ApiError(400, 'validation_failed', 'not an ERP event', event.error.issues.map((i) => ({ path: ['body', ...i.path].join('.'), message: i.message })));
