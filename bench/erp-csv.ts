@@ -47,6 +47,7 @@ import { integrationSearchAttributes } from '../src/shared/search-attributes.js'
 import { taskQueuesFor } from '../src/shared/task-queues.js';
 import { workflowId } from '../src/shared/workflow-ids.js';
 import { temporalDataConverter } from '../src/temporal/connection.js';
+import { tenantPriority } from '../src/shared/fairness.js';
 import { startWorkflow } from '../src/temporal/start-workflow.js';
 import { buildDist, ROOT, startProcess, type BenchProcess } from './lib/processes.js';
 import { scratchDatabase } from './lib/environment.js';
@@ -224,6 +225,7 @@ export async function runErpCsvBench(): Promise<void> {
         workflowId: wfId,
         args: [input],
         typedSearchAttributes: integrationSearchAttributes('ten_bench', 'int_bench'),
+        priority: tenantPriority('ten_bench'),
       });
       // A worker that dies mid-sync would leave the workflow waiting for another one: fail instead.
       let onExit: ((code: number | null) => void) | undefined;

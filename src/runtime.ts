@@ -144,6 +144,7 @@ export async function startWorkers(runtime: Runtime): Promise<RunningWorkers> {
     listen: runtime.database.listen,
     shutdownGraceSeconds: env.WORKER_SHUTDOWN_GRACE_SECONDS,
     activitySlots: env.WORKER_ACTIVITY_SLOTS ?? 4 * env.DATABASE_POOL_SIZE,
+    ...(env.TENANT_MAX_PROVIDER_CALLS ? { tenantProviderCalls: env.TENANT_MAX_PROVIDER_CALLS } : {}),
     dataConverter,
     tracing: runtime.tracing,
   });

@@ -153,6 +153,12 @@ export const envSchema = z.object({
    */
   WORKER_ACTIVITY_SLOTS: z.coerce.number().int().min(1).max(1000).optional(),
   /**
+   * Worker: provider calls (gateway, CRM, ERP) one tenant may have running at once in this process; a
+   * call over it waits in its workflow, so a tenant with a hanging provider cannot take every slot.
+   * Unset: a quarter of the activity slots, at least 2.
+   */
+  TENANT_MAX_PROVIDER_CALLS: z.coerce.number().int().min(1).max(1000).optional(),
+  /**
    * Worker: the task queues (process families) this process serves, comma-separated, e.g. `erp` for a
    * deployment of ERP workers of its own. Unset: all of them.
    */

@@ -22,6 +22,13 @@ export interface RunningDevServer {
   stop(): Promise<void>;
 }
 
+/**
+ * Task-queue fairness on (off by default in the server): tasks carry their tenant's fairness key
+ * (src/shared/fairness.ts) and are dispatched round-robin across keys, so one tenant's backlog does not
+ * starve another. A cluster sets the same dynamic config key (docs/tenancy.md).
+ */
+export const FAIRNESS_ARGS = ['--dynamic-config-value', 'matching.enableFairness=true'];
+
 /** Starts the Temporal CLI dev server with the project's search attributes registered. */
 export async function startTemporalDevServer(opts: DevServerOptions = {}): Promise<RunningDevServer> {
   const cli = locateTemporalCli();
@@ -39,7 +46,7 @@ export async function startTemporalDevServer(opts: DevServerOptions = {}): Promi
       namespace: opts.namespace ?? 'default',
       searchAttributes: CUSTOM_SEARCH_ATTRIBUTES,
       log: { format: 'pretty', level: 'error' },
-      ...(opts.uiCodecEndpoint ? { extraArgs: ['--ui-codec-endpoint', opts.uiCodecEndpoint] } : {}),
+      extraArgs: [...FAIRNESS_ARGS, ...(opts.uiCodecEndpoint ? ['--ui-codec-endpoint', opts.uiCodecEndpoint] : [])],
     },
   });
   return {

@@ -21,6 +21,12 @@ export const FailureType = {
   CredentialsKeyMissing: 'CredentialsKeyMissing',
   /** The gateway offers no safe way to learn an outcome (no lookup, no idempotent resend): leave it for review. */
   Unresolvable: 'GatewayUnresolvable',
+  /**
+   * The tenant already has its share of this worker's provider calls running: nothing was sent. Not
+   * retried by the activity (that would spend the call's attempts); the workflow waits and calls again
+   * (src/workflows/tenant-share.ts).
+   */
+  TenantBusy: 'TenantBusy',
   /** A remote system throttled a sync call: retried no sooner than its Retry-After. */
   RemoteRateLimited: 'RemoteRateLimited',
 } as const;

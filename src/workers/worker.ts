@@ -15,6 +15,7 @@ import { DEFAULT_TASK_QUEUES, TASK_QUEUE_FAMILIES, type TaskQueueFamily, type Ta
 import { signalCustomerSync } from '../temporal/customers/customer-sync.js';
 import { tracingWorkflowInterceptorModule, type Tracing } from '../tracing/tracing.js';
 import { CustomerOutboxRelay } from './customer-outbox-relay.js';
+import { TenantCallLimiter, tenantShareInterceptor } from './tenant-share.js';
 
 // Compiled (dist/) this module is .js and so is the workflow entry; under tsx both are .ts.
 const compiled = import.meta.url.endsWith('.js');
@@ -54,6 +55,14 @@ const quietBundlerLogger = { trace: noop, debug: noop, info: noop, warn: noop, e
 /** `erpFetch` is the egress guard: ERP sources are tenant-supplied URLs, so there is no unguarded default. */
 export type WorkerDeps = PaymentActivityDeps & Pick<ErpActivityDeps, 'erpFetch'> & Partial<Pick<ErpActivityDeps, 'erpUrlPolicy' | 'erpCircuit'>>;
 
+/** The SDK's default of concurrent activities per worker. */
+const SDK_ACTIVITY_SLOTS = 100;
+
+/** A quarter of the slots, at least 2: one tenant's provider calls can never take the whole worker. */
+export function defaultTenantProviderCalls(activitySlots: number): number {
+  return Math.max(2, Math.floor(activitySlots / 4));
+}
+
 export interface WorkerSet {
   workers: Worker[];
   /** Runs every worker until shutdown() or a fatal error. */
@@ -80,12 +89,18 @@ export async function createWorkers(opts: {
    * pool can serve only waits for a connection inside the activity's timeout.
    */
   activitySlots?: number;
+  /**
+   * Provider calls (src/workers/tenant-share.ts) one tenant may have running at once in this process;
+   * default: a quarter of the activity slots (at least 2), so three quarters stay for other tenants.
+   */
+  tenantProviderCalls?: number;
   /** The payload codec (must match the clients'). */
   dataConverter?: DataConverter;
   /** Tracing interceptors and the workflow-span sink, when tracing is on. */
   tracing?: Pick<Tracing, 'worker' | 'clientInterceptors'>;
 }): Promise<WorkerSet> {
   const queues = opts.taskQueues ?? DEFAULT_TASK_QUEUES;
+  const limiter = new TenantCallLimiter(opts.tenantProviderCalls ?? defaultTenantProviderCalls(opts.activitySlots ?? SDK_ACTIVITY_SLOTS));
   const common = {
     connection: opts.connection,
     namespace: opts.namespace,
@@ -97,6 +112,11 @@ export async function createWorkers(opts: {
       : {}),
     ...(opts.dataConverter ? { dataConverter: opts.dataConverter } : {}),
     ...opts.tracing?.worker,
+    interceptors: {
+      ...opts.tracing?.worker?.interceptors,
+      // The tenant's share first: a refused call never opens a span or reaches a provider.
+      activity: [tenantShareInterceptor(limiter), ...(opts.tracing?.worker?.interceptors?.activity ?? [])],
+    },
   };
   const client = new Client({
     connection: opts.connection,

@@ -1,8 +1,9 @@
 import { ActivityFailure, ApplicationFailure, proxyActivities } from '@temporalio/workflow';
 import type { ConnectionActivities, ConnectionRef } from '../activities/connection-activities.js';
 import { providerCheck } from './activity-options.js';
+import { waitingForTenantShare } from './tenant-share.js';
 
-const { verifyConnectionCredentials } = proxyActivities<ConnectionActivities>(providerCheck);
+const { verifyConnectionCredentials } = waitingForTenantShare(proxyActivities<ConnectionActivities>(providerCheck));
 
 export type ConnectionTestResult =
   | { ok: true; provider: string; account: string }

@@ -65,6 +65,9 @@ export interface TestStackOptions {
   rateLimits?: Partial<RateLimitSettings>;
   /** Credential keys, first one active (default: one random key "test1"). */
   credentialKeys?: CipherKey[];
+  /** The worker's activity slots per task queue and each tenant's share of provider calls (defaults as in production). */
+  activitySlots?: number;
+  tenantProviderCalls?: number;
 }
 
 const HIGH_RATE_LIMITS: RateLimitSettings = { windowSeconds: 60, tenant: 1_000_000, ip: 1_000_000, webhook: 1_000_000 };
@@ -157,6 +160,8 @@ export async function startTestStack(opts: TestStackOptions = {}): Promise<TestS
         taskQueues,
         dataConverter,
         listen: database.listen,
+        ...(opts.activitySlots ? { activitySlots: opts.activitySlots } : {}),
+        ...(opts.tenantProviderCalls ? { tenantProviderCalls: opts.tenantProviderCalls } : {}),
       });
       worker = { set, running: set.run(), connection: workerConnection };
     },

@@ -19,6 +19,7 @@ import { checkConnectionSettings } from '../connection-settings.js';
 import { customerSyncSettingsOf } from '../../domain/customers/sync-settings.js';
 import { applyCustomerSyncSchedule } from '../../temporal/customers/customer-reconcile-schedule.js';
 import { ApiError } from '../errors.js';
+import { tenantPriority } from '../../shared/fairness.js';
 
 const code = z
   .string()
@@ -363,6 +364,7 @@ export function connectionsRouter(deps: AppDeps, r: ResourceRouter): ResourceRou
           workflowId: workflowId.connectionTest(conn.id, newId('tst')),
           args: [{ tenantId: tenant.id, connectionId: conn.id }],
           typedSearchAttributes: [{ key: TenantIdAttr, value: tenant.id }],
+          priority: tenantPriority(tenant.id),
           workflowExecutionTimeout: '5 minutes',
         });
         const base = { connectionId: conn.id, workflowId: handle.workflowId, runId: handle.firstExecutionRunId };

@@ -6,6 +6,7 @@ import { workflowId } from '../../shared/workflow-ids.js';
 import type { Workflows } from '../../shared/workflow-types.js';
 import { deleteScheduleIfExists, spreadInterval, upsertSchedule } from '../schedules.js';
 import { scheduledStart, startWorkflow } from '../start-workflow.js';
+import { tenantPriority } from '../../shared/fairness.js';
 
 export interface SyncingConnection {
   id: string;
@@ -30,6 +31,7 @@ export async function startCustomerReconcile(client: Client, taskQueue: string, 
       taskQueue,
       args,
       typedSearchAttributes: [{ key: TenantIdAttr, value: conn.tenantId }],
+      priority: tenantPriority(conn.tenantId),
     });
   } catch (err) {
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
@@ -67,6 +69,7 @@ export async function applyCustomerSyncSchedule(
       workflowId: scheduleId,
       args,
       typedSearchAttributes: [{ key: TenantIdAttr, value: conn.tenantId }],
+      priority: tenantPriority(conn.tenantId),
     }),
   });
   if (syncsCustomers(before)) return { backfillStarted: false };

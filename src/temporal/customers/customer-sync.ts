@@ -9,6 +9,7 @@ import {
 import { CustomerIdAttr, SyncStateAttr, TenantIdAttr } from '../../shared/search-attributes.js';
 import { workflowId } from '../../shared/workflow-ids.js';
 import { signalWithStartWorkflow } from '../start-workflow.js';
+import { tenantPriority } from '../../shared/fairness.js';
 
 /**
  * Delivers a change to the customer's entity workflow, starting it if it is not running
@@ -29,6 +30,7 @@ export async function signalCustomerSync(
       { key: CustomerIdAttr, value: customer.customerId },
       { key: SyncStateAttr, value: 'pending' },
     ],
+    priority: tenantPriority(customer.tenantId),
   };
   if ('local' in change) {
     await signalWithStartWorkflow<'customerSyncWorkflow', [LocalCustomerChange]>(client, 'customerSyncWorkflow', {

@@ -6,6 +6,7 @@ import { integrationSearchAttributes } from '../../shared/search-attributes.js';
 import { workflowId } from '../../shared/workflow-ids.js';
 import { spreadInterval, upsertSchedule } from '../schedules.js';
 import { scheduledStart } from '../start-workflow.js';
+import { tenantPriority } from '../../shared/fairness.js';
 
 export interface ErpScheduleTarget {
   tenantId: string;
@@ -28,6 +29,7 @@ export async function ensureErpSchedules(client: Client, t: ErpScheduleTarget): 
       workflowId: scheduleId,
       args: [input],
       typedSearchAttributes: integrationSearchAttributes(t.tenantId, t.integrationId),
+      priority: tenantPriority(t.tenantId),
     });
     await upsertSchedule(client, {
       scheduleId,

@@ -2,6 +2,7 @@ import type { Client } from '@temporalio/client';
 import type { TaskQueues } from '../../shared/task-queues.js';
 import { upsertSchedule } from '../schedules.js';
 import { scheduledStart } from '../start-workflow.js';
+import { PLATFORM_PRIORITY } from '../../shared/fairness.js';
 
 export const HEALTH_SCHEDULE_ID = 'connection-health-checks';
 
@@ -11,6 +12,6 @@ export async function ensureHealthCheckSchedule(client: Client, queues: TaskQueu
   await upsertSchedule(client, {
     scheduleId,
     spec: { intervals: [{ every: `${everySeconds}s` }] },
-    action: scheduledStart('healthCheckWorkflow', { taskQueue: queues.payments, workflowId: `${scheduleId}-run`, args: [] }),
+    action: scheduledStart('healthCheckWorkflow', { taskQueue: queues.payments, workflowId: `${scheduleId}-run`, args: [], priority: PLATFORM_PRIORITY }),
   });
 }

@@ -3,6 +3,7 @@ import type { PaymentTiming, ReconciliationInput } from '../../shared/payment-me
 import type { TaskQueues } from '../../shared/task-queues.js';
 import { upsertSchedule } from '../schedules.js';
 import { scheduledStart } from '../start-workflow.js';
+import { PLATFORM_PRIORITY } from '../../shared/fairness.js';
 
 export const RECONCILIATION_SCHEDULE_ID = 'payment-reconciliation';
 
@@ -17,7 +18,7 @@ export async function ensureReconciliationSchedule(
   await upsertSchedule(client, {
     scheduleId,
     spec: { intervals: [{ every: `${opts.everySeconds}s` }] },
-    action: scheduledStart('reconciliationWorkflow', { taskQueue: queues.payments, workflowId: `${scheduleId}-run`, args }),
+    action: scheduledStart('reconciliationWorkflow', { taskQueue: queues.payments, workflowId: `${scheduleId}-run`, args, priority: PLATFORM_PRIORITY }),
   });
   return scheduleId;
 }

@@ -9,10 +9,11 @@ import {
   type CustomerReconcileResult,
 } from '../../shared/customer-messages.js';
 import { bookkeeping, bulkSync, remoteSync } from '../activity-options.js';
+import { waitingForTenantShare } from '../tenant-share.js';
 
 type Activities = ReturnType<typeof createCustomerSyncActivities>;
-const { catchUpMissedCustomerChanges } = proxyActivities<Activities>(remoteSync);
-const { reconcileRemoteCustomerPage, reconcileLocalCustomerPage } = proxyActivities<Activities>(bulkSync);
+const { catchUpMissedCustomerChanges } = waitingForTenantShare(proxyActivities<Activities>(remoteSync));
+const { reconcileRemoteCustomerPage, reconcileLocalCustomerPage } = waitingForTenantShare(proxyActivities<Activities>(bulkSync));
 const { beginCustomerSyncRun, finishCustomerSyncRun } = proxyActivities<Activities>(bookkeeping);
 
 /** Runs started before drift detection and backfill only caught up on the change feed. */

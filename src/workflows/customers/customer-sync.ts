@@ -19,6 +19,7 @@ import {
 } from '../../shared/customer-messages.js';
 import { SyncStateAttr } from '../../shared/search-attributes.js';
 import { bookkeeping, localBookkeeping, localRemoteSync, remoteSync } from '../activity-options.js';
+import { waitingForTenantShare } from '../tenant-share.js';
 
 type Activities = ReturnType<typeof createCustomerSyncActivities>;
 type Steps = Pick<
@@ -39,9 +40,9 @@ function stepsOf(remote: Activities, bookkeeper: Activities): Steps {
     pushCustomerToTargets: remote.pushCustomerToTargets,
   };
 }
-const taskSteps = stepsOf(proxyActivities<Activities>(remoteSync), proxyActivities<Activities>(bookkeeping));
+const taskSteps = stepsOf(waitingForTenantShare(proxyActivities<Activities>(remoteSync)), proxyActivities<Activities>(bookkeeping));
 const localSteps = stepsOf(
-  proxyLocalActivities<Activities>(localRemoteSync),
+  waitingForTenantShare(proxyLocalActivities<Activities>(localRemoteSync)),
   proxyLocalActivities<Activities>(localBookkeeping),
 );
 

@@ -1,8 +1,9 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { ErpActivities, ErpConnectionTestResult } from '../../activities/erp/erp-activities.js';
 import { providerCheck } from '../activity-options.js';
+import { waitingForTenantShare } from '../tenant-share.js';
 
-const { testErpConnection } = proxyActivities<ErpActivities>(providerCheck);
+const { testErpConnection } = waitingForTenantShare(proxyActivities<ErpActivities>(providerCheck));
 
 /** Runs the connection test on the erp queue, where credentials may be decrypted. */
 export async function erpConnectionTestWorkflow(input: { tenantId: string; integrationId: string }): Promise<ErpConnectionTestResult> {

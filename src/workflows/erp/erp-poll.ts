@@ -10,6 +10,7 @@ import { FailureType } from '../../domain/failures.js';
 import type { ErpPollInput } from '../../shared/erp-messages.js';
 import { SyncStatusAttr } from '../../shared/search-attributes.js';
 import { bookkeeping } from '../activity-options.js';
+import { waitingForTenantShare } from '../tenant-share.js';
 
 /** Failures no retry can fix: fix the integration, then sync again. */
 const permanent: string[] = [ErpFailureType.Misconfigured, ErpFailureType.CredentialsRefused, ErpFailureType.IntegrationGone, FailureType.DestinationBlocked];
@@ -27,7 +28,7 @@ const erpPage = {
   },
 } as const satisfies ActivityOptions;
 
-const { syncErpPages } = proxyActivities<ErpActivities>(erpPage);
+const { syncErpPages } = waitingForTenantShare(proxyActivities<ErpActivities>(erpPage));
 const { openErpRun, finishErpRun } = proxyActivities<ErpActivities>(bookkeeping);
 
 /** Pages per workflow run before continuing as new. */

@@ -41,11 +41,12 @@ import { GatewayAttr, PaymentStatusAttr, TenantIdAttr } from '../../shared/searc
 import { workflowId } from '../../shared/workflow-ids.js';
 import { bookkeeping, gatewayCall, localBookkeeping, statusQuery } from '../activity-options.js';
 import { captureWorkflow, refundWorkflow } from './refund-and-capture.js';
+import { waitingForTenantShare } from '../tenant-share.js';
 
 const db = proxyActivities<PaymentActivities>(bookkeeping);
 const localDb = proxyLocalActivities<PaymentActivities>(localBookkeeping);
-const gateway = proxyActivities<PaymentActivities>(gatewayCall);
-const statusCheck = proxyActivities<PaymentActivities>(statusQuery);
+const gateway = waitingForTenantShare(proxyActivities<PaymentActivities>(gatewayCall));
+const statusCheck = waitingForTenantShare(proxyActivities<PaymentActivities>(statusQuery));
 
 const FINAL: ReadonlySet<GatewayStatus> = new Set(['succeeded', 'authorized', 'failed', 'canceled']);
 /**
@@ -402,7 +403,7 @@ export async function paymentWorkflow(input: PaymentWorkflowInput): Promise<Paym
 
   /** Asks the gateway until it answers: an outcome, null (never received), or 'unresolved' (gave up). */
   async function resolveAmbiguous(candidate: RoutingCandidate, idempotencyKey: string, n: number): Promise<GatewayOutcome | null | 'unresolved'> {
-    const query = proxyActivities<PaymentActivities>({ ...statusQuery, scheduleToCloseTimeout: timing.ambiguousResolutionMs });
+    const query = waitingForTenantShare(proxyActivities<PaymentActivities>({ ...statusQuery, scheduleToCloseTimeout: timing.ambiguousResolutionMs }));
     try {
       return await query.queryGatewayStatus({
         tenantId: input.tenantId,
@@ -443,7 +444,7 @@ export async function paymentWorkflow(input: PaymentWorkflowInput): Promise<Paym
     const ref = () => ({ paymentId: input.paymentId, attempt, idempotencyKey, reference: outcome.reference });
     // One poll (with its retries) may take at most one callback wait, so a gateway that stays down
     // still reaches the cancel branch below instead of being polled for ever.
-    const boundedCheck = proxyActivities<PaymentActivities>({ ...statusQuery, scheduleToCloseTimeout: timing.callbackTimeoutMs });
+    const boundedCheck = waitingForTenantShare(proxyActivities<PaymentActivities>({ ...statusQuery, scheduleToCloseTimeout: timing.callbackTimeoutMs }));
     const ask = async (what: () => Promise<GatewayOutcome | null>): Promise<GatewayOutcome | null> => {
       try {
         return await what();

@@ -12,13 +12,15 @@ import { paymentStatusFor } from '../../domain/payments/payment-status.js';
 import type { GatewayOutcome } from '../../providers/types.js';
 import { DEFAULT_PAYMENT_TIMING, type ReconciliationInput } from '../../shared/payment-messages.js';
 import { PaymentStatusAttr, TenantIdAttr } from '../../shared/search-attributes.js';
+import { tenantPriority } from '../../shared/fairness.js';
 import { workflowId } from '../../shared/workflow-ids.js';
 import { bookkeeping, gatewayCall, statusQuery } from '../activity-options.js';
+import { waitingForTenantShare } from '../tenant-share.js';
 
 const db = proxyActivities<PaymentActivities & ReconciliationActivities>(bookkeeping);
-const gateway = proxyActivities<PaymentActivities>(gatewayCall);
+const gateway = waitingForTenantShare(proxyActivities<PaymentActivities>(gatewayCall));
 // One run asks many gateways: a gateway that is still down is skipped until the next run.
-const check = proxyActivities<PaymentActivities>({ ...statusQuery, scheduleToCloseTimeout: '1 minute' });
+const check = waitingForTenantShare(proxyActivities<PaymentActivities>({ ...statusQuery, scheduleToCloseTimeout: '1 minute' }));
 
 export interface ReconciliationResult {
   /** Workflows started for rows whose own start had failed. */
@@ -138,7 +140,7 @@ async function startOrphans(input: ReconciliationInput, scope: { limit: number; 
   const orphans = await db.findOrphans({ olderThanMs: input.orphanAfterMs ?? 2 * 60_000, ...scope });
   const timing = input.paymentTiming ? { timing: input.paymentTiming } : {};
   const started: string[] = [];
-  const start = async (type: 'paymentWorkflow' | 'refundWorkflow', id: string, args: unknown[], attrs: SearchAttributePair[]) => {
+  const start = async (type: 'paymentWorkflow' | 'refundWorkflow', id: string, args: [{ tenantId: string }], attrs: SearchAttributePair[]) => {
     try {
       await startChild(type, {
         workflowId: id,
@@ -147,6 +149,8 @@ async function startOrphans(input: ReconciliationInput, scope: { limit: number; 
         parentClosePolicy: 'ABANDON',
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
         typedSearchAttributes: attrs,
+        // The sweep runs under the platform's key; each payment runs under its tenant's.
+        priority: tenantPriority(args[0].tenantId),
       });
       started.push(id);
     } catch (err) {

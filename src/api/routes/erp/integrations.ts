@@ -27,6 +27,7 @@ import { checkConnectionSettings } from '../../connection-settings.js';
 import type { ResourceRouter } from '../../endpoint.js';
 import { ApiError } from '../../errors.js';
 import { resultWithin } from '../../await-workflow.js';
+import { tenantPriority } from '../../../shared/fairness.js';
 
 const settingsSchema = z
   .object({
@@ -385,6 +386,7 @@ export function integrationsRouter(deps: AppDeps, r: ResourceRouter): ResourceRo
           workflowId: workflowId.erpConnectionTest(integration.id, newId('tst')),
           args: [{ tenantId: tenant.id, integrationId: integration.id }],
           typedSearchAttributes: integrationSearchAttributes(tenant.id, integration.id),
+          priority: tenantPriority(tenant.id),
           workflowExecutionTimeout: '5 minutes',
         });
         const outcome = await resultWithin<z.infer<typeof testOut>>(handle, TEST_WAIT_MS);
@@ -428,6 +430,7 @@ export function integrationsRouter(deps: AppDeps, r: ResourceRouter): ResourceRo
           workflowId: wfId,
           args: [input],
           typedSearchAttributes: integrationSearchAttributes(tenant.id, integration.id),
+          priority: tenantPriority(tenant.id),
         });
         res.status(202).json(presentRun(run!));
       },
@@ -534,6 +537,7 @@ export function integrationsRouter(deps: AppDeps, r: ResourceRouter): ResourceRo
           workflowId: workflowId.erpDeadLetterReplay(integration.id, replayId),
           args: [input],
           typedSearchAttributes: integrationSearchAttributes(tenant.id, integration.id),
+          priority: tenantPriority(tenant.id),
         });
         res.status(202).json({ replayId, workflowId: handle.workflowId, runId: handle.firstExecutionRunId, status: 'running', result: null, error: null });
       },

@@ -34,6 +34,7 @@ import { ApiError } from '../../errors.js';
 import { claimAndInsert, claimIdempotencyKey, idempotencyKeySchema, requestHash, requireIdempotencyKey, storeIdempotentResponse } from '../../idempotency.js';
 import { startWorkflow } from '../../../temporal/start-workflow.js';
 import type { Workflows } from '../../../shared/workflow-types.js';
+import { tenantPriority } from '../../../shared/fairness.js';
 
 const createPaymentBody = z.strictObject({
   amount: z.number().int().positive().max(99_999_999_999).meta({ description: 'Minor units (cents): 1050 = 10.50 EUR' }),
@@ -298,6 +299,7 @@ export function paymentsRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter
       { key: TenantIdAttr, value: input.tenantId },
       { key: PaymentStatusAttr, value: 'pending' },
     ],
+    priority: tenantPriority(input.tenantId),
   });
 
   async function startPaymentWorkflow(input: PaymentWorkflowInput): Promise<void> {
@@ -517,6 +519,7 @@ export function paymentsRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter
                 args: [{ refundId: id, paymentId: params.id, tenantId: tenant.id, amount: row.amount, ...timing }],
                 ...ONE_RUN_PER_ID,
                 typedSearchAttributes: [{ key: TenantIdAttr, value: tenant.id }],
+                priority: tenantPriority(tenant.id),
               }),
             );
           }
@@ -560,6 +563,7 @@ export function paymentsRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter
               args: [{ paymentId: p.id, tenantId: tenant.id, amount, ...(deps.paymentTiming ? { timing: deps.paymentTiming } : {}) }],
               ...ONE_RUN_PER_ID,
               typedSearchAttributes: [{ key: TenantIdAttr, value: tenant.id }],
+              priority: tenantPriority(tenant.id),
             }),
           );
           const handle = deps.temporal.workflow.getHandle(workflowId.capture(p.id, 'capture'));
