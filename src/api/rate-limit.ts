@@ -14,7 +14,7 @@ export interface RateLimitSettings {
   tenant: number;
   /** Per client address: unauthenticated and admin requests, failed authentications, unverified webhooks. */
   ip: number;
-  /** Verified webhooks per connection (a gateway's callbacks never share a bucket with anyone else). */
+  /** Verified webhooks per gateway connection or ERP integration (their deliveries never share a bucket with anyone else). */
   webhook: number;
 }
 

@@ -133,7 +133,7 @@ export const envSchema = z.object({
   RATE_LIMIT_PER_TENANT: perWindow.default(1200),
   /** Unauthenticated and admin requests, failed authentications and unverified webhooks, per client address. */
   RATE_LIMIT_PER_IP: perWindow.default(60),
-  /** Verified webhooks per connection. */
+  /** Verified webhooks per gateway connection or ERP integration (each its own bucket). */
   RATE_LIMIT_PER_WEBHOOK_CONNECTION: perWindow.default(1200),
 
   /** `pretty` (pino-pretty) for development; JSON lines otherwise. */
