@@ -3,6 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { envSchema, parseEnv } from '../../src/config/env.js';
+import { CUSTOM_SEARCH_ATTRIBUTES } from '../../src/shared/search-attributes.js';
 
 interface Service {
   image?: string;
@@ -12,6 +13,7 @@ interface Service {
   environment?: Record<string, string>;
   depends_on?: string[] | Record<string, { condition: string }>;
   ports?: string[];
+  volumes?: string[];
 }
 
 const compose = parse(readFileSync('docker-compose.yml', 'utf8'), { merge: true }) as { services: Record<string, Service>; volumes?: Record<string, unknown> };
@@ -71,6 +73,17 @@ describe('docker-compose.yml', () => {
       expect(Object.keys(env).filter((k) => !known.has(k)), `${name}: variables unknown to src/config/env.ts`).toEqual([]);
       expect(() => parseEnv(resolvePlaceholders(env)), name).not.toThrow();
     }
+  });
+
+  it("registers every search attribute the runs carry, and runs Temporal with fairness on", () => {
+    const setup = (compose.services['temporal-setup']?.command ?? []).join(' ');
+    const registered = /for sa in ([\w ]+); do/.exec(setup)?.[1]?.split(' ') ?? [];
+    expect(registered.sort()).toEqual(CUSTOM_SEARCH_ATTRIBUTES.map((a) => a.name).sort());
+    const temporal = compose.services.temporal!;
+    const mount = (temporal.volumes ?? []).map((v) => v.split(':')).find(([, inside]) => inside?.endsWith(String(temporal.environment?.DYNAMIC_CONFIG_FILE_PATH)));
+    expect(mount, 'the dynamic config file is mounted where DYNAMIC_CONFIG_FILE_PATH points').toBeDefined();
+    const dynamicConfig = parse(readFileSync(mount![0]!, 'utf8')) as Record<string, { value: unknown }[]>;
+    expect(dynamicConfig['matching.enableFairness']?.[0]?.value).toBe(true);
   });
 
   it('names, in the Dockerfile, only files that exist', () => {
