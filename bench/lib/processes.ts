@@ -2,6 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
 
 /** The repository root (benches run from anywhere). */
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -17,6 +18,19 @@ export function buildDist(): number {
     throw new Error(`npm run build failed (${result.status}):\n${`${result.stdout}${result.stderr}`.slice(-3000)}`);
   }
   return (performance.now() - started) / 1000;
+}
+
+/**
+ * A worker service of docker-compose.yml as it is deployed: its node flags and the task queues it
+ * serves (WORKER_TASK_QUEUES), for `startProcess(..., 'dist/workers/main.js', {...env}, ..., nodeArgs)`.
+ */
+export function composeWorker(service: string): { nodeArgs: string[]; env: Record<string, string> } {
+  const compose = parseYaml(readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
+    services: Record<string, { command?: string[]; environment?: Record<string, string> }>;
+  };
+  const found = compose.services[service];
+  if (found?.command?.at(-1) !== 'dist/workers/main.js') throw new Error(`docker-compose.yml has no ${service} service running dist/workers/main.js`);
+  return { nodeArgs: found.command.slice(1, -1), env: { WORKER_TASK_QUEUES: found.environment?.WORKER_TASK_QUEUES ?? '' } };
 }
 
 /** A child process of the benchmark (API, worker, baseline worker) with its resident memory. */
