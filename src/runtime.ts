@@ -91,6 +91,15 @@ export function appDeps(runtime: Runtime, temporal: Client, adminToken: string):
     },
     trustProxy: env.TRUST_PROXY,
     erpUploadMaxBytes: env.ERP_UPLOAD_MAX_BYTES,
+    quotas: {
+      connections: env.TENANT_MAX_CONNECTIONS,
+      erp_integrations: env.TENANT_MAX_ERP_INTEGRATIONS,
+      provider_definitions: env.TENANT_MAX_PROVIDER_DEFINITIONS,
+      api_keys: env.TENANT_MAX_API_KEYS,
+      upload_bytes: env.TENANT_MAX_UPLOAD_BYTES,
+      concurrent_uploads: env.TENANT_MAX_CONCURRENT_UPLOADS,
+      erp_min_poll_interval_seconds: env.ERP_MIN_POLL_INTERVAL_SECONDS,
+    },
     rateLimits: {
       windowSeconds: env.RATE_LIMIT_WINDOW_SECONDS,
       tenant: env.RATE_LIMIT_PER_TENANT,

@@ -20,6 +20,7 @@ import { rateLimitRejections } from '../metrics/api-metrics.js';
 import { codecRouter } from './routes/codec.js';
 import { tenantsRouter } from './routes/tenants.js';
 import { apiKeysRouter } from './routes/api-keys.js';
+import { quotasRouter } from './routes/quotas.js';
 import { auditEventsRouter } from './routes/audit-events.js';
 import { credentialsAdminRouter } from './routes/credentials-admin.js';
 import { DEFAULT_RATE_LIMITS, RateLimiter } from './rate-limit.js';
@@ -61,6 +62,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(routingRouter(deps, router('Routing')).router);
   app.use(providersRouter(deps, router('Providers')).router);
   app.use(apiKeysRouter(deps, router('API keys')).router);
+  app.use(quotasRouter(deps, router('Tenants')).router);
   app.use(auditEventsRouter(deps, router('Audit')).router);
   app.use(credentialsAdminRouter(deps, router('Admin')).router);
   app.use(customersRouter(deps, router('Customers')).router);

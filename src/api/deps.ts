@@ -9,6 +9,7 @@ import type { PaymentTiming } from '../shared/payment-messages.js';
 import type { TaskQueues } from '../shared/task-queues.js';
 import type { CredentialCipher } from '../secrets/credential-cipher.js';
 import type { RateLimitRejectedHook, RateLimitSettings } from './rate-limit.js';
+import type { TenantQuotas } from './quotas.js';
 import type { Tracing } from '../tracing/tracing.js';
 
 /** What the API needs from its process: built by the entry points (src/runtime.ts), handed to every router. */
@@ -39,6 +40,8 @@ export interface AppDeps {
   trustProxy?: boolean | number | string[];
   /** Largest CSV file accepted by PUT /v1/integrations/:id/files/:entity (DEFAULT_UPLOAD_MAX_BYTES if absent). */
   erpUploadMaxBytes?: number;
+  /** What one tenant may create or keep (DEFAULT_TENANT_QUOTAS if absent). */
+  quotas?: TenantQuotas;
   /** Tracing: a span per request when on (runtime.tracing). */
   tracing?: Pick<Tracing, 'httpMiddleware'>;
 }

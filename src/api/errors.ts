@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'unauthorized'
   | 'insufficient_scope'
   | 'rate_limited'
+  | 'quota_exceeded'
   | 'credentials_key_unavailable'
   | 'not_found'
   | 'conflict'

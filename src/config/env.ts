@@ -60,6 +60,7 @@ function isIpOrCidr(value: string): boolean {
 }
 
 const perWindow = z.coerce.number().int().min(1).max(10_000_000);
+const quota = z.coerce.number().int().min(1).max(100_000);
 
 export const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
@@ -126,6 +127,19 @@ export const envSchema = z.object({
   EGRESS_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
   /** API: largest CSV file accepted by PUT /v1/integrations/:id/files/:entity (bytes; default 512 MB). */
   ERP_UPLOAD_MAX_BYTES: z.coerce.number().int().min(1024).max(64 * 1024 ** 3).default(512 * 1024 * 1024),
+  /** Per-tenant quotas (docs/tenancy.md#quotas): what one tenant may create or keep. */
+  TENANT_MAX_CONNECTIONS: quota.default(50),
+  TENANT_MAX_ERP_INTEGRATIONS: quota.default(50),
+  /** Declarative providers a tenant adds (PUT /v1/providers/:name). */
+  TENANT_MAX_PROVIDER_DEFINITIONS: quota.default(50),
+  /** Active (not revoked) API keys. */
+  TENANT_MAX_API_KEYS: quota.default(20),
+  /** Bytes of uploaded ERP files a tenant keeps (default 2 GiB). */
+  TENANT_MAX_UPLOAD_BYTES: z.coerce.number().int().min(1024).max(1024 ** 4).default(2 * 1024 ** 3),
+  /** Uploads of one tenant received at the same time; more get 429 with Retry-After. */
+  TENANT_MAX_CONCURRENT_UPLOADS: z.coerce.number().int().min(1).max(100).default(2),
+  /** Smallest polling interval (settings.intervalSeconds) of an ERP integration. */
+  ERP_MIN_POLL_INTERVAL_SECONDS: z.coerce.number().int().min(10).max(86_400).default(60),
 
   TRUST_PROXY: trustProxy.default(false),
   /** Rate limits: requests per window, counted in Postgres so every API instance shares them. */

@@ -29,6 +29,8 @@ if (demoEnabled) demo = await startDemoGateways();
 const env = requireSettings(
   parseEnv({
     ALLOW_PRIVATE_PROVIDER_URLS: 'true',
+    // The demo integration polls faster than production's minimum, so its runs show up quickly.
+    ERP_MIN_POLL_INTERVAL_SECONDS: String(DEMO_ERP_INTERVAL_SECONDS),
     ...(demo ? { STRIPE_API_URL: demo.stripeUrl } : {}),
     ...process.env,
     DATA_DIR: dataDir,

@@ -1,11 +1,14 @@
 /**
  * Uploaded CSV files of ERP integrations (table erp_uploads and its chunks): written from a request
  * stream chunk by chunk, read back as a stream chunk by chunk, so memory stays constant both ways.
+ * Each tenant keeps at most its quota of bytes and receives at most its quota of uploads at once
+ * (docs/tenancy.md#quotas), checked under the tenant's quota lock, so concurrent uploads cannot overrun it.
  */
 import type { Readable } from 'node:stream';
-import { and, asc, desc, eq, gt, notInArray, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, or, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
 import { newId } from '../../db/ids.js';
+import { lockTenantQuotas, type Queryable } from '../../db/queries/tenant-quotas.js';
 import { erpUploadChunks, erpUploads } from '../../db/tables/erp-uploads.js';
 import { ErpConfigurationError } from '../../providers/erp/source.js';
 
@@ -13,6 +16,11 @@ import { ErpConfigurationError } from '../../providers/erp/source.js';
 const CHUNK_BYTES = 1024 * 1024;
 /** Complete uploads kept per integration and entity (older ones may still be read by a running sync). */
 const KEEP_UPLOADS = 3;
+/**
+ * An upload still receiving after this long belongs to a process that died mid-request (Node's HTTP
+ * server ends a request after 5 minutes): it no longer counts and is deleted at the tenant's next upload.
+ */
+const ABANDONED_AFTER_MINUTES = 15;
 
 export class UploadTooLargeError extends Error {
   override readonly name = 'UploadTooLargeError';
@@ -21,33 +29,111 @@ export class UploadTooLargeError extends Error {
   }
 }
 
+/** What a tenant may keep and receive at once. */
+export interface UploadQuota {
+  /** Bytes of uploads kept (complete and receiving). */
+  maxBytes: number;
+  /** Uploads received at the same time. */
+  maxConcurrent: number;
+}
+
+/** An upload refused by the tenant's quota: `used` of `limit` (bytes kept, or uploads receiving). */
+export class UploadQuotaError extends Error {
+  override readonly name = 'UploadQuotaError';
+  constructor(
+    readonly quota: 'upload_bytes' | 'concurrent_uploads',
+    readonly limit: number,
+    readonly used: number,
+  ) {
+    super(`quota ${quota}: ${used} of ${limit} used`);
+  }
+}
+
 export interface StoredUpload {
   id: string;
   size: number;
 }
 
+export interface UploadTarget {
+  tenantId: string;
+  integrationId: string;
+  entity: string;
+  contentType: string;
+}
+
+const live = sql`${erpUploads.createdAt} > now() - ${ABANDONED_AFTER_MINUTES}::int * interval '1 minute'`;
+
+/** Bytes the tenant keeps (complete uploads and those receiving) and how many uploads it is receiving. */
+export async function uploadUsage(db: Queryable, tenantId: string): Promise<{ bytes: number; receiving: number }> {
+  const [row] = await db
+    .select({
+      bytes: sql<number>`coalesce(sum(${erpUploads.size}), 0)`.mapWith(Number),
+      receiving: sql<number>`count(*) filter (where ${erpUploads.status} = 'receiving')`.mapWith(Number),
+    })
+    .from(erpUploads)
+    .where(and(eq(erpUploads.tenantId, tenantId), or(eq(erpUploads.status, 'complete'), live)));
+  return { bytes: row?.bytes ?? 0, receiving: row?.receiving ?? 0 };
+}
+
+/** Complete uploads of the target's integration and entity, newest first. */
+function completeOf(db: Queryable, target: Pick<UploadTarget, 'integrationId' | 'entity'>) {
+  return db
+    .select({ id: erpUploads.id, size: erpUploads.size })
+    .from(erpUploads)
+    .where(and(eq(erpUploads.integrationId, target.integrationId), eq(erpUploads.entity, target.entity), eq(erpUploads.status, 'complete')))
+    .orderBy(desc(erpUploads.createdAt), desc(erpUploads.id));
+}
+
 /**
- * Streams `body` into a new upload. Stops at `maxBytes` (the partial upload is deleted and
- * UploadTooLargeError thrown); only a complete upload is ever read by a sync.
+ * Bytes the tenant keeps once a new upload of the target has replaced what it may replace: every
+ * older upload of the same integration and entity but the newest (which a running sync may be reading)
+ * makes room for it, so a tenant at its quota can always upload a new version of a file.
+ */
+async function keptBeside(db: Queryable, target: UploadTarget): Promise<number> {
+  const [usage, own] = await Promise.all([uploadUsage(db, target.tenantId), completeOf(db, target)]);
+  return usage.bytes - own.slice(1).reduce((sum, u) => sum + u.size, 0);
+}
+
+/**
+ * Streams `body` into a new upload. Stops at `maxBytes` (UploadTooLargeError) or when the next chunk
+ * would take the tenant past its quota (UploadQuotaError); the partial upload is then deleted, so only
+ * a complete upload is ever read by a sync. `declaredBytes` (Content-Length) lets an upload that cannot
+ * fit be refused before its body is read.
  */
 export async function storeUpload(
   db: Db,
-  target: { tenantId: string; integrationId: string; entity: string; contentType: string },
+  target: UploadTarget,
   body: Readable,
   maxBytes: number,
+  quota: UploadQuota = { maxBytes: Number.POSITIVE_INFINITY, maxConcurrent: Number.POSITIVE_INFINITY },
+  declaredBytes = 0,
 ): Promise<StoredUpload> {
   const id = newId('upl');
-  await db.insert(erpUploads).values({ id, ...target });
+  await db.transaction(async (tx) => {
+    await lockTenantQuotas(tx, target.tenantId);
+    await tx.delete(erpUploads).where(and(eq(erpUploads.tenantId, target.tenantId), eq(erpUploads.status, 'receiving'), sql`not (${live})`));
+    const { receiving } = await uploadUsage(tx, target.tenantId);
+    if (receiving >= quota.maxConcurrent) throw new UploadQuotaError('concurrent_uploads', quota.maxConcurrent, receiving);
+    const kept = await keptBeside(tx, target);
+    if (kept + Math.max(declaredBytes, 1) > quota.maxBytes) throw new UploadQuotaError('upload_bytes', quota.maxBytes, kept);
+    await tx.insert(erpUploads).values({ id, ...target });
+  });
   let size = 0;
   let seq = 0;
   let pending: Buffer[] = [];
   let pendingBytes = 0;
-  /** Writes whole CHUNK_BYTES chunks (and, at the end, the rest). */
+  /** Writes whole CHUNK_BYTES chunks (and, at the end, the rest), each only if it fits the quota. */
   const flush = async (end: boolean) => {
     while (pendingBytes >= CHUNK_BYTES || (end && pendingBytes > 0)) {
       const all = Buffer.concat(pending);
       const data = all.subarray(0, CHUNK_BYTES);
-      await db.insert(erpUploadChunks).values({ uploadId: id, seq: seq++, data });
+      await db.transaction(async (tx) => {
+        await lockTenantQuotas(tx, target.tenantId);
+        const kept = await keptBeside(tx, target);
+        if (kept + data.length > quota.maxBytes) throw new UploadQuotaError('upload_bytes', quota.maxBytes, kept);
+        await tx.insert(erpUploadChunks).values({ uploadId: id, seq: seq++, data });
+        await tx.update(erpUploads).set({ size: sql`${erpUploads.size} + ${data.length}` }).where(eq(erpUploads.id, id));
+      });
       pending = all.length > data.length ? [all.subarray(data.length)] : [];
       pendingBytes = all.length - data.length;
     }
@@ -65,16 +151,20 @@ export async function storeUpload(
     await db.delete(erpUploads).where(eq(erpUploads.id, id));
     throw err;
   }
-  await db.update(erpUploads).set({ size, status: 'complete' }).where(eq(erpUploads.id, id));
-  const keep = db
-    .select({ id: erpUploads.id })
-    .from(erpUploads)
-    .where(and(eq(erpUploads.integrationId, target.integrationId), eq(erpUploads.entity, target.entity), eq(erpUploads.status, 'complete')))
-    .orderBy(desc(erpUploads.createdAt), desc(erpUploads.id))
-    .limit(KEEP_UPLOADS);
-  await db
-    .delete(erpUploads)
-    .where(and(eq(erpUploads.integrationId, target.integrationId), eq(erpUploads.entity, target.entity), eq(erpUploads.status, 'complete'), notInArray(erpUploads.id, keep)));
+  await db.transaction(async (tx) => {
+    await lockTenantQuotas(tx, target.tenantId);
+    await tx.update(erpUploads).set({ status: 'complete' }).where(eq(erpUploads.id, id));
+    // Keep the newest KEEP_UPLOADS; older ones past the newest two also go while the tenant is over its quota.
+    const own = await completeOf(tx, target);
+    let over = (await uploadUsage(tx, target.tenantId)).bytes - quota.maxBytes;
+    const drop: string[] = [];
+    for (let i = own.length - 1; i >= 2; i--) {
+      if (i < KEEP_UPLOADS && over <= 0) break;
+      drop.push(own[i]!.id);
+      over -= own[i]!.size;
+    }
+    if (drop.length > 0) await tx.delete(erpUploads).where(inArray(erpUploads.id, drop));
+  });
   return { id, size };
 }
 

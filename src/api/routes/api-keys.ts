@@ -7,6 +7,7 @@ import { generateApiKey } from '../../secrets/api-keys.js';
 import type { AppDeps } from '../deps.js';
 import { API_KEY_SCOPES, type ResourceRouter } from '../endpoint.js';
 import { ApiError } from '../errors.js';
+import { DEFAULT_TENANT_QUOTAS, requireRoom } from '../quotas.js';
 
 const createBody = z.strictObject({
   name: z.string().trim().min(1).max(100).meta({ description: 'What the key is for, e.g. "reporting"' }),
@@ -47,14 +48,23 @@ export function presentApiKey(row: ApiKeyRow): z.infer<typeof apiKeyOut> {
 /** A tenant's API keys: more than one (rotation, read-only reporting keys), listed, revoked at once. */
 export function apiKeysRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter {
   const { db } = deps.database;
+  const quotas = deps.quotas ?? DEFAULT_TENANT_QUOTAS;
   return r
     .endpoint(
       'post',
       '/v1/api-keys',
-      { summary: 'Create another API key', body: createBody, responses: { 201: { description: 'Created; the key is returned this once', schema: createdOut } } },
+      {
+        summary: 'Create another API key',
+        body: createBody,
+        responses: {
+          201: { description: 'Created; the key is returned this once', schema: createdOut },
+          422: { description: 'quota_exceeded: the tenant has TENANT_MAX_API_KEYS active keys' },
+        },
+      },
       async ({ body, tenant, res }) => {
         const key = generateApiKey();
         const row = await db.transaction(async (tx) => {
+          await requireRoom(tx, quotas, tenant.id, 'api_keys');
           const [created] = await tx
             .insert(apiKeys)
             .values({ id: newId('key'), tenantId: tenant.id, keyHash: key.hash, prefix: key.prefix, name: body.name, scope: body.scope })

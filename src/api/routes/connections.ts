@@ -19,6 +19,7 @@ import { checkConnectionSettings } from '../connection-settings.js';
 import { customerSyncSettingsOf } from '../../domain/customers/sync-settings.js';
 import { applyCustomerSyncSchedule } from '../../temporal/customers/customer-reconcile-schedule.js';
 import { ApiError } from '../errors.js';
+import { DEFAULT_TENANT_QUOTAS, requireRoom } from '../quotas.js';
 import { tenantPriority } from '../../shared/fairness.js';
 
 const code = z
@@ -135,6 +136,7 @@ const TEST_WAIT_MS = 30_000;
 
 export function connectionsRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter {
   const { db } = deps.database;
+  const quotas = deps.quotas ?? DEFAULT_TENANT_QUOTAS;
 
   /** Checks credential shape and settings against the provider before anything is stored. */
   async function checkProviderInput(tenantId: string, provider: string, creds: Credentials | undefined, sets: Record<string, unknown> | undefined) {
@@ -185,13 +187,17 @@ export function connectionsRouter(deps: AppDeps, r: ResourceRouter): ResourceRou
       {
         summary: 'Create a connection (a tenant account at a provider) with encrypted credentials',
         body: createBody,
-        responses: { 201: { description: 'Created', schema: connectionOut } },
+        responses: {
+          201: { description: 'Created', schema: connectionOut },
+          422: { description: 'quota_exceeded: the tenant has TENANT_MAX_CONNECTIONS connections' },
+        },
       },
       async ({ body, tenant, res }) => {
         await checkProviderInput(tenant.id, body.provider, body.credentials, body.settings);
         const id = newId('con');
         const sealed = deps.cipher.seal(body.credentials, tenant.id, id);
         const row = await db.transaction(async (tx) => {
+          await requireRoom(tx, quotas, tenant.id, 'connections');
           const [created] = await tx
             .insert(connections)
             .values({

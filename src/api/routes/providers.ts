@@ -7,6 +7,7 @@ import { checkOutboundUrl, OutboundUrlError } from '../../providers/url-policy.j
 import type { AppDeps } from '../deps.js';
 import type { ResourceRouter } from '../endpoint.js';
 import { ApiError } from '../errors.js';
+import { DEFAULT_TENANT_QUOTAS, requireRoom } from '../quotas.js';
 
 const providerOut = z.object({
   name: z.string(),
@@ -23,6 +24,7 @@ const nameParams = z.object({ name: z.string().regex(/^[a-z][a-z0-9_-]{1,40}$/, 
  */
 export function providersRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter {
   const { db } = deps.database;
+  const quotas = deps.quotas ?? DEFAULT_TENANT_QUOTAS;
   return r
     .endpoint(
       'get',
@@ -60,7 +62,10 @@ export function providersRouter(deps: AppDeps, r: ResourceRouter): ResourceRoute
         description: 'The body is a provider definition; every problem is reported with its path. The base URL must pass the outbound URL policy.',
         params: nameParams,
         body: providerDefinitionSchema,
-        responses: { 200: { description: 'Stored', schema: providerOut } },
+        responses: {
+          200: { description: 'Stored', schema: providerOut },
+          422: { description: 'quota_exceeded: the tenant has TENANT_MAX_PROVIDER_DEFINITIONS providers (replacing one is always allowed)' },
+        },
       },
       async ({ params, body, tenant, req, res }) => {
         if (body.name !== params.name) {
@@ -85,6 +90,7 @@ export function providersRouter(deps: AppDeps, r: ResourceRouter): ResourceRoute
             .from(providerDefinitions)
             .where(and(eq(providerDefinitions.tenantId, tenant.id), eq(providerDefinitions.name, params.name)))
             .for('update');
+          if (!before) await requireRoom(tx, quotas, tenant.id, 'provider_definitions');
           const [stored] = await tx
             .insert(providerDefinitions)
             .values({ tenantId: tenant.id, name: params.name, definition })

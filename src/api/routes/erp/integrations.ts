@@ -14,7 +14,7 @@ import { checkOutboundUrl, OutboundUrlError } from '../../../providers/url-polic
 import { renderString, TemplateError } from '../../../domain/template.js';
 import { ZERO_COUNTS } from '../../../activities/erp/apply-records.js';
 import { sealIntegrationCredentials, type IntegrationRow } from '../../../activities/erp/integration-store.js';
-import { storeUpload, UploadTooLargeError } from '../../../activities/erp/upload-store.js';
+import { storeUpload, UploadQuotaError, UploadTooLargeError } from '../../../activities/erp/upload-store.js';
 import type { ErpDeadLetterReplayInput, ErpPollInput } from '../../../shared/erp-messages.js';
 import type { Workflows } from '../../../shared/workflow-types.js';
 import { integrationSearchAttributes } from '../../../shared/search-attributes.js';
@@ -26,6 +26,7 @@ import type { AppDeps } from '../../deps.js';
 import { checkConnectionSettings } from '../../connection-settings.js';
 import type { ResourceRouter } from '../../endpoint.js';
 import { ApiError } from '../../errors.js';
+import { checkPollInterval, DEFAULT_TENANT_QUOTAS, quotaExceeded, requireRoom } from '../../quotas.js';
 import { resultWithin } from '../../await-workflow.js';
 import { tenantPriority } from '../../../shared/fairness.js';
 
@@ -230,6 +231,7 @@ export function integrationsRouter(deps: AppDeps, r: ResourceRouter): ResourceRo
   const { db } = deps.database;
   const policy = deps.urlPolicy;
   const maxUploadBytes = deps.erpUploadMaxBytes ?? DEFAULT_UPLOAD_MAX_BYTES;
+  const quotas = deps.quotas ?? DEFAULT_TENANT_QUOTAS;
   const tooLarge = () => new ApiError(413, 'payload_too_large', `the file is larger than the limit of ${maxUploadBytes} bytes`);
 
   async function findOwned(tenantId: string, id: string): Promise<IntegrationRow> {
@@ -246,7 +248,8 @@ export function integrationsRouter(deps: AppDeps, r: ResourceRouter): ResourceRo
       tenantId: row.tenantId,
       integrationId: row.id,
       entities,
-      intervalSeconds: Number((row.settings as { intervalSeconds?: number }).intervalSeconds ?? 300),
+      // An integration saved before the minimum was raised polls at the minimum from its next change on.
+      intervalSeconds: Math.max(Number((row.settings as { intervalSeconds?: number }).intervalSeconds ?? 300), quotas.erp_min_poll_interval_seconds),
       taskQueue: deps.taskQueues.erp,
       paused: row.status === 'paused',
       ...(row.pausedReason ? { note: row.pausedReason } : {}),
@@ -261,26 +264,34 @@ export function integrationsRouter(deps: AppDeps, r: ResourceRouter): ResourceRo
         summary: 'Create an ERP integration (connector, encrypted credentials, settings, mappings per entity)',
         description: 'Everything is validated before it is stored: an unknown field, transformation or stream is a 400 naming its path. See docs/erp-integrations.md.',
         body: createBody,
-        responses: { 201: { description: 'Created', schema: integrationOut } },
+        responses: {
+          201: { description: 'Created', schema: integrationOut },
+          422: { description: 'quota_exceeded: the tenant has TENANT_MAX_ERP_INTEGRATIONS integrations, or intervalSeconds is below ERP_MIN_POLL_INTERVAL_SECONDS' },
+        },
       },
       async ({ body, tenant, res }) => {
         checkStreamsCoverMappings(body.type, body.connector, body.mappings);
         checkConnectionSettings(body.settings, policy);
+        checkPollInterval(quotas, body.settings.intervalSeconds);
         checkConnectorUrls(body.connector, body.settings, policy);
         const id = newId('int');
-        const [row] = await db
-          .insert(erpIntegrations)
-          .values({
-            id,
-            tenantId: tenant.id,
-            name: body.name,
-            type: body.type,
-            connector: body.connector as unknown as Record<string, unknown>,
-            settings: body.settings,
-            mappings: body.mappings as Record<string, unknown>,
-            ...(body.credentials ? sealIntegrationCredentials(deps.cipher, body.credentials, tenant.id, id) : {}),
-          })
-          .returning();
+        const row = await db.transaction(async (tx) => {
+          await requireRoom(tx, quotas, tenant.id, 'erp_integrations');
+          const [created] = await tx
+            .insert(erpIntegrations)
+            .values({
+              id,
+              tenantId: tenant.id,
+              name: body.name,
+              type: body.type,
+              connector: body.connector as unknown as Record<string, unknown>,
+              settings: body.settings,
+              mappings: body.mappings as Record<string, unknown>,
+              ...(body.credentials ? sealIntegrationCredentials(deps.cipher, body.credentials, tenant.id, id) : {}),
+            })
+            .returning();
+          return created;
+        });
         await syncSchedules(row!);
         res.status(201).json(presentIntegration(row!));
       },
@@ -313,6 +324,7 @@ export function integrationsRouter(deps: AppDeps, r: ResourceRouter): ResourceRo
         const mappings = (body.mappings ?? current.mappings) as Record<string, unknown>;
         checkStreamsCoverMappings(type, connector, mappings);
         if (body.settings) checkConnectionSettings(body.settings, policy);
+        checkPollInterval(quotas, body.settings?.intervalSeconds);
         checkConnectorUrls(connector, body.settings ?? current.settings, policy);
         const [row] = await db
           .update(erpIntegrations)
@@ -440,13 +452,18 @@ export function integrationsRouter(deps: AppDeps, r: ResourceRouter): ResourceRo
       '/v1/integrations/:id/files/:entity',
       {
         summary: 'Upload the CSV file of an entity (read by a CSV stream with `upload: true`); the newest upload is the one synced',
-        description: `The raw file is the body, streamed to storage (never held whole in memory); at most ${maxUploadBytes} bytes (413 beyond).`,
+        description:
+          `The raw file is the body, streamed to storage (never held whole in memory); at most ${maxUploadBytes} bytes (413 beyond). ` +
+          'The tenant keeps at most TENANT_MAX_UPLOAD_BYTES of uploads (422 quota_exceeded, nothing stored) and sends at most ' +
+          'TENANT_MAX_CONCURRENT_UPLOADS at once (429 quota_exceeded with Retry-After).',
         params: uploadParams,
         streamBody: { contentTypes: UPLOAD_TYPES, description: 'The CSV file as it is (any supported encoding and dialect).' },
         responses: {
           201: { description: 'Stored', schema: uploadOut },
           413: { description: 'The file is too large' },
           415: { description: 'Not a CSV body (text/csv or application/octet-stream)' },
+          422: { description: 'quota_exceeded: the file does not fit in TENANT_MAX_UPLOAD_BYTES' },
+          429: { description: 'quota_exceeded: TENANT_MAX_CONCURRENT_UPLOADS uploads of the tenant are in progress' },
         },
       },
       async ({ params, tenant, req, res }) => {
@@ -457,13 +474,16 @@ export function integrationsRouter(deps: AppDeps, r: ResourceRouter): ResourceRo
             { path: 'params.entity', message: `set connector.streams.${params.entity}.upload to true to sync uploaded files` },
           ]);
         }
-        if (Number(req.headers['content-length'] ?? 0) > maxUploadBytes) throw tooLarge();
+        const declaredBytes = Number(req.headers['content-length'] ?? 0);
+        if (declaredBytes > maxUploadBytes) throw tooLarge();
         try {
           const stored = await storeUpload(
             db,
             { tenantId: tenant.id, integrationId: integration.id, entity: params.entity, contentType: req.get('content-type') ?? '' },
             req,
             maxUploadBytes,
+            { maxBytes: quotas.upload_bytes, maxConcurrent: quotas.concurrent_uploads },
+            Number.isSafeInteger(declaredBytes) ? declaredBytes : 0,
           );
           res.status(201).json({ id: stored.id, object: 'integration_file', integrationId: integration.id, entity: params.entity, size: stored.size });
         } catch (err) {
@@ -471,6 +491,12 @@ export function integrationsRouter(deps: AppDeps, r: ResourceRouter): ResourceRo
             // Stop reading: the rest of an oversized body is not wanted.
             res.set('Connection', 'close');
             throw tooLarge();
+          }
+          if (err instanceof UploadQuotaError) {
+            res.set('Connection', 'close');
+            throw err.quota === 'upload_bytes'
+              ? quotaExceeded('upload_bytes', err.limit, err.used, 'the file does not fit (a new version of a kept file replaces its older versions; deleting an integration frees its files)')
+              : quotaExceeded('concurrent_uploads', err.limit, err.used, 'retry when one of the uploads in progress has finished');
           }
           throw err;
         }
