@@ -20,6 +20,7 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import postgres from 'postgres';
 import { startAcmepayEmulator, type AcmepayEmulator } from '../emulators/gateways/acmepay.js';
 import { startTemporalDevServer } from '../src/dev/temporal-dev-server.js';
+import { failureConverterPath } from '../src/temporal/payload-codec.js';
 import { startProcess, type BenchProcess } from './lib/processes.js';
 import { scratchDatabase, switchyardSettings } from './lib/environment.js';
 import { writeBenchResult } from './lib/results.js';
@@ -99,6 +100,7 @@ export async function runChaosBench(argv: string[]): Promise<void> {
   const noop = () => {};
   const { code } = await bundleWorkflowCode({
     workflowsPath: path.resolve('src/workflows/index.ts'),
+    failureConverterPath,
     logger: { trace: noop, debug: noop, info: noop, warn: noop, error: noop, log: noop },
   });
   writeFileSync(bundlePath, code);

@@ -37,8 +37,31 @@ const SENSITIVE_KEYS = [
   'keyHash',
   'params',
   'parameters',
+  'paymentMethod',
+  'payment_method',
 ];
 export const REDACTED_PATHS = SENSITIVE_KEYS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`, `*.*.*.${k}`]);
+
+/**
+ * Payment method tokens (Stripe-style `tok_`, `pm_`, `btok_`, `src_` ids) inside free text: a
+ * gateway's error message may echo the token ("No such PaymentMethod: 'pm_...'"), and that text
+ * reaches log messages, error fields and stacks, which key-based redaction cannot see.
+ */
+const PAYMENT_TOKEN = /\b(tok|pm|btok|src)_[A-Za-z0-9_]{3,}/g;
+
+/** `text` with every payment method token replaced by its prefix and `[redacted]`. */
+export function redactPaymentTokens(text: string): string {
+  return text.replace(PAYMENT_TOKEN, '$1_[redacted]');
+}
+
+/**
+ * Scrubs each finished line before it is written, so a token is caught wherever it sits (message,
+ * any field at any depth, an error's message or stack). The lines are JSON or pino-pretty text;
+ * tokens hold no characters that JSON escapes, so the serialized line matches as the raw value does.
+ */
+function scrubbing(destination: DestinationStream): DestinationStream {
+  return { write: (line: string) => destination.write(redactPaymentTokens(line)) };
+}
 
 const EXPECTED_FAILURE_TYPES: ReadonlySet<string> = new Set(Object.values(FailureType));
 
@@ -92,7 +115,7 @@ export interface LoggerOptions {
 
 export function createLogger(level: LogLevel = 'info', base: object = {}, opts: LoggerOptions = {}): Logger {
   const destination =
-    opts.destination ?? (opts.format === 'pretty' ? pretty({ sync: true, translateTime: 'SYS:HH:MM:ss.l' }) : undefined);
+    opts.destination ?? (opts.format === 'pretty' ? pretty({ sync: true, translateTime: 'SYS:HH:MM:ss.l' }) : pino.destination(1));
   const p = pino(
     {
       level,
@@ -102,7 +125,7 @@ export function createLogger(level: LogLevel = 'info', base: object = {}, opts: 
       serializers: { err: serializeError, error: serializeError },
       redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
     },
-    destination,
+    scrubbing(destination),
   );
   return wrap(p);
 }

@@ -1,6 +1,6 @@
 /**
  * The one payload codec for everything that leaves a process into Temporal (workflow inputs and
- * results, activity arguments, signals, queries, memos): AES-256-GCM over the whole serialised
+ * results, activity arguments, signals, queries, memos, failure messages): AES-256-GCM over the whole serialised
  * payload, so customer fields, payment tokens, metadata and descriptions are never stored in clear
  * text in Temporal's history. After samples-typescript `encryption`: the key id travels in the
  * payload's metadata, the first key encrypts and every listed key decrypts (rotation without
@@ -8,6 +8,7 @@
  * through decode unchanged, so old histories still replay.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import { METADATA_ENCODING_KEY, ValueError, type DataConverter, type Payload, type PayloadCodec } from '@temporalio/common';
 import proto from '@temporalio/proto';
 
@@ -75,7 +76,18 @@ export class EncryptionCodec implements PayloadCodec {
   }
 }
 
-/** The data converter every Temporal client and worker of a deployment uses. */
+/**
+ * The module of the failure converter that encodes failure messages and stack traces (compiled:
+ * .cjs next to this file). Workflow bundles must be built with it too (bundleWorkflowCode).
+ */
+export const failureConverterPath = fileURLToPath(
+  new URL(`./failure-converter.${import.meta.url.endsWith('.js') ? 'cjs' : 'cts'}`, import.meta.url),
+);
+
+/**
+ * The data converter every Temporal client and worker of a deployment uses: payloads encrypted, and
+ * failure messages with them (otherwise a message is stored in clear beside its encrypted payloads).
+ */
 export function encryptionDataConverter(keys: CodecKey[]): DataConverter {
-  return { payloadCodecs: [new EncryptionCodec(keys)] };
+  return { payloadCodecs: [new EncryptionCodec(keys)], failureConverterPath };
 }

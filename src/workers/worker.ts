@@ -13,6 +13,7 @@ import { createDeadLetterReplayActivities } from '../activities/erp/dead-letter-
 import type { Database } from '../db/client.js';
 import { DEFAULT_TASK_QUEUES, TASK_QUEUE_FAMILIES, type TaskQueueFamily, type TaskQueues } from '../shared/task-queues.js';
 import { signalCustomerSync } from '../temporal/customers/customer-sync.js';
+import { failureConverterPath } from '../temporal/payload-codec.js';
 import { tracingWorkflowInterceptorModule, type Tracing } from '../tracing/tracing.js';
 import { CustomerOutboxRelay } from './customer-outbox-relay.js';
 import { TenantCallLimiter, tenantShareInterceptor } from './tenant-share.js';
@@ -32,6 +33,7 @@ export const prebuiltTracedBundlePath = fileURLToPath(new URL('../workflow-bundl
 export async function bundleWorkflows(opts: { traced?: boolean } = {}): Promise<WorkflowBundleOption> {
   const { code } = await bundleWorkflowCode({
     workflowsPath,
+    failureConverterPath,
     logger: quietBundlerLogger,
     ...(opts.traced ? { workflowInterceptorModules: [tracingWorkflowInterceptorModule] } : {}),
   });
