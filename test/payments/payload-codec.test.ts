@@ -1,10 +1,14 @@
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { promisify } from 'node:util';
 import { Client } from '@temporalio/client';
 import type { Payload } from '@temporalio/common';
 import proto from '@temporalio/proto';
 import request from 'supertest';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { codecUiKey } from '../../src/api/routes/codec.js';
-import { setUpMerchant, startPayment, startPaymentsFixture, waitForPayment, type PaymentsFixture } from '../support/payments-fixture.js';
+import { locateTemporalCli } from '../../src/dev/temporal-cli.js';
+import { paymentBody, setUpMerchant, startPayment, startPaymentsFixture, waitForPayment, type PaymentsFixture } from '../support/payments-fixture.js';
 
 /**
  * Issue 8: personal data stays out of Temporal's storage in clear text. A payment carrying an email,
@@ -98,5 +102,38 @@ describe('payload encryption', () => {
     expect(preflight.headers['access-control-allow-origin']).toBe(UI_ORIGIN);
     const elsewhere = await request(f.stack.app).options('/codec/decode').set('Origin', 'https://evil.example');
     expect(elsewhere.headers['access-control-allow-origin']).toBeUndefined();
+  });
+
+  it('answers an empty payload list, sent as {} or { payloads: [] }, with { payloads: [] }', async () => {
+    const admin = { Authorization: `Bearer ${f.stack.adminToken}` };
+    for (const op of ['decode', 'encode']) {
+      for (const body of [{}, { payloads: [] }]) {
+        const res = await request(f.stack.app).post(`/codec/${op}`).set(admin).send(body);
+        expect({ op, body, status: res.status, answer: res.body }).toEqual({ op, body, status: 200, answer: { payloads: [] } });
+      }
+    }
+  });
+
+  it('lets the Temporal CLI show a history decoded (temporal workflow show --codec-endpoint --codec-auth)', async () => {
+    // `?wait=` records an argument-less update in the history: the CLI decodes its empty input too.
+    const m = await setUpMerchant(f);
+    const waited = await request(f.stack.app)
+      .post('/v1/payments?wait=10')
+      .set(m.auth)
+      .set('Idempotency-Key', randomUUID())
+      .send(paymentBody({ metadata: { email: EMAIL, customerName: NAME } }));
+    expect(waited.status, JSON.stringify(waited.body)).toBe(200);
+    const cli = locateTemporalCli();
+    if (cli.kind !== 'path') throw new Error('no Temporal CLI (the test setup installs one under .tools/)');
+    const api = await f.stack.listen();
+    const show = await promisify(execFile)(cli.path, [
+      ...['workflow', 'show', '--workflow-id', waited.body.workflowId, '--address', inject('temporalAddress')],
+      ...['--codec-endpoint', `${api}/codec`, '--codec-auth', `Bearer ${f.stack.adminToken}`, '--output', 'json'],
+    ]).catch((err: { stderr?: string }) => expect.fail(`temporal workflow show failed: ${err.stderr}`));
+    const events = (JSON.parse(show.stdout) as { events: Record<string, { input?: { payloads?: { data?: string }[] } }>[] }).events;
+    const input = (name: string) => events.find((e) => e[name])?.[name]?.input;
+    const started = Buffer.from(input('workflowExecutionStartedEventAttributes')?.payloads?.[0]?.data ?? '', 'base64').toString();
+    for (const secret of [EMAIL, NAME]) expect(started).toContain(secret);
+    expect(events.some((e) => e['workflowExecutionUpdateAcceptedEventAttributes'])).toBe(true);
   });
 });

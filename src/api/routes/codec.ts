@@ -20,9 +20,11 @@ import type { RateLimiter } from '../rate-limit.js';
 
 const base64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'base64');
 const codecBody = z.object({
+  // Proto JSON leaves out empty lists: the Temporal CLI sends `{}` for an empty payload list.
   payloads: z
     .array(z.object({ metadata: z.record(z.string(), base64).nullish(), data: base64.nullish() }))
-    .max(10_000),
+    .max(10_000)
+    .default([]),
 });
 type JsonPayload = z.infer<typeof codecBody>['payloads'][number];
 
