@@ -18,6 +18,7 @@ import { resultWithin } from '../await-workflow.js';
 import { checkConnectionSettings } from '../connection-settings.js';
 import { customerSyncSettingsOf } from '../../domain/customers/sync-settings.js';
 import { applyCustomerSyncSchedule } from '../../temporal/customers/customer-reconcile-schedule.js';
+import { stopCustomerReconcile } from '../../temporal/customers/stop-customer-reconcile.js';
 import { ApiError } from '../errors.js';
 import { DEFAULT_TENANT_QUOTAS, requireRoom } from '../quotas.js';
 import { tenantPriority } from '../../shared/fairness.js';
@@ -318,6 +319,8 @@ export function connectionsRouter(deps: AppDeps, r: ResourceRouter): ResourceRou
         });
         deps.providers.forget(params.id);
         await followSyncSetting(gone, undefined);
+        // Whatever sync setting it had: a reconciliation still running would retry against nothing.
+        await stopCustomerReconcile(deps.temporal, gone.id);
         res.status(204).end();
       },
     )

@@ -4,7 +4,10 @@
  * the workflow side.
  */
 import { ScheduleNotFoundError, type Client } from '@temporalio/client';
+import { ERP_ENTITIES } from '../../domain/erp/entities.js';
+import { IntegrationIdAttr } from '../../shared/search-attributes.js';
 import { workflowId } from '../../shared/workflow-ids.js';
+import { terminateRunning, visibilityValue } from '../terminate-workflows.js';
 
 /** Pauses, resumes or deletes the schedules of the given entities; missing schedules are skipped. */
 export async function changeErpSchedules(
@@ -23,4 +26,18 @@ export async function changeErpSchedules(
       if (!(err instanceof ScheduleNotFoundError)) throw err;
     }
   }
+}
+
+/**
+ * Stops everything of a deleted integration: its schedules first (no new runs), then every running
+ * poll, webhook apply and dead-letter replay, found by the IntegrationId search attribute they all
+ * carry, plus `runWorkflowIds` (its running runs as recorded, in case visibility lags the start).
+ */
+export async function stopErpIntegration(client: Client, integrationId: string, runWorkflowIds: string[] = []): Promise<void> {
+  await changeErpSchedules(client, integrationId, [...ERP_ENTITIES], { op: 'delete' });
+  await terminateRunning(
+    client,
+    { query: `${IntegrationIdAttr.name} = ${visibilityValue(integrationId)}`, ids: runWorkflowIds },
+    `integration ${integrationId} was deleted`,
+  );
 }

@@ -19,7 +19,7 @@ import type { ErpDeadLetterReplayInput, ErpPollInput } from '../../../shared/erp
 import type { Workflows } from '../../../shared/workflow-types.js';
 import { integrationSearchAttributes } from '../../../shared/search-attributes.js';
 import { workflowId } from '../../../shared/workflow-ids.js';
-import { changeErpSchedules } from '../../../temporal/erp/erp-schedule-changes.js';
+import { changeErpSchedules, stopErpIntegration } from '../../../temporal/erp/erp-schedule-changes.js';
 import { ensureErpSchedules } from '../../../temporal/erp/erp-schedules.js';
 import { startWorkflow } from '../../../temporal/start-workflow.js';
 import type { AppDeps } from '../../deps.js';
@@ -349,7 +349,12 @@ export function integrationsRouter(deps: AppDeps, r: ResourceRouter): ResourceRo
       { summary: 'Delete an ERP integration, its schedules, runs and dead letters', params: idParams, responses: { 204: { description: 'Deleted' } } },
       async ({ params, tenant, res }) => {
         const current = await findOwned(tenant.id, params.id);
-        await changeErpSchedules(deps.temporal, current.id, [...ERP_ENTITIES], { op: 'delete' });
+        // Its schedules and running workflows go first: a run left going would retry against nothing.
+        const running = await db
+          .select({ workflowId: erpRuns.workflowId })
+          .from(erpRuns)
+          .where(and(eq(erpRuns.integrationId, current.id), eq(erpRuns.status, 'running')));
+        await stopErpIntegration(deps.temporal, current.id, running.map((r) => r.workflowId));
         await db.delete(erpIntegrations).where(and(eq(erpIntegrations.id, current.id), eq(erpIntegrations.tenantId, tenant.id)));
         res.status(204).end();
       },
