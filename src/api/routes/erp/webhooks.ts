@@ -25,6 +25,7 @@ import { ApiError } from '../../errors.js';
 import { parseJsonBytes } from '../../input-guards.js';
 import { clientAddress, type RateLimiter } from '../../rate-limit.js';
 import { startWorkflow } from '../../../temporal/start-workflow.js';
+import { tenantPriority } from '../../../shared/fairness.js';
 
 export const WEBHOOK_TOLERANCE_MS = 5 * 60_000;
 /** How long the answer waits for the apply, so a quick one carries its counts; a slower one answers 202. */
@@ -145,6 +146,7 @@ export function erpWebhooksRouter(deps: AppDeps & { limiter: RateLimiter }, r: R
           workflowId: wfId,
           args: [input],
           typedSearchAttributes: integrationSearchAttributes(integration.tenantId, integration.id),
+          priority: tenantPriority(integration.tenantId),
         });
       } catch (err) {
         if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
