@@ -7,7 +7,8 @@ import { instrumentGateway } from '../metrics/worker-metrics.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { PaymentGateway } from '../providers/types.js';
 import { OutboundUrlError } from '../providers/url-policy.js';
-import { CredentialDecryptionError, UnknownCredentialKeyError, type CredentialCipher } from '../secrets/credential-cipher.js';
+import { CredentialDecryptionError, type CredentialCipher } from '../secrets/credential-cipher.js';
+import { credentialFailure } from '../secrets/credential-failure.js';
 
 export interface GatewayDeps {
   db: Db;
@@ -46,17 +47,7 @@ export async function loadGateway(deps: GatewayDeps, tenantId: string, connectio
     );
     return { gateway: instrumentGateway(gateway, row.provider), provider: row.provider, code: row.code };
   } catch (err) {
-    if (err instanceof UnknownCredentialKeyError) {
-      throw ApplicationFailure.create({
-        type: FailureType.CredentialsKeyMissing,
-        message: `connection ${connectionId}: ${err.message}`,
-        nonRetryable: true,
-        details: [{ keyId: err.keyId }],
-      });
-    }
-    if (err instanceof CredentialDecryptionError) {
-      throw ApplicationFailure.create({ type: FailureType.CredentialsUndecryptable, message: err.message, nonRetryable: true });
-    }
+    if (err instanceof CredentialDecryptionError) throw credentialFailure(err);
     if (err instanceof Error && err.name === 'UnknownProviderError') {
       throw ApplicationFailure.create({ type: FailureType.ConnectionUnavailable, message: err.message, nonRetryable: true });
     }

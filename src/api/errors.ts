@@ -1,5 +1,6 @@
 import { isGrpcServiceError } from '@temporalio/client';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { CredentialDecryptionError, UnknownCredentialKeyError } from '../secrets/credential-cipher.js';
 import { MappingCompileError } from '../domain/erp/mapping.js';
 
 /** Stable, machine-readable error codes. Clients branch on these, never on messages. */
@@ -11,6 +12,7 @@ export type ErrorCode =
   | 'rate_limited'
   | 'quota_exceeded'
   | 'credentials_key_unavailable'
+  | 'credentials_undecryptable'
   | 'not_found'
   | 'conflict'
   | 'mapping_invalid'
@@ -108,6 +110,12 @@ function refusedValue(err: unknown): boolean {
 
 function toApiError(err: unknown): ApiError | undefined {
   if (err instanceof ApiError) return err;
+  // Stored credentials that cannot be opened are a state of the resource, not a server fault: a 409
+  // that says what to do, on every route that needs them (a 5xx would make an ERP or gateway redeliver for ever).
+  if (err instanceof UnknownCredentialKeyError) return new ApiError(409, 'credentials_key_unavailable', err.message);
+  if (err instanceof CredentialDecryptionError) {
+    return new ApiError(409, 'credentials_undecryptable', `${err.message}; re-enter the credentials`);
+  }
   // A stored mapping that no longer compiles (refused since it was saved) is the integration's state: the tenant fixes it.
   if (err instanceof MappingCompileError) return new ApiError(409, 'mapping_invalid', `${err.message}; save a corrected mapping`);
   const parserError = err as BodyParserError;

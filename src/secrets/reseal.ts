@@ -2,27 +2,8 @@ import { and, asc, eq, getTableColumns, gt, ne } from 'drizzle-orm';
 import type { PgColumn, PgTable } from 'drizzle-orm/pg-core';
 import type { Db } from '../db/client.js';
 import { recordAudit } from '../db/queries/audit-events.js';
-import { connections } from '../db/schema.js';
 import { CredentialDecryptionError, type CredentialCipher } from './credential-cipher.js';
-
-/** A table holding sealed credentials: the ciphertext is bound to (tenant id, row id) as associated data. */
-export interface SealedTable {
-  /** Audit resource type of its rows. */
-  resourceType: string;
-  table: PgTable;
-  id: PgColumn;
-  tenantId: PgColumn;
-  ciphertext: PgColumn;
-  keyId: PgColumn;
-}
-
-/**
- * Every table with sealed credentials. A new one (e.g. ERP integrations) is one more line here, as
- * long as it seals with `cipher.seal(plain, tenantId, rowId)`.
- */
-export const SEALED_TABLES: SealedTable[] = [
-  { resourceType: 'connection', table: connections, id: connections.id, tenantId: connections.tenantId, ciphertext: connections.credentialsCiphertext, keyId: connections.credentialsKeyId },
-];
+import { SEALED_TABLES, type SealedTable } from './sealed-columns.js';
 
 export interface ResealProgress {
   resourceType: string;
@@ -45,8 +26,8 @@ function propertyOf(table: PgTable, column: PgColumn): string {
 }
 
 /**
- * Re-seals every credential not sealed with the cipher's active key, in batches of `batchSize`, one
- * transaction per batch. Safe to rerun (rows already on the active key are not touched) and to run
+ * Re-seals every credential not sealed with the cipher's active key, in every sealed column of the
+ * schema (SEALED_TABLES), in batches of `batchSize`, one transaction per batch. Safe to rerun (rows already on the active key are not touched) and to run
  * concurrently (`FOR UPDATE SKIP LOCKED`: two runs split the rows instead of waiting or double-writing;
  * the update also compares the key id it read). After a run that reports no failures, every key but
  * the first can be dropped from CREDENTIALS_KEYS.
@@ -54,7 +35,7 @@ function propertyOf(table: PgTable, column: PgColumn): string {
 export async function resealCredentials(
   db: Db,
   cipher: CredentialCipher,
-  opts: { batchSize?: number; tables?: SealedTable[]; onProgress?: (p: ResealProgress) => void } = {},
+  opts: { batchSize?: number; tables?: readonly SealedTable[]; onProgress?: (p: ResealProgress) => void } = {},
 ): Promise<ResealReport> {
   const batchSize = opts.batchSize ?? 200;
   const report: ResealReport = { activeKeyId: cipher.activeKeyId, tables: [] };
@@ -75,13 +56,13 @@ export async function resealCredentials(
         for (const row of rows) {
           let plain: Record<string, string>;
           try {
-            plain = cipher.open({ keyId: row.keyId, ciphertext: row.ciphertext }, row.tenantId, row.id);
+            plain = cipher.open({ keyId: row.keyId, ciphertext: row.ciphertext }, row.tenantId, t.boundTo(row.id));
           } catch (err) {
             if (!(err instanceof CredentialDecryptionError)) throw err;
             progress.failed.push({ id: row.id, reason: err.message });
             continue;
           }
-          const sealed = cipher.seal(plain, row.tenantId, row.id);
+          const sealed = cipher.seal(plain, row.tenantId, t.boundTo(row.id));
           await tx
             .update(t.table)
             .set({ [ciphertextProp]: sealed.ciphertext, [keyIdProp]: sealed.keyId } as never)

@@ -6,6 +6,7 @@ import { FailureType } from '../../domain/failures.js';
 import { RemoteRateLimitedError, type CustomerSyncAdapter } from '../../providers/customer-sync.js';
 import { GatewayError, InvalidCredentialsError } from '../../providers/types.js';
 import { CredentialDecryptionError } from '../../secrets/credential-cipher.js';
+import { credentialFailure } from '../../secrets/credential-failure.js';
 import type { SignalCustomerSync } from '../../shared/customer-messages.js';
 import { refusedDestination, type GatewayDeps } from '../load-gateway.js';
 import { sharedTokenBucket, throttled } from './throttle.js';
@@ -64,7 +65,7 @@ export function customerSyncAdapters(deps: GatewayDeps): (tenantId: string, conn
       credentials = deps.cipher.open({ keyId: row.credentialsKeyId, ciphertext: row.credentialsCiphertext }, row.tenantId, row.id);
     } catch (err) {
       if (!(err instanceof CredentialDecryptionError)) throw err;
-      throw ApplicationFailure.create({ type: FailureType.CredentialsUndecryptable, message: err.message, nonRetryable: true });
+      throw credentialFailure(err);
     }
     const raw = factory.customerSync.connect({ tenantId, connectionId, credentials, settings: row.settings });
     const adapter = throttled(raw, sharedTokenBucket(deps.db, row.id, rate));

@@ -24,7 +24,8 @@ import {
 import { GatewayError, InvalidCredentialsError } from '../../providers/types.js';
 import type { OutboundUrlPolicy } from '../../providers/url-policy.js';
 import { refusedDestination } from '../load-gateway.js';
-import type { CredentialCipher } from '../../secrets/credential-cipher.js';
+import { CredentialDecryptionError, type CredentialCipher } from '../../secrets/credential-cipher.js';
+import { credentialFailure } from '../../secrets/credential-failure.js';
 import type { ErpPollInput, ErpWebhookInput, ErpWebhookResult } from '../../shared/erp-messages.js';
 import { workflowId as workflowIds } from '../../shared/workflow-ids.js';
 import { changeErpSchedules } from '../../temporal/erp/erp-schedule-changes.js';
@@ -74,6 +75,7 @@ export interface PageResult {
 /** Classifies a connector error for Temporal's retry policy; messages are our own texts (no response bodies, no secrets). */
 function toFailure(err: unknown): ApplicationFailure {
   if (err instanceof ApplicationFailure) return err;
+  if (err instanceof CredentialDecryptionError) return credentialFailure(err);
   const blocked = refusedDestination(err);
   if (blocked instanceof ApplicationFailure) return blocked;
   if (err instanceof ErpRateLimitedError) {

@@ -5,6 +5,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { and, eq } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
+import { sealedColumnConfig } from '../../db/tables/columns.js';
 import { erpIntegrations } from '../../db/tables/erp.js';
 import type { ErpEntity } from '../../domain/erp/entities.js';
 import { ErpFailureType } from '../../domain/erp/failures.js';
@@ -27,18 +28,22 @@ export interface IntegrationSettings {
 
 export const DEFAULT_PAUSE_AFTER_FAILURES = 3;
 
+/** The row part of the credentials' associated data, as the column declares it (re-sealing uses the same). */
+const boundTo = sealedColumnConfig(erpIntegrations.credentialsCiphertext)!.boundTo;
+
 export function sealIntegrationCredentials(cipher: CredentialCipher, credentials: Record<string, string>, tenantId: string, integrationId: string) {
-  const sealed = cipher.seal(credentials, tenantId, `erp:${integrationId}`);
-  return { credentialsCiphertext: sealed.ciphertext.toString('base64'), credentialsKeyId: sealed.keyId };
+  const sealed = cipher.seal(credentials, tenantId, boundTo(integrationId));
+  return { credentialsCiphertext: sealed.ciphertext, credentialsKeyId: sealed.keyId };
 }
 
 export function openIntegrationCredentials(cipher: CredentialCipher, row: IntegrationRow): Record<string, string> {
   if (!row.credentialsCiphertext || !row.credentialsKeyId) return {};
-  return cipher.open(
-    { ciphertext: Buffer.from(row.credentialsCiphertext, 'base64'), keyId: row.credentialsKeyId },
-    row.tenantId,
-    `erp:${row.id}`,
-  ) as Record<string, string>;
+  return cipher.open({ ciphertext: row.credentialsCiphertext, keyId: row.credentialsKeyId }, row.tenantId, boundTo(row.id));
+}
+
+/** Throws UnknownCredentialKeyError (409 on the API) when the key that sealed the credentials is not configured. */
+export function requireIntegrationKey(cipher: CredentialCipher, row: IntegrationRow): void {
+  if (row.credentialsKeyId) cipher.requireKey(row.credentialsKeyId, boundTo(row.id));
 }
 
 export async function findIntegration(db: Db, tenantId: string, id: string): Promise<IntegrationRow | undefined> {

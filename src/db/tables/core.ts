@@ -1,6 +1,6 @@
 /** Tenants, their API keys, connections and provider definitions; the idempotency keys and webhook inbox all families share. */
 import { index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
-import { bytea, createdAt, updatedAt } from './columns.js';
+import { createdAt, sealedCredentials, updatedAt } from './columns.js';
 
 export const tenants = pgTable('tenants', {
   id: text('id').primaryKey(),
@@ -43,7 +43,12 @@ export const connections = pgTable(
     status: text('status', { enum: ['active', 'disabled'] })
       .notNull()
       .default('active'),
-    credentialsCiphertext: bytea('credentials_ciphertext').notNull(),
+    credentialsCiphertext: sealedCredentials('credentials_ciphertext', {
+      storage: 'bytea',
+      resourceType: 'connection',
+      keyIdColumn: 'credentials_key_id',
+      boundTo: (id) => id,
+    }).notNull(),
     credentialsKeyId: text('credentials_key_id').notNull(),
     /** Bumped on every credential change; provider clients are cached per (connection, version). */
     credentialsVersion: integer('credentials_version').notNull().default(1),

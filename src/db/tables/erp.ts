@@ -14,6 +14,7 @@ import {
   timestamp,
   uniqueIndex,
 } from 'drizzle-orm/pg-core';
+import { sealedCredentials } from './columns.js';
 import { tenants } from './core.js';
 
 const ts = (name: string) => timestamp(name, { withTimezone: true });
@@ -37,8 +38,13 @@ export const erpIntegrations = pgTable(
     name: text('name').notNull(),
     type: text('type', { enum: ['polling', 'webhook', 'hybrid'] }).notNull(),
     connector: jsonb('connector').$type<Record<string, unknown>>().notNull(),
-    /** base64 AES-GCM ciphertext (null when the connector needs none). */
-    credentialsCiphertext: text('credentials_ciphertext'),
+    /** Stored as base64 text; null when the connector needs none. */
+    credentialsCiphertext: sealedCredentials('credentials_ciphertext', {
+      storage: 'base64',
+      resourceType: 'integration',
+      keyIdColumn: 'credentials_key_id',
+      boundTo: (id) => `erp:${id}`,
+    }),
     credentialsKeyId: text('credentials_key_id'),
     settings: jsonb('settings').$type<Record<string, unknown>>().notNull().default({}),
     mappings: jsonb('mappings').$type<Record<string, unknown>>().notNull(),

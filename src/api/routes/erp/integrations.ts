@@ -13,7 +13,7 @@ import { connectorSchema, type ErpConnector } from '../../../providers/erp/defin
 import { checkOutboundUrl, OutboundUrlError } from '../../../providers/url-policy.js';
 import { renderString, TemplateError } from '../../../domain/template.js';
 import { ZERO_COUNTS } from '../../../activities/erp/apply-records.js';
-import { sealIntegrationCredentials, type IntegrationRow } from '../../../activities/erp/integration-store.js';
+import { requireIntegrationKey, sealIntegrationCredentials, type IntegrationRow } from '../../../activities/erp/integration-store.js';
 import { storeUpload, UploadQuotaError, UploadTooLargeError } from '../../../activities/erp/upload-store.js';
 import type { ErpDeadLetterReplayInput, ErpPollInput } from '../../../shared/erp-messages.js';
 import type { Workflows } from '../../../shared/workflow-types.js';
@@ -397,6 +397,7 @@ export function integrationsRouter(deps: AppDeps, r: ResourceRouter): ResourceRo
       },
       async ({ params, tenant, res }) => {
         const integration = await findOwned(tenant.id, params.id);
+        requireIntegrationKey(deps.cipher, integration);
         // A new test per request, as for connections: X-Request-Id is the caller's and may be reused.
         const handle = await startWorkflow(deps.temporal, 'erpConnectionTestWorkflow', {
           taskQueue: deps.taskQueues.erp,
@@ -421,6 +422,7 @@ export function integrationsRouter(deps: AppDeps, r: ResourceRouter): ResourceRo
       },
       async ({ params, body, tenant, res }) => {
         const integration = await findOwned(tenant.id, params.id);
+        requireIntegrationKey(deps.cipher, integration);
         if (!scheduledEntities(integration).includes(body.entity)) {
           throw new ApiError(400, 'validation_failed', `integration has no mapped stream for ${body.entity}`, [{ path: 'body.entity', message: 'not mapped or no connector stream' }]);
         }
