@@ -82,6 +82,7 @@ export function appDeps(runtime: Runtime, temporal: Client, adminToken: string):
     ...runtime,
     temporal,
     adminToken,
+    ...(env.METRICS_TOKEN ? { metricsToken: env.METRICS_TOKEN } : {}),
     urlPolicy: outboundUrlPolicy(env),
     taskQueues: taskQueuesFor(env.TASK_QUEUE_SUFFIX),
     paymentTiming: {
@@ -175,6 +176,7 @@ export async function startWorkers(runtime: Runtime): Promise<RunningWorkers> {
       ? undefined
       : await startWorkerMetricsServer({
           db: runtime.database.db,
+          providers: runtime.providers,
           host: env.HOST,
           port: env.WORKER_METRICS_PORT,
           ...(env.TEMPORAL_METRICS_PORT ? { temporalMetricsUrl: `http://127.0.0.1:${env.TEMPORAL_METRICS_PORT}/metrics` } : {}),

@@ -3,6 +3,7 @@ import { and, eq } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { connections } from '../db/schema.js';
 import { FailureType } from '../domain/failures.js';
+import { providerLabel } from '../metrics/provider-label.js';
 import { instrumentGateway } from '../metrics/worker-metrics.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { PaymentGateway } from '../providers/types.js';
@@ -45,7 +46,7 @@ export async function loadGateway(deps: GatewayDeps, tenantId: string, connectio
     const gateway = await deps.providers.client(row, () =>
       deps.cipher.open({ keyId: row.credentialsKeyId, ciphertext: row.credentialsCiphertext }, row.tenantId, row.id),
     );
-    return { gateway: instrumentGateway(gateway, row.provider), provider: row.provider, code: row.code };
+    return { gateway: instrumentGateway(gateway, providerLabel(row.provider, deps.providers)), provider: row.provider, code: row.code };
   } catch (err) {
     if (err instanceof CredentialDecryptionError) throw credentialFailure(err);
     if (err instanceof Error && err.name === 'UnknownProviderError') {

@@ -16,7 +16,7 @@ import { routingRouter } from './routes/payments/routing.js';
 import { providersRouter } from './routes/providers.js';
 import { healthRouter } from './routes/health.js';
 import { metricsRouter } from './routes/metrics.js';
-import { rateLimitRejections } from '../metrics/api-metrics.js';
+import { appMetricsRegistry, rateLimitRejections } from '../metrics/api-metrics.js';
 import { codecRouter } from './routes/codec.js';
 import { tenantsRouter } from './routes/tenants.js';
 import { apiKeysRouter } from './routes/api-keys.js';
@@ -76,7 +76,8 @@ export function createApp(deps: AppDeps): express.Express {
   app.get('/docs/docs-init.js', (_req, res) => void res.type('js').send(docsInitScript('/openapi.json')));
   app.use('/docs/assets', express.static(path.resolve(swaggerUi.getAbsoluteFSPath()), { index: false }));
 
-  app.use(metricsRouter(deps.database.db));
+  // Metrics on the public port only behind their own token; otherwise on METRICS_PORT (src/api/main.ts).
+  if (deps.metricsToken) app.use(metricsRouter(appMetricsRegistry(deps.database.db, deps.providers), deps.metricsToken));
 
   app.use(methodNotAllowed(openapi));
   app.use(notFoundRoute);

@@ -19,6 +19,8 @@ export interface AppDeps {
   cipher: CredentialCipher;
   providers: ProviderRegistry;
   adminToken: string;
+  /** METRICS_TOKEN: serves GET /metrics on the API port to this bearer token (absent: not served there). */
+  metricsToken?: string;
   logger: Logger;
   /** Policy for URLs in tenant-supplied connection settings (SSRF guard). */
   urlPolicy: OutboundUrlPolicy;

@@ -108,6 +108,10 @@ export const envSchema = z.object({
   RECONCILIATION_INTERVAL_SECONDS: z.coerce.number().int().min(10).max(86_400).default(900),
 
   ADMIN_TOKEN: z.string().min(24, 'must be at least 24 characters').optional(),
+  /** API: Prometheus /metrics on HOST:port, a listener of its own (keep it on the internal network). */
+  METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  /** API: also serve /metrics on the public PORT, to `Authorization: Bearer <token>` only. */
+  METRICS_TOKEN: z.string().min(24, 'must be at least 24 characters').optional(),
   CREDENTIALS_KEYS: credentialKeys.optional(),
   /** Same format as CREDENTIALS_KEYS (separate keys): encrypts workflow payloads in Temporal (payload codec). */
   PAYLOAD_CODEC_KEYS: credentialKeys.optional(),

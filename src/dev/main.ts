@@ -5,6 +5,7 @@ import { listen } from '../api/server.js';
 import { parseEnv, requireSettings } from '../config/env.js';
 import { appDeps, createRuntime, startWorkers } from '../runtime.js';
 import { createLogger } from '../logger.js';
+import { startApiMetricsServer } from '../metrics/api-metrics.js';
 import { connectTemporalClient } from '../temporal/connection.js';
 import { installTemporalRuntime } from '../workers/temporal-runtime.js';
 import { DEMO_ERP_INTERVAL_SECONDS, DEMO_PRIMARY_FAILURE_RATE, DEMO_STRIPE_KEY, ensureDemoTenant, runDemoPayments, startDemoGateways, type DemoGateways } from './demo.js';
@@ -32,6 +33,8 @@ const env = requireSettings(
     // The demo integration polls faster than production's minimum, so its runs show up quickly.
     ERP_MIN_POLL_INTERVAL_SECONDS: String(DEMO_ERP_INTERVAL_SECONDS),
     ...(demo ? { STRIPE_API_URL: demo.stripeUrl } : {}),
+    // The API's metrics on a free loopback port of their own (printed below), never on the API port.
+    METRICS_PORT: '0',
     ...process.env,
     DATA_DIR: dataDir,
     ADMIN_TOKEN: process.env.ADMIN_TOKEN || secrets.adminToken,
@@ -67,13 +70,14 @@ const temporal = await connectTemporalClient(env, runtime.tracing.clientIntercep
 const workers = await startWorkers(runtime);
 const app = createApp(appDeps(runtime, temporal, env.ADMIN_TOKEN));
 const http = await listen(app, env.HOST, env.PORT);
+const metrics = env.METRICS_PORT === undefined ? undefined : await startApiMetricsServer(runtime.database.db, runtime.providers, env.HOST, env.METRICS_PORT);
 
 const database = runtime.database.kind === 'pglite' ? `embedded PGlite (${path.join(dataDir, 'pglite')})` : 'DATABASE_URL';
 console.log(`
 Switchyard is running.
   API           ${http.url}
   API docs      ${http.url}/docs
-  Health        ${http.url}/health
+  Health        ${http.url}/health${metrics ? `\n  API metrics   ${metrics.url}` : ''}
   Temporal UI   ${env.TEMPORAL_UI_URL}
   Database      ${database}
   Admin token   ${env.ADMIN_TOKEN}   (kept in ${secretsFile})`);
@@ -113,6 +117,7 @@ async function shutdown(signal: string): Promise<void> {
   stopping = true;
   console.log(`\n[dev] ${signal}: shutting down`);
   await http.close();
+  await metrics?.close();
   await workers.stop();
   await temporal.connection.close();
   await runtime.close();

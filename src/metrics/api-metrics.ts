@@ -2,6 +2,9 @@ import { eq, sql } from 'drizzle-orm';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Db } from '../db/client.js';
 import { connections, paymentStatusCounts } from '../db/schema.js';
+import type { ProviderRegistry } from '../providers/registry.js';
+import { serveMetrics, type MetricsServer } from './metrics-server.js';
+import { providerLabel } from './provider-label.js';
 
 /**
  * The API's Prometheus metrics (prom-client, Prometheus naming: base units, `_total` counters).
@@ -28,7 +31,7 @@ export const idempotentReplays = new Counter({
 
 export const webhooksReceived = new Counter({
   name: 'switchyard_webhooks_received_total',
-  help: 'Gateway webhooks by provider and outcome (stored, duplicate, signature_invalid)',
+  help: 'Gateway webhooks by provider (built-in name or "declarative") and outcome (stored, duplicate, signature_invalid)',
   labelNames: ['provider', 'outcome'] as const,
   registers: [apiRegistry],
 });
@@ -44,13 +47,14 @@ export const rateLimitRejections = new Counter({
  * The registry one app serves: the shared counters plus payments by status and provider, read at
  * scrape time from the counts a trigger keeps (payment_status_counts: a few rows per connection and
  * status, never the payments table), so every API replica reports the same truth whichever one
- * served the request (Prometheus: take max() across replicas, not sum()).
+ * served the request (Prometheus: take max() across replicas, not sum()). A tenant's own providers
+ * count under one `declarative` label value (providerLabel).
  */
-export function appMetricsRegistry(db: Db): Registry {
+export function appMetricsRegistry(db: Db, providers: Pick<ProviderRegistry, 'isBuiltIn'>): Registry {
   const local = new Registry();
   new Gauge({
     name: 'switchyard_payments',
-    help: 'Payments in the read model by status and provider of the connection that handled them ("none" before routing)',
+    help: 'Payments in the read model by status and provider of the connection that handled them (built-in name, "declarative", or "none" before routing)',
     labelNames: ['status', 'provider'] as const,
     registers: [local],
     async collect() {
@@ -64,8 +68,22 @@ export function appMetricsRegistry(db: Db): Registry {
         .leftJoin(connections, eq(connections.id, paymentStatusCounts.connectionId))
         .groupBy(paymentStatusCounts.status, connections.provider);
       this.reset();
-      for (const r of rows) if (Number(r.n) !== 0) this.set({ status: r.status, provider: r.provider }, Number(r.n));
+      const totals = new Map<string, { status: string; provider: string; n: number }>();
+      for (const r of rows) {
+        const provider = providerLabel(r.provider, providers);
+        const key = `${r.status}\0${provider}`;
+        const t = totals.get(key) ?? { status: r.status, provider, n: 0 };
+        t.n += Number(r.n);
+        totals.set(key, t);
+      }
+      for (const t of totals.values()) if (t.n !== 0) this.set({ status: t.status, provider: t.provider }, t.n);
     },
   });
   return Registry.merge([apiRegistry, local]);
+}
+
+/** The API's /metrics on a listener of its own (METRICS_PORT), bound to `host`. */
+export function startApiMetricsServer(db: Db, providers: Pick<ProviderRegistry, 'isBuiltIn'>, host: string, port: number): Promise<MetricsServer> {
+  const registry = appMetricsRegistry(db, providers);
+  return serveMetrics({ host, port, contentType: registry.contentType, text: () => registry.metrics() });
 }

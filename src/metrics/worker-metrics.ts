@@ -1,9 +1,11 @@
-import { createServer, type Server } from 'node:http';
 import { count, eq, sql } from 'drizzle-orm';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Db } from '../db/client.js';
 import { connectionHealth, connections } from '../db/schema.js';
+import type { ProviderRegistry } from '../providers/registry.js';
 import { GatewayError, InvalidCredentialsError, type PaymentGateway } from '../providers/types.js';
+import { serveMetrics, type MetricsServer } from './metrics-server.js';
+import { providerLabel } from './provider-label.js';
 
 /** The worker's own Prometheus metrics (the Temporal SDK's are exported by its Runtime and merged in). */
 export const workerRegistry = new Registry();
@@ -36,7 +38,8 @@ const NOT_CALLS: ReadonlySet<PropertyKey> = new Set(['parseWebhook']);
 
 /**
  * Measures every call of a gateway client. A Proxy rather than a wrapper listing the methods, so a
- * method added to PaymentGateway is measured without touching this file.
+ * method added to PaymentGateway is measured without touching this file. `provider` is a label value
+ * (providerLabel), never a tenant's own provider name.
  */
 export function instrumentGateway(gateway: PaymentGateway, provider: string): PaymentGateway {
   return new Proxy(gateway, {
@@ -65,7 +68,7 @@ export function instrumentGateway(gateway: PaymentGateway, provider: string): Pa
  * Circuit breaker states of the connections, read from the table the breaker writes, at scrape time.
  * A closed circuit writes no state row (only opening it does), so a connection without one is closed.
  */
-function circuitGauge(db: Db, register: Registry): void {
+function circuitGauge(db: Db, providers: Pick<ProviderRegistry, 'isBuiltIn'>, register: Registry): void {
   new Gauge({
     name: 'switchyard_gateway_circuits',
     help: 'Connections by provider and circuit breaker state (closed, open, half_open) as last stored',
@@ -82,50 +85,43 @@ function circuitGauge(db: Db, register: Registry): void {
         .leftJoin(connectionHealth, eq(connectionHealth.connectionId, connections.id))
         .groupBy(sql`1`, sql`2`);
       this.reset();
-      for (const r of rows) this.set({ provider: r.provider, state: r.state }, r.n);
+      // Tenant providers are summed into one bucket: their names never become label values.
+      const totals = new Map<string, { provider: string; state: string; n: number }>();
+      for (const r of rows) {
+        const provider = providerLabel(r.provider, providers);
+        const key = `${provider}\0${r.state}`;
+        const t = totals.get(key) ?? { provider, state: r.state, n: 0 };
+        t.n += r.n;
+        totals.set(key, t);
+      }
+      for (const t of totals.values()) this.set({ provider: t.provider, state: t.state }, t.n);
     },
   });
-}
-
-export interface WorkerMetricsServer {
-  url: string;
-  close(): Promise<void>;
 }
 
 /**
  * Serves the worker's /metrics: its own registry plus, when `temporalMetricsUrl` is given, the text
  * of the Temporal SDK's Prometheus exporter, so one scrape target has both.
  */
-export async function startWorkerMetricsServer(opts: { db: Db; host: string; port: number; temporalMetricsUrl?: string }): Promise<WorkerMetricsServer> {
+export async function startWorkerMetricsServer(opts: {
+  db: Db;
+  providers: Pick<ProviderRegistry, 'isBuiltIn'>;
+  host: string;
+  port: number;
+  temporalMetricsUrl?: string;
+}): Promise<MetricsServer> {
   const local = new Registry();
-  circuitGauge(opts.db, local);
+  circuitGauge(opts.db, opts.providers, local);
   const registry = Registry.merge([workerRegistry, local]);
-  const server: Server = createServer((req, res) => {
-    if (req.url !== '/metrics') {
-      res.writeHead(404).end();
-      return;
-    }
-    void (async () => {
-      try {
-        let text = await registry.metrics();
-        if (opts.temporalMetricsUrl) {
-          const sdk = await fetch(opts.temporalMetricsUrl, { signal: AbortSignal.timeout(5_000) });
-          text += `\n${await sdk.text()}`;
-        }
-        res.writeHead(200, { 'Content-Type': registry.contentType }).end(text);
-      } catch (err) {
-        res.writeHead(503, { 'Content-Type': 'text/plain' }).end(`metrics unavailable: ${(err as Error).message}\n`);
-      }
-    })();
+  return serveMetrics({
+    host: opts.host,
+    port: opts.port,
+    contentType: registry.contentType,
+    async text() {
+      const text = await registry.metrics();
+      if (!opts.temporalMetricsUrl) return text;
+      const sdk = await fetch(opts.temporalMetricsUrl, { signal: AbortSignal.timeout(5_000) });
+      return `${text}\n${await sdk.text()}`;
+    },
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host, () => resolve());
-  });
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : opts.port;
-  return {
-    url: `http://${opts.host}:${port}/metrics`,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
 }

@@ -37,7 +37,10 @@ afterAll(async () => {
   await f?.close();
 });
 
-const scrapeApi = async () => (await request(f.stack.app).get('/metrics').expect(200).expect('Content-Type', /text\/plain/)).text;
+// The API serves /metrics on its public port only to the bearer of METRICS_TOKEN.
+const METRICS_TOKEN = 'metrics-test-token-0123456789abcdef';
+const scrapeApi = async () =>
+  (await request(f.stack.makeApp({ metricsToken: METRICS_TOKEN })).get('/metrics').set('Authorization', `Bearer ${METRICS_TOKEN}`).expect(200).expect('Content-Type', /text\/plain/)).text;
 const scrapeWorker = async () => {
   const res = await fetch(workerMetricsUrl);
   expect(res.status).toBe(200);

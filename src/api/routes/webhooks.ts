@@ -11,6 +11,7 @@ import type { ResourceRouter } from '../endpoint.js';
 import { deliverCustomerEvent } from './customers/customer-webhooks.js';
 import { ApiError } from '../errors.js';
 import { webhooksReceived } from '../../metrics/api-metrics.js';
+import { providerLabel } from '../../metrics/provider-label.js';
 import { clientAddress, type RateLimiter } from '../rate-limit.js';
 import { requireCredentialsKey } from './connections.js';
 import { parseJsonBytes } from '../input-guards.js';
@@ -82,7 +83,7 @@ export function webhooksRouter(deps: AppDeps & { limiter: RateLimiter }, r: Reso
       } catch (err) {
         if (err instanceof WebhookSignatureError) {
           await deps.limiter.consume('ip', clientAddress(req), res);
-          webhooksReceived.inc({ provider: conn.provider, outcome: 'signature_invalid' });
+          webhooksReceived.inc({ provider: providerLabel(conn.provider, deps.providers), outcome: 'signature_invalid' });
           throw new ApiError(400, 'webhook_signature_invalid', err.message);
         }
         // A 4xx, not a 5xx: the gateway would redeliver a malformed event forever.
@@ -138,7 +139,7 @@ export function webhooksRouter(deps: AppDeps & { limiter: RateLimiter }, r: Reso
         }
         signalled = true;
       }
-      webhooksReceived.inc({ provider: conn.provider, outcome: duplicate ? 'duplicate' : 'stored' });
+      webhooksReceived.inc({ provider: providerLabel(conn.provider, deps.providers), outcome: duplicate ? 'duplicate' : 'stored' });
       // Customer events go to the customer's sync workflow (a failure answers 5xx: the provider redelivers).
       if (!stored?.signalledAt && (await deliverCustomerEvent(deps, conn, payload))) signalled = true;
       res.json({ received: true, eventId: event.eventId, duplicate, paymentId });
