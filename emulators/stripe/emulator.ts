@@ -21,6 +21,7 @@ import { eventsRouter } from './routes/events.js';
 import { paymentIntentsRouter } from './routes/payment-intents.js';
 import { refundsRouter } from './routes/refunds.js';
 import { webhookEndpointsRouter } from './routes/webhook-endpoints.js';
+import { readState, stateWriter } from './state-file.js';
 import { StripeEmulatorStore } from './store.js';
 import { invalidRequest, sendStripeError, stripeErrorHandler } from './stripe-errors.js';
 import { parseFormParams } from './stripe-route.js';
@@ -45,6 +46,12 @@ export interface StripeEmulatorOptions {
   processingSettleMs?: number;
   /** Randomness for the failure rate, for reproducible demos (default Math.random). */
   random?: () => number;
+  /**
+   * A JSON file the objects and idempotent responses are kept in (read at start, written shortly
+   * after each change and at shutdown), so a restart keeps them, as Stripe would; absent: in memory
+   * only. Faults, webhook deliveries in flight and the request log are not kept.
+   */
+  stateFile?: string;
 }
 
 /** What tests and the demo can do to and read from a running emulator. */
@@ -87,7 +94,7 @@ export interface StripeEmulator extends StripeEmulatorControls {
   app: Express;
   /** The secret signing deliveries to `webhookUrl`. */
   webhookSecret: string;
-  /** Stops timers and pending webhook deliveries. */
+  /** Stops timers and pending webhook deliveries, and writes the state file if there is one. */
   shutdown(): void;
 }
 
@@ -112,6 +119,17 @@ export function createStripeEmulator(options: StripeEmulatorOptions = {}): Strip
   const faults = new FaultInjector(options.random);
   const idempotency = new IdempotencyStore();
   const requestLog: RequestRecord[] = [];
+  let saved: ReturnType<typeof stateWriter> | undefined;
+  if (options.stateFile) {
+    const kept = readState(options.stateFile);
+    if (kept) {
+      store.restore(kept.objects);
+      idempotency.restore(kept.idempotency);
+    }
+    saved = stateWriter(options.stateFile, () => ({ version: 1, objects: store.snapshot(), idempotency: idempotency.entries() }));
+    store.onChange = saved.changed;
+    idempotency.onChange = saved.changed;
+  }
 
   const controls: StripeEmulatorControls = {
     failNext: (o) => faults.failNext(o),
@@ -186,6 +204,7 @@ export function createStripeEmulator(options: StripeEmulatorOptions = {}): Strip
     shutdown: () => {
       flow.close();
       dispatcher.close();
+      saved?.flush();
     },
   };
 }

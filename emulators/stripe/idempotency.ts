@@ -3,7 +3,7 @@ import type { FormValue } from './form-params.js';
 import { formParams } from './request-context.js';
 import { StripeApiError, sendStripeError } from './stripe-errors.js';
 
-interface StoredResponse {
+export interface StoredResponse {
   fingerprint: string;
   state: 'in_progress' | 'done';
   status: number;
@@ -27,9 +27,20 @@ function canonical(value: FormValue): string {
  */
 export class IdempotencyStore {
   private readonly responses = new Map<string, StoredResponse>();
+  /** Called when a response is stored (see `StripeEmulatorOptions.stateFile`). */
+  onChange: () => void = () => {};
 
   clear(): void {
     this.responses.clear();
+  }
+
+  /** The stored responses (requests still running are left out: they are dropped if the process stops). */
+  entries(): [string, StoredResponse][] {
+    return [...this.responses].filter(([, r]) => r.state === 'done');
+  }
+
+  restore(entries: [string, StoredResponse][]): void {
+    for (const [slot, response] of entries) this.responses.set(slot, response);
   }
 
   middleware(): RequestHandler {
@@ -79,6 +90,7 @@ export class IdempotencyStore {
         const status = res.statusCode;
         if (status < 400 || status === 402 || status >= 500) {
           Object.assign(entry, { state: 'done', status, body: structuredClone(body) });
+          this.onChange();
         } else {
           this.responses.delete(slot);
         }

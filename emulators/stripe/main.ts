@@ -22,6 +22,8 @@ const env = z
     STRIPE_EMULATOR_WEBHOOK_SECRET: z.string().startsWith('whsec_').optional(),
     STRIPE_EMULATOR_WEBHOOK_DELAY_MS: z.coerce.number().int().min(0).default(0),
     STRIPE_EMULATOR_FAILURE_RATE: z.coerce.number().min(0).max(1).default(0),
+    /** Keeps the objects across restarts in this JSON file (default: in memory only). */
+    STRIPE_EMULATOR_STATE_FILE: z.string().min(1).optional(),
   })
   .safeParse(process.env);
 
@@ -39,6 +41,7 @@ const emulator = await startStripeEmulator({
     ? { webhookSecret: settings.STRIPE_EMULATOR_WEBHOOK_SECRET }
     : {}),
   webhookDelayMs: settings.STRIPE_EMULATOR_WEBHOOK_DELAY_MS,
+  ...(settings.STRIPE_EMULATOR_STATE_FILE ? { stateFile: settings.STRIPE_EMULATOR_STATE_FILE } : {}),
 });
 if (settings.STRIPE_EMULATOR_FAILURE_RATE > 0) emulator.setFailureRate(settings.STRIPE_EMULATOR_FAILURE_RATE);
 

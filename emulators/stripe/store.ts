@@ -38,7 +38,10 @@ class OwnedMap<T> {
   private readonly items = new Map<string, Owned<T>>();
   private readonly byAccount = new Map<string, AccountItems<T>>();
 
+  constructor(private readonly changed: () => void) {}
+
   set(account: string, id: string, value: T): void {
+    this.changed();
     this.items.set(id, { account, value });
     let own = this.byAccount.get(account);
     if (!own) this.byAccount.set(account, (own = { byId: new Map(), order: [], position: new Map() }));
@@ -58,6 +61,7 @@ class OwnedMap<T> {
     const own = this.byAccount.get(account);
     const at = own?.position.get(id);
     if (!own || at === undefined) return false;
+    this.changed();
     own.byId.delete(id);
     own.order.splice(at, 1);
     own.position.delete(id);
@@ -89,22 +93,40 @@ class OwnedMap<T> {
     return { data, hasMore: false };
   }
 
+  /** Every object with its account, in insertion order (a state file's content). */
+  entries(): OwnedEntry<T>[] {
+    return [...this.items].map(([id, { account, value }]) => [account, id, value]);
+  }
+
   clear(): void {
+    this.changed();
     this.items.clear();
     this.byAccount.clear();
   }
 }
 
+type OwnedEntry<T> = [account: string, id: string, value: T];
+
+const OBJECT_KINDS = ['paymentIntents', 'charges', 'refunds', 'webhookEndpoints', 'events', 'customers', 'deletedCustomers'] as const;
+
+/** A store's objects as plain JSON (see `StripeEmulatorOptions.stateFile`). */
+export type StoreSnapshot = Record<(typeof OBJECT_KINDS)[number], OwnedEntry<unknown>[]> & {
+  successfulChargesByPaymentId: [string, number][];
+};
+
 /** All in-memory state of one emulator instance, and event emission. */
 export class StripeEmulatorStore {
-  readonly paymentIntents = new OwnedMap<PaymentIntentObject>();
-  readonly charges = new OwnedMap<ChargeObject>();
-  readonly refunds = new OwnedMap<RefundObject>();
-  readonly webhookEndpoints = new OwnedMap<WebhookEndpointObject>();
-  readonly events = new OwnedMap<EventObject>();
-  readonly customers = new OwnedMap<CustomerObject>();
+  /** Called whenever an object is added or removed (in-place changes all emit an event, which is added). */
+  onChange: () => void = () => {};
+  private readonly changed = () => this.onChange();
+  readonly paymentIntents = new OwnedMap<PaymentIntentObject>(this.changed);
+  readonly charges = new OwnedMap<ChargeObject>(this.changed);
+  readonly refunds = new OwnedMap<RefundObject>(this.changed);
+  readonly webhookEndpoints = new OwnedMap<WebhookEndpointObject>(this.changed);
+  readonly events = new OwnedMap<EventObject>(this.changed);
+  readonly customers = new OwnedMap<CustomerObject>(this.changed);
   /** Ids of deleted customers: retrieving one answers `{ deleted: true }`, as at Stripe. */
-  readonly deletedCustomers = new OwnedMap<true>();
+  readonly deletedCustomers = new OwnedMap<true>(this.changed);
   /** Successful charges (authorisations included) per `metadata.payment_id`. */
   readonly successfulChargesByPaymentId = new Map<string, number>();
 
@@ -118,6 +140,7 @@ export class StripeEmulatorStore {
   recordSuccessfulCharge(intent: PaymentIntentObject): void {
     const paymentId = intent.metadata['payment_id'];
     if (paymentId === undefined) return;
+    this.changed();
     this.successfulChargesByPaymentId.set(
       paymentId,
       (this.successfulChargesByPaymentId.get(paymentId) ?? 0) + 1,
@@ -157,7 +180,22 @@ export class StripeEmulatorStore {
     return event;
   }
 
+  snapshot(): StoreSnapshot {
+    const objects = Object.fromEntries(OBJECT_KINDS.map((kind) => [kind, this[kind].entries()]));
+    return { ...objects, successfulChargesByPaymentId: [...this.successfulChargesByPaymentId] } as StoreSnapshot;
+  }
+
+  /** Adds the objects of a snapshot (taken by `snapshot()`, read back from a state file). */
+  restore(snapshot: StoreSnapshot): void {
+    for (const kind of OBJECT_KINDS) {
+      const map = this[kind] as OwnedMap<unknown>;
+      for (const [account, id, value] of snapshot[kind]) map.set(account, id, value);
+    }
+    for (const [paymentId, count] of snapshot.successfulChargesByPaymentId) this.successfulChargesByPaymentId.set(paymentId, count);
+  }
+
   clear(): void {
+    this.changed();
     this.paymentIntents.clear();
     this.charges.clear();
     this.refunds.clear();

@@ -34,11 +34,19 @@ export interface DemoGateways {
 /** The demo's emulated gateways: Stripe (primary, failing some of the time), AcmePay, PendingPay. */
 export async function startDemoGateways(
   ports: { stripe: number; acmepay: number; pendingpay: number; erp?: number } = DEMO_PORTS,
-  /** Seeds Stripe's failure draws (a test's reproducible story); unseeded for `npm run dev`. */
-  opts: { seed?: number } = {},
+  opts: {
+    /** Seeds Stripe's failure draws (a test's reproducible story); unseeded for `npm run dev`. */
+    seed?: number;
+    /**
+     * The data folder: the emulated Stripe keeps its objects in `emulators/stripe.json` there, so
+     * customers synced before a restart still exist after it. Absent: in memory only.
+     */
+    dataDir?: string;
+  } = {},
 ): Promise<DemoGateways> {
   const stripe = await startStripeEmulator({
     port: ports.stripe,
+    ...(opts.dataDir ? { stateFile: path.join(opts.dataDir, 'emulators', 'stripe.json') } : {}),
     apiKeys: [DEMO_STRIPE_KEY],
     webhookSecret: DEMO_STRIPE_WEBHOOK_SECRET,
     ...(opts.seed !== undefined ? { random: seededRandom(opts.seed) } : {}),
@@ -100,14 +108,22 @@ async function call<T>(
 
 /**
  * Points the emulated Stripe account's customer.* events at the Stripe connection's webhook URL and
- * turns customer sync on. Run at every start: the emulator keeps its webhook endpoints in memory.
+ * turns customer sync on. Run at every start, with a new endpoint: its signing secret is shown only
+ * when it is created. The endpoint a previous start made for the same URL is deleted first (the
+ * emulator keeps endpoints across restarts), so each event is delivered once.
  */
 async function connectCustomerSync(apiUrl: string, apiKey: string, stripeUrl: string, connectionId: string): Promise<void> {
-  const form = new URLSearchParams({ url: `${apiUrl}/v1/webhooks/${connectionId}` });
+  const url = `${apiUrl}/v1/webhooks/${connectionId}`;
+  const auth = { authorization: `Bearer ${DEMO_STRIPE_KEY}` };
+  const existing = (await (await fetch(`${stripeUrl}/v1/webhook_endpoints?limit=100`, { headers: auth })).json()) as { data: { id: string; url: string }[] };
+  for (const old of existing.data.filter((e) => e.url === url)) {
+    await fetch(`${stripeUrl}/v1/webhook_endpoints/${old.id}`, { method: 'DELETE', headers: auth });
+  }
+  const form = new URLSearchParams({ url });
   for (const type of ['customer.created', 'customer.updated', 'customer.deleted']) form.append('enabled_events[]', type);
   const res = await fetch(`${stripeUrl}/v1/webhook_endpoints`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${DEMO_STRIPE_KEY}`, 'content-type': 'application/x-www-form-urlencoded' },
+    headers: { ...auth, 'content-type': 'application/x-www-form-urlencoded' },
     body: form,
   });
   const endpoint = (await res.json()) as { secret?: string };

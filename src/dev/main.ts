@@ -8,7 +8,7 @@ import { createLogger } from '../logger.js';
 import { startApiMetricsServer } from '../metrics/api-metrics.js';
 import { connectTemporalClient } from '../temporal/connection.js';
 import { installTemporalRuntime } from '../workers/temporal-runtime.js';
-import { DEMO_ERP_INTERVAL_SECONDS, DEMO_PRIMARY_FAILURE_RATE, DEMO_STRIPE_KEY, ensureDemoTenant, runDemoPayments, startDemoGateways, type DemoGateways } from './demo.js';
+import { DEMO_ERP_INTERVAL_SECONDS, DEMO_PORTS, DEMO_PRIMARY_FAILURE_RATE, DEMO_STRIPE_KEY, ensureDemoTenant, runDemoPayments, startDemoGateways, type DemoGateways } from './demo.js';
 import { loadOrCreateDevSecrets } from './dev-secrets.js';
 import { startTemporalDevServer, type RunningDevServer } from './temporal-dev-server.js';
 
@@ -25,7 +25,7 @@ const { secrets, file: secretsFile } = loadOrCreateDevSecrets(dataDir);
 installTemporalRuntime({ logger: createLogger('warn', {}, { format: process.env.LOG_FORMAT === 'json' ? 'json' : 'pretty' }) });
 
 let demo: DemoGateways | undefined;
-if (demoEnabled) demo = await startDemoGateways();
+if (demoEnabled) demo = await startDemoGateways(DEMO_PORTS, { dataDir });
 
 const env = requireSettings(
   parseEnv({
