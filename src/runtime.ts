@@ -147,6 +147,12 @@ export async function startWorkers(runtime: Runtime): Promise<RunningWorkers> {
       providers: runtime.providers,
       erpUrlPolicy: outboundUrlPolicy(env),
       erpFetch: runtime.egress,
+      erpLimits: {
+        maxRecordBytes: env.ERP_MAX_RECORD_BYTES,
+        maxFieldBytes: env.ERP_MAX_FIELD_BYTES,
+        maxPageBytes: env.ERP_MAX_PAGE_BYTES,
+        maxPageRecords: env.ERP_MAX_PAGE_RECORDS,
+      },
     },
     workflowBundle,
     taskQueues,

@@ -131,6 +131,16 @@ export const envSchema = z.object({
   EGRESS_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
   /** API: largest CSV file accepted by PUT /v1/integrations/:id/files/:entity (bytes; default 512 MB). */
   ERP_UPLOAD_MAX_BYTES: z.coerce.number().int().min(1024).max(64 * 1024 ** 3).default(512 * 1024 * 1024),
+  /**
+   * Worker: caps on what one tenant's ERP source may make a shared worker hold (why these defaults:
+   * DEFAULT_ERP_SOURCE_LIMITS in src/providers/erp/source.ts). A CSV row over ERP_MAX_RECORD_BYTES
+   * fails the run; a row with a field over ERP_MAX_FIELD_BYTES is dead-lettered; a CSV page ends at
+   * ERP_MAX_PAGE_BYTES of the file; a REST page with more than ERP_MAX_PAGE_RECORDS records fails the run.
+   */
+  ERP_MAX_RECORD_BYTES: z.coerce.number().int().min(1024).max(256 * 1024 ** 2).default(1024 ** 2),
+  ERP_MAX_FIELD_BYTES: z.coerce.number().int().min(256).max(256 * 1024 ** 2).default(256 * 1024),
+  ERP_MAX_PAGE_BYTES: z.coerce.number().int().min(64 * 1024).max(1024 ** 3).default(16 * 1024 ** 2),
+  ERP_MAX_PAGE_RECORDS: z.coerce.number().int().min(100).max(1_000_000).default(20_000),
   /** Per-tenant quotas (docs/tenancy.md#quotas): what one tenant may create or keep. */
   TENANT_MAX_CONNECTIONS: quota.default(50),
   TENANT_MAX_ERP_INTEGRATIONS: quota.default(50),

@@ -55,7 +55,7 @@ const noop = () => {};
 const quietBundlerLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: noop, log: noop };
 
 /** `erpFetch` is the egress guard: ERP sources are tenant-supplied URLs, so there is no unguarded default. */
-export type WorkerDeps = PaymentActivityDeps & Pick<ErpActivityDeps, 'erpFetch'> & Partial<Pick<ErpActivityDeps, 'erpUrlPolicy' | 'erpCircuit'>>;
+export type WorkerDeps = PaymentActivityDeps & Pick<ErpActivityDeps, 'erpFetch'> & Partial<Pick<ErpActivityDeps, 'erpUrlPolicy' | 'erpCircuit' | 'erpLimits'>>;
 
 /** The SDK's default of concurrent activities per worker. */
 const SDK_ACTIVITY_SLOTS = 100;

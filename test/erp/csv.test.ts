@@ -13,7 +13,7 @@ function chunked(bytes: Buffer, size = 7): Readable {
 }
 
 async function rows(bytes: Buffer, opts: Parameters<typeof parseCsv>[1] = { quote: '"', header: true }) {
-  const out: Record<string, string>[] = [];
+  const out: Record<string, unknown>[] = [];
   for await (const r of parseCsv(chunked(bytes), opts)) out.push(r);
   return out;
 }

@@ -20,6 +20,9 @@ export function webhookRunId(inboxId: string): string {
   return `erun_${createHash('sha256').update(`webhook:${inboxId}`).digest('hex').slice(0, 20)}`;
 }
 
+/** Dead letters written per INSERT statement. */
+const DEAD_LETTER_INSERT_ROWS = 1000;
+
 export const ZERO_COUNTS: ErpRunCounts = { read: 0, valid: 0, invalid: 0, upserted: 0, unchanged: 0 };
 
 export function addCounts(a: ErpRunCounts, b: ErpRunCounts): ErpRunCounts {
@@ -85,7 +88,11 @@ export async function writeMapped<E extends ErpEntity>(
   batch: MappedBatch<E>,
 ): Promise<ErpRunCounts> {
   const { upserted, unchanged } = await writeUpsert(tx, batch.upsert, target.tenantId, target.integrationId);
-  if (batch.dead.length > 0) await tx.insert(erpDeadLetters).values(batch.dead);
+  // In slices: one INSERT of a whole page of dead letters would pass Postgres's 65,535 parameters
+  // (7 a row) from about 9,000 rows, and deep query building overflowed the stack at 50,000.
+  for (let i = 0; i < batch.dead.length; i += DEAD_LETTER_INSERT_ROWS) {
+    await tx.insert(erpDeadLetters).values(batch.dead.slice(i, i + DEAD_LETTER_INSERT_ROWS));
+  }
   return { read: batch.read, valid: batch.valid, invalid: batch.dead.length, upserted, unchanged };
 }
 

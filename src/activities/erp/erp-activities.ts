@@ -20,6 +20,7 @@ import {
   ErpRateLimitedError,
   ErpUnavailableError,
   type ErpSource,
+  type ErpSourceLimits,
 } from '../../providers/erp/index.js';
 import { GatewayError, InvalidCredentialsError } from '../../providers/types.js';
 import type { OutboundUrlPolicy } from '../../providers/url-policy.js';
@@ -50,6 +51,8 @@ export interface ErpActivityDeps {
   erpFetch: FetchLike;
   erpUrlPolicy: OutboundUrlPolicy;
   erpCircuit?: CircuitConfig;
+  /** Record, field and page caps of ERP sources (ERP_MAX_* settings); default DEFAULT_ERP_SOURCE_LIMITS. */
+  erpLimits?: ErpSourceLimits;
   now?: () => number;
 }
 
@@ -128,6 +131,7 @@ export function createErpActivities(deps: ErpActivityDeps) {
         tokenCache,
         now,
         uploads: { latest: (entity) => latestUpload(db, integration.id, entity), read: (uploadId, fromByte) => readUpload(db, integration.id, uploadId, fromByte) },
+        ...(deps.erpLimits ? { limits: deps.erpLimits } : {}),
       });
     } catch (err) {
       throw toFailure(err);

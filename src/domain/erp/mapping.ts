@@ -98,6 +98,18 @@ export interface RowError {
   message: string;
 }
 
+/**
+ * Key under which a source marks a row it refused before mapping (a field over the size cap): such a
+ * row is never mapped, its errors stand, also when its dead letter is replayed (the stored row is cut).
+ */
+export const REFUSED_ROW_KEY = '$refused';
+
+function refusedErrors(row: unknown): RowError[] | undefined {
+  if (row === null || typeof row !== 'object') return undefined;
+  const errors = (row as Record<string, unknown>)[REFUSED_ROW_KEY];
+  return Array.isArray(errors) ? (errors as RowError[]) : undefined;
+}
+
 export type MapResult<E extends ErpEntity> =
   { ok: true; record: EntityRecords[E] } | { ok: false; errors: RowError[] };
 
@@ -200,6 +212,8 @@ export function compileMapping<E extends ErpEntity>(
   return {
     entity,
     map(row) {
+      const refused = refusedErrors(row);
+      if (refused) return { ok: false, errors: refused };
       const out: Record<string, unknown> = { ...fromSettings };
       const errors: RowError[] = [];
       for (const apply of compiled) apply(row, out, errors, '');

@@ -13,13 +13,25 @@ import { parse, type Options as CsvParseOptions } from 'csv-parse';
 import { parse as parseSync } from 'csv-parse/sync';
 import iconv from 'iconv-lite';
 import type { ErpEntity } from '../../domain/erp/entities.js';
+import { REFUSED_ROW_KEY, type RowError } from '../../domain/erp/mapping.js';
 import type { CsvConnector, CsvStream } from './definition.js';
-import { ErpConfigurationError, ErpHttp, recordVersion, type ErpSource, type ErpSourceContext, type SourcePage } from './source.js';
+import {
+  DEFAULT_ERP_SOURCE_LIMITS,
+  ErpConfigurationError,
+  ErpHttp,
+  recordVersion,
+  type ErpSource,
+  type ErpSourceContext,
+  type ErpSourceLimits,
+  type SourcePage,
+} from './source.js';
 
 export type CsvEncoding = NonNullable<CsvStream['encoding']>;
 const SAMPLE_BYTES = 64 * 1024;
 /** Bytes parsed between two turns of the event loop (a few ms of CPU). */
 const PARSE_SLICE_BYTES = 64 * 1024;
+/** What a dead letter keeps of a field over the size cap. */
+const CUT_FIELD_CHARS = 1024;
 
 /**
  * Encoding of a sample: a UTF-8 BOM or valid UTF-8 wins; otherwise chardet's guess among the single
@@ -132,8 +144,30 @@ function incrementalParser(options: CsvParseOptions): IncrementalParser {
 
 /** Records parsed from one chunk of bytes, and for each the byte offset in the file just after it (where the next record starts). */
 interface RecordBatch {
-  records: Record<string, string>[];
+  records: Record<string, unknown>[];
   ends: number[];
+}
+
+/** Size caps of parseFrom: csv-parse stops a row at maxRecordBytes, before buffering more of it. */
+type CsvLimits = Pick<ErpSourceLimits, 'maxRecordBytes' | 'maxFieldBytes'>;
+
+/** A CSV row as a record: named by the header (or 1, 2, …); a field over the cap is cut and the row marked refused. */
+function recordOf(fields: string[], names: string[] | null, decode: ((value: string) => string) | null, maxFieldBytes: number): Record<string, unknown> {
+  const record: Record<string, unknown> = {};
+  let refused: RowError[] | undefined;
+  for (let i = 0; i < fields.length; i++) {
+    const raw = fields[i]!;
+    const column = names ? names[i]! : String(i + 1);
+    // Latin-1 strings hold one byte per character; UTF-8 at most three per UTF-16 unit.
+    const bytes = decode || raw.length * 3 <= maxFieldBytes ? raw.length : Buffer.byteLength(raw);
+    if (bytes > maxFieldBytes) {
+      (refused ??= []).push({ field: column, message: `source field '${column}' is ${bytes} bytes, over the ${maxFieldBytes}-byte cap (ERP_MAX_FIELD_BYTES)` });
+      const cut = raw.slice(0, CUT_FIELD_CHARS);
+      record[column] = `${decode ? decode(cut) : cut}… (cut: ${bytes} bytes)`;
+    } else record[column] = decode ? decode(raw) : raw;
+  }
+  if (refused) record[REFUSED_ROW_KEY] = refused;
+  return record;
 }
 
 /**
@@ -143,7 +177,13 @@ interface RecordBatch {
  * with defineProperty and took a promise per record, three times the CPU of the parse itself.
  * `info.bytes` as a record is pushed is the offset just after it.
  */
-async function* parseFrom(bytes: AsyncIterable<Buffer>, dialect: CsvDialect, quote: string, startByte: number): AsyncIterable<RecordBatch> {
+async function* parseFrom(
+  bytes: AsyncIterable<Buffer>,
+  dialect: CsvDialect,
+  quote: string,
+  startByte: number,
+  limits: CsvLimits,
+): AsyncIterable<RecordBatch> {
   const decode = fieldDecoder(dialect.encoding);
   const parser = incrementalParser({
     delimiter: dialect.delimiter,
@@ -151,6 +191,8 @@ async function* parseFrom(bytes: AsyncIterable<Buffer>, dialect: CsvDialect, quo
     bom: startByte === 0,
     encoding: decode ? 'latin1' : 'utf8',
     skip_empty_lines: true,
+    // Checked as each byte is added to a field: a huge field is refused at the cap, never buffered whole.
+    max_record_size: limits.maxRecordBytes,
   });
   const names = dialect.columns ?? null;
   let header = startByte === 0 && names !== null;
@@ -160,16 +202,10 @@ async function* parseFrom(bytes: AsyncIterable<Buffer>, dialect: CsvDialect, quo
       header = false; // the header row itself, named by dialectOf already
       return;
     }
-    const record: Record<string, string> = {};
-    if (names) {
-      if (fields.length !== names.length) {
-        throw new ErpConfigurationError(`CSV line ${parser.info.lines}: the header has ${names.length} columns, this row ${fields.length}`);
-      }
-      for (let i = 0; i < fields.length; i++) record[names[i]!] = decode ? decode(fields[i]!) : fields[i]!;
-    } else {
-      for (let i = 0; i < fields.length; i++) record[String(i + 1)] = decode ? decode(fields[i]!) : fields[i]!;
+    if (names && fields.length !== names.length) {
+      throw new ErpConfigurationError(`CSV line ${parser.info.lines}: the header has ${names.length} columns, this row ${fields.length}`);
     }
-    batch.records.push(record);
+    batch.records.push(recordOf(fields, names, decode, limits.maxFieldBytes));
     batch.ends.push(startByte + parser.info.bytes);
   };
   const close = () => {};
@@ -192,9 +228,13 @@ async function* parseFrom(bytes: AsyncIterable<Buffer>, dialect: CsvDialect, quo
 }
 
 /** Parses a CSV byte stream into records (objects by header, or by column number), detecting what is not set. */
-export async function* parseCsv(bytes: AsyncIterable<Buffer>, options: Pick<CsvStream, 'delimiter' | 'quote' | 'header' | 'encoding'>): AsyncIterable<Record<string, string>> {
+export async function* parseCsv(
+  bytes: AsyncIterable<Buffer>,
+  options: Pick<CsvStream, 'delimiter' | 'quote' | 'header' | 'encoding'>,
+  limits: CsvLimits = DEFAULT_ERP_SOURCE_LIMITS,
+): AsyncIterable<Record<string, unknown>> {
   const { sample, stream } = await peek(bytes, SAMPLE_BYTES);
-  for await (const { records } of parseFrom(stream, dialectOf(sample, options), options.quote, 0)) yield* records;
+  for await (const { records } of parseFrom(stream, dialectOf(sample, options), options.quote, 0, limits)) yield* records;
 }
 
 /** The first bytes of a file, for detection; the reader is closed after them. */
@@ -211,6 +251,7 @@ async function headOf(chunks: AsyncIterable<Buffer>): Promise<Buffer> {
 
 export function createCsvSource(connector: CsvConnector, ctx: ErpSourceContext): ErpSource {
   const http = new ErpHttp(ctx, connector);
+  const limits = ctx.limits ?? DEFAULT_ERP_SOURCE_LIMITS;
 
   /**
    * Where to read from `position`: an upload resumes at the stored byte offset (dialect detected from
@@ -221,7 +262,7 @@ export function createCsvSource(connector: CsvConnector, ctx: ErpSourceContext):
     entity: ErpEntity,
     stream: CsvStream,
     position: string | null,
-  ): Promise<{ batches: AsyncIterable<RecordBatch>; uploadId?: string; rows: number; skip: number }> {
+  ): Promise<{ batches: AsyncIterable<RecordBatch>; uploadId?: string; rows: number; skip: number; startByte: number }> {
     if (stream.upload) {
       if (!ctx.uploads) throw new ErpConfigurationError('uploaded files are not available here');
       const uploads = ctx.uploads;
@@ -232,15 +273,16 @@ export function createCsvSource(connector: CsvConnector, ctx: ErpSourceContext):
       if (byteText !== undefined && Number(byteText) > 0) {
         const dialect = dialectOf(await headOf(uploads.read(uploadId)), stream);
         const bytes = uploads.read(uploadId, Number(byteText));
-        return { batches: parseFrom(bytes, dialect, stream.quote, Number(byteText)), uploadId, rows, skip: 0 };
+        const startByte = Number(byteText);
+        return { batches: parseFrom(bytes, dialect, stream.quote, startByte, limits), uploadId, rows, skip: 0, startByte };
       }
       const { sample, stream: bytes } = await peek(uploads.read(uploadId), SAMPLE_BYTES);
-      return { batches: parseFrom(bytes, dialectOf(sample, stream), stream.quote, 0), uploadId, rows: 0, skip: rows };
+      return { batches: parseFrom(bytes, dialectOf(sample, stream), stream.quote, 0, limits), uploadId, rows: 0, skip: rows, startByte: 0 };
     }
     const res = (await http.get(http.resolve(stream.url!), true)) as Response;
     if (!res.body) throw new ErpConfigurationError('the CSV export is empty');
     const { sample, stream: bytes } = await peek(Readable.fromWeb(res.body as WebReadableStream), SAMPLE_BYTES);
-    return { batches: parseFrom(bytes, dialectOf(sample, stream), stream.quote, 0), rows: 0, skip: position ? Number(position) : 0 };
+    return { batches: parseFrom(bytes, dialectOf(sample, stream), stream.quote, 0, limits), rows: 0, skip: position ? Number(position) : 0, startByte: 0 };
   }
 
   return {
@@ -249,28 +291,40 @@ export function createCsvSource(connector: CsvConnector, ctx: ErpSourceContext):
     async *pages(entity: ErpEntity, position): AsyncIterable<SourcePage> {
       const stream = connector.streams[entity];
       if (!stream) throw new ErpConfigurationError(`the connector has no stream for ${entity}`);
-      const { batches, uploadId, rows, skip } = await open(entity, stream, position);
+      const { batches, uploadId, rows, skip, startByte } = await open(entity, stream, position);
       // An uploaded file is pinned by id in the position, so a resumed run reads the same file, from
       // the byte after the last committed row.
       const positionAt = (count: number, end: number) => (uploadId ? `${uploadId}:${count}:${end}` : String(count));
       let index = rows;
-      let page: Record<string, string>[] = [];
+      let page: Record<string, unknown>[] = [];
+      // Where the page's first row starts in the file: a page also ends at maxPageBytes.
+      let pageStart = startByte;
       try {
         for await (const { records, ends } of batches) {
           for (let i = 0; i < records.length; i++) {
             index += 1;
-            if (index <= skip) continue;
+            if (index <= skip) {
+              pageStart = ends[i]!;
+              continue;
+            }
             page.push(records[i]!);
-            if (page.length === stream.pageSize) {
+            if (page.length === stream.pageSize || ends[i]! - pageStart >= limits.maxPageBytes) {
               // `next` is provisional: whether more rows follow is only known when the next one is read.
               yield { records: page, next: positionAt(index, ends[i]!) };
               page = [];
+              pageStart = ends[i]!;
             }
           }
         }
       } catch (err) {
         if (err instanceof Error && 'code' in err && String(err.code).startsWith('CSV_')) {
-          throw new ErpConfigurationError(`CSV line ${(err as { lines?: number }).lines ?? '?'}: ${err.message}`);
+          const line = (err as { lines?: number }).lines ?? '?';
+          if (err.code === 'CSV_MAX_RECORD_SIZE') {
+            throw new ErpConfigurationError(
+              `CSV line ${line}: a row is larger than the ${limits.maxRecordBytes}-byte cap (ERP_MAX_RECORD_BYTES); the run stops there (pages committed before it stay)`,
+            );
+          }
+          throw new ErpConfigurationError(`CSV line ${line}: ${err.message}`);
         }
         throw err;
       }

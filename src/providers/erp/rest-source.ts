@@ -5,7 +5,15 @@ import type { ErpEntity } from '../../domain/erp/entities.js';
 import { readPath } from '../../domain/template.js';
 import { buildRequest, type IncomingResponse } from '../declarative/http.js';
 import type { RestConnector, RestStream } from './definition.js';
-import { ErpConfigurationError, ErpHttp, recordVersion, type ErpSource, type ErpSourceContext, type SourcePage } from './source.js';
+import {
+  DEFAULT_ERP_SOURCE_LIMITS,
+  ErpConfigurationError,
+  ErpHttp,
+  recordVersion,
+  type ErpSource,
+  type ErpSourceContext,
+  type SourcePage,
+} from './source.js';
 
 /** The rel="next" target of an RFC 8288 Link header. */
 export function nextLink(header: string | null): string | null {
@@ -19,6 +27,7 @@ export function nextLink(header: string | null): string | null {
 
 export function createRestSource(connector: RestConnector, ctx: ErpSourceContext): ErpSource {
   const http = new ErpHttp(ctx, connector);
+  const { maxPageRecords } = ctx.limits ?? DEFAULT_ERP_SOURCE_LIMITS;
 
   function streamOf(entity: ErpEntity): RestStream {
     const stream = connector.streams[entity];
@@ -72,10 +81,16 @@ export function createRestSource(connector: RestConnector, ctx: ErpSourceContext
       const stream = streamOf(entity);
       let current = position;
       for (;;) {
-        const res = (await http.get(pageUrl(stream, current, since))) as IncomingResponse;
+        const url = pageUrl(stream, current, since);
+        const res = (await http.get(url)) as IncomingResponse;
         const records = stream.recordPath ? readPath(res.body, stream.recordPath) : res.body;
         if (!Array.isArray(records)) {
           throw new ErpConfigurationError(`no list of records at '${stream.recordPath ?? '(body)'}' in the ERP's answer`);
+        }
+        if (records.length > maxPageRecords) {
+          throw new ErpConfigurationError(
+            `the ERP's page from ${url.pathname} holds ${records.length} records, over the ${maxPageRecords}-record cap (ERP_MAX_PAGE_RECORDS); ask for smaller pages`,
+          );
         }
         const next = nextPosition(stream, current, res, records.length);
         yield { records, next };

@@ -41,6 +41,36 @@ export class ErpConfigurationError extends Error {
   override readonly name = 'ErpConfigurationError';
 }
 
+/**
+ * Caps on what one tenant's source may make a shared worker hold (settings ERP_MAX_*, defaults
+ * below). A REST page is also capped in bytes by the egress guard (EGRESS_MAX_RESPONSE_BYTES).
+ */
+export interface ErpSourceLimits {
+  /** CSV: a larger row fails the run (where it ends cannot be known without reading it whole). */
+  maxRecordBytes: number;
+  /** CSV: a row with a larger field is dead-lettered (the field cut to its first KiB). */
+  maxFieldBytes: number;
+  /** CSV: a page is committed at pageSize rows or at this many bytes of the file, whichever comes first. */
+  maxPageBytes: number;
+  /** REST: a page with more records fails the run (a 5 MB answer can hold a million tiny records). */
+  maxPageRecords: number;
+}
+
+/**
+ * 1 MiB rows: a catalog or order row is a few KiB even with long descriptions, and csv-parse holds
+ * one row (plus a page of them) in memory. 256 KiB fields: a description or an embedded document
+ * fragment fits, a file smuggled into a cell does not. 16 MiB pages: two pages (one committing, one
+ * read ahead) stay within a few tens of MB of a worker shared by every tenant. 20,000 records: the
+ * largest CSV page, 20× the largest page size a REST paginator may ask for; a page is one
+ * transaction, and 20,000 rows that all fail to map take about 15 s to dead-letter.
+ */
+export const DEFAULT_ERP_SOURCE_LIMITS: ErpSourceLimits = {
+  maxRecordBytes: 1024 * 1024,
+  maxFieldBytes: 256 * 1024,
+  maxPageBytes: 16 * 1024 * 1024,
+  maxPageRecords: 20_000,
+};
+
 export interface ErpSourceContext {
   tenantId: string;
   integrationId: string;
@@ -53,6 +83,8 @@ export interface ErpSourceContext {
   now?: () => number;
   /** Files uploaded to this integration (CSV streams with `upload: true`). */
   uploads?: UploadedFiles;
+  /** Default: DEFAULT_ERP_SOURCE_LIMITS. */
+  limits?: ErpSourceLimits;
 }
 
 export interface UploadedFiles {
@@ -126,6 +158,10 @@ export class ErpHttp {
       try {
         res = stream ? await this.fetchStream(req) : await sendRequest(this.ctx.fetch, req, this.timeoutMs);
       } catch (err) {
+        // An answer over the egress size cap would be as large again on a retry: fix the page size.
+        if (err instanceof TransportError && err.code === 'response_too_large') {
+          throw new ErpConfigurationError(`the ERP's answer to ${url.pathname} is too large: ${err.message} (EGRESS_MAX_RESPONSE_BYTES); ask for smaller pages`);
+        }
         if (err instanceof TransportError) throw new ErpUnavailableError(`ERP unreachable: ${err.message}`);
         throw err;
       }
