@@ -2,7 +2,10 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_TENANT_QUOTAS } from '../../src/api/quotas.js';
+import { listen, type ListeningServer } from '../../src/api/server.js';
 import {
+  DEMO_ERP_INTERVAL_SECONDS,
   ensureDemoTenant,
   runDemoPayments,
   startDemoGateways,
@@ -18,6 +21,7 @@ import { createEgressFetch } from '../../src/providers/egress/egress-fetch.js';
 
 let gateways: DemoGateways;
 let stack: TestStack;
+let api: ListeningServer;
 let apiUrl: string;
 beforeAll(async () => {
   // Seeded: 30 payments at a 22% chance of falling back trip the breaker (50% of 10 calls) in a few
@@ -32,9 +36,12 @@ beforeAll(async () => {
       ),
     ],
   });
-  apiUrl = await stack.listen();
+  // As `npm run dev` does: the demo integration polls faster than production's minimum.
+  api = await listen(stack.makeApp({ quotas: { ...DEFAULT_TENANT_QUOTAS, erp_min_poll_interval_seconds: DEMO_ERP_INTERVAL_SECONDS } }), '127.0.0.1', 0);
+  apiUrl = api.url;
 });
 afterAll(async () => {
+  await api?.close();
   await stack?.close();
   await gateways?.close();
 });
