@@ -52,6 +52,11 @@ type Vars = Record<string, unknown>;
 
 /** Pages of the change feed read per catch-up at most (bulk work stays bounded; the next run resumes). */
 const MAX_FEED_PAGES = 10;
+/**
+ * Records one list or change-feed page may hold. Feeds ask for about 100 a page; a 5 MB answer (the
+ * egress cap) could hold a million tiny ones, each mapped and signalled on a worker shared by tenants.
+ */
+const MAX_PAGE_ITEMS = 10_000;
 /** A remote id that cannot exist: its lookup proves credentials and reachability. */
 const PROBE_ID = 'switchyard-credential-check';
 
@@ -295,10 +300,20 @@ export class DeclarativeCustomerAdapter implements CustomerSyncAdapter {
     cursor: string | null,
   ): Promise<{ items: unknown[]; next: string | null; more: boolean }> {
     const endpoint = this.spec.endpoints[name]!;
-    const res = await this.send(name, cursor === null ? {} : { cursor });
+    let res: IncomingResponse;
+    try {
+      res = await this.send(name, cursor === null ? {} : { cursor });
+    } catch (err) {
+      // A read over the egress size cap would be as large on every retry: the definition must ask for less.
+      if (err instanceof GatewayError && err.code === 'response_too_large') throw new GatewayError('hard_decline', err.code, err.message);
+      throw err;
+    }
     const items = readPath(res.body, endpoint.items);
     if (!Array.isArray(items))
       throw this.error('ambiguous', 'malformed_response', `${name}: no array at '${endpoint.items}'`);
+    if (items.length > MAX_PAGE_ITEMS) {
+      throw this.error('hard_decline', 'page_too_large', `${name}: ${items.length} records in one page, over the ${MAX_PAGE_ITEMS}-record cap; ask for smaller pages`);
+    }
     const next = readString(res.body, endpoint.nextCursor) ?? null;
     const more = endpoint.hasMore ? readPath(res.body, endpoint.hasMore) === true : items.length > 0;
     return { items, next, more };
