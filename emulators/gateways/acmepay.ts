@@ -9,6 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import express, { type Request, type Response } from 'express';
 import { z } from 'zod';
+import { readStateFile, stateFileWriter } from '../state-file.js';
 import { createFaultInjector, headerOf, listenLocal, type FaultControls } from './faults.js';
 import { objectRoutes } from './object-routes.js';
 
@@ -17,6 +18,8 @@ export interface AcmepayEmulatorOptions {
   /** Accepted as `Authorization: Bearer <apiKey>` or as the Basic password with accountId as user. */
   apiKey?: string;
   accountId?: string;
+  /** A JSON file payments and refunds are kept in across restarts; absent: in memory only. */
+  stateFile?: string;
 }
 
 export type AcmeState = 'AUTHORIZED' | 'CAPTURED' | 'DECLINED' | 'CANCELED';
@@ -33,6 +36,13 @@ export interface AcmePayment {
   description: string | null;
   metadata: Record<string, string>;
   created_at: string;
+}
+
+interface AcmeRefund {
+  id: string;
+  payment_id: string;
+  state: 'PENDING' | 'SUCCEEDED';
+  amount_minor: number;
 }
 
 export interface AcmepayEmulator extends FaultControls {
@@ -84,7 +94,13 @@ export async function startAcmepayEmulator(opts: AcmepayEmulatorOptions = {}): P
   const accountId = opts.accountId ?? DEFAULT_ACCOUNT_ID;
   const faults = createFaultInjector(errorForStatus);
   const payments = new Map<string, AcmePayment>();
-  const refunds = new Map<string, { id: string; payment_id: string; state: 'PENDING' | 'SUCCEEDED'; amount_minor: number }>();
+  const refunds = new Map<string, AcmeRefund>();
+  const kept = opts.stateFile ? readStateFile<{ payments: AcmePayment[]; refunds: AcmeRefund[] }>(opts.stateFile) : undefined;
+  for (const payment of kept?.payments ?? []) payments.set(payment.id, payment);
+  for (const refund of kept?.refunds ?? []) refunds.set(refund.id, refund);
+  const saved = opts.stateFile
+    ? stateFileWriter(opts.stateFile, () => ({ payments: [...payments.values()], refunds: [...refunds.values()] }))
+    : undefined;
   let refundDelayMs = 0;
   let requests = 0;
 
@@ -92,8 +108,10 @@ export async function startAcmepayEmulator(opts: AcmepayEmulatorOptions = {}): P
   app.use('/_emulator', faults.router);
   app.use(faults.middleware);
   app.use(express.json());
-  app.use((_req, _res, next) => {
+  app.use((req, res, next) => {
     requests += 1;
+    // Every change is made by a request (or the refund timer below).
+    if (saved && req.method !== 'GET') res.once('finish', saved.changed);
     next();
   });
 
@@ -190,7 +208,12 @@ export async function startAcmepayEmulator(opts: AcmepayEmulatorOptions = {}): P
       amount_minor: minor,
     };
     refunds.set(refund.id, refund);
-    if (refundDelayMs > 0) setTimeout(() => void (refund.state = 'SUCCEEDED'), refundDelayMs).unref();
+    if (refundDelayMs > 0) {
+      setTimeout(() => {
+        refund.state = 'SUCCEEDED';
+        saved?.changed();
+      }, refundDelayMs).unref();
+    }
     return { status: 201, body: { refund: { ...refund } } };
   });
 
@@ -206,7 +229,10 @@ export async function startAcmepayEmulator(opts: AcmepayEmulatorOptions = {}): P
     url: server.url,
     apiKey,
     accountId,
-    close: () => server.close(),
+    close: async () => {
+      await server.close();
+      saved?.flush();
+    },
     payments: () => [...payments.values()],
     requestCount: () => requests,
     setRefundDelay: (ms) => {

@@ -12,6 +12,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import express, { type Response } from 'express';
 import { z } from 'zod';
+import { readStateFile, stateFileWriter } from '../state-file.js';
 import { createFaultInjector, headerOf, listenLocal, type FaultControls } from './faults.js';
 import { objectRoutes } from './object-routes.js';
 
@@ -25,6 +26,12 @@ export interface PendingpayEmulatorOptions {
   callbackUrl?: string;
   callbackSecret?: string;
   callbackDelayMs?: number;
+  /**
+   * A JSON file transactions are kept in across restarts (one still pending settles after the
+   * restart, with its callback); absent: in memory only. Access tokens are not kept (clients fetch a
+   * new one on the 401).
+   */
+  stateFile?: string;
 }
 
 export type PendingStatus = 'pending' | 'authorized' | 'settled' | 'rejected' | 'voided';
@@ -105,6 +112,11 @@ export async function startPendingpayEmulator(
   const inflight = new Set<Promise<void>>();
   const timers = new Set<NodeJS.Timeout>();
   let issued = 0;
+  /** The test token of each transaction still pending: it decides how the transaction settles. */
+  const settling = new Map<string, string>();
+  const saved = opts.stateFile
+    ? stateFileWriter(opts.stateFile, () => ({ txns: [...txns.values()], settling: [...settling] }))
+    : undefined;
 
   async function sendCallback(txn: PendingTxn): Promise<void> {
     if (!callbackUrl) return;
@@ -145,8 +157,10 @@ export async function startPendingpayEmulator(
     let resolveDone!: () => void;
     const done = new Promise<void>((r) => (resolveDone = r));
     inflight.add(done);
+    settling.set(txn.ref, source);
     const timer = setTimeout(() => {
       timers.delete(timer);
+      settling.delete(txn.ref);
       if (txn.status === 'pending') {
         if (REJECTING_TOKENS.has(source)) {
           txn.status = 'rejected';
@@ -159,10 +173,18 @@ export async function startPendingpayEmulator(
         }
         track(() => sendCallback(txn));
       }
+      saved?.changed();
       inflight.delete(done);
       resolveDone();
     }, callbackDelayMs);
     timers.add(timer);
+  }
+
+  const kept = opts.stateFile ? readStateFile<{ txns: PendingTxn[]; settling: [string, string][] }>(opts.stateFile) : undefined;
+  for (const txn of kept?.txns ?? []) txns.set(txn.ref, txn);
+  for (const [ref, source] of kept?.settling ?? []) {
+    const txn = txns.get(ref);
+    if (txn) scheduleSettlement(txn, source);
   }
 
   const app = express();
@@ -181,6 +203,13 @@ export async function startPendingpayEmulator(
   });
   app.use(faults.middleware);
   app.use(express.urlencoded({ extended: true }));
+  // Every change is made by a request (or a settlement, above).
+  if (saved) {
+    app.use((req, res, next) => {
+      if (req.method !== 'GET') res.once('finish', saved.changed);
+      next();
+    });
+  }
 
   app.get('/health', (_req, res) => void res.json({ status: 'ok' }));
 
@@ -324,6 +353,7 @@ export async function startPendingpayEmulator(
       for (const timer of timers) clearTimeout(timer);
       timers.clear();
       await server.close();
+      saved?.flush();
     },
     setCallback: (url, secret) => {
       callbackUrl = url;

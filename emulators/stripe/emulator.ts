@@ -9,7 +9,7 @@ import {
   type FaultState,
 } from './fault-injection.js';
 import { newSecret } from './ids.js';
-import { IdempotencyStore } from './idempotency.js';
+import { IdempotencyStore, type StoredResponse } from './idempotency.js';
 import { buildCustomer, type CustomerObject, type CustomerSeed } from './customer-object.js';
 import type { EventObject, PaymentIntentObject } from './objects.js';
 import { PaymentFlow } from './payment-flow.js';
@@ -21,8 +21,8 @@ import { eventsRouter } from './routes/events.js';
 import { paymentIntentsRouter } from './routes/payment-intents.js';
 import { refundsRouter } from './routes/refunds.js';
 import { webhookEndpointsRouter } from './routes/webhook-endpoints.js';
-import { readState, stateWriter } from './state-file.js';
-import { StripeEmulatorStore } from './store.js';
+import { readStateFile, stateFileWriter } from '../state-file.js';
+import { StripeEmulatorStore, type StoreSnapshot } from './store.js';
 import { invalidRequest, sendStripeError, stripeErrorHandler } from './stripe-errors.js';
 import { parseFormParams } from './stripe-route.js';
 import { WebhookDispatcher, type DeliveryRecord } from './webhook-delivery.js';
@@ -100,6 +100,13 @@ export interface StripeEmulator extends StripeEmulatorControls {
 
 export const DEFAULT_STRIPE_API_VERSION = '2022-04-12';
 
+/** What a state file holds: the objects and the stored idempotent responses. */
+interface StripeState {
+  version: 1;
+  objects: StoreSnapshot;
+  idempotency: [string, StoredResponse][];
+}
+
 /** Builds a Stripe-compatible API (the official SDK can point at it) with in-memory state. */
 export function createStripeEmulator(options: StripeEmulatorOptions = {}): StripeEmulator {
   const apiVersion = options.apiVersion ?? DEFAULT_STRIPE_API_VERSION;
@@ -119,14 +126,15 @@ export function createStripeEmulator(options: StripeEmulatorOptions = {}): Strip
   const faults = new FaultInjector(options.random);
   const idempotency = new IdempotencyStore();
   const requestLog: RequestRecord[] = [];
-  let saved: ReturnType<typeof stateWriter> | undefined;
+  let saved: ReturnType<typeof stateFileWriter> | undefined;
   if (options.stateFile) {
-    const kept = readState(options.stateFile);
+    const kept = readStateFile<StripeState>(options.stateFile);
+    if (kept && kept.version !== 1) throw new Error(`${options.stateFile}: unknown Stripe emulator state version ${String(kept.version)}`);
     if (kept) {
       store.restore(kept.objects);
       idempotency.restore(kept.idempotency);
     }
-    saved = stateWriter(options.stateFile, () => ({ version: 1, objects: store.snapshot(), idempotency: idempotency.entries() }));
+    saved = stateFileWriter(options.stateFile, (): StripeState => ({ version: 1, objects: store.snapshot(), idempotency: idempotency.entries() }));
     store.onChange = saved.changed;
     idempotency.onChange = saved.changed;
   }

@@ -38,22 +38,23 @@ export async function startDemoGateways(
     /** Seeds Stripe's failure draws (a test's reproducible story); unseeded for `npm run dev`. */
     seed?: number;
     /**
-     * The data folder: the emulated Stripe keeps its objects in `emulators/stripe.json` there, so
-     * customers synced before a restart still exist after it. Absent: in memory only.
+     * The data folder: the emulated gateways keep their objects in `emulators/<name>.json` there, so
+     * customers synced and payments taken before a restart still exist after it. Absent: in memory only.
      */
     dataDir?: string;
   } = {},
 ): Promise<DemoGateways> {
+  const stateFile = (name: string) => (opts.dataDir ? { stateFile: path.join(opts.dataDir, 'emulators', `${name}.json`) } : {});
   const stripe = await startStripeEmulator({
     port: ports.stripe,
-    ...(opts.dataDir ? { stateFile: path.join(opts.dataDir, 'emulators', 'stripe.json') } : {}),
+    ...stateFile('stripe'),
     apiKeys: [DEMO_STRIPE_KEY],
     webhookSecret: DEMO_STRIPE_WEBHOOK_SECRET,
     ...(opts.seed !== undefined ? { random: seededRandom(opts.seed) } : {}),
   });
   stripe.setFailureRate(DEMO_PRIMARY_FAILURE_RATE, { pathPrefix: '/v1/payment_intents', method: 'POST' });
-  const acme = await startAcmepayEmulator({ port: ports.acmepay });
-  const pending = await startPendingpayEmulator({ port: ports.pendingpay, callbackDelayMs: 2_000 });
+  const acme = await startAcmepayEmulator({ port: ports.acmepay, ...stateFile('acmepay') });
+  const pending = await startPendingpayEmulator({ port: ports.pendingpay, callbackDelayMs: 2_000, ...stateFile('pendingpay') });
   const erp = new ErpEmulator({ port: ports.erp ?? 0 });
   seedCatalog(erp, 200);
   erp.setFaults({ rate429: 0.05, rate500: 0.05, retryAfterSeconds: 2 });
