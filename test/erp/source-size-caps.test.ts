@@ -10,6 +10,9 @@ import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileMapping, REFUSED_ROW_KEY } from '../../src/domain/erp/mapping.js';
+import { TokenCache } from '../../src/providers/declarative/auth.js';
+import { createCsvSource } from '../../src/providers/erp/csv-source.js';
+import { csvConnectorSchema } from '../../src/providers/erp/definition.js';
 import { DEFAULT_ERP_SOURCE_LIMITS } from '../../src/providers/erp/source.js';
 import { createIntegration, readCatalog, startErpFixture, startSync, waitForRun, type ErpFixture } from './erp-fixture.js';
 
@@ -108,6 +111,41 @@ async function activityAttempts(f: ErpFixture, auth: { Authorization: string }, 
   const history = await f.stack.temporal.workflow.getHandle(workflowId).fetchHistory();
   return (history.events ?? []).filter((e) => e.activityTaskStartedEventAttributes).map((e) => e.activityTaskStartedEventAttributes!.attempt!);
 }
+
+describe('CSV page bytes', () => {
+  it('commit a page early when its rows reach maxPageBytes of the file, and resume after it', async () => {
+    // 40 rows of about 1 KiB; pages of at most 10 rows or 4 KiB.
+    const file = Buffer.from(`StokKodu;Aciklama\r\n${Array.from({ length: 40 }, (_, i) => `P-${i};${'d'.repeat(1000)}`).join('\r\n')}\r\n`);
+    const connector = csvConnectorSchema.parse({ type: 'csv', streams: { products: { upload: true, pageSize: 10, delimiter: ';' } } });
+    const source = createCsvSource(connector, {
+      tenantId: 't',
+      integrationId: 'i',
+      credentials: {},
+      settings: {},
+      fetch: () => Promise.reject(new Error('no HTTP here')),
+      urlPolicy: { allowPrivateNetworks: false },
+      tokenCache: new TokenCache(),
+      uploads: {
+        latest: () => Promise.resolve('upl_1'),
+        async *read(_id: string, fromByte = 0) {
+          for (let i = fromByte; i < file.length; i += 777) yield file.subarray(i, Math.min(i + 777, file.length));
+        },
+      },
+      limits: { ...DEFAULT_ERP_SOURCE_LIMITS, maxPageBytes: 4096 },
+    });
+    const sizes: number[] = [];
+    let resumeAt: string | null = null;
+    for await (const page of source.pages('products', null)) {
+      sizes.push(page.records.length);
+      if (sizes.length === 2) resumeAt = page.next;
+    }
+    expect(sizes).toEqual([5, 5, 5, 5, 5, 5, 5, 5, 0]);
+    const resumed: unknown[] = [];
+    for await (const page of source.pages('products', resumeAt)) resumed.push(...page.records);
+    expect(resumed).toHaveLength(30);
+    expect(resumed[0]).toMatchObject({ StokKodu: 'P-10' });
+  });
+});
 
 describe('CSV record and field caps', () => {
   let f: ErpFixture;
