@@ -26,6 +26,17 @@ export const gatewayCallDuration = new Histogram({
   registers: [workerRegistry],
 });
 
+/**
+ * Provider calls refused because their tenant had its share running (src/workers/tenant-share.ts), by
+ * activity type. No tenant label: tenants are unbounded; the worker log names the tenant.
+ */
+export const tenantShareRefusals = new Counter({
+  name: 'switchyard_tenant_share_refusals_total',
+  help: "Provider calls refused (and waited for in their workflow) because the tenant had TENANT_MAX_PROVIDER_CALLS running",
+  labelNames: ['activity'] as const,
+  registers: [workerRegistry],
+});
+
 /** The error class of a failed gateway call, as a bounded label value. */
 function outcomeOf(err: unknown): string {
   if (err instanceof GatewayError) return err.classification;

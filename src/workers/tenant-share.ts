@@ -6,6 +6,7 @@ import type { createCustomerSyncActivities } from '../activities/customers/custo
 import type { ErpActivities } from '../activities/erp/erp-activities.js';
 import type { PaymentActivities } from '../activities/payments/payment-activities.js';
 import { FailureType } from '../domain/failures.js';
+import { tenantShareRefusals } from '../metrics/worker-metrics.js';
 import { PLATFORM_PRIORITY } from '../shared/fairness.js';
 
 type ActivityName = keyof PaymentActivities | keyof ConnectionActivities | keyof ReturnType<typeof createCustomerSyncActivities> | keyof ErpActivities;
@@ -90,6 +91,7 @@ export function tenantShareInterceptor(limiter: TenantCallLimiter): ActivityInte
         if (tenantId === undefined) return next(input);
         const release = limiter.tryAcquire(tenantId);
         if (!release) {
+          tenantShareRefusals.inc({ activity: ctx.info.activityType });
           throw ApplicationFailure.create({
             type: FailureType.TenantBusy,
             nonRetryable: true,

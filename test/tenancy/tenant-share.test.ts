@@ -2,6 +2,7 @@ import { createServer, request as httpRequest, type Server } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tenantShareRefusals } from '../../src/metrics/worker-metrics.js';
 import { TenantCallLimiter } from '../../src/workers/tenant-share.js';
 import { paymentBody, setUpMerchant, startPaymentsFixture, waitForPayment, type MerchantSetup, type PaymentsFixture } from '../support/payments-fixture.js';
 
@@ -122,6 +123,8 @@ describe("a tenant's share of the worker (hanging gateway)", () => {
     expect(tookMs).toBeLessThan(5_000);
     // B never had more than its share of calls running, although it had many more waiting.
     expect(gate.maxHeld()).toBe(SHARE);
+    const refused = (await tenantShareRefusals.get()).values.find((v) => v.labels.activity === 'chargeGateway')?.value ?? 0;
+    expect(refused).toBeGreaterThan(0);
 
     // A's run carries its tenant's fairness key (activities inherit it).
     const description = await f.stack.temporal.workflow.getHandle(res.body.workflowId ?? `payment-${res.body.id}`).describe();
