@@ -3,12 +3,13 @@ import path from 'node:path';
 import postgres from 'postgres';
 import type { TestProject } from 'vitest/node';
 import { connectPostgres } from '../../src/db/client.js';
-import { startTemporalDevServer, type RunningDevServer } from '../../src/dev/temporal-dev-server.js';
+import { startTemporalDevServer } from '../../src/dev/temporal-dev-server.js';
 import { bundleWorkflows } from '../../src/workers/worker.js';
 
 /**
  * Once per test run: a real Temporal dev server (headless, in memory), a fresh Postgres database with
- * the migrations applied, and the workflow bundle built once for every suite.
+ * the migrations applied, and the workflow bundle built once for every suite. Each tier that needs the
+ * stack names this file (vitest.config.ts); the first of them to start sets the stack up for all.
  */
 const ADMIN_URL = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 /**
@@ -18,8 +19,6 @@ const ADMIN_URL = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.
  */
 const RUN_DB_PREFIX = 'switchyard_test_run_';
 const TEST_DB = process.env.TEST_DATABASE_NAME ?? `${RUN_DB_PREFIX}${process.pid}`;
-
-let server: RunningDevServer | undefined;
 
 function processAlive(pid: number): boolean {
   try {
@@ -39,7 +38,10 @@ async function dropDatabase(name: string): Promise<void> {
   }
 }
 
-export async function setup(project: TestProject): Promise<void> {
+/** Returns the teardown: only the tier that started the stack stops it. */
+export async function setup(project: TestProject): Promise<(() => Promise<void>) | undefined> {
+  // Provided on the root project, which every tier inherits from: a second tier finds it set.
+  if (project.getProvidedContext().temporalAddress) return undefined;
   const admin = postgres(ADMIN_URL, { max: 1, onnotice: () => {} });
   try {
     const runs = await admin<{ datname: string }[]>`select datname from pg_database where datname like ${RUN_DB_PREFIX + '%'}`;
@@ -60,21 +62,21 @@ export async function setup(project: TestProject): Promise<void> {
   await database.close();
 
   const [temporal, bundle] = await Promise.all([startTemporalDevServer(), bundleWorkflows()]);
-  server = temporal;
   const bundleDir = path.resolve('.data/test');
   mkdirSync(bundleDir, { recursive: true });
   const bundlePath = path.join(bundleDir, 'workflow-bundle.js');
   writeFileSync(bundlePath, 'code' in bundle ? bundle.code : '');
 
-  project.provide('databaseUrl', databaseUrl);
-  project.provide('adminDatabaseUrl', ADMIN_URL);
-  project.provide('temporalAddress', temporal.address);
-  project.provide('workflowBundlePath', bundlePath);
-}
+  const run = project.vitest;
+  run.provide('databaseUrl', databaseUrl);
+  run.provide('adminDatabaseUrl', ADMIN_URL);
+  run.provide('temporalAddress', temporal.address);
+  run.provide('workflowBundlePath', bundlePath);
 
-export async function teardown(): Promise<void> {
-  await server?.stop();
-  if (TEST_DB.startsWith(RUN_DB_PREFIX)) await dropDatabase(TEST_DB);
+  return async () => {
+    await temporal.stop();
+    if (TEST_DB.startsWith(RUN_DB_PREFIX)) await dropDatabase(TEST_DB);
+  };
 }
 
 declare module 'vitest' {
