@@ -12,7 +12,8 @@
  *   answers; B sends BENCH_ISOLATION_B_RATE payments a second (`?wait=0`), starting
  *   BENCH_ISOLATION_LEAD_SECONDS before A's window so its calls already hold what they can hold.
  * - ERP polling: B has BENCH_ISOLATION_INTEGRATIONS REST integrations against the emulated ERP
- *   (BENCH_ISOLATION_ERP_ROWS rows a stream, three streams each), polling every 10 s; A's window
+ *   (BENCH_ISOLATION_ERP_ROWS rows a stream, three streams each), polling every
+ *   BENCH_ISOLATION_POLL_SECONDS (10); A's window
  *   starts BENCH_ISOLATION_LEAD_SECONDS after B's first poll.
  * Between phases B is drained: the flood stops and its gateway recovers (the hung payments resolve),
  * or its integrations are paused, and the next phase starts once B has nothing in flight.
@@ -51,7 +52,7 @@ const DRAIN_SECONDS = Number(process.env.BENCH_ISOLATION_DRAIN_SECONDS ?? 300);
 const WORKERS = process.env.BENCH_ISOLATION_WORKERS ?? 'compose';
 const API_PORT = Number(process.env.BENCH_API_PORT ?? 3960);
 const ERP_PORT = API_PORT + 1;
-const POLL_INTERVAL_SECONDS = 10;
+const POLL_INTERVAL_SECONDS = Number(process.env.BENCH_ISOLATION_POLL_SECONDS ?? 10);
 /** Streams each emulated-ERP integration schedules (products, prices, inventory). */
 const STREAMS_PER_INTEGRATION = 3;
 /** A's payment not final this long after its POST counts as not finished (and at this value in the percentiles). */
@@ -67,7 +68,7 @@ const FINAL = ['succeeded', 'authorized', 'failed', 'canceled'];
 const ATTACK_ALLOWANCES: Record<string, string> = {
   RATE_LIMIT_PER_TENANT: '1000000',
   TENANT_MAX_ERP_INTEGRATIONS: String(Math.max(INTEGRATIONS, 100)),
-  ERP_MIN_POLL_INTERVAL_SECONDS: String(POLL_INTERVAL_SECONDS),
+  ERP_MIN_POLL_INTERVAL_SECONDS: String(Math.min(POLL_INTERVAL_SECONDS, 60)),
 };
 
 const log = (msg: string) => console.log(`[bench isolation ${new Date().toISOString().slice(11, 19)}] ${msg}`);
@@ -396,7 +397,7 @@ async function hangingNeighbour(apiUrl: string, adminToken: string, sql: postgre
 
 /**
  * A fresh tenant B with INTEGRATIONS REST integrations against the emulated ERP, each polling its
- * three streams every 10 s; resolves LEAD_SECONDS after B's first poll.
+ * three streams every POLL_INTERVAL_SECONDS; resolves LEAD_SECONDS after B's first poll.
  */
 async function erpNeighbour(apiUrl: string, adminToken: string, sql: postgres.Sql, terminate: Terminate, erpUrl: string, name: string): Promise<Neighbour> {
   const tenant = await createTenant(apiUrl, adminToken, name);

@@ -383,7 +383,7 @@ const usage = async () =>
 npm run bench -- erp-csv      the ERP CSV pipeline (BENCH_CSV_ROWS)
 npm run bench -- customers    customer sync latency both ways and the initial import (BENCH_CUSTOMER_RATES, BENCH_CUSTOMER_SECONDS, BENCH_IMPORT_N)
 npm run bench -- chaos ...    load with gateway faults and a worker SIGKILL (npm run bench -- chaos --help)
-npm run bench -- isolation    one tenant's payment p95 alone and while another floods: a hanging gateway, ERP polling (BENCH_ISOLATION_SECONDS, BENCH_ROUNDS, BENCH_ISOLATION_A_RATE, BENCH_ISOLATION_B_RATE, BENCH_ISOLATION_INTEGRATIONS, BENCH_ISOLATION_WORKERS)`);
+npm run bench -- isolation    one tenant's payment p95 alone and while another floods: a hanging gateway, ERP polling (BENCH_ISOLATION_SECONDS, BENCH_ROUNDS, BENCH_ISOLATION_A_RATE, BENCH_ISOLATION_B_RATE, BENCH_ISOLATION_INTEGRATIONS, BENCH_ISOLATION_POLL_SECONDS, BENCH_ISOLATION_WORKERS)`);
 function pick(arg: string | undefined): () => Promise<void> {
   if (arg === '--help' || arg === '-h') return usage;
   if (arg === undefined) return main;

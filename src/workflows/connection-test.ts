@@ -3,7 +3,7 @@ import type { ConnectionActivities, ConnectionRef } from '../activities/connecti
 import { providerCheck } from './activity-options.js';
 import { waitingForTenantShare } from './tenant-share.js';
 
-const { verifyConnectionCredentials } = waitingForTenantShare(proxyActivities<ConnectionActivities>(providerCheck));
+const { verifyConnectionCredentials } = waitingForTenantShare(proxyActivities<Pick<ConnectionActivities, 'verifyConnectionCredentials'>>(providerCheck));
 
 export type ConnectionTestResult =
   | { ok: true; provider: string; account: string }

@@ -12,9 +12,9 @@ import { bookkeeping, bulkSync, remoteSync } from '../activity-options.js';
 import { waitingForTenantShare } from '../tenant-share.js';
 
 type Activities = ReturnType<typeof createCustomerSyncActivities>;
-const { catchUpMissedCustomerChanges } = waitingForTenantShare(proxyActivities<Activities>(remoteSync));
-const { reconcileRemoteCustomerPage, reconcileLocalCustomerPage } = waitingForTenantShare(proxyActivities<Activities>(bulkSync));
-const { beginCustomerSyncRun, finishCustomerSyncRun } = proxyActivities<Activities>(bookkeeping);
+const { catchUpMissedCustomerChanges } = waitingForTenantShare(proxyActivities<Pick<Activities, 'catchUpMissedCustomerChanges'>>(remoteSync));
+const { reconcileRemoteCustomerPage, reconcileLocalCustomerPage } = waitingForTenantShare(proxyActivities<Pick<Activities, 'reconcileRemoteCustomerPage' | 'reconcileLocalCustomerPage'>>(bulkSync));
+const { beginCustomerSyncRun, finishCustomerSyncRun } = proxyActivities<Pick<Activities, 'beginCustomerSyncRun' | 'finishCustomerSyncRun'>>(bookkeeping);
 
 /** Runs started before drift detection and backfill only caught up on the change feed. */
 const FULL_RECONCILE_PATCH = 'customer-reconcile-full';

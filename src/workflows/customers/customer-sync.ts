@@ -22,17 +22,17 @@ import { bookkeeping, localBookkeeping, localRemoteSync, remoteSync } from '../a
 import { waitingForTenantShare } from '../tenant-share.js';
 
 type Activities = ReturnType<typeof createCustomerSyncActivities>;
-type Steps = Pick<
-  Activities,
-  'pushCustomerToRemote' | 'applyRemoteCustomerChange' | 'listCustomerSyncTargets' | 'pushCustomerToTargets'
->;
+/** Steps that call the remote (through the tenant's share of provider calls) and our own database. */
+type RemoteSteps = Pick<Activities, 'pushCustomerToRemote' | 'applyRemoteCustomerChange' | 'pushCustomerToTargets'>;
+type BookkeepingSteps = Pick<Activities, 'listCustomerSyncTargets'>;
+type Steps = RemoteSteps & BookkeepingSteps;
 
 /** Runs started before the steps became local activities replay them as activity tasks. */
 const LOCAL_STEPS_PATCH = 'customer-sync-local-activities';
 /** Runs started before the listing and the pushes became one local activity replay them as steps. */
 const PUSH_ALL_PATCH = 'customer-sync-push-all-targets';
 /** The steps from proxies with the given options (the proxies are not spreadable: pick by name). */
-function stepsOf(remote: Activities, bookkeeper: Activities): Steps {
+function stepsOf(remote: RemoteSteps, bookkeeper: BookkeepingSteps): Steps {
   return {
     pushCustomerToRemote: remote.pushCustomerToRemote,
     applyRemoteCustomerChange: remote.applyRemoteCustomerChange,
@@ -40,10 +40,10 @@ function stepsOf(remote: Activities, bookkeeper: Activities): Steps {
     pushCustomerToTargets: remote.pushCustomerToTargets,
   };
 }
-const taskSteps = stepsOf(waitingForTenantShare(proxyActivities<Activities>(remoteSync)), proxyActivities<Activities>(bookkeeping));
+const taskSteps = stepsOf(waitingForTenantShare(proxyActivities<RemoteSteps>(remoteSync)), proxyActivities<BookkeepingSteps>(bookkeeping));
 const localSteps = stepsOf(
-  waitingForTenantShare(proxyLocalActivities<Activities>(localRemoteSync)),
-  proxyLocalActivities<Activities>(localBookkeeping),
+  waitingForTenantShare(proxyLocalActivities<RemoteSteps>(localRemoteSync)),
+  proxyLocalActivities<BookkeepingSteps>(localBookkeeping),
 );
 
 /** With nothing to do for this long the run ends; the next change starts a new one (signal-with-start). */

@@ -3,7 +3,7 @@ import type { ErpActivities, ErpConnectionTestResult } from '../../activities/er
 import { providerCheck } from '../activity-options.js';
 import { waitingForTenantShare } from '../tenant-share.js';
 
-const { testErpConnection } = waitingForTenantShare(proxyActivities<ErpActivities>(providerCheck));
+const { testErpConnection } = waitingForTenantShare(proxyActivities<Pick<ErpActivities, 'testErpConnection'>>(providerCheck));
 
 /** Runs the connection test on the erp queue, where credentials may be decrypted. */
 export async function erpConnectionTestWorkflow(input: { tenantId: string; integrationId: string }): Promise<ErpConnectionTestResult> {

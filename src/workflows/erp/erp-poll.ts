@@ -28,8 +28,8 @@ const erpPage = {
   },
 } as const satisfies ActivityOptions;
 
-const { syncErpPages } = waitingForTenantShare(proxyActivities<ErpActivities>(erpPage));
-const { openErpRun, finishErpRun } = proxyActivities<ErpActivities>(bookkeeping);
+const { syncErpPages } = waitingForTenantShare(proxyActivities<Pick<ErpActivities, 'syncErpPages'>>(erpPage));
+const { openErpRun, finishErpRun } = proxyActivities<Pick<ErpActivities, 'openErpRun' | 'finishErpRun'>>(bookkeeping);
 
 /** Pages per workflow run before continuing as new. */
 const PAGES_PER_RUN = 100;

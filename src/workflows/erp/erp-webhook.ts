@@ -9,7 +9,7 @@ import type { ErpActivities } from '../../activities/erp/erp-activities.js';
 import type { ErpWebhookInput, ErpWebhookResult } from '../../shared/erp-messages.js';
 import { erpApply } from '../activity-options.js';
 
-const { applyErpWebhookEvent } = proxyActivities<ErpActivities>(erpApply);
+const { applyErpWebhookEvent } = proxyActivities<Pick<ErpActivities, 'applyErpWebhookEvent'>>(erpApply);
 
 export async function erpWebhookWorkflow(input: ErpWebhookInput): Promise<ErpWebhookResult> {
   return applyErpWebhookEvent(input);

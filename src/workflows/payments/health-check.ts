@@ -2,12 +2,12 @@ import { continueAsNew, patched, proxyActivities } from '@temporalio/workflow';
 import type { HealthActivities } from '../../activities/payments/health-activities.js';
 import { bookkeeping, providerCheck } from '../activity-options.js';
 
-const { listActiveConnections, listActiveConnectionsPage } = proxyActivities<HealthActivities>(bookkeeping);
-const { checkConnectionHealth } = proxyActivities<HealthActivities>({
+const { listActiveConnections, listActiveConnectionsPage } = proxyActivities<Pick<HealthActivities, 'listActiveConnections' | 'listActiveConnectionsPage'>>(bookkeeping);
+const { checkConnectionHealth } = proxyActivities<Pick<HealthActivities, 'checkConnectionHealth'>>({
   ...providerCheck,
   retry: { ...providerCheck.retry, maximumAttempts: 1 },
 });
-const { checkConnectionsHealth } = proxyActivities<HealthActivities>({
+const { checkConnectionsHealth } = proxyActivities<Pick<HealthActivities, 'checkConnectionsHealth'>>({
   // A batch of 100 probes, 20 at a time, each bounded by the gateway client's own timeout.
   startToCloseTimeout: '5 minutes',
   heartbeatTimeout: '1 minute',

@@ -43,10 +43,13 @@ import { bookkeeping, gatewayCall, localBookkeeping, statusQuery } from '../acti
 import { captureWorkflow, refundWorkflow } from './refund-and-capture.js';
 import { waitingForTenantShare } from '../tenant-share.js';
 
-const db = proxyActivities<PaymentActivities>(bookkeeping);
-const localDb = proxyLocalActivities<PaymentActivities>(localBookkeeping);
-const gateway = waitingForTenantShare(proxyActivities<PaymentActivities>(gatewayCall));
-const statusCheck = waitingForTenantShare(proxyActivities<PaymentActivities>(statusQuery));
+/** Each proxy offers only the activities it is meant for: a gateway call cannot go out with bookkeeping's options. */
+type Bookkeeping = Pick<PaymentActivities, 'routePayment' | 'recordAttemptOutcome' | 'failPayment'>;
+type Asking = Pick<PaymentActivities, 'queryGatewayStatus' | 'confirmCallback'>;
+const db = proxyActivities<Bookkeeping & Pick<PaymentActivities, 'loadRoutingCandidates' | 'saveRoutingDecision' | 'recordAttemptStarted' | 'recordGatewayOutcome'>>(bookkeeping);
+const localDb = proxyLocalActivities<Bookkeeping>(localBookkeeping);
+const gateway = waitingForTenantShare(proxyActivities<Pick<PaymentActivities, 'chargeGateway' | 'cancelAtGateway'>>(gatewayCall));
+const statusCheck = waitingForTenantShare(proxyActivities<Pick<PaymentActivities, 'queryGatewayStatus'>>(statusQuery));
 
 const FINAL: ReadonlySet<GatewayStatus> = new Set(['succeeded', 'authorized', 'failed', 'canceled']);
 /**
@@ -403,7 +406,7 @@ export async function paymentWorkflow(input: PaymentWorkflowInput): Promise<Paym
 
   /** Asks the gateway until it answers: an outcome, null (never received), or 'unresolved' (gave up). */
   async function resolveAmbiguous(candidate: RoutingCandidate, idempotencyKey: string, n: number): Promise<GatewayOutcome | null | 'unresolved'> {
-    const query = waitingForTenantShare(proxyActivities<PaymentActivities>({ ...statusQuery, scheduleToCloseTimeout: timing.ambiguousResolutionMs }));
+    const query = waitingForTenantShare(proxyActivities<Pick<PaymentActivities, 'queryGatewayStatus'>>({ ...statusQuery, scheduleToCloseTimeout: timing.ambiguousResolutionMs }));
     try {
       return await query.queryGatewayStatus({
         tenantId: input.tenantId,
@@ -444,7 +447,7 @@ export async function paymentWorkflow(input: PaymentWorkflowInput): Promise<Paym
     const ref = () => ({ paymentId: input.paymentId, attempt, idempotencyKey, reference: outcome.reference });
     // One poll (with its retries) may take at most one callback wait, so a gateway that stays down
     // still reaches the cancel branch below instead of being polled for ever.
-    const boundedCheck = waitingForTenantShare(proxyActivities<PaymentActivities>({ ...statusQuery, scheduleToCloseTimeout: timing.callbackTimeoutMs }));
+    const boundedCheck = waitingForTenantShare(proxyActivities<Asking>({ ...statusQuery, scheduleToCloseTimeout: timing.callbackTimeoutMs }));
     const ask = async (what: () => Promise<GatewayOutcome | null>): Promise<GatewayOutcome | null> => {
       try {
         return await what();

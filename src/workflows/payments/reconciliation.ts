@@ -17,10 +17,10 @@ import { workflowId } from '../../shared/workflow-ids.js';
 import { bookkeeping, gatewayCall, statusQuery } from '../activity-options.js';
 import { waitingForTenantShare } from '../tenant-share.js';
 
-const db = proxyActivities<PaymentActivities & ReconciliationActivities>(bookkeeping);
-const gateway = waitingForTenantShare(proxyActivities<PaymentActivities>(gatewayCall));
+const db = proxyActivities<Pick<PaymentActivities, 'recordAttemptOutcome'> & Pick<ReconciliationActivities, 'findReconciliationWork' | 'findOrphans' | 'markReconciled'>>(bookkeeping);
+const gateway = waitingForTenantShare(proxyActivities<Pick<PaymentActivities, 'cancelAtGateway' | 'refundAtGateway'>>(gatewayCall));
 // One run asks many gateways: a gateway that is still down is skipped until the next run.
-const check = waitingForTenantShare(proxyActivities<PaymentActivities>({ ...statusQuery, scheduleToCloseTimeout: '1 minute' }));
+const check = waitingForTenantShare(proxyActivities<Pick<PaymentActivities, 'queryGatewayStatus'>>({ ...statusQuery, scheduleToCloseTimeout: '1 minute' }));
 
 export interface ReconciliationResult {
   /** Workflows started for rows whose own start had failed. */

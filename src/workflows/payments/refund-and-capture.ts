@@ -7,8 +7,8 @@ import { DEFAULT_PAYMENT_TIMING, type CaptureWorkflowInput, type PaymentTiming, 
 import { bookkeeping, gatewayCall, statusQuery } from '../activity-options.js';
 import { waitingForTenantShare } from '../tenant-share.js';
 
-const db = proxyActivities<PaymentActivities>(bookkeeping);
-const gateway = waitingForTenantShare(proxyActivities<PaymentActivities>(gatewayCall));
+const db = proxyActivities<Pick<PaymentActivities, 'loadPaymentForCapture' | 'recordRefundOutcome' | 'recordCapture'>>(bookkeeping);
+const gateway = waitingForTenantShare(proxyActivities<Pick<PaymentActivities, 'refundAtGateway' | 'captureAtGateway'>>(gatewayCall));
 
 function messageOf(err: unknown): string {
   const cause = err instanceof ActivityFailure ? err.cause : err;
@@ -27,7 +27,7 @@ function isKnownFailure(err: unknown): boolean {
 
 /** Patient calls that only ask the gateway (lookups, resends with the same key), for one resolution window. */
 function asking(timing: PaymentTiming) {
-  return waitingForTenantShare(proxyActivities<PaymentActivities>({ ...statusQuery, scheduleToCloseTimeout: timing.ambiguousResolutionMs }));
+  return waitingForTenantShare(proxyActivities<Pick<PaymentActivities, 'resendWithSameKey'>>({ ...statusQuery, scheduleToCloseTimeout: timing.ambiguousResolutionMs }));
 }
 
 /** Refunds (part of) a captured payment at the gateway that took it; the refund id is the idempotency key. */
@@ -81,7 +81,7 @@ function isRefusal(err: unknown): boolean {
  * if it is still pending then, it stays pending (amount reserved) for review.
  */
 async function waitForRefund(call: { tenantId: string; connectionId: string }, first: RefundOutcome, timing: PaymentTiming): Promise<RefundOutcome> {
-  const check = waitingForTenantShare(proxyActivities<PaymentActivities>({ ...statusQuery, scheduleToCloseTimeout: timing.callbackTimeoutMs }));
+  const check = waitingForTenantShare(proxyActivities<Pick<PaymentActivities, 'queryRefundStatus'>>({ ...statusQuery, scheduleToCloseTimeout: timing.callbackTimeoutMs }));
   let outcome = first;
   for (let waited = 0; outcome.status === 'pending' && waited < timing.ambiguousResolutionMs; waited += timing.callbackTimeoutMs) {
     await sleep(timing.callbackTimeoutMs);
