@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { WorkflowHandle } from '@temporalio/client';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gatewayCallbackSignal } from '../../src/shared/payment-messages.js';
@@ -23,6 +24,18 @@ async function waitingForCallback(m: MerchantSetup, id: string): Promise<string>
     const settled = f.pending.txns().find((t) => t.ref === ref && t.status !== 'pending');
     if (ref && settled) return ref;
     if (Date.now() > deadline) throw new Error(`payment ${id} never reached the gateway`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Waits until the run has handled every signal sent so far: a workflow task completed after the last one. */
+async function signalsHandled(handle: WorkflowHandle): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const events = (await handle.fetchHistory()).events ?? [];
+    const lastSignal = events.map((e) => Boolean(e.workflowExecutionSignaledEventAttributes)).lastIndexOf(true);
+    if (events.slice(lastSignal + 1).some((e) => e.workflowTaskCompletedEventAttributes)) return;
+    if (Date.now() > deadline) throw new Error('the workflow did not handle its signals within 30 s');
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -65,7 +78,7 @@ describe('a gateway callback is a claim, not a fact', () => {
     const handle = f.stack.temporal.workflow.getHandle(p.workflowId);
     await handle.signal('gatewayCallback', { eventId: 'x', status: 'refunded_everything' });
     await handle.signal('gatewayCallback', { eventId: 'y', connectionId: victim.pendingId, status: 'bogus' });
-    await new Promise((r) => setTimeout(r, 1_000));
+    await signalsHandled(handle);
     const progress = await handle.query<{ pendingCallbacks: number }>('paymentProgress');
     expect(progress.pendingCallbacks).toBe(0);
     // A well-formed claim is still heard (and confirmed with the gateway).
