@@ -11,13 +11,16 @@ import {
 } from '../../db/queries/customers.js';
 import {
   changedFields,
+  CUSTOMER_FIELDS,
   normalizeFields,
   sameValue,
+  type CustomerField,
   type CustomerFields,
 } from '../../domain/customers/fields.js';
 import { mergeCustomer, remoteSnapshotChangedAt } from '../../domain/customers/merge.js';
 import { remoteWriteKey } from '../../domain/customers/remote-write-key.js';
 import { CUSTOMERS_CATALOG, customerSyncSettingsOf } from '../../domain/customers/sync-settings.js';
+import type { CustomerSyncAdapter } from '../../providers/customer-sync.js';
 import { GatewayError, InvalidCredentialsError } from '../../providers/types.js';
 import type { RemoteCustomerChange } from '../../shared/customer-messages.js';
 import { createCustomerReconcileActivities } from './customer-reconcile-activities.js';
@@ -56,6 +59,35 @@ export interface ApplyRemoteResult {
 }
 
 type MappingRow = typeof syncMappings.$inferSelect;
+
+/** The remote record differs from the state we last agreed on (an edit there we have not merged). */
+async function remoteMovedOn(adapter: CustomerSyncAdapter, remoteId: string, agreed: CustomerFields): Promise<boolean> {
+  let current;
+  try {
+    current = await adapter.retrieve(remoteId);
+  } catch (err) {
+    throw toFailure(err);
+  }
+  // A record gone at the remote is the update's to find out (and the delete webhook's to apply).
+  return current !== null && !current.deleted && !sameValue(current.fields, agreed);
+}
+
+/**
+ * What both sides agree on after an update: the fields we sent as the remote now has them (it may
+ * normalise them), the others as they were agreed before. The remote's answer is not taken whole: a
+ * field we did not send that differs in it was edited at the remote meanwhile, and stored as agreed it
+ * would look like our own echo and never reach the local record.
+ */
+export function agreedAfterWrite(before: CustomerFields, sent: CustomerFields, answer: CustomerFields): { snapshot: CustomerFields; movedMeanwhile: boolean } {
+  const sentFields = new Set(changedFields(before, sent));
+  const snapshot = { ...before } as Record<CustomerField, unknown>;
+  let movedMeanwhile = false;
+  for (const field of CUSTOMER_FIELDS) {
+    if (sentFields.has(field)) snapshot[field] = answer[field];
+    else if (!sameValue(answer[field], before[field])) movedMeanwhile = true;
+  }
+  return { snapshot: snapshot as unknown as CustomerFields, movedMeanwhile };
+}
 
 const isRejection = (err: unknown) =>
   (err instanceof GatewayError && err.classification === 'hard_decline') ||
@@ -151,6 +183,8 @@ export function createCustomerSyncActivities(deps: CustomerSyncDeps) {
       let remoteId = mapping.remoteId;
       let snapshot: CustomerFields | null = mapping.lastSyncedSnapshot;
       let remoteDeleted = mapping.remoteDeleted;
+      // The remote record showed an edit of a field we did not send, made between our read and write.
+      let movedMeanwhile = false;
       try {
         if (pending.deleted) {
           if (remoteId && !remoteDeleted) await adapter.delete(remoteId, key);
@@ -161,12 +195,25 @@ export function createCustomerSyncActivities(deps: CustomerSyncDeps) {
           snapshot = created.fields;
           remoteDeleted = false;
         } else if (!snapshot || changedFields(snapshot, pending.snapshot).length > 0) {
-          snapshot = (
-            await adapter.update(remoteId, snapshot ?? normalizeFields({}), pending.snapshot, {
-              localId: row.id,
-              idempotencyKey: key,
-            })
-          ).fields;
+          if (snapshot && (await remoteMovedOn(adapter, remoteId, snapshot))) {
+            // An edit made at the remote system since we last agreed, not merged yet: merge it first
+            // (field policies decide, a same-field conflict is recorded), then push what remains.
+            await saveMapping(db, mapping.id, { pending: null, state: 'pending' });
+            await steps.applyRemoteCustomerChange({
+              tenantId: input.tenantId,
+              customerId: row.id,
+              connectionId: input.connectionId,
+              eventId: `read-before-${key}`,
+              remoteId,
+              // The edit happened after the last agreement and before this read; dated at the former,
+              // so a local edit made meanwhile counts as the more recent one for `most_recent`.
+              occurredAt: (mapping.lastSyncedAt ?? new Date()).getTime(),
+            });
+            return { syncedVersion: mapping.lastSyncedVersion, more: true, failed: false };
+          }
+          const before = snapshot ?? normalizeFields({});
+          const written = await adapter.update(remoteId, before, pending.snapshot, { localId: row.id, idempotencyKey: key });
+          ({ snapshot, movedMeanwhile } = agreedAfterWrite(before, pending.snapshot, written.fields));
         }
       } catch (err) {
         if (!isRejection(err)) throw toFailure(err);
@@ -183,7 +230,8 @@ export function createCustomerSyncActivities(deps: CustomerSyncDeps) {
         .select({ version: customers.version })
         .from(customers)
         .where(eq(customers.id, row.id));
-      const more = (current?.version ?? 0) > pending.version;
+      // Pushed again when the remote moved meanwhile: that push reads it and merges the edit.
+      const more = (current?.version ?? 0) > pending.version || movedMeanwhile;
       await saveMapping(db, mapping.id, {
         remoteId,
         remoteDeleted,
