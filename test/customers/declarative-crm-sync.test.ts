@@ -411,4 +411,35 @@ describe('a declarative CRM as a second system', () => {
       }),
     ]);
   });
+
+  it('a CRM edit we had not heard of is merged before our push: remote_wins keeps it and records the conflict, another field edited there arrives', async () => {
+    // No webhook subscription: the CRM edit reaches us only when the push reads the contact.
+    const t = await f.stack.createTenant();
+    const token = `crm_${randomBytes(8).toString('hex')}`;
+    const conn = await request(f.stack.app)
+      .post('/v1/connections')
+      .set(t.auth)
+      .send({
+        provider: 'democrm',
+        code: 'crm',
+        name: 'Nimbus CRM',
+        credentials: { apiToken: token },
+        settings: { baseUrl: crm.url, customerSync: { enabled: true, fieldPolicies: { phone: 'remote_wins' } } },
+      })
+      .expect(201);
+    const c = await createCustomer(t, { email: 'rw@crm.test', name: 'Lin', phone: '+1 1' });
+    const remoteId = await syncedAt(t, c.id, conn.body.id, 1);
+    const edited = await crmApi({ token }, 'PUT', `/contacts/${remoteId}`, { contact: { phones: [{ number: '+1 222' }], full_name: 'Lin at CRM' } });
+    expect(edited.status).toBe(200);
+    await request(f.stack.app).patch(`/v1/customers/${c.id}`).set(t.auth).send({ phone: '+1 333' }).expect(200);
+
+    const local = await eventually('the CRM edit locally', async () => {
+      const row = await getCustomer(t, c.id);
+      return row.phone === '+1 222' && row.name === 'Lin at CRM' ? row : undefined;
+    });
+    await syncedAt(t, c.id, conn.body.id, local.version);
+    expect(crm.contact(token, remoteId)).toMatchObject({ full_name: 'Lin at CRM', phones: [{ number: '+1 222' }] });
+    const conflicts = (await request(f.stack.app).get(`/v1/customers/${c.id}/sync`).set(t.auth).expect(200)).body.conflicts as unknown[];
+    expect(conflicts).toEqual([expect.objectContaining({ field: 'phone', localValue: '+1 333', remoteValue: '+1 222', policy: 'remote_wins', decision: 'remote' })]);
+  });
 });
