@@ -56,10 +56,15 @@ describe('health checks', () => {
     try {
       await ensureHealthCheckSchedule(f.stack.temporal, f.stack.taskQueues, 5, f.stack.queueSuffix);
       const schedule = f.stack.temporal.schedule.getHandle(`connection-health-checks-${f.stack.queueSuffix}`);
-      // Two failed checks in a row mark a connection unhealthy; trigger them rather than wait 10 s.
-      for (let i = 0; i < 2; i++) {
+      // Two failed checks in a row mark a connection unhealthy; trigger them rather than wait 10 s, each
+      // once the last has run (a trigger while a check runs is skipped: the Schedule allows no overlap).
+      for (let checks = 1; checks <= 2; checks++) {
         await schedule.trigger();
-        await new Promise((r) => setTimeout(r, 1_000));
+        for (let i = 0; i < 150; i++) {
+          const { info } = await schedule.describe();
+          if (info.numActionsTaken >= checks && info.runningActions.length === 0) break;
+          await new Promise((r) => setTimeout(r, 100));
+        }
       }
       let h: { health: string; lastCheck: { detail: string | null } | null } | undefined;
       for (let i = 0; i < 50; i++) {
