@@ -37,7 +37,7 @@ import { parse as parseYaml } from 'yaml';
 import { Client, Connection } from '@temporalio/client';
 import { storeUpload } from '../src/activities/erp/upload-store.js';
 import { ZERO_COUNTS } from '../src/activities/erp/apply-records.js';
-import { envSchema } from '../src/config/env.js';
+import { workerSchema } from '../src/config/env.js';
 import { connectPostgres } from '../src/db/client.js';
 import { erpIntegrations, erpRuns, tenants } from '../src/db/schema.js';
 import { startTemporalDevServer } from '../src/dev/temporal-dev-server.js';
@@ -184,7 +184,7 @@ export async function runErpCsvBench(): Promise<void> {
       connection,
       namespace: temporalServer.namespace,
       dataConverter: temporalDataConverter({
-        PAYLOAD_CODEC_KEYS: envSchema.shape.PAYLOAD_CODEC_KEYS.parse(codecKeys),
+        PAYLOAD_CODEC_KEYS: workerSchema.shape.PAYLOAD_CODEC_KEYS.parse(codecKeys),
       }),
     });
     // Let the worker settle after start-up (its first polls, the schedules it ensures) before the "before" figure.

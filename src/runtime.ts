@@ -1,13 +1,13 @@
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { AppDeps } from './api/deps.js';
-import { ConfigError, type Env } from './config/env.js';
+import { ConfigError, type ApiEnv, type Env, type WorkerEnv } from './config/env.js';
 import { findProviderDefinition } from './db/queries/provider-definitions.js';
 import { connectEmbedded, connectPostgres, type Database } from './db/client.js';
 import { createLogger, type Logger } from './logger.js';
 import { buildProviderRegistry } from './providers/build-registry.js';
 import type { EgressFetch } from './providers/egress/egress-fetch.js';
-import { createEgressFromEnv, outboundUrlPolicy } from './providers/egress/from-env.js';
+import { createEgressFromEnv, outboundUrlPolicy, type EgressSettings } from './providers/egress/from-env.js';
 import type { ProviderRegistry } from './providers/registry.js';
 import { CredentialCipher } from './secrets/credential-cipher.js';
 import { taskQueuesFor } from './shared/task-queues.js';
@@ -15,15 +15,24 @@ import { startWorkerMetricsServer } from './metrics/worker-metrics.js';
 import { retryAtStart, type RetryPolicy } from './start-up.js';
 import { connectTemporalClient, connectTemporalWorker, temporalConnectConfig, temporalDataConverter } from './temporal/connection.js';
 import { EncryptionCodec } from './temporal/payload-codec.js';
-import { startTracing, type Tracing } from './tracing/tracing.js';
+import { startTracing, type Tracing, type TracingSettings } from './tracing/tracing.js';
 import { ensureHealthCheckSchedule } from './temporal/payments/health-schedule.js';
 import { ensureReconciliationSchedule } from './temporal/payments/reconciliation-schedule.js';
 import { ensureSearchAttributes } from './temporal/search-attributes.js';
 import { createWorkers, loadWorkflowBundle, type WorkerSet } from './workers/worker.js';
 
+type DatabaseSettings = Pick<Env, 'DATABASE_URL' | 'DATABASE_POOL_SIZE' | 'DATA_DIR' | 'STARTUP_RETRY_ATTEMPTS' | 'STARTUP_RETRY_DELAY_MS'>;
+/** What createRuntime reads: the same for the API, the worker and dev. */
+type RuntimeSettings = DatabaseSettings &
+  Pick<Env, 'LOG_LEVEL' | 'LOG_FORMAT' | 'CREDENTIALS_KEYS'> &
+  EgressSettings &
+  Parameters<typeof buildProviderRegistry>[0] &
+  TracingSettings;
+
 /** Everything a process (API, worker or both) shares, built once from the parsed config. */
-export interface Runtime {
-  env: Env;
+export interface Runtime<E extends RuntimeSettings = RuntimeSettings> {
+  /** The process's whole parsed config, for what only it reads (appDeps, startWorkers). */
+  env: E;
   database: Database;
   cipher: CredentialCipher;
   providers: ProviderRegistry;
@@ -36,26 +45,35 @@ export interface Runtime {
 }
 
 /** How entry points retry the database and Temporal while they come up. */
-export function startupRetry(env: Env): RetryPolicy {
+export function startupRetry(env: Pick<Env, 'STARTUP_RETRY_ATTEMPTS' | 'STARTUP_RETRY_DELAY_MS'>): RetryPolicy {
   return { attempts: env.STARTUP_RETRY_ATTEMPTS, delayMs: env.STARTUP_RETRY_DELAY_MS };
+}
+
+/** Opens the database (Postgres, or embedded PGlite in DATA_DIR where allowed) and migrates it, retrying while it comes up. */
+export async function openDatabase(env: DatabaseSettings, opts: { allowEmbeddedDb: boolean }, logger: Logger): Promise<Database> {
+  if (!env.DATABASE_URL && !opts.allowEmbeddedDb) {
+    throw new ConfigError('Missing configuration: DATABASE_URL (postgres://user:pass@host:5432/db)');
+  }
+  const database = env.DATABASE_URL
+    ? connectPostgres(env.DATABASE_URL, { poolSize: env.DATABASE_POOL_SIZE })
+    : await connectEmbedded(path.join(env.DATA_DIR, 'pglite'));
+  await retryAtStart('the database', () => database.migrate(), startupRetry(env), logger);
+  return database;
 }
 
 /**
  * `logger`: the process logger when the entry point made one already (to install Temporal's Runtime with it).
  * `serviceName`: the process's name on its trace spans (default `switchyard`).
  */
-export async function createRuntime(env: Env, opts: { allowEmbeddedDb: boolean; logger?: Logger; serviceName?: string }): Promise<Runtime> {
+export async function createRuntime<E extends RuntimeSettings>(
+  env: E,
+  opts: { allowEmbeddedDb: boolean; logger?: Logger; serviceName?: string },
+): Promise<Runtime<E>> {
   if (!env.CREDENTIALS_KEYS) {
     throw new ConfigError('Missing configuration: CREDENTIALS_KEYS (e.g. k1:$(openssl rand -base64 32))');
   }
-  if (!env.DATABASE_URL && !opts.allowEmbeddedDb) {
-    throw new ConfigError('Missing configuration: DATABASE_URL (postgres://user:pass@host:5432/db)');
-  }
   const logger = opts.logger ?? createLogger(env.LOG_LEVEL, {}, { format: env.LOG_FORMAT });
-  const database = env.DATABASE_URL
-    ? connectPostgres(env.DATABASE_URL, { poolSize: env.DATABASE_POOL_SIZE })
-    : await connectEmbedded(path.join(env.DATA_DIR, 'pglite'));
-  await retryAtStart('the database', () => database.migrate(), startupRetry(env), logger);
+  const database = await openDatabase(env, opts, logger);
   const egress = await createEgressFromEnv(env);
   const tracing = await startTracing(env, opts.serviceName ?? 'switchyard');
   if (tracing.enabled) logger.info('tracing on', { endpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT });
@@ -76,7 +94,7 @@ export async function createRuntime(env: Env, opts: { allowEmbeddedDb: boolean; 
 }
 
 /** The API's dependencies from a runtime: the one place the entry points translate settings for it. */
-export function appDeps(runtime: Runtime, temporal: Client, adminToken: string): AppDeps {
+export function appDeps(runtime: Runtime<ApiEnv>, temporal: Client, adminToken: string): AppDeps {
   const { env } = runtime;
   return {
     ...runtime,
@@ -127,7 +145,7 @@ export interface RunningWorkers {
  * Connects (retrying while Temporal comes up), makes sure the search attributes exist, loads the
  * workflow bundle, starts one worker per task queue, the health-check Schedule and the metrics endpoint.
  */
-export async function startWorkers(runtime: Runtime): Promise<RunningWorkers> {
+export async function startWorkers(runtime: Runtime<WorkerEnv>): Promise<RunningWorkers> {
   const { env, logger } = runtime;
   const dataConverter = temporalDataConverter(env);
   const taskQueues = taskQueuesFor(env.TASK_QUEUE_SUFFIX);

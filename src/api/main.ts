@@ -1,4 +1,4 @@
-import { parseEnv, requireSettings } from '../config/env.js';
+import { apiSchema, parseEnv, requireSettings } from '../config/env.js';
 import { appDeps, createRuntime, startupRetry } from '../runtime.js';
 import { runEntryPoint, retryAtStart } from '../start-up.js';
 import { startApiMetricsServer } from '../metrics/api-metrics.js';
@@ -11,7 +11,7 @@ import { listen } from './server.js';
  * SIGINT/SIGTERM it stops accepting, lets in-flight requests finish within API_SHUTDOWN_TIMEOUT_SECONDS.
  */
 runEntryPoint('api', async () => {
-  const env = requireSettings(parseEnv(process.env), ['ADMIN_TOKEN']);
+  const env = requireSettings(parseEnv(apiSchema, process.env), ['ADMIN_TOKEN']);
   const runtime = await createRuntime(env, { allowEmbeddedDb: false, serviceName: 'switchyard-api' });
   const temporal = await retryAtStart('Temporal', () => connectTemporalClient(env, runtime.tracing.clientInterceptors), startupRetry(env), runtime.logger);
   const http = await listen(createApp(appDeps(runtime, temporal, env.ADMIN_TOKEN)), env.HOST, env.PORT);

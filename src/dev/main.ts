@@ -2,7 +2,7 @@ import path from 'node:path';
 import { createApp } from '../api/app.js';
 import { codecUiKey } from '../api/routes/codec.js';
 import { listen } from '../api/server.js';
-import { parseEnv, requireSettings } from '../config/env.js';
+import { devSchema, parseEnv } from '../config/env.js';
 import { appDeps, createRuntime, startWorkers } from '../runtime.js';
 import { createLogger } from '../logger.js';
 import { startApiMetricsServer } from '../metrics/api-metrics.js';
@@ -18,34 +18,28 @@ import { startTemporalDevServer, type RunningDevServer } from './temporal-dev-se
  * unless DATABASE_URL is set; the worker and the API; and, unless DEMO=false, the demo: emulated
  * gateways and a demo tenant whose primary gateway fails some of the time.
  */
-const dataDir = path.resolve(process.env.DATA_DIR || '.data');
-const demoEnabled = process.env.DEMO !== 'false';
+/** `npm run dev`'s own defaults, under whatever the environment sets. */
+const DEV_DEFAULTS = {
+  ALLOW_PRIVATE_PROVIDER_URLS: 'true',
+  // The demo integration polls faster than production's minimum, so its runs show up quickly.
+  ERP_MIN_POLL_INTERVAL_SECONDS: String(DEMO_ERP_INTERVAL_SECONDS),
+  // The API's metrics on a free loopback port of their own (printed below), never on the API port.
+  METRICS_PORT: '0',
+  // Readable in a terminal, Temporal's own lines too (LOG_FORMAT=json for JSON lines).
+  LOG_FORMAT: 'pretty',
+};
+const settings = parseEnv(devSchema, { ...DEV_DEFAULTS, ...process.env });
+const dataDir = path.resolve(settings.DATA_DIR);
 const { secrets, file: secretsFile } = loadOrCreateDevSecrets(dataDir);
-// Development: Temporal's own lines at warn and above, readable (LOG_FORMAT=json for JSON lines).
-installTemporalRuntime({ logger: createLogger('warn', {}, { format: process.env.LOG_FORMAT === 'json' ? 'json' : 'pretty' }) });
+const adminToken = settings.ADMIN_TOKEN ?? secrets.adminToken;
+// Development: Temporal's own lines at warn and above.
+installTemporalRuntime({ logger: createLogger('warn', {}, { format: settings.LOG_FORMAT }) });
 
 let demo: DemoGateways | undefined;
-if (demoEnabled) demo = await startDemoGateways(DEMO_PORTS, { dataDir });
-
-const env = requireSettings(
-  parseEnv({
-    ALLOW_PRIVATE_PROVIDER_URLS: 'true',
-    // The demo integration polls faster than production's minimum, so its runs show up quickly.
-    ERP_MIN_POLL_INTERVAL_SECONDS: String(DEMO_ERP_INTERVAL_SECONDS),
-    ...(demo ? { STRIPE_API_URL: demo.stripeUrl } : {}),
-    // The API's metrics on a free loopback port of their own (printed below), never on the API port.
-    METRICS_PORT: '0',
-    ...process.env,
-    DATA_DIR: dataDir,
-    ADMIN_TOKEN: process.env.ADMIN_TOKEN || secrets.adminToken,
-    CREDENTIALS_KEYS: process.env.CREDENTIALS_KEYS || `dev:${secrets.credentialsKey}`,
-    PAYLOAD_CODEC_KEYS: process.env.PAYLOAD_CODEC_KEYS || `dev:${secrets.payloadCodecKey}`,
-  }),
-  ['ADMIN_TOKEN'],
-);
+if (settings.DEMO) demo = await startDemoGateways(DEMO_PORTS, { dataDir });
 
 let temporalServer: RunningDevServer | undefined;
-if (!process.env.TEMPORAL_ADDRESS) {
+if (!settings.TEMPORAL_ADDRESS) {
   console.log('[dev] starting the Temporal dev server ...');
   try {
     temporalServer = await startTemporalDevServer({
@@ -53,7 +47,8 @@ if (!process.env.TEMPORAL_ADDRESS) {
       uiPort: 8233,
       dbFilename: path.join(dataDir, 'temporal', 'temporal.sqlite'),
       // The UI shows payloads decoded through the API's codec endpoint (payloads are encrypted).
-      uiCodecEndpoint: `${env.PUBLIC_URL ?? `http://127.0.0.1:${env.PORT}`}/codec/ui/${codecUiKey(env.ADMIN_TOKEN)}`,
+      uiCodecEndpoint: `${settings.PUBLIC_URL ?? `http://127.0.0.1:${settings.PORT}`}/codec/ui/${codecUiKey(adminToken)}`,
+      cli: settings.TEMPORAL_CLI,
     });
   } catch (err) {
     console.error(
@@ -64,6 +59,17 @@ if (!process.env.TEMPORAL_ADDRESS) {
   }
   console.log(`[dev] Temporal dev server: ${temporalServer.source}`);
 }
+
+// Secrets not set come from the data folder; the demo's Stripe unless STRIPE_API_URL names another.
+const env = {
+  ...settings,
+  DATA_DIR: dataDir,
+  TEMPORAL_ADDRESS: settings.TEMPORAL_ADDRESS ?? temporalServer!.address,
+  ADMIN_TOKEN: adminToken,
+  CREDENTIALS_KEYS: settings.CREDENTIALS_KEYS ?? devSchema.shape.CREDENTIALS_KEYS.parse(`dev:${secrets.credentialsKey}`),
+  PAYLOAD_CODEC_KEYS: settings.PAYLOAD_CODEC_KEYS ?? devSchema.shape.PAYLOAD_CODEC_KEYS.parse(`dev:${secrets.payloadCodecKey}`),
+  STRIPE_API_URL: settings.STRIPE_API_URL ?? demo?.stripeUrl,
+};
 
 const runtime = await createRuntime(env, { allowEmbeddedDb: true });
 const temporal = await connectTemporalClient(env, runtime.tracing.clientInterceptors);
@@ -106,8 +112,7 @@ Watch the runs of this tenant in the Temporal UI:
   Schedules: ${env.TEMPORAL_UI_URL}/namespaces/${env.TEMPORAL_NAMESPACE}/schedules`);
   }
   // DEMO_PAYMENTS=N sends N card payments and prints each route with Stripe's circuit state.
-  const demoPayments = Number(process.env.DEMO_PAYMENTS ?? 0);
-  if (demoPayments > 0) await runDemoPayments(http.url, tenant, demoPayments);
+  if (env.DEMO_PAYMENTS > 0) await runDemoPayments(http.url, tenant, env.DEMO_PAYMENTS);
 }
 console.log('\nPress Ctrl+C to stop.');
 

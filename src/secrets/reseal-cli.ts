@@ -1,5 +1,7 @@
-import { parseEnv } from '../config/env.js';
-import { createRuntime } from '../runtime.js';
+import { parseEnv, requireSettings, toolsSchema } from '../config/env.js';
+import { createLogger } from '../logger.js';
+import { openDatabase } from '../runtime.js';
+import { CredentialCipher } from './credential-cipher.js';
 import { resealCredentials } from './reseal.js';
 
 /**
@@ -7,10 +9,11 @@ import { resealCredentials } from './reseal.js';
  * CREDENTIALS_KEYS, logging progress per batch. Exits 1 if any row could not be opened (its key id is
  * then still needed). Rerunnable, and safe next to a running API/worker or a second run.
  */
-const runtime = await createRuntime(parseEnv(process.env), { allowEmbeddedDb: true });
-const log = runtime.logger;
+const env = requireSettings(parseEnv(toolsSchema, process.env), ['CREDENTIALS_KEYS']);
+const log = createLogger(env.LOG_LEVEL, {}, { format: env.LOG_FORMAT });
+const database = await openDatabase(env, { allowEmbeddedDb: true }, log);
 try {
-  const report = await resealCredentials(runtime.database.db, runtime.cipher, {
+  const report = await resealCredentials(database.db, new CredentialCipher(env.CREDENTIALS_KEYS), {
     onProgress: (p) => log.info('reseal progress', { resourceType: p.resourceType, resealed: p.resealed, failed: p.failed.length }),
   });
   const failed = report.tables.flatMap((t) => t.failed);
@@ -18,5 +21,5 @@ try {
   for (const f of failed) log.error('reseal failed for a row', f);
   process.exitCode = failed.length > 0 ? 1 : 0;
 } finally {
-  await runtime.close();
+  await database.close();
 }

@@ -2,28 +2,28 @@ import { Client, Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor, 
 import { loadClientConnectConfig, type ClientConnectConfig } from '@temporalio/envconfig';
 import { NativeConnection } from '@temporalio/worker';
 import type { DataConverter } from '@temporalio/common';
-import { ConfigError, envSchema, type Env } from '../config/env.js';
+import { apiSchema, ConfigError, type Env } from '../config/env.js';
 import { encryptionDataConverter } from './payload-codec.js';
 
-type TemporalSettings = Pick<
-  Env,
-  'TEMPORAL_ADDRESS' | 'TEMPORAL_NAMESPACE' | 'TEMPORAL_TLS' | 'TEMPORAL_TLS_CERT_PATH' | 'TEMPORAL_TLS_KEY_PATH' | 'TEMPORAL_API_KEY' | 'PAYLOAD_CODEC_KEYS'
-> &
-  Partial<
-    Pick<
-      Env,
-      | 'TEMPORAL_CLIENT_CALL_ATTEMPTS'
-      | 'TEMPORAL_PROFILE'
-      | 'TEMPORAL_CONFIG_FILE'
-      | 'TEMPORAL_TLS_CLIENT_CERT_PATH'
-      | 'TEMPORAL_TLS_CLIENT_KEY_PATH'
-      | 'TEMPORAL_TLS_SERVER_CA_CERT_PATH'
-      | 'TEMPORAL_TLS_SERVER_NAME'
-    >
-  >;
+/** The names @temporalio/envconfig reads, as the Temporal CLI does. */
+const ENVCONFIG_NAMES = [
+  'TEMPORAL_ADDRESS',
+  'TEMPORAL_NAMESPACE',
+  'TEMPORAL_API_KEY',
+  'TEMPORAL_TLS',
+  'TEMPORAL_TLS_CLIENT_CERT_PATH',
+  'TEMPORAL_TLS_CLIENT_KEY_PATH',
+  'TEMPORAL_TLS_SERVER_CA_CERT_PATH',
+  'TEMPORAL_TLS_SERVER_NAME',
+  'TEMPORAL_PROFILE',
+  'TEMPORAL_CONFIG_FILE',
+] as const;
 
-const DEFAULT_ADDRESS = envSchema.shape.TEMPORAL_ADDRESS.parse(undefined);
-const DEFAULT_NAMESPACE = envSchema.shape.TEMPORAL_NAMESPACE.parse(undefined);
+type ConnectSettings = Pick<Env, (typeof ENVCONFIG_NAMES)[number]>;
+type TemporalSettings = ConnectSettings & Pick<Env, 'TEMPORAL_CLIENT_CALL_ATTEMPTS' | 'PAYLOAD_CODEC_KEYS'>;
+
+const DEFAULT_ADDRESS = apiSchema.shape.TEMPORAL_ADDRESS.parse(undefined);
+const DEFAULT_NAMESPACE = apiSchema.shape.TEMPORAL_NAMESPACE.parse(undefined);
 
 /** Payload encryption for clients and workers alike: nothing talks to Temporal without it. */
 export function temporalDataConverter(env: Pick<Env, 'PAYLOAD_CODEC_KEYS'>): DataConverter {
@@ -34,29 +34,22 @@ export function temporalDataConverter(env: Pick<Env, 'PAYLOAD_CODEC_KEYS'>): Dat
 }
 
 /**
- * Connection settings through @temporalio/envconfig, so the standard TEMPORAL_* variables, TOML
- * profiles (TEMPORAL_PROFILE, TEMPORAL_CONFIG_FILE), TLS and Temporal Cloud API keys behave as in the
- * Temporal CLI. Precedence: a variable that is set > the profile > our built-in defaults (a profile's
- * address is not overridden by the default 127.0.0.1:7233). TEMPORAL_TLS_CERT_PATH/KEY_PATH are the
- * names this project used before; they still work.
+ * Connection settings through @temporalio/envconfig, so TOML profiles (TEMPORAL_PROFILE,
+ * TEMPORAL_CONFIG_FILE), TLS and Temporal Cloud API keys behave as in the Temporal CLI. It reads our
+ * parsed settings, not process.env. Precedence: a variable that is set > the profile > our built-in
+ * defaults (a profile's address is not overridden by the default 127.0.0.1:7233).
  */
-export function temporalConnectConfig(env: TemporalSettings): ClientConnectConfig & { namespace: string } {
+export function temporalConnectConfig(env: ConnectSettings): ClientConnectConfig & { namespace: string } {
   const usesProfile = Boolean(env.TEMPORAL_PROFILE || env.TEMPORAL_CONFIG_FILE);
   const explicit = (value: string, fallback: string) => (usesProfile && value === fallback ? undefined : value);
-  const vars: Record<string, string | undefined> = {
-    TEMPORAL_PROFILE: env.TEMPORAL_PROFILE,
-    TEMPORAL_CONFIG_FILE: env.TEMPORAL_CONFIG_FILE,
+  const vars: Record<string, unknown> = {
+    ...Object.fromEntries(ENVCONFIG_NAMES.map((name) => [name, env[name]])),
     TEMPORAL_ADDRESS: explicit(env.TEMPORAL_ADDRESS, DEFAULT_ADDRESS),
     TEMPORAL_NAMESPACE: explicit(env.TEMPORAL_NAMESPACE, DEFAULT_NAMESPACE),
-    TEMPORAL_API_KEY: env.TEMPORAL_API_KEY,
     // false is our default, not a decision: leave a profile's TLS alone unless TLS is asked for.
     TEMPORAL_TLS: env.TEMPORAL_TLS ? 'true' : undefined,
-    TEMPORAL_TLS_CLIENT_CERT_PATH: env.TEMPORAL_TLS_CLIENT_CERT_PATH ?? env.TEMPORAL_TLS_CERT_PATH,
-    TEMPORAL_TLS_CLIENT_KEY_PATH: env.TEMPORAL_TLS_CLIENT_KEY_PATH ?? env.TEMPORAL_TLS_KEY_PATH,
-    TEMPORAL_TLS_SERVER_CA_CERT_PATH: env.TEMPORAL_TLS_SERVER_CA_CERT_PATH,
-    TEMPORAL_TLS_SERVER_NAME: env.TEMPORAL_TLS_SERVER_NAME,
   };
-  const overrideEnvVars = Object.fromEntries(Object.entries(vars).filter((e): e is [string, string] => e[1] !== undefined));
+  const overrideEnvVars = Object.fromEntries(Object.entries(vars).filter((e): e is [string, string] => typeof e[1] === 'string'));
   const config = loadClientConnectConfig({ overrideEnvVars, disableFile: !usesProfile });
   return { ...config, namespace: config.namespace ?? env.TEMPORAL_NAMESPACE };
 }
@@ -69,7 +62,7 @@ export function temporalConnectConfig(env: TemporalSettings): ClientConnectConfi
  * worker (the outbox relay, activities) retry on their own schedule. TEMPORAL_CLIENT_CALL_ATTEMPTS
  * trades one for the other (10 is the SDK's default).
  */
-export function clientRetryInterceptors(attempts = envSchema.shape.TEMPORAL_CLIENT_CALL_ATTEMPTS.parse(undefined)) {
+export function clientRetryInterceptors(attempts = apiSchema.shape.TEMPORAL_CLIENT_CALL_ATTEMPTS.parse(undefined)) {
   return [makeGrpcRetryInterceptor(defaultGrpcRetryOptions({ maxAttempts: attempts }))];
 }
 

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { envSchema, parseEnv } from '../../src/config/env.js';
+import { apiSchema, parseEnv, workerSchema } from '../../src/config/env.js';
 import { CUSTOM_SEARCH_ATTRIBUTES } from '../../src/shared/search-attributes.js';
 
 interface Service {
@@ -56,8 +56,8 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it("runs the image's compiled entry points, with settings the config schema knows and accepts", () => {
-    const known = new Set(Object.keys(envSchema.shape));
+  it("runs the image's compiled entry points, with settings their process's schema knows and accepts", () => {
+    const schemaOf: Record<string, typeof apiSchema | typeof workerSchema> = { 'dist/api/main.js': apiSchema, 'dist/workers/main.js': workerSchema };
     const own = services.filter(([, s]) => s.build !== undefined);
     expect(own.map(([n]) => n).sort()).toEqual(['api', 'worker', 'worker-erp']);
     for (const [name, s] of own) {
@@ -69,9 +69,11 @@ describe('docker-compose.yml', () => {
       expect(entry, name).toMatch(/^dist\/.+\.js$/);
       // The compiled file comes from this source file.
       expect(existsSync(entry!.replace(/^dist\//, 'src/').replace(/\.js$/, '.ts')), `${name}: ${entry}`).toBe(true);
+      const schema = schemaOf[entry!];
+      expect(schema, `${name}: ${entry} is the API or the worker`).toBeDefined();
       const env = s.environment ?? {};
-      expect(Object.keys(env).filter((k) => !known.has(k)), `${name}: variables unknown to src/config/env.ts`).toEqual([]);
-      expect(() => parseEnv(resolvePlaceholders(env)), name).not.toThrow();
+      expect(Object.keys(env).filter((k) => !(k in schema!.shape)), `${name}: variables its process does not read (docs/configuration.md)`).toEqual([]);
+      expect(() => parseEnv(schema!, resolvePlaceholders(env)), name).not.toThrow();
     }
   });
 

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseEnv } from '../../src/config/env.js';
+import { parseEnv, workerSchema } from '../../src/config/env.js';
 import { startTracing } from '../../src/tracing/tracing.js';
 import { paymentBody, setUpMerchant, startPaymentsFixture, waitForPayment, type MerchantSetup, type PaymentsFixture } from '../support/payments-fixture.js';
 import { freePort, spawnEntryPoint, workerEnv, type EntryPointProcess } from '../support/processes.js';
@@ -49,7 +49,7 @@ async function startOtlpReceiver(): Promise<{ url: string; spans: ReceivedSpan[]
 
 describe('tracing settings', () => {
   it('is off without OTEL_EXPORTER_OTLP_ENDPOINT: no interceptors, no request middleware', async () => {
-    const tracing = await startTracing(parseEnv({}), 'switchyard-test');
+    const tracing = await startTracing(parseEnv(workerSchema, {}), 'switchyard-test');
     expect(tracing).toMatchObject({ enabled: false });
     expect(tracing.clientInterceptors).toBeUndefined();
     expect(tracing.worker).toBeUndefined();
@@ -57,9 +57,9 @@ describe('tracing settings', () => {
   });
 
   it('refuses a malformed endpoint or header list, naming the variable', () => {
-    expect(() => parseEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' })).toThrow(/OTEL_EXPORTER_OTLP_ENDPOINT/);
-    expect(() => parseEnv({ OTEL_EXPORTER_OTLP_HEADERS: 'no-equals-sign' })).toThrow(/OTEL_EXPORTER_OTLP_HEADERS/);
-    expect(parseEnv({ OTEL_EXPORTER_OTLP_HEADERS: 'x-api-key=abc, x-team=pay%20ops' }).OTEL_EXPORTER_OTLP_HEADERS).toEqual({ 'x-api-key': 'abc', 'x-team': 'pay ops' });
+    expect(() => parseEnv(workerSchema, { OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' })).toThrow(/OTEL_EXPORTER_OTLP_ENDPOINT/);
+    expect(() => parseEnv(workerSchema, { OTEL_EXPORTER_OTLP_HEADERS: 'no-equals-sign' })).toThrow(/OTEL_EXPORTER_OTLP_HEADERS/);
+    expect(parseEnv(workerSchema, { OTEL_EXPORTER_OTLP_HEADERS: 'x-api-key=abc, x-team=pay%20ops' }).OTEL_EXPORTER_OTLP_HEADERS).toEqual({ 'x-api-key': 'abc', 'x-team': 'pay ops' });
   });
 });
 

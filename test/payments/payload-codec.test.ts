@@ -123,7 +123,7 @@ describe('payload encryption', () => {
       .set('Idempotency-Key', randomUUID())
       .send(paymentBody({ metadata: { email: EMAIL, customerName: NAME } }));
     expect(waited.status, JSON.stringify(waited.body)).toBe(200);
-    const cli = locateTemporalCli();
+    const cli = locateTemporalCli(process.env.TEMPORAL_CLI);
     if (cli.kind !== 'path') throw new Error('no Temporal CLI (the test setup installs one under .tools/)');
     const api = await f.stack.listen();
     const show = await promisify(execFile)(cli.path, [

@@ -61,7 +61,7 @@ export async function setup(project: TestProject): Promise<(() => Promise<void>)
   await database.migrate();
   await database.close();
 
-  const [temporal, bundle] = await Promise.all([startTemporalDevServer(), bundleWorkflows()]);
+  const [temporal, bundle] = await Promise.all([startTemporalDevServer({ cli: process.env.TEMPORAL_CLI }), bundleWorkflows()]);
   const bundleDir = path.resolve('.data/test');
   mkdirSync(bundleDir, { recursive: true });
   const bundlePath = path.join(bundleDir, 'workflow-bundle.js');

@@ -23,7 +23,7 @@ export const RECORDING_CODEC_KEYS: CodecKey[] = [
  */
 export function recordHistoryIfAsked(workflowId: string, name: string): void {
   if (process.env.RECORD_HISTORIES !== '1') return;
-  const cli = locateTemporalCli();
+  const cli = locateTemporalCli(process.env.TEMPORAL_CLI);
   if (cli.kind !== 'path') throw new Error('recording histories needs the Temporal CLI');
   const json = execFileSync(
     cli.path,

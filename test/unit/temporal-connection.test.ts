@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { describe, expect, it } from 'vitest';
-import { parseEnv } from '../../src/config/env.js';
+import { parseEnv, workerSchema } from '../../src/config/env.js';
 import { clientRetryInterceptors, temporalConnectConfig } from '../../src/temporal/connection.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'envconfig-'));
@@ -15,7 +15,7 @@ const file = (name: string, text: string) => {
 
 describe('Temporal connection settings (@temporalio/envconfig)', () => {
   it('default to a local dev server', () => {
-    const c = temporalConnectConfig(parseEnv({}));
+    const c = temporalConnectConfig(parseEnv(workerSchema, {}));
     expect(c.connectionOptions.address).toBe('127.0.0.1:7233');
     expect(c.namespace).toBe('default');
     expect(c.connectionOptions.tls).toBeFalsy();
@@ -26,27 +26,27 @@ describe('Temporal connection settings (@temporalio/envconfig)', () => {
       'temporal.toml',
       `[profile.cloud]\naddress = "acme.a1b2c.tmprl.cloud:7233"\nnamespace = "acme.a1b2c"\napi_key = "profile-key"\n[profile.cloud.tls]\n`,
     );
-    const fromProfile = temporalConnectConfig(parseEnv({ TEMPORAL_CONFIG_FILE: config, TEMPORAL_PROFILE: 'cloud' }));
+    const fromProfile = temporalConnectConfig(parseEnv(workerSchema, { TEMPORAL_CONFIG_FILE: config, TEMPORAL_PROFILE: 'cloud' }));
     expect(fromProfile).toMatchObject({ namespace: 'acme.a1b2c', connectionOptions: { address: 'acme.a1b2c.tmprl.cloud:7233', apiKey: 'profile-key' } });
     expect(fromProfile.connectionOptions.tls).toBeTruthy();
 
-    const overridden = temporalConnectConfig(parseEnv({ TEMPORAL_CONFIG_FILE: config, TEMPORAL_PROFILE: 'cloud', TEMPORAL_NAMESPACE: 'other', TEMPORAL_API_KEY: 'env-key' }));
+    const overridden = temporalConnectConfig(parseEnv(workerSchema, { TEMPORAL_CONFIG_FILE: config, TEMPORAL_PROFILE: 'cloud', TEMPORAL_NAMESPACE: 'other', TEMPORAL_API_KEY: 'env-key' }));
     expect(overridden).toMatchObject({ namespace: 'other', connectionOptions: { address: 'acme.a1b2c.tmprl.cloud:7233', apiKey: 'env-key' } });
   });
 
-  it('turn TLS on for an API key, and keep the old certificate variable names working (mTLS)', () => {
-    expect(temporalConnectConfig(parseEnv({ TEMPORAL_API_KEY: 'k' })).connectionOptions.tls).toBeTruthy();
+  it('turn TLS on for an API key, and keep the old certificate variable names working as aliases (mTLS)', () => {
+    expect(temporalConnectConfig(parseEnv(workerSchema, { TEMPORAL_API_KEY: 'k' })).connectionOptions.tls).toBeTruthy();
     const crt = file('client.crt', 'CERT');
     const key = file('client.key', 'KEY');
-    const mtls = temporalConnectConfig(parseEnv({ TEMPORAL_ADDRESS: 'temporal.internal:7233', TEMPORAL_TLS_CERT_PATH: crt, TEMPORAL_TLS_KEY_PATH: key }));
+    const mtls = temporalConnectConfig(parseEnv(workerSchema, { TEMPORAL_ADDRESS: 'temporal.internal:7233', TEMPORAL_TLS_CERT_PATH: crt, TEMPORAL_TLS_KEY_PATH: key }));
     const pair = (mtls.connectionOptions.tls as { clientCertPair?: { crt: Uint8Array; key: Uint8Array } }).clientCertPair;
     expect([Buffer.from(pair!.crt).toString(), Buffer.from(pair!.key).toString()]).toEqual(['CERT', 'KEY']);
   });
 
   it('bound how long one call retries while Temporal does not answer (TEMPORAL_CLIENT_CALL_ATTEMPTS)', async () => {
-    expect(parseEnv({}).TEMPORAL_CLIENT_CALL_ATTEMPTS).toBe(6);
-    expect(() => parseEnv({ TEMPORAL_CLIENT_CALL_ATTEMPTS: '0' })).toThrow(/TEMPORAL_CLIENT_CALL_ATTEMPTS/);
-    expect(() => parseEnv({ TEMPORAL_CLIENT_CALL_ATTEMPTS: '21' })).toThrow(/TEMPORAL_CLIENT_CALL_ATTEMPTS/);
+    expect(parseEnv(workerSchema, {}).TEMPORAL_CLIENT_CALL_ATTEMPTS).toBe(6);
+    expect(() => parseEnv(workerSchema, { TEMPORAL_CLIENT_CALL_ATTEMPTS: '0' })).toThrow(/TEMPORAL_CLIENT_CALL_ATTEMPTS/);
+    expect(() => parseEnv(workerSchema, { TEMPORAL_CLIENT_CALL_ATTEMPTS: '21' })).toThrow(/TEMPORAL_CLIENT_CALL_ATTEMPTS/);
     // Nothing listens on port 1: every attempt is refused at once, so the time taken is the backoff.
     const timeToGiveUp = async (attempts: number) => {
       const connection = Connection.lazy({ address: '127.0.0.1:1', interceptors: clientRetryInterceptors(attempts) });
