@@ -13,6 +13,17 @@ export const countryCode = z
   .enum(COUNTRY_CODES as Codes, { error: 'must be an ISO 3166-1 alpha-2 code in upper case, e.g. DE' })
   .meta({ description: 'ISO 3166-1 alpha-2, upper case', examples: ['DE'] });
 
+/** Largest amount a payment, refund or capture may carry, in minor units (999,999,999.99 EUR). */
+export const MAX_AMOUNT = 99_999_999_999;
+
+/** An amount in minor units, as every payment, refund and capture takes it. */
+export const amountInMinorUnits = z
+  .number()
+  .int()
+  .positive()
+  .max(MAX_AMOUNT)
+  .meta({ description: 'Minor units (cents): 1050 = 10.50 EUR', examples: [1050] });
+
 /**
  * A page cursor as the list endpoints hand it out (base64url). The pattern keeps a hostile cursor
  * from ever reaching a decoder, and its length bound keeps URLs well under Node's header limit.

@@ -8,6 +8,8 @@ export interface OperationDoc {
   method: HttpMethod;
   /** Express-style path (`/v1/connections/:id`). */
   path: string;
+  /** Unique and readable (`createPayment`): generated clients name their methods after it. */
+  operationId: string;
   summary: string;
   description?: string;
   tag: string;
@@ -28,6 +30,7 @@ export class OpenApiRegistry {
   private readonly operations: OperationDoc[] = [];
 
   add(op: OperationDoc): void {
+    if (this.operations.some((o) => o.operationId === op.operationId)) throw new Error(`operationId "${op.operationId}" is used twice`);
     this.operations.push(op);
   }
 
@@ -40,7 +43,8 @@ export class OpenApiRegistry {
 
   document(info: { title: string; version: string; serverUrl?: string }): object {
     const paths: Record<string, Record<string, object>> = {};
-    const schemas: Components = { Error: jsonSchema(errorResponseSchema, 'output', {}) };
+    const schemas: Components = {};
+    jsonSchema(errorResponseSchema, 'output', schemas);
     for (const op of this.operations) {
       const path = op.path.replace(/:([A-Za-z_]+)/g, '{$1}');
       paths[path] ??= {};
@@ -69,14 +73,28 @@ export class OpenApiRegistry {
   }
 }
 
-export const errorResponseSchema = z.object({
-  error: z.object({
-    code: z.string().meta({ description: 'Stable machine-readable code, e.g. validation_failed' }),
-    message: z.string(),
-    requestId: z.string(),
-    details: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
-  }),
-});
+export const errorResponseSchema = z
+  .object({
+    error: z.object({
+      code: z.string().meta({ description: 'Stable machine-readable code, e.g. validation_failed' }),
+      message: z.string(),
+      requestId: z.string(),
+      details: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+    }),
+  })
+  .meta({
+    id: 'Error',
+    examples: [
+      {
+        error: {
+          code: 'validation_failed',
+          message: 'invalid request: body.amount',
+          requestId: 'req_5f0c8e7a2b9d4c1e8f6a3b2d1c0e9f8a',
+          details: [{ path: 'body.amount', message: 'Too small: expected number to be >0' }],
+        },
+      },
+    ],
+  });
 
 /** Named schemas of the document (`#/components/schemas/...`). */
 type Components = Record<string, object>;
@@ -100,7 +118,7 @@ function rewriteRefs(value: unknown, rename: Map<string, string>): unknown {
  * every `$ref` is rewritten to point there.
  */
 function jsonSchema(schema: z.ZodType, io: 'input' | 'output', components: Components): object {
-  const { $schema: _ignored, $defs, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as Record<string, unknown>;
+  const { $schema: _ignored, $defs, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any', override: documentable }) as Record<string, unknown>;
   const defs = Object.entries(($defs ?? {}) as Record<string, object>);
   for (let attempt = 0; ; attempt++) {
     const suffix = attempt === 0 ? '' : `_${io}${attempt > 1 ? attempt : ''}`;
@@ -111,6 +129,45 @@ function jsonSchema(schema: z.ZodType, io: 'input' | 'output', components: Compo
     for (const [target, json] of hoisted) components[target] = JSON.parse(json) as object;
     return rewriteRefs(rest, rename) as object;
   }
+}
+
+const JSON_KINDS = ['array', 'boolean', 'null', 'number', 'record', 'string'].join();
+
+/** A union of every JSON kind whose arrays and objects hold it again (through z.lazy): any JSON value. */
+function isJsonValue(schema: z.core.$ZodType): boolean {
+  const def = schema._zod.def;
+  if (def.type !== 'union') return false;
+  const options = (def as z.core.$ZodUnionDef).options.map((o) => o._zod.def);
+  const nested = options.map((o) => (o.type === 'array' ? (o as z.core.$ZodArrayDef).element : o.type === 'record' ? (o as z.core.$ZodRecordDef).valueType : undefined));
+  return options.map((o) => o.type).sort().join() === JSON_KINDS && nested.every((n) => n === undefined || n._zod.def.type === 'lazy');
+}
+
+/**
+ * Adjusts what zod writes for one schema:
+ * - drops the ±(2^53-1) bounds zod gives every `.int()` (it means "a safe integer", not a domain
+ *   bound; real bounds are set with min/max on the schema);
+ * - writes a recursive JSON value type (the body templates of provider definitions) as `{}` with a
+ *   description: it admits the same values, while the recursive union makes generators emit a type
+ *   alias that contains arrays of itself, which TypeScript refuses (TS2502);
+ * - refuses an example its schema does not accept, so examples cannot drift from the API.
+ * Examples are written as a client sends them (parse accepts them); zod drops them from the input
+ * form of a schema with transforms, so they are put back.
+ */
+function documentable(ctx: { zodSchema: z.core.$ZodType; jsonSchema: z.core.JSONSchema.BaseSchema }): void {
+  const js = ctx.jsonSchema;
+  if (js.minimum === Number.MIN_SAFE_INTEGER) delete js.minimum;
+  if (js.maximum === Number.MAX_SAFE_INTEGER) delete js.maximum;
+  if (isJsonValue(ctx.zodSchema)) {
+    delete js.anyOf;
+    js.description ??= 'Any JSON value';
+  }
+  const examples = z.globalRegistry.get(ctx.zodSchema as z.ZodType)?.examples as unknown[] | undefined;
+  if (!examples) return;
+  for (const example of examples) {
+    const result = z.safeParse(ctx.zodSchema, example);
+    if (!result.success) throw new Error(`an example does not match its schema: ${JSON.stringify(example)}: ${z.prettifyError(result.error)}`);
+  }
+  js.examples = examples;
 }
 
 function parameters(schema: z.ZodType | undefined, where: 'query' | 'path', components: Components): object[] {
@@ -142,7 +199,7 @@ function renderOperation(op: OperationDoc, components: Components): object {
     summary: op.summary,
     ...(op.description ? { description: op.description } : {}),
     tags: [op.tag],
-    operationId: `${op.method}${op.path.replace(/\/:?([a-zA-Z_]+)/g, (_m, p: string) => p[0]!.toUpperCase() + p.slice(1))}`,
+    operationId: op.operationId,
     security,
     parameters: [
       ...parameters(op.params, 'path', components),

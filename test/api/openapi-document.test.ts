@@ -1,5 +1,7 @@
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { OpenApiRegistry } from '../../src/api/openapi.js';
 import { startTestStack, type TestStack } from '../support/stack.js';
 
 let stack: TestStack;
@@ -39,8 +41,9 @@ describe('the OpenAPI document', () => {
     expect(all.length).toBeGreaterThan(40);
     const dangling = all.filter((r) => resolve(r.ref) === undefined);
     expect(dangling).toEqual([]);
-    // The provider definition's recursive parts are shared components.
-    expect(JSON.stringify(doc.paths['/v1/providers/{name}']!.put)).toContain('#/components/schemas/ProviderTemplate');
+    // The provider definition and its recursive parts are shared components.
+    expect(JSON.stringify(doc.paths['/v1/providers/{name}']!.put)).toContain('#/components/schemas/ProviderDefinition');
+    expect(JSON.stringify(resolve('#/components/schemas/ProviderDefinition'))).toContain('#/components/schemas/ProviderTemplate');
   });
 
   it('is as strict as the API where generated requests used to be refused', () => {
@@ -57,5 +60,19 @@ describe('the OpenAPI document', () => {
     expect(credentials).toMatchObject({ minProperties: 1 });
     const cursor = doc.paths['/v1/payments']!.get!.parameters.find((p) => p.name === 'cursor')!;
     expect(cursor.schema).toMatchObject({ pattern: expect.any(String) });
+  });
+});
+
+describe('examples in the OpenAPI document', () => {
+  const documentWith = (example: unknown) => {
+    const registry = new OpenApiRegistry();
+    const body = z.strictObject({ amount: z.number().int().positive() }).meta({ examples: [example] });
+    registry.add({ method: 'post', path: '/v1/things', operationId: 'createThing', summary: 'Create a thing', tag: 'Things', security: 'tenant', body, responses: {} });
+    return registry.document({ title: 'Test', version: '1' });
+  };
+
+  it('are shown as written when their schema accepts them, and stop the build when it does not', () => {
+    expect(JSON.stringify(documentWith({ amount: 1050 }))).toContain('"examples":[{"amount":1050}]');
+    expect(() => documentWith({ amount: -1 })).toThrow(/an example does not match its schema: \{"amount":-1\}/);
   });
 });

@@ -9,10 +9,12 @@ import { API_KEY_SCOPES, type ResourceRouter } from '../endpoint.js';
 import { ApiError } from '../errors.js';
 import { DEFAULT_TENANT_QUOTAS, requireRoom } from '../quotas.js';
 
-const createBody = z.strictObject({
-  name: z.string().trim().min(1).max(100).meta({ description: 'What the key is for, e.g. "reporting"' }),
-  scope: z.enum(API_KEY_SCOPES).default('full').meta({ description: '`read`: GET routes only; `full`: every route' }),
-});
+const createBody = z
+  .strictObject({
+    name: z.string().trim().min(1).max(100).meta({ description: 'What the key is for, e.g. "reporting"' }),
+    scope: z.enum(API_KEY_SCOPES).default('full').meta({ description: '`read`: GET routes only; `full`: every route' }),
+  })
+  .meta({ examples: [{ name: 'reporting', scope: 'read' }] });
 const idParams = z.object({ id: z.string().min(1).max(100) });
 
 export const apiKeyOut = z.object({
@@ -24,11 +26,27 @@ export const apiKeyOut = z.object({
   createdAt: z.string(),
   lastUsedAt: z.string().nullable().meta({ description: 'Updated at most once a minute' }),
   revokedAt: z.string().nullable(),
+}).meta({
+  id: 'ApiKey',
+  examples: [
+    {
+      id: 'key_4n8k2m6q9x1v3t7p5r0w',
+      object: 'api_key',
+      name: 'reporting',
+      prefix: 'sy_live_3kq9',
+      scope: 'read',
+      createdAt: '2026-12-07T10:15:30.000Z',
+      lastUsedAt: null,
+      revokedAt: null,
+    },
+  ],
 });
-const createdOut = z.object({
-  key: apiKeyOut,
-  apiKey: z.string().meta({ description: 'Shown once. Store it now: only its SHA-256 digest is kept.' }),
-});
+const createdOut = z
+  .object({
+    key: apiKeyOut,
+    apiKey: z.string().meta({ description: 'Shown once. Store it now: only its SHA-256 digest is kept.' }),
+  })
+  .meta({ id: 'ApiKeyCreated' });
 
 type ApiKeyRow = typeof apiKeys.$inferSelect;
 
@@ -54,6 +72,7 @@ export function apiKeysRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter 
       'post',
       '/v1/api-keys',
       {
+        operationId: 'createApiKey',
         summary: 'Create another API key',
         body: createBody,
         responses: {
@@ -79,7 +98,7 @@ export function apiKeysRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter 
     .endpoint(
       'get',
       '/v1/api-keys',
-      { summary: "List the tenant's API keys (revoked ones included)", responses: { 200: { description: 'Keys', schema: z.object({ data: z.array(apiKeyOut) }) } } },
+      { operationId: 'listApiKeys', summary: "List the tenant's API keys (revoked ones included)", responses: { 200: { description: 'Keys', schema: z.object({ data: z.array(apiKeyOut) }) } } },
       async ({ tenant, res }) => {
         const rows = await db.select().from(apiKeys).where(eq(apiKeys.tenantId, tenant.id)).orderBy(asc(apiKeys.createdAt), asc(apiKeys.id));
         res.json({ data: rows.map(presentApiKey) });
@@ -89,6 +108,7 @@ export function apiKeysRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter 
       'delete',
       '/v1/api-keys/:id',
       {
+        operationId: 'revokeApiKey',
         summary: 'Revoke an API key (refused for the last active full-scope key)',
         description: 'Takes effect on the next request. The last active `full` key cannot be revoked, so a tenant cannot lock itself out: create another first.',
         params: idParams,

@@ -28,6 +28,20 @@ const auditEventOut = z.object({
     fields: z.array(z.string()).optional().meta({ description: 'Top-level fields that differ between before and after' }),
   }),
   createdAt: z.string(),
+}).meta({
+  id: 'AuditEvent',
+  examples: [
+    {
+      id: 'aud_8k3m6q2x9v1t4n7p5r0w',
+      object: 'audit_event',
+      actor: { type: 'api_key', id: 'key_4n8k2m6q9x1v3t7p5r0w' },
+      action: 'connection.updated',
+      resourceType: 'connection',
+      resourceId: 'con_7m4k2x9q1v8t3n6p5r0w',
+      changes: { before: { name: 'Stripe EU' }, after: { name: 'Stripe EU (live)' }, fields: ['name'] },
+      createdAt: '2026-12-07T10:15:30.000Z',
+    },
+  ],
 });
 const pageOut = z.object({ data: z.array(auditEventOut), nextCursor: z.string().nullable() });
 
@@ -36,6 +50,7 @@ export function auditEventsRouter(deps: AppDeps, r: ResourceRouter): ResourceRou
     'get',
     '/v1/audit-events',
     {
+      operationId: 'listAuditEvents',
       summary: 'Who changed what and when: tenants, API keys, connections, providers, routing rules (newest first)',
       query: listQuery,
       responses: { 200: { description: 'One page; pass nextCursor as cursor for the next', schema: pageOut } },

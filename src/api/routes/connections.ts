@@ -40,15 +40,27 @@ const metadata = z
   .meta({ maxProperties: 50 });
 const status = z.enum(['active', 'disabled']);
 
-const createBody = z.strictObject({
-  provider: z.string().min(1).meta({ description: 'Provider type, e.g. stripe or a declarative provider name' }),
-  code,
-  name: z.string().trim().min(1).max(200),
-  credentials,
-  settings: settings.optional(),
-  metadata: metadata.optional(),
-  status: status.optional(),
-});
+const createBody = z
+  .strictObject({
+    provider: z.string().min(1).meta({ description: 'Provider type, e.g. stripe or a declarative provider name' }),
+    code,
+    name: z.string().trim().min(1).max(200),
+    credentials,
+    settings: settings.optional(),
+    metadata: metadata.optional(),
+    status: status.optional(),
+  })
+  .meta({
+    examples: [
+      {
+        provider: 'stripe',
+        code: 'stripe-eu',
+        name: 'Stripe EU',
+        credentials: { secretKey: 'sk_test_51Hx...', webhookSecret: 'whsec_5f0c8e7a2b9d4c1e' },
+        metadata: { team: 'payments-eu' },
+      },
+    ],
+  });
 const patchBody = z
   .strictObject({
     name: z.string().trim().min(1).max(200).optional(),
@@ -57,7 +69,8 @@ const patchBody = z
     metadata: metadata.optional(),
     status: status.optional(),
   })
-  .refine((b) => Object.keys(b).length > 0, 'at least one field to change is required');
+  .refine((b) => Object.keys(b).length > 0, 'at least one field to change is required')
+  .meta({ examples: [{ name: 'Stripe EU (live)', status: 'disabled' }] });
 const idParams = z.object({ id: z.string().min(1) });
 const listQuery = z.strictObject({ provider: z.string().optional(), status: status.optional() });
 
@@ -71,11 +84,28 @@ export const connectionOut = z.object({
   settings: z.record(z.string(), z.unknown()),
   metadata: z.record(z.string(), z.string()),
   credentials: z.object({
-    version: z.number().int().meta({ description: 'Increments whenever the credentials are replaced' }),
+    version: z.number().int().positive().meta({ description: 'Increments whenever the credentials are replaced' }),
     keyId: z.string().meta({ description: 'Id of the encryption key that sealed them (for rotation)' }),
   }),
   createdAt: z.string(),
   updatedAt: z.string(),
+}).meta({
+  id: 'Connection',
+  examples: [
+    {
+      id: 'con_7m4k2x9q1v8t3n6p5r0w',
+      object: 'connection',
+      provider: 'stripe',
+      code: 'stripe-eu',
+      name: 'Stripe EU',
+      status: 'active',
+      settings: {},
+      metadata: { team: 'payments-eu' },
+      credentials: { version: 1, keyId: 'k2026' },
+      createdAt: '2026-12-07T10:15:30.000Z',
+      updatedAt: '2026-12-07T10:15:30.000Z',
+    },
+  ],
 });
 
 const testOut = z.object({
@@ -86,7 +116,7 @@ const testOut = z.object({
   error: z.object({ code: z.string(), message: z.string() }).optional(),
   workflowId: z.string(),
   runId: z.string(),
-});
+}).meta({ id: 'ConnectionTest' });
 
 type ConnectionRow = typeof connections.$inferSelect;
 
@@ -131,7 +161,7 @@ const healthOut = z.object({
     openedAt: z.string().nullable(),
     window: z.object({ calls: z.number(), failures: z.number(), failureRate: z.number(), windowMs: z.number() }),
   }),
-});
+}).meta({ id: 'ConnectionHealth' });
 
 const TEST_WAIT_MS = 30_000;
 
@@ -186,6 +216,7 @@ export function connectionsRouter(deps: AppDeps, r: ResourceRouter): ResourceRou
       'post',
       '/v1/connections',
       {
+        operationId: 'createConnection',
         summary: 'Create a connection (a tenant account at a provider) with encrypted credentials',
         body: createBody,
         responses: {
@@ -227,6 +258,7 @@ export function connectionsRouter(deps: AppDeps, r: ResourceRouter): ResourceRou
       'get',
       '/v1/connections',
       {
+        operationId: 'listConnections',
         summary: "List the tenant's connections",
         query: listQuery,
         responses: { 200: { description: 'Connections', schema: z.object({ data: z.array(connectionOut) }) } },
@@ -249,7 +281,7 @@ export function connectionsRouter(deps: AppDeps, r: ResourceRouter): ResourceRou
     .endpoint(
       'get',
       '/v1/connections/:id',
-      { summary: 'Get a connection', params: idParams, responses: { 200: { description: 'The connection', schema: connectionOut } } },
+      { operationId: 'getConnection', summary: 'Get a connection', params: idParams, responses: { 200: { description: 'The connection', schema: connectionOut } } },
       async ({ params, tenant, res }) => {
         res.json(presentConnection(await findOwned(tenant.id, params.id)));
       },
@@ -258,6 +290,7 @@ export function connectionsRouter(deps: AppDeps, r: ResourceRouter): ResourceRou
       'patch',
       '/v1/connections/:id',
       {
+        operationId: 'updateConnection',
         summary: 'Update a connection; new credentials replace the old ones entirely',
         params: idParams,
         body: patchBody,
@@ -306,7 +339,7 @@ export function connectionsRouter(deps: AppDeps, r: ResourceRouter): ResourceRou
     .endpoint(
       'delete',
       '/v1/connections/:id',
-      { summary: 'Delete a connection and its credentials', params: idParams, responses: { 204: { description: 'Deleted' } } },
+      { operationId: 'deleteConnection', summary: 'Delete a connection and its credentials', params: idParams, responses: { 204: { description: 'Deleted' } } },
       async ({ params, tenant, res }) => {
         const gone = await db.transaction(async (tx) => {
           const [deleted] = await tx
@@ -328,6 +361,7 @@ export function connectionsRouter(deps: AppDeps, r: ResourceRouter): ResourceRou
       'get',
       '/v1/connections/:id/health',
       {
+        operationId: 'getConnectionHealth',
         summary: 'Health checks and circuit breaker state of a connection (both feed routing)',
         params: idParams,
         responses: { 200: { description: 'Health', schema: healthOut } },
@@ -358,6 +392,7 @@ export function connectionsRouter(deps: AppDeps, r: ResourceRouter): ResourceRou
       'post',
       '/v1/connections/:id/test',
       {
+        operationId: 'testConnection',
         summary: 'Check the credentials against the provider (runs as a Temporal workflow)',
         description: `Waits up to ${TEST_WAIT_MS / 1000}s for the result; otherwise answers status "running" with the workflow id to look up in the Temporal UI. A destination the egress guard refuses (private or internal address) is a 422 destination_blocked. Every call runs a new test, also when it reuses an X-Request-Id.`,
         params: idParams,

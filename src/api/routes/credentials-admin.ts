@@ -3,13 +3,15 @@ import { resealCredentials } from '../../secrets/reseal.js';
 import type { AppDeps } from '../deps.js';
 import type { ResourceRouter } from '../endpoint.js';
 
-const resealBody = z.strictObject({ batchSize: z.number().int().min(1).max(5000).default(200) });
+const resealBody = z
+  .strictObject({ batchSize: z.number().int().min(1).max(5000).default(200) })
+  .meta({ examples: [{ batchSize: 200 }] });
 const progressOut = z.object({
   resourceType: z.string(),
-  resealed: z.number().int(),
+  resealed: z.number().int().nonnegative(),
   failed: z.array(z.object({ id: z.string(), reason: z.string() })),
 });
-const reportOut = z.object({ activeKeyId: z.string(), tables: z.array(progressOut) });
+const reportOut = z.object({ activeKeyId: z.string(), tables: z.array(progressOut) }).meta({ id: 'ResealReport' });
 
 /** Operator routes for the credential encryption keys (admin token). */
 export function credentialsAdminRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter {
@@ -17,6 +19,7 @@ export function credentialsAdminRouter(deps: AppDeps, r: ResourceRouter): Resour
     'post',
     '/v1/admin/credentials/reseal',
     {
+      operationId: 'resealCredentials',
       summary: 'Re-seal every stored credential with the first key of CREDENTIALS_KEYS',
       description:
         'Runs in batches and answers with the counts per table. Idempotent and safe to run concurrently. ' +

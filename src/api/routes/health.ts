@@ -7,12 +7,15 @@ const CHECK_TIMEOUT_MS = 2_000;
 
 const checkOut = z.object({
   ok: z.boolean(),
-  latencyMs: z.number(),
+  latencyMs: z.number().int().nonnegative(),
   error: z.string().optional().meta({ description: 'Why the component is down; only with the admin token' }),
 });
 const healthOut = z.object({
   status: z.enum(['ok', 'unavailable']),
   checks: z.object({ database: checkOut, temporal: checkOut }),
+}).meta({
+  id: 'Health',
+  examples: [{ status: 'ok', checks: { database: { ok: true, latencyMs: 2 }, temporal: { ok: true, latencyMs: 4 } } }],
 });
 
 async function timed(probe: () => Promise<unknown>): Promise<z.infer<typeof checkOut>> {
@@ -40,6 +43,7 @@ export function healthRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter {
     'get',
     '/health',
     {
+      operationId: 'getHealth',
       summary: 'Reachability of the database and Temporal',
       description: 'Open to everyone (load balancers, orchestrators). Error details are shown only with the admin token.',
       security: 'none',

@@ -8,6 +8,7 @@ import type { AppDeps } from '../deps.js';
 import type { ResourceRouter } from '../endpoint.js';
 import { ApiError } from '../errors.js';
 import { DEFAULT_TENANT_QUOTAS, requireRoom } from '../quotas.js';
+import { PROVIDER_DEFINITION_EXAMPLE } from './provider-example.js';
 
 const providerOut = z.object({
   name: z.string(),
@@ -15,7 +16,19 @@ const providerOut = z.object({
   source: z.enum(['built-in', 'tenant']),
   capabilities: z.unknown().optional(),
   updatedAt: z.string().optional(),
+}).meta({
+  id: 'Provider',
+  examples: [
+    {
+      name: 'examplepay',
+      displayName: 'ExamplePay',
+      source: 'tenant',
+      capabilities: PROVIDER_DEFINITION_EXAMPLE.capabilities,
+      updatedAt: '2026-12-07T10:15:30.000Z',
+    },
+  ],
 });
+const definitionBody = providerDefinitionSchema.meta({ id: 'ProviderDefinition', examples: [PROVIDER_DEFINITION_EXAMPLE] });
 const nameParams = z.object({ name: z.string().regex(/^[a-z][a-z0-9_-]{1,40}$/, 'a lower-case slug, e.g. examplepay') });
 
 /**
@@ -29,7 +42,7 @@ export function providersRouter(deps: AppDeps, r: ResourceRouter): ResourceRoute
     .endpoint(
       'get',
       '/v1/providers',
-      { summary: 'Providers available to the tenant (built-in and its own)', responses: { 200: { description: 'Providers', schema: z.object({ data: z.array(providerOut) }) } } },
+      { operationId: 'listProviders', summary: 'Providers available to the tenant (built-in and its own)', responses: { 200: { description: 'Providers', schema: z.object({ data: z.array(providerOut) }) } } },
       async ({ tenant, res }) => {
         const own = await db.select().from(providerDefinitions).where(eq(providerDefinitions.tenantId, tenant.id));
         res.json({
@@ -49,7 +62,7 @@ export function providersRouter(deps: AppDeps, r: ResourceRouter): ResourceRoute
     .endpoint(
       'get',
       '/v1/providers/definition-schema',
-      { summary: 'JSON Schema of a declarative provider definition', security: 'none', responses: { 200: { description: 'JSON Schema' } } },
+      { operationId: 'getProviderDefinitionSchema', summary: 'JSON Schema of a declarative provider definition', security: 'none', responses: { 200: { description: 'JSON Schema' } } },
       async ({ res }) => {
         res.json(providerDefinitionJsonSchema());
       },
@@ -58,10 +71,11 @@ export function providersRouter(deps: AppDeps, r: ResourceRouter): ResourceRoute
       'put',
       '/v1/providers/:name',
       {
+        operationId: 'putProvider',
         summary: 'Add or replace a declarative provider of the tenant',
         description: 'The body is a provider definition; every problem is reported with its path. The base URL must pass the outbound URL policy.',
         params: nameParams,
-        body: providerDefinitionSchema,
+        body: definitionBody,
         responses: {
           200: { description: 'Stored', schema: providerOut },
           422: { description: 'quota_exceeded: the tenant has TENANT_MAX_PROVIDER_DEFINITIONS providers (replacing one is always allowed)' },
@@ -112,7 +126,7 @@ export function providersRouter(deps: AppDeps, r: ResourceRouter): ResourceRoute
     .endpoint(
       'delete',
       '/v1/providers/:name',
-      { summary: "Remove one of the tenant's providers (refused while connections use it)", params: nameParams, responses: { 204: { description: 'Removed' } } },
+      { operationId: 'deleteProvider', summary: "Remove one of the tenant's providers (refused while connections use it)", params: nameParams, responses: { 204: { description: 'Removed' } } },
       async ({ params, tenant, res }) => {
         const [inUse] = await db
           .select({ id: connections.id })

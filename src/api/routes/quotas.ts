@@ -5,12 +5,14 @@ import type { AppDeps } from '../deps.js';
 import type { ResourceRouter } from '../endpoint.js';
 import { DEFAULT_TENANT_QUOTAS, QUOTA_SETTINGS, type QuotaName } from '../quotas.js';
 
-const quotaOut = z.object({
-  name: z.string().meta({ description: 'The name refusals use (error code quota_exceeded)' }),
-  setting: z.string().meta({ description: 'The setting that sets the limit' }),
-  limit: z.number(),
-  used: z.number().nullable().meta({ description: 'Current usage; null for a minimum (erp_min_poll_interval_seconds)' }),
-});
+const quotaOut = z
+  .object({
+    name: z.string().meta({ description: 'The name refusals use (error code quota_exceeded)' }),
+    setting: z.string().meta({ description: 'The setting that sets the limit' }),
+    limit: z.number().int().nonnegative(),
+    used: z.number().int().nonnegative().nullable().meta({ description: 'Current usage; null for a minimum (erp_min_poll_interval_seconds)' }),
+  })
+  .meta({ id: 'Quota', examples: [{ name: 'connections', setting: 'TENANT_MAX_CONNECTIONS', limit: 50, used: 3 }] });
 
 /** A tenant's quotas with its current usage, so it can see how close it is before a create is refused. */
 export function quotasRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter {
@@ -20,6 +22,7 @@ export function quotasRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter {
     'get',
     '/v1/quotas',
     {
+      operationId: 'listQuotas',
       summary: "The tenant's quotas, their settings and current usage",
       description: 'See docs/tenancy.md#quotas.',
       responses: { 200: { description: 'Quotas', schema: z.object({ data: z.array(quotaOut) }) } },

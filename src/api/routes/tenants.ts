@@ -8,15 +8,21 @@ import { generateApiKey } from '../../secrets/api-keys.js';
 import type { AppDeps } from '../deps.js';
 import { ResourceRouter } from '../endpoint.js';
 
-const createTenantBody = z.strictObject({
-  name: z.string().trim().min(1).max(200).meta({ description: 'Display name of the tenant' }),
-});
+const createTenantBody = z
+  .strictObject({
+    name: z.string().trim().min(1).max(200).meta({ description: 'Display name of the tenant' }),
+  })
+  .meta({ examples: [{ name: 'Acme Retail GmbH' }] });
 
-const tenantOut = z.object({ id: z.string(), object: z.literal('tenant'), name: z.string(), createdAt: z.string() });
-const createdTenantOut = z.object({
-  tenant: tenantOut,
-  apiKey: z.string().meta({ description: 'Shown once. Store it now: only its SHA-256 digest is kept.' }),
-});
+const tenantOut = z
+  .object({ id: z.string(), object: z.literal('tenant'), name: z.string(), createdAt: z.string() })
+  .meta({ id: 'Tenant', examples: [{ id: 'ten_2v7k4m9q1x8t3n6p5r0w', object: 'tenant', name: 'Acme Retail GmbH', createdAt: '2026-12-07T10:15:30.000Z' }] });
+const createdTenantOut = z
+  .object({
+    tenant: tenantOut,
+    apiKey: z.string().meta({ description: 'Shown once. Store it now: only its SHA-256 digest is kept.' }),
+  })
+  .meta({ id: 'TenantCreated' });
 
 function present(row: { id: string; name: string; createdAt: Date }): z.infer<typeof tenantOut> {
   return { id: row.id, object: 'tenant', name: row.name, createdAt: row.createdAt.toISOString() };
@@ -28,6 +34,7 @@ export function tenantsRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter 
       'post',
       '/v1/tenants',
       {
+        operationId: 'createTenant',
         summary: 'Create a tenant and its first API key',
         security: 'admin',
         body: createTenantBody,
@@ -49,7 +56,7 @@ export function tenantsRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter 
     .endpoint(
       'get',
       '/v1/tenants/me',
-      { summary: 'The tenant the API key belongs to', responses: { 200: { description: 'The tenant', schema: tenantOut } } },
+      { operationId: 'getCurrentTenant', summary: 'The tenant the API key belongs to', responses: { 200: { description: 'The tenant', schema: tenantOut } } },
       async ({ tenant, res }) => {
         const [row] = await deps.database.db.select().from(tenants).where(eq(tenants.id, tenant.id));
         res.json(present(row!));

@@ -22,7 +22,7 @@ const ackOut = z.object({
   eventId: z.string(),
   duplicate: z.boolean(),
   paymentId: z.string().nullable(),
-});
+}).meta({ id: 'GatewayWebhookAck' });
 
 /** The verified body as stored in the inbox (jsonb): UTF-8 JSON without NUL characters or absurd nesting. */
 function parseStoredPayload(raw: Buffer): unknown {
@@ -55,6 +55,7 @@ export function webhooksRouter(deps: AppDeps & { limiter: RateLimiter }, r: Reso
     'post',
     '/v1/webhooks/:connectionId',
     {
+      operationId: 'receiveGatewayWebhook',
       summary: "Receive a gateway's asynchronous notification",
       description:
         'Point the gateway at this URL. The signature is verified over the raw body with the scheme of the ' +

@@ -10,7 +10,7 @@ import { resultWithin } from '../../await-workflow.js';
 import type { ResourceRouter } from '../../endpoint.js';
 import { ApiError } from '../../errors.js';
 
-const count = (description: string) => z.number().int().meta({ description });
+const count = (description: string) => z.number().int().nonnegative().meta({ description });
 const counts = {
   missedChanges: count('Changes read from the remote change feed after the stored cursor (webhooks that never arrived)'),
   scanned: count('Records read on both sides'),
@@ -24,11 +24,11 @@ const phase = z.enum(['events', 'remote', 'local', 'done']);
 const syncOut = z.object({
   connectionId: z.string(),
   status: z.enum(['completed', 'running']),
-  changes: z.number().int().nullable().meta({ description: 'Missed changes found and handed to their customers (null while running)' }),
+  changes: z.number().int().nonnegative().nullable().meta({ description: 'Missed changes found and handed to their customers (null while running)' }),
   workflowId: z.string(),
   runId: z.string().nullable().meta({ description: 'GET /v1/connections/{id}/sync/runs/{runId}; null until the run is recorded' }),
   progress: z.object({ phase, ...counts }),
-});
+}).meta({ id: 'CustomerReconcile' });
 
 const runOut = z.object({
   id: z.string(),
@@ -43,7 +43,7 @@ const runOut = z.object({
   startedAt: z.string(),
   updatedAt: z.string(),
   finishedAt: z.string().nullable(),
-});
+}).meta({ id: 'CustomerSyncRun' });
 
 function presentRun(r: CustomerSyncRunRow): z.infer<typeof runOut> {
   return {
@@ -87,6 +87,7 @@ export function customerReconcileRouter(deps: AppDeps, r: ResourceRouter): Resou
       'post',
       '/v1/connections/:id/sync',
       {
+        operationId: 'reconcileCustomers',
         summary: "Reconcile a connection's customers now",
         description:
           "Reads the remote change feed (Stripe's /v1/events) after the stored cursor, then compares every remote record and every local " +
@@ -138,6 +139,7 @@ export function customerReconcileRouter(deps: AppDeps, r: ResourceRouter): Resou
       'get',
       '/v1/connections/:id/sync/runs',
       {
+        operationId: 'listCustomerSyncRuns',
         summary: 'Reconciliation and backfill runs of a connection, newest first (the last 20)',
         params: idParams,
         responses: { 200: { description: 'Runs', schema: z.object({ data: z.array(runOut) }) } },
@@ -151,6 +153,7 @@ export function customerReconcileRouter(deps: AppDeps, r: ResourceRouter): Resou
       'get',
       '/v1/connections/:id/sync/runs/:runId',
       {
+        operationId: 'getCustomerSyncRun',
         summary: 'One reconciliation or backfill run: what it found and did so far (updated after every page)',
         params: z.object({ id: z.string().min(1), runId: z.string().min(1) }),
         responses: { 200: { description: 'The run', schema: runOut } },

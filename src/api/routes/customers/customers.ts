@@ -42,8 +42,21 @@ const fieldsIn = {
   description: text(1000).nullish(),
   metadata: metadataIn.optional(),
 };
-const createBody = z.strictObject(fieldsIn);
-const patchBody = z.strictObject(fieldsIn).refine((b) => Object.keys(b).length > 0, 'at least one field to change is required');
+const createBody = z.strictObject(fieldsIn).meta({
+  examples: [
+    {
+      email: 'jane.doe@example.com',
+      name: 'Jane Doe',
+      phone: '+49 30 1234567',
+      address: { line1: 'Friedrichstraße 68', city: 'Berlin', postal_code: '10117', country: 'DE' },
+      metadata: { crmId: '004812' },
+    },
+  ],
+});
+const patchBody = z
+  .strictObject(fieldsIn)
+  .refine((b) => Object.keys(b).length > 0, 'at least one field to change is required')
+  .meta({ examples: [{ phone: '+49 30 7654321', description: null }] });
 type FieldsIn = z.output<typeof createBody>;
 
 const syncStates = ['pending', 'in_sync', 'failed'] as const;
@@ -76,18 +89,38 @@ export const customerOut = z.object({
   address: addressOut,
   description: z.string().nullable(),
   metadata: z.record(z.string(), z.string()),
-  version: z.number().int().meta({ description: 'Grows with every change; send it back in If-Match to update safely' }),
+  version: z.number().int().positive().meta({ description: 'Grows with every change; send it back in If-Match to update safely' }),
   deleted: z.boolean(),
   workflowId: z.string(),
   createdAt: z.string(),
   updatedAt: z.string(),
   deletedAt: z.string().nullable(),
+}).meta({
+  id: 'Customer',
+  examples: [
+    {
+      id: 'cust_8h2kq4m7v9x1t3n5p6rw',
+      object: 'customer',
+      email: 'jane.doe@example.com',
+      name: 'Jane Doe',
+      phone: '+49 30 1234567',
+      address: { line1: 'Friedrichstraße 68', line2: null, city: 'Berlin', postal_code: '10117', state: null, country: 'DE' },
+      description: null,
+      metadata: { crmId: '004812' },
+      version: 3,
+      deleted: false,
+      workflowId: 'customer-cust_8h2kq4m7v9x1t3n5p6rw',
+      createdAt: '2026-12-07T10:15:30.000Z',
+      updatedAt: '2026-12-07T10:15:30.000Z',
+      deletedAt: null,
+    },
+  ],
 });
 type CustomerOut = z.infer<typeof customerOut>;
 
 const syncOut = z.object({
   customerId: z.string(),
-  version: z.number().int(),
+  version: z.number().int().positive(),
   systems: z.array(
     z.object({
       connectionId: z.string(),
@@ -95,7 +128,7 @@ const syncOut = z.object({
       remoteId: z.string().nullable(),
       state: z.enum(syncStates),
       failureReason: z.string().nullable(),
-      lastSyncedVersion: z.number().int(),
+      lastSyncedVersion: z.number().int().nonnegative(),
       lastSyncedAt: z.string().nullable(),
     }),
   ),
@@ -111,7 +144,7 @@ const syncOut = z.object({
       at: z.string(),
     }),
   ),
-});
+}).meta({ id: 'CustomerSyncState' });
 
 function toOut(row: CustomerRow): CustomerOut {
   const f = fieldsOf(row);
@@ -212,6 +245,7 @@ export function customersRouter(deps: AppDeps, r: ResourceRouter): ResourceRoute
       'post',
       '/v1/customers',
       {
+        operationId: 'createCustomer',
         summary: 'Create a customer',
         description: 'Stored with version 1 and synced to every connection with customer sync enabled (settings.customerSync.enabled).',
         body: createBody,
@@ -245,13 +279,14 @@ export function customersRouter(deps: AppDeps, r: ResourceRouter): ResourceRoute
     .endpoint(
       'get',
       '/v1/customers/:id',
-      { summary: 'Get a customer (deleted ones too, marked deleted)', params: idParams, responses: { 200: { description: 'The customer', schema: customerOut } } },
+      { operationId: 'getCustomer', summary: 'Get a customer (deleted ones too, marked deleted)', params: idParams, responses: { 200: { description: 'The customer', schema: customerOut } } },
       async ({ params, tenant, res }) => send(res, 200, await loadOne(tenant.id, params.id)),
     )
     .endpoint(
       'patch',
       '/v1/customers/:id',
       {
+        operationId: 'updateCustomer',
         summary: 'Change a customer',
         description: 'Only the fields sent change (null clears one; `metadata` is replaced as a whole). With If-Match, 412 when the version moved on.',
         params: idParams,
@@ -274,6 +309,7 @@ export function customersRouter(deps: AppDeps, r: ResourceRouter): ResourceRoute
       'delete',
       '/v1/customers/:id',
       {
+        operationId: 'deleteCustomer',
         summary: 'Delete a customer (a tombstone that syncs)',
         description: 'The record stays readable, marked deleted; the deletion is carried to every connected system. Deleting again changes nothing.',
         params: idParams,
@@ -294,6 +330,7 @@ export function customersRouter(deps: AppDeps, r: ResourceRouter): ResourceRoute
       'get',
       '/v1/customers',
       {
+        operationId: 'listCustomers',
         summary: 'List customers, least recently changed first',
         description: 'Page with `cursor`; filter by exact email, by change time (`updatedSince`) or by sync state with any connected system.',
         query: listQuery,
@@ -341,6 +378,7 @@ export function customersRouter(deps: AppDeps, r: ResourceRouter): ResourceRoute
       'get',
       '/v1/customers/:id/sync',
       {
+        operationId: 'getCustomerSyncState',
         summary: "A customer's sync state per connected system, and its recorded conflicts",
         params: idParams,
         responses: { 200: { description: 'Sync state', schema: syncOut } },

@@ -11,14 +11,21 @@ const query = z.strictObject({
   limit: z.coerce.number().int().min(1).max(500).default(100),
   cursor: pageCursor.optional(),
 });
-const pageOut = z.object({ data: z.array(z.record(z.string(), z.unknown())), nextCursor: z.string().nullable() });
+const pageOut = z
+  .object({ data: z.array(z.record(z.string(), z.unknown())), nextCursor: z.string().nullable() })
+  .meta({ id: 'CatalogPage', description: 'Records as the ERP mappings produced them, with a cursor to the next page' });
 
 export function catalogRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter {
   for (const entity of ERP_ENTITIES) {
     r.endpoint(
       'get',
       `/v1/catalog/${entity}`,
-      { summary: `The tenant's ${entity}, ordered by natural key`, query, responses: { 200: { description: 'One page', schema: pageOut } } },
+      {
+        operationId: `listCatalog${entity[0]!.toUpperCase()}${entity.slice(1)}`,
+        summary: `The tenant's ${entity}, ordered by natural key`,
+        query,
+        responses: { 200: { description: 'One page', schema: pageOut } },
+      },
       async ({ query: q, tenant, res }) => {
         try {
           res.json(await listCatalog(deps.database.db, entity, tenant.id, q.limit, q.cursor));

@@ -29,6 +29,7 @@ import { ApiError } from '../../errors.js';
 import { checkPollInterval, DEFAULT_TENANT_QUOTAS, quotaExceeded, requireRoom } from '../../quotas.js';
 import { resultWithin } from '../../await-workflow.js';
 import { tenantPriority } from '../../../shared/fairness.js';
+import { DEAD_LETTER_EXAMPLE, ERP_RUN_EXAMPLE, INTEGRATION_CREATE_EXAMPLE, INTEGRATION_EXAMPLE } from './examples.js';
 
 const settingsSchema = z
   .object({
@@ -46,14 +47,16 @@ const credentials = z
 
 const typeSchema = z.enum(['polling', 'webhook', 'hybrid']);
 
-const createBody = z.strictObject({
-  name: z.string().trim().min(1).max(200),
-  type: typeSchema,
-  connector: connectorSchema,
-  credentials: credentials.optional(),
-  settings: settingsSchema.default({ intervalSeconds: 300, pauseAfterFailures: 3 }),
-  mappings: mappingsSchema,
-});
+const createBody = z
+  .strictObject({
+    name: z.string().trim().min(1).max(200),
+    type: typeSchema,
+    connector: connectorSchema,
+    credentials: credentials.optional(),
+    settings: settingsSchema.default({ intervalSeconds: 300, pauseAfterFailures: 3 }),
+    mappings: mappingsSchema,
+  })
+  .meta({ examples: [INTEGRATION_CREATE_EXAMPLE] });
 const patchBody = z
   .strictObject({
     name: z.string().trim().min(1).max(200).optional(),
@@ -63,14 +66,19 @@ const patchBody = z
     settings: settingsSchema.optional(),
     mappings: mappingsSchema.optional(),
   })
-  .refine((b) => Object.keys(b).length > 0, 'at least one field to change is required');
+  .refine((b) => Object.keys(b).length > 0, 'at least one field to change is required')
+  .meta({ examples: [{ settings: { intervalSeconds: 900, pauseAfterFailures: 5, baseUrl: 'https://erp.example.com/api' } }] });
 
 const idParams = z.object({ id: z.string().min(1) });
 const runParams = z.object({ id: z.string().min(1), runId: z.string().min(1) });
-const syncBody = z.strictObject({ entity: z.enum(ERP_ENTITIES), mode: z.enum(['full', 'incremental']).default('incremental') });
-const replayBody = z.strictObject({
-  ids: z.array(z.string().min(1)).min(1).max(1000).optional().meta({ description: 'Dead letters to replay; all open ones when absent.' }),
-});
+const syncBody = z
+  .strictObject({ entity: z.enum(ERP_ENTITIES), mode: z.enum(['full', 'incremental']).default('incremental') })
+  .meta({ examples: [{ entity: 'products', mode: 'incremental' }] });
+const replayBody = z
+  .strictObject({
+    ids: z.array(z.string().min(1)).min(1).max(1000).optional().meta({ description: 'Dead letters to replay; all open ones when absent.' }),
+  })
+  .meta({ examples: [{ ids: [DEAD_LETTER_EXAMPLE.id] }] });
 const replayParams = z.object({ id: z.string().min(1), replayId: z.string().min(1) });
 
 const integrationOut = z.object({
@@ -88,8 +96,11 @@ const integrationOut = z.object({
   hasCredentials: z.boolean(),
   createdAt: z.string(),
   updatedAt: z.string(),
-});
-const countsOut = z.object({ read: z.number(), valid: z.number(), invalid: z.number(), upserted: z.number(), unchanged: z.number() });
+}).meta({ id: 'ErpIntegration', examples: [INTEGRATION_EXAMPLE] });
+const count = z.number().int().nonnegative();
+const countsOut = z
+  .object({ read: count, valid: count, invalid: count, upserted: count, unchanged: count })
+  .meta({ id: 'ErpRecordCounts', description: 'Records read, valid, invalid (dead-lettered), upserted and unchanged' });
 const runOut = z.object({
   id: z.string(),
   object: z.literal('integration_run'),
@@ -104,23 +115,25 @@ const runOut = z.object({
   workflowId: z.string(),
   startedAt: z.string(),
   finishedAt: z.string().nullable(),
-  durationMs: z.number().meta({ description: 'So far, while running.' }),
-});
+  durationMs: z.number().int().nonnegative().meta({ description: 'So far, while running.' }),
+}).meta({ id: 'ErpRun', examples: [ERP_RUN_EXAMPLE] });
 const TEST_WAIT_MS = 30_000;
 export const DEFAULT_UPLOAD_MAX_BYTES = 512 * 1024 * 1024;
 const UPLOAD_TYPES = ['text/csv', 'application/octet-stream'];
 const uploadParams = z.object({ id: z.string().min(1), entity: z.enum(ERP_ENTITIES) });
-const uploadOut = z.object({ id: z.string(), object: z.literal('integration_file'), integrationId: z.string(), entity: z.string(), size: z.number() });
+const uploadOut = z
+  .object({ id: z.string(), object: z.literal('integration_file'), integrationId: z.string(), entity: z.string(), size: count })
+  .meta({ id: 'ErpFile' });
 const testOut = z.object({
   status: z.enum(['completed', 'running']),
   ok: z.boolean(),
   entity: z.string().optional(),
-  records: z.number().optional(),
+  records: count.optional(),
   fields: z.array(z.string()).optional().meta({ description: 'Field names of the first record, for writing mappings.' }),
   code: z.string().optional(),
   message: z.string().optional(),
   workflowId: z.string(),
-});
+}).meta({ id: 'ErpConnectionTest' });
 const deadLetterOut = z.object({
   id: z.string(),
   runId: z.string(),
@@ -129,15 +142,15 @@ const deadLetterOut = z.object({
   raw: z.unknown(),
   errors: z.array(z.object({ field: z.string(), message: z.string() })),
   createdAt: z.string(),
-});
+}).meta({ id: 'DeadLetter', examples: [DEAD_LETTER_EXAMPLE] });
 const replayOut = z.object({
   replayId: z.string(),
   workflowId: z.string().meta({ description: 'The ErpDeadLetterReplayWorkflow carrying the replay (Temporal UI).' }),
   runId: z.string(),
   status: z.enum(['running', 'completed', 'failed']),
-  result: z.object({ replayed: z.number(), stillInvalid: z.number(), counts: countsOut }).nullable(),
+  result: z.object({ replayed: count, stillInvalid: count, counts: countsOut }).nullable(),
   error: z.string().nullable(),
-});
+}).meta({ id: 'DeadLetterReplay' });
 
 export function presentIntegration(row: IntegrationRow): z.infer<typeof integrationOut> {
   return {
@@ -261,6 +274,7 @@ export function integrationsRouter(deps: AppDeps, r: ResourceRouter): ResourceRo
       'post',
       '/v1/integrations',
       {
+        operationId: 'createErpIntegration',
         summary: 'Create an ERP integration (connector, encrypted credentials, settings, mappings per entity)',
         description: 'Everything is validated before it is stored: an unknown field, transformation or stream is a 400 naming its path. See docs/erp-integrations.md.',
         body: createBody,
@@ -299,7 +313,7 @@ export function integrationsRouter(deps: AppDeps, r: ResourceRouter): ResourceRo
     .endpoint(
       'get',
       '/v1/integrations',
-      { summary: "List the tenant's ERP integrations", responses: { 200: { description: 'Integrations', schema: z.object({ data: z.array(integrationOut) }) } } },
+      { operationId: 'listErpIntegrations', summary: "List the tenant's ERP integrations", responses: { 200: { description: 'Integrations', schema: z.object({ data: z.array(integrationOut) }) } } },
       async ({ tenant, res }) => {
         const rows = await db.select().from(erpIntegrations).where(eq(erpIntegrations.tenantId, tenant.id)).orderBy(asc(erpIntegrations.createdAt), asc(erpIntegrations.id));
         res.json({ data: rows.map(presentIntegration) });
@@ -308,7 +322,7 @@ export function integrationsRouter(deps: AppDeps, r: ResourceRouter): ResourceRo
     .endpoint(
       'get',
       '/v1/integrations/:id',
-      { summary: 'Get an ERP integration', params: idParams, responses: { 200: { description: 'The integration', schema: integrationOut } } },
+      { operationId: 'getErpIntegration', summary: 'Get an ERP integration', params: idParams, responses: { 200: { description: 'The integration', schema: integrationOut } } },
       async ({ params, tenant, res }) => {
         res.json(presentIntegration(await findOwned(tenant.id, params.id)));
       },
@@ -316,7 +330,7 @@ export function integrationsRouter(deps: AppDeps, r: ResourceRouter): ResourceRo
     .endpoint(
       'patch',
       '/v1/integrations/:id',
-      { summary: 'Update an ERP integration; new credentials replace the old ones', params: idParams, body: patchBody, responses: { 200: { description: 'Updated', schema: integrationOut } } },
+      { operationId: 'updateErpIntegration', summary: 'Update an ERP integration; new credentials replace the old ones', params: idParams, body: patchBody, responses: { 200: { description: 'Updated', schema: integrationOut } } },
       async ({ params, body, tenant, res }) => {
         const current = await findOwned(tenant.id, params.id);
         const type = body.type ?? current.type;
@@ -346,7 +360,7 @@ export function integrationsRouter(deps: AppDeps, r: ResourceRouter): ResourceRo
     .endpoint(
       'delete',
       '/v1/integrations/:id',
-      { summary: 'Delete an ERP integration, its schedules, runs and dead letters', params: idParams, responses: { 204: { description: 'Deleted' } } },
+      { operationId: 'deleteErpIntegration', summary: 'Delete an ERP integration, its schedules, runs and dead letters', params: idParams, responses: { 204: { description: 'Deleted' } } },
       async ({ params, tenant, res }) => {
         const current = await findOwned(tenant.id, params.id);
         // Its schedules and running workflows go first: a run left going would retry against nothing.
@@ -362,7 +376,7 @@ export function integrationsRouter(deps: AppDeps, r: ResourceRouter): ResourceRo
     .endpoint(
       'post',
       '/v1/integrations/:id/pause',
-      { summary: 'Pause the scheduled polling of an integration', params: idParams, responses: { 200: { description: 'Paused', schema: integrationOut } } },
+      { operationId: 'pauseErpIntegration', summary: 'Pause the scheduled polling of an integration', params: idParams, responses: { 200: { description: 'Paused', schema: integrationOut } } },
       async ({ params, tenant, res }) => {
         const current = await findOwned(tenant.id, params.id);
         const reason = 'paused through the API';
@@ -374,7 +388,7 @@ export function integrationsRouter(deps: AppDeps, r: ResourceRouter): ResourceRo
     .endpoint(
       'post',
       '/v1/integrations/:id/resume',
-      { summary: 'Resume scheduled polling (also after an automatic pause) and clear the failure streak', params: idParams, responses: { 200: { description: 'Resumed', schema: integrationOut } } },
+      { operationId: 'resumeErpIntegration', summary: 'Resume scheduled polling (also after an automatic pause) and clear the failure streak', params: idParams, responses: { 200: { description: 'Resumed', schema: integrationOut } } },
       async ({ params, tenant, res }) => {
         const current = await findOwned(tenant.id, params.id);
         const [row] = await db
@@ -390,6 +404,7 @@ export function integrationsRouter(deps: AppDeps, r: ResourceRouter): ResourceRo
       'post',
       '/v1/integrations/:id/test-connection',
       {
+        operationId: 'testErpIntegration',
         summary: 'Fetch the first page of the first stream: checks URL, credentials and record path, lists the source fields',
         description: `Runs as a Temporal workflow on the erp queue; waits up to ${TEST_WAIT_MS / 1000}s, else answers status "running". Every call runs a new test, also when it reuses an X-Request-Id.`,
         params: idParams,
@@ -415,6 +430,7 @@ export function integrationsRouter(deps: AppDeps, r: ResourceRouter): ResourceRo
       'post',
       '/v1/integrations/:id/sync',
       {
+        operationId: 'syncErpEntity',
         summary: 'Start a sync of one entity now; returns the run id (follow it at /runs/{runId})',
         params: idParams,
         body: syncBody,
@@ -458,6 +474,7 @@ export function integrationsRouter(deps: AppDeps, r: ResourceRouter): ResourceRo
       'put',
       '/v1/integrations/:id/files/:entity',
       {
+        operationId: 'uploadErpFile',
         summary: 'Upload the CSV file of an entity (read by a CSV stream with `upload: true`); the newest upload is the one synced',
         description:
           `The raw file is the body, streamed to storage (never held whole in memory); at most ${maxUploadBytes} bytes (413 beyond). ` +
@@ -512,7 +529,7 @@ export function integrationsRouter(deps: AppDeps, r: ResourceRouter): ResourceRo
     .endpoint(
       'get',
       '/v1/integrations/:id/runs',
-      { summary: 'Runs of an integration, newest first', params: idParams, responses: { 200: { description: 'Runs', schema: z.object({ data: z.array(runOut) }) } } },
+      { operationId: 'listErpRuns', summary: 'Runs of an integration, newest first', params: idParams, responses: { 200: { description: 'Runs', schema: z.object({ data: z.array(runOut) }) } } },
       async ({ params, tenant, res }) => {
         const integration = await findOwned(tenant.id, params.id);
         const rows = await db.select().from(erpRuns).where(eq(erpRuns.integrationId, integration.id)).orderBy(desc(erpRuns.startedAt)).limit(100);
@@ -522,7 +539,7 @@ export function integrationsRouter(deps: AppDeps, r: ResourceRouter): ResourceRo
     .endpoint(
       'get',
       '/v1/integrations/:id/runs/:runId',
-      { summary: 'One run: status, counts, checkpoint and errors (live while it runs)', params: runParams, responses: { 200: { description: 'The run', schema: runOut } } },
+      { operationId: 'getErpRun', summary: 'One run: status, counts, checkpoint and errors (live while it runs)', params: runParams, responses: { 200: { description: 'The run', schema: runOut } } },
       async ({ params, tenant, res }) => {
         const integration = await findOwned(tenant.id, params.id);
         const [row] = await db.select().from(erpRuns).where(and(eq(erpRuns.id, params.runId), eq(erpRuns.integrationId, integration.id)));
@@ -534,6 +551,7 @@ export function integrationsRouter(deps: AppDeps, r: ResourceRouter): ResourceRo
       'get',
       '/v1/integrations/:id/dead-letters',
       {
+        operationId: 'listDeadLetters',
         summary: 'Rows that did not map or validate, with the raw row and the errors',
         params: idParams,
         query: z.strictObject({ status: z.enum(['open', 'replayed']).default('open') }),
@@ -556,6 +574,7 @@ export function integrationsRouter(deps: AppDeps, r: ResourceRouter): ResourceRo
       'post',
       '/v1/integrations/:id/dead-letters/replay',
       {
+        operationId: 'replayDeadLetters',
         summary: 'Map open dead letters again with the current mapping in a workflow; the ones that now pass are upserted (follow it at /dead-letters/replays/{replayId})',
         params: idParams,
         body: replayBody,
@@ -579,6 +598,7 @@ export function integrationsRouter(deps: AppDeps, r: ResourceRouter): ResourceRo
       'get',
       '/v1/integrations/:id/dead-letters/replays/:replayId',
       {
+        operationId: 'getDeadLetterReplay',
         summary: 'One dead-letter replay: running, or its outcome (kept as long as Temporal retains the run)',
         params: replayParams,
         responses: { 200: { description: 'The replay', schema: replayOut } },

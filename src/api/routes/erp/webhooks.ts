@@ -44,7 +44,7 @@ const ackOut = z.object({
   workflowId: z.string().meta({ description: 'The ErpWebhookWorkflow that applies this event.' }),
   applied: z.boolean().meta({ description: 'false: stored and acknowledged, still being applied (HTTP 202).' }),
   counts: z.object({ read: z.number(), valid: z.number(), invalid: z.number(), upserted: z.number(), unchanged: z.number() }).nullable(),
-});
+}).meta({ id: 'ErpWebhookAck' });
 
 /** Epoch ms of an ISO 8601 or Unix-seconds timestamp; NaN when it is neither. */
 export function parseWebhookTimestamp(value: string): number {
@@ -83,6 +83,7 @@ export function erpWebhooksRouter(deps: AppDeps & { limiter: RateLimiter }, r: R
     'post',
     '/v1/integrations/:id/webhooks',
     {
+      operationId: 'receiveErpWebhook',
       summary: "Receive an ERP's change notification (HMAC-SHA256 signed)",
       description: 'Body: {"id": event id, "entity": "products"|…, "data": record or list}. Signed as described in docs/erp-integrations.md.',
       security: 'none',

@@ -29,34 +29,50 @@ import { workflowId } from '../../../shared/workflow-ids.js';
 import type { AppDeps } from '../../deps.js';
 import type { ResourceRouter } from '../../endpoint.js';
 import { resultWithin } from '../../await-workflow.js';
-import { countryCode, currencyCode, decodeTimeCursor, encodeTimeCursor, pageCursor } from '../../common-schemas.js';
+import { amountInMinorUnits, countryCode, currencyCode, decodeTimeCursor, encodeTimeCursor, pageCursor } from '../../common-schemas.js';
 import { ApiError } from '../../errors.js';
+import { PAYMENT_EXAMPLE, REFUND_EXAMPLE } from './examples.js';
 import { claimAndInsert, claimIdempotencyKey, idempotencyKeySchema, requestHash, requireIdempotencyKey, storeIdempotentResponse } from '../../idempotency.js';
 import { startWorkflow } from '../../../temporal/start-workflow.js';
 import type { Workflows } from '../../../shared/workflow-types.js';
 import { tenantPriority } from '../../../shared/fairness.js';
 
-const createPaymentBody = z.strictObject({
-  amount: z.number().int().positive().max(99_999_999_999).meta({ description: 'Minor units (cents): 1050 = 10.50 EUR' }),
-  currency: currencyCode,
-  country: countryCode.meta({ description: 'ISO 3166-1 alpha-2 of the payer', examples: ['DE'] }),
-  paymentMethod: z.strictObject({
-    type: z.enum(PAYMENT_METHOD_TYPES),
-    token: z
-      .string()
-      .min(1)
-      .max(255)
-      .meta({ description: 'A gateway token or payment-method reference (pm_..., tok_...). Never a card number.' }),
-  }),
-  captureMode: z.enum(['automatic', 'manual']).default('automatic'),
-  customerId: z.string().min(1).max(255).optional(),
-  description: z.string().max(500).optional(),
-  metadata: z
-    .record(z.string().max(40), z.string().max(500))
-    .refine((m) => Object.keys(m).length <= 50, 'at most 50 keys')
-    .meta({ maxProperties: 50 })
-    .default({}),
-});
+const createPaymentBody = z
+  .strictObject({
+    amount: amountInMinorUnits,
+    currency: currencyCode,
+    country: countryCode.meta({ description: 'ISO 3166-1 alpha-2 of the payer', examples: ['DE'] }),
+    paymentMethod: z.strictObject({
+      type: z.enum(PAYMENT_METHOD_TYPES),
+      token: z
+        .string()
+        .min(1)
+        .max(255)
+        .meta({ description: 'A gateway token or payment-method reference (pm_..., tok_...). Never a card number.' }),
+    }),
+    captureMode: z.enum(['automatic', 'manual']).default('automatic'),
+    customerId: z.string().min(1).max(255).optional(),
+    description: z.string().max(500).optional(),
+    metadata: z
+      .record(z.string().max(40), z.string().max(500))
+      .refine((m) => Object.keys(m).length <= 50, 'at most 50 keys')
+      .meta({ maxProperties: 50 })
+      .default({}),
+  })
+  .meta({
+    examples: [
+      {
+        amount: 1050,
+        currency: 'EUR',
+        country: 'DE',
+        paymentMethod: { type: 'card', token: 'pm_card_visa' },
+        captureMode: 'automatic',
+        customerId: 'cust_8h2kq4m7v9x1t3n5p6rw',
+        description: 'Order 1042',
+        metadata: { orderId: '1042' },
+      },
+    ],
+  });
 
 const createQuery = z.strictObject({
   wait: z.coerce
@@ -69,7 +85,7 @@ const createQuery = z.strictObject({
 });
 
 const attemptOut = z.object({
-  number: z.number().int(),
+  number: z.number().int().positive(),
   connectionId: z.string(),
   provider: z.string(),
   reason: z.string().meta({ description: 'Why routing chose this connection at this rank' }),
@@ -84,22 +100,24 @@ const attemptOut = z.object({
   gatewayReference: z.string().nullable(),
   createdAt: z.string(),
   updatedAt: z.string(),
-});
-const refundOut = z.object({
-  id: z.string(),
-  object: z.literal('refund'),
-  paymentId: z.string(),
-  amount: z.number().int(),
-  status: z.string(),
-  reason: z.string().nullable(),
-  failureMessage: z.string().nullable(),
-  createdAt: z.string(),
-});
+}).meta({ id: 'PaymentAttempt', description: 'One call to a gateway for a payment' });
+const refundOut = z
+  .object({
+    id: z.string(),
+    object: z.literal('refund'),
+    paymentId: z.string(),
+    amount: amountInMinorUnits,
+    status: z.string(),
+    reason: z.string().nullable(),
+    failureMessage: z.string().nullable(),
+    createdAt: z.string(),
+  })
+  .meta({ id: 'Refund', examples: [REFUND_EXAMPLE] });
 export const paymentOut = z.object({
   id: z.string(),
   object: z.literal('payment'),
   status: z.enum(PAYMENT_STATUSES),
-  amount: z.number().int(),
+  amount: amountInMinorUnits,
   currency: z.string(),
   country: z.string(),
   paymentMethod: z.object({ type: z.string(), token: z.string() }),
@@ -107,8 +125,8 @@ export const paymentOut = z.object({
   customerId: z.string().nullable(),
   description: z.string().nullable(),
   metadata: z.record(z.string(), z.string()),
-  amountCaptured: z.number().int(),
-  amountRefunded: z.number().int(),
+  amountCaptured: z.number().int().nonnegative(),
+  amountRefunded: z.number().int().nonnegative(),
   connectionId: z.string().nullable(),
   gatewayReference: z.string().nullable(),
   failure: z.object({ code: z.string().nullable(), message: z.string().nullable() }).nullable(),
@@ -118,7 +136,7 @@ export const paymentOut = z.object({
   workflowId: z.string(),
   createdAt: z.string(),
   updatedAt: z.string(),
-});
+}).meta({ id: 'Payment', examples: [PAYMENT_EXAMPLE] });
 type PaymentOut = z.infer<typeof paymentOut>;
 
 const idParams = z.object({ id: z.string().min(1) });
@@ -128,13 +146,17 @@ const listQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(100).default(20),
   cursor: pageCursor.optional(),
 });
-const refundBody = z.strictObject({
-  amount: z.number().int().positive().optional().meta({ description: 'Minor units; default: everything not yet refunded' }),
-  reason: z.string().max(200).optional(),
-});
-const captureBody = z.strictObject({
-  amount: z.number().int().positive().optional().meta({ description: 'Minor units; default: the authorized amount' }),
-});
+const refundBody = z
+  .strictObject({
+    amount: amountInMinorUnits.optional().meta({ description: 'Minor units; default: everything not yet refunded' }),
+    reason: z.string().max(200).optional(),
+  })
+  .meta({ examples: [{ amount: 500, reason: 'requested_by_customer' }] });
+const captureBody = z
+  .strictObject({
+    amount: amountInMinorUnits.optional().meta({ description: 'Minor units; default: the authorized amount' }),
+  })
+  .meta({ examples: [{ amount: 1050 }] });
 
 const IN_FLIGHT: ReadonlySet<string> = new Set(['pending', 'processing', 'unknown']);
 const hasOutcome = (p: { status: string }) => !IN_FLIGHT.has(p.status);
@@ -338,6 +360,7 @@ export function paymentsRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter
       'post',
       '/v1/payments',
       {
+        operationId: 'createPayment',
         summary: 'Start a payment',
         description:
           'Validates, stores the payment and starts its PaymentWorkflow (id `payment-<id>`), answering 202 at once. ' +
@@ -412,7 +435,7 @@ export function paymentsRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter
     .endpoint(
       'get',
       '/v1/payments/:id',
-      { summary: 'Get a payment with every attempt', params: idParams, responses: { 200: { description: 'The payment', schema: paymentOut } } },
+      { operationId: 'getPayment', summary: 'Get a payment with every attempt', params: idParams, responses: { 200: { description: 'The payment', schema: paymentOut } } },
       async ({ params, tenant, res }) => {
         res.json(await loadOne(tenant.id, params.id));
       },
@@ -421,6 +444,7 @@ export function paymentsRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter
       'get',
       '/v1/payments',
       {
+        operationId: 'listPayments',
         summary: 'List payments, newest first',
         query: listQuery,
         responses: { 200: { description: 'A page', schema: z.object({ data: z.array(paymentOut), nextCursor: z.string().nullable() }) } },
@@ -454,6 +478,7 @@ export function paymentsRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter
       'post',
       '/v1/payments/:id/refunds',
       {
+        operationId: 'refundPayment',
         summary: 'Refund all or part of a captured payment',
         description:
           'Never more than captured minus already refunded (pending refunds count). Carried out by a RefundWorkflow (id `refund-<id>`): ' +
@@ -532,6 +557,7 @@ export function paymentsRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter
       'post',
       '/v1/payments/:id/capture',
       {
+        operationId: 'capturePayment',
         summary: 'Capture an authorized payment (manual capture mode)',
         description:
           "Runs a CaptureWorkflow (id `capture-<payment id>-...`), as a child of the payment's own run while that run is open, " +

@@ -9,31 +9,58 @@ import { loadRoutingState } from '../../../db/queries/routing-state.js';
 import { DEFAULT_CIRCUIT_CONFIG } from '../../../domain/payments/circuit-breaker.js';
 import type { AppDeps } from '../../deps.js';
 import type { ResourceRouter } from '../../endpoint.js';
-import { countryCode, currencyCode } from '../../common-schemas.js';
+import { amountInMinorUnits, countryCode, currencyCode } from '../../common-schemas.js';
 import { ApiError } from '../../errors.js';
 
 const ruleOut = z.object({
   id: z.string(),
   name: z.string(),
-  priority: z.number().int(),
+  priority: z.number().int().min(0).max(1_000_000),
   enabled: z.boolean(),
   conditions: z.record(z.string(), z.unknown()),
   connectionIds: z.array(z.string()),
+}).meta({
+  id: 'RoutingRule',
+  examples: [
+    {
+      id: 'rule_2w6k9m4q8x1t7n3v5p0r',
+      name: 'EU cards',
+      priority: 10,
+      enabled: true,
+      conditions: { currencies: ['EUR'], regions: ['EU'], paymentMethods: ['card'] },
+      connectionIds: ['con_7m4k2x9q1v8t3n6p5r0w', 'con_9x3v6k2m8q1t4n7p5r0w'],
+    },
+  ],
 });
 const rulesOut = z.object({ data: z.array(ruleOut) });
-const putBody = z.strictObject({ rules: z.array(routingRuleInputSchema).max(200) });
-const simulateBody = z.strictObject({
-  amount: z.number().int().positive(),
-  currency: currencyCode,
-  country: countryCode,
-  paymentMethodType: z.enum(PAYMENT_METHOD_TYPES).default('card'),
-  captureMode: z.enum(['automatic', 'manual']).default('automatic'),
+const putBody = z.strictObject({ rules: z.array(routingRuleInputSchema).max(200) }).meta({
+  examples: [
+    {
+      rules: [
+        {
+          name: 'EU cards',
+          priority: 10,
+          conditions: { currencies: ['EUR'], regions: ['EU'], paymentMethods: ['card'] },
+          connectionIds: ['con_7m4k2x9q1v8t3n6p5r0w', 'con_9x3v6k2m8q1t4n7p5r0w'],
+        },
+      ],
+    },
+  ],
 });
+const simulateBody = z
+  .strictObject({
+    amount: amountInMinorUnits,
+    currency: currencyCode,
+    country: countryCode,
+    paymentMethodType: z.enum(PAYMENT_METHOD_TYPES).default('card'),
+    captureMode: z.enum(['automatic', 'manual']).default('automatic'),
+  })
+  .meta({ examples: [{ amount: 1050, currency: 'EUR', country: 'DE', paymentMethodType: 'card', captureMode: 'automatic' }] });
 const decisionOut = z.object({
-  candidates: z.array(z.object({ connectionId: z.string(), provider: z.string(), ruleId: z.string(), rank: z.number(), reason: z.string() })),
+  candidates: z.array(z.object({ connectionId: z.string(), provider: z.string(), ruleId: z.string(), rank: z.number().int().positive(), reason: z.string() })),
   skipped: z.array(z.object({ connectionId: z.string(), ruleId: z.string(), reason: z.string() })),
   evaluatedRules: z.array(z.object({ ruleId: z.string(), matched: z.boolean(), reason: z.string() })),
-});
+}).meta({ id: 'RoutingDecision' });
 
 /**
  * Routing rules are managed as one set (PUT replaces it atomically after validating it whole), because
@@ -54,7 +81,7 @@ export function routingRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter 
     .endpoint(
       'get',
       '/v1/routing/rules',
-      { summary: 'The routing rule set, in evaluation order', responses: { 200: { description: 'Rules', schema: rulesOut } } },
+      { operationId: 'listRoutingRules', summary: 'The routing rule set, in evaluation order', responses: { 200: { description: 'Rules', schema: rulesOut } } },
       async ({ tenant, res }) => {
         const rows = await db.select().from(routingRules).where(eq(routingRules.tenantId, tenant.id)).orderBy(asc(routingRules.priority), asc(routingRules.id));
         res.json({ data: rows.map(present) });
@@ -64,6 +91,7 @@ export function routingRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter 
       'put',
       '/v1/routing/rules',
       {
+        operationId: 'replaceRoutingRules',
         summary: 'Replace the routing rule set',
         description: 'Rejected whole (400, each problem with its path) if any rule names an unknown connection or can never match.',
         body: putBody,
@@ -97,6 +125,7 @@ export function routingRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter 
       'post',
       '/v1/routing/simulate',
       {
+        operationId: 'simulateRouting',
         summary: 'Which gateways, in which order, and why — for a hypothetical payment; charges nothing',
         scope: 'read',
         body: simulateBody,
