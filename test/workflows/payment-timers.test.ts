@@ -179,7 +179,8 @@ describe('payment workflow timers (activities mocked)', () => {
   });
 
   it('keeps a captured payment open for the aftercare window, then closes and takes no more updates', async () => {
-    const aftercareWindowMs = 2_000;
+    // Long enough that the checks on the open run finish inside it on a loaded machine.
+    const aftercareWindowMs = 5_000;
     const script: GatewayScript = { route: ['conn-a'], charge: () => ({ status: 'succeeded', reference: 'ref-a', amountCaptured: 1000 }) };
     await withPaymentWorker(script, async ({ taskQueue, calls }) => {
       const handle = await startPayment(taskQueue, paymentInput({ aftercareWindowMs }));
