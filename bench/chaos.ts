@@ -106,7 +106,7 @@ export async function runChaosBench(argv: string[]): Promise<void> {
   writeFileSync(bundlePath, code);
 
   log('starting the Temporal dev server and two emulated gateways');
-  const temporalServer = await startTemporalDevServer();
+  const temporalServer = await startTemporalDevServer({ cli: process.env.TEMPORAL_CLI });
   const gateways = [await startAcmepayEmulator(), await startAcmepayEmulator()];
   const processes: BenchProcess[] = [];
   const stopAll = () => Promise.all(processes.map((p) => p.stop()));

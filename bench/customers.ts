@@ -74,7 +74,7 @@ export async function runCustomersBench(): Promise<void> {
   const sql = postgres(databaseUrl, { max: 10, onnotice: () => {} });
 
   log('starting the Temporal dev server and the Stripe emulator');
-  const temporalServer = await startTemporalDevServer();
+  const temporalServer = await startTemporalDevServer({ cli: process.env.TEMPORAL_CLI });
   const stripe = await startStripeEmulator({ webhookRetryBaseMs: 100 });
   const processes: BenchProcess[] = [];
   let temporalConnectionRef: Connection | undefined;

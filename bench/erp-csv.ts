@@ -121,7 +121,7 @@ export async function runErpCsvBench(): Promise<void> {
   const database = connectPostgres(url, { poolSize: 4 });
   const sql = postgres(url, { max: 2, onnotice: () => {} });
   log('starting the Temporal dev server');
-  const temporalServer = await startTemporalDevServer();
+  const temporalServer = await startTemporalDevServer({ cli: process.env.TEMPORAL_CLI });
   let worker: BenchProcess | undefined;
   let connection: Connection | undefined;
   try {

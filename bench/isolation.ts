@@ -130,7 +130,7 @@ export async function runIsolationBench(): Promise<void> {
   const scratchDb = await scratchDatabase(`switchyard_bench_isolation_${process.pid}`);
   const sql = postgres(scratchDb.url, { max: 4, onnotice: () => {} });
   log('starting the Temporal dev server and the emulated gateways');
-  const temporalServer = await startTemporalDevServer();
+  const temporalServer = await startTemporalDevServer({ cli: process.env.TEMPORAL_CLI });
   const acmeA = await startAcmepayEmulator();
   // B's gateway: charges and status lookups hang while a hanging phase runs; /health answers.
   const acmeB = await startAcmepayEmulator();

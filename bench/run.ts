@@ -54,7 +54,7 @@ async function main(): Promise<void> {
   await sql`create table bench_baseline_events (id text primary key, workflow_id text not null, payload jsonb not null, created_at timestamptz not null default now())`;
 
   log('starting the Temporal dev server and the emulated gateways');
-  const temporalServer = await startTemporalDevServer();
+  const temporalServer = await startTemporalDevServer({ cli: process.env.TEMPORAL_CLI });
   const acme = await startAcmepayEmulator();
   const pending = await startPendingpayEmulator({ callbackDelayMs: 3_600_000 });
   const connection = await Connection.connect({ address: temporalServer.address });

@@ -19,6 +19,7 @@ function isExecutable(file: string): boolean {
   }
 }
 
+/** PATH is the operating system's search path, not a setting of ours, so it is read where it is used. */
 function onPath(name: string): string | undefined {
   for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
     const candidate = path.join(dir, name);
