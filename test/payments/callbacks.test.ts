@@ -46,7 +46,7 @@ describe('gateway callbacks', () => {
     expect(delivered.length).toBeGreaterThan(0);
     expect(delivered.every((d) => d.status === 200)).toBe(true);
     await f.stack.temporal.workflow.getHandle(`payment-${id}`).result();
-    recordHistoryIfAsked(`payment-${id}`, 'payment-lean-pending-then-callback');
+    recordHistoryIfAsked(`payment-${id}`, 'payment-pending-then-callback');
   });
 
   it('without a callback, the deadline passes and polling the gateway resolves the payment', async () => {
@@ -58,7 +58,7 @@ describe('gateway callbacks', () => {
     const history = await f.stack.temporal.workflow.getHandle(workflowId).fetchHistory();
     const names = (history.events ?? []).map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name).filter(Boolean);
     expect(names).toContain('queryGatewayStatus');
-    recordHistoryIfAsked(workflowId, 'payment-lean-callback-timeout-polled');
+    recordHistoryIfAsked(workflowId, 'payment-callback-timeout-polled');
   });
 
   it('callbacks that only repeat "pending" do not postpone the next poll', async () => {

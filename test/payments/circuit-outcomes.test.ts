@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPaymentActivities } from '../../src/activities/payments/payment-activities.js';
+import { recordCircuitOutcome } from '../../src/db/queries/circuit-outcomes.js';
 import type { CircuitConfig } from '../../src/domain/payments/circuit-breaker.js';
 import {
   setUpMerchant,
@@ -24,21 +24,22 @@ beforeAll(async () => {
 });
 afterAll(async () => f?.close());
 
-const activities = () =>
-  createPaymentActivities({
-    db: f.stack.database.db,
-    cipher: f.stack.cipher,
-    providers: f.stack.providers,
-    circuit: CIRCUIT,
-  });
+/** One gateway call's outcome, as the payment workflow's bookkeeping records it with the attempt. */
+const recordOutcome = async (input: {
+  tenantId: string;
+  connectionId: string;
+  ok: boolean;
+  callKey?: string;
+}) => ({
+  circuit: await recordCircuitOutcome(f.stack.database.db, input, Date.now(), CIRCUIT),
+});
 const health = async (m: MerchantSetup, id: string) =>
   (await request(f.stack.app).get(`/v1/connections/${id}/health`).set(m.auth).expect(200)).body;
 
 describe('circuit breaker outcomes under concurrency', () => {
   it('recording on a closed circuit does not wait for the circuit row (no hot-row lock)', async () => {
     const m = await setUpMerchant(f);
-    const a = activities();
-    await a.recordGatewayOutcome({ tenantId: m.tenantId, connectionId: m.stripeId, ok: true });
+    await recordOutcome({ tenantId: m.tenantId, connectionId: m.stripeId, ok: true });
     // Another transaction holds the circuit row, as a slow recorder would.
     let release!: () => void;
     const held = new Promise<void>((r) => (release = r));
@@ -51,9 +52,9 @@ describe('circuit breaker outcomes under concurrency', () => {
     });
     await lockTaken;
     try {
-      const recorded = a
-        .recordGatewayOutcome({ tenantId: m.tenantId, connectionId: m.stripeId, ok: true })
-        .then(() => 'recorded');
+      const recorded = recordOutcome({ tenantId: m.tenantId, connectionId: m.stripeId, ok: true }).then(
+        () => 'recorded',
+      );
       const waited = new Promise((r) => setTimeout(() => r('blocked'), 5_000));
       expect(await Promise.race([recorded, waited])).toBe('recorded');
     } finally {
@@ -64,11 +65,10 @@ describe('circuit breaker outcomes under concurrency', () => {
 
   it('200 concurrent outcomes are all counted, and the breaker still opens on their failure rate', async () => {
     const m = await setUpMerchant(f);
-    const a = activities();
     const started = performance.now();
     const results = await Promise.all(
       Array.from({ length: 200 }, (_, i) =>
-        a.recordGatewayOutcome({ tenantId: m.tenantId, connectionId: m.acmeId, ok: i % 4 !== 0 }),
+        recordOutcome({ tenantId: m.tenantId, connectionId: m.acmeId, ok: i % 4 !== 0 }),
       ),
     );
     const ms = Math.round(performance.now() - started);
@@ -81,7 +81,7 @@ describe('circuit breaker outcomes under concurrency', () => {
 
     const failing = await Promise.all(
       Array.from({ length: 200 }, () =>
-        a.recordGatewayOutcome({ tenantId: m.tenantId, connectionId: m.stripeId, ok: false }),
+        recordOutcome({ tenantId: m.tenantId, connectionId: m.stripeId, ok: false }),
       ),
     );
     expect(failing.filter((r) => r.circuit === 'open').length).toBeGreaterThan(0);
@@ -92,15 +92,14 @@ describe('circuit breaker outcomes under concurrency', () => {
 
   it('an outcome recorded again with the same call key counts once (a local activity run again after a crash)', async () => {
     const m = await setUpMerchant(f);
-    const a = activities();
     const call = { tenantId: m.tenantId, connectionId: m.acmeId };
     // The lean payment path records the circuit outcome with the attempt outcome, from a local
     // activity; a worker crash re-runs it with the same key.
-    for (let i = 0; i < 3; i++) await a.recordGatewayOutcome({ ...call, ok: false, callKey: 'pay_x-1-1' });
-    await a.recordGatewayOutcome({ ...call, ok: true, callKey: 'pay_x-1-2' });
-    // Calls without a key (older runs, health checks) still count every time.
-    await a.recordGatewayOutcome({ ...call, ok: true });
-    await a.recordGatewayOutcome({ ...call, ok: true });
+    for (let i = 0; i < 3; i++) await recordOutcome({ ...call, ok: false, callKey: 'pay_x-1-1' });
+    await recordOutcome({ ...call, ok: true, callKey: 'pay_x-1-2' });
+    // Calls without a key still count every time.
+    await recordOutcome({ ...call, ok: true });
+    await recordOutcome({ ...call, ok: true });
     expect((await health(m, m.acmeId)).circuit.window).toMatchObject({ calls: 4, failures: 1 });
   });
 });

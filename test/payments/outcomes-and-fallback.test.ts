@@ -42,7 +42,7 @@ describe('payment outcomes', () => {
     expect(f.stripe.chargeCount(id)).toBe(0);
     expect(f.acme.chargeCount(`${id}-2`)).toBe(1);
     await f.stack.temporal.workflow.getHandle(`payment-${id}`).result();
-    recordHistoryIfAsked(`payment-${id}`, 'payment-lean-fallback-after-503');
+    recordHistoryIfAsked(`payment-${id}`, 'payment-fallback-after-503');
   });
 
   it('?wait answers with the outcome, fallbacks included', async () => {
@@ -83,7 +83,7 @@ describe('payment outcomes', () => {
       .map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name)
       .filter(Boolean);
     expect(activities).toContain('queryGatewayStatus');
-    recordHistoryIfAsked(p.workflowId, 'payment-lean-ambiguous-resolved');
+    recordHistoryIfAsked(p.workflowId, 'payment-ambiguous-resolved');
   });
 
   it('runs are searchable by tenant, status and gateway, and carry no credentials', async () => {

@@ -45,12 +45,16 @@ describe('the payment read model moves forward only', () => {
   it('a late, older status leaves a final one as it is and answers with the status kept', async () => {
     const id = await paymentIn('succeeded');
     const a = activities();
-    expect(
-      await a.saveRoutingDecision({
-        paymentId: id,
-        decision: { candidates: [], skipped: [], evaluatedRules: [] },
-      }),
-    ).toEqual({ status: 'succeeded' });
+    const facts = {
+      amount: 1050,
+      currency: 'EUR',
+      country: 'DE',
+      paymentMethodType: 'card',
+      captureMode: 'automatic',
+    } as const;
+    expect(await a.routePayment({ paymentId: id, tenantId: m.tenantId, facts })).toMatchObject({
+      status: 'succeeded',
+    });
     expect(await a.failPayment({ paymentId: id, code: 'late', message: 'a late failure' })).toBe('succeeded');
     expect(await statusOf(id)).toBe('succeeded');
   });

@@ -12,7 +12,42 @@ export const UNHEALTHY_AFTER_FAILED_CHECKS = 2;
 const BATCH_CONCURRENCY = 20;
 
 export function createHealthActivities(deps: GatewayDeps & { circuit?: CircuitConfig }) {
-  const activities = {
+  /** Probes a connection's health endpoint and records the result (never throws for a down gateway). */
+  async function checkConnectionHealth(input: {
+    tenantId: string;
+    connectionId: string;
+  }): Promise<{ ok: boolean; latencyMs: number }> {
+    let probe: { ok: boolean; latencyMs: number; detail?: string };
+    try {
+      const { gateway } = await loadGateway(deps, input.tenantId, input.connectionId);
+      probe = await gateway.checkHealth();
+    } catch (err) {
+      probe = { ok: false, latencyMs: 0, detail: err instanceof Error ? err.message : String(err) };
+    }
+    await deps.db
+      .insert(connectionHealth)
+      .values({ connectionId: input.connectionId, tenantId: input.tenantId })
+      .onConflictDoNothing();
+    const failures = probe.ok ? sql`0` : sql`${connectionHealth.consecutiveCheckFailures} + 1`;
+    await deps.db
+      .update(connectionHealth)
+      .set({
+        consecutiveCheckFailures: failures,
+        health: probe.ok
+          ? 'healthy'
+          : sql`case when ${connectionHealth.consecutiveCheckFailures} + 1 >= ${UNHEALTHY_AFTER_FAILED_CHECKS} then 'unhealthy' else ${connectionHealth.health} end`,
+        lastCheckAt: new Date(),
+        lastCheckLatencyMs: Math.round(probe.latencyMs),
+        lastCheckDetail: probe.detail ?? null,
+        updatedAt: new Date(),
+      })
+      .where(and(eq(connectionHealth.connectionId, input.connectionId)));
+    // The periodic check is also when the breaker's expired outcomes are cleaned up, per connection.
+    await pruneOutcomes(deps.db, input.connectionId, Date.now(), deps.circuit ?? DEFAULT_CIRCUIT_CONFIG);
+    return { ok: probe.ok, latencyMs: probe.latencyMs };
+  }
+
+  return {
     /** One page of active connections in id order, after `after` (keyset pagination). */
     async listActiveConnectionsPage(input: {
       after: string | null;
@@ -42,7 +77,7 @@ export function createHealthActivities(deps: GatewayDeps & { circuit?: CircuitCo
       const worker = async () => {
         while (next < input.targets.length) {
           const target = input.targets[next++]!;
-          const result = await activities.checkConnectionHealth(target).catch(() => ({ ok: false }));
+          const result = await checkConnectionHealth(target).catch(() => ({ ok: false }));
           if (!result.ok) unhealthy += 1;
           Context.current().heartbeat(next);
         }
@@ -50,51 +85,7 @@ export function createHealthActivities(deps: GatewayDeps & { circuit?: CircuitCo
       await Promise.all(Array.from({ length: Math.min(BATCH_CONCURRENCY, input.targets.length) }, worker));
       return { checked: input.targets.length, unhealthy };
     },
-
-    async listActiveConnections(): Promise<{ tenantId: string; connectionId: string }[]> {
-      const rows = await deps.db
-        .select({ tenantId: connections.tenantId, connectionId: connections.id })
-        .from(connections)
-        .where(eq(connections.status, 'active'));
-      return rows;
-    },
-
-    /** Probes a connection's health endpoint and records the result (never throws for a down gateway). */
-    async checkConnectionHealth(input: {
-      tenantId: string;
-      connectionId: string;
-    }): Promise<{ ok: boolean; latencyMs: number }> {
-      let probe: { ok: boolean; latencyMs: number; detail?: string };
-      try {
-        const { gateway } = await loadGateway(deps, input.tenantId, input.connectionId);
-        probe = await gateway.checkHealth();
-      } catch (err) {
-        probe = { ok: false, latencyMs: 0, detail: err instanceof Error ? err.message : String(err) };
-      }
-      await deps.db
-        .insert(connectionHealth)
-        .values({ connectionId: input.connectionId, tenantId: input.tenantId })
-        .onConflictDoNothing();
-      const failures = probe.ok ? sql`0` : sql`${connectionHealth.consecutiveCheckFailures} + 1`;
-      await deps.db
-        .update(connectionHealth)
-        .set({
-          consecutiveCheckFailures: failures,
-          health: probe.ok
-            ? 'healthy'
-            : sql`case when ${connectionHealth.consecutiveCheckFailures} + 1 >= ${UNHEALTHY_AFTER_FAILED_CHECKS} then 'unhealthy' else ${connectionHealth.health} end`,
-          lastCheckAt: new Date(),
-          lastCheckLatencyMs: Math.round(probe.latencyMs),
-          lastCheckDetail: probe.detail ?? null,
-          updatedAt: new Date(),
-        })
-        .where(and(eq(connectionHealth.connectionId, input.connectionId)));
-      // The periodic check is also when the breaker's expired outcomes are cleaned up, per connection.
-      await pruneOutcomes(deps.db, input.connectionId, Date.now(), deps.circuit ?? DEFAULT_CIRCUIT_CONFIG);
-      return { ok: probe.ok, latencyMs: probe.latencyMs };
-    },
   };
-  return activities;
 }
 
 export type HealthActivities = ReturnType<typeof createHealthActivities>;

@@ -176,13 +176,10 @@ export function createPaymentActivities(deps: PaymentActivityDeps) {
   }
 
   return {
-    /** Rules and the live state (health, circuit) of every connection they name. */
-    loadRoutingCandidates,
-
     /**
-     * The lean path's first step (a local activity): loads the rules and live state, decides the
-     * route and saves the decision on the payment, in one call instead of three. A re-run after a
-     * worker crash decides again from the state as it is then and overwrites the unrecorded decision.
+     * A payment's first step (a local activity): loads the rules and the live state (health, circuit)
+     * of every connection they name, decides the route and saves the decision on the payment. A re-run
+     * after a worker crash decides again from the state as it is then and overwrites the unrecorded decision.
      */
     async routePayment(input: { paymentId: string; tenantId: string; facts: RoutingFacts }): Promise<{ decision: RoutingDecision; status: PaymentStatus }> {
       const { rules, connections } = await loadRoutingCandidates(input);
@@ -190,24 +187,13 @@ export function createPaymentActivities(deps: PaymentActivityDeps) {
       return { decision, status: await advancePayment(input.paymentId, 'processing', { routing: decision }) };
     },
 
-    async saveRoutingDecision(input: { paymentId: string; decision: RoutingDecision }): Promise<{ status: PaymentStatus }> {
-      // Every activity answers with a plain object, so its result reads as JSON in the Temporal UI.
-      return { status: await advancePayment(input.paymentId, 'processing', { routing: input.decision }) };
-    },
-
-    /** Creates the attempt row (idempotent: a retried activity finds its own row). */
-    async recordAttemptStarted(input: AttemptStart): Promise<{ attempt: number; idempotencyKey: string }> {
-      await startAttempt(input);
-      return { attempt: input.attempt, idempotencyKey: input.idempotencyKey };
-    },
-
     /**
-     * Sends the charge. Throws GatewayRetryable (retried), HardDecline or GatewayAmbiguous. On the lean
-     * path it first creates the attempt row (`started`), so the row with its idempotency key exists
-     * before anything is sent, as when that was an activity of its own.
+     * Sends the charge. Throws GatewayRetryable (retried), HardDecline or GatewayAmbiguous. It first
+     * creates the attempt row (`started`), so the row with its idempotency key exists before anything
+     * is sent.
      */
-    async chargeGateway(input: GatewayCall & { charge: ChargeRequest; started?: AttemptStart }): Promise<GatewayOutcome> {
-      if (input.started) await startAttempt(input.started);
+    async chargeGateway(input: GatewayCall & { charge: ChargeRequest; started: AttemptStart }): Promise<GatewayOutcome> {
+      await startAttempt(input.started);
       return callGateway(deps, input, (g) => g.authorize(input.charge));
     },
 
@@ -278,7 +264,7 @@ export function createPaymentActivities(deps: PaymentActivityDeps) {
       errorCode?: string;
       errorMessage?: string;
       amountCaptured?: number;
-      /** The lean path feeds the circuit breaker in the same call (see recordGatewayOutcome). */
+      /** The gateway call's outcome for the circuit breaker, recorded in the same call (idempotent by its call key). */
       circuit?: CircuitCall;
     }): Promise<PaymentStatus> {
       if (input.circuit) await recordCircuitOutcome(db, { ...input.circuit, connectionId: input.connectionId }, now(), circuitConfig);
@@ -306,14 +292,6 @@ export function createPaymentActivities(deps: PaymentActivityDeps) {
     /** Marks a payment failed when there was nothing to try (no route). */
     async failPayment(input: { paymentId: string; code: string; message: string }): Promise<PaymentStatus> {
       return advancePayment(input.paymentId, 'failed', { failureCode: input.code, failureMessage: input.message });
-    },
-
-    /**
-     * Feeds the circuit breaker of a connection with one call's outcome (gateway working or not). A
-     * call key makes it idempotent: a re-run for the same call counts nothing.
-     */
-    async recordGatewayOutcome(input: GatewayCall & CircuitCall): Promise<{ circuit: string }> {
-      return { circuit: await recordCircuitOutcome(db, input, now(), circuitConfig) };
     },
 
     async loadPaymentForCapture(input: { paymentId: string }) {

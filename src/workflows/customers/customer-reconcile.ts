@@ -1,4 +1,4 @@
-import { continueAsNew, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { continueAsNew, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { createCustomerSyncActivities } from '../../activities/customers/customer-sync-activities.js';
 import {
   customerReconcileProgressQuery,
@@ -16,8 +16,6 @@ const { catchUpMissedCustomerChanges } = waitingForTenantShare(proxyActivities<P
 const { reconcileRemoteCustomerPage, reconcileLocalCustomerPage } = waitingForTenantShare(proxyActivities<Pick<Activities, 'reconcileRemoteCustomerPage' | 'reconcileLocalCustomerPage'>>(bulkSync));
 const { beginCustomerSyncRun, finishCustomerSyncRun } = proxyActivities<Pick<Activities, 'beginCustomerSyncRun' | 'finishCustomerSyncRun'>>(bookkeeping);
 
-/** Runs started before drift detection and backfill only caught up on the change feed. */
-const FULL_RECONCILE_PATCH = 'customer-reconcile-full';
 /** Continue-as-new well before Temporal's history limits (about 6 events per page). */
 const MAX_HISTORY_EVENTS = 5_000;
 
@@ -31,10 +29,6 @@ const MAX_HISTORY_EVENTS = 5_000;
  * page and answered by the `customerReconcileProgress` query.
  */
 export async function customerReconcileWorkflow(input: CustomerReconcileInput): Promise<CustomerReconcileResult> {
-  if (!patched(FULL_RECONCILE_PATCH)) {
-    const { changes } = await catchUpMissedCustomerChanges(input);
-    return { ...ZERO_RECONCILE_COUNTS, missedChanges: changes, changes, runId: null, phase: 'done' };
-  }
   const base = { tenantId: input.tenantId, connectionId: input.connectionId };
   const carried = input.carried;
   let runId: string | null = carried?.runId ?? null;

@@ -1,8 +1,6 @@
 import {
   condition,
   continueAsNew,
-  patched,
-  proxyActivities,
   proxyLocalActivities,
   setHandler,
   upsertSearchAttributes,
@@ -18,32 +16,16 @@ import {
   type SyncState,
 } from '../../shared/customer-messages.js';
 import { SyncStateAttr } from '../../shared/search-attributes.js';
-import { bookkeeping, localBookkeeping, localRemoteSync, remoteSync } from '../activity-options.js';
+import { localRemoteSync } from '../activity-options.js';
 import { waitingForTenantShare } from '../tenant-share.js';
 
 type Activities = ReturnType<typeof createCustomerSyncActivities>;
-/** Steps that call the remote (through the tenant's share of provider calls) and our own database. */
-type RemoteSteps = Pick<Activities, 'pushCustomerToRemote' | 'applyRemoteCustomerChange' | 'pushCustomerToTargets'>;
-type BookkeepingSteps = Pick<Activities, 'listCustomerSyncTargets'>;
-type Steps = RemoteSteps & BookkeepingSteps;
-
-/** Runs started before the steps became local activities replay them as activity tasks. */
-const LOCAL_STEPS_PATCH = 'customer-sync-local-activities';
-/** Runs started before the listing and the pushes became one local activity replay them as steps. */
-const PUSH_ALL_PATCH = 'customer-sync-push-all-targets';
-/** The steps from proxies with the given options (the proxies are not spreadable: pick by name). */
-function stepsOf(remote: RemoteSteps, bookkeeper: BookkeepingSteps): Steps {
-  return {
-    pushCustomerToRemote: remote.pushCustomerToRemote,
-    applyRemoteCustomerChange: remote.applyRemoteCustomerChange,
-    listCustomerSyncTargets: bookkeeper.listCustomerSyncTargets,
-    pushCustomerToTargets: remote.pushCustomerToTargets,
-  };
-}
-const taskSteps = stepsOf(waitingForTenantShare(proxyActivities<RemoteSteps>(remoteSync)), proxyActivities<BookkeepingSteps>(bookkeeping));
-const localSteps = stepsOf(
-  waitingForTenantShare(proxyLocalActivities<RemoteSteps>(localRemoteSync)),
-  proxyLocalActivities<BookkeepingSteps>(localBookkeeping),
+/**
+ * The entity workflow's steps run as local activities (one workflow task per change): applying a
+ * remote change, and pushing a local change to every target in one call.
+ */
+const { applyRemoteCustomerChange, pushCustomerToTargets } = waitingForTenantShare(
+  proxyLocalActivities<Pick<Activities, 'applyRemoteCustomerChange' | 'pushCustomerToTargets'>>(localRemoteSync),
 );
 
 /** With nothing to do for this long the run ends; the next change starts a new one (signal-with-start). */
@@ -89,13 +71,6 @@ export async function customerSyncWorkflow(input: CustomerSyncInput): Promise<vo
 
   for (;;) {
     if (!(await condition(() => pushWanted || inbound.length > 0, IDLE_TIMEOUT))) return;
-    const local = patched(LOCAL_STEPS_PATCH);
-    const {
-      applyRemoteCustomerChange,
-      listCustomerSyncTargets,
-      pushCustomerToRemote,
-      pushCustomerToTargets,
-    } = local ? localSteps : taskSteps;
     setState('pending');
     while (inbound.length > 0) {
       const change = inbound.shift()!;
@@ -107,7 +82,7 @@ export async function customerSyncWorkflow(input: CustomerSyncInput): Promise<vo
       if (applied.pushNeeded) pushWanted = true;
     }
     let failed = false;
-    if (pushWanted && local && patched(PUSH_ALL_PATCH)) {
+    if (pushWanted) {
       pushWanted = false;
       for (;;) {
         const pushed = await pushCustomerToTargets({
@@ -119,25 +94,6 @@ export async function customerSyncWorkflow(input: CustomerSyncInput): Promise<vo
         if (pushed.targets > 0) lastPushedVersion = Math.max(lastPushedVersion, pushed.syncedVersion);
         break;
       }
-    } else if (pushWanted) {
-      pushWanted = false;
-      const targets = await listCustomerSyncTargets({ tenantId: input.tenantId });
-      let synced = Number.MAX_SAFE_INTEGER;
-      for (const connectionId of targets) {
-        for (;;) {
-          const pushed = await pushCustomerToRemote({
-            tenantId: input.tenantId,
-            customerId: input.customerId,
-            connectionId,
-          });
-          failed ||= pushed.failed;
-          if (!pushed.more) {
-            synced = Math.min(synced, pushed.syncedVersion);
-            break;
-          }
-        }
-      }
-      if (targets.length > 0) lastPushedVersion = Math.max(lastPushedVersion, synced);
     }
     if (!pushWanted && inbound.length === 0) setState(failed ? 'failed' : 'in_sync');
     if (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > MAX_HISTORY_EVENTS) {

@@ -1,12 +1,8 @@
-import { continueAsNew, patched, proxyActivities } from '@temporalio/workflow';
+import { continueAsNew, proxyActivities } from '@temporalio/workflow';
 import type { HealthActivities } from '../../activities/payments/health-activities.js';
-import { bookkeeping, providerCheck } from '../activity-options.js';
+import { bookkeeping } from '../activity-options.js';
 
-const { listActiveConnections, listActiveConnectionsPage } = proxyActivities<Pick<HealthActivities, 'listActiveConnections' | 'listActiveConnectionsPage'>>(bookkeeping);
-const { checkConnectionHealth } = proxyActivities<Pick<HealthActivities, 'checkConnectionHealth'>>({
-  ...providerCheck,
-  retry: { ...providerCheck.retry, maximumAttempts: 1 },
-});
+const { listActiveConnectionsPage } = proxyActivities<Pick<HealthActivities, 'listActiveConnectionsPage'>>(bookkeeping);
 const { checkConnectionsHealth } = proxyActivities<Pick<HealthActivities, 'checkConnectionsHealth'>>({
   // A batch of 100 probes, 20 at a time, each bounded by the gateway client's own timeout.
   startToCloseTimeout: '5 minutes',
@@ -36,13 +32,6 @@ export interface HealthCheckProgress {
 export async function healthCheckWorkflow(
   progress?: HealthCheckProgress,
 ): Promise<{ checked: number; unhealthy: number }> {
-  if (!patched('health-check-batches')) {
-    const targets = await listActiveConnections();
-    const results = await Promise.all(
-      targets.map((t) => checkConnectionHealth(t).catch(() => ({ ok: false }))),
-    );
-    return { checked: results.length, unhealthy: results.filter((r) => !r.ok).length };
-  }
   let { after, checked, unhealthy } = progress ?? { after: null, checked: 0, unhealthy: 0 };
   const pageSize = progress?.pageSize ?? HEALTH_PAGE_SIZE;
   for (let page = 0; page < HEALTH_PAGES_PER_RUN; page++) {

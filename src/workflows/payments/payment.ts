@@ -7,7 +7,6 @@ import {
   continueAsNew,
   executeChild,
   log,
-  patched,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
@@ -20,7 +19,7 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { CircuitCall, PaymentActivities } from '../../activities/payments/payment-activities.js';
 import { FailureType } from '../../domain/failures.js';
 import { canTransition, GATEWAY_STATUSES, paymentStatusFor, type GatewayStatus, type PaymentStatus } from '../../domain/payments/payment-status.js';
-import { decideRoute, type RoutingCandidate, type RoutingDecision } from '../../domain/payments/routing.js';
+import type { RoutingCandidate } from '../../domain/payments/routing.js';
 import type { GatewayOutcome } from '../../providers/types.js';
 import {
   AftercareFailure,
@@ -39,17 +38,14 @@ import {
 } from '../../shared/payment-messages.js';
 import { GatewayAttr, PaymentStatusAttr, TenantIdAttr } from '../../shared/search-attributes.js';
 import { workflowId } from '../../shared/workflow-ids.js';
-import { bookkeeping, gatewayCall, localBookkeeping, statusQuery } from '../activity-options.js';
+import { gatewayCall, localBookkeeping, statusQuery } from '../activity-options.js';
 import { captureWorkflow, refundWorkflow } from './refund-and-capture.js';
 import { waitingForTenantShare } from '../tenant-share.js';
 
 /** Each proxy offers only the activities it is meant for: a gateway call cannot go out with bookkeeping's options. */
-type Bookkeeping = Pick<PaymentActivities, 'routePayment' | 'recordAttemptOutcome' | 'failPayment'>;
 type Asking = Pick<PaymentActivities, 'queryGatewayStatus' | 'confirmCallback'>;
-const db = proxyActivities<Bookkeeping & Pick<PaymentActivities, 'loadRoutingCandidates' | 'saveRoutingDecision' | 'recordAttemptStarted' | 'recordGatewayOutcome'>>(bookkeeping);
-const localDb = proxyLocalActivities<Bookkeeping>(localBookkeeping);
+const localDb = proxyLocalActivities<Pick<PaymentActivities, 'routePayment' | 'recordAttemptOutcome' | 'failPayment'>>(localBookkeeping);
 const gateway = waitingForTenantShare(proxyActivities<Pick<PaymentActivities, 'chargeGateway' | 'cancelAtGateway'>>(gatewayCall));
-const statusCheck = waitingForTenantShare(proxyActivities<Pick<PaymentActivities, 'queryGatewayStatus'>>(statusQuery));
 
 const FINAL: ReadonlySet<GatewayStatus> = new Set(['succeeded', 'authorized', 'failed', 'canceled']);
 /**
@@ -117,9 +113,7 @@ export async function paymentWorkflow(input: PaymentWorkflowInput): Promise<Paym
 
   // Aftercare: the run stays open after a captured or authorized outcome and takes refunds and
   // captures as Workflow Updates, each carried out by a child workflow, so the payment's whole story
-  // is one run in the Temporal UI. Runs started before this code close at their outcome as before
-  // (their refunds and captures run as standalone workflows), hence the patch.
-  const aftercareOn = patched('payment-aftercare');
+  // is one run in the Temporal UI.
   let chargeDone = false;
   let closing = false;
   let amountCaptured = 0;
@@ -134,7 +128,7 @@ export async function paymentWorkflow(input: PaymentWorkflowInput): Promise<Paym
   };
   const refuse = (message: string) => ApplicationFailure.create({ type: AftercareFailure.Refused, message, nonRetryable: true });
   const checkOpen = () => {
-    if (!aftercareOn || closing) {
+    if (closing) {
       throw ApplicationFailure.create({ type: AftercareFailure.Closed, message: 'this payment run takes no more refunds or captures; use a standalone workflow', nonRetryable: true });
     }
   };
@@ -251,23 +245,13 @@ export async function paymentWorkflow(input: PaymentWorkflowInput): Promise<Paym
     return afterOutcome();
   }
 
-  // The lean path: the bookkeeping of a payment runs as local activities, routing is one call
-  // (load, decide, save) and the attempt row is written by the charge activity itself, so a
-  // one-attempt payment takes two workflow tasks and one activity instead of seven and six.
-  // Runs started before it replay the path they took, hence the patch.
-  const lean = patched('lean-payment-path');
-  const book = lean ? localDb : db;
-  const facts = { amount: input.amount, currency: input.currency, country: input.country, paymentMethodType: input.paymentMethod.type };
-  let decision: RoutingDecision;
-  if (lean) {
-    ({ decision } = await localDb.routePayment({ paymentId: input.paymentId, tenantId: input.tenantId, facts: { ...facts, captureMode: input.captureMode } }));
-    status = 'processing'; // published with the first attempt's gateway, in one search-attribute upsert
-  } else {
-    const { rules, connections } = await db.loadRoutingCandidates({ tenantId: input.tenantId });
-    decision = decideRoute({ ...facts, ...(patched('route-by-capture-mode') ? { captureMode: input.captureMode } : {}) }, rules, connections);
-    await db.saveRoutingDecision({ paymentId: input.paymentId, decision });
-    setStatus('processing');
-  }
+  // The bookkeeping of a payment runs as local activities, routing is one call (load, decide, save)
+  // and the attempt row is written by the charge activity itself, so a one-attempt payment takes two
+  // workflow tasks and one activity.
+  const book = localDb;
+  const facts = { amount: input.amount, currency: input.currency, country: input.country, paymentMethodType: input.paymentMethod.type, captureMode: input.captureMode };
+  const { decision } = await localDb.routePayment({ paymentId: input.paymentId, tenantId: input.tenantId, facts });
+  status = 'processing' as PaymentStatus; // published with the first attempt's gateway, in one search-attribute upsert
 
   if (decision.candidates.length === 0) {
     const why = decision.skipped.map((s) => s.reason).concat(decision.evaluatedRules.map((r) => r.reason));
@@ -280,14 +264,13 @@ export async function paymentWorkflow(input: PaymentWorkflowInput): Promise<Paym
     const idempotencyKey = `${input.paymentId}-${attempt}`;
     current = { connectionId: candidate.connectionId };
     const call = { tenantId: input.tenantId, connectionId: candidate.connectionId };
-    // On the lean path a gateway call's outcome for the circuit breaker rides along with the attempt
-    // outcome written right after it (every branch below writes one), keyed by the call.
+    // A gateway call's outcome for the circuit breaker rides along with the attempt outcome written
+    // right after it (every branch below writes one), keyed by the call.
     let circuit: CircuitCall | undefined;
     let gatewayOutcomes = 0;
-    const gatewayWorked = async (ok: boolean) => {
+    const gatewayWorked = (ok: boolean) => {
       gatewayOutcomes += 1;
-      if (lean) circuit = { tenantId: input.tenantId, ok, callKey: `${idempotencyKey}-${gatewayOutcomes}` };
-      else await db.recordGatewayOutcome({ ...call, ok });
+      circuit = { tenantId: input.tenantId, ok, callKey: `${idempotencyKey}-${gatewayOutcomes}` };
     };
     const record = async (fields: Omit<Parameters<PaymentActivities['recordAttemptOutcome']>[0], 'paymentId' | 'attempt' | 'connectionId' | 'circuit'>) => {
       const withCircuit = circuit ? { circuit } : {};
@@ -304,15 +287,10 @@ export async function paymentWorkflow(input: PaymentWorkflowInput): Promise<Paym
       reason: candidate.reason,
       idempotencyKey,
     };
-    if (lean) {
-      upsertSearchAttributes([
-        { key: GatewayAttr, value: candidate.provider },
-        { key: PaymentStatusAttr, value: status },
-      ]);
-    } else {
-      upsertSearchAttributes([{ key: GatewayAttr, value: candidate.provider }]);
-      await db.recordAttemptStarted(started);
-    }
+    upsertSearchAttributes([
+      { key: GatewayAttr, value: candidate.provider },
+      { key: PaymentStatusAttr, value: status },
+    ]);
 
     const charge = {
       paymentId: input.paymentId,
@@ -334,15 +312,15 @@ export async function paymentWorkflow(input: PaymentWorkflowInput): Promise<Paym
     // when the gateway has no record of the first after an ambiguous failure (so it cannot charge twice).
     for (let send = 1; outcome === null && send <= 2; send++) {
       try {
-        outcome = await gateway.chargeGateway({ ...call, charge, ...(lean ? { started } : {}) });
+        outcome = await gateway.chargeGateway({ ...call, charge, started });
       } catch (err) {
         const failure = failureOf(err);
         if (failure.type === FailureType.HardDecline) {
-          await gatewayWorked(true); // the gateway worked; the card did not
+          gatewayWorked(true); // the gateway worked; the card did not
           await record({ attemptStatus: 'failed', paymentStatus: 'failed', errorClass: 'hard_decline', errorCode: failure.code ?? 'declined', errorMessage: failure.message });
           return afterOutcome();
         }
-        await gatewayWorked(false);
+        gatewayWorked(false);
         if (failure.type !== FailureType.Ambiguous) {
           await record({ attemptStatus: 'failed', paymentStatus: 'processing', errorClass: 'retryable', errorCode: failure.code ?? failure.type, errorMessage: failure.message });
           log.warn('attempt failed, falling back', { attempt, connectionId: candidate.connectionId, error: failure.message });
@@ -363,7 +341,7 @@ export async function paymentWorkflow(input: PaymentWorkflowInput): Promise<Paym
     }
     if (outcome === null) continue;
 
-    await gatewayWorked(true);
+    gatewayWorked(true);
     const final = await settle(outcome, candidate, idempotencyKey, record, ambiguity);
     current.reference = final.reference;
     if (final.status === 'failed' && final.declineCode === 'gateway_timeout') continue;
@@ -378,7 +356,7 @@ export async function paymentWorkflow(input: PaymentWorkflowInput): Promise<Paym
   /** The payment has its outcome: stay open for the aftercare window where it applies, then close. */
   async function afterOutcome(): Promise<PaymentResult> {
     chargeDone = true;
-    if (aftercareOn && (input.aftercare || (timing.aftercareWindowMs > 0 && AFTERCARE.has(status)))) {
+    if (input.aftercare || (timing.aftercareWindowMs > 0 && AFTERCARE.has(status))) {
       await stayOpenForAftercare(input.aftercare?.closesAt ?? workflowTime() + timing.aftercareWindowMs);
     }
     closing = true;
@@ -458,12 +436,8 @@ export async function paymentWorkflow(input: PaymentWorkflowInput): Promise<Paym
     };
     // One timer per wait for a callback, kept while callbacks only repeat the status: a gateway that
     // keeps saying "pending" neither postpones the next poll nor costs a new timer per callback.
-    // Part of the lean path (one patch, so one marker per payment): runs started before it restarted
-    // the wait at every callback.
-    const steadyDeadline = lean;
     let deadline: { scope: CancellationScope; expired: boolean } | undefined;
     const waitForCallback = async (): Promise<boolean> => {
-      if (!steadyDeadline) return condition(() => callbacks.some(matches), timing.callbackTimeoutMs);
       if (!deadline) {
         const armed = { scope: new CancellationScope(), expired: false };
         armed.scope.run(() => sleep(timing.callbackTimeoutMs)).then(
@@ -489,7 +463,7 @@ export async function paymentWorkflow(input: PaymentWorkflowInput): Promise<Paym
       if (arrived) {
         const index = callbacks.findIndex(matches);
         const [cb] = callbacks.splice(index, 1);
-        if (FINAL.has(cb!.status) && patched('confirm-final-callbacks')) {
+        if (FINAL.has(cb!.status)) {
           // A callback is a claim, not a fact: a signal can be sent by anyone who can reach Temporal, so
           // a final status is taken from the gateway itself where the provider can be asked.
           const confirmed = await ask(() => boundedCheck.confirmCallback({ ...call, ref: ref(), claimed: cb!.status }));
@@ -499,23 +473,17 @@ export async function paymentWorkflow(input: PaymentWorkflowInput): Promise<Paym
           outcome = { ...outcome, status: cb!.status };
         }
       } else if (polls++ < timing.maxStatusPolls) {
-        const polled = patched('bounded-status-polls')
-          ? await ask(() => boundedCheck.queryGatewayStatus({ ...call, ref: ref() }))
-          : await statusCheck.queryGatewayStatus({ ...call, ref: ref() });
+        const polled = await ask(() => boundedCheck.queryGatewayStatus({ ...call, ref: ref() }));
         if (polled) outcome = polled;
       } else {
         log.warn('no final status after all polls; canceling the attempt', { attempt });
         const cancel = { ...call, reference: outcome.reference, idempotencyKey: `${idempotencyKey}-cancel` };
-        if (patched('cancel-may-fail')) {
-          // A gateway that is down cannot cancel either: the attempt is abandoned and left to
-          // reconciliation (it re-asks later and reverses it if it went through after all).
-          try {
-            await gateway.cancelAtGateway(cancel);
-          } catch (err) {
-            log.warn('could not cancel the stuck attempt; abandoned for reconciliation', { attempt, error: failureOf(err).message });
-          }
-        } else {
+        // A gateway that is down cannot cancel either: the attempt is abandoned and left to
+        // reconciliation (it re-asks later and reverses it if it went through after all).
+        try {
           await gateway.cancelAtGateway(cancel);
+        } catch (err) {
+          log.warn('could not cancel the stuck attempt; abandoned for reconciliation', { attempt, error: failureOf(err).message });
         }
         outcome = { ...outcome, status: 'failed', declineCode: 'gateway_timeout', message: 'no final status from the gateway in time' };
         await record({ attemptStatus: 'failed', paymentStatus: 'processing', reference: outcome.reference, errorClass: 'retryable', errorCode: 'gateway_timeout', errorMessage: outcome.message! });

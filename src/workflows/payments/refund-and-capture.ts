@@ -1,4 +1,4 @@
-import { ActivityFailure, ApplicationFailure, log, patched, proxyActivities, sleep } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, log, proxyActivities, sleep } from '@temporalio/workflow';
 import type { PaymentActivities } from '../../activities/payments/payment-activities.js';
 import { FailureType } from '../../domain/failures.js';
 import type { PaymentStatus } from '../../domain/payments/payment-status.js';
@@ -44,7 +44,7 @@ export async function refundWorkflow(input: RefundWorkflowInput): Promise<{ stat
   try {
     outcome = await gateway.refundAtGateway({ ...call, ...refund });
   } catch (err) {
-    if (!patched('refund-ambiguity-resolved') || isKnownFailure(err)) {
+    if (isKnownFailure(err)) {
       // Only a known failure releases the reserved amount.
       const paymentStatus = await db.recordRefundOutcome({ ...input, status: 'failed', message: messageOf(err) });
       return { status: 'failed', paymentStatus };
@@ -62,10 +62,8 @@ export async function refundWorkflow(input: RefundWorkflowInput): Promise<{ stat
       return { status: 'pending', paymentStatus: await db.recordRefundOutcome({ ...input, status: 'pending' }) };
     }
   }
-  if (outcome.status === 'pending' && patched('refund-pending-waits')) {
-    outcome = await waitForRefund(call, outcome, timing);
-  }
-  const status = patched('refund-pending-waits') ? outcome.status : outcome.status === 'failed' ? 'failed' : 'succeeded';
+  if (outcome.status === 'pending') outcome = await waitForRefund(call, outcome, timing);
+  const { status } = outcome;
   const paymentStatus = await db.recordRefundOutcome({ ...input, status, reference: outcome.reference });
   return { status, paymentStatus };
 }
@@ -108,7 +106,7 @@ export async function captureWorkflow(input: CaptureWorkflowInput): Promise<{ st
   try {
     await gateway.captureAtGateway({ ...call, ...capture });
   } catch (err) {
-    if (!patched('capture-ambiguity-resolved') || isKnownFailure(err)) return { status: 'authorized', error: messageOf(err) };
+    if (isKnownFailure(err)) return { status: 'authorized', error: messageOf(err) };
     log.warn('capture outcome unknown; asking the gateway with the same idempotency key', { paymentId: input.paymentId, error: messageOf(err) });
     try {
       const outcome = (await asking(timing).resendWithSameKey({ ...call, action: 'capture', ...capture })) as GatewayOutcome;
