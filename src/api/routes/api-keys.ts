@@ -46,7 +46,24 @@ const createdOut = z
     key: apiKeyOut,
     apiKey: z.string().meta({ description: 'Shown once. Store it now: only its SHA-256 digest is kept.' }),
   })
-  .meta({ id: 'ApiKeyCreated' });
+  .meta({
+    id: 'ApiKeyCreated',
+    examples: [
+      {
+        key: {
+          id: 'key_4n8k2m6q9x1v3t7p5r0w',
+          object: 'api_key',
+          name: 'reporting',
+          prefix: 'sy_live_3kq9',
+          scope: 'read',
+          createdAt: '2026-12-07T10:15:30.000Z',
+          lastUsedAt: null,
+          revokedAt: null,
+        },
+        apiKey: 'sy_live_3kq9x7m2v8t4n6p0r5wz2h7k4m9q1x8tA1b2C3d4E5f',
+      },
+    ],
+  });
 
 type ApiKeyRow = typeof apiKeys.$inferSelect;
 

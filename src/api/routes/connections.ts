@@ -116,7 +116,19 @@ const testOut = z.object({
   error: z.object({ code: z.string(), message: z.string() }).optional(),
   workflowId: z.string(),
   runId: z.string(),
-}).meta({ id: 'ConnectionTest' });
+}).meta({
+  id: 'ConnectionTest',
+  examples: [
+    {
+      connectionId: 'con_7m4k2x9q1v8t3n6p5r0w',
+      status: 'completed',
+      ok: true,
+      account: 'acct_1Hx7Lk2eZvKYlo2C',
+      workflowId: 'connection-test-con_7m4k2x9q1v8t3n6p5r0w-tst_5n2k8m4q7x1v9t3p6r0w',
+      runId: '0193a1f2-7c4e-7d2b-9f1a-3e5c7b9d2f40',
+    },
+  ],
+});
 
 type ConnectionRow = typeof connections.$inferSelect;
 
@@ -161,7 +173,17 @@ const healthOut = z.object({
     openedAt: z.string().nullable(),
     window: z.object({ calls: z.number(), failures: z.number(), failureRate: z.number(), windowMs: z.number() }),
   }),
-}).meta({ id: 'ConnectionHealth' });
+}).meta({
+  id: 'ConnectionHealth',
+  examples: [
+    {
+      connectionId: 'con_7m4k2x9q1v8t3n6p5r0w',
+      health: 'healthy',
+      lastCheck: { at: '2026-12-07T10:15:30.000Z', latencyMs: 182, detail: null, consecutiveFailures: 0 },
+      circuit: { state: 'closed', openedAt: null, window: { calls: 240, failures: 3, failureRate: 0.0125, windowMs: 60000 } },
+    },
+  ],
+});
 
 const TEST_WAIT_MS = 30_000;
 

@@ -11,7 +11,18 @@ const progressOut = z.object({
   resealed: z.number().int().nonnegative(),
   failed: z.array(z.object({ id: z.string(), reason: z.string() })),
 });
-const reportOut = z.object({ activeKeyId: z.string(), tables: z.array(progressOut) }).meta({ id: 'ResealReport' });
+const reportOut = z.object({ activeKeyId: z.string(), tables: z.array(progressOut) }).meta({
+  id: 'ResealReport',
+  examples: [
+    {
+      activeKeyId: 'k2026',
+      tables: [
+        { resourceType: 'connection', resealed: 12, failed: [] },
+        { resourceType: 'integration', resealed: 3, failed: [] },
+      ],
+    },
+  ],
+});
 
 /** Operator routes for the credential encryption keys (admin token). */
 export function credentialsAdminRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter {

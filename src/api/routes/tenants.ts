@@ -22,7 +22,15 @@ const createdTenantOut = z
     tenant: tenantOut,
     apiKey: z.string().meta({ description: 'Shown once. Store it now: only its SHA-256 digest is kept.' }),
   })
-  .meta({ id: 'TenantCreated' });
+  .meta({
+    id: 'TenantCreated',
+    examples: [
+      {
+        tenant: { id: 'ten_2v7k4m9q1x8t3n6p5r0w', object: 'tenant', name: 'Acme Retail GmbH', createdAt: '2026-12-07T10:15:30.000Z' },
+        apiKey: 'sy_live_9x2k7m4q1v8t3n6p5r0wB7c8D9e0F1g2H3i4J5k',
+      },
+    ],
+  });
 
 function present(row: { id: string; name: string; createdAt: Date }): z.infer<typeof tenantOut> {
   return { id: row.id, object: 'tenant', name: row.name, createdAt: row.createdAt.toISOString() };

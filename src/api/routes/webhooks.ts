@@ -22,7 +22,10 @@ const ackOut = z.object({
   eventId: z.string(),
   duplicate: z.boolean(),
   paymentId: z.string().nullable(),
-}).meta({ id: 'GatewayWebhookAck' });
+}).meta({
+  id: 'GatewayWebhookAck',
+  examples: [{ received: true, eventId: 'evt_1QhYk2LkdIwHu7ix4cT9aB2c', duplicate: false, paymentId: 'pay_3kq9x7m2v8t4n6p0r5wz' }],
+});
 
 /** The verified body as stored in the inbox (jsonb): UTF-8 JSON without NUL characters or absurd nesting. */
 function parseStoredPayload(raw: Buffer): unknown {

@@ -28,7 +28,19 @@ const syncOut = z.object({
   workflowId: z.string(),
   runId: z.string().nullable().meta({ description: 'GET /v1/connections/{id}/sync/runs/{runId}; null until the run is recorded' }),
   progress: z.object({ phase, ...counts }),
-}).meta({ id: 'CustomerReconcile' });
+}).meta({
+  id: 'CustomerReconcile',
+  examples: [
+    {
+      connectionId: 'con_7m4k2x9q1v8t3n6p5r0w',
+      status: 'completed',
+      changes: 2,
+      workflowId: 'customer-reconcile-con_7m4k2x9q1v8t3n6p5r0w',
+      runId: 'csr_3m8k2q6x9v1t4n7p5r0w',
+      progress: { phase: 'done', missedChanges: 2, scanned: 480, imported: 1, linked: 3, pushed: 0, repaired: 1 },
+    },
+  ],
+});
 
 const runOut = z.object({
   id: z.string(),
@@ -43,7 +55,30 @@ const runOut = z.object({
   startedAt: z.string(),
   updatedAt: z.string(),
   finishedAt: z.string().nullable(),
-}).meta({ id: 'CustomerSyncRun' });
+}).meta({
+  id: 'CustomerSyncRun',
+  examples: [
+    {
+      id: 'csr_3m8k2q6x9v1t4n7p5r0w',
+      object: 'customer_sync_run',
+      connectionId: 'con_7m4k2x9q1v8t3n6p5r0w',
+      trigger: 'manual',
+      status: 'completed',
+      phase: 'done',
+      missedChanges: 2,
+      scanned: 480,
+      imported: 1,
+      linked: 3,
+      pushed: 0,
+      repaired: 1,
+      error: null,
+      workflowId: 'customer-reconcile-con_7m4k2x9q1v8t3n6p5r0w',
+      startedAt: '2026-12-07T10:15:30.000Z',
+      updatedAt: '2026-12-07T10:16:02.000Z',
+      finishedAt: '2026-12-07T10:16:02.000Z',
+    },
+  ],
+});
 
 function presentRun(r: CustomerSyncRunRow): z.infer<typeof runOut> {
   return {

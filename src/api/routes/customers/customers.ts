@@ -144,7 +144,38 @@ const syncOut = z.object({
       at: z.string(),
     }),
   ),
-}).meta({ id: 'CustomerSyncState' });
+}).meta({
+  id: 'CustomerSyncState',
+  examples: [
+    {
+      customerId: 'cust_8h2kq4m7v9x1t3n5p6rw',
+      version: 3,
+      systems: [
+        {
+          connectionId: 'con_7m4k2x9q1v8t3n6p5r0w',
+          remoteSystem: 'stripe',
+          remoteId: 'cus_RhYk2LkdIwHu7i',
+          state: 'in_sync',
+          failureReason: null,
+          lastSyncedVersion: 3,
+          lastSyncedAt: '2026-12-07T10:15:30.000Z',
+        },
+      ],
+      conflicts: [
+        {
+          connectionId: 'con_7m4k2x9q1v8t3n6p5r0w',
+          field: 'phone',
+          baseValue: '+49 30 1234567',
+          localValue: '+49 30 7654321',
+          remoteValue: '+49 30 1111111',
+          policy: 'most_recent',
+          decision: 'local',
+          at: '2026-12-07T10:15:30.000Z',
+        },
+      ],
+    },
+  ],
+});
 
 function toOut(row: CustomerRow): CustomerOut {
   const f = fieldsOf(row);

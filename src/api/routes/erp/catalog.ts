@@ -13,7 +13,26 @@ const query = z.strictObject({
 });
 const pageOut = z
   .object({ data: z.array(z.record(z.string(), z.unknown())), nextCursor: z.string().nullable() })
-  .meta({ id: 'CatalogPage', description: 'Records as the ERP mappings produced them, with a cursor to the next page' });
+  .meta({
+    id: 'CatalogPage',
+    description: 'Records as the ERP mappings produced them, with a cursor to the next page',
+    examples: [
+      {
+        data: [
+          {
+            tenantId: 'ten_2v7k4m9q1x8t3n6p5r0w',
+            sku: 'SKU-1042',
+            name: 'Espresso cup, 90 ml',
+            description: null,
+            active: true,
+            integrationId: 'int_6p2m9k4x7q1v8t3n5r0w',
+            updatedAt: '2026-12-07T10:15:30.000Z',
+          },
+        ],
+        nextCursor: 'WyJTS1UtMTA0MiJd',
+      },
+    ],
+  });
 
 export function catalogRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter {
   for (const entity of ERP_ENTITIES) {

@@ -123,7 +123,10 @@ const UPLOAD_TYPES = ['text/csv', 'application/octet-stream'];
 const uploadParams = z.object({ id: z.string().min(1), entity: z.enum(ERP_ENTITIES) });
 const uploadOut = z
   .object({ id: z.string(), object: z.literal('integration_file'), integrationId: z.string(), entity: z.string(), size: count })
-  .meta({ id: 'ErpFile' });
+  .meta({
+    id: 'ErpFile',
+    examples: [{ id: 'upl_2k7m4q9x1v8t3n6p5r0w', object: 'integration_file', integrationId: 'int_6p2m9k4x7q1v8t3n5r0w', entity: 'products', size: 1048576 }],
+  });
 const testOut = z.object({
   status: z.enum(['completed', 'running']),
   ok: z.boolean(),
@@ -133,7 +136,19 @@ const testOut = z.object({
   code: z.string().optional(),
   message: z.string().optional(),
   workflowId: z.string(),
-}).meta({ id: 'ErpConnectionTest' });
+}).meta({
+  id: 'ErpConnectionTest',
+  examples: [
+    {
+      status: 'completed',
+      ok: true,
+      entity: 'products',
+      records: 100,
+      fields: ['sku', 'title', 'price', 'updated_at'],
+      workflowId: 'erp-test-int_6p2m9k4x7q1v8t3n5r0w-tst_7q2k9m4x1v8t3n6p5r0w',
+    },
+  ],
+});
 const deadLetterOut = z.object({
   id: z.string(),
   runId: z.string(),
@@ -150,7 +165,19 @@ const replayOut = z.object({
   status: z.enum(['running', 'completed', 'failed']),
   result: z.object({ replayed: count, stillInvalid: count, counts: countsOut }).nullable(),
   error: z.string().nullable(),
-}).meta({ id: 'DeadLetterReplay' });
+}).meta({
+  id: 'DeadLetterReplay',
+  examples: [
+    {
+      replayId: 'dlr_5k2m8q4x7v1t9n3p6r0w',
+      workflowId: 'erp-replay-int_6p2m9k4x7q1v8t3n5r0w-dlr_5k2m8q4x7v1t9n3p6r0w',
+      runId: '0193a1f2-7c4e-7d2b-9f1a-3e5c7b9d2f40',
+      status: 'completed',
+      result: { replayed: 1, stillInvalid: 0, counts: { read: 1, valid: 1, invalid: 0, upserted: 1, unchanged: 0 } },
+      error: null,
+    },
+  ],
+});
 
 export function presentIntegration(row: IntegrationRow): z.infer<typeof integrationOut> {
   return {

@@ -44,7 +44,20 @@ const ackOut = z.object({
   workflowId: z.string().meta({ description: 'The ErpWebhookWorkflow that applies this event.' }),
   applied: z.boolean().meta({ description: 'false: stored and acknowledged, still being applied (HTTP 202).' }),
   counts: z.object({ read: z.number(), valid: z.number(), invalid: z.number(), upserted: z.number(), unchanged: z.number() }).nullable(),
-}).meta({ id: 'ErpWebhookAck' });
+}).meta({
+  id: 'ErpWebhookAck',
+  examples: [
+    {
+      received: true,
+      eventId: 'evt-20261207-0042',
+      duplicate: false,
+      runId: null,
+      workflowId: 'erp-webhook-ewe_4q8k2m6x9v1t3n7p5r0w',
+      applied: true,
+      counts: { read: 1, valid: 1, invalid: 0, upserted: 1, unchanged: 0 },
+    },
+  ],
+});
 
 /** Epoch ms of an ISO 8601 or Unix-seconds timestamp; NaN when it is neither. */
 export function parseWebhookTimestamp(value: string): number {

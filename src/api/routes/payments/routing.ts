@@ -60,7 +60,24 @@ const decisionOut = z.object({
   candidates: z.array(z.object({ connectionId: z.string(), provider: z.string(), ruleId: z.string(), rank: z.number().int().positive(), reason: z.string() })),
   skipped: z.array(z.object({ connectionId: z.string(), ruleId: z.string(), reason: z.string() })),
   evaluatedRules: z.array(z.object({ ruleId: z.string(), matched: z.boolean(), reason: z.string() })),
-}).meta({ id: 'RoutingDecision' });
+}).meta({
+  id: 'RoutingDecision',
+  examples: [
+    {
+      candidates: [
+        {
+          connectionId: 'con_7m4k2x9q1v8t3n6p5r0w',
+          provider: 'stripe',
+          ruleId: 'rule_2w6k9m4q8x1t7n3v5p0r',
+          rank: 1,
+          reason: 'rule "EU cards" (priority 10): currency EUR, region EU, method card; first choice',
+        },
+      ],
+      skipped: [{ connectionId: 'con_9x3v6k2m8q1t4n7p5r0w', ruleId: 'rule_2w6k9m4q8x1t7n3v5p0r', reason: 'circuit open' }],
+      evaluatedRules: [{ ruleId: 'rule_2w6k9m4q8x1t7n3v5p0r', matched: true, reason: 'currency EUR, region EU, method card; added 1 candidate' }],
+    },
+  ],
+});
 
 /**
  * Routing rules are managed as one set (PUT replaces it atomically after validating it whole), because
