@@ -11,7 +11,7 @@ import { listen } from './server.js';
  * SIGINT/SIGTERM it stops accepting, lets in-flight requests finish within API_SHUTDOWN_TIMEOUT_SECONDS.
  */
 runEntryPoint('api', async () => {
-  const env = requireSettings(parseEnv(apiSchema, process.env), ['ADMIN_TOKEN']);
+  const env = requireSettings(parseEnv(apiSchema, process.env), ['DATABASE_URL', 'CREDENTIALS_KEYS', 'PAYLOAD_CODEC_KEYS', 'ADMIN_TOKEN']);
   const runtime = await createRuntime(env, { allowEmbeddedDb: false, serviceName: 'switchyard-api' });
   const temporal = await retryAtStart('Temporal', () => connectTemporalClient(env, runtime.tracing.clientInterceptors), startupRetry(env), runtime.logger);
   const http = await listen(createApp(appDeps(runtime, temporal, env.ADMIN_TOKEN)), env.HOST, env.PORT);

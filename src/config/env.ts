@@ -338,13 +338,20 @@ export function parseEnv<S extends z.ZodObject>(schema: S, source: Record<string
   return result.data;
 }
 
-/** Narrows a config to what a production process needs; names what is missing. */
-export function requireSettings<E extends object, K extends keyof E>(env: E, keys: K[]): E & Required<Pick<E, K>> {
-  const missing = keys.filter((k) => env[k] === undefined);
-  if (missing.length > 0) {
-    throw new ConfigError(
-      `Missing configuration: ${missing.map(String).join(', ')} (see docs/configuration.md)`,
-    );
-  }
+/** What each setting a process may require looks like, for the message that names it missing. */
+const LOOKS_LIKE: Record<string, string> = {
+  DATABASE_URL: 'postgres://user:pass@host:5432/db',
+  CREDENTIALS_KEYS: 'k1:$(openssl rand -base64 32)',
+  PAYLOAD_CODEC_KEYS: 'p1:$(openssl rand -base64 32), other keys than CREDENTIALS_KEYS',
+  ADMIN_TOKEN: 'at least 24 random characters',
+};
+
+/**
+ * Narrows a config to what a production process needs, before it connects to anything; names every
+ * setting that is missing and what it should look like.
+ */
+export function requireSettings<E extends object, K extends keyof E & string>(env: E, keys: K[]): E & Required<Pick<E, K>> {
+  const missing = keys.filter((k) => env[k] === undefined).map((k) => (LOOKS_LIKE[k] ? `${k} (${LOOKS_LIKE[k]})` : k));
+  if (missing.length > 0) throw new ConfigError(`Missing configuration: ${missing.join(', ')}; see docs/configuration.md`);
   return env as E & Required<Pick<E, K>>;
 }

@@ -1,4 +1,4 @@
-import { parseEnv, workerSchema } from '../config/env.js';
+import { parseEnv, requireSettings, workerSchema } from '../config/env.js';
 import { createLogger } from '../logger.js';
 import { createRuntime, startWorkers } from '../runtime.js';
 import { runEntryPoint } from '../start-up.js';
@@ -13,7 +13,7 @@ import { installTemporalRuntime } from './temporal-runtime.js';
 const EXIT_AFTER_GRACE_SECONDS = 5;
 
 runEntryPoint('worker', async () => {
-  const env = parseEnv(workerSchema, process.env);
+  const env = requireSettings(parseEnv(workerSchema, process.env), ['DATABASE_URL', 'CREDENTIALS_KEYS', 'PAYLOAD_CODEC_KEYS']);
   const logger = createLogger(env.LOG_LEVEL, {}, { format: env.LOG_FORMAT });
   // Merged into the worker's /metrics when that is on, so only loopback needs to reach it then.
   const metricsHost = env.WORKER_METRICS_PORT === undefined ? env.HOST : '127.0.0.1';

@@ -64,6 +64,21 @@ describe('start-up', () => {
     expect(api.output()).not.toContain('hunter2');
   });
 
+  it('API and worker name every missing setting and what it looks like at once, before waiting for anything', async () => {
+    const port = await freePort();
+    const { PAYLOAD_CODEC_KEYS: _codec, ADMIN_TOKEN: _admin, ...env } = { ...baseEnv(), DATABASE_URL: `postgres://u@127.0.0.1:${port}/db`, STARTUP_RETRY_ATTEMPTS: '3' };
+    const [api, worker] = [spawnEntryPoint('src/api/main.ts', env), spawnEntryPoint('src/workers/main.ts', env)];
+    expect(await api.exited).toBe(1);
+    expect(await worker.exited).toBe(1);
+    const codec = 'PAYLOAD_CODEC_KEYS (p1:$(openssl rand -base64 32), other keys than CREDENTIALS_KEYS)';
+    expect(expectJsonLines(api.lines())).toEqual([
+      expect.objectContaining({ level: 'error', msg: `api cannot start: Missing configuration: ${codec}, ADMIN_TOKEN (at least 24 random characters); see docs/configuration.md` }),
+    ]);
+    expect(expectJsonLines(worker.lines())).toEqual([
+      expect.objectContaining({ level: 'error', msg: `worker cannot start: Missing configuration: ${codec}; see docs/configuration.md` }),
+    ]);
+  });
+
   it('the worker retries Temporal until it comes up, then runs', async () => {
     const port = await freePort();
     const worker = spawnEntryPoint('src/workers/main.ts', { ...baseEnv(), TEMPORAL_ADDRESS: `127.0.0.1:${port}`, STARTUP_RETRY_ATTEMPTS: '200' });

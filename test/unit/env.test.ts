@@ -38,8 +38,10 @@ describe('parseEnv', () => {
     expect(() => parseEnv(workerSchema, { WORKER_TASK_QUEUES: 'erp,invoices' })).toThrow(/payments, connections, customers, erp/);
   });
 
-  it('requireSettings names what is missing', () => {
-    expect(() => requireSettings(parseEnv(apiSchema, {}), ['ADMIN_TOKEN', 'DATABASE_URL'])).toThrow(/ADMIN_TOKEN, DATABASE_URL/);
+  it('requireSettings names everything missing and what it should look like', () => {
+    expect(() => requireSettings(parseEnv(apiSchema, {}), ['ADMIN_TOKEN', 'DATABASE_URL'])).toThrow(
+      'Missing configuration: ADMIN_TOKEN (at least 24 random characters), DATABASE_URL (postgres://user:pass@host:5432/db)',
+    );
   });
 });
 
