@@ -49,11 +49,11 @@ export function startupRetry(env: Pick<Env, 'STARTUP_RETRY_ATTEMPTS' | 'STARTUP_
   return { attempts: env.STARTUP_RETRY_ATTEMPTS, delayMs: env.STARTUP_RETRY_DELAY_MS };
 }
 
-/** Opens the database (Postgres, or embedded PGlite in DATA_DIR where allowed) and migrates it, retrying while it comes up. */
-export async function openDatabase(env: DatabaseSettings, opts: { allowEmbeddedDb: boolean }, logger: Logger): Promise<Database> {
-  if (!env.DATABASE_URL && !opts.allowEmbeddedDb) {
-    throw new ConfigError('Missing configuration: DATABASE_URL (postgres://user:pass@host:5432/db)');
-  }
+/**
+ * Opens the database, Postgres at DATABASE_URL or else an embedded PGlite in DATA_DIR (the API and the
+ * worker require DATABASE_URL at start), and migrates it, retrying while it comes up.
+ */
+export async function openDatabase(env: DatabaseSettings, logger: Logger): Promise<Database> {
   const database = env.DATABASE_URL
     ? connectPostgres(env.DATABASE_URL, { poolSize: env.DATABASE_POOL_SIZE })
     : await connectEmbedded(path.join(env.DATA_DIR, 'pglite'));
@@ -67,13 +67,13 @@ export async function openDatabase(env: DatabaseSettings, opts: { allowEmbeddedD
  */
 export async function createRuntime<E extends RuntimeSettings>(
   env: E,
-  opts: { allowEmbeddedDb: boolean; logger?: Logger; serviceName?: string },
+  opts: { logger?: Logger; serviceName?: string } = {},
 ): Promise<Runtime<E>> {
   if (!env.CREDENTIALS_KEYS) {
     throw new ConfigError('Missing configuration: CREDENTIALS_KEYS (e.g. k1:$(openssl rand -base64 32))');
   }
   const logger = opts.logger ?? createLogger(env.LOG_LEVEL, {}, { format: env.LOG_FORMAT });
-  const database = await openDatabase(env, opts, logger);
+  const database = await openDatabase(env, logger);
   const egress = await createEgressFromEnv(env);
   const tracing = await startTracing(env, opts.serviceName ?? 'switchyard');
   if (tracing.enabled) logger.info('tracing on', { endpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT });

@@ -12,7 +12,7 @@ import { listen } from './server.js';
  */
 runEntryPoint('api', async () => {
   const env = requireSettings(parseEnv(apiSchema, process.env), ['DATABASE_URL', 'CREDENTIALS_KEYS', 'PAYLOAD_CODEC_KEYS', 'ADMIN_TOKEN']);
-  const runtime = await createRuntime(env, { allowEmbeddedDb: false, serviceName: 'switchyard-api' });
+  const runtime = await createRuntime(env, { serviceName: 'switchyard-api' });
   const temporal = await retryAtStart('Temporal', () => connectTemporalClient(env, runtime.tracing.clientInterceptors), startupRetry(env), runtime.logger);
   const http = await listen(createApp(appDeps(runtime, temporal, env.ADMIN_TOKEN)), env.HOST, env.PORT);
   runtime.logger.info('api listening', { url: http.url });

@@ -71,7 +71,7 @@ const env = {
   STRIPE_API_URL: settings.STRIPE_API_URL ?? demo?.stripeUrl,
 };
 
-const runtime = await createRuntime(env, { allowEmbeddedDb: true });
+const runtime = await createRuntime(env);
 const temporal = await connectTemporalClient(env, runtime.tracing.clientInterceptors);
 const workers = await startWorkers(runtime);
 const app = createApp(appDeps(runtime, temporal, env.ADMIN_TOKEN));

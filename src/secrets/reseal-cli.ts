@@ -11,7 +11,7 @@ import { resealCredentials } from './reseal.js';
  */
 const env = requireSettings(parseEnv(toolsSchema, process.env), ['CREDENTIALS_KEYS']);
 const log = createLogger(env.LOG_LEVEL, {}, { format: env.LOG_FORMAT });
-const database = await openDatabase(env, { allowEmbeddedDb: true }, log);
+const database = await openDatabase(env, log);
 try {
   const report = await resealCredentials(database.db, new CredentialCipher(env.CREDENTIALS_KEYS), {
     onProgress: (p) => log.info('reseal progress', { resourceType: p.resourceType, resealed: p.resealed, failed: p.failed.length }),

@@ -21,7 +21,7 @@ runEntryPoint('worker', async () => {
     logger,
     ...(env.TEMPORAL_METRICS_PORT ? { metricsBindAddress: `${metricsHost}:${env.TEMPORAL_METRICS_PORT}` } : {}),
   });
-  const runtime = await createRuntime(env, { allowEmbeddedDb: false, logger, serviceName: 'switchyard-worker' });
+  const runtime = await createRuntime(env, { logger, serviceName: 'switchyard-worker' });
   const running = await startWorkers(runtime);
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
