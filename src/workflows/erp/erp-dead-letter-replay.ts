@@ -11,7 +11,8 @@ import { erpApply } from '../activity-options.js';
 /** Up to 10,000 letters in one transaction: a generous timeout, retried (and heartbeating) like any ERP apply. */
 const replayApply = { ...erpApply, startToCloseTimeout: '5 minutes' } as const satisfies ActivityOptions;
 
-const { replayErpDeadLetters } = proxyActivities<Pick<DeadLetterReplayActivities, 'replayErpDeadLetters'>>(replayApply);
+const { replayErpDeadLetters } =
+  proxyActivities<Pick<DeadLetterReplayActivities, 'replayErpDeadLetters'>>(replayApply);
 
 export async function erpDeadLetterReplayWorkflow(
   input: ErpDeadLetterReplayInput,

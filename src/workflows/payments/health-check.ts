@@ -2,7 +2,8 @@ import { continueAsNew, proxyActivities } from '@temporalio/workflow';
 import type { HealthActivities } from '../../activities/payments/health-activities.js';
 import { bookkeeping } from '../activity-options.js';
 
-const { listActiveConnectionsPage } = proxyActivities<Pick<HealthActivities, 'listActiveConnectionsPage'>>(bookkeeping);
+const { listActiveConnectionsPage } =
+  proxyActivities<Pick<HealthActivities, 'listActiveConnectionsPage'>>(bookkeeping);
 const { checkConnectionsHealth } = proxyActivities<Pick<HealthActivities, 'checkConnectionsHealth'>>({
   // A batch of 100 probes, 20 at a time, each bounded by the gateway client's own timeout.
   startToCloseTimeout: '5 minutes',

@@ -1,499 +1,488 @@
 import {
-  ActivityFailure,
-  allHandlersFinished,
-  ApplicationFailure,
   CancellationScope,
   condition,
-  continueAsNew,
-  executeChild,
   log,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
   sleep,
-  startChild,
   upsertSearchAttributes,
-  workflowInfo,
 } from '@temporalio/workflow';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { CircuitCall, PaymentActivities } from '../../activities/payments/payment-activities.js';
 import { FailureType } from '../../domain/failures.js';
-import { canTransition, GATEWAY_STATUSES, paymentStatusFor, type GatewayStatus, type PaymentStatus } from '../../domain/payments/payment-status.js';
-import type { RoutingCandidate } from '../../domain/payments/routing.js';
+import {
+  GATEWAY_STATUSES,
+  paymentStatusFor,
+  type GatewayStatus,
+} from '../../domain/payments/payment-status.js';
+import type { RoutingCandidate, RoutingDecision } from '../../domain/payments/routing.js';
 import type { GatewayOutcome } from '../../providers/types.js';
 import {
-  AftercareFailure,
-  capturePaymentUpdate,
-  DEFAULT_PAYMENT_TIMING,
   gatewayCallbackSignal,
-  paymentOutcomeUpdate,
   paymentProgressQuery,
-  refundPaymentUpdate,
-  type CaptureOutcome,
-  type CaptureRequest,
   type GatewayCallback,
-  type PaymentAftercareState,
   type PaymentWorkflowInput,
-  type RefundRequest,
 } from '../../shared/payment-messages.js';
-import { GatewayAttr, PaymentStatusAttr, TenantIdAttr } from '../../shared/search-attributes.js';
-import { workflowId } from '../../shared/workflow-ids.js';
+import { GatewayAttr, PaymentStatusAttr } from '../../shared/search-attributes.js';
 import { gatewayCall, localBookkeeping, statusQuery } from '../activity-options.js';
-import { captureWorkflow, refundWorkflow } from './refund-and-capture.js';
 import { waitingForTenantShare } from '../tenant-share.js';
+import { acceptRefundsAndCaptures, aftercare } from './payment-aftercare.js';
+import {
+  failureOf,
+  progressOf,
+  setStatus,
+  startRun,
+  type PaymentResult,
+  type PaymentRun,
+} from './payment-run.js';
 
-/** Each proxy offers only the activities it is meant for: a gateway call cannot go out with bookkeeping's options. */
-type Asking = Pick<PaymentActivities, 'queryGatewayStatus' | 'confirmCallback'>;
-const localDb = proxyLocalActivities<Pick<PaymentActivities, 'routePayment' | 'recordAttemptOutcome' | 'failPayment'>>(localBookkeeping);
-const gateway = waitingForTenantShare(proxyActivities<Pick<PaymentActivities, 'chargeGateway' | 'cancelAtGateway'>>(gatewayCall));
+/**
+ * The bookkeeping of a payment runs as local activities (inside the workflow task), routing is one
+ * call (load, decide, save) and the attempt row is written by the charge activity itself, so a
+ * one-attempt payment takes two workflow tasks and one activity.
+ */
+const db =
+  proxyLocalActivities<Pick<PaymentActivities, 'routePayment' | 'recordAttemptOutcome' | 'failPayment'>>(
+    localBookkeeping,
+  );
+const gateway = waitingForTenantShare(
+  proxyActivities<Pick<PaymentActivities, 'chargeGateway' | 'cancelAtGateway'>>(gatewayCall),
+);
+/** Questions to the gateway (lookups, callback confirmations), each allowed at most `withinMs` with its retries. */
+const askingWithin = (withinMs: number) =>
+  waitingForTenantShare(
+    proxyActivities<Pick<PaymentActivities, 'queryGatewayStatus' | 'confirmCallback'>>({
+      ...statusQuery,
+      scheduleToCloseTimeout: withinMs,
+    }),
+  );
 
 const FINAL: ReadonlySet<GatewayStatus> = new Set(['succeeded', 'authorized', 'failed', 'canceled']);
-/**
- * The aftercare window is a deadline carried across continue-as-new, so it needs the clock: inside a
- * workflow, Date is the sandbox's deterministic clock (the current workflow task's time, the same on
- * replay), which is why this one use is allowed.
- */
-// eslint-disable-next-line no-restricted-properties
-const workflowTime = (): number => Date.now();
 
-/** Outcomes after which the run stays open for refunds and captures (the aftercare window). */
-const AFTERCARE: ReadonlySet<PaymentStatus> = new Set(['succeeded', 'authorized', 'partially_refunded']);
-const REFUNDABLE: ReadonlySet<PaymentStatus> = new Set(['succeeded', 'partially_refunded']);
-
-export interface PaymentResult {
-  status: PaymentStatus;
-  attempts: number;
-  connectionId?: string;
-  reference?: string;
+/** One attempt at one gateway: its idempotency key and what is still to be written with its outcome. */
+interface Attempt {
+  readonly number: number;
+  readonly candidate: RoutingCandidate;
+  readonly idempotencyKey: string;
+  /** The last gateway call's outcome for the circuit breaker, written with the next attempt outcome. */
+  circuit?: CircuitCall;
+  /** Gateway calls made so far: each call's circuit outcome is keyed by its number. */
+  gatewayCalls: number;
+  /** Set when the charge was ambiguous: kept on the attempt beside the status a lookup resolved it to. */
+  ambiguity?: { errorClass: 'ambiguous'; errorCode: string; errorMessage: string };
 }
 
-function failureOf(err: unknown): { type: string; message: string; code?: string } {
-  const cause = err instanceof ActivityFailure ? err.cause : err;
-  if (cause instanceof ApplicationFailure) {
-    const details = cause.details?.[0] as { code?: string } | undefined;
-    return { type: cause.type ?? 'Error', message: cause.message, ...(details?.code ? { code: details.code } : {}) };
-  }
-  return { type: 'Error', message: err instanceof Error ? err.message : String(err) };
-}
+/** What comes after a step: the next candidate, or the payment has its outcome. */
+type Next = 'fall back' | 'final';
 
 /**
- * One payment, start to final status: route, attempt each candidate in order with fallback, resolve
- * ambiguous attempts by asking the gateway (never charging twice), and wait for callbacks or poll.
+ * One payment, start to final status: route, charge each candidate in order with fallback (an
+ * ambiguous charge is resolved by asking the gateway, never by charging twice), settle a known
+ * outcome through callbacks or polls, then stay open for refunds and captures (aftercare).
  */
 export async function paymentWorkflow(input: PaymentWorkflowInput): Promise<PaymentResult> {
-  const timing = { ...DEFAULT_PAYMENT_TIMING, ...input.timing };
-  const callbacks: GatewayCallback[] = [];
-  let status = 'pending' as PaymentStatus;
-  let attempt = 0;
-  let current: { connectionId?: string; reference?: string } = {};
+  const run = startRun(input);
+  acceptCallbacks(run);
+  acceptRefundsAndCaptures(run);
+  // A continued run: the charge is history; the aftercare window goes on where the last run stopped.
+  if (input.aftercare) return aftercare(run);
 
-  // Callbacks are buffered from the first moment, so one that arrives before we wait for it is kept.
-  // Only the fields the verified webhook route sets are kept; anything else a sender adds is dropped.
+  const decision = await route(run);
+  if (decision.candidates.length === 0) {
+    const why = decision.skipped.map((s) => s.reason).concat(decision.evaluatedRules.map((r) => r.reason));
+    await fail(run, 'no_route', `no usable gateway: ${why.join('; ') || 'no routing rules'}`);
+    return aftercare(run);
+  }
+  for (const candidate of decision.candidates) {
+    const attempt = nextAttempt(run, candidate);
+    const charged = await charge(run, attempt);
+    const next = typeof charged === 'string' ? charged : await settle(run, attempt, charged);
+    if (next === 'final') return aftercare(run);
+  }
+  if (run.status !== 'failed') await fail(run, 'all_gateways_failed', `all ${run.attempt} attempts failed`);
+  return aftercare(run);
+}
+
+/**
+ * Callbacks are buffered from the first moment, so one that arrives before a wait for it is kept.
+ * Only the fields the verified webhook route sets are kept; anything else a sender adds is dropped.
+ */
+function acceptCallbacks(run: PaymentRun): void {
   setHandler(gatewayCallbackSignal, (cb) => {
-    if (typeof cb?.connectionId !== 'string' || !(GATEWAY_STATUSES as readonly string[]).includes(cb.status)) {
+    if (
+      typeof cb?.connectionId !== 'string' ||
+      !(GATEWAY_STATUSES as readonly string[]).includes(cb.status)
+    ) {
       log.warn('ignoring a malformed gatewayCallback signal');
       return;
     }
-    callbacks.push({
+    run.callbacks.push({
       eventId: String(cb.eventId),
       connectionId: cb.connectionId,
       status: cb.status,
       ...(typeof cb.reference === 'string' ? { reference: cb.reference } : {}),
     });
   });
-  const progress = () => ({ status, attempt, ...current, pendingCallbacks: callbacks.length });
-  setHandler(paymentProgressQuery, progress);
+  setHandler(paymentProgressQuery, () => progressOf(run));
+}
 
-  const setStatus = (next: PaymentStatus) => {
-    if (next === status) return;
-    status = next;
-    upsertSearchAttributes([{ key: PaymentStatusAttr, value: status }]);
+/** The payment failed with nothing (more) to try. */
+async function fail(run: PaymentRun, code: string, message: string): Promise<void> {
+  setStatus(run, await db.failPayment({ paymentId: run.input.paymentId, code, message }));
+}
+
+/** Decides the gateways to try, in order (saved on the payment, which moves to processing). */
+async function route(run: PaymentRun): Promise<RoutingDecision> {
+  const { input } = run;
+  const facts = {
+    amount: input.amount,
+    currency: input.currency,
+    country: input.country,
+    paymentMethodType: input.paymentMethod.type,
+    captureMode: input.captureMode,
   };
-  const done = (): PaymentResult => ({ status, attempts: attempt, ...current });
+  const { decision } = await db.routePayment({ paymentId: input.paymentId, tenantId: input.tenantId, facts });
+  run.status = 'processing'; // published with the first attempt's gateway, in one search-attribute upsert
+  return decision;
+}
 
-  // Aftercare: the run stays open after a captured or authorized outcome and takes refunds and
-  // captures as Workflow Updates, each carried out by a child workflow, so the payment's whole story
-  // is one run in the Temporal UI.
-  let chargeDone = false;
-  let closing = false;
-  let amountCaptured = 0;
-  let capture: CaptureOutcome | undefined;
-  let capturing = false;
-  const refunds = new Map(Object.entries(input.aftercare?.refunds ?? {}));
-  let childrenRunning = 0;
-  const finished = () => allHandlersFinished() && childrenRunning === 0;
-  // Forward only: two refunds finishing out of order never move the search attribute backwards.
-  const moveTo = (next: PaymentStatus) => {
-    if (canTransition(status, next)) setStatus(next);
+function nextAttempt(run: PaymentRun, candidate: RoutingCandidate): Attempt {
+  run.attempt += 1;
+  run.current = { connectionId: candidate.connectionId };
+  upsertSearchAttributes([
+    { key: GatewayAttr, value: candidate.provider },
+    { key: PaymentStatusAttr, value: run.status },
+  ]);
+  return {
+    number: run.attempt,
+    candidate,
+    idempotencyKey: `${run.input.paymentId}-${run.attempt}`,
+    gatewayCalls: 0,
   };
-  const refuse = (message: string) => ApplicationFailure.create({ type: AftercareFailure.Refused, message, nonRetryable: true });
-  const checkOpen = () => {
-    if (closing) {
-      throw ApplicationFailure.create({ type: AftercareFailure.Closed, message: 'this payment run takes no more refunds or captures; use a standalone workflow', nonRetryable: true });
-    }
+}
+
+/**
+ * Charges one candidate. An attempt is sent at most twice, both times with the same idempotency key:
+ * the second time only when the gateway has no record of the first after an ambiguous failure (so it
+ * cannot charge twice). Answers the gateway's outcome, or what comes next when there is none.
+ */
+async function charge(run: PaymentRun, attempt: Attempt): Promise<GatewayOutcome | Next> {
+  const { input } = run;
+  const call = { tenantId: input.tenantId, connectionId: attempt.candidate.connectionId };
+  const started = {
+    paymentId: input.paymentId,
+    tenantId: input.tenantId,
+    attempt: attempt.number,
+    connectionId: attempt.candidate.connectionId,
+    provider: attempt.candidate.provider,
+    reason: attempt.candidate.reason,
+    idempotencyKey: attempt.idempotencyKey,
   };
-  const refundable = () => amountCaptured - [...refunds.values()].filter((r) => r.status !== 'failed').reduce((sum, r) => sum + r.amount, 0);
-  const checkRefund = (req: RefundRequest) => {
-    if (refunds.has(req.refundId)) return; // a retry of a refund this run took: answered again below
-    if (!REFUNDABLE.has(status)) throw refuse(`payment ${input.paymentId} is ${status}; only captured payments can be refunded`);
-    const left = refundable();
-    if (!Number.isInteger(req.amount) || req.amount <= 0 || req.amount > left) {
-      throw refuse(`refund of ${req.amount} exceeds the refundable amount ${left} (captured ${amountCaptured}, already refunded or pending ${amountCaptured - left})`);
-    }
+  const request = {
+    paymentId: input.paymentId,
+    attempt: attempt.number,
+    idempotencyKey: attempt.idempotencyKey,
+    amount: input.amount,
+    currency: input.currency,
+    country: input.country,
+    paymentMethod: input.paymentMethod.token,
+    captureMode: input.captureMode,
+    ...(input.customerId ? { customerId: input.customerId } : {}),
+    ...(input.description ? { description: input.description } : {}),
+    metadata: input.metadata,
   };
-  const checkCapture = (req: CaptureRequest) => {
-    if (capture || capturing) return; // the one capture of this payment: its outcome is answered again
-    if (status !== 'authorized') throw refuse(`payment ${input.paymentId} is ${status}; only authorized payments can be captured`);
-    if (!Number.isInteger(req.amount) || req.amount <= 0 || req.amount > input.amount) {
-      throw refuse(`capture of ${req.amount} exceeds the authorized ${input.amount}`);
-    }
-  };
-
-  setHandler(paymentOutcomeUpdate, async () => {
-    await condition(() => chargeDone);
-    return progress();
-  });
-
-  setHandler(
-    refundPaymentUpdate,
-    async (req) => {
-      // An update that raced the outcome (the read model said captured a moment before this run did) waits for it.
-      await condition(() => chargeDone);
-      checkRefund(req);
-      const accepted = { refundId: req.refundId, workflowId: workflowId.refund(req.refundId) };
-      if (refunds.has(req.refundId)) return accepted;
-      refunds.set(req.refundId, { amount: req.amount, status: 'pending' });
-      childrenRunning += 1;
-      try {
-        // The same refund workflow as the standalone path, with all its guarantees (ambiguous refunds
-        // resolved by lookup, the reservation released only on a known failure, pending refunds
-        // waited for), and the same id: a refund id can never run twice, whichever path starts it.
-        const child = await startChild(refundWorkflow, {
-          workflowId: accepted.workflowId,
-          args: [{ refundId: req.refundId, paymentId: input.paymentId, tenantId: input.tenantId, amount: req.amount, ...(input.timing ? { timing: input.timing } : {}) }],
-          parentClosePolicy: 'ABANDON',
-          workflowIdReusePolicy: 'REJECT_DUPLICATE',
-          typedSearchAttributes: [{ key: TenantIdAttr, value: input.tenantId }],
-        });
-        void child
-          .result()
-          .then(
-            (result) => {
-              refunds.set(req.refundId, { amount: req.amount, status: result.status });
-              moveTo(result.paymentStatus);
-            },
-            (err: unknown) => log.error('refund workflow failed; its amount stays reserved for review', { refundId: req.refundId, error: failureOf(err).message }),
-          )
-          .finally(() => (childrenRunning -= 1));
-      } catch (err) {
-        childrenRunning -= 1;
-        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-        log.warn('refund already run by a standalone workflow; its outcome is recorded there', { refundId: req.refundId });
-      }
-      return accepted;
-    },
-    {
-      validator: (req) => {
-        checkOpen();
-        if (typeof req?.refundId !== 'string' || req.refundId === '') throw refuse('refundId is required');
-        if (chargeDone) checkRefund(req);
-      },
-    },
-  );
-
-  setHandler(
-    capturePaymentUpdate,
-    async (req) => {
-      await condition(() => chargeDone);
-      checkCapture(req);
-      if (capturing) await condition(() => !capturing);
-      if (capture) return capture;
-      capturing = true;
-      try {
-        capture = await executeChild(captureWorkflow, {
-          workflowId: workflowId.capture(input.paymentId, 'capture'),
-          args: [{ paymentId: input.paymentId, tenantId: input.tenantId, amount: req.amount, ...(input.timing ? { timing: input.timing } : {}) }],
-          parentClosePolicy: 'ABANDON',
-          workflowIdReusePolicy: 'REJECT_DUPLICATE',
-          typedSearchAttributes: [{ key: TenantIdAttr, value: input.tenantId }],
-        });
-      } catch (err) {
-        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-        capture = { status, error: 'this payment was already captured by a standalone capture workflow' };
-      } finally {
-        capturing = false;
-      }
-      if (capture.status === 'succeeded') {
-        amountCaptured = req.amount;
-        moveTo('succeeded');
-      }
-      return capture;
-    },
-    {
-      validator: (req) => {
-        checkOpen();
-        if (chargeDone) checkCapture(req);
-      },
-    },
-  );
-
-  if (input.aftercare) {
-    // A continued run: the charge is history; pick the aftercare window up where the last run stopped.
-    ({ status, attempts: attempt, amountCaptured } = input.aftercare);
-    current = { ...(input.aftercare.connectionId ? { connectionId: input.aftercare.connectionId } : {}), ...(input.aftercare.reference ? { reference: input.aftercare.reference } : {}) };
-    capture = input.aftercare.capture;
-    return afterOutcome();
-  }
-
-  // The bookkeeping of a payment runs as local activities, routing is one call (load, decide, save)
-  // and the attempt row is written by the charge activity itself, so a one-attempt payment takes two
-  // workflow tasks and one activity.
-  const book = localDb;
-  const facts = { amount: input.amount, currency: input.currency, country: input.country, paymentMethodType: input.paymentMethod.type, captureMode: input.captureMode };
-  const { decision } = await localDb.routePayment({ paymentId: input.paymentId, tenantId: input.tenantId, facts });
-  status = 'processing' as PaymentStatus; // published with the first attempt's gateway, in one search-attribute upsert
-
-  if (decision.candidates.length === 0) {
-    const why = decision.skipped.map((s) => s.reason).concat(decision.evaluatedRules.map((r) => r.reason));
-    setStatus(await book.failPayment({ paymentId: input.paymentId, code: 'no_route', message: `no usable gateway: ${why.join('; ') || 'no routing rules'}` }));
-    return afterOutcome();
-  }
-
-  for (const candidate of decision.candidates) {
-    attempt += 1;
-    const idempotencyKey = `${input.paymentId}-${attempt}`;
-    current = { connectionId: candidate.connectionId };
-    const call = { tenantId: input.tenantId, connectionId: candidate.connectionId };
-    // A gateway call's outcome for the circuit breaker rides along with the attempt outcome written
-    // right after it (every branch below writes one), keyed by the call.
-    let circuit: CircuitCall | undefined;
-    let gatewayOutcomes = 0;
-    const gatewayWorked = (ok: boolean) => {
-      gatewayOutcomes += 1;
-      circuit = { tenantId: input.tenantId, ok, callKey: `${idempotencyKey}-${gatewayOutcomes}` };
-    };
-    const record = async (fields: Omit<Parameters<PaymentActivities['recordAttemptOutcome']>[0], 'paymentId' | 'attempt' | 'connectionId' | 'circuit'>) => {
-      const withCircuit = circuit ? { circuit } : {};
-      circuit = undefined;
-      setStatus(await book.recordAttemptOutcome({ paymentId: input.paymentId, attempt, connectionId: candidate.connectionId, ...fields, ...withCircuit }));
-    };
-
-    const started = {
-      paymentId: input.paymentId,
-      tenantId: input.tenantId,
-      attempt,
-      connectionId: candidate.connectionId,
-      provider: candidate.provider,
-      reason: candidate.reason,
-      idempotencyKey,
-    };
-    upsertSearchAttributes([
-      { key: GatewayAttr, value: candidate.provider },
-      { key: PaymentStatusAttr, value: status },
-    ]);
-
-    const charge = {
-      paymentId: input.paymentId,
-      attempt,
-      idempotencyKey,
-      amount: input.amount,
-      currency: input.currency,
-      country: input.country,
-      paymentMethod: input.paymentMethod.token,
-      captureMode: input.captureMode,
-      ...(input.customerId ? { customerId: input.customerId } : {}),
-      ...(input.description ? { description: input.description } : {}),
-      metadata: input.metadata,
-    };
-    let outcome: GatewayOutcome | null = null;
-    // Set when the attempt was ambiguous: kept on the attempt beside the status a lookup resolved it to.
-    let ambiguity: { errorClass: 'ambiguous'; errorCode: string; errorMessage: string } | undefined;
-    // An attempt is sent at most twice, both times with the same idempotency key: the second time only
-    // when the gateway has no record of the first after an ambiguous failure (so it cannot charge twice).
-    for (let send = 1; outcome === null && send <= 2; send++) {
-      try {
-        outcome = await gateway.chargeGateway({ ...call, charge, started });
-      } catch (err) {
-        const failure = failureOf(err);
-        if (failure.type === FailureType.HardDecline) {
-          gatewayWorked(true); // the gateway worked; the card did not
-          await record({ attemptStatus: 'failed', paymentStatus: 'failed', errorClass: 'hard_decline', errorCode: failure.code ?? 'declined', errorMessage: failure.message });
-          return afterOutcome();
-        }
-        gatewayWorked(false);
-        if (failure.type !== FailureType.Ambiguous) {
-          await record({ attemptStatus: 'failed', paymentStatus: 'processing', errorClass: 'retryable', errorCode: failure.code ?? failure.type, errorMessage: failure.message });
-          log.warn('attempt failed, falling back', { attempt, connectionId: candidate.connectionId, error: failure.message });
-          break;
-        }
-        ambiguity = { errorClass: 'ambiguous', errorCode: failure.code ?? 'ambiguous', errorMessage: failure.message };
-        await record({ attemptStatus: 'unknown', paymentStatus: 'unknown', ...ambiguity });
-        const resolved = await resolveAmbiguous(candidate, idempotencyKey, attempt);
-        if (resolved === 'unresolved') return afterOutcome();
-        if (resolved !== null) {
-          outcome = resolved;
-        } else if (send === 2) {
-          await record({ attemptStatus: 'failed', paymentStatus: 'processing', errorClass: 'ambiguous', errorCode: 'not_received', errorMessage: 'gateway has no record of the attempt after it was sent twice' });
-        } else {
-          log.warn('gateway has no record of the attempt; sending it again with the same idempotency key', { attempt });
-        }
-      }
-    }
-    if (outcome === null) continue;
-
-    gatewayWorked(true);
-    const final = await settle(outcome, candidate, idempotencyKey, record, ambiguity);
-    current.reference = final.reference;
-    if (final.status === 'failed' && final.declineCode === 'gateway_timeout') continue;
-    return afterOutcome();
-  }
-
-  if (status !== 'failed') {
-    setStatus(await book.failPayment({ paymentId: input.paymentId, code: 'all_gateways_failed', message: `all ${attempt} attempts failed` }));
-  }
-  return afterOutcome();
-
-  /** The payment has its outcome: stay open for the aftercare window where it applies, then close. */
-  async function afterOutcome(): Promise<PaymentResult> {
-    chargeDone = true;
-    if (input.aftercare || (timing.aftercareWindowMs > 0 && AFTERCARE.has(status))) {
-      await stayOpenForAftercare(input.aftercare?.closesAt ?? workflowTime() + timing.aftercareWindowMs);
-    }
-    closing = true;
-    if (!finished()) await condition(finished);
-    return done();
-  }
-
-  /**
-   * Keeps the run open until the aftercare window closes, continuing as new (with what it knows) when
-   * its history grows long; never while an update or a refund child is still running.
-   */
-  async function stayOpenForAftercare(closesAt: number): Promise<void> {
-    const historyFull = () => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength >= timing.aftercareHistoryLimit;
-    for (;;) {
-      const left = closesAt - workflowTime();
-      if (left > 0) await condition(historyFull, left);
-      if (workflowTime() >= closesAt) return;
-      if (historyFull()) {
-        await condition(finished);
-        const state: PaymentAftercareState = { status, attempts: attempt, ...current, amountCaptured, refunds: Object.fromEntries(refunds), ...(capture ? { capture } : {}), closesAt };
-        await continueAsNew<typeof paymentWorkflow>({ ...input, aftercare: state });
-      }
-    }
-  }
-
-  /** Asks the gateway until it answers: an outcome, null (never received), or 'unresolved' (gave up). */
-  async function resolveAmbiguous(candidate: RoutingCandidate, idempotencyKey: string, n: number): Promise<GatewayOutcome | null | 'unresolved'> {
-    const query = waitingForTenantShare(proxyActivities<Pick<PaymentActivities, 'queryGatewayStatus'>>({ ...statusQuery, scheduleToCloseTimeout: timing.ambiguousResolutionMs }));
+  for (let send = 1; send <= 2; send++) {
     try {
-      return await query.queryGatewayStatus({
-        tenantId: input.tenantId,
-        connectionId: candidate.connectionId,
-        ref: { paymentId: input.paymentId, attempt: n, idempotencyKey },
-      });
+      const outcome = await gateway.chargeGateway({ ...call, charge: request, started });
+      gatewayWorked(run, attempt, true);
+      return outcome;
     } catch (err) {
-      log.error('could not resolve an ambiguous attempt; payment left as unknown for review', { attempt: n, error: failureOf(err).message });
-      return 'unresolved';
+      const failure = failureOf(err);
+      if (failure.type === FailureType.HardDecline) {
+        gatewayWorked(run, attempt, true); // the gateway worked; the card did not
+        await record(run, attempt, {
+          attemptStatus: 'failed',
+          paymentStatus: 'failed',
+          errorClass: 'hard_decline',
+          errorCode: failure.code ?? 'declined',
+          errorMessage: failure.message,
+        });
+        return 'final';
+      }
+      gatewayWorked(run, attempt, false);
+      if (failure.type !== FailureType.Ambiguous) {
+        await record(run, attempt, {
+          attemptStatus: 'failed',
+          paymentStatus: 'processing',
+          errorClass: 'retryable',
+          errorCode: failure.code ?? failure.type,
+          errorMessage: failure.message,
+        });
+        log.warn('attempt failed, falling back', {
+          attempt: attempt.number,
+          connectionId: attempt.candidate.connectionId,
+          error: failure.message,
+        });
+        return 'fall back';
+      }
+      attempt.ambiguity = {
+        errorClass: 'ambiguous',
+        errorCode: failure.code ?? 'ambiguous',
+        errorMessage: failure.message,
+      };
+      await record(run, attempt, {
+        attemptStatus: 'unknown',
+        paymentStatus: 'unknown',
+        ...attempt.ambiguity,
+      });
+      const resolved = await resolveAmbiguous(run, attempt);
+      if (resolved === 'unresolved') return 'final';
+      if (resolved !== null) {
+        gatewayWorked(run, attempt, true);
+        return resolved;
+      }
+      if (send === 2) {
+        await record(run, attempt, {
+          attemptStatus: 'failed',
+          paymentStatus: 'processing',
+          errorClass: 'ambiguous',
+          errorCode: 'not_received',
+          errorMessage: 'gateway has no record of the attempt after it was sent twice',
+        });
+      } else {
+        log.warn('gateway has no record of the attempt; sending it again with the same idempotency key', {
+          attempt: attempt.number,
+        });
+      }
     }
   }
+  return 'fall back';
+}
 
-  /** Takes a known outcome to a final one: waits for callbacks, polls on timeout, cancels when stuck. */
-  async function settle(
-    first: GatewayOutcome,
-    candidate: RoutingCandidate,
-    idempotencyKey: string,
-    record: (f: Omit<Parameters<PaymentActivities['recordAttemptOutcome']>[0], 'paymentId' | 'attempt' | 'connectionId'>) => Promise<void>,
-    ambiguity?: { errorClass: 'ambiguous'; errorCode: string; errorMessage: string },
-  ): Promise<GatewayOutcome> {
-    let outcome = first;
-    current.reference = outcome.reference;
-    const save = () => {
-      if (outcome.status === 'succeeded') amountCaptured = outcome.amountCaptured ?? input.amount;
-      return record({
-        attemptStatus: outcome.status,
-        paymentStatus: paymentStatusFor(outcome.status),
-        reference: outcome.reference,
-        ...ambiguity,
-        ...(outcome.status === 'failed' ? { errorClass: 'hard_decline', errorCode: outcome.declineCode ?? 'declined', errorMessage: outcome.message ?? 'declined by gateway' } : {}),
-        ...(outcome.status === 'succeeded' ? { amountCaptured: outcome.amountCaptured ?? input.amount } : {}),
-      });
-    };
-    await save();
-    const matches = (cb: GatewayCallback) =>
-      cb.connectionId === candidate.connectionId && (!cb.reference || cb.reference === outcome.reference);
-    const call = { tenantId: input.tenantId, connectionId: candidate.connectionId };
-    const ref = () => ({ paymentId: input.paymentId, attempt, idempotencyKey, reference: outcome.reference });
-    // One poll (with its retries) may take at most one callback wait, so a gateway that stays down
-    // still reaches the cancel branch below instead of being polled for ever.
-    const boundedCheck = waitingForTenantShare(proxyActivities<Asking>({ ...statusQuery, scheduleToCloseTimeout: timing.callbackTimeoutMs }));
-    const ask = async (what: () => Promise<GatewayOutcome | null>): Promise<GatewayOutcome | null> => {
-      try {
-        return await what();
-      } catch (err) {
-        log.warn('no answer from the gateway in time', { attempt, error: failureOf(err).message });
-        return null;
-      }
-    };
-    // One timer per wait for a callback, kept while callbacks only repeat the status: a gateway that
-    // keeps saying "pending" neither postpones the next poll nor costs a new timer per callback.
-    let deadline: { scope: CancellationScope; expired: boolean } | undefined;
-    const waitForCallback = async (): Promise<boolean> => {
-      if (!deadline) {
-        const armed = { scope: new CancellationScope(), expired: false };
-        armed.scope.run(() => sleep(timing.callbackTimeoutMs)).then(
+/** Asks the gateway until it answers: an outcome, null (never received), or 'unresolved' (gave up). */
+async function resolveAmbiguous(
+  run: PaymentRun,
+  attempt: Attempt,
+): Promise<GatewayOutcome | null | 'unresolved'> {
+  try {
+    return await askingWithin(run.timing.ambiguousResolutionMs).queryGatewayStatus({
+      tenantId: run.input.tenantId,
+      connectionId: attempt.candidate.connectionId,
+      ref: {
+        paymentId: run.input.paymentId,
+        attempt: attempt.number,
+        idempotencyKey: attempt.idempotencyKey,
+      },
+    });
+  } catch (err) {
+    log.error('could not resolve an ambiguous attempt; payment left as unknown for review', {
+      attempt: attempt.number,
+      error: failureOf(err).message,
+    });
+    return 'unresolved';
+  }
+}
+
+/**
+ * Takes a known outcome to a final one: waits for callbacks (a final one is confirmed with the
+ * gateway), polls when a wait times out, and cancels the attempt when it stays stuck ('fall back').
+ */
+async function settle(run: PaymentRun, attempt: Attempt, first: GatewayOutcome): Promise<Next> {
+  const { input, timing } = run;
+  let outcome = first;
+  const call = { tenantId: input.tenantId, connectionId: attempt.candidate.connectionId };
+  const ref = () => ({
+    paymentId: input.paymentId,
+    attempt: attempt.number,
+    idempotencyKey: attempt.idempotencyKey,
+    reference: outcome.reference,
+  });
+  const matches = (cb: GatewayCallback) =>
+    cb.connectionId === call.connectionId && (!cb.reference || cb.reference === outcome.reference);
+  // One question (with its retries) may take at most one callback wait, so a gateway that stays down
+  // still reaches the cancel below instead of being polled for ever.
+  const gatewayAsked = askingWithin(timing.callbackTimeoutMs);
+  const deadline = new CallbackDeadline(timing.callbackTimeoutMs);
+
+  run.current.reference = outcome.reference;
+  await saveOutcome(run, attempt, outcome);
+  let polls = 0;
+  while (!FINAL.has(outcome.status)) {
+    const before = outcome.status;
+    if (await deadline.wait(() => run.callbacks.some(matches))) {
+      const { status: claimed } = run.callbacks.splice(run.callbacks.findIndex(matches), 1)[0]!;
+      if (!FINAL.has(claimed)) outcome = { ...outcome, status: claimed };
+      else
+        outcome =
+          (await confirmClaim(attempt, claimed, () =>
+            gatewayAsked.confirmCallback({ ...call, ref: ref(), claimed }),
+          )) ?? outcome;
+    } else if (polls++ < timing.maxStatusPolls) {
+      outcome =
+        (await askInTime(attempt, () => gatewayAsked.queryGatewayStatus({ ...call, ref: ref() }))) ?? outcome;
+    } else {
+      await cancelStuck(run, attempt, outcome);
+      return 'fall back';
+    }
+    if (outcome.status !== before) {
+      deadline.end();
+      await saveOutcome(run, attempt, outcome);
+    }
+  }
+  run.current.reference = outcome.reference;
+  return 'final';
+}
+
+/**
+ * A callback is a claim, not a fact: a signal can be sent by anyone who can reach Temporal, so a final
+ * status is taken from the gateway itself where the provider can be asked. Null: no answer in time.
+ */
+async function confirmClaim(
+  attempt: Attempt,
+  claimed: GatewayStatus,
+  confirm: () => Promise<GatewayOutcome | null>,
+): Promise<GatewayOutcome | null> {
+  const confirmed = await askInTime(attempt, confirm);
+  if (confirmed && confirmed.status !== claimed)
+    log.warn('callback not confirmed by the gateway', {
+      attempt: attempt.number,
+      claimed,
+      gateway: confirmed.status,
+    });
+  return confirmed;
+}
+
+/** The gateway's answer, or null when it gave none within the question's time. */
+async function askInTime(
+  attempt: Attempt,
+  question: () => Promise<GatewayOutcome | null>,
+): Promise<GatewayOutcome | null> {
+  try {
+    return await question();
+  } catch (err) {
+    log.warn('no answer from the gateway in time', {
+      attempt: attempt.number,
+      error: failureOf(err).message,
+    });
+    return null;
+  }
+}
+
+/**
+ * No final status after all polls: the attempt is canceled and the payment falls back. A gateway that
+ * is down cannot cancel either: the attempt is then abandoned to reconciliation (it re-asks later and
+ * reverses it if it went through after all).
+ */
+async function cancelStuck(run: PaymentRun, attempt: Attempt, outcome: GatewayOutcome): Promise<void> {
+  log.warn('no final status after all polls; canceling the attempt', { attempt: attempt.number });
+  try {
+    await gateway.cancelAtGateway({
+      tenantId: run.input.tenantId,
+      connectionId: attempt.candidate.connectionId,
+      reference: outcome.reference,
+      idempotencyKey: `${attempt.idempotencyKey}-cancel`,
+    });
+  } catch (err) {
+    log.warn('could not cancel the stuck attempt; abandoned for reconciliation', {
+      attempt: attempt.number,
+      error: failureOf(err).message,
+    });
+  }
+  run.current.reference = outcome.reference;
+  await record(run, attempt, {
+    attemptStatus: 'failed',
+    paymentStatus: 'processing',
+    reference: outcome.reference,
+    errorClass: 'retryable',
+    errorCode: 'gateway_timeout',
+    errorMessage: 'no final status from the gateway in time',
+  });
+}
+
+/**
+ * The one timer of a wait for a callback, kept while callbacks only repeat the status: a gateway that
+ * keeps saying "pending" neither postpones the next poll nor costs a new timer per callback.
+ */
+class CallbackDeadline {
+  private armed: { scope: CancellationScope; expired: boolean } | undefined;
+
+  constructor(private readonly ms: number) {}
+
+  /** True when a callback arrived; false when the wait's time ran out (the next wait starts a new timer). */
+  async wait(arrived: () => boolean): Promise<boolean> {
+    if (!this.armed) {
+      const armed = { scope: new CancellationScope(), expired: false };
+      armed.scope
+        .run(() => sleep(this.ms))
+        .then(
           () => (armed.expired = true),
           () => undefined, // cancelled: the status moved on
         );
-        deadline = armed;
-      }
-      const current = deadline;
-      await condition(() => callbacks.some(matches) || current.expired);
-      if (callbacks.some(matches)) return true;
-      deadline = undefined;
-      return false;
-    };
-    const endWait = () => {
-      deadline?.scope.cancel();
-      deadline = undefined;
-    };
-    let polls = 0;
-    while (!FINAL.has(outcome.status)) {
-      const arrived = await waitForCallback();
-      const before = outcome.status;
-      if (arrived) {
-        const index = callbacks.findIndex(matches);
-        const [cb] = callbacks.splice(index, 1);
-        if (FINAL.has(cb!.status)) {
-          // A callback is a claim, not a fact: a signal can be sent by anyone who can reach Temporal, so
-          // a final status is taken from the gateway itself where the provider can be asked.
-          const confirmed = await ask(() => boundedCheck.confirmCallback({ ...call, ref: ref(), claimed: cb!.status }));
-          if (confirmed && confirmed.status !== cb!.status) log.warn('callback not confirmed by the gateway', { attempt, claimed: cb!.status, gateway: confirmed.status });
-          if (confirmed) outcome = confirmed;
-        } else {
-          outcome = { ...outcome, status: cb!.status };
-        }
-      } else if (polls++ < timing.maxStatusPolls) {
-        const polled = await ask(() => boundedCheck.queryGatewayStatus({ ...call, ref: ref() }));
-        if (polled) outcome = polled;
-      } else {
-        log.warn('no final status after all polls; canceling the attempt', { attempt });
-        const cancel = { ...call, reference: outcome.reference, idempotencyKey: `${idempotencyKey}-cancel` };
-        // A gateway that is down cannot cancel either: the attempt is abandoned and left to
-        // reconciliation (it re-asks later and reverses it if it went through after all).
-        try {
-          await gateway.cancelAtGateway(cancel);
-        } catch (err) {
-          log.warn('could not cancel the stuck attempt; abandoned for reconciliation', { attempt, error: failureOf(err).message });
-        }
-        outcome = { ...outcome, status: 'failed', declineCode: 'gateway_timeout', message: 'no final status from the gateway in time' };
-        await record({ attemptStatus: 'failed', paymentStatus: 'processing', reference: outcome.reference, errorClass: 'retryable', errorCode: 'gateway_timeout', errorMessage: outcome.message! });
-        return outcome;
-      }
-      if (outcome.status !== before) {
-        endWait();
-        await save();
-      }
+      this.armed = armed;
     }
-    return outcome;
+    const current = this.armed;
+    await condition(() => arrived() || current.expired);
+    if (arrived()) return true;
+    this.armed = undefined;
+    return false;
   }
+
+  /** The status moved on: the next wait gets a full wait of its own. */
+  end(): void {
+    this.armed?.scope.cancel();
+    this.armed = undefined;
+  }
+}
+
+type AttemptFields = Omit<
+  Parameters<PaymentActivities['recordAttemptOutcome']>[0],
+  'paymentId' | 'attempt' | 'connectionId' | 'circuit'
+>;
+
+/**
+ * A gateway call's outcome for the circuit breaker rides along with the attempt outcome written right
+ * after it (every path of a charge writes one), keyed by the call so a re-run counts it once.
+ */
+function gatewayWorked(run: PaymentRun, attempt: Attempt, ok: boolean): void {
+  attempt.gatewayCalls += 1;
+  attempt.circuit = {
+    tenantId: run.input.tenantId,
+    ok,
+    callKey: `${attempt.idempotencyKey}-${attempt.gatewayCalls}`,
+  };
+}
+
+/** Writes the attempt's outcome (with the pending circuit outcome) and moves the payment forward. */
+async function record(run: PaymentRun, attempt: Attempt, fields: AttemptFields): Promise<void> {
+  const circuit = attempt.circuit ? { circuit: attempt.circuit } : {};
+  attempt.circuit = undefined;
+  setStatus(
+    run,
+    await db.recordAttemptOutcome({
+      paymentId: run.input.paymentId,
+      attempt: attempt.number,
+      connectionId: attempt.candidate.connectionId,
+      ...fields,
+      ...circuit,
+    }),
+  );
+}
+
+/** Writes a gateway outcome as the attempt's status (and the captured amount once it succeeded). */
+async function saveOutcome(run: PaymentRun, attempt: Attempt, outcome: GatewayOutcome): Promise<void> {
+  if (outcome.status === 'succeeded') run.amountCaptured = outcome.amountCaptured ?? run.input.amount;
+  await record(run, attempt, {
+    attemptStatus: outcome.status,
+    paymentStatus: paymentStatusFor(outcome.status),
+    reference: outcome.reference,
+    ...attempt.ambiguity,
+    ...(outcome.status === 'failed'
+      ? {
+          errorClass: 'hard_decline',
+          errorCode: outcome.declineCode ?? 'declined',
+          errorMessage: outcome.message ?? 'declined by gateway',
+        }
+      : {}),
+    ...(outcome.status === 'succeeded' ? { amountCaptured: outcome.amountCaptured ?? run.input.amount } : {}),
+  });
 }
