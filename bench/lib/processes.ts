@@ -21,8 +21,8 @@ export function buildDist(): number {
 }
 
 /**
- * A worker service of docker-compose.yml as it is deployed: its node flags and the task queues it
- * serves (WORKER_TASK_QUEUES), for `startProcess(..., 'dist/workers/main.js', {...env}, ..., nodeArgs)`.
+ * A worker service of docker-compose.yml as it is deployed: its node flags, the task queues it
+ * serves and its capacity settings (WORKER_TASK_QUEUES, WORKER_ACTIVITY_SLOTS, TENANT_MAX_PROVIDER_CALLS), for `startProcess(..., 'dist/workers/main.js', {...env}, ..., nodeArgs)`.
  */
 export function composeWorker(service: string): { nodeArgs: string[]; env: Record<string, string> } {
   const compose = parseYaml(readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
@@ -30,7 +30,10 @@ export function composeWorker(service: string): { nodeArgs: string[]; env: Recor
   };
   const found = compose.services[service];
   if (found?.command?.at(-1) !== 'dist/workers/main.js') throw new Error(`docker-compose.yml has no ${service} service running dist/workers/main.js`);
-  return { nodeArgs: found.command.slice(1, -1), env: { WORKER_TASK_QUEUES: found.environment?.WORKER_TASK_QUEUES ?? '' } };
+  // The deployment's shape (queues, capacity, each tenant's share), not its secrets or addresses.
+  const shape = ['WORKER_TASK_QUEUES', 'WORKER_ACTIVITY_SLOTS', 'TENANT_MAX_PROVIDER_CALLS'];
+  const env = Object.fromEntries(shape.flatMap((k) => (found.environment?.[k] !== undefined ? [[k, String(found.environment[k])]] : [])));
+  return { nodeArgs: found.command.slice(1, -1), env: { WORKER_TASK_QUEUES: '', ...env } };
 }
 
 /** A child process of the benchmark (API, worker, baseline worker) with its resident memory. */
