@@ -286,13 +286,17 @@ export function paymentsRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter
 
   async function load(tenantId: string, ids: string[]): Promise<PaymentOut[]> {
     if (ids.length === 0) return [];
-    // Three independent reads, side by side on the pool (attempts and refunds of another tenant's ids
-    // are dropped below: only rows of this tenant's payments are kept).
-    const [rows, attempts, refundRows] = await Promise.all([
-      db.select().from(payments).where(and(eq(payments.tenantId, tenantId), inArray(payments.id, ids))),
-      db.select().from(paymentAttempts).where(inArray(paymentAttempts.paymentId, ids)).orderBy(asc(paymentAttempts.attemptNumber)),
-      db.select().from(refunds).where(inArray(refunds.paymentId, ids)).orderBy(asc(refunds.createdAt)),
-    ]);
+    // Three reads of one snapshot (attempts and refunds of another tenant's ids are dropped below: only
+    // rows of this tenant's payments are kept). One snapshot, not three reads side by side on the pool:
+    // an outcome written between them showed a payment `succeeded` beside its attempt still `unknown`.
+    const [rows, attempts, refundRows] = await db.transaction(
+      async (tx) => [
+        await tx.select().from(payments).where(and(eq(payments.tenantId, tenantId), inArray(payments.id, ids))),
+        await tx.select().from(paymentAttempts).where(inArray(paymentAttempts.paymentId, ids)).orderBy(asc(paymentAttempts.attemptNumber)),
+        await tx.select().from(refunds).where(inArray(refunds.paymentId, ids)).orderBy(asc(refunds.createdAt)),
+      ] as const,
+      { isolationLevel: 'repeatable read', accessMode: 'read only' },
+    );
     const byId = new Map<string, PaymentOut>(
       rows.map((p) => [
         p.id,
