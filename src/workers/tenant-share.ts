@@ -38,25 +38,36 @@ export const PROVIDER_CALLS: ReadonlySet<string> = new Set<ActivityName>([
 ]);
 
 /**
- * Counts each tenant's provider calls running in this worker process and refuses one over the cap.
- * Hand-written: a counter per key is all it is, and a semaphore package would queue the call while
- * it holds a worker slot, which is exactly what must not happen (a queued call of a tenant with a
- * hanging provider would still occupy a slot another tenant needs).
+ * Counts each tenant's provider calls running in this worker process and refuses one the worker
+ * cannot spare. Work-conserving: a tenant always gets `share` calls at once; past that it may borrow
+ * idle capacity while the calls of all tenants together leave `share` of the `capacity` free, so a
+ * tenant alone on a worker can use most of it, and a tenant whose calls hang can never take the last
+ * share from the others. Hand-written: counters per key are all it is, and a semaphore package would
+ * queue the call while it holds a worker slot, which is exactly what must not happen (a queued call of
+ * a tenant with a hanging provider would still occupy a slot another tenant needs).
  */
 export class TenantCallLimiter {
   private readonly running = new Map<string, number>();
+  private total = 0;
 
-  constructor(readonly maxPerTenant: number) {}
+  constructor(
+    /** Calls a tenant may always run at once. */
+    readonly share: number,
+    /** The worker's activity slots; borrowing stops `share` short of them. Default: no borrowing. */
+    readonly capacity = share,
+  ) {}
 
-  /** A release function, or null when the tenant has `maxPerTenant` calls running already. */
+  /** A release function, or null when the tenant is at its share and the worker has none to lend. */
   tryAcquire(tenantId: string): (() => void) | null {
     const now = this.running.get(tenantId) ?? 0;
-    if (now >= this.maxPerTenant) return null;
+    if (now >= this.share && this.total + 1 > this.capacity - this.share) return null;
     this.running.set(tenantId, now + 1);
+    this.total += 1;
     let released = false;
     return () => {
       if (released) return;
       released = true;
+      this.total -= 1;
       const left = (this.running.get(tenantId) ?? 1) - 1;
       if (left > 0) this.running.set(tenantId, left);
       else this.running.delete(tenantId);
@@ -78,8 +89,8 @@ function tenantOf(args: readonly unknown[], ctx: Context): string | undefined {
 }
 
 /**
- * The worker interceptor that holds each tenant to its share of provider calls: a call over the cap
- * fails at once, before anything is sent, with a non-retryable TenantBusy, and frees its slot for
+ * The worker interceptor that holds each tenant to its share of provider calls: a call over it, when
+ * the worker has nothing to spare, fails at once, before anything is sent, with a non-retryable TenantBusy, and frees its slot for
  * another tenant's task; the workflow waits and calls again (src/workflows/tenant-share.ts).
  */
 export function tenantShareInterceptor(limiter: TenantCallLimiter): ActivityInterceptorsFactory {
@@ -95,7 +106,7 @@ export function tenantShareInterceptor(limiter: TenantCallLimiter): ActivityInte
           throw ApplicationFailure.create({
             type: FailureType.TenantBusy,
             nonRetryable: true,
-            message: `tenant ${tenantId} has ${limiter.maxPerTenant} provider calls running on this worker (TENANT_MAX_PROVIDER_CALLS); nothing was sent`,
+            message: `tenant ${tenantId} has ${limiter.inFlight(tenantId)} provider calls running on this worker, over its share of ${limiter.share} (TENANT_MAX_PROVIDER_CALLS) with none to spare; nothing was sent`,
           });
         }
         try {

@@ -60,7 +60,7 @@ export type WorkerDeps = PaymentActivityDeps & Pick<ErpActivityDeps, 'erpFetch'>
 /** The SDK's default of concurrent activities per worker. */
 const SDK_ACTIVITY_SLOTS = 100;
 
-/** A quarter of the slots, at least 2: one tenant's provider calls can never take the whole worker. */
+/** A quarter of the slots, at least 2: the calls a tenant always gets, and what borrowing always leaves to the others. */
 export function defaultTenantProviderCalls(activitySlots: number): number {
   return Math.max(2, Math.floor(activitySlots / 4));
 }
@@ -92,8 +92,9 @@ export async function createWorkers(opts: {
    */
   activitySlots?: number;
   /**
-   * Provider calls (src/workers/tenant-share.ts) one tenant may have running at once in this process;
-   * default: a quarter of the activity slots (at least 2), so three quarters stay for other tenants.
+   * Provider calls (src/workers/tenant-share.ts) one tenant may always have running in this process,
+   * and how many the worker keeps free for the others when a tenant borrows beyond it; default: a
+   * quarter of the activity slots (at least 2).
    */
   tenantProviderCalls?: number;
   /** The payload codec (must match the clients'). */
@@ -102,7 +103,8 @@ export async function createWorkers(opts: {
   tracing?: Pick<Tracing, 'worker' | 'clientInterceptors'>;
 }): Promise<WorkerSet> {
   const queues = opts.taskQueues ?? DEFAULT_TASK_QUEUES;
-  const limiter = new TenantCallLimiter(opts.tenantProviderCalls ?? defaultTenantProviderCalls(opts.activitySlots ?? SDK_ACTIVITY_SLOTS));
+  const slots = opts.activitySlots ?? SDK_ACTIVITY_SLOTS;
+  const limiter = new TenantCallLimiter(opts.tenantProviderCalls ?? defaultTenantProviderCalls(slots), slots);
   const common = {
     connection: opts.connection,
     namespace: opts.namespace,

@@ -7,18 +7,36 @@ import { TenantCallLimiter } from '../../src/workers/tenant-share.js';
 import { paymentBody, setUpMerchant, startPaymentsFixture, waitForPayment, type MerchantSetup, type PaymentsFixture } from '../support/payments-fixture.js';
 
 describe('TenantCallLimiter', () => {
-  it('lets a tenant run up to its share, counts per tenant, and frees a slot once', () => {
+  it('gives a tenant its share, counts per tenant, and frees a call once', () => {
     const limiter = new TenantCallLimiter(2);
     const a1 = limiter.tryAcquire('a');
     const a2 = limiter.tryAcquire('a');
     expect(a1 && a2).toBeTruthy();
     expect(limiter.tryAcquire('a')).toBeNull();
-    expect(limiter.tryAcquire('b')).not.toBeNull();
     a1!();
     a1!(); // a second release of the same call frees nothing more
     expect(limiter.inFlight('a')).toBe(1);
     expect(limiter.tryAcquire('a')).not.toBeNull();
     expect(limiter.tryAcquire('a')).toBeNull();
+  });
+
+  it("lends idle capacity past the share, but never the last share another tenant needs", () => {
+    const limiter = new TenantCallLimiter(2, 8);
+    // Alone on the worker, tenant a borrows up to capacity - share = 6.
+    const a = Array.from({ length: 6 }, () => limiter.tryAcquire('a'));
+    expect(a.every(Boolean)).toBe(true);
+    expect(limiter.tryAcquire('a')).toBeNull();
+    // b still gets its whole share from the 2 left.
+    expect(limiter.tryAcquire('b')).not.toBeNull();
+    expect(limiter.tryAcquire('b')).not.toBeNull();
+    // Past its share b may not borrow: nothing is spare.
+    expect(limiter.tryAcquire('b')).toBeNull();
+    // a, over its share, gets no slot freed by b until the total is back under capacity - share.
+    a[0]!();
+    expect(limiter.tryAcquire('a')).toBeNull();
+    a[1]!();
+    a[2]!();
+    expect(limiter.tryAcquire('a')).not.toBeNull();
   });
 });
 
@@ -113,7 +131,7 @@ describe("a tenant's share of the worker (hanging gateway)", () => {
       expect(res.status).toBe(202);
       bPayments.push(res.body.id);
     }
-    await until(() => gate.held() >= SHARE, 20_000, "B's calls to reach the hanging gateway");
+    await until(() => gate.held() >= SLOTS - SHARE, 20_000, "B's calls to reach the hanging gateway");
 
     // A's payment runs while B's calls hang: it must not wait for B's 15 s charge timeouts.
     const started = Date.now();
@@ -121,8 +139,9 @@ describe("a tenant's share of the worker (hanging gateway)", () => {
     const tookMs = Date.now() - started;
     expect(res.body.status).toBe('succeeded');
     expect(tookMs).toBeLessThan(5_000);
-    // B never had more than its share of calls running, although it had many more waiting.
-    expect(gate.maxHeld()).toBe(SHARE);
+    // B never had more calls running than it may borrow (all but one share of the slots), although it
+    // had many more waiting; the last share stayed free for A.
+    expect(gate.maxHeld()).toBe(SLOTS - SHARE);
     const refused = (await tenantShareRefusals.get()).values.find((v) => v.labels.activity === 'chargeGateway')?.value ?? 0;
     expect(refused).toBeGreaterThan(0);
 
