@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ApiError } from './errors.js';
-import { COUNTRY_CODES, CURRENCY_CODES } from '../domain/payments/regions.js';
+import { COUNTRY_CODES } from '../domain/payments/regions.js';
+import { CURRENCY_CODES } from '../domain/currencies.js';
 
 // Enums rather than a refine: the OpenAPI document then lists exactly the codes the API accepts.
 type Codes = [string, ...string[]];

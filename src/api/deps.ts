@@ -1,7 +1,7 @@
 import type { Client } from '@temporalio/client';
 import type { PayloadCodec } from '@temporalio/common';
 import type { Database } from '../db/client.js';
-import type { CircuitConfig } from '../domain/payments/circuit-breaker.js';
+import type { CircuitConfig } from '../domain/circuit-breaker.js';
 import type { Logger } from '../logger.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { OutboundUrlPolicy } from '../providers/url-policy.js';

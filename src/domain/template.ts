@@ -1,4 +1,4 @@
-import { currencyExponent } from './payments/regions.js';
+import { currencyExponent } from './currencies.js';
 /**
  * A small, pure template engine: `{{path.to.value | filter:arg | filter}}` over a context object.
  *

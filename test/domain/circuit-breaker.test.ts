@@ -9,7 +9,7 @@ import {
   recordOutcome,
   type CircuitConfig,
   type CircuitState,
-} from '../../src/domain/payments/circuit-breaker.js';
+} from '../../src/domain/circuit-breaker.js';
 
 const cfg: CircuitConfig = {
   windowMs: 10_000,

@@ -1,15 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  COUNTRY_CODES,
-  CURRENCY_CODES,
-  REGIONS,
-  countriesIn,
-  currencyExponent,
-  isCountryCode,
-  isCurrencyCode,
-  isRegion,
-  regionOf,
-} from '../../src/domain/payments/regions.js';
+import { COUNTRY_CODES, REGIONS, countriesIn, isCountryCode, isRegion, regionOf } from '../../src/domain/payments/regions.js';
+import { CURRENCY_CODES, currencyExponent, isCurrencyCode } from '../../src/domain/currencies.js';
 
 describe('regionOf', () => {
   it.each([

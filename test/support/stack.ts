@@ -8,7 +8,7 @@ import { createApp } from '../../src/api/app.js';
 import type { AppDeps } from '../../src/api/deps.js';
 import { listen } from '../../src/api/server.js';
 import { connectPostgres, type Database } from '../../src/db/client.js';
-import type { CircuitConfig } from '../../src/domain/payments/circuit-breaker.js';
+import type { CircuitConfig } from '../../src/domain/circuit-breaker.js';
 import { silentLogger } from '../../src/logger.js';
 import { findProviderDefinition } from '../../src/db/queries/provider-definitions.js';
 import { tenantProviderLoader } from '../../src/providers/build-registry.js';

@@ -9,7 +9,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { and, eq, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
 import { erpIntegrations, erpRuns, erpWebhookEvents, type ErpCheckpoint, type ErpRunCounts, type ErpWatermark } from '../../db/tables/erp.js';
-import { DEFAULT_CIRCUIT_CONFIG, recordOutcome, storedCircuitAt, type CircuitConfig } from '../../domain/payments/circuit-breaker.js';
+import { DEFAULT_CIRCUIT_CONFIG, recordOutcome, storedCircuitAt, type CircuitConfig } from '../../domain/circuit-breaker.js';
 import { ErpFailureType } from '../../domain/erp/failures.js';
 import type { FetchLike } from '../../providers/declarative/http.js';
 import { TokenCache } from '../../providers/declarative/auth.js';

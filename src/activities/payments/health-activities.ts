@@ -2,7 +2,7 @@ import { Context } from '@temporalio/activity';
 import { and, asc, eq, gt, sql } from 'drizzle-orm';
 import { pruneOutcomes } from '../../db/queries/circuit-outcomes.js';
 import { connectionHealth, connections } from '../../db/schema.js';
-import { DEFAULT_CIRCUIT_CONFIG, type CircuitConfig } from '../../domain/payments/circuit-breaker.js';
+import { DEFAULT_CIRCUIT_CONFIG, type CircuitConfig } from '../../domain/circuit-breaker.js';
 import { loadGateway, type GatewayDeps } from '../load-gateway.js';
 
 /** Consecutive failed checks before a connection is marked unhealthy (one blip is not an outage). */

@@ -4,7 +4,7 @@ import { newId } from '../../db/ids.js';
 import { recordCircuitOutcome } from '../../db/queries/circuit-outcomes.js';
 import { loadRoutingState, type RoutingState } from '../../db/queries/routing-state.js';
 import { payments, paymentAttempts, refunds } from '../../db/schema.js';
-import { DEFAULT_CIRCUIT_CONFIG, type CircuitConfig } from '../../domain/payments/circuit-breaker.js';
+import { DEFAULT_CIRCUIT_CONFIG, type CircuitConfig } from '../../domain/circuit-breaker.js';
 import { FailureType, failureTypeFor } from '../../domain/failures.js';
 import { canTransition, PAYMENT_STATUSES, type GatewayStatus, type PaymentStatus } from '../../domain/payments/payment-status.js';
 import { decideRoute, type RoutingDecision, type RoutingFacts } from '../../domain/payments/routing.js';

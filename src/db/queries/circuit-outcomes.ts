@@ -6,7 +6,7 @@ import {
   type CircuitConfig,
   type CircuitState,
   type CircuitStateName,
-} from '../../domain/payments/circuit-breaker.js';
+} from '../../domain/circuit-breaker.js';
 import type { Db } from '../client.js';
 import { connectionHealth, connectionOutcomes } from '../schema.js';
 

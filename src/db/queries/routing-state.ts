@@ -1,5 +1,5 @@
 import { asc, eq } from 'drizzle-orm';
-import { storedCircuitAt, type CircuitConfig } from '../../domain/payments/circuit-breaker.js';
+import { storedCircuitAt, type CircuitConfig } from '../../domain/circuit-breaker.js';
 import type { ConnectionCandidateState, RoutingRule } from '../../domain/payments/routing.js';
 import type { Db } from '../client.js';
 import { connectionHealth, connections, routingRules } from '../schema.js';

@@ -3,7 +3,7 @@
  * key. Validated with zod after mapping, so a row that maps but makes no sense is a dead letter.
  */
 import { z } from 'zod';
-import { isCurrencyCode } from '../payments/regions.js';
+import { isCurrencyCode } from '../currencies.js';
 
 export const ERP_ENTITIES = ['products', 'prices', 'inventory', 'orders'] as const;
 export type ErpEntity = (typeof ERP_ENTITIES)[number];

@@ -6,7 +6,7 @@
 import { DateTime, IANAZone } from 'luxon';
 import { RE2JSException } from 're2js';
 import { z } from 'zod';
-import { isCurrencyCode } from '../payments/regions.js';
+import { isCurrencyCode } from '../currencies.js';
 import { decimalToMinor } from '../template.js';
 import { compileTenantPattern, tenantPatternProblem } from './regex-safety.js';
 

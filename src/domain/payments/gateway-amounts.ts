@@ -4,7 +4,7 @@
  * keeps two). Each connector declares its exceptions as data; this converts both ways, exactly
  * (integer arithmetic), and refuses an amount the gateway cannot represent instead of rounding money.
  */
-import { currencyExponent } from './regions.js';
+import { currencyExponent } from '../currencies.js';
 
 /** How a gateway counts one currency, where it differs from ISO 4217. */
 export interface CurrencyUnit {

@@ -2,7 +2,8 @@
  * The routing decision: which connections a payment should try, in which order, and why. Pure and
  * deterministic, so a workflow can compute it and record the result in its history.
  */
-import { REGIONS, isCountryCode, isCurrencyCode, isRegion, regionOf, type Region } from './regions.js';
+import { REGIONS, isCountryCode, isRegion, regionOf, type Region } from './regions.js';
+import { isCurrencyCode } from '../currencies.js';
 
 export const PAYMENT_METHOD_TYPES = ['card', 'wallet', 'bank_transfer', 'bank_debit', 'buy_now_pay_later', 'voucher'] as const;
 export type PaymentMethodType = (typeof PAYMENT_METHOD_TYPES)[number];

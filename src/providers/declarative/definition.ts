@@ -5,7 +5,7 @@
  * generated from this schema (scripts/generate-provider-schema.ts).
  */
 import { UNIFIED_DECLINE_CODES } from '../../domain/payments/decline-codes.js';
-import { isCurrencyCode } from '../../domain/payments/regions.js';
+import { isCurrencyCode } from '../../domain/currencies.js';
 import { PAYMENT_METHOD_TYPES } from '../../domain/payments/routing.js';
 import { z } from 'zod';
 import { GATEWAY_STATUSES } from '../../domain/payments/payment-status.js';

@@ -4,7 +4,7 @@
  * every amount it sends and reads through this table.
  */
 import type { CurrencyUnits } from '../../domain/payments/gateway-amounts.js';
-import { currencyExponent } from '../../domain/payments/regions.js';
+import { currencyExponent } from '../../domain/currencies.js';
 
 /** Stripe's zero-decimal currencies: amounts are whole units. */
 const ZERO_DECIMAL = [

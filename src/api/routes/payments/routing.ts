@@ -6,7 +6,7 @@ import { connections, routingRules } from '../../../db/schema.js';
 import { routingRuleInputSchema } from '../../../domain/payments/routing-rule-input.js';
 import { decideRoute, PAYMENT_METHOD_TYPES, validateRuleSet, type RoutingRule } from '../../../domain/payments/routing.js';
 import { loadRoutingState } from '../../../db/queries/routing-state.js';
-import { DEFAULT_CIRCUIT_CONFIG } from '../../../domain/payments/circuit-breaker.js';
+import { DEFAULT_CIRCUIT_CONFIG } from '../../../domain/circuit-breaker.js';
 import type { AppDeps } from '../../deps.js';
 import type { ResourceRouter } from '../../endpoint.js';
 import { amountInMinorUnits, countryCode, currencyCode } from '../../common-schemas.js';

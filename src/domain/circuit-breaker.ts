@@ -140,6 +140,10 @@ function rateOf(outcomes: CircuitState['outcomes'], now: number, cfg: CircuitCon
 }
 
 /** A stored (jsonb) circuit as of `now`: no stored state means a fresh, closed circuit. */
-export function storedCircuitAt(stored: unknown, now: number, cfg: CircuitConfig = DEFAULT_CIRCUIT_CONFIG): CircuitState {
+export function storedCircuitAt(
+  stored: unknown,
+  now: number,
+  cfg: CircuitConfig = DEFAULT_CIRCUIT_CONFIG,
+): CircuitState {
   return stored ? evaluate(circuitStateSchema.parse(stored), now, cfg) : initialCircuit();
 }
