@@ -2,7 +2,7 @@ import type { ErrorClass } from '../domain/failures.js';
 import type { DeclineCodeMap } from '../domain/payments/decline-codes.js';
 import type { ProviderCapabilities } from '../domain/payments/routing.js';
 import type { GatewayStatus } from '../domain/payments/payment-status.js';
-import type { CustomerSyncAdapter, RemoteCustomerEvent } from './customer-sync.js';
+import type { CustomerSyncAdapter, RemoteCustomerEvent } from './crm-client.js';
 
 /** Decrypted credentials of one connection. Only activities ever hold these. */
 export type Credentials = Record<string, string>;
@@ -116,7 +116,11 @@ export interface PaymentGateway {
   parseWebhook(rawBody: Buffer, headers: HeaderBag): GatewayWebhookEvent;
 }
 
-/** A gateway failure with its classification (see DESIGN.md "Outcomes and fallback"). */
+/**
+ * A gateway failure with its classification: `hard_decline` stops the payment, `retryable` is retried
+ * and then falls back to the next gateway, `ambiguous` is resolved by a status lookup before anything
+ * else (docs/payment-safety.md).
+ */
 export class GatewayError extends Error {
   override readonly name = 'GatewayError';
   constructor(

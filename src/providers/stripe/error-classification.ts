@@ -25,10 +25,10 @@ function headerValue(headers: Stripe.errors.StripeError['headers'], name: string
 }
 
 /**
- * Maps an error thrown by the Stripe SDK to the platform's classification (DESIGN.md "Outcomes
- * and fallback"): a decline or a request Stripe refused as invalid is final; throttling and
- * gateway-unavailable answers are retryable; anything after which Stripe may have acted (a reset
- * connection, a timeout, a 500) is ambiguous and must be resolved by a lookup.
+ * Maps an error thrown by the Stripe SDK to the platform's classification: a decline or a request
+ * Stripe refused as invalid is final; throttling and gateway-unavailable answers are retryable;
+ * anything after which Stripe may have acted (a reset connection, a timeout, a 500) is ambiguous and
+ * must be resolved by a lookup (docs/payment-safety.md, "Ambiguous charges and the resolution window").
  * Errors that are not Stripe's are returned unchanged (bugs, not payment outcomes).
  */
 export function classifyStripeError(error: unknown): unknown {
