@@ -41,7 +41,7 @@ import { workerSchema } from '../src/config/env.js';
 import { connectPostgres } from '../src/db/client.js';
 import { erpIntegrations, erpRuns, tenants } from '../src/db/schema.js';
 import { startTemporalDevServer } from '../src/dev/temporal-dev-server.js';
-import { csvConnectorSchema } from '../src/providers/erp/definition.js';
+import { csvConnectorSchema } from '../src/providers/erp/connector-definition.js';
 import type { ErpPollInput } from '../src/shared/erp-messages.js';
 import { integrationSearchAttributes } from '../src/shared/search-attributes.js';
 import { taskQueuesFor } from '../src/shared/task-queues.js';

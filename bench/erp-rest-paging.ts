@@ -5,7 +5,7 @@
 import { ErpEmulator, seedCatalog } from '../emulators/erp/emulator.js';
 import { defterIntegration } from '../emulators/erp/integration.js';
 import { compileMapping } from '../src/domain/erp/mapping.js';
-import { TokenCache } from '../src/providers/declarative/auth.js';
+import { TokenCache } from '../src/providers/declarative/outbound-auth.js';
 import { connectorSchema, createErpSource } from '../src/providers/erp/index.js';
 
 const rows = Number(process.argv[2] ?? 50_000);

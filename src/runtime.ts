@@ -18,7 +18,7 @@ import { EncryptionCodec } from './temporal/payload-codec.js';
 import { startTracing, type Tracing, type TracingSettings } from './tracing/tracing.js';
 import { ensureHealthCheckSchedule } from './temporal/payments/health-schedule.js';
 import { ensureReconciliationSchedule } from './temporal/payments/reconciliation-schedule.js';
-import { ensureSearchAttributes } from './temporal/search-attributes.js';
+import { ensureSearchAttributes } from './temporal/register-search-attributes.js';
 import { createWorkers, loadWorkflowBundle, type WorkerSet } from './workers/worker.js';
 
 type DatabaseSettings = Pick<Env, 'DATABASE_URL' | 'DATABASE_POOL_SIZE' | 'DATA_DIR' | 'STARTUP_RETRY_ATTEMPTS' | 'STARTUP_RETRY_DELAY_MS'>;

@@ -11,8 +11,8 @@ import { observeRequests } from './observe-requests.js';
 import { requestId } from './request-id.js';
 import { connectionsRouter } from './routes/connections.js';
 import { paymentsRouter } from './routes/payments/payments.js';
-import { webhooksRouter } from './routes/webhooks.js';
-import { routingRouter } from './routes/payments/routing.js';
+import { webhooksRouter } from './routes/provider-webhooks.js';
+import { routingRouter } from './routes/payments/routing-rules.js';
 import { providersRouter } from './routes/providers.js';
 import { healthRouter } from './routes/health.js';
 import { metricsRouter } from './routes/metrics.js';
@@ -26,10 +26,10 @@ import { credentialsAdminRouter } from './routes/credentials-admin.js';
 import { DEFAULT_RATE_LIMITS, RateLimiter } from './rate-limit.js';
 import type { AppDeps } from './deps.js';
 import { customersRouter } from './routes/customers/customers.js';
-import { customerReconcileRouter } from './routes/customers/customer-reconcile.js';
+import { customerReconcileRouter } from './routes/customers/reconciliations.js';
 import { catalogRouter } from './routes/erp/catalog.js';
 import { integrationsRouter } from './routes/erp/integrations.js';
-import { erpWebhooksRouter } from './routes/erp/webhooks.js';
+import { erpWebhooksRouter } from './routes/erp/erp-webhooks.js';
 
 /** Builds the Express app without listening; entry points and tests decide where it runs. */
 export function createApp(deps: AppDeps): express.Express {

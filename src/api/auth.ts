@@ -3,7 +3,7 @@ import { and, eq, isNull, lt, or, sql } from 'drizzle-orm';
 import type { Request, RequestHandler, Response } from 'express';
 import type { Db } from '../db/client.js';
 import { apiKeys, tenants } from '../db/schema.js';
-import { hashApiKey } from '../secrets/api-keys.js';
+import { hashApiKey } from '../secrets/api-key-digest.js';
 import type { TenantContext } from './endpoint.js';
 import { ApiError } from './errors.js';
 import { clientAddress, type RateLimiter } from './rate-limit.js';

@@ -24,7 +24,7 @@ export const FailureType = {
   /**
    * The tenant already has its share of this worker's provider calls running: nothing was sent. Not
    * retried by the activity (that would spend the call's attempts); the workflow waits and calls again
-   * (src/workflows/tenant-share.ts).
+   * (src/workflows/wait-for-tenant-share.ts).
    */
   TenantBusy: 'TenantBusy',
   /** A remote system throttled a sync call: retried no sooner than its Retry-After. */

@@ -4,7 +4,7 @@ import { and, inArray, isNull } from 'drizzle-orm';
 import type { Database, Db } from '../db/client.js';
 import { CUSTOMER_OUTBOX_CHANNEL } from '../db/queries/customers.js';
 import { customerOutbox } from '../db/schema.js';
-import { signalCustomerSync } from '../temporal/customers/customer-sync.js';
+import { signalCustomerSync } from '../temporal/customers/signal-customer-sync.js';
 
 export interface OutboxRelayOptions {
   db: Db;

@@ -91,7 +91,7 @@ function tenantOf(args: readonly unknown[], ctx: Context): string | undefined {
 /**
  * The worker interceptor that holds each tenant to its share of provider calls: a call over it, when
  * the worker has nothing to spare, fails at once, before anything is sent, with a non-retryable TenantBusy, and frees its slot for
- * another tenant's task; the workflow waits and calls again (src/workflows/tenant-share.ts).
+ * another tenant's task; the workflow waits and calls again (src/workflows/wait-for-tenant-share.ts).
  */
 export function tenantShareInterceptor(limiter: TenantCallLimiter): ActivityInterceptorsFactory {
   return (ctx) => {

@@ -12,7 +12,7 @@ import { createErpActivities, type ErpActivityDeps } from '../activities/erp/erp
 import { createDeadLetterReplayActivities } from '../activities/erp/dead-letter-replay.js';
 import type { Database } from '../db/client.js';
 import { DEFAULT_TASK_QUEUES, TASK_QUEUE_FAMILIES, type TaskQueueFamily, type TaskQueues } from '../shared/task-queues.js';
-import { signalCustomerSync } from '../temporal/customers/customer-sync.js';
+import { signalCustomerSync } from '../temporal/customers/signal-customer-sync.js';
 import { failureConverterPath } from '../temporal/payload-codec.js';
 import { tracingWorkflowInterceptorModule, type Tracing } from '../tracing/tracing.js';
 import { CustomerOutboxRelay } from './customer-outbox-relay.js';

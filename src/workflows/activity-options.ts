@@ -1,5 +1,5 @@
 import type { ActivityOptions, LocalActivityOptions } from '@temporalio/workflow';
-import { ErpFailureType } from '../domain/erp/failures.js';
+import { ErpFailureType } from '../domain/erp/erp-failures.js';
 import { FailureType } from '../domain/failures.js';
 
 /** Retry presets, in one place so the retry behaviour of every call is visible. */

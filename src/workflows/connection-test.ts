@@ -1,7 +1,7 @@
 import { ActivityFailure, ApplicationFailure, proxyActivities } from '@temporalio/workflow';
 import type { ConnectionActivities, ConnectionRef } from '../activities/connection-activities.js';
 import { providerCheck } from './activity-options.js';
-import { waitingForTenantShare } from './tenant-share.js';
+import { waitingForTenantShare } from './wait-for-tenant-share.js';
 
 const { verifyConnectionCredentials } = waitingForTenantShare(proxyActivities<Pick<ConnectionActivities, 'verifyConnectionCredentials'>>(providerCheck));
 

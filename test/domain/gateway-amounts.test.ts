@@ -4,7 +4,7 @@ import {
   fromGatewayAmount,
   toGatewayAmount,
 } from '../../src/domain/payments/gateway-amounts.js';
-import { STRIPE_CURRENCY_UNITS } from '../../src/providers/stripe/currencies.js';
+import { STRIPE_CURRENCY_UNITS } from '../../src/providers/stripe/stripe-currencies.js';
 
 describe("Stripe's units from ISO 4217 minor units", () => {
   it.each([

@@ -1,8 +1,8 @@
 import iconv from 'iconv-lite';
 import { describe, expect, it } from 'vitest';
-import { TokenCache } from '../../src/providers/declarative/auth.js';
+import { TokenCache } from '../../src/providers/declarative/outbound-auth.js';
 import { createCsvSource } from '../../src/providers/erp/csv-source.js';
-import { csvConnectorSchema } from '../../src/providers/erp/definition.js';
+import { csvConnectorSchema } from '../../src/providers/erp/connector-definition.js';
 
 /** An upload store over one file, in small chunks, that records where each read started. */
 function uploadOf(file: Buffer) {

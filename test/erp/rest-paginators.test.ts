@@ -6,9 +6,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErpEmulator, seedCatalog } from '../../emulators/erp/emulator.js';
 import { defterIntegration } from '../../emulators/erp/integration.js';
-import { TokenCache } from '../../src/providers/declarative/auth.js';
+import { TokenCache } from '../../src/providers/declarative/outbound-auth.js';
 import { createEgressFetch, type EgressFetch } from '../../src/providers/egress/egress-fetch.js';
-import { restConnectorSchema } from '../../src/providers/erp/definition.js';
+import { restConnectorSchema } from '../../src/providers/erp/connector-definition.js';
 import { createRestSource } from '../../src/providers/erp/rest-source.js';
 
 let erp: ErpEmulator;

@@ -10,9 +10,9 @@ import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileMapping, REFUSED_ROW_KEY } from '../../src/domain/erp/mapping.js';
-import { TokenCache } from '../../src/providers/declarative/auth.js';
+import { TokenCache } from '../../src/providers/declarative/outbound-auth.js';
 import { createCsvSource } from '../../src/providers/erp/csv-source.js';
-import { csvConnectorSchema } from '../../src/providers/erp/definition.js';
+import { csvConnectorSchema } from '../../src/providers/erp/connector-definition.js';
 import { DEFAULT_ERP_SOURCE_LIMITS } from '../../src/providers/erp/source.js';
 import { createIntegration, readCatalog, startErpFixture, startSync, waitForRun, type ErpFixture } from './erp-fixture.js';
 

@@ -5,7 +5,7 @@ import { msToTs } from '@temporalio/common/lib/time.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { CUSTOM_SEARCH_ATTRIBUTES } from '../../src/shared/search-attributes.js';
 import { StartupError } from '../../src/start-up.js';
-import { ensureSearchAttributes } from '../../src/temporal/search-attributes.js';
+import { ensureSearchAttributes } from '../../src/temporal/register-search-attributes.js';
 import { freePort, spawnEntryPoint } from '../support/processes.js';
 import { startTestStack, type TestStack } from '../support/stack.js';
 

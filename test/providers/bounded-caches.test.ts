@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createConnectionActivities } from '../../src/activities/connection-activities.js';
 import { connections } from '../../src/db/schema.js';
 import { tenantProviderLoader } from '../../src/providers/build-registry.js';
-import { TokenCache } from '../../src/providers/declarative/auth.js';
+import { TokenCache } from '../../src/providers/declarative/outbound-auth.js';
 import { createEgressFetch } from '../../src/providers/egress/egress-fetch.js';
 import { ProviderRegistry } from '../../src/providers/registry.js';
 import type { PaymentGateway, ProviderFactory } from '../../src/providers/types.js';

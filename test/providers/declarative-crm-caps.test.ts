@@ -8,7 +8,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DeclarativeCustomerAdapter } from '../../src/providers/declarative/customer-sync.js';
+import type { DeclarativeCustomerAdapter } from '../../src/providers/declarative/crm.js';
 import { createDeclarativeProviderFactory, loadProviderDefinitionFile } from '../../src/providers/declarative/index.js';
 import { createEgressFetch, type EgressFetch } from '../../src/providers/egress/egress-fetch.js';
 import { GatewayError } from '../../src/providers/types.js';

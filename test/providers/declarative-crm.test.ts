@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signCrmWebhook, startCrmEmulator, type CrmEmulator } from '../../emulators/crm/emulator.js';
 import { normalizeFields } from '../../src/domain/customers/fields.js';
-import { RemoteRateLimitedError } from '../../src/providers/customer-sync.js';
-import { DeclarativeCustomerAdapter } from '../../src/providers/declarative/customer-sync.js';
+import { RemoteRateLimitedError } from '../../src/providers/crm-client.js';
+import { DeclarativeCustomerAdapter } from '../../src/providers/declarative/crm.js';
 import {
   createDeclarativeProviderFactory,
   loadProviderDefinitionFile,

@@ -5,7 +5,7 @@ import { customerOutbox, customers, customerSyncRuns, syncCursors, syncMappings 
 import { customerMappingKey, customerSyncConnections, customerToApply } from '../../db/queries/customers.js';
 import { sameValue } from '../../domain/customers/fields.js';
 import { CUSTOMERS_CATALOG } from '../../domain/customers/sync-settings.js';
-import { remoteChangeOf, type CustomerSyncAdapter, type RemoteCustomer } from '../../providers/customer-sync.js';
+import { remoteChangeOf, type CustomerSyncAdapter, type RemoteCustomer } from '../../providers/crm-client.js';
 import type {
   CustomerReconcileCounts,
   CustomerReconcilePhase,

@@ -20,7 +20,7 @@ import {
 import { mergeCustomer, remoteSnapshotChangedAt } from '../../domain/customers/merge.js';
 import { remoteWriteKey } from '../../domain/customers/remote-write-key.js';
 import { CUSTOMERS_CATALOG, customerSyncSettingsOf } from '../../domain/customers/sync-settings.js';
-import type { CustomerSyncAdapter } from '../../providers/customer-sync.js';
+import type { CustomerSyncAdapter } from '../../providers/crm-client.js';
 import { GatewayError, InvalidCredentialsError } from '../../providers/types.js';
 import type { RemoteCustomerChange } from '../../shared/customer-messages.js';
 import { createCustomerReconcileActivities } from './customer-reconcile-activities.js';

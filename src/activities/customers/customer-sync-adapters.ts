@@ -3,7 +3,7 @@ import { and, eq } from 'drizzle-orm';
 import { connections } from '../../db/schema.js';
 import { customerSyncSettingsOf, DEFAULT_MAX_REQUESTS_PER_SECOND, type CustomerSyncSettings } from '../../domain/customers/sync-settings.js';
 import { FailureType } from '../../domain/failures.js';
-import { RemoteRateLimitedError, type CustomerSyncAdapter } from '../../providers/customer-sync.js';
+import { RemoteRateLimitedError, type CustomerSyncAdapter } from '../../providers/crm-client.js';
 import { GatewayError, InvalidCredentialsError } from '../../providers/types.js';
 import { CredentialDecryptionError } from '../../secrets/credential-cipher.js';
 import { credentialFailure } from '../../secrets/credential-failure.js';

@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { rowsOf, type Db } from '../../db/client.js';
 import { connectionThrottles } from '../../db/schema.js';
-import type { CustomerSyncAdapter } from '../../providers/customer-sync.js';
+import type { CustomerSyncAdapter } from '../../providers/crm-client.js';
 
 /** Hands out permission for one remote call, waiting as long as needed. */
 export interface Throttle {

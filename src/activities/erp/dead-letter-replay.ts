@@ -7,7 +7,7 @@ import { and, asc, eq, inArray } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
 import { erpDeadLetters } from '../../db/tables/erp.js';
 import { ERP_ENTITIES } from '../../domain/erp/entities.js';
-import { ErpFailureType } from '../../domain/erp/failures.js';
+import { ErpFailureType } from '../../domain/erp/erp-failures.js';
 import type { ErpDeadLetterReplayInput, ErpDeadLetterReplayResult } from '../../shared/erp-messages.js';
 import { beating } from '../heartbeat.js';
 import { addCounts, applyRecords, ZERO_COUNTS } from './apply-records.js';

@@ -10,9 +10,9 @@ import { and, eq, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
 import { erpIntegrations, erpRuns, erpWebhookEvents, type ErpCheckpoint, type ErpRunCounts, type ErpWatermark } from '../../db/tables/erp.js';
 import { DEFAULT_CIRCUIT_CONFIG, recordOutcome, storedCircuitAt, type CircuitConfig } from '../../domain/circuit-breaker.js';
-import { ErpFailureType } from '../../domain/erp/failures.js';
+import { ErpFailureType } from '../../domain/erp/erp-failures.js';
 import type { FetchLike } from '../../providers/declarative/http.js';
-import { TokenCache } from '../../providers/declarative/auth.js';
+import { TokenCache } from '../../providers/declarative/outbound-auth.js';
 import {
   compareVersions,
   createErpSource,

@@ -8,9 +8,9 @@ import type { Db } from '../../db/client.js';
 import { sealedColumnConfig } from '../../db/tables/columns.js';
 import { erpIntegrations } from '../../db/tables/erp.js';
 import type { ErpEntity } from '../../domain/erp/entities.js';
-import { ErpFailureType } from '../../domain/erp/failures.js';
+import { ErpFailureType } from '../../domain/erp/erp-failures.js';
 import { compileMapping, MappingCompileError, type CompiledMapping, type MappingEntryInput } from '../../domain/erp/mapping.js';
-import { connectorSchema, type ErpConnector } from '../../providers/erp/definition.js';
+import { connectorSchema, type ErpConnector } from '../../providers/erp/connector-definition.js';
 import type { CredentialCipher } from '../../secrets/credential-cipher.js';
 
 export type IntegrationRow = typeof erpIntegrations.$inferSelect;

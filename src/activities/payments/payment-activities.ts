@@ -20,7 +20,7 @@ import {
 } from '../../providers/types.js';
 import { loadGateway, refusedDestination, type GatewayDeps } from '../load-gateway.js';
 import { paymentCurrency } from './payment-currency.js';
-import { unifiedCodeFor } from './decline-codes.js';
+import { unifiedCodeFor } from './unified-decline-code.js';
 
 export interface PaymentActivityDeps extends GatewayDeps {
   circuit?: CircuitConfig;

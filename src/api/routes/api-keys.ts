@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { byKey, recordAudit } from '../../db/queries/audit-events.js';
 import { newId } from '../../db/ids.js';
 import { apiKeys } from '../../db/schema.js';
-import { generateApiKey } from '../../secrets/api-keys.js';
+import { generateApiKey } from '../../secrets/api-key-digest.js';
 import type { AppDeps } from '../deps.js';
 import { API_KEY_SCOPES, type ResourceRouter } from '../endpoint.js';
 import { ApiError } from '../errors.js';

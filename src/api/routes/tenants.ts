@@ -4,7 +4,7 @@ import { apiKeys, tenants } from '../../db/schema.js';
 import { newId } from '../../db/ids.js';
 import { recordAudit } from '../../db/queries/audit-events.js';
 import { presentApiKey } from './api-keys.js';
-import { generateApiKey } from '../../secrets/api-keys.js';
+import { generateApiKey } from '../../secrets/api-key-digest.js';
 import type { AppDeps } from '../deps.js';
 import { ResourceRouter } from '../endpoint.js';
 

@@ -1,6 +1,6 @@
 /**
  * One vocabulary for why a payment attempt did not succeed, whatever the gateway. Each connector maps
- * its raw codes onto it as data (Stripe adapter: src/providers/stripe/decline-codes.ts; declarative
+ * its raw codes onto it as data (Stripe adapter: src/providers/stripe/stripe-decline-codes.ts; declarative
  * providers: `declineCodes` in their file), in the spirit of Hyperswitch's gsm table (connector,
  * code → unified code), so a merchant can act on `insufficient_funds` the same way everywhere.
  */

@@ -2,8 +2,8 @@
 import { z } from 'zod';
 import { renderString } from '../../domain/template.js';
 import type { ConnectionContext, Credentials, HeaderBag, PaymentGateway, ProviderFactory } from '../types.js';
-import { createAuthApplier, TokenCache } from './auth.js';
-import { createDeclarativeCustomerSync } from './customer-sync.js';
+import { createAuthApplier, TokenCache } from './outbound-auth.js';
+import { createDeclarativeCustomerSync } from './crm.js';
 import type { ConnectionRuntime } from './outbound.js';
 import type { GatewayDefinition, ProviderDefinition, ProviderDefinitionInput } from './definition.js';
 import { DeclarativeGateway } from './gateway.js';

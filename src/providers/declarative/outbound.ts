@@ -6,7 +6,7 @@
 import type { ErrorClass } from '../../domain/failures.js';
 import { retryAfterOf } from '../retry-after.js';
 import { GatewayError, InvalidCredentialsError, type ConnectionContext } from '../types.js';
-import type { AuthApplier } from './auth.js';
+import type { AuthApplier } from './outbound-auth.js';
 import { classifyHttpFailure } from './classify.js';
 import type { ProviderDefinition } from './definition.js';
 import {

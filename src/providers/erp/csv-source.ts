@@ -14,7 +14,7 @@ import { parse as parseSync } from 'csv-parse/sync';
 import iconv from 'iconv-lite';
 import type { ErpEntity } from '../../domain/erp/entities.js';
 import { REFUSED_ROW_KEY, type RowError } from '../../domain/erp/mapping.js';
-import type { CsvConnector, CsvStream } from './definition.js';
+import type { CsvConnector, CsvStream } from './connector-definition.js';
 import {
   DEFAULT_ERP_SOURCE_LIMITS,
   ErpConfigurationError,

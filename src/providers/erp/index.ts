@@ -1,9 +1,9 @@
-import type { ErpConnector } from './definition.js';
+import type { ErpConnector } from './connector-definition.js';
 import { createCsvSource } from './csv-source.js';
 import { createRestSource } from './rest-source.js';
 import type { ErpSource, ErpSourceContext } from './source.js';
 
-export { connectorSchema, type ErpConnector } from './definition.js';
+export { connectorSchema, type ErpConnector } from './connector-definition.js';
 export * from './source.js';
 
 /** The source for an integration's connector. */

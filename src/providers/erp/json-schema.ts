@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { mappingsSchema } from '../../domain/erp/mapping.js';
 import { transformationStepInputSchema } from '../../domain/erp/transformations.js';
-import { connectorSchema } from './definition.js';
+import { connectorSchema } from './connector-definition.js';
 
 type Json = Record<string, unknown>;
 

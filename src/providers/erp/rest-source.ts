@@ -4,7 +4,7 @@ import type { ErpWatermark } from '../../db/tables/erp.js';
 import type { ErpEntity } from '../../domain/erp/entities.js';
 import { readPath } from '../../domain/template.js';
 import { buildRequest, type IncomingResponse } from '../declarative/http.js';
-import type { RestConnector, RestStream } from './definition.js';
+import type { RestConnector, RestStream } from './connector-definition.js';
 import {
   DEFAULT_ERP_SOURCE_LIMITS,
   ErpConfigurationError,

@@ -6,10 +6,10 @@ import type { ErpWatermark } from '../../db/tables/erp.js';
 import type { ErpEntity } from '../../domain/erp/entities.js';
 import { applyStep, TransformError } from '../../domain/erp/transformations.js';
 import { renderString } from '../../domain/template.js';
-import { createAuthApplier, TokenCache, type AuthApplier } from '../declarative/auth.js';
+import { createAuthApplier, TokenCache, type AuthApplier } from '../declarative/outbound-auth.js';
 import { sendRequest, TransportError, type FetchLike, type IncomingResponse, type OutgoingRequest } from '../declarative/http.js';
 import { checkOutboundUrl, OutboundUrlError, type OutboundUrlPolicy } from '../url-policy.js';
-import type { ErpConnector, IncrementalSpec } from './definition.js';
+import type { ErpConnector, IncrementalSpec } from './connector-definition.js';
 
 export interface SourcePage {
   records: unknown[];

@@ -1,7 +1,7 @@
 import type { ConnectionContext, Credentials, PaymentGateway, ProviderFactory } from '../types.js';
 import { stripeCredentialsSchema } from './credentials.js';
 import { createStripeClient, sdkAddress } from './stripe-client.js';
-import { STRIPE_DECLINE_CODES } from './decline-codes.js';
+import { STRIPE_DECLINE_CODES } from './stripe-decline-codes.js';
 import { StripeGateway } from './stripe-gateway.js';
 import { stripeCustomerSync } from './stripe-customers.js';
 

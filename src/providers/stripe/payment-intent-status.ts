@@ -2,7 +2,7 @@ import type Stripe from 'stripe';
 import type { GatewayStatus } from '../../domain/payments/payment-status.js';
 import { fromGatewayAmount } from '../../domain/payments/gateway-amounts.js';
 import type { GatewayOutcome } from '../types.js';
-import { STRIPE_CURRENCY_UNITS } from './currencies.js';
+import { STRIPE_CURRENCY_UNITS } from './stripe-currencies.js';
 
 type KnownStatus =
   | 'succeeded'

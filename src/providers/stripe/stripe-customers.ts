@@ -6,7 +6,7 @@ import {
   type CustomerSyncAdapter,
   type RemoteCustomer,
   type RemoteCustomerEvent,
-} from '../customer-sync.js';
+} from '../crm-client.js';
 import { GatewayError, type CustomerSyncProvider } from '../types.js';
 import { classifyStripeError } from './error-classification.js';
 

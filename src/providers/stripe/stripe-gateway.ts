@@ -12,7 +12,7 @@ import type {
 } from '../types.js';
 import { GatewayError, InvalidCredentialsError } from '../types.js';
 import { AmountNotRepresentableError, toGatewayAmount } from '../../domain/payments/gateway-amounts.js';
-import { STRIPE_CURRENCY_UNITS } from './currencies.js';
+import { STRIPE_CURRENCY_UNITS } from './stripe-currencies.js';
 import { callStripe, classifyStripeError } from './error-classification.js';
 import { outcomeOf } from './payment-intent-status.js';
 import { parseStripeWebhook } from './webhook-events.js';

@@ -9,7 +9,7 @@ import {
   type CustomerReconcileResult,
 } from '../../shared/customer-messages.js';
 import { bookkeeping, bulkSync, remoteSync } from '../activity-options.js';
-import { waitingForTenantShare } from '../tenant-share.js';
+import { waitingForTenantShare } from '../wait-for-tenant-share.js';
 
 type Activities = ReturnType<typeof createCustomerSyncActivities>;
 const { catchUpMissedCustomerChanges } = waitingForTenantShare(proxyActivities<Pick<Activities, 'catchUpMissedCustomerChanges'>>(remoteSync));

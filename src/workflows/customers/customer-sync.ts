@@ -17,7 +17,7 @@ import {
 } from '../../shared/customer-messages.js';
 import { SyncStateAttr } from '../../shared/search-attributes.js';
 import { localRemoteSync } from '../activity-options.js';
-import { waitingForTenantShare } from '../tenant-share.js';
+import { waitingForTenantShare } from '../wait-for-tenant-share.js';
 
 type Activities = ReturnType<typeof createCustomerSyncActivities>;
 /**

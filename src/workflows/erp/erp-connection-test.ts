@@ -1,7 +1,7 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { ErpActivities, ErpConnectionTestResult } from '../../activities/erp/erp-activities.js';
 import { providerCheck } from '../activity-options.js';
-import { waitingForTenantShare } from '../tenant-share.js';
+import { waitingForTenantShare } from '../wait-for-tenant-share.js';
 
 const { testErpConnection } = waitingForTenantShare(proxyActivities<Pick<ErpActivities, 'testErpConnection'>>(providerCheck));
 

@@ -5,12 +5,12 @@
  */
 import { type ActivityOptions, ContinueAsNew, continueAsNew, proxyActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { ErpActivities } from '../../activities/erp/erp-activities.js';
-import { ErpFailureType } from '../../domain/erp/failures.js';
+import { ErpFailureType } from '../../domain/erp/erp-failures.js';
 import { FailureType } from '../../domain/failures.js';
 import type { ErpPollInput } from '../../shared/erp-messages.js';
 import { SyncStatusAttr } from '../../shared/search-attributes.js';
 import { bookkeeping } from '../activity-options.js';
-import { waitingForTenantShare } from '../tenant-share.js';
+import { waitingForTenantShare } from '../wait-for-tenant-share.js';
 
 /** Failures no retry can fix: fix the integration, then sync again. */
 const permanent: string[] = [ErpFailureType.Misconfigured, ErpFailureType.CredentialsRefused, ErpFailureType.IntegrationGone, FailureType.DestinationBlocked];

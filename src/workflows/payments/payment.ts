@@ -25,7 +25,7 @@ import {
 } from '../../shared/payment-messages.js';
 import { GatewayAttr, PaymentStatusAttr } from '../../shared/search-attributes.js';
 import { gatewayCall, localBookkeeping, statusQuery } from '../activity-options.js';
-import { waitingForTenantShare } from '../tenant-share.js';
+import { waitingForTenantShare } from '../wait-for-tenant-share.js';
 import { acceptRefundsAndCaptures, aftercare } from './payment-aftercare.js';
 import {
   failureOf,

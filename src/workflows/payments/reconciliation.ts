@@ -15,7 +15,7 @@ import { PaymentStatusAttr, TenantIdAttr } from '../../shared/search-attributes.
 import { tenantPriority } from '../../shared/fairness.js';
 import { workflowId } from '../../shared/workflow-ids.js';
 import { bookkeeping, gatewayCall, statusQuery } from '../activity-options.js';
-import { waitingForTenantShare } from '../tenant-share.js';
+import { waitingForTenantShare } from '../wait-for-tenant-share.js';
 
 const db = proxyActivities<Pick<PaymentActivities, 'recordAttemptOutcome'> & Pick<ReconciliationActivities, 'findReconciliationWork' | 'findOrphans' | 'markReconciled'>>(bookkeeping);
 const gateway = waitingForTenantShare(proxyActivities<Pick<PaymentActivities, 'cancelAtGateway' | 'refundAtGateway'>>(gatewayCall));

@@ -5,7 +5,7 @@ import type { PaymentStatus } from '../../domain/payments/payment-status.js';
 import type { GatewayOutcome, RefundOutcome } from '../../providers/types.js';
 import { DEFAULT_PAYMENT_TIMING, type CaptureWorkflowInput, type PaymentTiming, type RefundWorkflowInput } from '../../shared/payment-messages.js';
 import { bookkeeping, gatewayCall, statusQuery } from '../activity-options.js';
-import { waitingForTenantShare } from '../tenant-share.js';
+import { waitingForTenantShare } from '../wait-for-tenant-share.js';
 
 const db = proxyActivities<Pick<PaymentActivities, 'loadPaymentForCapture' | 'recordRefundOutcome' | 'recordCapture'>>(bookkeeping);
 const gateway = waitingForTenantShare(proxyActivities<Pick<PaymentActivities, 'refundAtGateway' | 'captureAtGateway'>>(gatewayCall));

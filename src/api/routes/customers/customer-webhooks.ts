@@ -1,8 +1,8 @@
 import { customerToApply } from '../../../db/queries/customers.js';
 import type { connections } from '../../../db/schema.js';
 import { customerSyncSettingsOf } from '../../../domain/customers/sync-settings.js';
-import { remoteChangeOf } from '../../../providers/customer-sync.js';
-import { signalCustomerSync } from '../../../temporal/customers/customer-sync.js';
+import { remoteChangeOf } from '../../../providers/crm-client.js';
+import { signalCustomerSync } from '../../../temporal/customers/signal-customer-sync.js';
 import type { AppDeps } from '../../deps.js';
 
 type Connection = typeof connections.$inferSelect;

@@ -9,7 +9,7 @@ import { newId } from '../../../db/ids.js';
 import { erpDeadLetters, erpIntegrations, erpRuns } from '../../../db/tables/erp.js';
 import { ERP_ENTITIES, type ErpEntity } from '../../../domain/erp/entities.js';
 import { mappingsSchema } from '../../../domain/erp/mapping.js';
-import { connectorSchema, type ErpConnector } from '../../../providers/erp/definition.js';
+import { connectorSchema, type ErpConnector } from '../../../providers/erp/connector-definition.js';
 import { checkOutboundUrl, OutboundUrlError } from '../../../providers/url-policy.js';
 import { renderString, TemplateError } from '../../../domain/template.js';
 import { ZERO_COUNTS } from '../../../activities/erp/apply-records.js';
@@ -29,7 +29,7 @@ import { ApiError } from '../../errors.js';
 import { checkPollInterval, DEFAULT_TENANT_QUOTAS, quotaExceeded, requireRoom } from '../../quotas.js';
 import { resultWithin } from '../../await-workflow.js';
 import { tenantPriority } from '../../../shared/fairness.js';
-import { DEAD_LETTER_EXAMPLE, ERP_RUN_EXAMPLE, INTEGRATION_CREATE_EXAMPLE, INTEGRATION_EXAMPLE } from './examples.js';
+import { DEAD_LETTER_EXAMPLE, ERP_RUN_EXAMPLE, INTEGRATION_CREATE_EXAMPLE, INTEGRATION_EXAMPLE } from './erp-examples.js';
 
 const settingsSchema = z
   .object({

@@ -31,7 +31,7 @@ import type { ResourceRouter } from '../../endpoint.js';
 import { resultWithin } from '../../await-workflow.js';
 import { amountInMinorUnits, countryCode, currencyCode, decodeTimeCursor, encodeTimeCursor, pageCursor } from '../../common-schemas.js';
 import { ApiError } from '../../errors.js';
-import { PAYMENT_EXAMPLE, REFUND_EXAMPLE } from './examples.js';
+import { PAYMENT_EXAMPLE, REFUND_EXAMPLE } from './payment-examples.js';
 import { claimAndInsert, claimIdempotencyKey, idempotencyKeySchema, requestHash, requireIdempotencyKey, storeIdempotentResponse } from '../../idempotency.js';
 import { startWorkflow } from '../../../temporal/start-workflow.js';
 import type { Workflows } from '../../../shared/workflow-types.js';

@@ -18,7 +18,7 @@ import {
   type CustomerSyncAdapter,
   type RemoteCustomer,
   type RemoteCustomerEvent,
-} from '../customer-sync.js';
+} from '../crm-client.js';
 import { retryAfterOf } from '../retry-after.js';
 import {
   GatewayError,
