@@ -1,6 +1,6 @@
 import { Context } from '@temporalio/activity';
 import { and, asc, eq, gt, sql } from 'drizzle-orm';
-import { pruneOutcomes } from '../../db/queries/circuit-outcomes.js';
+import { pruneOutcomes } from '../../stores/payments/circuit-outcome-store.js';
 import { connectionHealth, connections } from '../../db/schema.js';
 import { DEFAULT_CIRCUIT_CONFIG, type CircuitConfig } from '../../domain/circuit-breaker.js';
 import { loadGateway, type GatewayDeps } from '../load-gateway.js';

@@ -1,8 +1,8 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import { newId } from '../../db/ids.js';
-import { recordCircuitOutcome } from '../../db/queries/circuit-outcomes.js';
-import { loadRoutingState, type RoutingState } from '../../db/queries/routing-state.js';
+import { recordCircuitOutcome } from '../../stores/payments/circuit-outcome-store.js';
+import { loadRoutingState, type RoutingState } from '../../stores/payments/routing-rule-store.js';
 import { payments, paymentAttempts, refunds } from '../../db/schema.js';
 import { DEFAULT_CIRCUIT_CONFIG, type CircuitConfig } from '../../domain/circuit-breaker.js';
 import { FailureType, failureTypeFor } from '../../domain/failures.js';

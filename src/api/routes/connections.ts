@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { newId } from '../../db/ids.js';
 import { byKey, recordAudit } from '../../db/queries/audit-events.js';
 import { connectionHealth, connections } from '../../db/schema.js';
-import { circuitAt } from '../../db/queries/circuit-outcomes.js';
+import { circuitAt } from '../../stores/payments/circuit-outcome-store.js';
 import { DEFAULT_CIRCUIT_CONFIG, failureRate } from '../../domain/circuit-breaker.js';
 import { FailureType } from '../../domain/failures.js';
 import { TenantIdAttr } from '../../shared/search-attributes.js';

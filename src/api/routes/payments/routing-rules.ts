@@ -5,7 +5,7 @@ import { byKey, recordAudit } from '../../../db/queries/audit-events.js';
 import { connections, routingRules } from '../../../db/schema.js';
 import { routingRuleInputSchema } from '../../../domain/payments/routing-rule-input.js';
 import { decideRoute, PAYMENT_METHOD_TYPES, validateRuleSet, type RoutingRule } from '../../../domain/payments/routing.js';
-import { loadRoutingState } from '../../../db/queries/routing-state.js';
+import { loadRoutingState } from '../../../stores/payments/routing-rule-store.js';
 import { DEFAULT_CIRCUIT_CONFIG } from '../../../domain/circuit-breaker.js';
 import type { AppDeps } from '../../deps.js';
 import type { ResourceRouter } from '../../endpoint.js';

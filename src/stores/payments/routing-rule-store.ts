@@ -1,8 +1,8 @@
 import { asc, eq } from 'drizzle-orm';
 import { storedCircuitAt, type CircuitConfig } from '../../domain/circuit-breaker.js';
 import type { ConnectionCandidateState, RoutingRule } from '../../domain/payments/routing.js';
-import type { Db } from '../client.js';
-import { connectionHealth, connections, routingRules } from '../schema.js';
+import type { Db } from '../../db/client.js';
+import { connectionHealth, connections, routingRules } from '../../db/schema.js';
 
 export interface RoutingState {
   rules: RoutingRule[];

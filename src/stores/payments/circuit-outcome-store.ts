@@ -7,8 +7,8 @@ import {
   type CircuitState,
   type CircuitStateName,
 } from '../../domain/circuit-breaker.js';
-import type { Db } from '../client.js';
-import { connectionHealth, connectionOutcomes } from '../schema.js';
+import type { Db } from '../../db/client.js';
+import { connectionHealth, connectionOutcomes } from '../../db/schema.js';
 
 type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
 
@@ -71,7 +71,7 @@ export async function pruneOutcomes(
 const stateOnly = (s: CircuitState) => ({ ...s, outcomes: [] }) as unknown as Record<string, unknown>;
 
 /**
- * Feeds the breaker one call's outcome (src/domain/payments/circuit-breaker.ts decides). A closed circuit, the
+ * Feeds the breaker one call's outcome (src/domain/circuit-breaker.ts decides). A closed circuit, the
  * common case, takes no lock: the outcome is appended and the window aggregated; only the call that
  * opens the circuit writes the state, with a compare-and-set so concurrent callers open it once. An
  * open or half-open circuit (few calls get through) is updated under the row lock as before.
