@@ -1,21 +1,13 @@
 import express, { type Express } from 'express';
 import { authenticate } from './auth.js';
-import {
-  FaultInjector,
-  injectFaults,
-  type DropNextOptions,
-  type FailNextOptions,
-  type FailureRateOptions,
-  type FaultState,
-} from './fault-injection.js';
+import { FaultInjector, injectFaults } from './fault-injection.js';
 import { newSecret } from './ids.js';
 import { IdempotencyStore, type StoredResponse } from './idempotency.js';
-import { buildCustomer, type CustomerObject, type CustomerSeed } from './customer-object.js';
-import type { EventObject, PaymentIntentObject } from './objects.js';
+import { buildCustomer } from './customer-object.js';
 import { PaymentFlow } from './payment-flow.js';
 import { recordRequests, stripeHeaders, type RequestRecord } from './request-context.js';
 import { balanceRouter } from './routes/balance.js';
-import { controlRouter } from './routes/control.js';
+import { controlRouter, type StripeEmulatorControls } from './routes/control.js';
 import { customersRouter } from './routes/customers.js';
 import { eventsRouter } from './routes/events.js';
 import { paymentIntentsRouter } from './routes/payment-intents.js';
@@ -25,7 +17,7 @@ import { readStateFile, stateFileWriter } from '../state-file.js';
 import { StripeEmulatorStore, type StoreSnapshot } from './store.js';
 import { invalidRequest, sendStripeError, stripeErrorHandler } from './stripe-errors.js';
 import { parseFormParams } from './stripe-route.js';
-import { WebhookDispatcher, type DeliveryRecord } from './webhook-delivery.js';
+import { WebhookDispatcher } from './webhook-delivery.js';
 
 export interface StripeEmulatorOptions {
   /** Secret keys accepted; by default any `sk_test_...` key is. Each key is its own account. */
@@ -52,41 +44,6 @@ export interface StripeEmulatorOptions {
    * only. Faults, webhook deliveries in flight and the request log are not kept.
    */
   stateFile?: string;
-}
-
-/** What tests and the demo can do to and read from a running emulator. */
-export interface StripeEmulatorControls {
-  /** Fails the next matching request(s) with a Stripe error body (default: one request, 503). */
-  failNext(options?: FailNextOptions): void;
-  /** Processes the next matching request(s), then destroys the connection without answering. */
-  dropNext(options?: DropNextOptions): void;
-  /** Fails this fraction (0..1) of matching requests at random; 0 turns it off. */
-  setFailureRate(rate: number, options?: FailureRateOptions): void;
-  clearFaults(): void;
-  faults(): FaultState;
-  pauseWebhooks(): void;
-  resumeWebhooks(): void;
-  /** Resolves when no webhook delivery is pending. */
-  webhooksIdle(): Promise<void>;
-  deliveries(): DeliveryRecord[];
-  /** Successful charges (authorisations included) for a `metadata.payment_id`. */
-  chargeCount(paymentId: string): number;
-  chargeCounts(): Record<string, number>;
-  requests(): RequestRecord[];
-  /** Every event emitted, all accounts, oldest first. */
-  events(): EventObject[];
-  /** Every PaymentIntent, all accounts, oldest first. */
-  paymentIntents(): PaymentIntentObject[];
-  /** Every live (not deleted) Customer, all accounts, oldest first. */
-  customers(): CustomerObject[];
-  /**
-   * Creates customers in `account` (its secret key) at once, as `POST /v1/customers` would store
-   * them, but emitting no events and logging no requests: a bulk fixture (a bench's 100,000
-   * customers) in milliseconds instead of minutes. Returns how many were created.
-   */
-  seedCustomers(account: string, customers: CustomerSeed[]): number;
-  /** Forgets all objects, idempotency keys, requests, deliveries and faults. */
-  reset(): void;
 }
 
 export interface StripeEmulator extends StripeEmulatorControls {

@@ -6,9 +6,9 @@ export {
   createStripeEmulator,
   DEFAULT_STRIPE_API_VERSION,
   type StripeEmulator,
-  type StripeEmulatorControls,
   type StripeEmulatorOptions,
 } from './emulator.js';
+export type { StripeEmulatorControls } from './routes/control.js';
 export { startStripeEmulator, type RunningStripeEmulator } from './server.js';
 export type {
   DropNextOptions,

@@ -3,9 +3,25 @@
  * (stripe-mock's fixtures3.json) and the 2022-04-12 OpenAPI schemas, plus `latest_charge` from
  * newer API versions, which the current SDK types expect.
  */
-import type { StripeErrorBody } from './stripe-errors.js';
 import { newId, newSecret, unixNow } from './ids.js';
 import type { TestCard } from './test-payment-methods.js';
+
+/** Error `type` values of Stripe's v1 API (the spec's `api_errors.type` enum). */
+export type StripeErrorType = 'api_error' | 'card_error' | 'idempotency_error' | 'invalid_request_error';
+
+/** The `error` member of a Stripe error response. */
+export interface StripeErrorBody {
+  type: StripeErrorType;
+  message: string;
+  code?: string;
+  decline_code?: string;
+  param?: string;
+  doc_url?: string;
+  charge?: string;
+  payment_intent?: PaymentIntentObject;
+  payment_method?: PaymentMethodObject;
+  request_log_url?: string;
+}
 
 export type PaymentIntentStatus =
   | 'requires_payment_method'

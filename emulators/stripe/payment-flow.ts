@@ -13,9 +13,10 @@ import {
   type PaymentIntentObject,
   type PaymentIntentStatus,
   type RefundObject,
+  type StripeErrorBody,
 } from './objects.js';
 import type { RequestContext, StripeEmulatorStore } from './store.js';
-import { StripeApiError, invalidRequest, resourceMissing, type StripeErrorBody } from './stripe-errors.js';
+import { StripeApiError, invalidRequest, resourceMissing } from './stripe-errors.js';
 import { testCardFor } from './test-payment-methods.js';
 import { checkAmount, formatAmount } from './currency-rules.js';
 

@@ -1,22 +1,5 @@
 import type { ErrorRequestHandler, Response } from 'express';
-import type { PaymentIntentObject, PaymentMethodObject } from './objects.js';
-
-/** Error `type` values of Stripe's v1 API (the spec's `api_errors.type` enum). */
-export type StripeErrorType = 'api_error' | 'card_error' | 'idempotency_error' | 'invalid_request_error';
-
-/** The `error` member of a Stripe error response. */
-export interface StripeErrorBody {
-  type: StripeErrorType;
-  message: string;
-  code?: string;
-  decline_code?: string;
-  param?: string;
-  doc_url?: string;
-  charge?: string;
-  payment_intent?: PaymentIntentObject;
-  payment_method?: PaymentMethodObject;
-  request_log_url?: string;
-}
+import type { PaymentIntentObject, StripeErrorBody } from './objects.js';
 
 /** Thrown by handlers; the error middleware renders it as Stripe's `{ error: {...} }`. */
 export class StripeApiError extends Error {

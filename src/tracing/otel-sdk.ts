@@ -18,7 +18,7 @@ import {
 } from '@temporalio/interceptors-opentelemetry';
 import type { InjectedSinks } from '@temporalio/worker';
 import type { RequestHandler } from 'express';
-import type { Tracing } from './tracing.js';
+import type { Tracing } from './tracing-handle.js';
 
 export function startOtelSdk(opts: { endpoint: string; headers: Record<string, string>; serviceName: string }): Tracing {
   const resource = resourceFromAttributes({ [ATTR_SERVICE_NAME]: opts.serviceName });

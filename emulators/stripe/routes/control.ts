@@ -1,6 +1,46 @@
 import express, { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
-import type { StripeEmulatorControls } from '../emulator.js';
+import type { CustomerObject, CustomerSeed } from '../customer-object.js';
+import type { DropNextOptions, FailNextOptions, FailureRateOptions, FaultState } from '../fault-injection.js';
+import type { EventObject, PaymentIntentObject } from '../objects.js';
+import type { RequestRecord } from '../request-context.js';
+import type { DeliveryRecord } from '../webhook-delivery.js';
+
+/** What tests and the demo can do to and read from a running emulator. */
+export interface StripeEmulatorControls {
+  /** Fails the next matching request(s) with a Stripe error body (default: one request, 503). */
+  failNext(options?: FailNextOptions): void;
+  /** Processes the next matching request(s), then destroys the connection without answering. */
+  dropNext(options?: DropNextOptions): void;
+  /** Fails this fraction (0..1) of matching requests at random; 0 turns it off. */
+  setFailureRate(rate: number, options?: FailureRateOptions): void;
+  clearFaults(): void;
+  faults(): FaultState;
+  pauseWebhooks(): void;
+  resumeWebhooks(): void;
+  /** Resolves when no webhook delivery is pending. */
+  webhooksIdle(): Promise<void>;
+  deliveries(): DeliveryRecord[];
+  /** Successful charges (authorisations included) for a `metadata.payment_id`. */
+  chargeCount(paymentId: string): number;
+  chargeCounts(): Record<string, number>;
+  requests(): RequestRecord[];
+  /** Every event emitted, all accounts, oldest first. */
+  events(): EventObject[];
+  /** Every PaymentIntent, all accounts, oldest first. */
+  paymentIntents(): PaymentIntentObject[];
+  /** Every live (not deleted) Customer, all accounts, oldest first. */
+  customers(): CustomerObject[];
+  /**
+   * Creates customers in `account` (its secret key) at once, as `POST /v1/customers` would store
+   * them, but emitting no events and logging no requests: a bulk fixture (a bench's 100,000
+   * customers) in milliseconds instead of minutes. Returns how many were created.
+   */
+  seedCustomers(account: string, customers: CustomerSeed[]): number;
+  /** Forgets all objects, idempotency keys, requests, deliveries and faults. */
+  reset(): void;
+}
+
 
 const match = { pathPrefix: z.string().startsWith('/').optional(), method: z.string().optional() };
 const failBody = z.object({
