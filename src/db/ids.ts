@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 
 /** Stripe-style prefixed ids (`pay_3kq9...`): readable in logs, the Temporal UI and support tickets. */
-export type IdPrefix = 'ten' | 'key' | 'con' | 'pay' | 'att' | 're' | 'rule' | 'whe' | 'aud' | 'cust' | 'int' | 'erun' | 'dl' | 'dlr' | 'ewe' | 'upl' | 'csr' | 'tst';
+export type IdPrefix = 'ten' | 'key' | 'con' | 'pay' | 'att' | 're' | 'rule' | 'whe' | 'aud' | 'cust' | 'int' | 'erun' | 'dl' | 'dlr' | 'ewe' | 'upl' | 'csr' | 'tst' | 'evt' | 'we' | 'wdl';
 
 const ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz'; // Crockford base32, lower case
 

@@ -7,3 +7,4 @@ export * from './tables/circuit.js';
 export * from './tables/erp.js';
 export * from './tables/erp-uploads.js';
 export * from './tables/payment-counts.js';
+export * from './tables/events.js';
