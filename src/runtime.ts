@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { AppDeps } from './api/deps.js';
 import { ConfigError, type ApiEnv, type Env, type WorkerEnv } from './config/env.js';
-import { findProviderDefinition } from './db/queries/provider-definitions.js';
+import { findProviderDefinition } from './stores/platform/provider-definition-store.js';
 import { connectEmbedded, connectPostgres, type Database } from './db/client.js';
 import { createLogger, type Logger } from './logger.js';
 import { buildProviderRegistry } from './providers/build-registry.js';

@@ -9,7 +9,7 @@ import type { PaymentTiming } from '../shared/payment-messages.js';
 import type { TaskQueues } from '../shared/task-queues.js';
 import type { CredentialCipher } from '../secrets/credential-cipher.js';
 import type { RateLimitRejectedHook, RateLimitSettings } from './rate-limit.js';
-import type { TenantQuotas } from './quotas.js';
+import type { TenantQuotas } from '../stores/platform/quota-store.js';
 import type { Tracing } from '../tracing/tracing.js';
 
 /** What the API needs from its process: built by the entry points (src/runtime.ts), handed to every router. */

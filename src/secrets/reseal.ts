@@ -1,7 +1,7 @@
 import { and, asc, eq, getTableColumns, gt, ne } from 'drizzle-orm';
 import type { PgColumn, PgTable } from 'drizzle-orm/pg-core';
 import type { Db } from '../db/client.js';
-import { recordAudit } from '../db/queries/audit-events.js';
+import { recordAudit } from '../stores/platform/audit-event-store.js';
 import { CredentialDecryptionError, type CredentialCipher } from './credential-cipher.js';
 import { SEALED_TABLES, type SealedTable } from './sealed-columns.js';
 

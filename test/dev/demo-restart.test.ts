@@ -5,7 +5,7 @@ import path from 'node:path';
 import Stripe from 'stripe';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_TENANT_QUOTAS } from '../../src/api/quotas.js';
+import { DEFAULT_TENANT_QUOTAS } from '../../src/stores/platform/quota-store.js';
 import { listen, type ListeningServer } from '../../src/api/server.js';
 import { DEMO_ERP_INTERVAL_SECONDS, DEMO_STRIPE_KEY, ensureDemoTenant, startDemoGateways, type DemoGateways } from '../../src/dev/demo.js';
 import { createDeclarativeProviderFactory, loadProviderDefinitions } from '../../src/providers/declarative/index.js';

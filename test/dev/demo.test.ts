@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_TENANT_QUOTAS } from '../../src/api/quotas.js';
+import { DEFAULT_TENANT_QUOTAS } from '../../src/stores/platform/quota-store.js';
 import { listen, type ListeningServer } from '../../src/api/server.js';
 import {
   DEMO_ERP_INTERVAL_SECONDS,

@@ -10,7 +10,7 @@ import { listen } from '../../src/api/server.js';
 import { connectPostgres, type Database } from '../../src/db/client.js';
 import type { CircuitConfig } from '../../src/domain/circuit-breaker.js';
 import { silentLogger } from '../../src/logger.js';
-import { findProviderDefinition } from '../../src/db/queries/provider-definitions.js';
+import { findProviderDefinition } from '../../src/stores/platform/provider-definition-store.js';
 import { tenantProviderLoader } from '../../src/providers/build-registry.js';
 import { createEgressFetch, resolveInternalEndpoints, type EgressFetch, type EgressOptions } from '../../src/providers/egress/egress-fetch.js';
 import { internalTargets } from '../../src/providers/egress/from-env.js';

@@ -12,7 +12,7 @@ import type { Express } from 'express';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { DEFAULT_TENANT_QUOTAS, type TenantQuotas } from '../../src/api/quotas.js';
+import { DEFAULT_TENANT_QUOTAS, type TenantQuotas } from '../../src/stores/platform/quota-store.js';
 import { connections } from '../../src/db/schema.js';
 import { erpUploadChunks, erpUploads } from '../../src/db/tables/erp-uploads.js';
 import { createStripeProviderFactory } from '../../src/providers/stripe/index.js';

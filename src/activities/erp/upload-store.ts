@@ -8,7 +8,7 @@ import type { Readable } from 'node:stream';
 import { and, asc, desc, eq, gt, inArray, or, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
 import { newId } from '../../db/ids.js';
-import { lockTenantQuotas, type Queryable } from '../../db/queries/tenant-quotas.js';
+import { lockTenantQuotas, type Queryable } from '../../stores/platform/quota-store.js';
 import { erpUploadChunks, erpUploads } from '../../db/tables/erp-uploads.js';
 import { ErpConfigurationError } from '../../providers/erp/source.js';
 

@@ -1,13 +1,11 @@
-import { and, asc, eq, isNull } from 'drizzle-orm';
 import { z } from 'zod';
-import { byKey, recordAudit } from '../../db/queries/audit-events.js';
-import { newId } from '../../db/ids.js';
-import { apiKeys } from '../../db/schema.js';
-import { generateApiKey } from '../../secrets/api-key-digest.js';
+import { ApiKeyNotFoundError, apiKeyView, createApiKey, LastFullApiKeyError, listApiKeys, revokeApiKey } from '../../stores/platform/api-key-store.js';
+import { byKey } from '../../stores/platform/audit-event-store.js';
+import { DEFAULT_TENANT_QUOTAS, QuotaExceededError } from '../../stores/platform/quota-store.js';
 import type { AppDeps } from '../deps.js';
 import { API_KEY_SCOPES, type ResourceRouter } from '../endpoint.js';
 import { ApiError } from '../errors.js';
-import { DEFAULT_TENANT_QUOTAS, requireRoom } from '../quotas.js';
+import { quotaRefusal } from '../quota-refusals.js';
 
 const createBody = z
   .strictObject({
@@ -65,19 +63,12 @@ const createdOut = z
     ],
   });
 
-type ApiKeyRow = typeof apiKeys.$inferSelect;
-
-export function presentApiKey(row: ApiKeyRow): z.infer<typeof apiKeyOut> {
-  return {
-    id: row.id,
-    object: 'api_key',
-    name: row.name,
-    prefix: row.prefix,
-    scope: row.scope,
-    createdAt: row.createdAt.toISOString(),
-    lastUsedAt: row.lastUsedAt?.toISOString() ?? null,
-    revokedAt: row.revokedAt?.toISOString() ?? null,
-  };
+/** The API key store's refusals as HTTP answers. */
+function refusal(err: unknown): never {
+  if (err instanceof ApiKeyNotFoundError) throw ApiError.notFound('API key', err.keyId);
+  if (err instanceof LastFullApiKeyError) throw new ApiError(409, 'conflict', err.message);
+  if (err instanceof QuotaExceededError) throw quotaRefusal(err);
+  throw err;
 }
 
 /** A tenant's API keys: more than one (rotation, read-only reporting keys), listed, revoked at once. */
@@ -98,18 +89,8 @@ export function apiKeysRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter 
         },
       },
       async ({ body, tenant, res }) => {
-        const key = generateApiKey();
-        const row = await db.transaction(async (tx) => {
-          await requireRoom(tx, quotas, tenant.id, 'api_keys');
-          const [created] = await tx
-            .insert(apiKeys)
-            .values({ id: newId('key'), tenantId: tenant.id, keyHash: key.hash, prefix: key.prefix, name: body.name, scope: body.scope })
-            .returning();
-          const after = presentApiKey(created!);
-          await recordAudit(tx, { ...byKey(tenant), action: 'api_key.created', resourceType: 'api_key', resourceId: after.id, after });
-          return created!;
-        });
-        res.status(201).json({ key: presentApiKey(row), apiKey: key.key });
+        const { row, apiKey } = await createApiKey(db, quotas, byKey(tenant), body).catch(refusal);
+        res.status(201).json({ key: apiKeyView(row), apiKey });
       },
     )
     .endpoint(
@@ -117,8 +98,7 @@ export function apiKeysRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter 
       '/v1/api-keys',
       { operationId: 'listApiKeys', summary: "List the tenant's API keys (revoked ones included)", responses: { 200: { description: 'Keys', schema: z.object({ data: z.array(apiKeyOut) }) } } },
       async ({ tenant, res }) => {
-        const rows = await db.select().from(apiKeys).where(eq(apiKeys.tenantId, tenant.id)).orderBy(asc(apiKeys.createdAt), asc(apiKeys.id));
-        res.json({ data: rows.map(presentApiKey) });
+        res.json({ data: (await listApiKeys(db, tenant.id)).map(apiKeyView) });
       },
     )
     .endpoint(
@@ -132,36 +112,8 @@ export function apiKeysRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter 
         responses: { 200: { description: 'Revoked', schema: apiKeyOut } },
       },
       async ({ params, tenant, res }) => {
-        const revoked = await db.transaction(async (tx) => {
-          // Locking every active key of the tenant serializes concurrent revocations, so two requests
-          // cannot each revoke one of the last two full keys.
-          const active = await tx
-            .select()
-            .from(apiKeys)
-            .where(and(eq(apiKeys.tenantId, tenant.id), isNull(apiKeys.revokedAt)))
-            .orderBy(asc(apiKeys.id))
-            .for('update');
-          const target = active.find((k) => k.id === params.id);
-          if (!target) {
-            const [gone] = await tx.select().from(apiKeys).where(and(eq(apiKeys.id, params.id), eq(apiKeys.tenantId, tenant.id)));
-            if (gone) return gone; // already revoked: revoking again changes nothing
-            throw ApiError.notFound('API key', params.id);
-          }
-          if (target.scope === 'full' && !active.some((k) => k.id !== target.id && k.scope === 'full')) {
-            throw new ApiError(409, 'conflict', `API key ${target.id} is the last active full-scope key of the tenant; create another before revoking it`);
-          }
-          const [row] = await tx.update(apiKeys).set({ revokedAt: new Date() }).where(eq(apiKeys.id, target.id)).returning();
-          await recordAudit(tx, {
-            ...byKey(tenant),
-            action: 'api_key.revoked',
-            resourceType: 'api_key',
-            resourceId: target.id,
-            before: presentApiKey(target),
-            after: presentApiKey(row!),
-          });
-          return row!;
-        });
-        res.json(presentApiKey(revoked));
+        const revoked = await revokeApiKey(db, byKey(tenant), params.id).catch(refusal);
+        res.json(apiKeyView(revoked));
       },
     );
 }

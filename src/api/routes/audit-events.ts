@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { listAuditEvents } from '../../db/queries/audit-events.js';
+import { listAuditEvents } from '../../stores/platform/audit-event-store.js';
 import type { AppDeps } from '../deps.js';
 import type { ResourceRouter } from '../endpoint.js';
 

@@ -1,8 +1,5 @@
-import { and, asc, eq } from 'drizzle-orm';
 import { z } from 'zod';
 import { newId } from '../../db/ids.js';
-import { byKey, recordAudit } from '../../db/queries/audit-events.js';
-import { connectionHealth, connections } from '../../db/schema.js';
 import { circuitAt } from '../../stores/payments/circuit-outcome-store.js';
 import { DEFAULT_CIRCUIT_CONFIG, failureRate } from '../../domain/circuit-breaker.js';
 import { FailureType } from '../../domain/failures.js';
@@ -20,8 +17,22 @@ import { customerSyncSettingsOf } from '../../domain/customers/sync-settings.js'
 import { applyCustomerSyncSchedule } from '../../temporal/customers/customer-reconcile-schedule.js';
 import { stopCustomerReconcile } from '../../temporal/customers/stop-customer-reconcile.js';
 import { ApiError } from '../errors.js';
-import { DEFAULT_TENANT_QUOTAS, requireRoom } from '../quotas.js';
+import { quotaRefusal } from '../quota-refusals.js';
 import { tenantPriority } from '../../shared/fairness.js';
+import { byKey } from '../../stores/platform/audit-event-store.js';
+import {
+  ConnectionCodeTakenError,
+  connectionHealthOf,
+  ConnectionNotFoundError,
+  connectionView,
+  createConnection,
+  deleteConnection,
+  findConnection,
+  listConnections,
+  updateConnection,
+  type ConnectionRow,
+} from '../../stores/platform/connection-store.js';
+import { DEFAULT_TENANT_QUOTAS, QuotaExceededError } from '../../stores/platform/quota-store.js';
 
 const code = z
   .string()
@@ -130,8 +141,6 @@ const testOut = z.object({
   ],
 });
 
-type ConnectionRow = typeof connections.$inferSelect;
-
 /**
  * A 409 naming the problem when the key that sealed a connection's credentials is no longer configured
  * (dropped from CREDENTIALS_KEYS before re-sealing), instead of a decryption failure deeper down.
@@ -146,20 +155,12 @@ export function requireCredentialsKey(cipher: CredentialCipher, row: Pick<Connec
   );
 }
 
-export function presentConnection(row: ConnectionRow): z.infer<typeof connectionOut> {
-  return {
-    id: row.id,
-    object: 'connection',
-    provider: row.provider,
-    code: row.code,
-    name: row.name,
-    status: row.status,
-    settings: row.settings,
-    metadata: row.metadata,
-    credentials: { version: row.credentialsVersion, keyId: row.credentialsKeyId },
-    createdAt: row.createdAt.toISOString(),
-    updatedAt: row.updatedAt.toISOString(),
-  };
+/** The connection store's refusals as HTTP answers. */
+function refusal(err: unknown): never {
+  if (err instanceof ConnectionNotFoundError) throw ApiError.notFound('connection', err.connectionId);
+  if (err instanceof ConnectionCodeTakenError) throw new ApiError(409, 'conflict', err.message);
+  if (err instanceof QuotaExceededError) throw quotaRefusal(err);
+  throw err;
 }
 
 const healthOut = z.object({
@@ -224,10 +225,7 @@ export function connectionsRouter(deps: AppDeps, r: ResourceRouter): ResourceRou
     applyCustomerSyncSchedule(deps.temporal, deps.taskQueues.customers, before, after);
 
   async function findOwned(tenantId: string, id: string): Promise<ConnectionRow> {
-    const [row] = await db
-      .select()
-      .from(connections)
-      .where(and(eq(connections.id, id), eq(connections.tenantId, tenantId)));
+    const row = await findConnection(db, tenantId, id);
     // Another tenant's connection is indistinguishable from a missing one.
     if (!row) throw ApiError.notFound('connection', id);
     return row;
@@ -248,32 +246,9 @@ export function connectionsRouter(deps: AppDeps, r: ResourceRouter): ResourceRou
       },
       async ({ body, tenant, res }) => {
         await checkProviderInput(tenant.id, body.provider, body.credentials, body.settings);
-        const id = newId('con');
-        const sealed = deps.cipher.seal(body.credentials, tenant.id, id);
-        const row = await db.transaction(async (tx) => {
-          await requireRoom(tx, quotas, tenant.id, 'connections');
-          const [created] = await tx
-            .insert(connections)
-            .values({
-              id,
-              tenantId: tenant.id,
-              provider: body.provider,
-              code: body.code,
-              name: body.name,
-              status: body.status ?? 'active',
-              credentialsCiphertext: sealed.ciphertext,
-              credentialsKeyId: sealed.keyId,
-              settings: body.settings ?? {},
-              metadata: body.metadata ?? {},
-            })
-            .onConflictDoNothing({ target: [connections.tenantId, connections.code] })
-            .returning();
-          if (!created) throw new ApiError(409, 'conflict', `a connection with code "${body.code}" already exists`);
-          await recordAudit(tx, { ...byKey(tenant), action: 'connection.created', resourceType: 'connection', resourceId: id, after: presentConnection(created) });
-          return created;
-        });
+        const row = await createConnection(db, deps.cipher, quotas, byKey(tenant), body).catch(refusal);
         await followSyncSetting(undefined, row);
-        res.status(201).json(presentConnection(row));
+        res.status(201).json(connectionView(row));
       },
     )
     .endpoint(
@@ -286,18 +261,8 @@ export function connectionsRouter(deps: AppDeps, r: ResourceRouter): ResourceRou
         responses: { 200: { description: 'Connections', schema: z.object({ data: z.array(connectionOut) }) } },
       },
       async ({ query, tenant, res }) => {
-        const rows = await db
-          .select()
-          .from(connections)
-          .where(
-            and(
-              eq(connections.tenantId, tenant.id),
-              query.provider ? eq(connections.provider, query.provider) : undefined,
-              query.status ? eq(connections.status, query.status) : undefined,
-            ),
-          )
-          .orderBy(asc(connections.createdAt), asc(connections.id));
-        res.json({ data: rows.map(presentConnection) });
+        const rows = await listConnections(db, tenant.id, query);
+        res.json({ data: rows.map(connectionView) });
       },
     )
     .endpoint(
@@ -305,7 +270,7 @@ export function connectionsRouter(deps: AppDeps, r: ResourceRouter): ResourceRou
       '/v1/connections/:id',
       { operationId: 'getConnection', summary: 'Get a connection', params: idParams, responses: { 200: { description: 'The connection', schema: connectionOut } } },
       async ({ params, tenant, res }) => {
-        res.json(presentConnection(await findOwned(tenant.id, params.id)));
+        res.json(connectionView(await findOwned(tenant.id, params.id)));
       },
     )
     .endpoint(
@@ -321,41 +286,10 @@ export function connectionsRouter(deps: AppDeps, r: ResourceRouter): ResourceRou
       async ({ params, body, tenant, res }) => {
         const current = await findOwned(tenant.id, params.id);
         await checkProviderInput(tenant.id, current.provider, body.credentials, body.settings);
-        const sealed = body.credentials ? deps.cipher.seal(body.credentials, tenant.id, current.id) : undefined;
-        const changed = await db.transaction(async (tx) => {
-          // The audit's "before" is the row as this transaction locks it, not as read above.
-          const [locked] = await tx
-            .select()
-            .from(connections)
-            .where(and(eq(connections.id, current.id), eq(connections.tenantId, tenant.id)))
-            .for('update');
-          if (!locked) throw ApiError.notFound('connection', current.id);
-          const [updated] = await tx
-            .update(connections)
-            .set({
-              ...(body.name !== undefined ? { name: body.name } : {}),
-              ...(body.settings !== undefined ? { settings: body.settings } : {}),
-              ...(body.metadata !== undefined ? { metadata: body.metadata } : {}),
-              ...(body.status !== undefined ? { status: body.status } : {}),
-              ...(sealed
-                ? {
-                    credentialsCiphertext: sealed.ciphertext,
-                    credentialsKeyId: sealed.keyId,
-                    credentialsVersion: locked.credentialsVersion + 1,
-                  }
-                : {}),
-              updatedAt: new Date(),
-            })
-            .where(and(eq(connections.id, current.id), eq(connections.tenantId, tenant.id)))
-            .returning();
-          const [before, after] = [presentConnection(locked), presentConnection(updated!)];
-          await recordAudit(tx, { ...byKey(tenant), action: 'connection.updated', resourceType: 'connection', resourceId: current.id, before, after });
-          return { locked, updated: updated! };
-        });
-        if (sealed || body.status === 'disabled') deps.providers.forget(current.id);
-        if (body.settings !== undefined || body.status !== undefined) await followSyncSetting(changed.locked, changed.updated);
-        const row = changed.updated;
-        res.json(presentConnection(row));
+        const { before, after } = await updateConnection(db, deps.cipher, byKey(tenant), current.id, body).catch(refusal);
+        if (body.credentials || body.status === 'disabled') deps.providers.forget(current.id);
+        if (body.settings !== undefined || body.status !== undefined) await followSyncSetting(before, after);
+        res.json(connectionView(after));
       },
     )
     .endpoint(
@@ -363,15 +297,7 @@ export function connectionsRouter(deps: AppDeps, r: ResourceRouter): ResourceRou
       '/v1/connections/:id',
       { operationId: 'deleteConnection', summary: 'Delete a connection and its credentials', params: idParams, responses: { 204: { description: 'Deleted' } } },
       async ({ params, tenant, res }) => {
-        const gone = await db.transaction(async (tx) => {
-          const [deleted] = await tx
-            .delete(connections)
-            .where(and(eq(connections.id, params.id), eq(connections.tenantId, tenant.id)))
-            .returning();
-          if (!deleted) throw ApiError.notFound('connection', params.id);
-          await recordAudit(tx, { ...byKey(tenant), action: 'connection.deleted', resourceType: 'connection', resourceId: deleted.id, before: presentConnection(deleted) });
-          return deleted;
-        });
+        const gone = await deleteConnection(db, byKey(tenant), params.id).catch(refusal);
         deps.providers.forget(params.id);
         await followSyncSetting(gone, undefined);
         // Whatever sync setting it had: a reconciliation still running would retry against nothing.
@@ -391,7 +317,7 @@ export function connectionsRouter(deps: AppDeps, r: ResourceRouter): ResourceRou
       async ({ params, tenant, res }) => {
         const conn = await findOwned(tenant.id, params.id);
         requireCredentialsKey(deps.cipher, conn);
-        const [h] = await db.select().from(connectionHealth).where(eq(connectionHealth.connectionId, conn.id));
+        const h = await connectionHealthOf(db, conn.id);
         const circuitConfig = deps.circuit ?? DEFAULT_CIRCUIT_CONFIG;
         const now = Date.now();
         const circuit = await circuitAt(db, conn.id, now, circuitConfig);

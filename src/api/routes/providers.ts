@@ -1,13 +1,19 @@
-import { and, eq } from 'drizzle-orm';
 import { z } from 'zod';
-import { byKey, recordAudit } from '../../db/queries/audit-events.js';
-import { connections, providerDefinitions } from '../../db/schema.js';
+import { byKey } from '../../stores/platform/audit-event-store.js';
+import {
+  deleteProviderDefinition,
+  listProviderDefinitions,
+  ProviderDefinitionNotFoundError,
+  ProviderInUseError,
+  putProviderDefinition,
+} from '../../stores/platform/provider-definition-store.js';
+import { DEFAULT_TENANT_QUOTAS, QuotaExceededError } from '../../stores/platform/quota-store.js';
 import { providerDefinitionJsonSchema, providerDefinitionSchema } from '../../providers/declarative/index.js';
 import { checkOutboundUrl, OutboundUrlError } from '../../providers/url-policy.js';
 import type { AppDeps } from '../deps.js';
 import type { ResourceRouter } from '../endpoint.js';
 import { ApiError } from '../errors.js';
-import { DEFAULT_TENANT_QUOTAS, requireRoom } from '../quotas.js';
+import { quotaRefusal } from '../quota-refusals.js';
 import { PROVIDER_DEFINITION_EXAMPLE } from './provider-example.js';
 
 const providerOut = z.object({
@@ -31,6 +37,14 @@ const providerOut = z.object({
 const definitionBody = providerDefinitionSchema.meta({ id: 'ProviderDefinition', examples: [PROVIDER_DEFINITION_EXAMPLE] });
 const nameParams = z.object({ name: z.string().regex(/^[a-z][a-z0-9_-]{1,40}$/, 'a lower-case slug, e.g. examplepay') });
 
+/** The provider definition store's refusals as HTTP answers. */
+function refusal(err: unknown): never {
+  if (err instanceof ProviderDefinitionNotFoundError) throw ApiError.notFound('provider', err.providerName);
+  if (err instanceof ProviderInUseError) throw new ApiError(409, 'conflict', err.message);
+  if (err instanceof QuotaExceededError) throw quotaRefusal(err);
+  throw err;
+}
+
 /**
  * Declarative providers a tenant adds with zero code: PUT a definition (the same format as the files
  * in providers/, see docs/declarative-providers.md), then create connections with that provider name.
@@ -44,7 +58,7 @@ export function providersRouter(deps: AppDeps, r: ResourceRouter): ResourceRoute
       '/v1/providers',
       { operationId: 'listProviders', summary: 'Providers available to the tenant (built-in and its own)', responses: { 200: { description: 'Providers', schema: z.object({ data: z.array(providerOut) }) } } },
       async ({ tenant, res }) => {
-        const own = await db.select().from(providerDefinitions).where(eq(providerDefinitions.tenantId, tenant.id));
+        const own = await listProviderDefinitions(db, tenant.id);
         res.json({
           data: [
             ...deps.providers.builtIn().map((f) => ({ name: f.type, source: 'built-in' as const, ...(f.capabilities ? { capabilities: f.capabilities } : {}) })),
@@ -97,30 +111,8 @@ export function providersRouter(deps: AppDeps, r: ResourceRouter): ResourceRoute
         }
         // Store the definition as written (defaults are applied again when it is loaded).
         const definition = req.body as Record<string, unknown>;
-        const now = new Date();
-        const row = await db.transaction(async (tx) => {
-          const [before] = await tx
-            .select()
-            .from(providerDefinitions)
-            .where(and(eq(providerDefinitions.tenantId, tenant.id), eq(providerDefinitions.name, params.name)))
-            .for('update');
-          if (!before) await requireRoom(tx, quotas, tenant.id, 'provider_definitions');
-          const [stored] = await tx
-            .insert(providerDefinitions)
-            .values({ tenantId: tenant.id, name: params.name, definition })
-            .onConflictDoUpdate({ target: [providerDefinitions.tenantId, providerDefinitions.name], set: { definition, updatedAt: now } })
-            .returning();
-          await recordAudit(tx, {
-            ...byKey(tenant),
-            action: before ? 'provider.updated' : 'provider.created',
-            resourceType: 'provider',
-            resourceId: params.name,
-            ...(before ? { before: { definition: before.definition } } : {}),
-            after: { definition },
-          });
-          return stored;
-        });
-        res.json({ name: row!.name, displayName: body.displayName, source: 'tenant', capabilities: body.capabilities, updatedAt: row!.updatedAt.toISOString() });
+        const row = await putProviderDefinition(db, quotas, byKey(tenant), params.name, definition).catch(refusal);
+        res.json({ name: row.name, displayName: body.displayName, source: 'tenant', capabilities: body.capabilities, updatedAt: row.updatedAt.toISOString() });
       },
     )
     .endpoint(
@@ -128,20 +120,7 @@ export function providersRouter(deps: AppDeps, r: ResourceRouter): ResourceRoute
       '/v1/providers/:name',
       { operationId: 'deleteProvider', summary: "Remove one of the tenant's providers (refused while connections use it)", params: nameParams, responses: { 204: { description: 'Removed' } } },
       async ({ params, tenant, res }) => {
-        const [inUse] = await db
-          .select({ id: connections.id })
-          .from(connections)
-          .where(and(eq(connections.tenantId, tenant.id), eq(connections.provider, params.name)))
-          .limit(1);
-        if (inUse) throw new ApiError(409, 'conflict', `provider "${params.name}" is used by connection ${inUse.id}`);
-        await db.transaction(async (tx) => {
-          const [deleted] = await tx
-            .delete(providerDefinitions)
-            .where(and(eq(providerDefinitions.tenantId, tenant.id), eq(providerDefinitions.name, params.name)))
-            .returning();
-          if (!deleted) throw ApiError.notFound('provider', params.name);
-          await recordAudit(tx, { ...byKey(tenant), action: 'provider.deleted', resourceType: 'provider', resourceId: params.name, before: { definition: deleted.definition } });
-        });
+        await deleteProviderDefinition(db, byKey(tenant), params.name).catch(refusal);
         res.status(204).end();
       },
     );

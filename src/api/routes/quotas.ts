@@ -1,9 +1,8 @@
 import { z } from 'zod';
 import { uploadUsage } from '../../activities/erp/upload-store.js';
-import { COUNTED_RESOURCES, countOwned } from '../../db/queries/tenant-quotas.js';
+import { countAllOwned, DEFAULT_TENANT_QUOTAS, QUOTA_SETTINGS, type QuotaName } from '../../stores/platform/quota-store.js';
 import type { AppDeps } from '../deps.js';
 import type { ResourceRouter } from '../endpoint.js';
-import { DEFAULT_TENANT_QUOTAS, QUOTA_SETTINGS, type QuotaName } from '../quotas.js';
 
 const quotaOut = z
   .object({
@@ -28,12 +27,9 @@ export function quotasRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter {
       responses: { 200: { description: 'Quotas', schema: z.object({ data: z.array(quotaOut) }) } },
     },
     async ({ tenant, res }) => {
-      const [counts, uploads] = await Promise.all([
-        Promise.all(COUNTED_RESOURCES.map((resource) => countOwned(db, tenant.id, resource))),
-        uploadUsage(db, tenant.id),
-      ]);
+      const [counts, uploads] = await Promise.all([countAllOwned(db, tenant.id), uploadUsage(db, tenant.id)]);
       const used: Record<QuotaName, number | null> = {
-        ...(Object.fromEntries(COUNTED_RESOURCES.map((resource, i) => [resource, counts[i]!])) as Record<(typeof COUNTED_RESOURCES)[number], number>),
+        ...counts,
         upload_bytes: uploads.bytes,
         concurrent_uploads: uploads.receiving,
         erp_min_poll_interval_seconds: null,

@@ -1,10 +1,5 @@
-import { eq } from 'drizzle-orm';
 import { z } from 'zod';
-import { apiKeys, tenants } from '../../db/schema.js';
-import { newId } from '../../db/ids.js';
-import { recordAudit } from '../../db/queries/audit-events.js';
-import { presentApiKey } from './api-keys.js';
-import { generateApiKey } from '../../secrets/api-key-digest.js';
+import { createTenant, findTenant, tenantView } from '../../stores/platform/tenant-store.js';
 import type { AppDeps } from '../deps.js';
 import { ResourceRouter } from '../endpoint.js';
 
@@ -32,10 +27,6 @@ const createdTenantOut = z
     ],
   });
 
-function present(row: { id: string; name: string; createdAt: Date }): z.infer<typeof tenantOut> {
-  return { id: row.id, object: 'tenant', name: row.name, createdAt: row.createdAt.toISOString() };
-}
-
 export function tenantsRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter {
   return r
     .endpoint(
@@ -49,16 +40,8 @@ export function tenantsRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter 
         responses: { 201: { description: 'Created; the API key is returned this once', schema: createdTenantOut } },
       },
       async ({ body, res }) => {
-        const apiKey = generateApiKey();
-        const tenant = await deps.database.db.transaction(async (tx) => {
-          const [row] = await tx.insert(tenants).values({ id: newId('ten'), name: body.name }).returning();
-          const [key] = await tx.insert(apiKeys).values({ id: newId('key'), tenantId: row!.id, keyHash: apiKey.hash, prefix: apiKey.prefix }).returning();
-          const by = { tenantId: row!.id, actor: { type: 'admin' } } as const;
-          await recordAudit(tx, { ...by, action: 'tenant.created', resourceType: 'tenant', resourceId: row!.id, after: present(row!) });
-          await recordAudit(tx, { ...by, action: 'api_key.created', resourceType: 'api_key', resourceId: key!.id, after: presentApiKey(key!) });
-          return row!;
-        });
-        res.status(201).json({ tenant: present(tenant), apiKey: apiKey.key });
+        const { tenant, apiKey } = await createTenant(deps.database.db, body);
+        res.status(201).json({ tenant: tenantView(tenant), apiKey });
       },
     )
     .endpoint(
@@ -66,8 +49,8 @@ export function tenantsRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter 
       '/v1/tenants/me',
       { operationId: 'getCurrentTenant', summary: 'The tenant the API key belongs to', responses: { 200: { description: 'The tenant', schema: tenantOut } } },
       async ({ tenant, res }) => {
-        const [row] = await deps.database.db.select().from(tenants).where(eq(tenants.id, tenant.id));
-        res.json(present(row!));
+        const row = await findTenant(deps.database.db, tenant.id);
+        res.json(tenantView(row!));
       },
     );
 }

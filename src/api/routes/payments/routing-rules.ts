@@ -1,7 +1,7 @@
 import { asc, eq } from 'drizzle-orm';
 import { z } from 'zod';
 import { newId } from '../../../db/ids.js';
-import { byKey, recordAudit } from '../../../db/queries/audit-events.js';
+import { byKey, recordAudit } from '../../../stores/platform/audit-event-store.js';
 import { connections, routingRules } from '../../../db/schema.js';
 import { routingRuleInputSchema } from '../../../domain/payments/routing-rule-input.js';
 import { decideRoute, PAYMENT_METHOD_TYPES, validateRuleSet, type RoutingRule } from '../../../domain/payments/routing.js';

@@ -1,7 +1,7 @@
 import { and, desc, eq, gte, lt } from 'drizzle-orm';
-import type { Db } from '../client.js';
-import { newId } from '../ids.js';
-import { auditEvents, type AuditChanges } from '../schema.js';
+import type { Db } from '../../db/client.js';
+import { newId } from '../../db/ids.js';
+import { auditEvents, type AuditChanges } from '../../db/schema.js';
 
 /** Who made a change: a tenant's API key, or the deployment's admin token. */
 export type AuditActor = { type: 'api_key'; id: string } | { type: 'admin' };
@@ -18,8 +18,11 @@ export interface AuditEntry {
   after?: object;
 }
 
+/** The tenant and actor of a change, as the audit log records them. */
+export type ChangedBy = Pick<AuditEntry, 'tenantId' | 'actor'>;
+
 /** The tenant and actor of a change made with a tenant's API key: `recordAudit(tx, { ...byKey(tenant), ... })`. */
-export function byKey(tenant: { id: string; apiKeyId: string }): Pick<AuditEntry, 'tenantId' | 'actor'> {
+export function byKey(tenant: { id: string; apiKeyId: string }): ChangedBy {
   return { tenantId: tenant.id, actor: { type: 'api_key', id: tenant.apiKeyId } };
 }
 
