@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client } from '@temporalio/client';
 import { and, inArray, isNull } from 'drizzle-orm';
 import type { Database, Db } from '../db/client.js';
-import { CUSTOMER_OUTBOX_CHANNEL } from '../db/queries/customers.js';
+import { CUSTOMER_OUTBOX_CHANNEL } from '../stores/customers/customer-store.js';
 import { customerOutbox } from '../db/schema.js';
 import { signalCustomerSync } from '../temporal/customers/signal-customer-sync.js';
 

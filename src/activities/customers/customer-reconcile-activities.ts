@@ -1,8 +1,9 @@
 import { and, asc, eq, gt, inArray, isNull, sql } from 'drizzle-orm';
 import { rowsOf } from '../../db/client.js';
 import { newId } from '../../db/ids.js';
-import { customerOutbox, customers, customerSyncRuns, syncCursors, syncMappings } from '../../db/schema.js';
-import { customerMappingKey, customerSyncConnections, customerToApply } from '../../db/queries/customers.js';
+import { customerOutbox, customers, syncCursors, syncMappings } from '../../db/schema.js';
+import { customerExists, customerMappingKey, customerSyncConnections, customerToApply } from '../../stores/customers/customer-store.js';
+import { recordCustomerSyncRunEnd, recordCustomerSyncRunProgress, recordCustomerSyncRunStart } from '../../stores/customers/customer-sync-run-store.js';
 import { sameValue } from '../../domain/customers/fields.js';
 import { CUSTOMERS_CATALOG } from '../../domain/customers/sync-settings.js';
 import { remoteChangeOf, type CustomerSyncAdapter, type RemoteCustomer } from '../../providers/crm-client.js';
@@ -99,9 +100,7 @@ export function createCustomerReconcileActivities(deps: CustomerSyncDeps, adapte
     await signals()({ tenantId, customerId }, { local });
   }
 
-  async function saveProgress(runId: string, totals: CustomerReconcileCounts, phase: CustomerReconcilePhase): Promise<void> {
-    await db.update(customerSyncRuns).set({ ...totals, phase, updatedAt: new Date() }).where(eq(customerSyncRuns.id, runId));
-  }
+  const saveProgress = (runId: string, totals: CustomerReconcileCounts, phase: CustomerReconcilePhase) => recordCustomerSyncRunProgress(db, runId, totals, phase);
 
   /** The oldest live local customer with this email that has no twin at the connection yet. */
   async function unlinkedByEmail(tenantId: string, connectionId: string, email: string): Promise<string | null> {
@@ -230,10 +229,7 @@ export function createCustomerReconcileActivities(deps: CustomerSyncDeps, adapte
       }
       let localId: string | null = null;
       let byEmail = false;
-      if (r.localId) {
-        const [linked] = await db.select({ id: customers.id }).from(customers).where(and(eq(customers.id, r.localId), eq(customers.tenantId, input.tenantId)));
-        localId = linked?.id ?? null;
-      }
+      if (r.localId && (await customerExists(db, input.tenantId, r.localId))) localId = r.localId;
       if (!localId && !r.localId && settings?.matchByEmail && r.fields.email) {
         localId = await unlinkedByEmail(input.tenantId, input.connectionId, r.fields.email);
         byEmail = localId !== null;
@@ -354,19 +350,11 @@ export function createCustomerReconcileActivities(deps: CustomerSyncDeps, adapte
   return {
     /** Records the start of a run (idempotent per workflow run) and returns its id. */
     async beginCustomerSyncRun(input: { tenantId: string; connectionId: string; trigger: CustomerReconcileTrigger; workflowId: string; workflowRunId: string }): Promise<{ runId: string }> {
-      const [row] = await db
-        .insert(customerSyncRuns)
-        .values({ id: newId('csr'), ...input })
-        .onConflictDoUpdate({ target: [customerSyncRuns.workflowId, customerSyncRuns.workflowRunId], set: { updatedAt: new Date() } })
-        .returning({ id: customerSyncRuns.id });
-      return { runId: row!.id };
+      return { runId: await recordCustomerSyncRunStart(db, input) };
     },
 
     async finishCustomerSyncRun(input: { runId: string; totals: CustomerReconcileCounts; error?: string }): Promise<void> {
-      await db
-        .update(customerSyncRuns)
-        .set({ ...input.totals, phase: 'done', status: input.error ? 'failed' : 'completed', error: input.error ?? null, finishedAt: new Date(), updatedAt: new Date() })
-        .where(eq(customerSyncRuns.id, input.runId));
+      await recordCustomerSyncRunEnd(db, input);
     },
 
     /**

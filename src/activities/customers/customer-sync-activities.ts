@@ -5,10 +5,12 @@ import {
   customerMappingKey,
   customerSyncConnections,
   fieldsOf,
+  findCustomer,
   lockCustomer,
+  syncsCustomers,
   updateCustomer,
   type CustomerRow,
-} from '../../db/queries/customers.js';
+} from '../../stores/customers/customer-store.js';
 import {
   changedFields,
   CUSTOMER_FIELDS,
@@ -149,10 +151,7 @@ export function createCustomerSyncActivities(deps: CustomerSyncDeps) {
     async pushCustomerToRemote(input: PushInput): Promise<PushResult> {
       const { adapter, provider } = await adapterFor(input.tenantId, input.connectionId);
       const plan = await db.transaction(async (tx) => {
-        const [row] = await tx
-          .select()
-          .from(customers)
-          .where(and(eq(customers.id, input.customerId), eq(customers.tenantId, input.tenantId)));
+        const row = await findCustomer(tx, input.tenantId, input.customerId);
         if (!row) return null;
         let mapping = await mappingOf(tx, input.connectionId, row.id, true);
         if (!mapping) {
@@ -272,7 +271,7 @@ export function createCustomerSyncActivities(deps: CustomerSyncDeps) {
       // sync targets (the same filter as listCustomerSyncTargets). With none, the workflow skips the
       // listing and the push (two local activities and their activations per remote change).
       const otherTargets = tenantConnections.some(
-        (c) => c.id !== input.connectionId && c.status === 'active' && customerSyncSettingsOf(c.settings),
+        (c) => c.id !== input.connectionId && syncsCustomers(c),
       );
 
       return db.transaction(async (tx): Promise<ApplyRemoteResult> => {

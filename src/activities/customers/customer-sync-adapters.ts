@@ -1,6 +1,4 @@
 import { ApplicationFailure } from '@temporalio/common';
-import { and, eq } from 'drizzle-orm';
-import { connections } from '../../db/schema.js';
 import { customerSyncSettingsOf, DEFAULT_MAX_REQUESTS_PER_SECOND, type CustomerSyncSettings } from '../../domain/customers/sync-settings.js';
 import { FailureType } from '../../domain/failures.js';
 import { RemoteRateLimitedError, type CustomerSyncAdapter } from '../../providers/crm-client.js';
@@ -8,6 +6,7 @@ import { GatewayError, InvalidCredentialsError } from '../../providers/types.js'
 import { CredentialDecryptionError } from '../../secrets/credential-cipher.js';
 import { credentialFailure } from '../../secrets/credential-failure.js';
 import type { SignalCustomerSync } from '../../shared/customer-messages.js';
+import { findConnection } from '../../stores/platform/connection-store.js';
 import { refusedDestination, type GatewayDeps } from '../load-gateway.js';
 import { sharedTokenBucket, throttled } from './throttle.js';
 
@@ -51,7 +50,7 @@ export function toFailure(err: unknown): unknown {
 export function customerSyncAdapters(deps: GatewayDeps): (tenantId: string, connectionId: string) => Promise<ConnectedAdapter> {
   const cache = new Map<string, { version: number; rate: number; adapter: CustomerSyncAdapter }>();
   return async (tenantId, connectionId) => {
-    const [row] = await deps.db.select().from(connections).where(and(eq(connections.id, connectionId), eq(connections.tenantId, tenantId)));
+    const row = await findConnection(deps.db, tenantId, connectionId);
     const factory = row ? (await deps.providers.resolve(tenantId, row.provider)).factory : undefined;
     if (!row || row.status !== 'active' || !factory?.customerSync) {
       throw ApplicationFailure.create({ type: FailureType.ConnectionUnavailable, message: `connection ${connectionId} cannot sync customers`, nonRetryable: true });

@@ -1,17 +1,15 @@
-import { customerToApply } from '../../../db/queries/customers.js';
-import type { connections } from '../../../db/schema.js';
 import { customerSyncSettingsOf } from '../../../domain/customers/sync-settings.js';
 import { remoteChangeOf } from '../../../providers/crm-client.js';
+import { customerToApply } from '../../../stores/customers/customer-store.js';
+import type { ConnectionRow } from '../../../stores/platform/connection-store.js';
 import { signalCustomerSync } from '../../../temporal/customers/signal-customer-sync.js';
 import type { AppDeps } from '../../deps.js';
-
-type Connection = typeof connections.$inferSelect;
 
 /**
  * Hands a verified, stored webhook about a customer to the customer's entity workflow. Resolves
  * false when the payload is not a customer event of a connection that syncs customers.
  */
-export async function deliverCustomerEvent(deps: AppDeps, conn: Connection, payload: unknown): Promise<boolean> {
+export async function deliverCustomerEvent(deps: AppDeps, conn: ConnectionRow, payload: unknown): Promise<boolean> {
   if (!customerSyncSettingsOf(conn.settings)) return false;
   const { factory } = await deps.providers.resolve(conn.tenantId, conn.provider);
   const event = factory.customerSync?.customerEventOf(payload);

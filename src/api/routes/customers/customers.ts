@@ -1,17 +1,19 @@
-import { and, asc, eq, exists, gt, gte, isNull, or, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { newId } from '../../../db/ids.js';
-import { customers, syncConflicts, syncMappings } from '../../../db/schema.js';
 import {
-  customerSyncConnections,
+  createCustomer,
+  CustomerDeletedError,
+  CustomerNotFoundError,
+  customerSyncStateOf,
+  CustomerVersionMismatchError,
+  deleteCustomer,
+  editCustomer,
   fieldsOf,
-  lockCustomer,
-  recordLocalChange,
-  updateCustomer,
+  findCustomer,
+  listCustomers,
   type CustomerRow,
-} from '../../../db/queries/customers.js';
+} from '../../../stores/customers/customer-store.js';
 import { normalizeFields, type CustomerFields } from '../../../domain/customers/fields.js';
-import { CUSTOMERS_CATALOG } from '../../../domain/customers/sync-settings.js';
 import { workflowId } from '../../../shared/workflow-ids.js';
 import type { AppDeps } from '../../deps.js';
 import type { ResourceRouter } from '../../endpoint.js';
@@ -236,6 +238,13 @@ function ifMatchVersion(header: string | undefined): number | undefined {
   return Number(m[1]);
 }
 
+/** The customer store's refusals as HTTP answers. */
+function refusal(err: unknown): never {
+  if (err instanceof CustomerNotFoundError) throw ApiError.notFound('customer', err.customerId);
+  if (err instanceof CustomerVersionMismatchError) throw new ApiError(412, 'precondition_failed', err.message);
+  if (err instanceof CustomerDeletedError) throw new ApiError(409, 'conflict', err.message);
+  throw err;
+}
 
 const idempotencyHeader = [{ name: 'Idempotency-Key', required: true, description: 'Unique per logical request; a retry with the same key and body replays the first response' }];
 const ifMatchHeader = [{ name: 'If-Match', required: false, description: 'The version you last read; the change is refused with 412 when the customer changed since' }];
@@ -248,22 +257,9 @@ export function customersRouter(deps: AppDeps, r: ResourceRouter): ResourceRoute
   const { db } = deps.database;
 
   async function loadOne(tenantId: string, id: string): Promise<CustomerRow> {
-    const [row] = await db.select().from(customers).where(and(eq(customers.id, id), eq(customers.tenantId, tenantId)));
+    const row = await findCustomer(db, tenantId, id);
     if (!row) throw ApiError.notFound('customer', id);
     return row;
-  }
-
-  /** Locks the customer and checks If-Match; the change runs in the same transaction. */
-  async function change(tenantId: string, id: string, ifMatch: string | undefined, apply: (tx: typeof db, row: CustomerRow) => Promise<CustomerRow>) {
-    const expected = ifMatchVersion(ifMatch);
-    return db.transaction(async (tx) => {
-      const row = await lockCustomer(tx, tenantId, id);
-      if (!row) throw ApiError.notFound('customer', id);
-      if (expected !== undefined && expected !== row.version) {
-        throw new ApiError(412, 'precondition_failed', `customer ${id} is at version ${row.version}, not ${expected}; read it again and retry`);
-      }
-      return apply(tx, row);
-    });
   }
 
   function send(res: import('express').Response, status: number, row: CustomerRow) {
@@ -290,14 +286,9 @@ export function customersRouter(deps: AppDeps, r: ResourceRouter): ResourceRoute
         const result = await db.transaction(async (tx) => {
           const claim = await claimIdempotencyKey(tx, { ...scope, hash: requestHash(body), resourceId: id });
           if (claim.kind === 'replay') return { claim, row: undefined };
-          const [row] = await tx
-            .insert(customers)
-            .values({ id, tenantId: tenant.id, ...applyInput(normalizeFields({}), body) })
-            .returning();
-          await recordLocalChange(tx, row!);
-          const out = toOut(row!);
-          await storeIdempotentResponse(tx, scope, 201, out);
-          return { claim, row: row! };
+          const row = await createCustomer(tx, { id, tenantId: tenant.id, fields: applyInput(normalizeFields({}), body) });
+          await storeIdempotentResponse(tx, scope, 201, toOut(row));
+          return { claim, row };
         });
         if (result.claim.kind === 'replay') {
           res.setHeader('Idempotent-Replayed', 'true');
@@ -326,13 +317,8 @@ export function customersRouter(deps: AppDeps, r: ResourceRouter): ResourceRoute
         responses: { 200: { description: 'The changed customer', schema: customerOut } },
       },
       async ({ params, body, tenant, req, res }) => {
-        const row = await change(tenant.id, params.id, req.get('if-match'), async (tx, current) => {
-          if (current.deletedAt) throw new ApiError(409, 'conflict', `customer ${current.id} is deleted`);
-          const fields = applyInput(fieldsOf(current), body);
-          const updated = await updateCustomer(tx, current, { fields });
-          await recordLocalChange(tx, updated);
-          return updated;
-        });
+        const expected = ifMatchVersion(req.get('if-match'));
+        const row = await editCustomer(db, tenant.id, params.id, expected, (current) => applyInput(current, body)).catch(refusal);
         send(res, 200, row);
       },
     )
@@ -348,12 +334,8 @@ export function customersRouter(deps: AppDeps, r: ResourceRouter): ResourceRoute
         responses: { 200: { description: 'The deleted customer', schema: customerOut } },
       },
       async ({ params, tenant, req, res }) => {
-        const row = await change(tenant.id, params.id, req.get('if-match'), async (tx, current) => {
-          if (current.deletedAt) return current;
-          const updated = await updateCustomer(tx, current, { deleted: true });
-          await recordLocalChange(tx, updated);
-          return updated;
-        });
+        const expected = ifMatchVersion(req.get('if-match'));
+        const row = await deleteCustomer(db, tenant.id, params.id, expected).catch(refusal);
         send(res, 200, row);
       },
     )
@@ -368,41 +350,16 @@ export function customersRouter(deps: AppDeps, r: ResourceRouter): ResourceRoute
         responses: { 200: { description: 'A page', schema: z.object({ data: z.array(customerOut), nextCursor: z.string().nullable() }) } },
       },
       async ({ query, tenant, res }) => {
-        const after = query.cursor ? decodeTimeCursor(query.cursor) : undefined;
-        // Postgres keeps microseconds, a cursor milliseconds: page on the truncated time so a page never repeats.
-        const changedAt = sql`date_trunc('milliseconds', ${customers.updatedAt})`;
-        const rows = await db
-          .select()
-          .from(customers)
-          .where(
-            and(
-              eq(customers.tenantId, tenant.id),
-              query.includeDeleted === 'true' ? undefined : isNull(customers.deletedAt),
-              query.email ? eq(customers.email, query.email) : undefined,
-              query.updatedSince ? gte(customers.updatedAt, new Date(query.updatedSince)) : undefined,
-              query.syncState
-                ? exists(
-                    db
-                      .select({ one: syncMappings.id })
-                      .from(syncMappings)
-                      .where(
-                        and(
-                          eq(syncMappings.tenantId, tenant.id),
-                          eq(syncMappings.catalog, CUSTOMERS_CATALOG),
-                          eq(syncMappings.localId, customers.id),
-                          eq(syncMappings.state, query.syncState),
-                        ),
-                      ),
-                  )
-                : undefined,
-              after ? or(gt(changedAt, sql`${after.at.toISOString()}::timestamptz`), and(eq(changedAt, sql`${after.at.toISOString()}::timestamptz`), gt(customers.id, after.id))) : undefined,
-            ),
-          )
-          .orderBy(asc(changedAt), asc(customers.id))
-          .limit(query.limit + 1);
-        const page = rows.slice(0, query.limit);
-        const last = page[page.length - 1];
-        res.json({ data: page.map(toOut), nextCursor: rows.length > query.limit && last ? encodeTimeCursor(last.updatedAt, last.id) : null });
+        const { rows, more } = await listCustomers(db, tenant.id, {
+          ...(query.email ? { email: query.email } : {}),
+          ...(query.updatedSince ? { updatedSince: new Date(query.updatedSince) } : {}),
+          ...(query.syncState ? { syncState: query.syncState } : {}),
+          ...(query.cursor ? { after: decodeTimeCursor(query.cursor) } : {}),
+          includeDeleted: query.includeDeleted === 'true',
+          limit: query.limit,
+        });
+        const last = rows[rows.length - 1];
+        res.json({ data: rows.map(toOut), nextCursor: more && last ? encodeTimeCursor(last.updatedAt, last.id) : null });
       },
     )
     .endpoint(
@@ -416,35 +373,11 @@ export function customersRouter(deps: AppDeps, r: ResourceRouter): ResourceRoute
       },
       async ({ params, tenant, res }) => {
         const row = await loadOne(tenant.id, params.id);
-        const mappings = await db
-          .select()
-          .from(syncMappings)
-          .where(and(eq(syncMappings.tenantId, tenant.id), eq(syncMappings.catalog, CUSTOMERS_CATALOG), eq(syncMappings.localId, row.id)));
-        const targets = await customerSyncConnections(db, tenant.id);
-        const conflicts = await db
-          .select()
-          .from(syncConflicts)
-          .where(and(eq(syncConflicts.tenantId, tenant.id), eq(syncConflicts.catalog, CUSTOMERS_CATALOG), eq(syncConflicts.localId, row.id)))
-          .orderBy(asc(syncConflicts.id));
-        const systems = [
-          ...mappings.map((m) => ({
-            connectionId: m.connectionId,
-            remoteSystem: m.remoteSystem,
-            remoteId: m.remoteId,
-            state: m.state,
-            failureReason: m.failureReason,
-            lastSyncedVersion: m.lastSyncedVersion,
-            lastSyncedAt: m.lastSyncedAt?.toISOString() ?? null,
-          })),
-          // Connected systems this customer has not reached yet.
-          ...targets
-            .filter((t) => !mappings.some((m) => m.connectionId === t.id))
-            .map((t) => ({ connectionId: t.id, remoteSystem: t.provider, remoteId: null, state: 'pending' as const, failureReason: null, lastSyncedVersion: 0, lastSyncedAt: null })),
-        ];
+        const { systems, conflicts } = await customerSyncStateOf(db, row);
         res.json({
           customerId: row.id,
           version: row.version,
-          systems,
+          systems: systems.map((system) => ({ ...system, lastSyncedAt: system.lastSyncedAt?.toISOString() ?? null })),
           conflicts: conflicts.map((c) => ({
             connectionId: c.connectionId,
             field: c.field,

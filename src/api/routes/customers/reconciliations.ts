@@ -1,8 +1,7 @@
-import { and, eq } from 'drizzle-orm';
 import { z } from 'zod';
-import { customerSyncRunsOf, type CustomerSyncRunRow } from '../../../db/queries/customers.js';
-import { connections, customerSyncRuns } from '../../../db/schema.js';
-import { customerSyncSettingsOf } from '../../../domain/customers/sync-settings.js';
+import { syncsCustomers } from '../../../stores/customers/customer-store.js';
+import { customerSyncRunsOf, findCustomerSyncRun, type CustomerSyncRunRow } from '../../../stores/customers/customer-sync-run-store.js';
+import { findConnection } from '../../../stores/platform/connection-store.js';
 import { customerReconcileProgressQuery, type CustomerReconcileProgress, type CustomerReconcileResult } from '../../../shared/customer-messages.js';
 import { startCustomerReconcile } from '../../../temporal/customers/customer-reconcile-schedule.js';
 import type { AppDeps } from '../../deps.js';
@@ -112,7 +111,7 @@ export function customerReconcileRouter(deps: AppDeps, r: ResourceRouter): Resou
   const { db } = deps.database;
 
   async function ownedConnection(tenantId: string, id: string) {
-    const [conn] = await db.select().from(connections).where(and(eq(connections.id, id), eq(connections.tenantId, tenantId)));
+    const conn = await findConnection(db, tenantId, id);
     if (!conn) throw ApiError.notFound('connection', id);
     return conn;
   }
@@ -135,7 +134,7 @@ export function customerReconcileRouter(deps: AppDeps, r: ResourceRouter): Resou
       },
       async ({ params, query, tenant, res }) => {
         const conn = await ownedConnection(tenant.id, params.id);
-        if (!customerSyncSettingsOf(conn.settings) || conn.status !== 'active') {
+        if (!syncsCustomers(conn)) {
           throw new ApiError(409, 'conflict', `connection ${conn.id} does not sync customers; set settings.customerSync.enabled first`);
         }
         const handle = await startCustomerReconcile(deps.temporal, deps.taskQueues.customers, conn, 'manual');
@@ -195,7 +194,7 @@ export function customerReconcileRouter(deps: AppDeps, r: ResourceRouter): Resou
       },
       async ({ params, tenant, res }) => {
         const conn = await ownedConnection(tenant.id, params.id);
-        const [run] = await db.select().from(customerSyncRuns).where(and(eq(customerSyncRuns.id, params.runId), eq(customerSyncRuns.connectionId, conn.id)));
+        const run = await findCustomerSyncRun(db, conn.id, params.runId);
         if (!run) throw ApiError.notFound('customer sync run', params.runId);
         res.json(presentRun(run));
       },
