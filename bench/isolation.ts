@@ -34,6 +34,7 @@ import { Client, Connection } from '@temporalio/client';
 import postgres from 'postgres';
 import { startAcmepayEmulator, type AcmepayEmulator } from '../emulators/gateways/acmepay.js';
 import { defterIntegration } from '../emulators/erp/integration.js';
+import { callApi as call } from '../src/dev/api-call.js';
 import { startTemporalDevServer } from '../src/dev/temporal-dev-server.js';
 import { workflowId } from '../src/shared/workflow-ids.js';
 import { buildDist, composeWorker, cpuMeter, ROOT, sharedProcessGroups, startProcess, type BenchProcess } from './lib/processes.js';
@@ -242,17 +243,6 @@ function git(args: string[]): string {
 /** The phases' A durations pooled. */
 function summarizePhases(phases: PhaseResult[]): Summary {
   return summarize(phases.flatMap((p) => p.aDurations));
-}
-
-async function call<T>(apiUrl: string, token: string, method: string, route: string, body?: unknown): Promise<T> {
-  const res = await fetch(`${apiUrl}${route}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    ...(body ? { body: JSON.stringify(body) } : {}),
-  });
-  const json = (await res.json()) as T;
-  if (!res.ok) throw new Error(`${method} ${route} answered ${res.status}: ${JSON.stringify(json)}`);
-  return json;
 }
 
 async function createTenant(apiUrl: string, adminToken: string, name: string): Promise<Tenant> {

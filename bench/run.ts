@@ -21,16 +21,13 @@ import { startTemporalDevServer } from '../src/dev/temporal-dev-server.js';
 import { bareCallbackSignal, type bareChargeWorkflow, type bareWaitingWorkflow } from './baseline/workflows.js';
 import { buildDist, cpuMeter, sharedProcessGroups, startBaselineWorker, startProcess, type BenchProcess } from './lib/processes.js';
 import { scratchDatabase, switchyardSettings } from './lib/environment.js';
-import { writeBenchResult } from './lib/results.js';
-import { alternateRounds, runConcurrently, summarize, type CpuSeconds, type Summary } from './lib/stats.js';
+import { countFinal, paymentPoster, paymentWorkloadFrom, setUpMerchant, waitUntilFinal } from './lib/payments.js';
+import { markdownTable, writeBenchResult } from './lib/results.js';
+import { alternateRounds, cpuMsPer, runConcurrently, summarize, type Summary } from './lib/stats.js';
 
-const N = Number(process.env.BENCH_PAYMENTS ?? 500);
-const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 20);
-const LATENCY_N = Number(process.env.BENCH_LATENCY_REQUESTS ?? 200);
+const { payments: N, concurrency: CONCURRENCY, latencyRequests: LATENCY_N, rounds: ROUNDS } = paymentWorkloadFrom(process.env);
 const WEBHOOKS = Number(process.env.BENCH_WEBHOOKS ?? 1000);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const API_PORT = Number(process.env.BENCH_API_PORT ?? 3950);
-const FINAL = new Set(['succeeded', 'authorized', 'failed', 'canceled']);
 
 const log = (msg: string) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}`);
 
@@ -84,16 +81,7 @@ async function main(): Promise<void> {
     const merchant = await setUpMerchant(apiUrl, adminToken, acme, pending);
     const idle = { apiMb: api.rssMb(), workerMb: worker.rssMb() };
 
-    const postPayment = async (wait: number, overrides: Record<string, unknown> = {}) => {
-      const res = await fetch(`${apiUrl}/v1/payments?wait=${wait}`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${merchant.apiKey}`, 'content-type': 'application/json', 'idempotency-key': randomUUID() },
-        body: JSON.stringify({ amount: 1050, currency: 'EUR', country: 'DE', paymentMethod: { type: 'card', token: 'tok_visa' }, ...overrides }),
-      });
-      const body = (await res.json()) as { id: string; status: string };
-      if (res.status >= 300 && res.status !== 202) throw new Error(`POST /v1/payments answered ${res.status}: ${JSON.stringify(body)}`);
-      return { status: res.status, body };
-    };
+    const postPayment = paymentPoster(apiUrl, merchant.apiKey);
     const bareStart = (id: string) => client.workflow.start<typeof bareChargeWorkflow>('bareChargeWorkflow', { taskQueue: baselineQueue, workflowId: `bare-${id}`, args: [{ id, amount: 1050 }] });
     const bareExecute = (id: string) => client.workflow.execute<typeof bareChargeWorkflow>('bareChargeWorkflow', { taskQueue: baselineQueue, workflowId: `bare-${id}`, args: [{ id, amount: 1050 }] });
 
@@ -240,15 +228,6 @@ async function main(): Promise<void> {
   }
 }
 
-/** CPU milliseconds per item by process group (groups that used none left out). */
-function cpuMsPer(cpuSeconds: CpuSeconds, n: number): Record<string, number> {
-  return Object.fromEntries(
-    Object.entries(cpuSeconds)
-      .filter(([, s]) => s > 0.005)
-      .map(([group, s]) => [group, Math.round((s / n) * 1000 * 10) / 10]),
-  );
-}
-
 function row(measure: string, real: number, base: number, better: 'higher' | 'lower' | 'info', goal: number, fmt: (x: number) => string): Row {
   const ratio = Math.round((real / base) * 100) / 100;
   const met = better === 'higher' ? ratio >= goal : better === 'lower' ? ratio <= goal : true;
@@ -268,49 +247,12 @@ function printReport(
 ): void {
   const header = ['measure', 'Switchyard', 'bare Temporal', 'ratio', 'goal', ''];
   const lines = rows.map((r) => [r.measure, r.switchyard, r.baseline, `${r.ratio}x`, r.goal, r.goal ? (r.met ? 'met' : 'NOT met') : '']);
-  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
-  const fmt = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
-  console.log(`\n${fmt(header)}\n|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
-  for (const l of lines) console.log(fmt(l));
+  console.log(`\n${markdownTable(header, lines)}`);
   console.log(`\nstart latency: Switchyard ${p(details.p2.start.switchyard!)}, baseline ${p(details.p2.start.baseline!)}`);
   console.log(`outcome latency: Switchyard ${p(details.p2.outcome.switchyard!)}, baseline ${p(details.p2.outcome.baseline!)}`);
   console.log(`P1 CPU ms per payment, by process: ${JSON.stringify(details.p1.cpuMsPerPayment)}`);
   console.log(`P5 CPU ms per webhook, by process: ${JSON.stringify(details.p5.cpuMsPerWebhook)}`);
   console.log(`RSS (MB): ${JSON.stringify(details.rssMb)}\n`);
-}
-
-interface Merchant {
-  apiKey: string;
-  pendingpayId: string;
-}
-
-async function setUpMerchant(apiUrl: string, adminToken: string, acme: { url: string; accountId: string; apiKey: string }, pending: { url: string; clientId: string; clientSecret: string; callbackSecret: string }): Promise<Merchant> {
-  const call = async <T>(token: string, method: string, route: string, body?: unknown): Promise<T> => {
-    const res = await fetch(`${apiUrl}${route}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, ...(body ? { body: JSON.stringify(body) } : {}) });
-    const json = (await res.json()) as T;
-    if (!res.ok) throw new Error(`${method} ${route} answered ${res.status}: ${JSON.stringify(json)}`);
-    return json;
-  };
-  const { apiKey } = await call<{ apiKey: string }>(adminToken, 'POST', '/v1/tenants', { name: 'Bench merchant' });
-  const acmeId = (
-    await call<{ id: string }>(apiKey, 'POST', '/v1/connections', { provider: 'acmepay', code: 'acme', name: 'AcmePay', credentials: { accountId: acme.accountId, apiKey: acme.apiKey }, settings: { baseUrl: acme.url } })
-  ).id;
-  const pendingpayId = (
-    await call<{ id: string }>(apiKey, 'POST', '/v1/connections', {
-      provider: 'pendingpay',
-      code: 'pending',
-      name: 'PendingPay',
-      credentials: { clientId: pending.clientId, clientSecret: pending.clientSecret, webhookSecret: pending.callbackSecret },
-      settings: { baseUrl: pending.url },
-    })
-  ).id;
-  await call(apiKey, 'PUT', '/v1/routing/rules', {
-    rules: [
-      { name: 'bank transfers', priority: 10, conditions: { paymentMethods: ['bank_transfer'] }, connectionIds: [pendingpayId] },
-      { name: 'cards', priority: 20, connectionIds: [acmeId] },
-    ],
-  });
-  return { apiKey, pendingpayId };
 }
 
 /** Payments left pending at PendingPay (its callbacks are held back), for the webhook measure. */
@@ -340,19 +282,6 @@ async function sendPendingpayWebhook(apiUrl: string, connectionId: string, secre
     body,
   });
   if (res.status !== 200) throw new Error(`webhook answered ${res.status}: ${await res.text()}`);
-}
-
-async function countFinal(sql: postgres.Sql, ids: string[]): Promise<number> {
-  const rows = await sql<{ status: string }[]>`select status from payments where id in ${sql(ids)}`;
-  return rows.filter((r) => FINAL.has(r.status)).length;
-}
-
-async function waitUntilFinal(sql: postgres.Sql, ids: string[]): Promise<void> {
-  const deadline = Date.now() + 300_000;
-  while ((await countFinal(sql, ids)) < ids.length) {
-    if (Date.now() > deadline) throw new Error(`payments started in the latency phase not final after 300 s`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 async function bareStartAndWait(client: Client, taskQueue: string) {

@@ -22,3 +22,10 @@ export function writeBenchResult(section: string | undefined, report: { date: st
   writeFileSync(file, `${JSON.stringify(merged, null, 2)}\n`);
   return path.relative(process.cwd(), file);
 }
+
+/** A Markdown table, columns padded to their widest cell, as the benches print their results. */
+export function markdownTable(header: string[], lines: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] ?? '').length)));
+  const fmt = (cells: string[]) => `| ${header.map((_, i) => (cells[i] ?? '').padEnd(widths[i]!)).join(' | ')} |`;
+  return [fmt(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...lines.map(fmt)].join('\n');
+}

@@ -46,11 +46,22 @@ export async function runConcurrently(total: number, concurrency: number, task: 
 /** CPU seconds per named process group, summed over the rounds of one side. */
 export type CpuSeconds = Record<string, number>;
 
-interface Side {
+/** CPU milliseconds per item by process group (groups that used none left out). */
+export function cpuMsPer(cpuSeconds: CpuSeconds, n: number): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(cpuSeconds)
+      .filter(([, s]) => s > 0.005)
+      .map(([group, s]) => [group, Math.round((s / n) * 1000 * 10) / 10]),
+  );
+}
+
+/** One side of alternateRounds: its rounds pooled, and each round on its own (for the spread). */
+export interface Side {
   durations: number[];
   wallMs: number;
   /** Filled when a CPU meter is given: CPU seconds per process group during this side's rounds. */
   cpuSeconds: CpuSeconds;
+  rounds: { durations: number[]; wallMs: number }[];
 }
 
 /**
@@ -73,8 +84,8 @@ export async function alternateRounds(
 ): Promise<[Side, Side]> {
   const { between, cpu } = opts;
   const pooled: [Side, Side] = [
-    { durations: [], wallMs: 0, cpuSeconds: {} },
-    { durations: [], wallMs: 0, cpuSeconds: {} },
+    { durations: [], wallMs: 0, cpuSeconds: {}, rounds: [] },
+    { durations: [], wallMs: 0, cpuSeconds: {}, rounds: [] },
   ];
   let done = 0;
   for (let r = 0; r < rounds; r++) {
@@ -87,6 +98,7 @@ export async function alternateRounds(
       const into = pooled[side]!;
       into.durations.push(...run.durations);
       into.wallMs += run.wallMs;
+      into.rounds.push(run);
       for (const [group, seconds] of Object.entries(used)) into.cpuSeconds[group] = (into.cpuSeconds[group] ?? 0) + seconds;
       await between?.();
     }

@@ -6,6 +6,7 @@ import { startStripeEmulator } from '../../emulators/stripe/index.js';
 import { ErpEmulator, seedCatalog } from '../../emulators/erp/emulator.js';
 import { defterIntegration } from '../../emulators/erp/integration.js';
 import { seededRandom } from '../../emulators/seeded-random.js';
+import { callApi as call } from './api-call.js';
 
 /** Fixed ports so connections made on a first run still point at the emulators after a restart. */
 export const DEMO_PORTS = { stripe: 12111, acmepay: 12112, pendingpay: 12113, erp: 12114 } as const;
@@ -88,23 +89,6 @@ export interface DemoTenant {
   connections: { stripe: string; acmepay: string; pendingpay: string };
   /** The ERP integration polling the emulated ERP (absent in files written before it existed). */
   erpIntegration?: string;
-}
-
-async function call<T>(
-  apiUrl: string,
-  token: string,
-  method: string,
-  route: string,
-  body?: unknown,
-): Promise<T> {
-  const res = await fetch(`${apiUrl}${route}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    ...(body ? { body: JSON.stringify(body) } : {}),
-  });
-  const json = (await res.json()) as T;
-  if (!res.ok) throw new Error(`${method} ${route} answered ${res.status}: ${JSON.stringify(json)}`);
-  return json;
 }
 
 /**

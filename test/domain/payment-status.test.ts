@@ -3,8 +3,11 @@ import {
   GATEWAY_STATUSES,
   PAYMENT_STATUSES,
   canTransition,
+  hasOutcome,
+  isFinalAtGateway,
   isTerminal,
   paymentStatusFor,
+  takesAftercare,
   type PaymentStatus,
 } from '../../src/domain/payments/payment-status.js';
 
@@ -60,6 +63,49 @@ describe('isTerminal', () => {
 
   it.each(PAYMENT_STATUSES.filter(isTerminal))('%s has no way out', (status) => {
     expect(PAYMENT_STATUSES.filter((to) => canTransition(status, to))).toEqual([]);
+  });
+});
+
+/** The status sets, written out for every status: a status added to or dropped from a set fails here. */
+const SETS: Record<PaymentStatus, { outcome: boolean; aftercare: boolean }> = {
+  pending: { outcome: false, aftercare: false },
+  processing: { outcome: false, aftercare: false },
+  unknown: { outcome: false, aftercare: false },
+  requires_action: { outcome: true, aftercare: false },
+  authorized: { outcome: true, aftercare: true },
+  succeeded: { outcome: true, aftercare: true },
+  partially_refunded: { outcome: true, aftercare: true },
+  refunded: { outcome: true, aftercare: false },
+  failed: { outcome: true, aftercare: false },
+  canceled: { outcome: true, aftercare: false },
+};
+
+describe('hasOutcome (200 rather than 202 from the API)', () => {
+  it.each(PAYMENT_STATUSES.map((s) => [s, SETS[s].outcome] as const))('%s -> %s', (status, expected) => {
+    expect(hasOutcome(status)).toBe(expected);
+  });
+});
+
+describe('takesAftercare (the run stays open for refunds and captures)', () => {
+  it.each(PAYMENT_STATUSES.map((s) => [s, SETS[s].aftercare] as const))('%s -> %s', (status, expected) => {
+    expect(takesAftercare(status)).toBe(expected);
+  });
+});
+
+describe('isFinalAtGateway (an attempt stops waiting for callbacks and polls)', () => {
+  it.each([
+    ['pending', false],
+    ['requires_action', false],
+    ['authorized', true],
+    ['succeeded', true],
+    ['failed', true],
+    ['canceled', true],
+  ] as const)('%s -> %s', (status, expected) => {
+    expect(isFinalAtGateway(status)).toBe(expected);
+  });
+
+  it('names every gateway status', () => {
+    expect(GATEWAY_STATUSES).toHaveLength(6);
   });
 });
 

@@ -1,9 +1,9 @@
 import { Readable } from 'node:stream';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { readUpload, storeUpload } from '../../src/activities/erp/upload-store.js';
+import { readUpload, storeUpload } from '../../src/stores/erp/upload-store.js';
 import { connectPostgres, type Database } from '../../src/db/client.js';
-import { upsertRecords } from '../../src/db/queries/erp-catalog.js';
+import { upsertRecords } from '../../src/stores/erp/catalog-store.js';
 import { catalogOrders, catalogProducts, erpIntegrations, tenants } from '../../src/db/schema.js';
 
 const NAME = 'switchyard_erp_upsert_check';

@@ -3,37 +3,12 @@
  * validate, upsert the valid ones in a batch, dead-letter the invalid ones with their raw row.
  * Runs inside the caller's transaction so it commits together with the checkpoint.
  */
-import { createHash } from 'node:crypto';
 import { newId } from '../../db/ids.js';
-import {
-  prepareUpsert,
-  writeUpsert,
-  type DbTransaction,
-  type PreparedUpsert,
-} from '../../db/queries/erp-catalog.js';
-import { erpDeadLetters, type ErpRunCounts } from '../../db/tables/erp.js';
+import type { erpDeadLetters, ErpRunCounts } from '../../db/tables/erp.js';
 import type { EntityRecords, ErpEntity } from '../../domain/erp/entities.js';
 import type { CompiledMapping } from '../../domain/erp/mapping.js';
-
-/** The run id of a webhook event's apply, derived from its inbox row: the API can name it before the workflow runs. */
-export function webhookRunId(inboxId: string): string {
-  return `erun_${createHash('sha256').update(`webhook:${inboxId}`).digest('hex').slice(0, 20)}`;
-}
-
-/** Dead letters written per INSERT statement. */
-const DEAD_LETTER_INSERT_ROWS = 1000;
-
-export const ZERO_COUNTS: ErpRunCounts = { read: 0, valid: 0, invalid: 0, upserted: 0, unchanged: 0 };
-
-export function addCounts(a: ErpRunCounts, b: ErpRunCounts): ErpRunCounts {
-  return {
-    read: a.read + b.read,
-    valid: a.valid + b.valid,
-    invalid: a.invalid + b.invalid,
-    upserted: a.upserted + b.upserted,
-    unchanged: a.unchanged + b.unchanged,
-  };
-}
+import { prepareUpsert, writeUpsert, type DbTransaction, type PreparedUpsert } from '../../stores/erp/catalog-store.js';
+import { insertDeadLetters } from '../../stores/erp/dead-letter-store.js';
 
 type Target = { tenantId: string; integrationId: string; runId: string };
 
@@ -88,11 +63,7 @@ export async function writeMapped<E extends ErpEntity>(
   batch: MappedBatch<E>,
 ): Promise<ErpRunCounts> {
   const { upserted, unchanged } = await writeUpsert(tx, batch.upsert, target.tenantId, target.integrationId);
-  // In slices: one INSERT of a whole page of dead letters would pass Postgres's 65,535 parameters
-  // (7 a row) from about 9,000 rows, and deep query building overflowed the stack at 50,000.
-  for (let i = 0; i < batch.dead.length; i += DEAD_LETTER_INSERT_ROWS) {
-    await tx.insert(erpDeadLetters).values(batch.dead.slice(i, i + DEAD_LETTER_INSERT_ROWS));
-  }
+  await insertDeadLetters(tx, batch.dead);
   return { read: batch.read, valid: batch.valid, invalid: batch.dead.length, upserted, unchanged };
 }
 

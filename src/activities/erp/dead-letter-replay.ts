@@ -10,8 +10,10 @@ import { ERP_ENTITIES } from '../../domain/erp/entities.js';
 import { ErpFailureType } from '../../domain/erp/erp-failures.js';
 import type { ErpDeadLetterReplayInput, ErpDeadLetterReplayResult } from '../../shared/erp-messages.js';
 import { beating } from '../heartbeat.js';
-import { addCounts, applyRecords, ZERO_COUNTS } from './apply-records.js';
-import { findIntegration, runnableMapping } from './integration-store.js';
+import { addCounts, ZERO_COUNTS } from '../../domain/erp/record-counts.js';
+import { findIntegration } from '../../stores/erp/integration-store.js';
+import { applyRecords } from './apply-records.js';
+import { runnableMapping } from './runnable-mapping.js';
 
 /** The most letters one replay request takes on (the rest stay open for the next one). */
 const REPLAY_LIMIT = 10_000;

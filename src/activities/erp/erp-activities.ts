@@ -3,7 +3,6 @@
  * stands: each page is fetched, mapped, upserted and its checkpoint stored in ONE transaction, so a
  * crash at any point resumes from the last committed page, and nothing is applied or counted twice.
  */
-import { createHash } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { and, eq, sql } from 'drizzle-orm';
@@ -30,19 +29,21 @@ import { credentialFailure } from '../../secrets/credential-failure.js';
 import type { ErpPollInput, ErpWebhookInput, ErpWebhookResult } from '../../shared/erp-messages.js';
 import { workflowId as workflowIds } from '../../shared/workflow-ids.js';
 import { changeErpSchedules } from '../../temporal/erp/erp-schedule-changes.js';
-import { addCounts, applyRecords, mapRecords, webhookRunId, writeMapped, ZERO_COUNTS } from './apply-records.js';
+import { addCounts, ZERO_COUNTS } from '../../domain/erp/record-counts.js';
+import { applyRecords, mapRecords, writeMapped } from './apply-records.js';
 import { beating } from '../heartbeat.js';
 import {
   connectorOf,
   DEFAULT_PAUSE_AFTER_FAILURES,
   findIntegration,
   openIntegrationCredentials,
-  runnableMapping,
   type IntegrationRow,
   type IntegrationSettings,
-} from './integration-store.js';
+} from '../../stores/erp/integration-store.js';
+import { openRunOnce, scheduledRunId, webhookRunId } from '../../stores/erp/run-store.js';
 import { ERP_ENTITIES } from '../../domain/erp/entities.js';
-import { latestUpload, readUpload } from './upload-store.js';
+import { latestUpload, readUpload } from '../../stores/erp/upload-store.js';
+import { runnableMapping } from './runnable-mapping.js';
 
 export interface ErpActivityDeps {
   db: Db;
@@ -166,26 +167,9 @@ export function createErpActivities(deps: ErpActivityDeps) {
       const wfId = input.workflowId;
       const integration = await findIntegration(db, input.tenantId, input.integrationId);
       if (!integration) throw ApplicationFailure.nonRetryable(`integration ${input.integrationId} is gone`, ErpFailureType.IntegrationGone);
-      // Scheduled runs: the id derives from the workflow id (unique per integration, entity and time).
-      const runId = input.runId ?? `erun_${createHash('sha256').update(wfId).digest('hex').slice(0, 20)}`;
-      const since = input.mode === 'incremental' ? (integration.watermarks[input.entity] ?? null) : null;
-      await db
-        .insert(erpRuns)
-        .values({
-          id: runId,
-          tenantId: input.tenantId,
-          integrationId: input.integrationId,
-          entity: input.entity,
-          mode: input.mode,
-          trigger: input.trigger,
-          workflowId: wfId,
-          counts: ZERO_COUNTS,
-          checkpoint: { next: null, pages: 0, done: false },
-          since,
-        })
-        .onConflictDoNothing();
-      const [row] = await db.select({ workflowId: erpRuns.workflowId }).from(erpRuns).where(eq(erpRuns.id, runId));
-      if (row?.workflowId !== wfId) {
+      const runId = input.runId ?? scheduledRunId(wfId);
+      const owner = await openRunOnce(db, integration, { runId, entity: input.entity, mode: input.mode, trigger: input.trigger, workflowId: wfId });
+      if (owner !== wfId) {
         throw ApplicationFailure.nonRetryable(`run ${runId} belongs to another workflow`, ErpFailureType.Misconfigured);
       }
       return { runId };

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { uploadUsage } from '../../activities/erp/upload-store.js';
+import { uploadUsage } from '../../stores/erp/upload-store.js';
 import { countAllOwned, DEFAULT_TENANT_QUOTAS, QUOTA_SETTINGS, type QuotaName } from '../../stores/platform/quota-store.js';
 import type { AppDeps } from '../deps.js';
 import type { ResourceRouter } from '../endpoint.js';

@@ -55,6 +55,28 @@ export function isTerminal(status: PaymentStatus): boolean {
   return TERMINAL.has(status);
 }
 
+/** Still waiting for its outcome: the API answers 202 for such a payment, 200 once it has one. */
+const IN_FLIGHT: ReadonlySet<PaymentStatus> = new Set(['pending', 'processing', 'unknown']);
+
+/** The payment has an outcome to show (requires_action is one: the payer must act). */
+export function hasOutcome(status: PaymentStatus): boolean {
+  return !IN_FLIGHT.has(status);
+}
+
+/** Outcomes after which the payment's run stays open for refunds and captures (the aftercare window). */
+const AFTERCARE: ReadonlySet<PaymentStatus> = new Set(['succeeded', 'authorized', 'partially_refunded']);
+
+export function takesAftercare(status: PaymentStatus): boolean {
+  return AFTERCARE.has(status);
+}
+
+/** What a gateway says when an attempt is over: callbacks and status polls are no longer waited for. */
+const FINAL_AT_GATEWAY: ReadonlySet<GatewayStatus> = new Set(['succeeded', 'authorized', 'failed', 'canceled']);
+
+export function isFinalAtGateway(status: GatewayStatus): boolean {
+  return FINAL_AT_GATEWAY.has(status);
+}
+
 /** True when `to` is a legal next status after `from`. Same-status is not a transition. */
 export function canTransition(from: PaymentStatus, to: PaymentStatus): boolean {
   if (EXTRA_EDGES[from]?.includes(to)) return true;

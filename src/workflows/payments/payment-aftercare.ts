@@ -2,15 +2,16 @@ import {
   allHandlersFinished,
   ApplicationFailure,
   condition,
-  continueAsNew,
   executeChild,
   log,
   setHandler,
   startChild,
   workflowInfo,
 } from '@temporalio/workflow';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import { canTransition, type PaymentStatus } from '../../domain/payments/payment-status.js';
+import { WorkflowExecutionAlreadyStartedError, type UpdateDefinition } from '@temporalio/common';
+import { decideCapture } from '../../domain/payments/capture-rules.js';
+import { canTransition, takesAftercare, type PaymentStatus } from '../../domain/payments/payment-status.js';
+import { decideRefund, type AftercareVerdict } from '../../domain/payments/refund-rules.js';
 import {
   AftercareFailure,
   capturePaymentUpdate,
@@ -19,12 +20,12 @@ import {
   type CaptureOutcome,
   type CaptureRequest,
   type PaymentAftercareState,
+  type PaymentWorkflowInput,
   type RefundAccepted,
   type RefundRequest,
 } from '../../shared/payment-messages.js';
 import { TenantIdAttr } from '../../shared/search-attributes.js';
 import { workflowId } from '../../shared/workflow-ids.js';
-import type { paymentWorkflow } from './payment.js';
 import {
   failureOf,
   progressOf,
@@ -41,9 +42,11 @@ import { captureWorkflow, refundWorkflow } from './refund-and-capture.js';
  * in the Temporal UI.
  */
 
-/** Outcomes after which the run stays open for refunds and captures (the aftercare window). */
-const AFTERCARE: ReadonlySet<PaymentStatus> = new Set(['succeeded', 'authorized', 'partially_refunded']);
-const REFUNDABLE: ReadonlySet<PaymentStatus> = new Set(['succeeded', 'partially_refunded']);
+/**
+ * Continues the payment as a new run with the given input: the payment workflow passes it in (typed
+ * by itself), so aftercare need not import the workflow that imports it.
+ */
+export type ContinuePayment = (input: PaymentWorkflowInput) => Promise<never>;
 
 /**
  * The aftercare window is a deadline carried across continue-as-new, so it needs the clock: inside a
@@ -54,10 +57,10 @@ const REFUNDABLE: ReadonlySet<PaymentStatus> = new Set(['succeeded', 'partially_
 const workflowTime = (): number => Date.now();
 
 /** The payment has its outcome: stay open for the aftercare window where it applies, then close. */
-export async function aftercare(run: PaymentRun): Promise<PaymentResult> {
+export async function aftercare(run: PaymentRun, continuePayment: ContinuePayment): Promise<PaymentResult> {
   run.chargeDone = true;
-  if (run.input.aftercare || (run.timing.aftercareWindowMs > 0 && AFTERCARE.has(run.status))) {
-    await stayOpen(run, run.input.aftercare?.closesAt ?? workflowTime() + run.timing.aftercareWindowMs);
+  if (run.input.aftercare || (run.timing.aftercareWindowMs > 0 && takesAftercare(run.status))) {
+    await stayOpen(run, run.input.aftercare?.closesAt ?? workflowTime() + run.timing.aftercareWindowMs, continuePayment);
   }
   run.closing = true;
   if (!finished(run)) await condition(() => finished(run));
@@ -71,7 +74,7 @@ const finished = (run: PaymentRun) => allHandlersFinished() && run.childrenRunni
  * Keeps the run open until the aftercare window closes, continuing as new (with what it knows) when
  * its history grows long; never while an update or a refund child is still running.
  */
-async function stayOpen(run: PaymentRun, closesAt: number): Promise<void> {
+async function stayOpen(run: PaymentRun, closesAt: number, continuePayment: ContinuePayment): Promise<void> {
   const historyFull = () =>
     workflowInfo().continueAsNewSuggested || workflowInfo().historyLength >= run.timing.aftercareHistoryLimit;
   for (;;) {
@@ -89,7 +92,7 @@ async function stayOpen(run: PaymentRun, closesAt: number): Promise<void> {
         ...(run.capture ? { capture: run.capture } : {}),
         closesAt,
       };
-      await continueAsNew<typeof paymentWorkflow>({ ...run.input, aftercare: state });
+      await continuePayment({ ...run.input, aftercare: state });
     }
   }
 }
@@ -100,19 +103,53 @@ export function acceptRefundsAndCaptures(run: PaymentRun): void {
     await condition(() => run.chargeDone);
     return progressOf(run);
   });
-  setHandler(refundPaymentUpdate, (req) => refund(run, req), {
-    validator: (req) => {
-      checkOpen(run);
+  acceptAftercare(run, refundPaymentUpdate, {
+    shape: (req) => {
       if (typeof req?.refundId !== 'string' || req.refundId === '') throw refuse('refundId is required');
-      if (run.chargeDone) checkRefund(run, req);
+      if (typeof req.amount !== 'number') throw refuse('amount is required');
     },
+    check: checkRefund,
+    carryOut: refund,
   });
-  setHandler(capturePaymentUpdate, (req) => capture(run, req), {
-    validator: (req) => {
-      checkOpen(run);
-      if (run.chargeDone) checkCapture(run, req);
+  acceptAftercare(run, capturePaymentUpdate, {
+    shape: (req) => {
+      if (typeof req?.amount !== 'number') throw refuse('amount is required');
     },
+    check: checkCapture,
+    carryOut: capture,
   });
+}
+
+/**
+ * A refund or capture update: refused at once (validator) when the run is closing, the request is
+ * malformed, or the outcome is known and the request breaks its rule; otherwise carried out once the
+ * charge is done (an update that raced the outcome, the read model having seen it a moment before
+ * this run did, waits for it) and the rule holds then.
+ */
+function acceptAftercare<Req, Res>(
+  run: PaymentRun,
+  update: UpdateDefinition<Res, [Req]>,
+  steps: {
+    shape: (req: Req) => void;
+    check: (run: PaymentRun, req: Req) => void;
+    carryOut: (run: PaymentRun, req: Req) => Promise<Res>;
+  },
+): void {
+  setHandler(
+    update,
+    async (req) => {
+      await condition(() => run.chargeDone);
+      steps.check(run, req);
+      return steps.carryOut(run, req);
+    },
+    {
+      validator: (req) => {
+        checkOpen(run);
+        steps.shape(req);
+        if (run.chargeDone) steps.check(run, req);
+      },
+    },
+  );
 }
 
 /**
@@ -122,9 +159,6 @@ export function acceptRefundsAndCaptures(run: PaymentRun): void {
  */
 async function refund(run: PaymentRun, req: RefundRequest): Promise<RefundAccepted> {
   const { input } = run;
-  // An update that raced the outcome (the read model said captured a moment before this run did) waits for it.
-  await condition(() => run.chargeDone);
-  checkRefund(run, req);
   const accepted = { refundId: req.refundId, workflowId: workflowId.refund(req.refundId) };
   if (run.refunds.has(req.refundId)) return accepted;
   run.refunds.set(req.refundId, { amount: req.amount, status: 'pending' });
@@ -172,8 +206,6 @@ async function refund(run: PaymentRun, req: RefundRequest): Promise<RefundAccept
 /** Runs the payment's one capture as a child workflow and answers its outcome (again, to a retry). */
 async function capture(run: PaymentRun, req: CaptureRequest): Promise<CaptureOutcome> {
   const { input } = run;
-  await condition(() => run.chargeDone);
-  checkCapture(run, req);
   if (run.capturing) await condition(() => !run.capturing);
   if (run.capture) return run.capture;
   run.capturing = true;
@@ -230,24 +262,15 @@ function checkOpen(run: PaymentRun): void {
 
 function checkRefund(run: PaymentRun, req: RefundRequest): void {
   if (run.refunds.has(req.refundId)) return; // a retry of a refund this run took: answered again
-  if (!REFUNDABLE.has(run.status))
-    throw refuse(`payment ${run.input.paymentId} is ${run.status}; only captured payments can be refunded`);
-  const reserved = [...run.refunds.values()]
-    .filter((r) => r.status !== 'failed')
-    .reduce((sum, r) => sum + r.amount, 0);
-  const left = run.amountCaptured - reserved;
-  if (!Number.isInteger(req.amount) || req.amount <= 0 || req.amount > left) {
-    throw refuse(
-      `refund of ${req.amount} exceeds the refundable amount ${left} (captured ${run.amountCaptured}, already refunded or pending ${reserved})`,
-    );
-  }
+  const payment = { id: run.input.paymentId, status: run.status, amountCaptured: run.amountCaptured };
+  obey(decideRefund(payment, run.refunds.values(), req.amount));
 }
 
 function checkCapture(run: PaymentRun, req: CaptureRequest): void {
   if (run.capture || run.capturing) return; // the one capture of this payment: its outcome is answered again
-  if (run.status !== 'authorized')
-    throw refuse(`payment ${run.input.paymentId} is ${run.status}; only authorized payments can be captured`);
-  if (!Number.isInteger(req.amount) || req.amount <= 0 || req.amount > run.input.amount) {
-    throw refuse(`capture of ${req.amount} exceeds the authorized ${run.input.amount}`);
-  }
+  obey(decideCapture({ id: run.input.paymentId, status: run.status, amount: run.input.amount }, req.amount));
+}
+
+function obey(verdict: AftercareVerdict): void {
+  if (!verdict.ok) throw refuse(verdict.reason);
 }

@@ -1,6 +1,7 @@
 import {
   CancellationScope,
   condition,
+  continueAsNew,
   log,
   proxyActivities,
   proxyLocalActivities,
@@ -12,6 +13,7 @@ import type { CircuitCall, PaymentActivities } from '../../activities/payments/p
 import { FailureType } from '../../domain/failures.js';
 import {
   GATEWAY_STATUSES,
+  isFinalAtGateway,
   paymentStatusFor,
   type GatewayStatus,
 } from '../../domain/payments/payment-status.js';
@@ -26,7 +28,7 @@ import {
 import { GatewayAttr, PaymentStatusAttr } from '../../shared/search-attributes.js';
 import { gatewayCall, localBookkeeping, statusQuery } from '../activity-options.js';
 import { waitingForTenantShare } from '../wait-for-tenant-share.js';
-import { acceptRefundsAndCaptures, aftercare } from './payment-aftercare.js';
+import { acceptRefundsAndCaptures, aftercare as aftercareWindow } from './payment-aftercare.js';
 import {
   failureOf,
   progressOf,
@@ -57,7 +59,9 @@ const askingWithin = (withinMs: number) =>
     }),
   );
 
-const FINAL: ReadonlySet<GatewayStatus> = new Set(['succeeded', 'authorized', 'failed', 'canceled']);
+/** Aftercare continues a long-lived run as a new run of this workflow, with what it knows. */
+const aftercare = (run: PaymentRun) =>
+  aftercareWindow(run, (next: PaymentWorkflowInput) => continueAsNew<typeof paymentWorkflow>(next));
 
 /** One attempt at one gateway: its idempotency key and what is still to be written with its outcome. */
 interface Attempt {
@@ -307,11 +311,11 @@ async function settle(run: PaymentRun, attempt: Attempt, first: GatewayOutcome):
   run.current.reference = outcome.reference;
   await saveOutcome(run, attempt, outcome);
   let polls = 0;
-  while (!FINAL.has(outcome.status)) {
+  while (!isFinalAtGateway(outcome.status)) {
     const before = outcome.status;
     if (await deadline.wait(() => run.callbacks.some(matches))) {
       const { status: claimed } = run.callbacks.splice(run.callbacks.findIndex(matches), 1)[0]!;
-      if (!FINAL.has(claimed)) outcome = { ...outcome, status: claimed };
+      if (!isFinalAtGateway(claimed)) outcome = { ...outcome, status: claimed };
       else
         outcome =
           (await confirmClaim(attempt, claimed, () =>

@@ -8,7 +8,7 @@ import {
 import { WorkflowExecutionAlreadyStartedError, type SearchAttributePair } from '@temporalio/common';
 import type { PaymentActivities } from '../../activities/payments/payment-activities.js';
 import type { ReconciliationActivities, ReconciliationItem } from '../../activities/payments/reconciliation-activities.js';
-import { paymentStatusFor } from '../../domain/payments/payment-status.js';
+import { isFinalAtGateway, paymentStatusFor } from '../../domain/payments/payment-status.js';
 import type { GatewayOutcome } from '../../providers/types.js';
 import { DEFAULT_PAYMENT_TIMING, type ReconciliationInput } from '../../shared/payment-messages.js';
 import { PaymentStatusAttr, TenantIdAttr } from '../../shared/search-attributes.js';
@@ -61,7 +61,7 @@ export async function reconciliationWorkflow(input: ReconciliationInput = {}): P
       result.skipped += 1;
       continue;
     }
-    if (outcome && (outcome.status === 'pending' || outcome.status === 'requires_action')) {
+    if (outcome && !isFinalAtGateway(outcome.status)) {
       result.skipped += 1;
       continue;
     }

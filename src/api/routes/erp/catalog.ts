@@ -1,6 +1,6 @@
 /** Read endpoints of the catalog ERPs feed: GET /v1/catalog/{products,prices,inventory,orders}, cursor-paged. */
 import { z } from 'zod';
-import { InvalidCursorError, listCatalog } from '../../../db/queries/erp-catalog.js';
+import { InvalidCursorError, listCatalog } from '../../../stores/erp/catalog-store.js';
 import { ERP_ENTITIES } from '../../../domain/erp/entities.js';
 import type { AppDeps } from '../../deps.js';
 import type { ResourceRouter } from '../../endpoint.js';

@@ -5,29 +5,26 @@
  * inbox once per id and is acknowledged; ErpWebhookWorkflow (one per inbox row) applies it with the
  * integration's mappings through the same path as polling, retried until the database takes it.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
-import { and, eq } from 'drizzle-orm';
 import type { Request, Response } from 'express';
 import { z } from 'zod';
-import { newId } from '../../../db/ids.js';
-import { erpIntegrations, erpWebhookEvents } from '../../../db/tables/erp.js';
 import { ERP_ENTITIES } from '../../../domain/erp/entities.js';
-import { webhookRunId } from '../../../activities/erp/apply-records.js';
-import { mappingOf, openIntegrationCredentials } from '../../../activities/erp/integration-store.js';
+import { findIntegrationById, mappingOf, openIntegrationCredentials } from '../../../stores/erp/integration-store.js';
+import { webhookRunId } from '../../../stores/erp/run-store.js';
+import { receiveWebhookEvent } from '../../../stores/erp/webhook-event-store.js';
 import type { ErpWebhookInput, ErpWebhookResult } from '../../../shared/erp-messages.js';
 import { integrationSearchAttributes } from '../../../shared/search-attributes.js';
 import { workflowId } from '../../../shared/workflow-ids.js';
 import { resultWithin } from '../../await-workflow.js';
 import type { AppDeps } from '../../deps.js';
 import type { ResourceRouter } from '../../endpoint.js';
+import { verifyErpWebhook } from '../../erp-webhook-signature.js';
 import { ApiError } from '../../errors.js';
 import { parseJsonBytes } from '../../input-guards.js';
 import { clientAddress, type RateLimiter } from '../../rate-limit.js';
 import { startWorkflow } from '../../../temporal/start-workflow.js';
 import { tenantPriority } from '../../../shared/fairness.js';
 
-export const WEBHOOK_TOLERANCE_MS = 5 * 60_000;
 /** How long the answer waits for the apply, so a quick one carries its counts; a slower one answers 202. */
 const APPLY_WAIT_MS = 5_000;
 
@@ -59,26 +56,6 @@ const ackOut = z.object({
   ],
 });
 
-/** Epoch ms of an ISO 8601 or Unix-seconds timestamp; NaN when it is neither. */
-export function parseWebhookTimestamp(value: string): number {
-  if (/^\d{9,11}$/.test(value)) return Number(value) * 1000;
-  return /^\d{4}-\d{2}-\d{2}T/.test(value) ? Date.parse(value) : Number.NaN;
-}
-
-/** Verifies signature and timestamp; throws a 401 that says which check failed. */
-export function verifyErpWebhook(raw: Buffer, headers: { signature?: string; timestamp?: string }, secret: string, now: number): void {
-  const refuse = (message: string) => new ApiError(401, 'webhook_signature_invalid', message);
-  if (!headers.signature || !headers.timestamp) throw refuse('X-Webhook-Signature and X-Webhook-Timestamp are required');
-  const at = parseWebhookTimestamp(headers.timestamp);
-  if (Number.isNaN(at)) throw refuse('X-Webhook-Timestamp is neither ISO 8601 nor Unix seconds');
-  if (Math.abs(now - at) > WEBHOOK_TOLERANCE_MS) throw refuse('X-Webhook-Timestamp is outside the 5-minute tolerance');
-  const match = /^sha256=([0-9a-f]{64})$/i.exec(headers.signature.trim());
-  if (!match) throw refuse("X-Webhook-Signature must be 'sha256=<hex>'");
-  const expected = createHmac('sha256', secret).update(`${headers.timestamp}.`).update(raw).digest();
-  const given = Buffer.from(match[1]!, 'hex');
-  if (!timingSafeEqual(expected, given)) throw refuse('signature does not match');
-}
-
 /**
  * Rate limits as for gateway webhooks, counted after verification: a verified delivery counts in its
  * integration's own bucket (`webhook:<integration id>`, RATE_LIMIT_PER_WEBHOOK_CONNECTION), so neither
@@ -109,7 +86,7 @@ export function erpWebhooksRouter(deps: AppDeps & { limiter: RateLimiter }, r: R
       },
     },
     async ({ params, req, res }) => {
-      const [integration] = await db.select().from(erpIntegrations).where(eq(erpIntegrations.id, params.id));
+      const integration = await findIntegrationById(db, params.id);
       if (!integration || integration.type === 'polling') return refuseUnverified(req, res, ApiError.notFound('integration', params.id));
       const secret = openIntegrationCredentials(deps.cipher, integration)['webhookSecret'];
       if (!secret) return refuseUnverified(req, res, new ApiError(401, 'webhook_signature_invalid', 'the integration has no webhookSecret credential'));
@@ -130,19 +107,9 @@ export function erpWebhooksRouter(deps: AppDeps & { limiter: RateLimiter }, r: R
       if (!mapping) {
         throw new ApiError(400, 'validation_failed', `integration has no mapping for ${event.data.entity}`, [{ path: 'body.entity', message: 'not mapped' }]);
       }
-      const [stored] = await db
-        .insert(erpWebhookEvents)
-        .values({ id: newId('ewe'), tenantId: integration.tenantId, integrationId: integration.id, eventId: event.data.id, entity: event.data.entity, payload: parsed as object })
-        .onConflictDoNothing({ target: [erpWebhookEvents.integrationId, erpWebhookEvents.eventId] })
-        .returning({ id: erpWebhookEvents.id, processedAt: erpWebhookEvents.processedAt });
-      const duplicate = !stored;
-      const [inbox] = stored
-        ? [stored]
-        : await db
-            .select({ id: erpWebhookEvents.id, processedAt: erpWebhookEvents.processedAt })
-            .from(erpWebhookEvents)
-            .where(and(eq(erpWebhookEvents.integrationId, integration.id), eq(erpWebhookEvents.eventId, event.data.id)));
+      const inbox = await receiveWebhookEvent(db, integration, { id: event.data.id, entity: event.data.entity, payload: parsed as object });
       if (!inbox) throw new ApiError(409, 'conflict', 'the event was removed while it was received; send it again');
+      const { duplicate } = inbox;
       const wfId = workflowId.erpWebhook(inbox.id);
       const runId = webhookRunId(inbox.id);
       const ack = { received: true as const, eventId: event.data.id, duplicate, runId, workflowId: wfId };

@@ -2,34 +2,40 @@
  * ERP integrations of a tenant: CRUD (validated on save, with the path of every problem), manual
  * syncs and their runs, pause/resume of the schedules, dead letters and their replay.
  */
-import { WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
-import { and, asc, desc, eq } from 'drizzle-orm';
 import { z } from 'zod';
 import { newId } from '../../../db/ids.js';
-import { erpDeadLetters, erpIntegrations, erpRuns } from '../../../db/tables/erp.js';
-import { ERP_ENTITIES, type ErpEntity } from '../../../domain/erp/entities.js';
+import { ERP_ENTITIES } from '../../../domain/erp/entities.js';
+import { IntegrationInvalidError, requireStreamsForMappings, scheduledEntities } from '../../../domain/erp/integration-rules.js';
 import { mappingsSchema } from '../../../domain/erp/mapping.js';
-import { connectorSchema, type ErpConnector } from '../../../providers/erp/connector-definition.js';
-import { checkOutboundUrl, OutboundUrlError } from '../../../providers/url-policy.js';
-import { renderString, TemplateError } from '../../../domain/template.js';
-import { ZERO_COUNTS } from '../../../activities/erp/apply-records.js';
-import { requireIntegrationKey, sealIntegrationCredentials, type IntegrationRow } from '../../../activities/erp/integration-store.js';
-import { storeUpload, UploadQuotaError, UploadTooLargeError } from '../../../activities/erp/upload-store.js';
+import { connectorSchema } from '../../../providers/erp/connector-definition.js';
 import type { ErpDeadLetterReplayInput, ErpPollInput } from '../../../shared/erp-messages.js';
-import type { Workflows } from '../../../shared/workflow-types.js';
-import { integrationSearchAttributes } from '../../../shared/search-attributes.js';
 import { workflowId } from '../../../shared/workflow-ids.js';
-import { changeErpSchedules, stopErpIntegration } from '../../../temporal/erp/erp-schedule-changes.js';
-import { ensureErpSchedules } from '../../../temporal/erp/erp-schedules.js';
-import { startWorkflow } from '../../../temporal/start-workflow.js';
-import type { AppDeps } from '../../deps.js';
-import { checkConnectionSettings } from '../../connection-settings.js';
-import type { ResourceRouter } from '../../endpoint.js';
-import { ApiError } from '../../errors.js';
-import { checkPollInterval, quotaExceeded, requireRoom } from '../../quota-refusals.js';
-import { DEFAULT_TENANT_QUOTAS } from '../../../stores/platform/quota-store.js';
+import { listDeadLetters } from '../../../stores/erp/dead-letter-store.js';
+import {
+  checkConnectorUrls,
+  connectorOf,
+  createIntegration,
+  deleteIntegration,
+  findIntegration,
+  listIntegrations,
+  pauseIntegration,
+  readsUploads,
+  requireIntegrationKey,
+  resumeIntegration,
+  updateIntegration,
+  type IntegrationDefinition,
+  type IntegrationRow,
+} from '../../../stores/erp/integration-store.js';
+import { createRun, findRun, listRuns, runningRunWorkflowIds, type RunRow } from '../../../stores/erp/run-store.js';
+import { storeUpload, UploadTooLargeError } from '../../../stores/erp/upload-store.js';
+import { DEFAULT_TENANT_QUOTAS, QuotaExceededError } from '../../../stores/platform/quota-store.js';
 import { resultWithin } from '../../await-workflow.js';
-import { tenantPriority } from '../../../shared/fairness.js';
+import { checkConnectionSettings } from '../../connection-settings.js';
+import type { AppDeps } from '../../deps.js';
+import type { ResourceRouter } from '../../endpoint.js';
+import { erpIntegrationWorkflows } from '../../erp-integration-workflows.js';
+import { ApiError } from '../../errors.js';
+import { checkPollInterval, quotaRefusal } from '../../quota-refusals.js';
 import { DEAD_LETTER_EXAMPLE, ERP_RUN_EXAMPLE, INTEGRATION_CREATE_EXAMPLE, INTEGRATION_EXAMPLE } from './erp-examples.js';
 
 const settingsSchema = z
@@ -199,7 +205,7 @@ export function presentIntegration(row: IntegrationRow): z.infer<typeof integrat
   };
 }
 
-function presentRun(row: typeof erpRuns.$inferSelect): z.infer<typeof runOut> {
+function presentRun(row: RunRow): z.infer<typeof runOut> {
   return {
     id: row.id,
     object: 'integration_run',
@@ -218,54 +224,9 @@ function presentRun(row: typeof erpRuns.$inferSelect): z.infer<typeof runOut> {
   };
 }
 
-/** Entities a polling integration schedules: mapped and served by a connector stream. */
-function scheduledEntities(row: Pick<IntegrationRow, 'type' | 'connector' | 'mappings'>): ErpEntity[] {
-  if (row.type === 'webhook') return [];
-  const streams = (row.connector as { streams?: Record<string, unknown> }).streams ?? {};
-  return ERP_ENTITIES.filter((e) => (row.mappings as Record<string, unknown>)[e] !== undefined && streams[e] !== undefined);
-}
-
-/** A polling integration needs a stream for each mapped entity. */
-function checkStreamsCoverMappings(type: string, connector: { streams: Record<string, unknown> }, mappings: Record<string, unknown>): void {
-  if (type === 'webhook') return;
-  const missing = Object.keys(mappings).filter((e) => mappings[e] !== undefined && connector.streams[e] === undefined);
-  if (missing.length > 0) {
-    throw new ApiError(
-      400,
-      'validation_failed',
-      'mapped entities need a connector stream',
-      missing.map((e) => ({ path: `body.connector.streams.${e}`, message: `'${e}' is mapped but the connector has no stream for it` })),
-    );
-  }
-}
-
-/**
- * URLs the connector will call, checked against the outbound policy at save time as far as they can
- * be rendered without credentials (the worker checks every URL again before it connects).
- */
-function checkConnectorUrls(connector: ErpConnector, settings: Record<string, unknown>, policy: AppDeps['urlPolicy']): void {
-  const urls: [string, string][] = [];
-  if (connector.baseUrl) urls.push(['body.connector.baseUrl', connector.baseUrl]);
-  if (connector.type === 'csv') {
-    for (const [entity, stream] of Object.entries(connector.streams)) {
-      if (stream?.url && !stream.url.startsWith('/')) urls.push([`body.connector.streams.${entity}.url`, stream.url]);
-    }
-  }
-  for (const [path, template] of urls) {
-    let url: string;
-    try {
-      url = renderString(template, { settings, credentials: {} });
-    } catch (err) {
-      if (err instanceof TemplateError && err.variable?.startsWith('credentials')) continue;
-      throw new ApiError(400, 'validation_failed', `${path} cannot be rendered`, [{ path, message: (err as Error).message }]);
-    }
-    try {
-      checkOutboundUrl(url, policy);
-    } catch (err) {
-      if (!(err instanceof OutboundUrlError)) throw err;
-      throw new ApiError(400, 'validation_failed', `${path} is not an allowed URL`, [{ path, message: err.message }]);
-    }
-  }
+/** A definition the store refused, answered as the 400 naming each problem's path in the body. */
+function invalidDefinition(err: IntegrationInvalidError): ApiError {
+  return new ApiError(400, 'validation_failed', err.messageAt('body.'), err.problems.map((p) => ({ path: `body.${p.path}`, message: p.message })));
 }
 
 export function integrationsRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter {
@@ -273,28 +234,25 @@ export function integrationsRouter(deps: AppDeps, r: ResourceRouter): ResourceRo
   const policy = deps.urlPolicy;
   const maxUploadBytes = deps.erpUploadMaxBytes ?? DEFAULT_UPLOAD_MAX_BYTES;
   const quotas = deps.quotas ?? DEFAULT_TENANT_QUOTAS;
+  const workflows = erpIntegrationWorkflows(deps, quotas.erp_min_poll_interval_seconds);
   const tooLarge = () => new ApiError(413, 'payload_too_large', `the file is larger than the limit of ${maxUploadBytes} bytes`);
 
   async function findOwned(tenantId: string, id: string): Promise<IntegrationRow> {
-    const [row] = await db.select().from(erpIntegrations).where(and(eq(erpIntegrations.id, id), eq(erpIntegrations.tenantId, tenantId)));
+    const row = await findIntegration(db, tenantId, id);
     if (!row) throw ApiError.notFound('integration', id);
     return row;
   }
 
-  async function syncSchedules(row: IntegrationRow, previous?: IntegrationRow): Promise<void> {
-    const entities = scheduledEntities(row);
-    const dropped = previous ? scheduledEntities(previous).filter((e) => !entities.includes(e)) : [];
-    await changeErpSchedules(deps.temporal, row.id, dropped, { op: 'delete' });
-    await ensureErpSchedules(deps.temporal, {
-      tenantId: row.tenantId,
-      integrationId: row.id,
-      entities,
-      // An integration saved before the minimum was raised polls at the minimum from its next change on.
-      intervalSeconds: Math.max(Number((row.settings as { intervalSeconds?: number }).intervalSeconds ?? 300), quotas.erp_min_poll_interval_seconds),
-      taskQueue: deps.taskQueues.erp,
-      paused: row.status === 'paused',
-      ...(row.pausedReason ? { note: row.pausedReason } : {}),
-    });
+  /** The checks of a definition before it is saved, in the order their refusals take precedence. */
+  function checkDefinition(definition: Pick<IntegrationDefinition, 'type' | 'connector' | 'mappings' | 'settings'>, newSettings: IntegrationDefinition['settings'] | undefined): void {
+    try {
+      requireStreamsForMappings(definition.type, definition.connector.streams, definition.mappings);
+      if (newSettings) checkConnectionSettings(newSettings, policy);
+      checkPollInterval(quotas, newSettings?.intervalSeconds);
+      checkConnectorUrls(definition.connector, definition.settings, policy);
+    } catch (err) {
+      throw err instanceof IntegrationInvalidError ? invalidDefinition(err) : err;
+    }
   }
 
   return r
@@ -312,30 +270,12 @@ export function integrationsRouter(deps: AppDeps, r: ResourceRouter): ResourceRo
         },
       },
       async ({ body, tenant, res }) => {
-        checkStreamsCoverMappings(body.type, body.connector, body.mappings);
-        checkConnectionSettings(body.settings, policy);
-        checkPollInterval(quotas, body.settings.intervalSeconds);
-        checkConnectorUrls(body.connector, body.settings, policy);
-        const id = newId('int');
-        const row = await db.transaction(async (tx) => {
-          await requireRoom(tx, quotas, tenant.id, 'erp_integrations');
-          const [created] = await tx
-            .insert(erpIntegrations)
-            .values({
-              id,
-              tenantId: tenant.id,
-              name: body.name,
-              type: body.type,
-              connector: body.connector as unknown as Record<string, unknown>,
-              settings: body.settings,
-              mappings: body.mappings as Record<string, unknown>,
-              ...(body.credentials ? sealIntegrationCredentials(deps.cipher, body.credentials, tenant.id, id) : {}),
-            })
-            .returning();
-          return created;
+        checkDefinition(body, body.settings);
+        const row = await createIntegration(db, deps.cipher, tenant.id, body, quotas).catch((err: unknown) => {
+          throw err instanceof QuotaExceededError ? quotaRefusal(err) : err;
         });
-        await syncSchedules(row!);
-        res.status(201).json(presentIntegration(row!));
+        await workflows.syncSchedules(row);
+        res.status(201).json(presentIntegration(row));
       },
     )
     .endpoint(
@@ -343,8 +283,7 @@ export function integrationsRouter(deps: AppDeps, r: ResourceRouter): ResourceRo
       '/v1/integrations',
       { operationId: 'listErpIntegrations', summary: "List the tenant's ERP integrations", responses: { 200: { description: 'Integrations', schema: z.object({ data: z.array(integrationOut) }) } } },
       async ({ tenant, res }) => {
-        const rows = await db.select().from(erpIntegrations).where(eq(erpIntegrations.tenantId, tenant.id)).orderBy(asc(erpIntegrations.createdAt), asc(erpIntegrations.id));
-        res.json({ data: rows.map(presentIntegration) });
+        res.json({ data: (await listIntegrations(db, tenant.id)).map(presentIntegration) });
       },
     )
     .endpoint(
@@ -361,28 +300,18 @@ export function integrationsRouter(deps: AppDeps, r: ResourceRouter): ResourceRo
       { operationId: 'updateErpIntegration', summary: 'Update an ERP integration; new credentials replace the old ones', params: idParams, body: patchBody, responses: { 200: { description: 'Updated', schema: integrationOut } } },
       async ({ params, body, tenant, res }) => {
         const current = await findOwned(tenant.id, params.id);
-        const type = body.type ?? current.type;
-        const connector = body.connector ?? connectorSchema.parse(current.connector);
-        const mappings = (body.mappings ?? current.mappings) as Record<string, unknown>;
-        checkStreamsCoverMappings(type, connector, mappings);
-        if (body.settings) checkConnectionSettings(body.settings, policy);
-        checkPollInterval(quotas, body.settings?.intervalSeconds);
-        checkConnectorUrls(connector, body.settings ?? current.settings, policy);
-        const [row] = await db
-          .update(erpIntegrations)
-          .set({
-            ...(body.name !== undefined ? { name: body.name } : {}),
-            ...(body.type !== undefined ? { type: body.type } : {}),
-            ...(body.connector !== undefined ? { connector: body.connector as unknown as Record<string, unknown> } : {}),
-            ...(body.settings !== undefined ? { settings: body.settings } : {}),
-            ...(body.mappings !== undefined ? { mappings: body.mappings as Record<string, unknown> } : {}),
-            ...(body.credentials ? sealIntegrationCredentials(deps.cipher, body.credentials, tenant.id, current.id) : {}),
-            updatedAt: new Date(),
-          })
-          .where(and(eq(erpIntegrations.id, current.id), eq(erpIntegrations.tenantId, tenant.id)))
-          .returning();
-        await syncSchedules(row!, current);
-        res.json(presentIntegration(row!));
+        checkDefinition(
+          {
+            type: body.type ?? current.type,
+            connector: body.connector ?? connectorOf(current),
+            mappings: body.mappings ?? current.mappings,
+            settings: body.settings ?? current.settings,
+          },
+          body.settings,
+        );
+        const row = await updateIntegration(db, deps.cipher, current, body);
+        await workflows.syncSchedules(row, current);
+        res.json(presentIntegration(row));
       },
     )
     .endpoint(
@@ -392,12 +321,8 @@ export function integrationsRouter(deps: AppDeps, r: ResourceRouter): ResourceRo
       async ({ params, tenant, res }) => {
         const current = await findOwned(tenant.id, params.id);
         // Its schedules and running workflows go first: a run left going would retry against nothing.
-        const running = await db
-          .select({ workflowId: erpRuns.workflowId })
-          .from(erpRuns)
-          .where(and(eq(erpRuns.integrationId, current.id), eq(erpRuns.status, 'running')));
-        await stopErpIntegration(deps.temporal, current.id, running.map((r) => r.workflowId));
-        await db.delete(erpIntegrations).where(and(eq(erpIntegrations.id, current.id), eq(erpIntegrations.tenantId, tenant.id)));
+        await workflows.stop(current, await runningRunWorkflowIds(db, current.id));
+        await deleteIntegration(db, current);
         res.status(204).end();
       },
     )
@@ -408,9 +333,9 @@ export function integrationsRouter(deps: AppDeps, r: ResourceRouter): ResourceRo
       async ({ params, tenant, res }) => {
         const current = await findOwned(tenant.id, params.id);
         const reason = 'paused through the API';
-        const [row] = await db.update(erpIntegrations).set({ status: 'paused', pausedReason: reason, updatedAt: new Date() }).where(eq(erpIntegrations.id, current.id)).returning();
-        await changeErpSchedules(deps.temporal, current.id, [...ERP_ENTITIES], { op: 'pause', note: reason });
-        res.json(presentIntegration(row!));
+        const row = await pauseIntegration(db, current, reason);
+        await workflows.pauseSchedules(current, reason);
+        res.json(presentIntegration(row));
       },
     )
     .endpoint(
@@ -419,13 +344,9 @@ export function integrationsRouter(deps: AppDeps, r: ResourceRouter): ResourceRo
       { operationId: 'resumeErpIntegration', summary: 'Resume scheduled polling (also after an automatic pause) and clear the failure streak', params: idParams, responses: { 200: { description: 'Resumed', schema: integrationOut } } },
       async ({ params, tenant, res }) => {
         const current = await findOwned(tenant.id, params.id);
-        const [row] = await db
-          .update(erpIntegrations)
-          .set({ status: 'active', pausedReason: null, consecutiveFailures: 0, updatedAt: new Date() })
-          .where(eq(erpIntegrations.id, current.id))
-          .returning();
-        await changeErpSchedules(deps.temporal, current.id, [...ERP_ENTITIES], { op: 'resume' });
-        res.json(presentIntegration(row!));
+        const row = await resumeIntegration(db, current);
+        await workflows.resumeSchedules(current);
+        res.json(presentIntegration(row));
       },
     )
     .endpoint(
@@ -441,15 +362,7 @@ export function integrationsRouter(deps: AppDeps, r: ResourceRouter): ResourceRo
       async ({ params, tenant, res }) => {
         const integration = await findOwned(tenant.id, params.id);
         requireIntegrationKey(deps.cipher, integration);
-        // A new test per request, as for connections: X-Request-Id is the caller's and may be reused.
-        const handle = await startWorkflow(deps.temporal, 'erpConnectionTestWorkflow', {
-          taskQueue: deps.taskQueues.erp,
-          workflowId: workflowId.erpConnectionTest(integration.id, newId('tst')),
-          args: [{ tenantId: tenant.id, integrationId: integration.id }],
-          typedSearchAttributes: integrationSearchAttributes(tenant.id, integration.id),
-          priority: tenantPriority(tenant.id),
-          workflowExecutionTimeout: '5 minutes',
-        });
+        const handle = await workflows.startConnectionTest(integration, newId('tst'));
         const outcome = await resultWithin<z.infer<typeof testOut>>(handle, TEST_WAIT_MS);
         res.json(outcome ? { ...outcome, status: 'completed', workflowId: handle.workflowId } : { ok: false, status: 'running', workflowId: handle.workflowId });
       },
@@ -472,30 +385,10 @@ export function integrationsRouter(deps: AppDeps, r: ResourceRouter): ResourceRo
         }
         const runId = newId('erun');
         const wfId = workflowId.erpRun(integration.id, body.entity, runId);
-        const [run] = await db
-          .insert(erpRuns)
-          .values({
-            id: runId,
-            tenantId: tenant.id,
-            integrationId: integration.id,
-            entity: body.entity,
-            mode: body.mode,
-            trigger: 'api',
-            workflowId: wfId,
-            counts: ZERO_COUNTS,
-            checkpoint: { next: null, pages: 0, done: false },
-            since: body.mode === 'incremental' ? (integration.watermarks[body.entity] ?? null) : null,
-          })
-          .returning();
+        const run = await createRun(db, integration, { runId, entity: body.entity, mode: body.mode, trigger: 'api', workflowId: wfId });
         const input: ErpPollInput = { tenantId: tenant.id, integrationId: integration.id, entity: body.entity, mode: body.mode, trigger: 'api', runId };
-        await startWorkflow(deps.temporal, 'erpPollWorkflow', {
-          taskQueue: deps.taskQueues.erp,
-          workflowId: wfId,
-          args: [input],
-          typedSearchAttributes: integrationSearchAttributes(tenant.id, integration.id),
-          priority: tenantPriority(tenant.id),
-        });
-        res.status(202).json(presentRun(run!));
+        await workflows.startSync(integration, input, wfId);
+        res.status(202).json(presentRun(run));
       },
     )
     .endpoint(
@@ -520,8 +413,7 @@ export function integrationsRouter(deps: AppDeps, r: ResourceRouter): ResourceRo
       },
       async ({ params, tenant, req, res }) => {
         const integration = await findOwned(tenant.id, params.id);
-        const stream = (connectorSchema.parse(integration.connector).streams as Record<string, { upload?: true } | undefined>)[params.entity];
-        if (!stream?.upload) {
+        if (!readsUploads(integration, params.entity)) {
           throw new ApiError(400, 'validation_failed', `the connector's ${params.entity} stream does not read uploaded files`, [
             { path: 'params.entity', message: `set connector.streams.${params.entity}.upload to true to sync uploaded files` },
           ]);
@@ -544,11 +436,9 @@ export function integrationsRouter(deps: AppDeps, r: ResourceRouter): ResourceRo
             res.set('Connection', 'close');
             throw tooLarge();
           }
-          if (err instanceof UploadQuotaError) {
+          if (err instanceof QuotaExceededError) {
             res.set('Connection', 'close');
-            throw err.quota === 'upload_bytes'
-              ? quotaExceeded('upload_bytes', err.limit, err.used, 'the file does not fit (a new version of a kept file replaces its older versions; deleting an integration frees its files)')
-              : quotaExceeded('concurrent_uploads', err.limit, err.used, 'retry when one of the uploads in progress has finished');
+            throw quotaRefusal(err);
           }
           throw err;
         }
@@ -560,8 +450,7 @@ export function integrationsRouter(deps: AppDeps, r: ResourceRouter): ResourceRo
       { operationId: 'listErpRuns', summary: 'Runs of an integration, newest first', params: idParams, responses: { 200: { description: 'Runs', schema: z.object({ data: z.array(runOut) }) } } },
       async ({ params, tenant, res }) => {
         const integration = await findOwned(tenant.id, params.id);
-        const rows = await db.select().from(erpRuns).where(eq(erpRuns.integrationId, integration.id)).orderBy(desc(erpRuns.startedAt)).limit(100);
-        res.json({ data: rows.map(presentRun) });
+        res.json({ data: (await listRuns(db, integration.id)).map(presentRun) });
       },
     )
     .endpoint(
@@ -570,7 +459,7 @@ export function integrationsRouter(deps: AppDeps, r: ResourceRouter): ResourceRo
       { operationId: 'getErpRun', summary: 'One run: status, counts, checkpoint and errors (live while it runs)', params: runParams, responses: { 200: { description: 'The run', schema: runOut } } },
       async ({ params, tenant, res }) => {
         const integration = await findOwned(tenant.id, params.id);
-        const [row] = await db.select().from(erpRuns).where(and(eq(erpRuns.id, params.runId), eq(erpRuns.integrationId, integration.id)));
+        const row = await findRun(db, integration.id, params.runId);
         if (!row) throw ApiError.notFound('run', params.runId);
         res.json(presentRun(row));
       },
@@ -587,12 +476,7 @@ export function integrationsRouter(deps: AppDeps, r: ResourceRouter): ResourceRo
       },
       async ({ params, query, tenant, res }) => {
         const integration = await findOwned(tenant.id, params.id);
-        const rows = await db
-          .select()
-          .from(erpDeadLetters)
-          .where(and(eq(erpDeadLetters.integrationId, integration.id), eq(erpDeadLetters.status, query.status)))
-          .orderBy(asc(erpDeadLetters.createdAt), asc(erpDeadLetters.id))
-          .limit(500);
+        const rows = await listDeadLetters(db, integration.id, query.status);
         res.json({
           data: rows.map((d) => ({ id: d.id, runId: d.runId, entity: d.entity, status: d.status, raw: d.raw, errors: d.errors, createdAt: d.createdAt.toISOString() })),
         });
@@ -612,13 +496,7 @@ export function integrationsRouter(deps: AppDeps, r: ResourceRouter): ResourceRo
         const integration = await findOwned(tenant.id, params.id);
         const replayId = newId('dlr');
         const input: ErpDeadLetterReplayInput = { tenantId: tenant.id, integrationId: integration.id, replayId, ...(body.ids ? { ids: body.ids } : {}) };
-        const handle = await startWorkflow(deps.temporal, 'erpDeadLetterReplayWorkflow', {
-          taskQueue: deps.taskQueues.erp,
-          workflowId: workflowId.erpDeadLetterReplay(integration.id, replayId),
-          args: [input],
-          typedSearchAttributes: integrationSearchAttributes(tenant.id, integration.id),
-          priority: tenantPriority(tenant.id),
-        });
+        const handle = await workflows.startDeadLetterReplay(integration, input);
         res.status(202).json({ replayId, workflowId: handle.workflowId, runId: handle.firstExecutionRunId, status: 'running', result: null, error: null });
       },
     )
@@ -633,20 +511,9 @@ export function integrationsRouter(deps: AppDeps, r: ResourceRouter): ResourceRo
       },
       async ({ params, tenant, res }) => {
         const integration = await findOwned(tenant.id, params.id);
-        const handle = deps.temporal.workflow.getHandle<Workflows['erpDeadLetterReplayWorkflow']>(workflowId.erpDeadLetterReplay(integration.id, params.replayId));
-        const described = await handle.describe().catch((err: unknown) => {
-          if (err instanceof WorkflowNotFoundError) throw ApiError.notFound('replay', params.replayId);
-          throw err;
-        });
-        const ref = { replayId: params.replayId, workflowId: described.workflowId, runId: described.runId };
-        const status = described.status.name;
-        if (status === 'RUNNING') return void res.json({ ...ref, status: 'running', result: null, error: null });
-        if (status === 'COMPLETED') return void res.json({ ...ref, status: 'completed', result: await handle.result(), error: null });
-        const error = await handle.result().then(
-          () => status.toLowerCase(),
-          (err: unknown) => (err instanceof WorkflowFailedError && err.cause ? err.cause.message : String(err)),
-        );
-        res.json({ ...ref, status: 'failed', result: null, error });
+        const state = await workflows.replayState(integration, params.replayId);
+        if (!state) throw ApiError.notFound('replay', params.replayId);
+        res.json({ replayId: params.replayId, ...state });
       },
     );
 }

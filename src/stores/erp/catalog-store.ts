@@ -6,8 +6,8 @@ import { and, asc, eq, getTableColumns, sql, type SQL } from 'drizzle-orm';
 import type { PgColumn, PgTable } from 'drizzle-orm/pg-core';
 import type { EntityRecords, ErpEntity } from '../../domain/erp/entities.js';
 import { naturalKey } from '../../domain/erp/entities.js';
-import type { Db } from '../client.js';
-import { catalogInventory, catalogOrders, catalogPrices, catalogProducts } from '../tables/erp.js';
+import type { Db } from '../../db/client.js';
+import { catalogInventory, catalogOrders, catalogPrices, catalogProducts } from '../../db/tables/erp.js';
 
 type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
 

@@ -8,7 +8,7 @@ import type { Readable } from 'node:stream';
 import { and, asc, desc, eq, gt, inArray, or, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
 import { newId } from '../../db/ids.js';
-import { lockTenantQuotas, type Queryable } from '../../stores/platform/quota-store.js';
+import { lockTenantQuotas, QuotaExceededError, type Queryable } from '../platform/quota-store.js';
 import { erpUploadChunks, erpUploads } from '../../db/tables/erp-uploads.js';
 import { ErpConfigurationError } from '../../providers/erp/source.js';
 
@@ -37,17 +37,12 @@ export interface UploadQuota {
   maxConcurrent: number;
 }
 
-/** An upload refused by the tenant's quota: `used` of `limit` (bytes kept, or uploads receiving). */
-export class UploadQuotaError extends Error {
-  override readonly name = 'UploadQuotaError';
-  constructor(
-    readonly quota: 'upload_bytes' | 'concurrent_uploads',
-    readonly limit: number,
-    readonly used: number,
-  ) {
-    super(`quota ${quota}: ${used} of ${limit} used`);
-  }
-}
+/** An upload refused by the tenant's upload_bytes quota: `used` bytes kept of `limit`. */
+const bytesRefused = (limit: number, used: number) =>
+  new QuotaExceededError('upload_bytes', limit, used, 'the file does not fit (a new version of a kept file replaces its older versions; deleting an integration frees its files)');
+/** An upload refused by the tenant's concurrent_uploads quota: `used` uploads receiving of `limit`. */
+const concurrencyRefused = (limit: number, used: number) =>
+  new QuotaExceededError('concurrent_uploads', limit, used, 'retry when one of the uploads in progress has finished');
 
 export interface StoredUpload {
   id: string;
@@ -96,7 +91,7 @@ async function keptBeside(db: Queryable, target: UploadTarget): Promise<number> 
 
 /**
  * Streams `body` into a new upload. Stops at `maxBytes` (UploadTooLargeError) or when the next chunk
- * would take the tenant past its quota (UploadQuotaError); the partial upload is then deleted, so only
+ * would take the tenant past its quota (QuotaExceededError); the partial upload is then deleted, so only
  * a complete upload is ever read by a sync. `declaredBytes` (Content-Length) lets an upload that cannot
  * fit be refused before its body is read.
  */
@@ -113,9 +108,9 @@ export async function storeUpload(
     await lockTenantQuotas(tx, target.tenantId);
     await tx.delete(erpUploads).where(and(eq(erpUploads.tenantId, target.tenantId), eq(erpUploads.status, 'receiving'), sql`not (${live})`));
     const { receiving } = await uploadUsage(tx, target.tenantId);
-    if (receiving >= quota.maxConcurrent) throw new UploadQuotaError('concurrent_uploads', quota.maxConcurrent, receiving);
+    if (receiving >= quota.maxConcurrent) throw concurrencyRefused(quota.maxConcurrent, receiving);
     const kept = await keptBeside(tx, target);
-    if (kept + Math.max(declaredBytes, 1) > quota.maxBytes) throw new UploadQuotaError('upload_bytes', quota.maxBytes, kept);
+    if (kept + Math.max(declaredBytes, 1) > quota.maxBytes) throw bytesRefused(quota.maxBytes, kept);
     await tx.insert(erpUploads).values({ id, ...target });
   });
   let size = 0;
@@ -130,7 +125,7 @@ export async function storeUpload(
       await db.transaction(async (tx) => {
         await lockTenantQuotas(tx, target.tenantId);
         const kept = await keptBeside(tx, target);
-        if (kept + data.length > quota.maxBytes) throw new UploadQuotaError('upload_bytes', quota.maxBytes, kept);
+        if (kept + data.length > quota.maxBytes) throw bytesRefused(quota.maxBytes, kept);
         await tx.insert(erpUploadChunks).values({ uploadId: id, seq: seq++, data });
         await tx.update(erpUploads).set({ size: sql`${erpUploads.size} + ${data.length}` }).where(eq(erpUploads.id, id));
       });

@@ -1,0 +1,22 @@
+/** What a run (a sync, a webhook apply, a replay) did with the records it read. */
+export interface RecordCounts {
+  read: number;
+  valid: number;
+  /** Dead-lettered: did not map or validate. */
+  invalid: number;
+  upserted: number;
+  /** Valid but identical to what the catalog holds: not written. */
+  unchanged: number;
+}
+
+export const ZERO_COUNTS: RecordCounts = { read: 0, valid: 0, invalid: 0, upserted: 0, unchanged: 0 };
+
+export function addCounts(a: RecordCounts, b: RecordCounts): RecordCounts {
+  return {
+    read: a.read + b.read,
+    valid: a.valid + b.valid,
+    invalid: a.invalid + b.invalid,
+    upserted: a.upserted + b.upserted,
+    unchanged: a.unchanged + b.unchanged,
+  };
+}

@@ -1,0 +1,204 @@
+/**
+ * The integration aggregate, for routes and activities alike: its rows (tenant-scoped), credentials
+ * sealed and opened bound to the integration, the definition checks that need more than the domain
+ * (outbound URL policy), compiled mappings, and the status changes of pause and resume.
+ */
+import { and, asc, eq } from 'drizzle-orm';
+import type { Db } from '../../db/client.js';
+import { newId } from '../../db/ids.js';
+import { sealedColumnConfig } from '../../db/tables/columns.js';
+import { erpIntegrations } from '../../db/tables/erp.js';
+import type { ErpEntity } from '../../domain/erp/entities.js';
+import { IntegrationInvalidError } from '../../domain/erp/integration-rules.js';
+import { compileMapping, type CompiledMapping, type MappingEntryInput } from '../../domain/erp/mapping.js';
+import { renderString, TemplateError } from '../../domain/template.js';
+import { connectorSchema, type ErpConnector } from '../../providers/erp/connector-definition.js';
+import { checkOutboundUrl, OutboundUrlError, type OutboundUrlPolicy } from '../../providers/url-policy.js';
+import type { CredentialCipher } from '../../secrets/credential-cipher.js';
+import { requireRoom, type TenantQuotas } from '../platform/quota-store.js';
+
+export type IntegrationRow = typeof erpIntegrations.$inferSelect;
+
+/** Settings every integration has (zod-checked by the API). */
+export interface IntegrationSettings {
+  intervalSeconds?: number;
+  warehouse?: string;
+  priceList?: string;
+  /** Pause the schedule after this many failed runs in a row. */
+  pauseAfterFailures?: number;
+  /** Values the connector's templates read as settings.* (e.g. baseUrl). */
+  [key: string]: unknown;
+}
+
+export const DEFAULT_PAUSE_AFTER_FAILURES = 3;
+
+/** What a tenant defines (the API's parsed body); credentials are sealed before they are stored. */
+export interface IntegrationDefinition {
+  name: string;
+  type: IntegrationRow['type'];
+  connector: ErpConnector;
+  credentials?: Record<string, string>;
+  settings: IntegrationSettings;
+  mappings: Record<string, unknown>;
+}
+
+/** The row part of the credentials' associated data, as the column declares it (re-sealing uses the same). */
+const boundTo = sealedColumnConfig(erpIntegrations.credentialsCiphertext)!.boundTo;
+
+export function sealIntegrationCredentials(cipher: CredentialCipher, credentials: Record<string, string>, tenantId: string, integrationId: string) {
+  const sealed = cipher.seal(credentials, tenantId, boundTo(integrationId));
+  return { credentialsCiphertext: sealed.ciphertext, credentialsKeyId: sealed.keyId };
+}
+
+export function openIntegrationCredentials(cipher: CredentialCipher, row: IntegrationRow): Record<string, string> {
+  if (!row.credentialsCiphertext || !row.credentialsKeyId) return {};
+  return cipher.open({ ciphertext: row.credentialsCiphertext, keyId: row.credentialsKeyId }, row.tenantId, boundTo(row.id));
+}
+
+/** Throws UnknownCredentialKeyError (409 on the API) when the key that sealed the credentials is not configured. */
+export function requireIntegrationKey(cipher: CredentialCipher, row: IntegrationRow): void {
+  if (row.credentialsKeyId) cipher.requireKey(row.credentialsKeyId, boundTo(row.id));
+}
+
+/** The tenant's integration, or undefined (also when it belongs to another tenant). */
+export async function findIntegration(db: Db, tenantId: string, id: string): Promise<IntegrationRow | undefined> {
+  const [row] = await db
+    .select()
+    .from(erpIntegrations)
+    .where(and(eq(erpIntegrations.id, id), eq(erpIntegrations.tenantId, tenantId)));
+  return row;
+}
+
+/** An integration by id alone, for a webhook delivery (which names no tenant until it is verified). */
+export async function findIntegrationById(db: Db, id: string): Promise<IntegrationRow | undefined> {
+  const [row] = await db.select().from(erpIntegrations).where(eq(erpIntegrations.id, id));
+  return row;
+}
+
+/** The tenant's integrations, oldest first. */
+export async function listIntegrations(db: Db, tenantId: string): Promise<IntegrationRow[]> {
+  return db.select().from(erpIntegrations).where(eq(erpIntegrations.tenantId, tenantId)).orderBy(asc(erpIntegrations.createdAt), asc(erpIntegrations.id));
+}
+
+/**
+ * URLs the connector will call, checked against the outbound policy at save time as far as they can
+ * be rendered without credentials (the worker checks every URL again before it connects). Throws
+ * IntegrationInvalidError naming the URL's path in the definition.
+ */
+export function checkConnectorUrls(connector: ErpConnector, settings: Record<string, unknown>, policy: OutboundUrlPolicy): void {
+  const urls: [string, string][] = [];
+  if (connector.baseUrl) urls.push(['connector.baseUrl', connector.baseUrl]);
+  if (connector.type === 'csv') {
+    for (const [entity, stream] of Object.entries(connector.streams)) {
+      if (stream?.url && !stream.url.startsWith('/')) urls.push([`connector.streams.${entity}.url`, stream.url]);
+    }
+  }
+  for (const [path, template] of urls) {
+    let url: string;
+    try {
+      url = renderString(template, { settings, credentials: {} });
+    } catch (err) {
+      if (err instanceof TemplateError && err.variable?.startsWith('credentials')) continue;
+      throw new IntegrationInvalidError((at) => `${at}${path} cannot be rendered`, [{ path, message: (err as Error).message }]);
+    }
+    try {
+      checkOutboundUrl(url, policy);
+    } catch (err) {
+      if (!(err instanceof OutboundUrlError)) throw err;
+      throw new IntegrationInvalidError((at) => `${at}${path} is not an allowed URL`, [{ path, message: err.message }]);
+    }
+  }
+}
+
+/**
+ * Stores a new integration (the definition already checked) if the tenant has room for one under its
+ * quota (QuotaExceededError otherwise); the check and the insert are one transaction under the
+ * tenant's quota lock, so concurrent creates cannot overrun it.
+ */
+export async function createIntegration(
+  db: Db,
+  cipher: CredentialCipher,
+  tenantId: string,
+  definition: IntegrationDefinition,
+  quotas: TenantQuotas,
+): Promise<IntegrationRow> {
+  const id = newId('int');
+  return db.transaction(async (tx) => {
+    await requireRoom(tx, quotas, tenantId, 'erp_integrations');
+    const [created] = await tx
+      .insert(erpIntegrations)
+      .values({
+        id,
+        tenantId,
+        name: definition.name,
+        type: definition.type,
+        connector: definition.connector as unknown as Record<string, unknown>,
+        settings: definition.settings,
+        mappings: definition.mappings,
+        ...(definition.credentials ? sealIntegrationCredentials(cipher, definition.credentials, tenantId, id) : {}),
+      })
+      .returning();
+    return created!;
+  });
+}
+
+/** Changes the given parts of an integration (checked already); new credentials replace the old ones. */
+export async function updateIntegration(
+  db: Db,
+  cipher: CredentialCipher,
+  current: IntegrationRow,
+  change: Partial<IntegrationDefinition>,
+): Promise<IntegrationRow> {
+  const [row] = await db
+    .update(erpIntegrations)
+    .set({
+      ...(change.name !== undefined ? { name: change.name } : {}),
+      ...(change.type !== undefined ? { type: change.type } : {}),
+      ...(change.connector !== undefined ? { connector: change.connector as unknown as Record<string, unknown> } : {}),
+      ...(change.settings !== undefined ? { settings: change.settings } : {}),
+      ...(change.mappings !== undefined ? { mappings: change.mappings } : {}),
+      ...(change.credentials ? sealIntegrationCredentials(cipher, change.credentials, current.tenantId, current.id) : {}),
+      updatedAt: new Date(),
+    })
+    .where(and(eq(erpIntegrations.id, current.id), eq(erpIntegrations.tenantId, current.tenantId)))
+    .returning();
+  return row!;
+}
+
+/** Deletes an integration; its runs, dead letters, webhook events and uploads go with it (foreign keys). */
+export async function deleteIntegration(db: Db, row: IntegrationRow): Promise<void> {
+  await db.delete(erpIntegrations).where(and(eq(erpIntegrations.id, row.id), eq(erpIntegrations.tenantId, row.tenantId)));
+}
+
+export async function pauseIntegration(db: Db, row: IntegrationRow, reason: string): Promise<IntegrationRow> {
+  const [paused] = await db.update(erpIntegrations).set({ status: 'paused', pausedReason: reason, updatedAt: new Date() }).where(eq(erpIntegrations.id, row.id)).returning();
+  return paused!;
+}
+
+/** Active again, with the failure streak cleared (also after an automatic pause). */
+export async function resumeIntegration(db: Db, row: IntegrationRow): Promise<IntegrationRow> {
+  const [resumed] = await db
+    .update(erpIntegrations)
+    .set({ status: 'active', pausedReason: null, consecutiveFailures: 0, updatedAt: new Date() })
+    .where(eq(erpIntegrations.id, row.id))
+    .returning();
+  return resumed!;
+}
+
+export function connectorOf(row: IntegrationRow): ErpConnector {
+  return connectorSchema.parse(row.connector);
+}
+
+/** Whether the connector's stream of `entity` reads uploaded files (`upload: true`). */
+export function readsUploads(row: IntegrationRow, entity: ErpEntity): boolean {
+  const stream = (connectorOf(row).streams as Record<string, { upload?: true } | undefined>)[entity];
+  return stream?.upload === true;
+}
+
+/** The entity's mapping compiled once for a run (or a replay), with the integration's defaults. */
+export function mappingOf<E extends ErpEntity>(row: IntegrationRow, entity: E): CompiledMapping<E> | undefined {
+  const entries = (row.mappings as Record<string, MappingEntryInput[] | undefined>)[entity];
+  if (!entries) return undefined;
+  const settings = row.settings as IntegrationSettings;
+  return compileMapping(entity, entries, { warehouse: settings.warehouse, priceList: settings.priceList });
+}
