@@ -4,14 +4,7 @@
  * clear by itself (422); a concurrency quota does (429 with Retry-After). Every refusal is
  * `quota_exceeded` naming the quota, its limit, the usage and the setting.
  */
-import {
-  QUOTA_SETTINGS,
-  QuotaExceededError,
-  requireRoom as requireRoomInStore,
-  type CountedResource,
-  type QuotaName,
-  type TenantQuotas,
-} from '../stores/platform/quota-store.js';
+import { QUOTA_SETTINGS, type QuotaExceededError, type TenantQuotas } from '../stores/platform/quota-store.js';
 import { ApiError } from './errors.js';
 
 /** Seconds to wait before retrying a refused concurrent upload. */
@@ -27,20 +20,6 @@ export function quotaRefusal(err: QuotaExceededError): ApiError {
     [{ path: `quotas.${err.quota}`, message: `limit ${err.limit}, used ${err.used}` }],
     concurrency ? { 'Retry-After': String(UPLOAD_RETRY_AFTER_SECONDS) } : undefined,
   );
-}
-
-/** The refusal of `quota` at `used` of `limit`. */
-export function quotaExceeded(quota: QuotaName, limit: number, used: number, remedy: string): ApiError {
-  return quotaRefusal(new QuotaExceededError(quota, limit, used, remedy));
-}
-
-/** The quota store's requireRoom for a route that holds the inserting transaction itself; refusals are ApiErrors. */
-export async function requireRoom(tx: Parameters<typeof requireRoomInStore>[0], quotas: TenantQuotas, tenantId: string, resource: CountedResource): Promise<void> {
-  try {
-    await requireRoomInStore(tx, quotas, tenantId, resource);
-  } catch (err) {
-    throw err instanceof QuotaExceededError ? quotaRefusal(err) : err;
-  }
 }
 
 /** Refuses an ERP poll interval below the minimum, naming the field. */
