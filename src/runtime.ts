@@ -115,6 +115,7 @@ export function appDeps(runtime: Runtime<ApiEnv>, temporal: Client, adminToken: 
       erp_integrations: env.TENANT_MAX_ERP_INTEGRATIONS,
       provider_definitions: env.TENANT_MAX_PROVIDER_DEFINITIONS,
       api_keys: env.TENANT_MAX_API_KEYS,
+      webhook_endpoints: env.TENANT_MAX_WEBHOOK_ENDPOINTS,
       upload_bytes: env.TENANT_MAX_UPLOAD_BYTES,
       concurrent_uploads: env.TENANT_MAX_CONCURRENT_UPLOADS,
       erp_min_poll_interval_seconds: env.ERP_MIN_POLL_INTERVAL_SECONDS,

@@ -30,6 +30,8 @@ import { customerReconcileRouter } from './routes/customers/reconciliations.js';
 import { catalogRouter } from './routes/erp/catalog.js';
 import { integrationsRouter } from './routes/erp/integrations.js';
 import { erpWebhooksRouter } from './routes/erp/erp-webhooks.js';
+import { eventsRouter } from './routes/events/events.js';
+import { webhookEndpointsRouter } from './routes/events/webhook-endpoints.js';
 
 /** Builds the Express app without listening; entry points and tests decide where it runs. */
 export function createApp(deps: AppDeps): express.Express {
@@ -69,6 +71,8 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(customerReconcileRouter(deps, router('Customers')).router);
   app.use(integrationsRouter(deps, router('Integrations')).router);
   app.use(catalogRouter(deps, router('Catalog')).router);
+  app.use(eventsRouter(deps, router('Events')).router);
+  app.use(webhookEndpointsRouter(deps, router('Webhook endpoints')).router);
 
   const spec = openapi.document({ title: 'Switchyard API', version: '0.1.0', serverUrl: deps.publicUrl });
   app.get('/openapi.json', (_req, res) => void res.json(spec));

@@ -196,6 +196,8 @@ const api = {
   TENANT_MAX_PROVIDER_DEFINITIONS: quota.default(50),
   /** Active (not revoked) API keys. */
   TENANT_MAX_API_KEYS: quota.default(20),
+  /** Webhook endpoints (POST /v1/webhook-endpoints). */
+  TENANT_MAX_WEBHOOK_ENDPOINTS: quota.default(20),
   /** Bytes of uploaded ERP files a tenant keeps (default 2 GiB). */
   TENANT_MAX_UPLOAD_BYTES: z.coerce.number().int().min(1024).max(1024 ** 4).default(2 * 1024 ** 3),
   /** Uploads of one tenant received at the same time; more get 429 with Retry-After. */

@@ -163,7 +163,7 @@ function refusal(err: unknown): never {
   throw err;
 }
 
-const healthOut = z.object({
+export const connectionHealthOut = z.object({
   connectionId: z.string(),
   health: z.enum(['healthy', 'unhealthy', 'unknown']),
   lastCheck: z
@@ -312,7 +312,7 @@ export function connectionsRouter(deps: AppDeps, r: ResourceRouter): ResourceRou
         operationId: 'getConnectionHealth',
         summary: 'Health checks and circuit breaker state of a connection (both feed routing)',
         params: idParams,
-        responses: { 200: { description: 'Health', schema: healthOut } },
+        responses: { 200: { description: 'Health', schema: connectionHealthOut } },
       },
       async ({ params, tenant, res }) => {
         const conn = await findOwned(tenant.id, params.id);

@@ -7,7 +7,7 @@
  */
 import { and, count, eq, isNull, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
-import { apiKeys, connections, providerDefinitions } from '../../db/schema.js';
+import { apiKeys, connections, providerDefinitions, webhookEndpoints } from '../../db/schema.js';
 import { erpIntegrations } from '../../db/tables/erp.js';
 
 /** The quotas, by the name errors and GET /v1/quotas use. */
@@ -16,6 +16,7 @@ export interface TenantQuotas {
   erp_integrations: number;
   provider_definitions: number;
   api_keys: number;
+  webhook_endpoints: number;
   /** Bytes of uploaded ERP files kept. */
   upload_bytes: number;
   /** Uploads received at the same time. */
@@ -31,6 +32,7 @@ export const QUOTA_SETTINGS: Record<QuotaName, string> = {
   erp_integrations: 'TENANT_MAX_ERP_INTEGRATIONS',
   provider_definitions: 'TENANT_MAX_PROVIDER_DEFINITIONS',
   api_keys: 'TENANT_MAX_API_KEYS',
+  webhook_endpoints: 'TENANT_MAX_WEBHOOK_ENDPOINTS',
   upload_bytes: 'TENANT_MAX_UPLOAD_BYTES',
   concurrent_uploads: 'TENANT_MAX_CONCURRENT_UPLOADS',
   erp_min_poll_interval_seconds: 'ERP_MIN_POLL_INTERVAL_SECONDS',
@@ -42,6 +44,7 @@ export const DEFAULT_TENANT_QUOTAS: TenantQuotas = {
   erp_integrations: 50,
   provider_definitions: 50,
   api_keys: 20,
+  webhook_endpoints: 20,
   upload_bytes: 2 * 1024 ** 3,
   concurrent_uploads: 2,
   erp_min_poll_interval_seconds: 60,
@@ -51,7 +54,7 @@ export const DEFAULT_TENANT_QUOTAS: TenantQuotas = {
 export type Queryable = Pick<Db, 'select' | 'execute'>;
 
 /** Resources a tenant creates one by one, each with a count quota. */
-export const COUNTED_RESOURCES = ['connections', 'erp_integrations', 'provider_definitions', 'api_keys'] as const;
+export const COUNTED_RESOURCES = ['connections', 'erp_integrations', 'provider_definitions', 'api_keys', 'webhook_endpoints'] as const;
 export type CountedResource = (typeof COUNTED_RESOURCES)[number];
 
 const REMEDY: Record<CountedResource, string> = {
@@ -59,6 +62,7 @@ const REMEDY: Record<CountedResource, string> = {
   erp_integrations: 'delete an integration to create another',
   provider_definitions: 'delete a provider to add another',
   api_keys: 'revoke a key to create another',
+  webhook_endpoints: 'delete a webhook endpoint to create another',
 };
 
 /**
@@ -97,6 +101,8 @@ export async function countOwned(db: Queryable, tenantId: string, resource: Coun
         return db.select({ n: count() }).from(providerDefinitions).where(eq(providerDefinitions.tenantId, tenantId));
       case 'api_keys':
         return db.select({ n: count() }).from(apiKeys).where(and(eq(apiKeys.tenantId, tenantId), isNull(apiKeys.revokedAt)));
+      case 'webhook_endpoints':
+        return db.select({ n: count() }).from(webhookEndpoints).where(eq(webhookEndpoints.tenantId, tenantId));
     }
   })();
   return row?.n ?? 0;

@@ -88,7 +88,7 @@ const replayBody = z
   .meta({ examples: [{ ids: [DEAD_LETTER_EXAMPLE.id] }] });
 const replayParams = z.object({ id: z.string().min(1), replayId: z.string().min(1) });
 
-const integrationOut = z.object({
+export const integrationOut = z.object({
   id: z.string(),
   object: z.literal('integration'),
   name: z.string(),
@@ -108,7 +108,7 @@ const count = z.number().int().nonnegative();
 const countsOut = z
   .object({ read: count, valid: count, invalid: count, upserted: count, unchanged: count })
   .meta({ id: 'ErpRecordCounts', description: 'Records read, valid, invalid (dead-lettered), upserted and unchanged' });
-const runOut = z.object({
+export const runOut = z.object({
   id: z.string(),
   object: z.literal('integration_run'),
   integrationId: z.string(),
@@ -156,7 +156,7 @@ const testOut = z.object({
     },
   ],
 });
-const deadLetterOut = z.object({
+export const deadLetterOut = z.object({
   id: z.string(),
   runId: z.string(),
   entity: z.string(),
