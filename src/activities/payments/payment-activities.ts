@@ -2,8 +2,10 @@ import { ApplicationFailure } from '@temporalio/common';
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import { newId } from '../../db/ids.js';
 import { recordCircuitOutcome } from '../../stores/payments/circuit-outcome-store.js';
+import { PaymentNotFoundError } from '../../stores/payments/payment-store.js';
+import { recordRefundOutcome, RefundNotFoundError } from '../../stores/payments/refund-store.js';
 import { loadRoutingState, type RoutingState } from '../../stores/payments/routing-rule-store.js';
-import { payments, paymentAttempts, refunds } from '../../db/schema.js';
+import { payments, paymentAttempts } from '../../db/schema.js';
 import { DEFAULT_CIRCUIT_CONFIG, type CircuitConfig } from '../../domain/circuit-breaker.js';
 import { FailureType, failureTypeFor } from '../../domain/failures.js';
 import { canTransition, PAYMENT_STATUSES, type GatewayStatus, type PaymentStatus } from '../../domain/payments/payment-status.js';
@@ -306,33 +308,16 @@ export function createPaymentActivities(deps: PaymentActivityDeps) {
       return advancePayment(input.paymentId, 'succeeded', { amountCaptured: input.amount });
     },
 
-    /** Applies a refund's final status and the payment's refunded amount in one transaction. */
+    /** Applies a refund's outcome and the payment's refunded amount (src/stores/payments/refund-store.ts). */
     async recordRefundOutcome(input: { refundId: string; paymentId: string; status: 'succeeded' | 'failed' | 'pending'; reference?: string; message?: string }): Promise<PaymentStatus> {
-      return db.transaction(async (tx) => {
-        const [refund] = await tx.select().from(refunds).where(eq(refunds.id, input.refundId)).for('update');
-        if (!refund) throw ApplicationFailure.nonRetryable(`refund ${input.refundId} not found`, 'RefundNotFound');
-        const [p] = await tx.select().from(payments).where(eq(payments.id, input.paymentId)).for('update');
-        if (!p) throw ApplicationFailure.nonRetryable(`payment ${input.paymentId} not found`, 'PaymentNotFound');
-        if (refund.status !== 'pending') return p.status as PaymentStatus;
-        if (input.status === 'pending') {
-          // Still open at the gateway: the amount stays reserved; keep its reference for lookups.
-          if (input.reference) await tx.update(refunds).set({ gatewayReference: input.reference, updatedAt: new Date() }).where(eq(refunds.id, input.refundId));
-          return p.status as PaymentStatus;
-        }
-        await tx
-          .update(refunds)
-          .set({ status: input.status, gatewayReference: input.reference ?? null, failureMessage: input.message ?? null, updatedAt: new Date() })
-          .where(eq(refunds.id, input.refundId));
-        if (input.status !== 'succeeded') return p.status as PaymentStatus;
-        const refunded = p.amountRefunded + refund.amount;
-        const to: PaymentStatus = refunded >= p.amountCaptured ? 'refunded' : 'partially_refunded';
-        const move = canTransition(p.status as PaymentStatus, to);
-        await tx
-          .update(payments)
-          .set({ amountRefunded: sql`${payments.amountRefunded} + ${refund.amount}`, ...(move ? { status: to } : {}), updatedAt: new Date() })
-          .where(eq(payments.id, input.paymentId));
-        return move ? to : (p.status as PaymentStatus);
-      });
+      try {
+        return await recordRefundOutcome(db, input);
+      } catch (err) {
+        // Rows that are not there will not appear on a retry.
+        if (err instanceof RefundNotFoundError) throw ApplicationFailure.nonRetryable(err.message, 'RefundNotFound');
+        if (err instanceof PaymentNotFoundError) throw ApplicationFailure.nonRetryable(err.message, 'PaymentNotFound');
+        throw err;
+      }
     },
   };
 }

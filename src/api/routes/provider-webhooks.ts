@@ -1,11 +1,9 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { and, eq, isNull, sql } from 'drizzle-orm';
 import { z } from 'zod';
-import { newId } from '../../db/ids.js';
-import { connections, payments, paymentAttempts, webhookEvents } from '../../db/schema.js';
 import { WebhookPayloadError, WebhookSignatureError, type GatewayWebhookEvent } from '../../providers/types.js';
 import { gatewayCallbackSignal } from '../../shared/payment-messages.js';
 import { workflowId } from '../../shared/workflow-ids.js';
+import { markGatewayEventSignalled, storeGatewayEvent, webhookConnection } from '../../stores/payments/gateway-webhook-store.js';
 import type { AppDeps } from '../deps.js';
 import type { ResourceRouter } from '../endpoint.js';
 import { deliverCustomerEvent } from './customers/customer-webhooks.js';
@@ -44,16 +42,6 @@ function parseStoredPayload(raw: Buffer): unknown {
 export function webhooksRouter(deps: AppDeps & { limiter: RateLimiter }, r: ResourceRouter): ResourceRouter {
   const { db } = deps.database;
 
-  /**
-   * The payment an event is about, by our payment id (scoped to the tenant), else by the gateway's
-   * reference on one of our attempts: a subquery, so storing the event and finding its payment are
-   * one statement.
-   */
-  const paymentOf = (tenantId: string, connectionId: string, event: GatewayWebhookEvent) => sql<string | null>`coalesce(
-    (select ${payments.id} from ${payments} where ${payments.id} = ${event.paymentId ?? null} and ${payments.tenantId} = ${tenantId}),
-    (select ${paymentAttempts.paymentId} from ${paymentAttempts}
-      where ${paymentAttempts.connectionId} = ${connectionId} and ${paymentAttempts.gatewayReference} = ${event.reference ?? null} limit 1))`;
-
   return r.endpoint(
     'post',
     '/v1/webhooks/:connectionId',
@@ -70,7 +58,7 @@ export function webhooksRouter(deps: AppDeps & { limiter: RateLimiter }, r: Reso
       responses: { 200: { description: 'Stored and delivered', schema: ackOut } },
     },
     async ({ params: { connectionId }, req, res }) => {
-      const [conn] = await db.select().from(connections).where(eq(connections.id, connectionId));
+      const conn = await webhookConnection(db, connectionId);
       if (!conn) {
         await deps.limiter.consume('ip', clientAddress(req), res);
         throw ApiError.notFound('connection', connectionId);
@@ -100,36 +88,12 @@ export function webhooksRouter(deps: AppDeps & { limiter: RateLimiter }, r: Reso
         throw new ApiError(400, 'webhook_payload_invalid', 'the event id must be a non-empty string of at most 255 characters');
       }
 
-      const [inserted] = await db
-        .insert(webhookEvents)
-        .values({
-          id: newId('whe'),
-          tenantId: conn.tenantId,
-          connectionId: conn.id,
-          eventId: event.eventId,
-          type: event.type,
-          paymentId: paymentOf(conn.tenantId, conn.id, event),
-          payload,
-        })
-        .onConflictDoNothing()
-        .returning({ paymentId: webhookEvents.paymentId });
-      // A redelivery: the stored event says which payment it was about and whether it was signalled.
-      const [stored] = inserted
-        ? [{ paymentId: inserted.paymentId, signalledAt: null }]
-        : await db
-            .select({ paymentId: webhookEvents.paymentId, signalledAt: webhookEvents.signalledAt })
-            .from(webhookEvents)
-            .where(and(eq(webhookEvents.connectionId, conn.id), eq(webhookEvents.eventId, event.eventId)));
-      const paymentId = stored?.paymentId ?? null;
-      const duplicate = !inserted;
-      const markSignalled = () =>
-        db
-          .update(webhookEvents)
-          .set({ signalledAt: new Date() })
-          .where(and(eq(webhookEvents.connectionId, conn.id), eq(webhookEvents.eventId, event.eventId), isNull(webhookEvents.signalledAt)));
+      // A redelivery finds the stored event: which payment it was about and whether it was signalled.
+      const stored = await storeGatewayEvent(db, conn, event, payload);
+      const { paymentId, duplicate } = stored;
 
       let signalled = false;
-      if (paymentId && event.status && !stored?.signalledAt) {
+      if (paymentId && event.status && !stored.signalled) {
         try {
           await deps.temporal.workflow.getHandle(workflowId.payment(paymentId)).signal(gatewayCallbackSignal, {
             eventId: event.eventId,
@@ -145,11 +109,11 @@ export function webhooksRouter(deps: AppDeps & { limiter: RateLimiter }, r: Reso
       }
       webhooksReceived.inc({ provider: providerLabel(conn.provider, deps.providers), outcome: duplicate ? 'duplicate' : 'stored' });
       // Customer events go to the customer's sync workflow (a failure answers 5xx: the provider redelivers).
-      if (!stored?.signalledAt && (await deliverCustomerEvent(deps, conn, payload))) signalled = true;
+      if (!stored.signalled && (await deliverCustomerEvent(deps, conn, payload))) signalled = true;
       res.json({ received: true, eventId: event.eventId, duplicate, paymentId });
       // The event is stored and delivered: the answer need not wait for the mark, which only spares a
       // redelivery its second signal (a second signal of the same event changes nothing either way).
-      if (signalled) await markSignalled().catch((err: unknown) => deps.logger.warn('could not mark a webhook event signalled', { eventId: event.eventId, error: String(err) }));
+      if (signalled) await markGatewayEventSignalled(db, conn.id, event.eventId).catch((err: unknown) => deps.logger.warn('could not mark a webhook event signalled', { eventId: event.eventId, error: String(err) }));
     },
   );
 }

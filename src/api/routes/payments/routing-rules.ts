@@ -1,12 +1,9 @@
-import { asc, eq } from 'drizzle-orm';
 import { z } from 'zod';
-import { newId } from '../../../db/ids.js';
-import { byKey, recordAudit } from '../../../stores/platform/audit-event-store.js';
-import { connections, routingRules } from '../../../db/schema.js';
 import { routingRuleInputSchema } from '../../../domain/payments/routing-rule-input.js';
-import { decideRoute, PAYMENT_METHOD_TYPES, validateRuleSet, type RoutingRule } from '../../../domain/payments/routing.js';
-import { loadRoutingState } from '../../../stores/payments/routing-rule-store.js';
+import { decideRoute, PAYMENT_METHOD_TYPES } from '../../../domain/payments/routing.js';
 import { DEFAULT_CIRCUIT_CONFIG } from '../../../domain/circuit-breaker.js';
+import { listRoutingRules, loadRoutingState, replaceRoutingRules, RoutingRulesInvalidError } from '../../../stores/payments/routing-rule-store.js';
+import { byKey } from '../../../stores/platform/audit-event-store.js';
 import type { AppDeps } from '../../deps.js';
 import type { ResourceRouter } from '../../endpoint.js';
 import { amountInMinorUnits, countryCode, currencyCode } from '../../common-schemas.js';
@@ -85,14 +82,6 @@ const decisionOut = z.object({
  */
 export function routingRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter {
   const { db } = deps.database;
-  const present = (row: typeof routingRules.$inferSelect) => ({
-    id: row.id,
-    name: row.name,
-    priority: row.priority,
-    enabled: row.enabled,
-    conditions: row.conditions,
-    connectionIds: row.connectionIds,
-  });
 
   return r
     .endpoint(
@@ -100,8 +89,7 @@ export function routingRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter 
       '/v1/routing/rules',
       { operationId: 'listRoutingRules', summary: 'The routing rule set, in evaluation order', responses: { 200: { description: 'Rules', schema: rulesOut } } },
       async ({ tenant, res }) => {
-        const rows = await db.select().from(routingRules).where(eq(routingRules.tenantId, tenant.id)).orderBy(asc(routingRules.priority), asc(routingRules.id));
-        res.json({ data: rows.map(present) });
+        res.json({ data: await listRoutingRules(db, tenant.id) });
       },
     )
     .endpoint(
@@ -115,27 +103,11 @@ export function routingRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter 
         responses: { 200: { description: 'The stored rule set', schema: rulesOut } },
       },
       async ({ body, tenant, res }) => {
-        const owned = await db.select({ id: connections.id }).from(connections).where(eq(connections.tenantId, tenant.id));
-        const rules: RoutingRule[] = body.rules.map((rule) => ({ ...rule, id: newId('rule') }));
-        const issues = validateRuleSet(rules, owned.map((c) => c.id));
-        if (issues.length > 0) {
-          throw new ApiError(400, 'validation_failed', `routing rules rejected: ${issues.length} problem(s)`, issues.map((i) => ({ path: `body.${i.path}`, message: i.message })));
-        }
-        const rows = await db.transaction(async (tx) => {
-          const replaced = await tx.delete(routingRules).where(eq(routingRules.tenantId, tenant.id)).returning();
-          const stored =
-            rules.length === 0
-              ? []
-              : await tx
-                  .insert(routingRules)
-                  .values(rules.map((rule) => ({ ...rule, tenantId: tenant.id, conditions: rule.conditions as Record<string, unknown> })))
-                  .returning();
-          const inOrder = (set: (typeof routingRules.$inferSelect)[]) => ({ rules: set.sort((a, b) => a.priority - b.priority || a.id.localeCompare(b.id)).map(present) });
-          // The set is the resource (it is replaced whole), so it is audited as one, under the tenant's id.
-          await recordAudit(tx, { ...byKey(tenant), action: 'routing_rules.replaced', resourceType: 'routing_rules', resourceId: tenant.id, before: inOrder(replaced), after: inOrder(stored) });
-          return stored;
+        const rules = await replaceRoutingRules(db, byKey(tenant), body.rules).catch((err: unknown) => {
+          if (!(err instanceof RoutingRulesInvalidError)) throw err;
+          throw new ApiError(400, 'validation_failed', err.message, err.issues.map((i) => ({ path: `body.${i.path}`, message: i.message })));
         });
-        res.json({ data: rows.map(present) });
+        res.json({ data: rules });
       },
     )
     .endpoint(
