@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules', '.data', '.tools', 'src/db/migrations', 'dist'] },
+  { ignores: ['node_modules', '.data', '.tools', '.bench', 'src/db/migrations', 'dist'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -305,12 +305,15 @@ const benchmarks: Record<string, () => Promise<void>> = {
   'erp-csv': () => import('./erp-csv.js').then((m) => m.runErpCsvBench()),
   chaos: () => import('./chaos.js').then((m) => m.runChaosBench(process.argv.slice(3))),
   customers: () => import('./customers.js').then((m) => m.runCustomersBench()),
+  compare: () => import('./compare.js').then((m) => m.runCompareBench(process.argv.slice(3))),
   isolation: () => import('./isolation.js').then((m) => m.runIsolationBench()),
 };
 const usage = async () =>
   console.log(`npm run bench                 payments against bare Temporal (BENCH_PAYMENTS, BENCH_CONCURRENCY, BENCH_LATENCY_REQUESTS, BENCH_WEBHOOKS, BENCH_ROUNDS)
 npm run bench -- erp-csv      the ERP CSV pipeline (BENCH_CSV_ROWS)
 npm run bench -- customers    customer sync latency both ways and the initial import (BENCH_CUSTOMER_RATES, BENCH_CUSTOMER_SECONDS, BENCH_IMPORT_N)
+npm run bench -- compare <ref> [<ref2>]
+                              the payment path of this working tree (or <ref2>) against <ref>, side by side in one run (npm run bench -- compare --help)
 npm run bench -- chaos ...    load with gateway faults and a worker SIGKILL (npm run bench -- chaos --help)
 npm run bench -- isolation    one tenant's payment p95 alone and while another floods: a hanging gateway, ERP polling (BENCH_ISOLATION_SECONDS, BENCH_ROUNDS, BENCH_ISOLATION_A_RATE, BENCH_ISOLATION_B_RATE, BENCH_ISOLATION_INTEGRATIONS, BENCH_ISOLATION_POLL_SECONDS, BENCH_ISOLATION_WORKERS)`);
 function pick(arg: string | undefined): () => Promise<void> {

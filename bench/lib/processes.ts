@@ -8,16 +8,35 @@ import { parse as parseYaml } from 'yaml';
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 /**
- * `npm run build`, so the processes a bench starts run the compiled code of this checkout, as
- * production does (`node dist/...`), and never an older dist/. Returns the seconds it took.
+ * `npm run build`, so the processes a bench starts run the compiled code of this checkout (or of the
+ * checkout at `root`, e.g. a git worktree of another commit), as production does (`node dist/...`),
+ * and never an older dist/. Returns the seconds it took.
  */
-export function buildDist(): number {
+export function buildDist(root = ROOT): number {
   const started = performance.now();
-  const result = spawnSync('npm', ['run', 'build'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+  const result = spawnSync('npm', ['run', 'build'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
   if (result.status !== 0) {
-    throw new Error(`npm run build failed (${result.status}):\n${`${result.stdout}${result.stderr}`.slice(-3000)}`);
+    throw new Error(`npm run build in ${root} failed (${result.status}):\n${`${result.stdout}${result.stderr}`.slice(-3000)}`);
   }
   return (performance.now() - started) / 1000;
+}
+
+/**
+ * Applies the migrations of the checkout at `root` with its compiled migrator (`node
+ * dist/db/migrate-cli.js`, the one-shot a deployment runs before the API and the workers).
+ */
+export function migrateWithDist(root: string, env: Record<string, string>): void {
+  const inherited: Record<string, string | undefined> = { ...process.env };
+  delete inherited.NODE_OPTIONS;
+  const result = spawnSync(process.execPath, ['dist/db/migrate-cli.js'], {
+    cwd: root,
+    env: { ...inherited, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    encoding: 'utf8',
+  });
+  if (result.status !== 0) {
+    throw new Error(`node dist/db/migrate-cli.js in ${root} failed (${result.status}):\n${`${result.stdout}${result.stderr}`.slice(-3000)}`);
+  }
 }
 
 /**
@@ -75,6 +94,8 @@ export async function startProcess(
   timeoutMs = 180_000,
   /** Flags for node itself, before the entry (e.g. V8 heap sizing, as a deployment sets it). */
   nodeArgs: string[] = [],
+  /** The directory it runs in, `entry` relative to it (default: the bench's own). */
+  cwd?: string,
 ): Promise<BenchProcess> {
   // BENCH_CPU_PROFILE_DIR=<dir> writes a V8 CPU profile of each process there when it exits.
   const profile = process.env.BENCH_CPU_PROFILE_DIR
@@ -86,6 +107,7 @@ export async function startProcess(
   const child = spawn(process.execPath, [...profile, ...nodeArgs, ...(compiled ? [] : ['--import', 'tsx']), entry], {
     env: { ...inherited, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...(cwd ? { cwd } : {}),
   });
   let output = '';
   await new Promise<void>((resolve, reject) => {
