@@ -42,10 +42,9 @@ export default defineConfig({
     fileParallelism: false,
     testTimeout: 60_000,
     hookTimeout: 120_000,
-    // On CI a failed test runs once more: the suites drive a real Temporal server and Postgres on a
-    // shared 2-core machine, where a scheduling stall can miss a deadline. A test that fails twice
-    // fails the run, and one that passes on retry is listed as FLAKY by the summary reporter.
-    retry: process.env.CI ? 1 : 0,
+    // No retries: a test that needs one to pass is a bug to fix (the summary reporter would list it
+    // as FLAKY if a retry were ever turned on for a local investigation).
+    retry: 0,
     reporters: ['default', './test/support/summary-reporter.ts'],
     projects: [
       // Only the tiers that need the stack name the global setup, so `fast` starts no server.

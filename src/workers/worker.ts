@@ -3,19 +3,11 @@ import { fileURLToPath } from 'node:url';
 import type { DataConverter } from '@temporalio/common';
 import { Client } from '@temporalio/client';
 import { bundleWorkflowCode, Worker, type NativeConnection, type WorkflowBundleOption } from '@temporalio/worker';
-import { createCustomerSyncActivities } from '../activities/customers/customer-sync-activities.js';
-import { createConnectionActivities } from '../activities/connection-activities.js';
-import { createHealthActivities } from '../activities/payments/health-activities.js';
-import { createPaymentActivities, type PaymentActivityDeps } from '../activities/payments/payment-activities.js';
-import { createReconciliationActivities } from '../activities/payments/reconciliation-activities.js';
-import { createErpActivities, type ErpActivityDeps } from '../activities/erp/erp-activities.js';
-import { createDeadLetterReplayActivities } from '../activities/erp/dead-letter-replay.js';
 import type { Database } from '../db/client.js';
 import { DEFAULT_TASK_QUEUES, TASK_QUEUE_FAMILIES, type TaskQueueFamily, type TaskQueues } from '../shared/task-queues.js';
-import { signalCustomerSync } from '../temporal/customers/signal-customer-sync.js';
 import { failureConverterPath } from '../temporal/payload-codec.js';
 import { tracingWorkflowInterceptorModule, type Tracing } from '../tracing/tracing.js';
-import { CustomerOutboxRelay } from './customer-outbox-relay.js';
+import { FAMILIES, type BackgroundService, type FamilyContext, type FamilyRegistration, type WorkerDeps } from './families.js';
 import { TenantCallLimiter, tenantShareInterceptor } from './tenant-share.js';
 
 // Compiled (dist/) this module is .js and so is the workflow entry; under tsx both are .ts.
@@ -54,8 +46,7 @@ export async function loadWorkflowBundle(explicitPath?: string, opts: { traced?:
 const noop = () => {};
 const quietBundlerLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: noop, log: noop };
 
-/** `erpFetch` is the egress guard: ERP sources are tenant-supplied URLs, so there is no unguarded default. */
-export type WorkerDeps = PaymentActivityDeps & Pick<ErpActivityDeps, 'erpFetch'> & Partial<Pick<ErpActivityDeps, 'erpUrlPolicy' | 'erpCircuit' | 'erpLimits'>>;
+export type { WorkerDeps } from './families.js';
 
 /** The SDK's default of concurrent activities per worker. */
 const SDK_ACTIVITY_SLOTS = 100;
@@ -128,47 +119,27 @@ export async function createWorkers(opts: {
     ...(opts.dataConverter ? { dataConverter: opts.dataConverter } : {}),
     ...(opts.tracing?.clientInterceptors ? { interceptors: opts.tracing.clientInterceptors } : {}),
   });
-  const activitiesOf: Record<TaskQueueFamily, () => object> = {
-    connections: () => createConnectionActivities(opts.deps),
-    payments: () => ({ ...createPaymentActivities(opts.deps), ...createHealthActivities(opts.deps), ...createReconciliationActivities(opts.deps) }),
-    customers: () =>
-      createCustomerSyncActivities({
-        ...opts.deps,
-        customerSignals: (customer, change) => signalCustomerSync(client, queues.customers, customer, change),
-      }),
-    erp: () => ({
-      ...createErpActivities({
-        ...opts.deps,
-        erpUrlPolicy: opts.deps.erpUrlPolicy ?? { allowPrivateNetworks: false },
-      }),
-      ...createDeadLetterReplayActivities(opts.deps),
-    }),
-  };
+  const ctx: FamilyContext = { deps: opts.deps, client, queues, ...(opts.listen ? { listen: opts.listen } : {}) };
   const families = opts.families ?? TASK_QUEUE_FAMILIES;
   const workers = await Promise.all(
-    families.map((family) => Worker.create({ ...common, taskQueue: queues[family], activities: activitiesOf[family]() })),
+    families.map((family) => Worker.create({ ...common, taskQueue: queues[family], activities: FAMILIES[family].activities(ctx) })),
   );
-  // Workers also relay the customer outbox: the relay lives and dies with the process that syncs.
-  const relay = families.includes('customers')
-    ? new CustomerOutboxRelay({
-        db: opts.deps.db,
-        client,
-        taskQueue: queues.customers,
-        ...(opts.listen ? { listen: opts.listen } : {}),
-      })
-    : undefined;
+  const services: BackgroundService[] = families.flatMap((family) => {
+    const registration: FamilyRegistration = FAMILIES[family];
+    return registration.background ? [registration.background(ctx)] : [];
+  });
   return {
     workers,
     run: async () => {
-      relay?.start();
+      for (const service of services) service.start();
       try {
         await Promise.all(workers.map((w) => w.run()));
       } finally {
-        await relay?.stop();
+        await Promise.all(services.map((service) => service.stop()));
       }
     },
     shutdown: () => {
-      void relay?.stop();
+      for (const service of services) void service.stop();
       for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
     },
   };
