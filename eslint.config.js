@@ -22,7 +22,7 @@ export default tseslint.config(
         {
           patterns: [
             { group: ['node:*', 'fs', 'path', 'crypto', 'http', 'https', 'net', 'os', 'child_process'], message: 'Workflows run in a deterministic sandbox: no Node built-ins.' },
-            { group: ['**/activities/**', '**/db/**', '**/api/**', '**/providers/**', 'postgres', 'drizzle-orm*', 'stripe', 'express'], allowTypeImports: true, message: 'Workflows may import only @temporalio/workflow, src/domain and src/shared (types excepted).' },
+            { group: ['**/activities/**', '**/db/**', '**/stores/**', '**/api/**', '**/providers/**', 'postgres', 'drizzle-orm*', 'stripe', 'express'], allowTypeImports: true, message: 'Workflows may import only @temporalio/workflow, src/domain and src/shared (types excepted).' },
           ],
         },
       ],
@@ -31,6 +31,21 @@ export default tseslint.config(
         'error',
         { object: 'Date', property: 'now', message: 'Keep time out of workflow logic; pass it in or use sleep/condition.' },
         { object: 'Math', property: 'random', message: 'Use uuid4() or deterministic ids.' },
+      ],
+    },
+  },
+  {
+    // Routes are thin (docs/architecture.md): SQL and rules live in src/stores, activities run in workers.
+    files: ['src/api/routes/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['drizzle-orm*', 'postgres', '**/db/tables/**', '**/db/schema*'], allowTypeImports: true, message: 'Routes hold no SQL: call a store in src/stores.' },
+            { group: ['**/activities/**', '**/workflows/**'], allowTypeImports: true, message: 'Routes do not import activities or workflows: call a store, or src/temporal to start a workflow.' },
+          ],
+        },
       ],
     },
   },
