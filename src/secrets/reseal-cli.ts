@@ -2,7 +2,7 @@ import { parseEnv, requireSettings, toolsSchema } from '../config/env.js';
 import { createLogger } from '../logger.js';
 import { openDatabase } from '../runtime.js';
 import { CredentialCipher } from './credential-cipher.js';
-import { resealCredentials } from './reseal.js';
+import { resealCredentials } from '../stores/platform/credential-reseal-store.js';
 
 /**
  * `npm run reseal-credentials`: re-seals every stored credential with the first key of

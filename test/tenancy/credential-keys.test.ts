@@ -14,7 +14,7 @@ import { FailureType } from '../../src/domain/failures.js';
 import { ProviderRegistry } from '../../src/providers/registry.js';
 import { createStripeProviderFactory } from '../../src/providers/stripe/index.js';
 import { CredentialCipher, type CipherKey } from '../../src/secrets/credential-cipher.js';
-import { resealCredentials } from '../../src/secrets/reseal.js';
+import { resealCredentials } from '../../src/stores/platform/credential-reseal-store.js';
 import { startTestStack, type TestStack } from '../support/stack.js';
 
 const STRIPE_KEY = 'sk_test_reseal_4b1d';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { resealCredentials } from '../../secrets/reseal.js';
+import { resealCredentials } from '../../stores/platform/credential-reseal-store.js';
 import type { AppDeps } from '../deps.js';
 import type { ResourceRouter } from '../endpoint.js';
 

@@ -1,9 +1,9 @@
 import { and, asc, eq, getTableColumns, gt, ne } from 'drizzle-orm';
 import type { PgColumn, PgTable } from 'drizzle-orm/pg-core';
-import type { Db } from '../db/client.js';
-import { recordAudit } from '../stores/platform/audit-event-store.js';
-import { CredentialDecryptionError, type CredentialCipher } from './credential-cipher.js';
-import { SEALED_TABLES, type SealedTable } from './sealed-columns.js';
+import type { Db } from '../../db/client.js';
+import { recordAudit } from './audit-event-store.js';
+import { CredentialDecryptionError, type CredentialCipher } from '../../secrets/credential-cipher.js';
+import { SEALED_TABLES, type SealedTable } from '../../secrets/sealed-columns.js';
 
 export interface ResealProgress {
   resourceType: string;
