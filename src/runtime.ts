@@ -172,6 +172,13 @@ export async function startWorkers(runtime: Runtime<WorkerEnv>): Promise<Running
         maxPageBytes: env.ERP_MAX_PAGE_BYTES,
         maxPageRecords: env.ERP_MAX_PAGE_RECORDS,
       },
+      webhookFetch: runtime.egress,
+      webhookSettings: {
+        timeoutMs: env.WEBHOOK_TIMEOUT_MS,
+        retryWindowMs: env.WEBHOOK_RETRY_HOURS * 3_600_000,
+        firstRetryDelayMs: env.WEBHOOK_RETRY_FIRST_DELAY_SECONDS * 1000,
+        disableAfterMs: env.WEBHOOK_DISABLE_AFTER_HOURS * 3_600_000,
+      },
     },
     workflowBundle,
     taskQueues,

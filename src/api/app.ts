@@ -32,6 +32,7 @@ import { integrationsRouter } from './routes/erp/integrations.js';
 import { erpWebhooksRouter } from './routes/erp/erp-webhooks.js';
 import { eventsRouter } from './routes/events/events.js';
 import { webhookEndpointsRouter } from './routes/events/webhook-endpoints.js';
+import { webhookDeliveriesRouter } from './routes/events/webhook-deliveries.js';
 
 /** Builds the Express app without listening; entry points and tests decide where it runs. */
 export function createApp(deps: AppDeps): express.Express {
@@ -73,6 +74,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(catalogRouter(deps, router('Catalog')).router);
   app.use(eventsRouter(deps, router('Events')).router);
   app.use(webhookEndpointsRouter(deps, router('Webhook endpoints')).router);
+  app.use(webhookDeliveriesRouter(deps, router('Webhook deliveries')).router);
 
   const spec = openapi.document({ title: 'Switchyard API', version: '0.1.0', serverUrl: deps.publicUrl });
   app.get('/openapi.json', (_req, res) => void res.json(spec));

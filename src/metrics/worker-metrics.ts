@@ -37,6 +37,39 @@ export const tenantShareRefusals = new Counter({
   registers: [workerRegistry],
 });
 
+/**
+ * Webhooks to the merchant (src/activities/events): every attempt by what it led to (`delivered`,
+ * `retry`, `gone`, `disabled`, `finished`), deliveries by how they settled, endpoints disabled by
+ * reason, and how long after its event a delivery arrived. No tenant or endpoint label: unbounded.
+ */
+export const webhookAttempts = new Counter({
+  name: 'switchyard_webhook_attempts_total',
+  help: 'Webhook delivery attempts by result: delivered (2xx), retry (other answer or none), gone (410), disabled (failing too long), finished (settled meanwhile)',
+  labelNames: ['result'] as const,
+  registers: [workerRegistry],
+});
+
+export const webhookDeliveriesSettled = new Counter({
+  name: 'switchyard_webhook_deliveries_total',
+  help: 'Webhook deliveries settled, by status: delivered, failed (retry window over, 410 or endpoint disabled), canceled (endpoint disabled or deleted)',
+  labelNames: ['status'] as const,
+  registers: [workerRegistry],
+});
+
+export const webhookEndpointsDisabled = new Counter({
+  name: 'switchyard_webhook_endpoints_disabled_total',
+  help: 'Webhook endpoints disabled by delivery, by reason: gone (answered 410) or failing (failed for WEBHOOK_DISABLE_AFTER_HOURS)',
+  labelNames: ['reason'] as const,
+  registers: [workerRegistry],
+});
+
+export const webhookDeliveryLag = new Histogram({
+  name: 'switchyard_webhook_delivery_lag_seconds',
+  help: 'From an event being committed to its delivery being answered 2xx (retries included)',
+  buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600, 86_400],
+  registers: [workerRegistry],
+});
+
 /** The error class of a failed gateway call, as a bounded label value. */
 function outcomeOf(err: unknown): string {
   if (err instanceof GatewayError) return err.classification;

@@ -11,7 +11,22 @@ export const SyncStateAttr = defineSearchAttributeKey('SyncState', SearchAttribu
 export const IntegrationIdAttr = defineSearchAttributeKey('IntegrationId', SearchAttributeType.KEYWORD);
 export const SyncStatusAttr = defineSearchAttributeKey('SyncStatus', SearchAttributeType.KEYWORD);
 
-export const CUSTOM_SEARCH_ATTRIBUTES = [TenantIdAttr, PaymentStatusAttr, GatewayAttr, CustomerIdAttr, SyncStateAttr, IntegrationIdAttr, SyncStatusAttr];
+/** The webhook endpoint a delivery run sends to. */
+export const EndpointIdAttr = defineSearchAttributeKey('EndpointId', SearchAttributeType.KEYWORD);
+/** The type of the event a delivery run is sending now (or sent last), e.g. `payment.succeeded`. */
+export const EventTypeAttr = defineSearchAttributeKey('EventType', SearchAttributeType.KEYWORD);
+
+export const CUSTOM_SEARCH_ATTRIBUTES = [
+  TenantIdAttr,
+  PaymentStatusAttr,
+  GatewayAttr,
+  CustomerIdAttr,
+  SyncStateAttr,
+  IntegrationIdAttr,
+  SyncStatusAttr,
+  EndpointIdAttr,
+  EventTypeAttr,
+];
 
 /** The search attributes every run of an ERP integration carries (polls, webhook applies, replays). */
 export function integrationSearchAttributes(tenantId: string, integrationId: string) {

@@ -10,6 +10,8 @@ export const TASK_QUEUE_FAMILIES = [
   'customers',
   /** ERP polling: slow, rate-limited sources kept off the payment queues. */
   'erp',
+  /** Webhooks to the merchant: the event relay and the per-endpoint, per-resource delivery workflows. */
+  'events',
 ] as const;
 
 export type TaskQueueFamily = (typeof TASK_QUEUE_FAMILIES)[number];

@@ -23,4 +23,7 @@ export const workflowId = {
   erpWebhook: (inboxId: string) => `erp-webhook-${inboxId}`,
   /** One dead-letter replay request of an integration (its id made by the API). */
   erpDeadLetterReplay: (integrationId: string, replayId: string) => `erp-replay-${integrationId}-${replayId}`,
+  /** Delivers one resource's events to one webhook endpoint, in order: one entity workflow per pair. */
+  webhookDelivery: (endpointId: string, resourceType: string, resourceId: string) =>
+    `webhook-delivery-${endpointId}-${resourceType}-${resourceId}`,
 };

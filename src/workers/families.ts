@@ -2,6 +2,7 @@ import type { Client } from '@temporalio/client';
 import { createConnectionActivities } from '../activities/connection-activities.js';
 import { createCustomerSyncActivities } from '../activities/customers/customer-sync-activities.js';
 import { createDeadLetterReplayActivities } from '../activities/erp/dead-letter-replay.js';
+import { createWebhookDeliveryActivities, type WebhookDeliveryDeps } from '../activities/events/webhook-delivery-activities.js';
 import { createErpActivities, type ErpActivityDeps } from '../activities/erp/erp-activities.js';
 import { createHealthActivities } from '../activities/payments/health-activities.js';
 import {
@@ -13,11 +14,17 @@ import type { Database } from '../db/client.js';
 import type { TaskQueueFamily, TaskQueues } from '../shared/task-queues.js';
 import { signalCustomerSync } from '../temporal/customers/signal-customer-sync.js';
 import { CustomerOutboxRelay } from './customer-outbox-relay.js';
+import { EventRelay } from './event-relay.js';
 
-/** `erpFetch` is the egress guard: ERP sources are tenant-supplied URLs, so there is no unguarded default. */
+/**
+ * `erpFetch` and `webhookFetch` are the egress guard: ERP sources and webhook endpoints are
+ * tenant-supplied URLs, so there is no unguarded default.
+ */
 export type WorkerDeps = PaymentActivityDeps &
   Pick<ErpActivityDeps, 'erpFetch'> &
-  Partial<Pick<ErpActivityDeps, 'erpUrlPolicy' | 'erpCircuit' | 'erpLimits'>>;
+  Partial<Pick<ErpActivityDeps, 'erpUrlPolicy' | 'erpCircuit' | 'erpLimits'>> &
+  Pick<WebhookDeliveryDeps, 'webhookFetch'> &
+  Partial<Pick<WebhookDeliveryDeps, 'webhookSettings'>>;
 
 /** What a family's registration is given: the shared dependencies and this process's Temporal client. */
 export interface FamilyContext {
@@ -75,5 +82,11 @@ export const FAMILIES = {
       ...createErpActivities({ ...deps, erpUrlPolicy: deps.erpUrlPolicy ?? { allowPrivateNetworks: false } }),
       ...createDeadLetterReplayActivities(deps),
     }),
+  },
+  events: {
+    activities: ({ deps }) => createWebhookDeliveryActivities(deps),
+    // The relay lives with the process that delivers: it fans committed events out to the endpoints.
+    background: ({ deps, client, queues, listen }) =>
+      new EventRelay({ db: deps.db, client, taskQueue: queues.events, ...(listen ? { listen } : {}) }),
   },
 } satisfies Record<TaskQueueFamily, FamilyRegistration>;

@@ -4,18 +4,24 @@ import type { ActivityInboundCallsInterceptor, ActivityInterceptorsFactory } fro
 import type { ConnectionActivities } from '../activities/connection-activities.js';
 import type { createCustomerSyncActivities } from '../activities/customers/customer-sync-activities.js';
 import type { ErpActivities } from '../activities/erp/erp-activities.js';
+import type { WebhookDeliveryActivities } from '../activities/events/webhook-delivery-activities.js';
 import type { PaymentActivities } from '../activities/payments/payment-activities.js';
 import { FailureType } from '../domain/failures.js';
 import { tenantShareRefusals } from '../metrics/worker-metrics.js';
 import { PLATFORM_PRIORITY } from '../shared/fairness.js';
 
-type ActivityName = keyof PaymentActivities | keyof ConnectionActivities | keyof ReturnType<typeof createCustomerSyncActivities> | keyof ErpActivities;
+type ActivityName =
+  | keyof PaymentActivities
+  | keyof ConnectionActivities
+  | keyof ReturnType<typeof createCustomerSyncActivities>
+  | keyof ErpActivities
+  | keyof WebhookDeliveryActivities;
 
 /**
- * The activities that call a tenant's provider (gateway, CRM, ERP) and so can take as long as the
- * provider lets them: these are what a tenant with a hanging or slow provider piles up. Bookkeeping
- * against our own database is quick and not counted; health checks are the platform's own bounded
- * sweep. Typed against the activity factories, so a renamed activity is a compile error here.
+ * The activities that call a tenant's provider (gateway, CRM, ERP) or webhook endpoint, and so can
+ * take as long as the provider lets them: these are what a tenant with a hanging or slow provider
+ * piles up. Bookkeeping against our own database is quick and not counted; health checks are the
+ * platform's own bounded sweep. Typed against the activity factories, so a renamed activity is a compile error here.
  */
 export const PROVIDER_CALLS: ReadonlySet<string> = new Set<ActivityName>([
   'chargeGateway',
@@ -35,6 +41,7 @@ export const PROVIDER_CALLS: ReadonlySet<string> = new Set<ActivityName>([
   'reconcileLocalCustomerPage',
   'testErpConnection',
   'syncErpPages',
+  'deliverWebhook',
 ]);
 
 /**

@@ -1,6 +1,9 @@
 import type { ActivityOptions, LocalActivityOptions } from '@temporalio/workflow';
 import { ErpFailureType } from '../domain/erp/erp-failures.js';
+import { MAX_RETRY_DELAY_MS, RETRY_BACKOFF } from '../domain/events/webhook-delivery-rules.js';
+import { WebhookFailureType } from '../domain/events/webhook-failures.js';
 import { FailureType } from '../domain/failures.js';
+import type { WebhookRetryPolicy } from '../shared/event-messages.js';
 
 /** Retry presets, in one place so the retry behaviour of every call is visible. */
 
@@ -118,4 +121,34 @@ export const erpApply = {
     maximumAttempts: 25,
     nonRetryableErrorTypes: [ErpFailureType.Misconfigured, ErpFailureType.IntegrationGone, FailureType.DestinationBlocked],
   },
+} as const satisfies ActivityOptions;
+
+/** Time for an attempt's bookkeeping (load the delivery, record the attempt) besides its HTTP call. */
+const WEBHOOK_BOOKKEEPING_MS = 10_000;
+
+/**
+ * One webhook POST to a merchant's endpoint, retried on the exponential schedule (first delay,
+ * doubling, at most an hour apart) until the delivery's retry window ends (schedule-to-close); a 410
+ * or an endpoint disabled for failing too long ends it at once. Start-to-close is the HTTP time cap
+ * plus bookkeeping, so a worker killed mid-POST is noticed within seconds. Each attempt is signed
+ * anew and carries the same webhook-id, so a receiver can drop a repeat.
+ */
+export function webhookPost(policy: WebhookRetryPolicy) {
+  return {
+    startToCloseTimeout: policy.attemptTimeoutMs + WEBHOOK_BOOKKEEPING_MS,
+    scheduleToCloseTimeout: policy.windowMs,
+    retry: {
+      initialInterval: policy.firstDelayMs,
+      backoffCoefficient: RETRY_BACKOFF,
+      maximumInterval: MAX_RETRY_DELAY_MS,
+      nonRetryableErrorTypes: [WebhookFailureType.EndpointGone, WebhookFailureType.EndpointDisabled],
+    },
+  } as const satisfies ActivityOptions;
+}
+
+/** A sweep of our own database in batches (event retention): heartbeats after each batch, retried until done. */
+export const retentionSweep = {
+  startToCloseTimeout: '30 minutes',
+  heartbeatTimeout: '30 seconds',
+  retry: { initialInterval: '10 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes' },
 } as const satisfies ActivityOptions;

@@ -10,3 +10,4 @@ export { erpPollWorkflow } from './erp/erp-poll.js';
 export { erpConnectionTestWorkflow } from './erp/erp-connection-test.js';
 export { erpWebhookWorkflow } from './erp/erp-webhook.js';
 export { erpDeadLetterReplayWorkflow } from './erp/erp-dead-letter-replay.js';
+export { webhookDeliveryWorkflow } from './events/webhook-delivery.js';

@@ -4,6 +4,7 @@ import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import type { Express } from 'express';
 import request from 'supertest';
 import { inject } from 'vitest';
+import type { WebhookDeliverySettings } from '../../src/activities/events/webhook-delivery-activities.js';
 import { createApp } from '../../src/api/app.js';
 import type { AppDeps } from '../../src/api/deps.js';
 import { listen } from '../../src/api/server.js';
@@ -68,6 +69,8 @@ export interface TestStackOptions {
   /** The worker's activity slots per task queue and each tenant's share of provider calls (defaults as in production). */
   activitySlots?: number;
   tenantProviderCalls?: number;
+  /** Webhook delivery timing (retry window, first delay, HTTP cap, auto-disable) in ms; production defaults otherwise. */
+  webhookSettings?: Partial<WebhookDeliverySettings>;
 }
 
 const HIGH_RATE_LIMITS: RateLimitSettings = { windowSeconds: 60, tenant: 1_000_000, ip: 1_000_000, webhook: 1_000_000 };
@@ -154,6 +157,8 @@ export async function startTestStack(opts: TestStackOptions = {}): Promise<TestS
           providers,
           erpUrlPolicy: { allowPrivateNetworks: egressOptions.allowPrivateNetworks },
           erpFetch: egress,
+          webhookFetch: egress,
+          ...(opts.webhookSettings ? { webhookSettings: opts.webhookSettings } : {}),
           ...(opts.circuit ? { circuit: opts.circuit, erpCircuit: opts.circuit } : {}),
         },
         workflowBundle: { codePath: inject('workflowBundlePath') },
