@@ -18,6 +18,7 @@ import { EncryptionCodec } from './temporal/payload-codec.js';
 import { startTracing, type Tracing, type TracingSettings } from './tracing/tracing.js';
 import { ensureHealthCheckSchedule } from './temporal/payments/health-schedule.js';
 import { ensureReconciliationSchedule } from './temporal/payments/reconciliation-schedule.js';
+import { ensureEventRetentionSchedule } from './temporal/events/event-retention-schedule.js';
 import { ensureSearchAttributes } from './temporal/register-search-attributes.js';
 import { createWorkers, loadWorkflowBundle, type WorkerSet } from './workers/worker.js';
 
@@ -200,6 +201,10 @@ export async function startWorkers(runtime: Runtime<WorkerEnv>): Promise<Running
       ambiguousResolutionMs: env.PAYMENT_RESOLUTION_WINDOW_SECONDS * 1000,
       aftercareWindowMs: env.PAYMENT_AFTERCARE_WINDOW_SECONDS * 1000,
     },
+    ...(env.TASK_QUEUE_SUFFIX ? { suffix: env.TASK_QUEUE_SUFFIX } : {}),
+  });
+  await ensureEventRetentionSchedule(client, taskQueues, {
+    retentionDays: env.EVENTS_RETENTION_DAYS,
     ...(env.TASK_QUEUE_SUFFIX ? { suffix: env.TASK_QUEUE_SUFFIX } : {}),
   });
   await client.connection.close();

@@ -217,6 +217,8 @@ const api = {
 /** The worker alone. */
 const worker = {
   HEALTH_CHECK_INTERVAL_SECONDS: z.coerce.number().int().min(5).max(3600).default(30),
+  /** Days events are kept (GET /v1/events, redelivery, replay); an hourly Schedule deletes older ones. */
+  EVENTS_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
   /** How often the reconciliation Schedule re-asks gateways about unknown payments and abandoned attempts. */
   RECONCILIATION_INTERVAL_SECONDS: z.coerce.number().int().min(10).max(86_400).default(900),
   /**

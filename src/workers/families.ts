@@ -2,6 +2,7 @@ import type { Client } from '@temporalio/client';
 import { createConnectionActivities } from '../activities/connection-activities.js';
 import { createCustomerSyncActivities } from '../activities/customers/customer-sync-activities.js';
 import { createDeadLetterReplayActivities } from '../activities/erp/dead-letter-replay.js';
+import { createEventRetentionActivities } from '../activities/events/event-retention-activities.js';
 import { createWebhookDeliveryActivities, type WebhookDeliveryDeps } from '../activities/events/webhook-delivery-activities.js';
 import { createErpActivities, type ErpActivityDeps } from '../activities/erp/erp-activities.js';
 import { createHealthActivities } from '../activities/payments/health-activities.js';
@@ -84,7 +85,7 @@ export const FAMILIES = {
     }),
   },
   events: {
-    activities: ({ deps }) => createWebhookDeliveryActivities(deps),
+    activities: ({ deps }) => ({ ...createWebhookDeliveryActivities(deps), ...createEventRetentionActivities(deps) }),
     // The relay lives with the process that delivers: it fans committed events out to the endpoints.
     background: ({ deps, client, queues, listen }) =>
       new EventRelay({ db: deps.db, client, taskQueue: queues.events, ...(listen ? { listen } : {}) }),

@@ -11,3 +11,4 @@ export { erpConnectionTestWorkflow } from './erp/erp-connection-test.js';
 export { erpWebhookWorkflow } from './erp/erp-webhook.js';
 export { erpDeadLetterReplayWorkflow } from './erp/erp-dead-letter-replay.js';
 export { webhookDeliveryWorkflow } from './events/webhook-delivery.js';
+export { eventRetentionWorkflow } from './events/event-retention.js';

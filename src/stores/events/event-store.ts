@@ -135,7 +135,11 @@ export async function listEvents(db: Db, tenantId: string, q: EventQuery): Promi
  * batches so one sweep never holds a long lock; resolves with the number deleted. The per-resource
  * counters stay: a resource's next event continues its sequence rather than starting again at 1.
  */
-export async function deleteEventsOlderThan(db: Db, days: number, opts: { batchSize?: number } = {}): Promise<number> {
+export async function deleteEventsOlderThan(
+  db: Db,
+  days: number,
+  opts: { batchSize?: number; onBatch?: (deletedSoFar: number) => void } = {},
+): Promise<number> {
   if (!Number.isFinite(days) || days <= 0) throw new RangeError(`retention must be a positive number of days, got ${days}`);
   const batchSize = opts.batchSize ?? 5_000;
   let deleted = 0;
@@ -149,6 +153,7 @@ export async function deleteEventsOlderThan(db: Db, days: number, opts: { batchS
         returning id`),
     ).length;
     deleted += removed;
+    opts.onBatch?.(deleted);
     if (removed < batchSize) return deleted;
   }
 }
