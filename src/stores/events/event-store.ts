@@ -63,6 +63,53 @@ export async function recordEvent<T extends EventType>(tx: EventWriter, event: N
   return tableRowOf(events, raw!);
 }
 
+/**
+ * Records many events inside the caller's transaction in ONE statement (a page of ERP records, a
+ * batch of imported customers): the events travel as one JSON parameter, every resource's counter
+ * moves by its number of events in one upsert on event_sequences (rows taken in key order, so two
+ * batches touching the same resources wait for each other rather than deadlock), the events are
+ * inserted in the order given (a resource with several events gets consecutive numbers in that
+ * order) and the NOTIFY is sent at commit. Resolves with the number recorded.
+ */
+export async function recordEvents(tx: EventWriter, batch: readonly NewEvent[]): Promise<number> {
+  if (batch.length === 0) return 0;
+  const rows = batch.map((event, ord) => {
+    const expected = resourceTypeOf(event.type);
+    if (event.resource.type !== expected) {
+      throw new EventResourceMismatchError(`${event.type} describes a ${expected}, not a ${event.resource.type}`);
+    }
+    return { id: newId('evt'), ord, tenant_id: event.tenantId, type: event.type, resource_type: event.resource.type, resource_id: event.resource.id, data: event.data };
+  });
+  await tx.execute(sql`
+    with batch as (
+      select * from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
+        as b(id text, ord int, tenant_id text, type text, resource_type text, resource_id text, data jsonb)
+    ),
+    counted as (
+      select tenant_id, resource_type, resource_id, count(*)::bigint as n from batch group by tenant_id, resource_type, resource_id
+    ),
+    next as (
+      insert into event_sequences (tenant_id, resource_type, resource_id, last_sequence)
+      select tenant_id, resource_type, resource_id, n from counted order by tenant_id, resource_type, resource_id
+      on conflict (tenant_id, resource_type, resource_id)
+        do update set last_sequence = event_sequences.last_sequence + excluded.last_sequence
+      returning tenant_id, resource_type, resource_id, last_sequence
+    ),
+    inserted as (
+      insert into events (id, tenant_id, type, resource_type, resource_id, sequence, data)
+      select b.id, b.tenant_id, b.type, b.resource_type, b.resource_id,
+        next.last_sequence - c.n + row_number() over (partition by b.tenant_id, b.resource_type, b.resource_id order by b.ord),
+        b.data
+      from batch b
+      join counted c using (tenant_id, resource_type, resource_id)
+      join next using (tenant_id, resource_type, resource_id)
+      order by b.ord
+      returning 1
+    )
+    select pg_notify(${EVENTS_CHANNEL}, '') from (select 1 from inserted limit 1) as any_inserted`);
+  return rows.length;
+}
+
 /** How a webhook endpoint receives events: `full` with the resource's state, `thin` without it. */
 export type PayloadStyle = 'full' | 'thin';
 
