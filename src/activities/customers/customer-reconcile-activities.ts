@@ -1,8 +1,8 @@
 import { and, asc, eq, gt, inArray, isNull, sql } from 'drizzle-orm';
-import { rowsOf } from '../../db/client.js';
+import { rowsOf, tableRowOf } from '../../db/client.js';
 import { newId } from '../../db/ids.js';
 import { customerOutbox, customers, syncCursors, syncMappings } from '../../db/schema.js';
-import { customerExists, customerMappingKey, customerSyncConnections, customerToApply } from '../../stores/customers/customer-store.js';
+import { customerExists, customerMappingKey, customerSyncConnections, customerToApply, recordCustomerChanges } from '../../stores/customers/customer-store.js';
 import { recordCustomerSyncRunEnd, recordCustomerSyncRunProgress, recordCustomerSyncRunStart } from '../../stores/customers/customer-sync-run-store.js';
 import { sameValue } from '../../domain/customers/fields.js';
 import { CUSTOMERS_CATALOG } from '../../domain/customers/sync-settings.js';
@@ -134,35 +134,40 @@ export function createCustomerReconcileActivities(deps: CustomerSyncDeps, adapte
    * Creates local customers for remote records nobody links to; returns how many this call created.
    * One statement for the whole batch (the records travel as one JSON parameter): the mappings first
    * (unique per connection and remote id, so a batch run twice imports nothing twice), then the rows
-   * of the mappings it could reserve, then their outbox rows when other systems need them.
+   * of the mappings it could reserve, then their outbox rows when other systems need them; their
+   * customer.created events follow in the same transaction (one more statement).
    */
   async function importRecords(tenantId: string, connectionId: string, provider: string, records: RemoteCustomer[]): Promise<number> {
     if (records.length === 0) return 0;
     // Other systems of the tenant learn of an import through the outbox, like of any local change.
     const others = (await customerSyncConnections(db, tenantId)).some((c) => c.id !== connectionId);
     const batch = JSON.stringify(records.map((r) => ({ local_id: newId('cust'), remote_id: r.remoteId, snapshot: r.fields, ...r.fields })));
-    const result = await db.execute(sql`
-      with batch as (
-        select * from jsonb_to_recordset(${batch}::jsonb) as r(
-          local_id text, remote_id text, snapshot jsonb, email text, name text, phone text, address jsonb, description text, metadata jsonb)
-      ),
-      reserved as (
-        insert into ${syncMappings} (tenant_id, catalog, local_id, remote_system, connection_id, remote_id, last_synced_version, last_synced_snapshot, last_synced_at, state)
-        select ${tenantId}, ${CUSTOMERS_CATALOG}, local_id, ${provider}, ${connectionId}, remote_id, 1, snapshot, now(), 'in_sync' from batch
-        on conflict do nothing
-        returning local_id
-      ),
-      created as (
-        insert into ${customers} (id, tenant_id, version, email, name, phone, address, description, metadata)
-        select b.local_id, ${tenantId}, 1, b.email, b.name, b.phone, b.address, b.description, b.metadata
-        from batch b join reserved using (local_id)
-        returning id
-      ),
-      queued as (
-        insert into ${customerOutbox} (tenant_id, customer_id, version) select ${tenantId}, id, 1 from created where ${others}
-      )
-      select count(*)::int as imported from created`);
-    return rowsOf<{ imported: number }>(result)[0]?.imported ?? 0;
+    return db.transaction(async (tx) => {
+      const result = await tx.execute(sql`
+        with batch as (
+          select * from jsonb_to_recordset(${batch}::jsonb) as r(
+            local_id text, remote_id text, snapshot jsonb, email text, name text, phone text, address jsonb, description text, metadata jsonb)
+        ),
+        reserved as (
+          insert into ${syncMappings} (tenant_id, catalog, local_id, remote_system, connection_id, remote_id, last_synced_version, last_synced_snapshot, last_synced_at, state)
+          select ${tenantId}, ${CUSTOMERS_CATALOG}, local_id, ${provider}, ${connectionId}, remote_id, 1, snapshot, now(), 'in_sync' from batch
+          on conflict do nothing
+          returning local_id
+        ),
+        created as (
+          insert into ${customers} (id, tenant_id, version, email, name, phone, address, description, metadata)
+          select b.local_id, ${tenantId}, 1, b.email, b.name, b.phone, b.address, b.description, b.metadata
+          from batch b join reserved using (local_id)
+          returning *
+        ),
+        queued as (
+          insert into ${customerOutbox} (tenant_id, customer_id, version) select ${tenantId}, id, 1 from created where ${others}
+        )
+        select * from created`);
+      const created = rowsOf<Record<string, unknown>>(result).map((raw) => tableRowOf(customers, raw));
+      await recordCustomerChanges(tx, 'customer.created', created);
+      return created.length;
+    });
   }
 
   /** Reads remote pages from `cursor` until the batch is full, reading took long, or the catalog ended. */

@@ -1,12 +1,15 @@
 import { and, eq } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
-import { connections, customers, syncConflicts, syncMappings, type PendingPush } from '../../db/schema.js';
+import { connections, customers, syncMappings, type PendingPush } from '../../db/schema.js';
 import {
   customerMappingKey,
   customerSyncConnections,
   fieldsOf,
   findCustomer,
+  insertCustomer,
   lockCustomer,
+  recordCustomerSyncFailure,
+  recordMergeConflicts,
   syncsCustomers,
   updateCustomer,
   type CustomerRow,
@@ -216,12 +219,18 @@ export function createCustomerSyncActivities(deps: CustomerSyncDeps) {
         }
       } catch (err) {
         if (!isRejection(err)) throw toFailure(err);
-        // Final: keep the reason; the next local change tries again.
-        await saveMapping(db, mapping.id, {
-          pending: null,
-          state: 'failed',
-          failureReason: err instanceof Error ? err.message : String(err),
-          lastSyncedVersion: pending.version,
+        // Final: keep the reason (and say so in an event); the next local change tries again.
+        const failureReason = err instanceof Error ? err.message : String(err);
+        await db.transaction(async (tx) => {
+          await saveMapping(tx, mapping.id, { pending: null, state: 'failed', failureReason, lastSyncedVersion: pending.version });
+          await recordCustomerSyncFailure(tx, input.tenantId, {
+            customerId: row.id,
+            version: pending.version,
+            connectionId: input.connectionId,
+            remoteSystem: provider,
+            failureReason,
+            at: new Date(),
+          });
         });
         return { syncedVersion: pending.version, more: false, failed: true };
       }
@@ -280,13 +289,10 @@ export function createCustomerSyncActivities(deps: CustomerSyncDeps) {
         if (!row) {
           if (remote.deleted) return { pushNeeded: false, outcome: 'ignored' };
           // Created at the remote system: the record is born here from the remote snapshot.
-          const [created] = await tx
-            .insert(customers)
-            .values({ id: input.customerId, tenantId: input.tenantId, ...remote.fields })
-            .returning();
+          const created = await insertCustomer(tx, { id: input.customerId, tenantId: input.tenantId, fields: remote.fields });
           const values = {
             remoteId: remote.remoteId,
-            lastSyncedVersion: created!.version,
+            lastSyncedVersion: created.version,
             lastSyncedSnapshot: remote.fields,
             lastSyncedAt: new Date(),
             state: 'in_sync' as const,
@@ -335,22 +341,7 @@ export function createCustomerSyncActivities(deps: CustomerSyncDeps) {
           remoteChangedAt: remoteSnapshotChangedAt({ fields: remote.fields, readAt }, input),
           policies,
         });
-        if (result.conflicts.length > 0) {
-          await tx.insert(syncConflicts).values(
-            result.conflicts.map((c) => ({
-              tenantId: input.tenantId,
-              catalog: CUSTOMERS_CATALOG,
-              localId: row.id,
-              connectionId: input.connectionId,
-              field: c.field,
-              baseValue: c.base,
-              localValue: c.local,
-              remoteValue: c.remote,
-              policy: c.policy,
-              decision: c.decision,
-            })),
-          );
-        }
+        await recordMergeConflicts(tx, row, input.connectionId, result.conflicts);
         const updated = result.localNeedsUpdate
           ? await updateCustomer(tx, row, { fields: result.merged })
           : row;

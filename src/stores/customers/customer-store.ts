@@ -3,8 +3,11 @@ import type { Db } from '../../db/client.js';
 import { newId } from '../../db/ids.js';
 import { connections, customerOutbox, customers, syncConflicts, syncMappings } from '../../db/schema.js';
 import { normalizeFields, type CustomerFields } from '../../domain/customers/fields.js';
+import type { FieldConflict } from '../../domain/customers/merge.js';
 import { isOwnWrite } from '../../domain/customers/remote-write-key.js';
 import { CUSTOMERS_CATALOG, customerSyncSettingsOf, type CustomerSyncSettings } from '../../domain/customers/sync-settings.js';
+import { workflowId } from '../../shared/workflow-ids.js';
+import { recordEvent, recordEvents, type EventWriter, type NewEvent } from '../events/event-store.js';
 
 /**
  * The customer aggregate: what a row of `customers` means. Every local change goes through
@@ -52,6 +55,63 @@ export function fieldsOf(row: Pick<CustomerRow, 'email' | 'name' | 'phone' | 'ad
   });
 }
 
+/** A customer as the API shows it (GET /v1/customers/:id) and as its events carry it. */
+export type CustomerView = {
+  id: string;
+  object: 'customer';
+  email: string | null;
+  name: string | null;
+  phone: string | null;
+  address: { line1: string | null; line2: string | null; city: string | null; postal_code: string | null; state: string | null; country: string | null } | null;
+  description: string | null;
+  metadata: Record<string, string>;
+  version: number;
+  deleted: boolean;
+  workflowId: string;
+  createdAt: string;
+  updatedAt: string;
+  deletedAt: string | null;
+};
+
+export function customerView(row: CustomerRow): CustomerView {
+  const f = fieldsOf(row);
+  return {
+    id: row.id,
+    object: 'customer',
+    email: f.email,
+    name: f.name,
+    phone: f.phone,
+    address: f.address
+      ? { line1: f.address.line1, line2: f.address.line2, city: f.address.city, postal_code: f.address.postalCode, state: f.address.state, country: f.address.country }
+      : null,
+    description: f.description,
+    metadata: f.metadata,
+    version: row.version,
+    deleted: row.deletedAt !== null,
+    workflowId: workflowId.customer(row.id),
+    createdAt: row.createdAt.toISOString(),
+    updatedAt: row.updatedAt.toISOString(),
+    deletedAt: row.deletedAt?.toISOString() ?? null,
+  };
+}
+
+type CustomerChangeType = 'customer.created' | 'customer.updated' | 'customer.deleted';
+
+function customerEvent(type: CustomerChangeType, row: CustomerRow): NewEvent<CustomerChangeType> {
+  return { tenantId: row.tenantId, type, resource: { type: 'customer', id: row.id }, data: customerView(row) };
+}
+
+/**
+ * The events of customers created or changed by one statement (a bulk import), in the caller's
+ * transaction: one statement for all of them.
+ */
+export async function recordCustomerChanges(tx: EventWriter, type: CustomerChangeType, rows: CustomerRow[]): Promise<void> {
+  await recordEvents(
+    tx,
+    rows.map((row) => customerEvent(type, row)),
+  );
+}
+
 /** The tenant's customer (deleted ones too), or undefined. */
 export async function findCustomer(db: Db, tenantId: string, id: string): Promise<CustomerRow | undefined> {
   const [row] = await db.select().from(customers).where(and(eq(customers.id, id), eq(customers.tenantId, tenantId)));
@@ -84,7 +144,11 @@ export async function recordLocalChange(tx: Db, row: Pick<CustomerRow, 'id' | 't
     select pg_notify(${CUSTOMER_OUTBOX_CHANNEL}, '') from recorded`);
 }
 
-/** Writes new field values (and/or a tombstone) with version + 1. */
+/**
+ * Writes new field values (and/or a tombstone) with version + 1, and records its event
+ * (customer.updated, or customer.deleted for the tombstone) in the caller's transaction. Local
+ * changes and merges from a connected system both come this way.
+ */
 export async function updateCustomer(
   tx: Db,
   row: CustomerRow,
@@ -101,20 +165,31 @@ export async function updateCustomer(
     .where(eq(customers.id, row.id))
     .returning();
   if (!updated) throw new Error(`customer ${row.id} vanished while locked`);
+  await recordEvent(tx, customerEvent(change.deleted && !row.deletedAt ? 'customer.deleted' : 'customer.updated', updated));
   return updated;
 }
 
 /**
- * A new local customer at version 1 with its outbox row, in the caller's transaction (which may hold
- * more of the request, e.g. its idempotency key).
+ * A new customer at version 1 with its customer.created event, in the caller's transaction, without
+ * an outbox row: the record born from a connected system's (its workflow pushes it on itself).
  */
-export async function createCustomer(tx: Db, input: { id: string; tenantId: string; fields: CustomerFields }): Promise<CustomerRow> {
+export async function insertCustomer(tx: Db, input: { id: string; tenantId: string; fields: CustomerFields }): Promise<CustomerRow> {
   const [row] = await tx
     .insert(customers)
     .values({ id: input.id, tenantId: input.tenantId, ...input.fields })
     .returning();
-  await recordLocalChange(tx, row!);
+  await recordEvent(tx, customerEvent('customer.created', row!));
   return row!;
+}
+
+/**
+ * A new local customer at version 1 with its outbox row and its event, in the caller's transaction
+ * (which may hold more of the request, e.g. its idempotency key).
+ */
+export async function createCustomer(tx: Db, input: { id: string; tenantId: string; fields: CustomerFields }): Promise<CustomerRow> {
+  const row = await insertCustomer(tx, input);
+  await recordLocalChange(tx, row);
+  return row;
 }
 
 /**
@@ -228,6 +303,89 @@ export interface CustomerSystemState {
 }
 
 export type CustomerConflictRow = typeof syncConflicts.$inferSelect;
+
+/** A same-field conflict of a merge, as its customer.sync_conflict event carries it. */
+export type CustomerConflictView = {
+  customerId: string;
+  connectionId: string;
+  field: string;
+  baseValue: unknown;
+  localValue: unknown;
+  remoteValue: unknown;
+  policy: string;
+  decision: 'local' | 'remote';
+  at: string;
+};
+
+export function customerConflictView(row: CustomerConflictRow): CustomerConflictView {
+  return {
+    customerId: row.localId,
+    connectionId: row.connectionId,
+    field: row.field,
+    baseValue: row.baseValue,
+    localValue: row.localValue,
+    remoteValue: row.remoteValue,
+    policy: row.policy,
+    decision: row.decision,
+    at: row.createdAt.toISOString(),
+  };
+}
+
+/**
+ * Records the same-field conflicts of one merge of a customer with a connected system, each with its
+ * customer.sync_conflict event, in the caller's transaction (the merge's).
+ */
+export async function recordMergeConflicts(
+  tx: Db,
+  customer: Pick<CustomerRow, 'id' | 'tenantId'>,
+  connectionId: string,
+  conflicts: readonly FieldConflict[],
+): Promise<CustomerConflictRow[]> {
+  if (conflicts.length === 0) return [];
+  const rows = await tx
+    .insert(syncConflicts)
+    .values(
+      conflicts.map((c) => ({
+        tenantId: customer.tenantId,
+        catalog: CUSTOMERS_CATALOG,
+        localId: customer.id,
+        connectionId,
+        field: c.field,
+        baseValue: c.base,
+        localValue: c.local,
+        remoteValue: c.remote,
+        policy: c.policy,
+        decision: c.decision,
+      })),
+    )
+    .returning();
+  rows.sort((a, b) => a.id - b.id);
+  await recordEvents(
+    tx,
+    rows.map((row) => ({ tenantId: row.tenantId, type: 'customer.sync_conflict' as const, resource: { type: 'customer' as const, id: row.localId }, data: customerConflictView(row) })),
+  );
+  return rows;
+}
+
+/** A push to a connected system given up for good (the system refused it), as customer.sync_failed carries it. */
+export type CustomerSyncFailureView = {
+  customerId: string;
+  version: number;
+  connectionId: string;
+  remoteSystem: string;
+  failureReason: string;
+  at: string;
+};
+
+/** Records that a version of the customer could not be synced to a connection, in the caller's transaction. */
+export async function recordCustomerSyncFailure(tx: EventWriter, tenantId: string, failure: Omit<CustomerSyncFailureView, 'at'> & { at: Date }): Promise<void> {
+  await recordEvent(tx, {
+    tenantId,
+    type: 'customer.sync_failed',
+    resource: { type: 'customer', id: failure.customerId },
+    data: { ...failure, at: failure.at.toISOString() } satisfies CustomerSyncFailureView,
+  });
+}
 
 /**
  * A customer's state with every connected system (those it has not reached yet as pending) and the

@@ -5,16 +5,15 @@ import {
   CustomerDeletedError,
   CustomerNotFoundError,
   customerSyncStateOf,
+  customerView,
   CustomerVersionMismatchError,
   deleteCustomer,
   editCustomer,
-  fieldsOf,
   findCustomer,
   listCustomers,
   type CustomerRow,
 } from '../../../stores/customers/customer-store.js';
 import { normalizeFields, type CustomerFields } from '../../../domain/customers/fields.js';
-import { workflowId } from '../../../shared/workflow-ids.js';
 import type { AppDeps } from '../../deps.js';
 import type { ResourceRouter } from '../../endpoint.js';
 import { ApiError } from '../../errors.js';
@@ -118,7 +117,6 @@ export const customerOut = z.object({
     },
   ],
 });
-type CustomerOut = z.infer<typeof customerOut>;
 
 const syncOut = z.object({
   customerId: z.string(),
@@ -178,28 +176,6 @@ const syncOut = z.object({
     },
   ],
 });
-
-function toOut(row: CustomerRow): CustomerOut {
-  const f = fieldsOf(row);
-  return {
-    id: row.id,
-    object: 'customer',
-    email: f.email,
-    name: f.name,
-    phone: f.phone,
-    address: f.address
-      ? { line1: f.address.line1, line2: f.address.line2, city: f.address.city, postal_code: f.address.postalCode, state: f.address.state, country: f.address.country }
-      : null,
-    description: f.description,
-    metadata: f.metadata,
-    version: row.version,
-    deleted: row.deletedAt !== null,
-    workflowId: workflowId.customer(row.id),
-    createdAt: row.createdAt.toISOString(),
-    updatedAt: row.updatedAt.toISOString(),
-    deletedAt: row.deletedAt?.toISOString() ?? null,
-  };
-}
 
 /** The API's field names onto the domain's; absent fields keep `base`'s values. */
 function applyInput(base: CustomerFields, input: FieldsIn): CustomerFields {
@@ -264,7 +240,7 @@ export function customersRouter(deps: AppDeps, r: ResourceRouter): ResourceRoute
 
   function send(res: import('express').Response, status: number, row: CustomerRow) {
     res.setHeader('ETag', `"${row.version}"`);
-    res.status(status).json(toOut(row));
+    res.status(status).json(customerView(row));
   }
 
   return r
@@ -287,7 +263,7 @@ export function customersRouter(deps: AppDeps, r: ResourceRouter): ResourceRoute
           const claim = await claimIdempotencyKey(tx, { ...scope, hash: requestHash(body), resourceId: id });
           if (claim.kind === 'replay') return { claim, row: undefined };
           const row = await createCustomer(tx, { id, tenantId: tenant.id, fields: applyInput(normalizeFields({}), body) });
-          await storeIdempotentResponse(tx, scope, 201, toOut(row));
+          await storeIdempotentResponse(tx, scope, 201, customerView(row));
           return { claim, row };
         });
         if (result.claim.kind === 'replay') {
@@ -359,7 +335,7 @@ export function customersRouter(deps: AppDeps, r: ResourceRouter): ResourceRoute
           limit: query.limit,
         });
         const last = rows[rows.length - 1];
-        res.json({ data: rows.map(toOut), nextCursor: more && last ? encodeTimeCursor(last.updatedAt, last.id) : null });
+        res.json({ data: rows.map(customerView), nextCursor: more && last ? encodeTimeCursor(last.updatedAt, last.id) : null });
       },
     )
     .endpoint(
