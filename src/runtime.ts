@@ -178,6 +178,7 @@ export async function startWorkers(runtime: Runtime<WorkerEnv>): Promise<Running
         timeoutMs: env.WEBHOOK_TIMEOUT_MS,
         retryWindowMs: env.WEBHOOK_RETRY_HOURS * 3_600_000,
         firstRetryDelayMs: env.WEBHOOK_RETRY_FIRST_DELAY_SECONDS * 1000,
+        maxRetryDelayMs: env.WEBHOOK_RETRY_MAX_DELAY_SECONDS * 1000,
         disableAfterMs: env.WEBHOOK_DISABLE_AFTER_HOURS * 3_600_000,
       },
     },

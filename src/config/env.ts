@@ -267,11 +267,12 @@ const worker = {
   WORKFLOW_BUNDLE_PATH: z.string().optional(),
   /**
    * Webhooks to the merchant: how long one delivery is retried (fractional hours allowed, e.g. 0.5),
-   * the first retry's delay (then doubling, at most an hour apart), one attempt's HTTP time cap, and
-   * how long an endpoint may fail without a single success before it is disabled.
+   * the first retry's delay and the longest (the delays double in between), one attempt's HTTP time
+   * cap, and how long an endpoint may fail without a single success before it is disabled.
    */
   WEBHOOK_RETRY_HOURS: z.coerce.number().min(0.001).max(720).default(72),
   WEBHOOK_RETRY_FIRST_DELAY_SECONDS: z.coerce.number().min(0.1).max(3600).default(5),
+  WEBHOOK_RETRY_MAX_DELAY_SECONDS: z.coerce.number().min(1).max(86_400).default(3600),
   WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
   WEBHOOK_DISABLE_AFTER_HOURS: z.coerce.number().min(0.001).max(8760).default(72),
 };

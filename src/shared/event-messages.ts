@@ -14,12 +14,14 @@ export interface QueuedWebhookDelivery {
   eventType: string;
 }
 
-/** How long a delivery is retried and how the retries start (WEBHOOK_RETRY_HOURS, WEBHOOK_RETRY_FIRST_DELAY_SECONDS). */
+/** How a delivery is retried (the WEBHOOK_RETRY_* and WEBHOOK_TIMEOUT_MS settings of the worker). */
 export interface WebhookRetryPolicy {
   /** The retry window of one delivery (the activity's schedule-to-close timeout), in ms. */
   windowMs: number;
-  /** The first retry's delay, in ms; each next one doubles, up to an hour. */
+  /** The first retry's delay, in ms; each next one doubles, up to `maxDelayMs`. */
   firstDelayMs: number;
+  /** The longest wait between two attempts (WEBHOOK_RETRY_MAX_DELAY_SECONDS), in ms. */
+  maxDelayMs: number;
   /** One attempt's HTTP time cap (WEBHOOK_TIMEOUT_MS): the activity's start-to-close timeout follows it. */
   attemptTimeoutMs: number;
 }

@@ -1,6 +1,6 @@
 import type { ActivityOptions, LocalActivityOptions } from '@temporalio/workflow';
 import { ErpFailureType } from '../domain/erp/erp-failures.js';
-import { MAX_RETRY_DELAY_MS, RETRY_BACKOFF } from '../domain/events/webhook-delivery-rules.js';
+import { RETRY_BACKOFF } from '../domain/events/webhook-delivery-rules.js';
 import { WebhookFailureType } from '../domain/events/webhook-failures.js';
 import { FailureType } from '../domain/failures.js';
 import type { WebhookRetryPolicy } from '../shared/event-messages.js';
@@ -128,7 +128,7 @@ const WEBHOOK_BOOKKEEPING_MS = 10_000;
 
 /**
  * One webhook POST to a merchant's endpoint, retried on the exponential schedule (first delay,
- * doubling, at most an hour apart) until the delivery's retry window ends (schedule-to-close); a 410
+ * doubling, at most `maxDelayMs` apart: an hour by default) until the delivery's retry window ends (schedule-to-close); a 410
  * or an endpoint disabled for failing too long ends it at once. Start-to-close is the HTTP time cap
  * plus bookkeeping, so a worker killed mid-POST is noticed within seconds. Each attempt is signed
  * anew and carries the same webhook-id, so a receiver can drop a repeat.
@@ -140,7 +140,7 @@ export function webhookPost(policy: WebhookRetryPolicy) {
     retry: {
       initialInterval: policy.firstDelayMs,
       backoffCoefficient: RETRY_BACKOFF,
-      maximumInterval: MAX_RETRY_DELAY_MS,
+      maximumInterval: policy.maxDelayMs,
       nonRetryableErrorTypes: [WebhookFailureType.EndpointGone, WebhookFailureType.EndpointDisabled],
     },
   } as const satisfies ActivityOptions;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { attemptVerdict, failingTooLong, MAX_RETRY_DELAY_MS, retryDelays } from '../../src/domain/events/webhook-delivery-rules.js';
+import { attemptVerdict, failingTooLong, MAX_RETRY_DELAY_MS, retryDelays, scheduledRetryDelay } from '../../src/domain/events/webhook-delivery-rules.js';
 
 const HOUR = 3_600_000;
 
@@ -35,6 +35,12 @@ describe('when a failing endpoint is disabled', () => {
 describe('the retry schedule', () => {
   it('starts at the first delay and doubles', () => {
     expect(retryDelays({ windowMs: 60_000, firstDelayMs: 5_000 })).toEqual([5_000, 10_000, 20_000]);
+  });
+
+  it('never waits longer than the longest delay', () => {
+    expect(retryDelays({ windowMs: 30_000, firstDelayMs: 1_000, maxDelayMs: 4_000 })).toEqual([1_000, 2_000, 4_000, 4_000, 4_000, 4_000, 4_000, 4_000]);
+    expect([1, 2, 3, 4, 10].map((n) => scheduledRetryDelay({ firstDelayMs: 1_000, maxDelayMs: 4_000 }, n))).toEqual([1_000, 2_000, 4_000, 4_000, 4_000]);
+    expect(scheduledRetryDelay({ firstDelayMs: 5_000 }, 30)).toBe(MAX_RETRY_DELAY_MS);
   });
 
   it('waits at most an hour between attempts and retries for the whole window (72 h: 81 attempts)', () => {

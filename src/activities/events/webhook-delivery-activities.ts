@@ -7,7 +7,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { Webhook } from 'standardwebhooks';
 import type { Db } from '../../db/client.js';
-import { MAX_RETRY_DELAY_MS, RESPONSE_HEAD_BYTES, RETRY_BACKOFF } from '../../domain/events/webhook-delivery-rules.js';
+import { MAX_RETRY_DELAY_MS, RESPONSE_HEAD_BYTES, scheduledRetryDelay } from '../../domain/events/webhook-delivery-rules.js';
 import { WebhookFailureType } from '../../domain/events/webhook-failures.js';
 import { webhookAttempts, webhookDeliveriesSettled, webhookDeliveryLag, webhookEndpointsDisabled } from '../../metrics/worker-metrics.js';
 import type { FetchLike } from '../../providers/declarative/http.js';
@@ -33,8 +33,10 @@ export interface WebhookDeliverySettings {
   disableAfterMs: number;
   /** How long one delivery is retried. */
   retryWindowMs: number;
-  /** The first retry's delay (each next one doubles, at most an hour). */
+  /** The first retry's delay (each next one doubles, up to maxRetryDelayMs). */
   firstRetryDelayMs: number;
+  /** The longest wait between two attempts. */
+  maxRetryDelayMs: number;
 }
 
 const HOUR_MS = 3_600_000;
@@ -43,6 +45,7 @@ export const DEFAULT_WEBHOOK_SETTINGS: WebhookDeliverySettings = {
   disableAfterMs: 72 * HOUR_MS,
   retryWindowMs: 72 * HOUR_MS,
   firstRetryDelayMs: 5_000,
+  maxRetryDelayMs: MAX_RETRY_DELAY_MS,
 };
 
 export interface WebhookDeliveryDeps {
@@ -118,18 +121,18 @@ function noAnswer(err: unknown, timeoutMs: number): string {
   return (e.cause?.message ?? e.message ?? String(err)).slice(0, 500);
 }
 
-/** The delay Temporal's schedule would wait after attempt `attempt` (1-based). */
-function scheduledDelay(firstDelayMs: number, attempt: number): number {
-  return Math.min(firstDelayMs * RETRY_BACKOFF ** Math.max(0, attempt - 1), MAX_RETRY_DELAY_MS);
-}
-
 export function createWebhookDeliveryActivities(deps: WebhookDeliveryDeps) {
   const settings: WebhookDeliverySettings = { ...DEFAULT_WEBHOOK_SETTINGS, ...deps.webhookSettings };
 
   return {
     /** The retry policy of this deployment, read once per delivery run (local activity). */
     async webhookRetryPolicy(): Promise<WebhookRetryPolicy> {
-      return { windowMs: settings.retryWindowMs, firstDelayMs: settings.firstRetryDelayMs, attemptTimeoutMs: settings.timeoutMs };
+      return {
+        windowMs: settings.retryWindowMs,
+        firstDelayMs: settings.firstRetryDelayMs,
+        maxDelayMs: settings.maxRetryDelayMs,
+        attemptTimeoutMs: settings.timeoutMs,
+      };
     },
 
     /**
@@ -197,11 +200,12 @@ export function createWebhookDeliveryActivities(deps: WebhookDeliveryDeps) {
           });
         case 'retry': {
           // A 429/503 may ask for a longer wait than the schedule's, never a shorter one.
-          const scheduled = scheduledDelay(settings.firstRetryDelayMs, Context.current().info.attempt);
+          const policy = { firstDelayMs: settings.firstRetryDelayMs, maxDelayMs: settings.maxRetryDelayMs };
+          const scheduled = scheduledRetryDelay(policy, Context.current().info.attempt);
           throw ApplicationFailure.create({
             type: WebhookFailureType.AttemptFailed,
             message: `delivery ${delivery.id} to endpoint ${endpoint.id}: ${answer}`,
-            ...(retryAfterMs !== undefined && retryAfterMs > scheduled ? { nextRetryDelay: Math.min(retryAfterMs, MAX_RETRY_DELAY_MS) } : {}),
+            ...(retryAfterMs !== undefined && retryAfterMs > scheduled ? { nextRetryDelay: Math.min(retryAfterMs, settings.maxRetryDelayMs) } : {}),
           });
         }
       }

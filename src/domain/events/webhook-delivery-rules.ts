@@ -6,9 +6,9 @@
 /** Bytes of an endpoint's answer kept with each attempt (GET .../deliveries shows them). */
 export const RESPONSE_HEAD_BYTES = 1024;
 
-/** The longest wait between two attempts of one delivery. */
+/** The longest wait between two attempts of one delivery, unless WEBHOOK_RETRY_MAX_DELAY_SECONDS says otherwise. */
 export const MAX_RETRY_DELAY_MS = 60 * 60 * 1000;
-/** Each wait doubles the one before (up to MAX_RETRY_DELAY_MS). */
+/** Each wait doubles the one before (up to the longest wait). */
 export const RETRY_BACKOFF = 2;
 
 /**
@@ -25,19 +25,25 @@ export function attemptVerdict(statusCode: number | null): AttemptVerdict {
 }
 
 /** Whether an endpoint failing since `failingSince` has failed for long enough to be disabled. */
+/** The delay the schedule waits after attempt `attempt` (1-based) fails. */
+export function scheduledRetryDelay(policy: { firstDelayMs: number; maxDelayMs?: number }, attempt: number): number {
+  return Math.min(policy.firstDelayMs * RETRY_BACKOFF ** Math.max(0, attempt - 1), policy.maxDelayMs ?? MAX_RETRY_DELAY_MS);
+}
+
 export function failingTooLong(failingSince: Date, now: Date, disableAfterMs: number): boolean {
   return now.getTime() - failingSince.getTime() >= disableAfterMs;
 }
 
 /**
  * The delays before each retry of a delivery that keeps failing within its window: first
- * `firstDelayMs`, doubling up to an hour, until the window ends. (Temporal applies the same schedule
+ * `firstDelayMs`, doubling up to `maxDelayMs` (an hour by default), until the window ends. (Temporal applies the same schedule
  * from the activity's retry policy; this is for the documentation and the tests.)
  */
-export function retryDelays(policy: { windowMs: number; firstDelayMs: number }): number[] {
+export function retryDelays(policy: { windowMs: number; firstDelayMs: number; maxDelayMs?: number }): number[] {
   const delays: number[] = [];
+  const longest = policy.maxDelayMs ?? MAX_RETRY_DELAY_MS;
   let elapsed = 0;
-  for (let delay = policy.firstDelayMs; elapsed + delay < policy.windowMs; delay = Math.min(delay * RETRY_BACKOFF, MAX_RETRY_DELAY_MS)) {
+  for (let delay = Math.min(policy.firstDelayMs, longest); elapsed + delay < policy.windowMs; delay = Math.min(delay * RETRY_BACKOFF, longest)) {
     delays.push(delay);
     elapsed += delay;
   }
