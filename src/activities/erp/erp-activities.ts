@@ -37,10 +37,11 @@ import {
   DEFAULT_PAUSE_AFTER_FAILURES,
   findIntegration,
   openIntegrationCredentials,
+  recordIntegrationPaused,
   type IntegrationRow,
   type IntegrationSettings,
 } from '../../stores/erp/integration-store.js';
-import { openRunOnce, scheduledRunId, webhookRunId } from '../../stores/erp/run-store.js';
+import { openRunOnce, recordRunFinished, scheduledRunId, webhookRunId } from '../../stores/erp/run-store.js';
 import { ERP_ENTITIES } from '../../domain/erp/entities.js';
 import { latestUpload, readUpload } from '../../stores/erp/upload-store.js';
 import { runnableMapping } from './runnable-mapping.js';
@@ -289,7 +290,7 @@ export function createErpActivities(deps: ErpActivityDeps) {
         const data = (event.payload as { data?: unknown }).data;
         const records = Array.isArray(data) ? data : [data];
         const counts = await applyRecords(tx, { tenantId: integration.tenantId, integrationId: integration.id, runId }, mapping, records);
-        await tx.insert(erpRuns).values({
+        const [run] = await tx.insert(erpRuns).values({
           id: runId,
           tenantId: integration.tenantId,
           integrationId: integration.id,
@@ -301,7 +302,8 @@ export function createErpActivities(deps: ErpActivityDeps) {
           counts,
           checkpoint: { next: null, pages: 1, done: true },
           finishedAt: new Date(),
-        });
+        }).returning();
+        await recordRunFinished(tx, run!);
         await tx.update(erpWebhookEvents).set({ processedAt: new Date() }).where(eq(erpWebhookEvents.id, event.id));
         return { runId, counts };
       }));
@@ -315,7 +317,7 @@ export function createErpActivities(deps: ErpActivityDeps) {
       const { paused, entities, reason } = await db.transaction(async (tx) => {
         const [run] = await tx.select().from(erpRuns).where(and(eq(erpRuns.id, input.runId), eq(erpRuns.tenantId, input.tenantId))).for('update');
         if (!run || run.status !== 'running') return { paused: false, entities: [] as string[], reason: '' };
-        await tx
+        const [finished] = await tx
           .update(erpRuns)
           .set({
             status: input.ok ? 'succeeded' : 'failed',
@@ -323,7 +325,9 @@ export function createErpActivities(deps: ErpActivityDeps) {
             updatedAt: new Date(),
             ...(input.error ? { errors: [...run.errors, { at: new Date().toISOString(), message: input.error }] } : {}),
           })
-          .where(eq(erpRuns.id, run.id));
+          .where(eq(erpRuns.id, run.id))
+          .returning();
+        await recordRunFinished(tx, finished!);
         const [integration] = await tx.select().from(erpIntegrations).where(eq(erpIntegrations.id, run.integrationId)).for('update');
         if (!integration) return { paused: false, entities: [], reason: '' };
         if (input.ok) {
@@ -337,10 +341,12 @@ export function createErpActivities(deps: ErpActivityDeps) {
         const limit = (integration.settings as IntegrationSettings).pauseAfterFailures ?? DEFAULT_PAUSE_AFTER_FAILURES;
         const pause = failures >= limit && integration.status === 'active';
         const why = `paused after ${failures} failed runs in a row; last error: ${input.error ?? 'unknown'}`;
-        await tx
+        const [changed] = await tx
           .update(erpIntegrations)
           .set({ consecutiveFailures: failures, ...(pause ? { status: 'paused' as const, pausedReason: why, updatedAt: new Date() } : {}) })
-          .where(eq(erpIntegrations.id, integration.id));
+          .where(eq(erpIntegrations.id, integration.id))
+          .returning();
+        if (pause) await recordIntegrationPaused(tx, changed!);
         return { paused: pause, entities: Object.keys(integration.mappings), reason: why };
       });
       if (paused) await changeErpSchedules(Context.current().client, input.integrationId, entities, { op: 'pause', note: reason });

@@ -6,10 +6,15 @@ import { and, asc, eq, getTableColumns, sql, type SQL } from 'drizzle-orm';
 import type { PgColumn, PgTable } from 'drizzle-orm/pg-core';
 import type { EntityRecords, ErpEntity } from '../../domain/erp/entities.js';
 import { naturalKey } from '../../domain/erp/entities.js';
-import type { Db } from '../../db/client.js';
+import { rowsOf, tableRowOf, type Db } from '../../db/client.js';
 import { catalogInventory, catalogOrders, catalogPrices, catalogProducts } from '../../db/tables/erp.js';
+import { resourceTypeOf } from '../../domain/events/event-types.js';
+import { recordEvents, type NewEvent } from '../events/event-store.js';
 
 type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
+
+/** The events the catalog announces its changes with. */
+type CatalogEventType = 'product.updated' | 'price.updated' | 'inventory.changed' | 'order.created';
 
 interface EntityTable {
   table: PgTable;
@@ -18,7 +23,13 @@ interface EntityTable {
   key: PgColumn[];
   /** Columns an upsert may change; the row is written only when one of them differs. */
   values: PgColumn[];
+  /** A row as GET /v1/catalog/<entity> lists it and as its event carries it. */
   present(row: Record<string, unknown>): Record<string, unknown>;
+  /**
+   * The event a written row is announced with, and whether an updated row (not only an inserted one)
+   * gets it: an order announces its arrival (order.created), the others every change.
+   */
+  event: { type: CatalogEventType; onUpdate: boolean };
 }
 
 const iso = (d: unknown) => (d instanceof Date ? d.toISOString() : d);
@@ -34,8 +45,10 @@ export const CATALOG: Record<ErpEntity, EntityTable> = {
       name: r.name,
       description: r.description,
       active: r.active,
+      integrationId: r.integrationId,
       updatedAt: iso(r.updatedAt),
     }),
+    event: { type: 'product.updated', onUpdate: true },
   },
   prices: {
     table: catalogPrices,
@@ -47,8 +60,10 @@ export const CATALOG: Record<ErpEntity, EntityTable> = {
       priceList: r.priceList,
       currency: r.currency,
       amountMinor: r.amountMinor,
+      integrationId: r.integrationId,
       updatedAt: iso(r.updatedAt),
     }),
+    event: { type: 'price.updated', onUpdate: true },
   },
   inventory: {
     table: catalogInventory,
@@ -59,8 +74,10 @@ export const CATALOG: Record<ErpEntity, EntityTable> = {
       sku: r.sku,
       warehouse: r.warehouse,
       quantity: r.quantity,
+      integrationId: r.integrationId,
       updatedAt: iso(r.updatedAt),
     }),
+    event: { type: 'inventory.changed', onUpdate: true },
   },
   orders: {
     table: catalogOrders,
@@ -80,8 +97,10 @@ export const CATALOG: Record<ErpEntity, EntityTable> = {
       totalMinor: r.totalMinor,
       lines: r.lines,
       orderedAt: iso(r.orderedAt),
+      integrationId: r.integrationId,
       updatedAt: iso(r.updatedAt),
     }),
+    event: { type: 'order.created', onUpdate: false },
   },
 };
 
@@ -146,12 +165,13 @@ function upsertPlan(t: EntityTable): UpsertPlan {
         arrays.map((a, i) => sql`${a}::${sql.raw(columns[i]!.arrayType)}`),
         sql`, `,
       );
-      // Only rows whose values differ are written (and get a new updated_at). The command tag counts
-      // inserted and updated rows, not the skipped ones: no RETURNING needed to know how many.
+      // Only rows whose values differ are written (and get a new updated_at), and only they come
+      // back, marked inserted (xmax = 0) or updated: what the page's events announce.
       return sql`insert into ${t.table} (tenant_id, integration_id, updated_at, ${names})
         select ${tenantId}, ${integrationId}, now(), x.* from unnest(${unnest}) as x(${names})
         on conflict (${conflict}) do update set ${set}
-        where (${current}) is distinct from (${incoming})`;
+        where (${current}) is distinct from (${incoming})
+        returning ${t.table}.*, (xmax = 0) as inserted`;
     },
   };
 }
@@ -195,37 +215,47 @@ export function prepareUpsert<E extends ErpEntity>(
 }
 
 /**
- * Writes a prepared batch in one statement: `INSERT … SELECT FROM unnest(arrays) ON CONFLICT DO
- * UPDATE … WHERE (values) IS DISTINCT FROM excluded`, so an unchanged row is neither written nor
- * given a new updated_at.
+ * Writes a prepared batch in the caller's transaction: one statement `INSERT … SELECT FROM
+ * unnest(arrays) ON CONFLICT DO UPDATE … WHERE (values) IS DISTINCT FROM excluded`, so an unchanged
+ * row is neither written nor given a new updated_at, then one statement for the events of the rows
+ * it wrote (product.updated, price.updated, inventory.changed; order.created for new orders only),
+ * each carrying the row as GET /v1/catalog lists it. A batch that changes nothing records nothing.
  */
 export async function writeUpsert(
-  db: Db | Tx,
+  tx: Tx,
   prepared: PreparedUpsert,
   tenantId: string,
   integrationId: string | null,
 ): Promise<{ upserted: number; unchanged: number }> {
   if (prepared.records === 0) return { upserted: 0, unchanged: 0 };
   const statement = planOf(prepared.entity).statement(tenantId, integrationId, prepared.arrays);
-  // The command tag's row count (`INSERT 0 <n>`): `count` from postgres.js, `affectedRows` from PGlite.
-  const result = (await (db as Db).execute(statement)) as unknown as {
-    count?: number;
-    affectedRows?: number;
-  };
-  const written = result.count ?? result.affectedRows;
-  if (typeof written !== 'number') throw new Error('the database driver gave no row count for the upsert');
-  return { upserted: written, unchanged: prepared.records - written };
+  const written = rowsOf<Record<string, unknown>>(await tx.execute(statement));
+  const t = CATALOG[prepared.entity];
+  const resource = resourceTypeOf(t.event.type);
+  const events: NewEvent[] = [];
+  for (const raw of written) {
+    if (!t.event.onUpdate && raw.inserted !== true) continue;
+    const row = tableRowOf(t.table, raw) as Record<string, unknown>;
+    events.push({
+      tenantId,
+      type: t.event.type,
+      resource: { type: resource, id: naturalKey(prepared.entity, row as unknown as EntityRecords[ErpEntity]) },
+      data: t.present(row),
+    });
+  }
+  await recordEvents(tx, events);
+  return { upserted: written.length, unchanged: prepared.records - written.length };
 }
 
-/** Upserts records in one statement (prepareUpsert, then writeUpsert). */
+/** Upserts records and records their events in the caller's transaction (prepareUpsert, then writeUpsert). */
 export async function upsertRecords<E extends ErpEntity>(
-  db: Db | Tx,
+  tx: Tx,
   entity: E,
   tenantId: string,
   integrationId: string | null,
   records: EntityRecords[E][],
 ): Promise<{ upserted: number; unchanged: number }> {
-  return writeUpsert(db, prepareUpsert(entity, records), tenantId, integrationId);
+  return writeUpsert(tx, prepareUpsert(entity, records), tenantId, integrationId);
 }
 
 /** One page of an entity's catalog, ordered by natural key; `cursor` is the last key of the previous page. */

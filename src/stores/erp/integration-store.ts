@@ -15,9 +15,52 @@ import { renderString, TemplateError } from '../../domain/template.js';
 import { connectorSchema, type ErpConnector } from '../../providers/erp/connector-definition.js';
 import { checkOutboundUrl, OutboundUrlError, type OutboundUrlPolicy } from '../../providers/url-policy.js';
 import type { CredentialCipher } from '../../secrets/credential-cipher.js';
+import { recordEvent, type EventWriter } from '../events/event-store.js';
 import { requireRoom, type TenantQuotas } from '../platform/quota-store.js';
 
 export type IntegrationRow = typeof erpIntegrations.$inferSelect;
+
+/** An integration as the API shows it (never its credentials) and as its events carry it. */
+export type IntegrationView = {
+  id: string;
+  object: 'integration';
+  name: string;
+  type: IntegrationRow['type'];
+  status: IntegrationRow['status'];
+  pausedReason: string | null;
+  consecutiveFailures: number;
+  connector: Record<string, unknown>;
+  settings: Record<string, unknown>;
+  mappings: Record<string, unknown>;
+  watermarks: IntegrationRow['watermarks'];
+  hasCredentials: boolean;
+  createdAt: string;
+  updatedAt: string;
+};
+
+export function integrationView(row: IntegrationRow): IntegrationView {
+  return {
+    id: row.id,
+    object: 'integration',
+    name: row.name,
+    type: row.type,
+    status: row.status,
+    pausedReason: row.pausedReason,
+    consecutiveFailures: row.consecutiveFailures,
+    connector: row.connector,
+    settings: row.settings,
+    mappings: row.mappings,
+    watermarks: row.watermarks,
+    hasCredentials: row.credentialsCiphertext !== null,
+    createdAt: row.createdAt.toISOString(),
+    updatedAt: row.updatedAt.toISOString(),
+  };
+}
+
+/** Records integration.paused for a row just paused (by the tenant or after failed runs), in the pause's transaction. */
+export async function recordIntegrationPaused(tx: EventWriter, paused: IntegrationRow): Promise<void> {
+  await recordEvent(tx, { tenantId: paused.tenantId, type: 'integration.paused', resource: { type: 'integration', id: paused.id }, data: integrationView(paused) });
+}
 
 /** Settings every integration has (zod-checked by the API). */
 export interface IntegrationSettings {
@@ -170,9 +213,14 @@ export async function deleteIntegration(db: Db, row: IntegrationRow): Promise<vo
   await db.delete(erpIntegrations).where(and(eq(erpIntegrations.id, row.id), eq(erpIntegrations.tenantId, row.tenantId)));
 }
 
+/** Pauses the integration with the reason; integration.paused is recorded when it was active (a paused one only gets the new reason). */
 export async function pauseIntegration(db: Db, row: IntegrationRow, reason: string): Promise<IntegrationRow> {
-  const [paused] = await db.update(erpIntegrations).set({ status: 'paused', pausedReason: reason, updatedAt: new Date() }).where(eq(erpIntegrations.id, row.id)).returning();
-  return paused!;
+  return db.transaction(async (tx) => {
+    const [before] = await tx.select({ status: erpIntegrations.status }).from(erpIntegrations).where(eq(erpIntegrations.id, row.id)).for('update');
+    const [paused] = await tx.update(erpIntegrations).set({ status: 'paused', pausedReason: reason, updatedAt: new Date() }).where(eq(erpIntegrations.id, row.id)).returning();
+    if (before?.status === 'active' && paused) await recordIntegrationPaused(tx, paused);
+    return paused!;
+  });
 }
 
 /** Active again, with the failure streak cleared (also after an automatic pause). */

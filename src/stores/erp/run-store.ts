@@ -8,9 +8,59 @@ import type { Db } from '../../db/client.js';
 import { erpRuns } from '../../db/tables/erp.js';
 import type { ErpEntity } from '../../domain/erp/entities.js';
 import { ZERO_COUNTS } from '../../domain/erp/record-counts.js';
+import { recordEvent, type EventWriter } from '../events/event-store.js';
 import type { IntegrationRow } from './integration-store.js';
 
 export type RunRow = typeof erpRuns.$inferSelect;
+
+/** A run as the API shows it and as its erp.run.* events carry it. */
+export type RunView = {
+  id: string;
+  object: 'integration_run';
+  integrationId: string;
+  entity: string;
+  mode: string;
+  trigger: string;
+  status: RunRow['status'];
+  counts: RunRow['counts'];
+  checkpoint: Record<string, unknown>;
+  errors: RunRow['errors'];
+  workflowId: string;
+  startedAt: string;
+  finishedAt: string | null;
+  /** So far, while it runs. */
+  durationMs: number;
+};
+
+export function runView(row: RunRow): RunView {
+  return {
+    id: row.id,
+    object: 'integration_run',
+    integrationId: row.integrationId,
+    entity: row.entity,
+    mode: row.mode,
+    trigger: row.trigger,
+    status: row.status,
+    counts: row.counts,
+    checkpoint: row.checkpoint as unknown as Record<string, unknown>,
+    errors: row.errors,
+    workflowId: row.workflowId,
+    startedAt: row.startedAt.toISOString(),
+    finishedAt: row.finishedAt?.toISOString() ?? null,
+    durationMs: (row.finishedAt ?? new Date()).getTime() - row.startedAt.getTime(),
+  };
+}
+
+/** Records erp.run.completed or erp.run.failed for a run just finished, in the transaction that finished it. */
+export async function recordRunFinished(tx: EventWriter, run: RunRow): Promise<void> {
+  if (run.status === 'running') throw new Error(`run ${run.id} has not finished`);
+  await recordEvent(tx, {
+    tenantId: run.tenantId,
+    type: run.status === 'succeeded' ? 'erp.run.completed' : 'erp.run.failed',
+    resource: { type: 'integration_run', id: run.id },
+    data: runView(run),
+  });
+}
 
 /** Runs listed per integration, newest first. */
 const LISTED_RUNS = 100;

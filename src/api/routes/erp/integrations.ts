@@ -10,13 +10,14 @@ import { mappingsSchema } from '../../../domain/erp/mapping.js';
 import { connectorSchema } from '../../../providers/erp/connector-definition.js';
 import type { ErpDeadLetterReplayInput, ErpPollInput } from '../../../shared/erp-messages.js';
 import { workflowId } from '../../../shared/workflow-ids.js';
-import { listDeadLetters } from '../../../stores/erp/dead-letter-store.js';
+import { deadLetterView, listDeadLetters } from '../../../stores/erp/dead-letter-store.js';
 import {
   checkConnectorUrls,
   connectorOf,
   createIntegration,
   deleteIntegration,
   findIntegration,
+  integrationView,
   listIntegrations,
   pauseIntegration,
   readsUploads,
@@ -26,7 +27,7 @@ import {
   type IntegrationDefinition,
   type IntegrationRow,
 } from '../../../stores/erp/integration-store.js';
-import { createRun, findRun, listRuns, runningRunWorkflowIds, type RunRow } from '../../../stores/erp/run-store.js';
+import { createRun, findRun, listRuns, runningRunWorkflowIds, runView } from '../../../stores/erp/run-store.js';
 import { storeUpload, UploadTooLargeError } from '../../../stores/erp/upload-store.js';
 import { DEFAULT_TENANT_QUOTAS, QuotaExceededError } from '../../../stores/platform/quota-store.js';
 import { resultWithin } from '../../await-workflow.js';
@@ -186,44 +187,6 @@ const replayOut = z.object({
   ],
 });
 
-export function presentIntegration(row: IntegrationRow): z.infer<typeof integrationOut> {
-  return {
-    id: row.id,
-    object: 'integration',
-    name: row.name,
-    type: row.type,
-    status: row.status,
-    pausedReason: row.pausedReason,
-    consecutiveFailures: row.consecutiveFailures,
-    connector: row.connector,
-    settings: row.settings,
-    mappings: row.mappings,
-    watermarks: row.watermarks,
-    hasCredentials: row.credentialsCiphertext !== null,
-    createdAt: row.createdAt.toISOString(),
-    updatedAt: row.updatedAt.toISOString(),
-  };
-}
-
-function presentRun(row: RunRow): z.infer<typeof runOut> {
-  return {
-    id: row.id,
-    object: 'integration_run',
-    integrationId: row.integrationId,
-    entity: row.entity,
-    mode: row.mode,
-    trigger: row.trigger,
-    status: row.status,
-    counts: row.counts,
-    checkpoint: row.checkpoint as unknown as Record<string, unknown>,
-    errors: row.errors,
-    workflowId: row.workflowId,
-    startedAt: row.startedAt.toISOString(),
-    finishedAt: row.finishedAt?.toISOString() ?? null,
-    durationMs: (row.finishedAt ?? new Date()).getTime() - row.startedAt.getTime(),
-  };
-}
-
 /** A definition the store refused, answered as the 400 naming each problem's path in the body. */
 function invalidDefinition(err: IntegrationInvalidError): ApiError {
   return new ApiError(400, 'validation_failed', err.messageAt('body.'), err.problems.map((p) => ({ path: `body.${p.path}`, message: p.message })));
@@ -275,7 +238,7 @@ export function integrationsRouter(deps: AppDeps, r: ResourceRouter): ResourceRo
           throw err instanceof QuotaExceededError ? quotaRefusal(err) : err;
         });
         await workflows.syncSchedules(row);
-        res.status(201).json(presentIntegration(row));
+        res.status(201).json(integrationView(row));
       },
     )
     .endpoint(
@@ -283,7 +246,7 @@ export function integrationsRouter(deps: AppDeps, r: ResourceRouter): ResourceRo
       '/v1/integrations',
       { operationId: 'listErpIntegrations', summary: "List the tenant's ERP integrations", responses: { 200: { description: 'Integrations', schema: z.object({ data: z.array(integrationOut) }) } } },
       async ({ tenant, res }) => {
-        res.json({ data: (await listIntegrations(db, tenant.id)).map(presentIntegration) });
+        res.json({ data: (await listIntegrations(db, tenant.id)).map(integrationView) });
       },
     )
     .endpoint(
@@ -291,7 +254,7 @@ export function integrationsRouter(deps: AppDeps, r: ResourceRouter): ResourceRo
       '/v1/integrations/:id',
       { operationId: 'getErpIntegration', summary: 'Get an ERP integration', params: idParams, responses: { 200: { description: 'The integration', schema: integrationOut } } },
       async ({ params, tenant, res }) => {
-        res.json(presentIntegration(await findOwned(tenant.id, params.id)));
+        res.json(integrationView(await findOwned(tenant.id, params.id)));
       },
     )
     .endpoint(
@@ -311,7 +274,7 @@ export function integrationsRouter(deps: AppDeps, r: ResourceRouter): ResourceRo
         );
         const row = await updateIntegration(db, deps.cipher, current, body);
         await workflows.syncSchedules(row, current);
-        res.json(presentIntegration(row));
+        res.json(integrationView(row));
       },
     )
     .endpoint(
@@ -335,7 +298,7 @@ export function integrationsRouter(deps: AppDeps, r: ResourceRouter): ResourceRo
         const reason = 'paused through the API';
         const row = await pauseIntegration(db, current, reason);
         await workflows.pauseSchedules(current, reason);
-        res.json(presentIntegration(row));
+        res.json(integrationView(row));
       },
     )
     .endpoint(
@@ -346,7 +309,7 @@ export function integrationsRouter(deps: AppDeps, r: ResourceRouter): ResourceRo
         const current = await findOwned(tenant.id, params.id);
         const row = await resumeIntegration(db, current);
         await workflows.resumeSchedules(current);
-        res.json(presentIntegration(row));
+        res.json(integrationView(row));
       },
     )
     .endpoint(
@@ -388,7 +351,7 @@ export function integrationsRouter(deps: AppDeps, r: ResourceRouter): ResourceRo
         const run = await createRun(db, integration, { runId, entity: body.entity, mode: body.mode, trigger: 'api', workflowId: wfId });
         const input: ErpPollInput = { tenantId: tenant.id, integrationId: integration.id, entity: body.entity, mode: body.mode, trigger: 'api', runId };
         await workflows.startSync(integration, input, wfId);
-        res.status(202).json(presentRun(run));
+        res.status(202).json(runView(run));
       },
     )
     .endpoint(
@@ -450,7 +413,7 @@ export function integrationsRouter(deps: AppDeps, r: ResourceRouter): ResourceRo
       { operationId: 'listErpRuns', summary: 'Runs of an integration, newest first', params: idParams, responses: { 200: { description: 'Runs', schema: z.object({ data: z.array(runOut) }) } } },
       async ({ params, tenant, res }) => {
         const integration = await findOwned(tenant.id, params.id);
-        res.json({ data: (await listRuns(db, integration.id)).map(presentRun) });
+        res.json({ data: (await listRuns(db, integration.id)).map(runView) });
       },
     )
     .endpoint(
@@ -461,7 +424,7 @@ export function integrationsRouter(deps: AppDeps, r: ResourceRouter): ResourceRo
         const integration = await findOwned(tenant.id, params.id);
         const row = await findRun(db, integration.id, params.runId);
         if (!row) throw ApiError.notFound('run', params.runId);
-        res.json(presentRun(row));
+        res.json(runView(row));
       },
     )
     .endpoint(
@@ -477,9 +440,7 @@ export function integrationsRouter(deps: AppDeps, r: ResourceRouter): ResourceRo
       async ({ params, query, tenant, res }) => {
         const integration = await findOwned(tenant.id, params.id);
         const rows = await listDeadLetters(db, integration.id, query.status);
-        res.json({
-          data: rows.map((d) => ({ id: d.id, runId: d.runId, entity: d.entity, status: d.status, raw: d.raw, errors: d.errors, createdAt: d.createdAt.toISOString() })),
-        });
+        res.json({ data: rows.map(deadLetterView) });
       },
     )
     .endpoint(
