@@ -6,6 +6,7 @@ import { rowsOf } from '../../src/db/client.js';
 import { events } from '../../src/db/schema.js';
 import { workflowId } from '../../src/shared/workflow-ids.js';
 import { eventually } from '../support/customers-fixture.js';
+import { recordHistoryIfAsked } from '../support/record-history.js';
 import { createEndpoint, emit, endpointDeliveries, getEndpoint, type EventsTenant } from '../support/events-fixture.js';
 import { startTestStack, type TestStack } from '../support/stack.js';
 import { percentile, sequencesByResource, WebhookReceiver } from '../support/webhook-receiver.js';
@@ -173,6 +174,7 @@ describe('webhook delivery', () => {
     );
     const attempts = (await endpointDeliveries(stack, t, ep.id)).flatMap((d) => d.attempts);
     expect(attempts.filter((a) => a.statusCode === 500).every((a) => a.responseHead === 'database is down')).toBe(true);
+    recordHistoryIfAsked(workflowId.webhookDelivery(ep.id, 'payment', 'pay_h1'), 'webhook-delivery-retried-in-order');
   });
 
   it('gives up on an answer slower than the time cap, records a timeout and tries again', async () => {
@@ -237,6 +239,7 @@ describe('webhook delivery', () => {
       const statuses = (await endpointDeliveries(stack, t, ep.id)).map((d) => d.status).sort();
       return statuses.join() === 'canceled,canceled,failed' ? true : undefined;
     });
+    recordHistoryIfAsked(workflowId.webhookDelivery(ep.id, 'payment', 'pay_g'), 'webhook-delivery-endpoint-gone');
     // A disabled endpoint gets nothing new, and recovery is refused until it is enabled again.
     const later = await emit(stack, t.id, 'payment.succeeded', { type: 'payment', id: 'pay_g' });
     await new Promise((res) => setTimeout(res, 1_000));
