@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { recordCircuitOutcome } from '../../src/stores/payments/circuit-outcome-store.js';
+import { recordCircuitOutcome } from '../../src/stores/payments/connection-health-store.js';
 import type { CircuitConfig } from '../../src/domain/circuit-breaker.js';
 import {
   setUpMerchant,

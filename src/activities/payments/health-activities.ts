@@ -1,12 +1,9 @@
 import { Context } from '@temporalio/activity';
-import { and, asc, eq, gt, sql } from 'drizzle-orm';
-import { pruneOutcomes } from '../../stores/payments/circuit-outcome-store.js';
-import { connectionHealth, connections } from '../../db/schema.js';
+import { and, asc, eq, gt } from 'drizzle-orm';
+import { pruneOutcomes, recordHealthCheck } from '../../stores/payments/connection-health-store.js';
+import { connections } from '../../db/schema.js';
 import { DEFAULT_CIRCUIT_CONFIG, type CircuitConfig } from '../../domain/circuit-breaker.js';
 import { loadGateway, type GatewayDeps } from '../load-gateway.js';
-
-/** Consecutive failed checks before a connection is marked unhealthy (one blip is not an outage). */
-export const UNHEALTHY_AFTER_FAILED_CHECKS = 2;
 
 /** Probes running at once inside one batch activity (gateways are many, each call is short). */
 const BATCH_CONCURRENCY = 20;
@@ -24,26 +21,11 @@ export function createHealthActivities(deps: GatewayDeps & { circuit?: CircuitCo
     } catch (err) {
       probe = { ok: false, latencyMs: 0, detail: err instanceof Error ? err.message : String(err) };
     }
-    await deps.db
-      .insert(connectionHealth)
-      .values({ connectionId: input.connectionId, tenantId: input.tenantId })
-      .onConflictDoNothing();
-    const failures = probe.ok ? sql`0` : sql`${connectionHealth.consecutiveCheckFailures} + 1`;
-    await deps.db
-      .update(connectionHealth)
-      .set({
-        consecutiveCheckFailures: failures,
-        health: probe.ok
-          ? 'healthy'
-          : sql`case when ${connectionHealth.consecutiveCheckFailures} + 1 >= ${UNHEALTHY_AFTER_FAILED_CHECKS} then 'unhealthy' else ${connectionHealth.health} end`,
-        lastCheckAt: new Date(),
-        lastCheckLatencyMs: Math.round(probe.latencyMs),
-        lastCheckDetail: probe.detail ?? null,
-        updatedAt: new Date(),
-      })
-      .where(and(eq(connectionHealth.connectionId, input.connectionId)));
+    const circuit = deps.circuit ?? DEFAULT_CIRCUIT_CONFIG;
+    // The result, and connection.health_changed when it changes the connection's health.
+    await recordHealthCheck(deps.db, { ...input, probe }, Date.now(), circuit);
     // The periodic check is also when the breaker's expired outcomes are cleaned up, per connection.
-    await pruneOutcomes(deps.db, input.connectionId, Date.now(), deps.circuit ?? DEFAULT_CIRCUIT_CONFIG);
+    await pruneOutcomes(deps.db, input.connectionId, Date.now(), circuit);
     return { ok: probe.ok, latencyMs: probe.latencyMs };
   }
 

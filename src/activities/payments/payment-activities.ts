@@ -1,14 +1,14 @@
 import { ApplicationFailure } from '@temporalio/common';
-import { and, eq, inArray, sql } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import { newId } from '../../db/ids.js';
-import { recordCircuitOutcome } from '../../stores/payments/circuit-outcome-store.js';
-import { PaymentNotFoundError } from '../../stores/payments/payment-store.js';
+import { recordCircuitOutcome } from '../../stores/payments/connection-health-store.js';
+import { advancePayment, PaymentNotFoundError } from '../../stores/payments/payment-store.js';
 import { recordRefundOutcome, RefundNotFoundError } from '../../stores/payments/refund-store.js';
 import { loadRoutingState, type RoutingState } from '../../stores/payments/routing-rule-store.js';
 import { payments, paymentAttempts } from '../../db/schema.js';
 import { DEFAULT_CIRCUIT_CONFIG, type CircuitConfig } from '../../domain/circuit-breaker.js';
 import { FailureType, failureTypeFor } from '../../domain/failures.js';
-import { canTransition, PAYMENT_STATUSES, type GatewayStatus, type PaymentStatus } from '../../domain/payments/payment-status.js';
+import type { GatewayStatus, PaymentStatus } from '../../domain/payments/payment-status.js';
 import { decideRoute, type RoutingDecision, type RoutingFacts } from '../../domain/payments/routing.js';
 import {
   GatewayError,
@@ -119,37 +119,23 @@ export interface CircuitCall {
   callKey?: string;
 }
 
-/** For each status, the statuses a payment may move to it from (src/domain/payments/payment-status.ts decides). */
-const MOVES_TO = new Map<PaymentStatus, PaymentStatus[]>(
-  PAYMENT_STATUSES.map((to) => [to, PAYMENT_STATUSES.filter((from) => canTransition(from, to))]),
-);
-
 export function createPaymentActivities(deps: PaymentActivityDeps) {
   const { db } = deps;
   const circuitConfig = deps.circuit ?? DEFAULT_CIRCUIT_CONFIG;
   const now = deps.now ?? Date.now;
 
   /**
-   * Forward-only update of the payment read model; a refused transition changes nothing. One
-   * statement, no transaction: the update locks the row, and where a concurrent update got there
-   * first, Postgres re-evaluates the status expression against the row as that one left it.
+   * Forward-only update of the payment read model, with its event when the move is one merchants are
+   * told about (src/stores/payments/payment-store.ts); a refused transition changes no status.
    */
-  async function advancePayment(
-    paymentId: string,
-    to: PaymentStatus,
-    fields: Partial<typeof payments.$inferInsert> = {},
-  ): Promise<PaymentStatus> {
-    const [row] = await db
-      .update(payments)
-      .set({
-        ...fields,
-        status: sql`case when ${inArray(payments.status, MOVES_TO.get(to)!)} then ${to} else ${payments.status} end`,
-        updatedAt: new Date(),
-      })
-      .where(eq(payments.id, paymentId))
-      .returning({ status: payments.status });
-    if (!row) throw ApplicationFailure.nonRetryable(`payment ${paymentId} not found`, 'PaymentNotFound');
-    return row.status as PaymentStatus;
+  async function advance(input: Parameters<typeof advancePayment>[1]): Promise<PaymentStatus> {
+    try {
+      return await advancePayment(db, input);
+    } catch (err) {
+      // A payment that is not there will not appear on a retry.
+      if (err instanceof PaymentNotFoundError) throw ApplicationFailure.nonRetryable(err.message, 'PaymentNotFound');
+      throw err;
+    }
   }
 
   function loadRoutingCandidates(input: { tenantId: string }): Promise<RoutingState> {
@@ -186,7 +172,7 @@ export function createPaymentActivities(deps: PaymentActivityDeps) {
     async routePayment(input: { paymentId: string; tenantId: string; facts: RoutingFacts }): Promise<{ decision: RoutingDecision; status: PaymentStatus }> {
       const { rules, connections } = await loadRoutingCandidates(input);
       const decision = decideRoute(input.facts, rules, connections);
-      return { decision, status: await advancePayment(input.paymentId, 'processing', { routing: decision }) };
+      return { decision, status: await advance({ paymentId: input.paymentId, to: 'processing', changes: { routing: decision } }) };
     },
 
     /**
@@ -254,7 +240,7 @@ export function createPaymentActivities(deps: PaymentActivityDeps) {
       );
     },
 
-    /** Writes an attempt's outcome and moves the payment forward (never backwards). */
+    /** Writes an attempt's outcome and moves the payment forward (never backwards), in one transaction with its event. */
     async recordAttemptOutcome(input: {
       paymentId: string;
       attempt: number;
@@ -270,30 +256,34 @@ export function createPaymentActivities(deps: PaymentActivityDeps) {
       circuit?: CircuitCall;
     }): Promise<PaymentStatus> {
       if (input.circuit) await recordCircuitOutcome(db, { ...input.circuit, connectionId: input.connectionId }, now(), circuitConfig);
-      await db
-        .update(paymentAttempts)
-        .set({
-          status: input.attemptStatus,
-          ...(input.reference ? { gatewayReference: input.reference } : {}),
-          errorClass: input.errorClass ?? null,
-          errorCode: input.errorCode ?? null,
-          unifiedCode: await unifiedCodeFor(deps, input),
-          errorMessage: input.errorMessage ?? null,
-          updatedAt: new Date(),
-        })
-        .where(and(eq(paymentAttempts.paymentId, input.paymentId), eq(paymentAttempts.attemptNumber, input.attempt)));
+      const unifiedCode = await unifiedCodeFor(deps, input);
       const failed = input.paymentStatus === 'failed';
-      return advancePayment(input.paymentId, input.paymentStatus, {
-        connectionId: input.connectionId,
-        ...(input.reference ? { gatewayReference: input.reference } : {}),
-        ...(input.amountCaptured !== undefined ? { amountCaptured: input.amountCaptured } : {}),
-        ...(failed ? { failureCode: input.errorCode ?? null, failureMessage: input.errorMessage ?? null } : {}),
+      return advance({
+        paymentId: input.paymentId,
+        to: input.paymentStatus,
+        attempt: {
+          number: input.attempt,
+          changes: {
+            status: input.attemptStatus,
+            ...(input.reference ? { gatewayReference: input.reference } : {}),
+            errorClass: input.errorClass ?? null,
+            errorCode: input.errorCode ?? null,
+            unifiedCode,
+            errorMessage: input.errorMessage ?? null,
+          },
+        },
+        changes: {
+          connectionId: input.connectionId,
+          ...(input.reference ? { gatewayReference: input.reference } : {}),
+          ...(input.amountCaptured !== undefined ? { amountCaptured: input.amountCaptured } : {}),
+          ...(failed ? { failureCode: input.errorCode ?? null, failureMessage: input.errorMessage ?? null } : {}),
+        },
       });
     },
 
     /** Marks a payment failed when there was nothing to try (no route). */
     async failPayment(input: { paymentId: string; code: string; message: string }): Promise<PaymentStatus> {
-      return advancePayment(input.paymentId, 'failed', { failureCode: input.code, failureMessage: input.message });
+      return advance({ paymentId: input.paymentId, to: 'failed', changes: { failureCode: input.code, failureMessage: input.message } });
     },
 
     async loadPaymentForCapture(input: { paymentId: string }) {
@@ -305,7 +295,7 @@ export function createPaymentActivities(deps: PaymentActivityDeps) {
     },
 
     async recordCapture(input: { paymentId: string; amount: number }): Promise<PaymentStatus> {
-      return advancePayment(input.paymentId, 'succeeded', { amountCaptured: input.amount });
+      return advance({ paymentId: input.paymentId, to: 'succeeded', changes: { amountCaptured: input.amount } });
     },
 
     /** Applies a refund's outcome and the payment's refunded amount (src/stores/payments/refund-store.ts). */

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { newId } from '../../db/ids.js';
-import { circuitAt } from '../../stores/payments/circuit-outcome-store.js';
-import { DEFAULT_CIRCUIT_CONFIG, failureRate } from '../../domain/circuit-breaker.js';
+import { connectionHealthView } from '../../stores/payments/connection-health-store.js';
+import { DEFAULT_CIRCUIT_CONFIG } from '../../domain/circuit-breaker.js';
 import { FailureType } from '../../domain/failures.js';
 import { TenantIdAttr } from '../../shared/search-attributes.js';
 import { workflowId } from '../../shared/workflow-ids.js';
@@ -22,7 +22,6 @@ import { tenantPriority } from '../../shared/fairness.js';
 import { byKey } from '../../stores/platform/audit-event-store.js';
 import {
   ConnectionCodeTakenError,
-  connectionHealthOf,
   ConnectionNotFoundError,
   connectionView,
   createConnection,
@@ -163,6 +162,7 @@ function refusal(err: unknown): never {
   throw err;
 }
 
+/** The store's ConnectionHealthView (the data of connection events too), as a schema. */
 export const connectionHealthOut = z.object({
   connectionId: z.string(),
   health: z.enum(['healthy', 'unhealthy', 'unknown']),
@@ -317,23 +317,9 @@ export function connectionsRouter(deps: AppDeps, r: ResourceRouter): ResourceRou
       async ({ params, tenant, res }) => {
         const conn = await findOwned(tenant.id, params.id);
         requireCredentialsKey(deps.cipher, conn);
-        const h = await connectionHealthOf(db, conn.id);
         const circuitConfig = deps.circuit ?? DEFAULT_CIRCUIT_CONFIG;
-        const now = Date.now();
-        const circuit = await circuitAt(db, conn.id, now, circuitConfig);
-        const rate = failureRate(circuit, now, circuitConfig);
-        res.json({
-          connectionId: conn.id,
-          health: h?.health ?? 'unknown',
-          lastCheck: h?.lastCheckAt
-            ? { at: h.lastCheckAt.toISOString(), latencyMs: h.lastCheckLatencyMs, detail: h.lastCheckDetail, consecutiveFailures: h.consecutiveCheckFailures }
-            : null,
-          circuit: {
-            state: circuit.state,
-            openedAt: circuit.openedAt ? new Date(circuit.openedAt).toISOString() : null,
-            window: { calls: rate.calls, failures: rate.failures, failureRate: rate.rate, windowMs: circuitConfig.windowMs },
-          },
-        });
+        const health: z.infer<typeof connectionHealthOut> = await connectionHealthView(db, conn.id, Date.now(), circuitConfig);
+        res.json(health);
       },
     )
     .endpoint(

@@ -2,12 +2,17 @@ import { and, asc, desc, eq, inArray, lt, or, sql, type SQL } from 'drizzle-orm'
 import { tableRowOf, type Db } from '../../db/client.js';
 import { newId } from '../../db/ids.js';
 import { payments, paymentAttempts, refunds } from '../../db/schema.js';
+import type { UnifiedDeclineCode } from '../../domain/payments/decline-codes.js';
 import { decideCapture } from '../../domain/payments/capture-rules.js';
-import type { PaymentStatus } from '../../domain/payments/payment-status.js';
+import { paymentEventFor, type PaymentEventType } from '../../domain/payments/payment-events.js';
+import { canTransition, type PaymentStatus } from '../../domain/payments/payment-status.js';
+import { workflowId } from '../../shared/workflow-ids.js';
+import { recordEvent } from '../events/event-store.js';
 
 /*
  * The payment aggregate: a payment row, its attempts and its refunds. The API reads and creates
- * payments here; the rules it applies (src/domain/payments) are the ones the payment's run applies.
+ * payments here, the payment's run moves them forward here (with the event that says so, in the same
+ * transaction); the rules (src/domain/payments) are the ones the payment's run applies.
  */
 
 export type PaymentRow = typeof payments.$inferSelect;
@@ -19,6 +24,117 @@ export interface PaymentRecord {
   payment: PaymentRow;
   attempts: AttemptRow[];
   refunds: RefundRow[];
+}
+
+/** A refund as the API shows it (in its payment's `refunds`, and as the data of refund events). */
+export type RefundView = {
+  id: string;
+  object: 'refund';
+  paymentId: string;
+  amount: number;
+  status: string;
+  reason: string | null;
+  failureMessage: string | null;
+  createdAt: string;
+};
+
+/** One attempt as a payment's `attempts` show it. */
+export type AttemptView = {
+  number: number;
+  connectionId: string;
+  provider: string;
+  reason: string;
+  status: string;
+  errorClass: 'hard_decline' | 'retryable' | 'ambiguous' | null;
+  errorCode: string | null;
+  unifiedCode: UnifiedDeclineCode | null;
+  errorMessage: string | null;
+  gatewayReference: string | null;
+  createdAt: string;
+  updatedAt: string;
+};
+
+/**
+ * A payment as the API shows it: GET /v1/payments/:id answers it and the payment's events carry it as
+ * their data, so both come from {@link paymentView}.
+ */
+export type PaymentView = {
+  id: string;
+  object: 'payment';
+  status: PaymentStatus;
+  amount: number;
+  currency: string;
+  country: string;
+  paymentMethod: { type: string; token: string };
+  captureMode: string;
+  customerId: string | null;
+  description: string | null;
+  metadata: Record<string, string>;
+  amountCaptured: number;
+  amountRefunded: number;
+  connectionId: string | null;
+  gatewayReference: string | null;
+  failure: { code: string | null; message: string | null } | null;
+  routing: unknown;
+  attempts: AttemptView[];
+  refunds: RefundView[];
+  workflowId: string;
+  createdAt: string;
+  updatedAt: string;
+};
+
+export function refundView(x: RefundRow): RefundView {
+  return {
+    id: x.id,
+    object: 'refund',
+    paymentId: x.paymentId,
+    amount: x.amount,
+    status: x.status,
+    reason: x.reason,
+    failureMessage: x.failureMessage,
+    createdAt: x.createdAt.toISOString(),
+  };
+}
+
+/** A payment as the API shows it, from its row, its attempts and its refunds (in order). */
+export function paymentView({ payment: p, attempts, refunds: refundRows }: PaymentRecord): PaymentView {
+  return {
+    id: p.id,
+    object: 'payment',
+    status: p.status as PaymentStatus,
+    amount: p.amount,
+    currency: p.currency,
+    country: p.country,
+    paymentMethod: { type: p.paymentMethodType, token: p.paymentMethodToken },
+    captureMode: p.captureMode,
+    customerId: p.customerId,
+    description: p.description,
+    metadata: p.metadata,
+    amountCaptured: p.amountCaptured,
+    amountRefunded: p.amountRefunded,
+    connectionId: p.connectionId,
+    gatewayReference: p.gatewayReference,
+    failure: p.failureCode || p.failureMessage ? { code: p.failureCode, message: p.failureMessage } : null,
+    routing: p.routing ?? null,
+    attempts: attempts.map((a) => ({
+      number: a.attemptNumber,
+      connectionId: a.connectionId,
+      provider: a.provider,
+      reason: a.reason,
+      status: a.status,
+      errorClass: a.errorClass as AttemptView['errorClass'],
+      errorCode: a.errorCode,
+      unifiedCode: a.unifiedCode as AttemptView['unifiedCode'],
+      errorMessage: a.errorMessage,
+      gatewayReference: a.gatewayReference,
+      createdAt: a.createdAt.toISOString(),
+      updatedAt: a.updatedAt.toISOString(),
+    })),
+    refunds: refundRows.map(refundView),
+    workflowId: workflowId.payment(p.id),
+    createdAt: p.createdAt.toISOString(),
+    updatedAt: p.updatedAt.toISOString(),
+  };
 }
 
 export class PaymentNotFoundError extends Error {
@@ -150,4 +266,72 @@ export async function captureAmount(db: Db, tenantId: string, paymentId: string,
   const verdict = decideCapture({ ...p, status: p.status as PaymentStatus }, requested);
   if (!verdict.ok) throw new PaymentRuleError(verdict.reason);
   return verdict.amount;
+}
+
+/** A payment with its attempts and refunds as the transaction `tx` sees them. */
+export async function readPaymentRecord(tx: Db, paymentId: string): Promise<PaymentRecord> {
+  const [payment] = await tx.select().from(payments).where(eq(payments.id, paymentId));
+  if (!payment) throw new PaymentNotFoundError(paymentId);
+  return {
+    payment,
+    attempts: await tx.select().from(paymentAttempts).where(eq(paymentAttempts.paymentId, paymentId)).orderBy(asc(paymentAttempts.attemptNumber)),
+    refunds: await tx.select().from(refunds).where(eq(refunds.paymentId, paymentId)).orderBy(asc(refunds.createdAt)),
+  };
+}
+
+/**
+ * Records a payment event inside the transaction `tx` of the change it announces, with the payment as
+ * that change leaves it (what GET /v1/payments/:id answers once it commits).
+ */
+export async function recordPaymentEvent(tx: Db, tenantId: string, type: PaymentEventType, paymentId: string): Promise<void> {
+  const data = paymentView(await readPaymentRecord(tx, paymentId));
+  await recordEvent(tx, { tenantId, type, resource: { type: 'payment', id: paymentId }, data });
+}
+
+/** Payment columns a move may set besides its status. */
+export type PaymentChanges = Partial<
+  Pick<typeof payments.$inferInsert, 'routing' | 'connectionId' | 'gatewayReference' | 'amountCaptured' | 'failureCode' | 'failureMessage'>
+>;
+
+/** Attempt columns an outcome sets. */
+export type AttemptChanges = Partial<
+  Pick<typeof paymentAttempts.$inferInsert, 'status' | 'gatewayReference' | 'errorClass' | 'errorCode' | 'unifiedCode' | 'errorMessage'>
+>;
+
+/**
+ * Moves a payment forward to `to` (never backwards: a move the status machine refuses keeps the
+ * status and still writes `changes`), with an attempt's outcome when one is given, in one transaction
+ * under the payment's row lock. A move merchants are told about records its event in the same
+ * transaction; a re-run that finds the payment already moved (a retried activity, a late duplicate)
+ * records none, so each transition has exactly one event. The rows are written on a re-run as before
+ * (an attempt recorded again restarts reconciliation's clock on it). Answers the status after it.
+ */
+export async function advancePayment(
+  db: Db,
+  input: { paymentId: string; to: PaymentStatus; changes?: PaymentChanges; attempt?: { number: number; changes: AttemptChanges } },
+): Promise<PaymentStatus> {
+  const { paymentId, to } = input;
+  return db.transaction(async (tx) => {
+    const [current] = await tx
+      .select({ status: payments.status, tenantId: payments.tenantId })
+      .from(payments)
+      .where(eq(payments.id, paymentId))
+      .for('update');
+    if (!current) throw new PaymentNotFoundError(paymentId);
+    if (input.attempt) {
+      await tx
+        .update(paymentAttempts)
+        .set({ ...input.attempt.changes, updatedAt: new Date() })
+        .where(and(eq(paymentAttempts.paymentId, paymentId), eq(paymentAttempts.attemptNumber, input.attempt.number)));
+    }
+    const from = current.status as PaymentStatus;
+    const moves = from !== to && canTransition(from, to);
+    await tx
+      .update(payments)
+      .set({ ...input.changes, status: moves ? to : from, updatedAt: new Date() })
+      .where(eq(payments.id, paymentId));
+    const type = moves ? paymentEventFor(from, to) : null;
+    if (type) await recordPaymentEvent(tx, current.tenantId, type, paymentId);
+    return moves ? to : from;
+  });
 }

@@ -2,16 +2,25 @@ import { and, eq, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
 import { newId } from '../../db/ids.js';
 import { payments, refunds } from '../../db/schema.js';
+import { paymentEventFor } from '../../domain/payments/payment-events.js';
 import { canTransition, type PaymentStatus } from '../../domain/payments/payment-status.js';
 import { decideRefund, statusAfterRefund } from '../../domain/payments/refund-rules.js';
-import { PaymentNotFoundError, PaymentRuleError } from './payment-store.js';
+import { recordEvent, type EventWriter } from '../events/event-store.js';
+import { PaymentNotFoundError, PaymentRuleError, recordPaymentEvent, refundView, type RefundRow } from './payment-store.js';
 
 /*
  * The refund aggregate: a refund row reserves its amount of the payment's captured money from the
  * moment it is accepted until it is known to have failed. The API reserves and releases here, the
  * refund workflow records outcomes here; the refund rule is src/domain/payments/refund-rules.ts, the
- * one the payment's run applies too.
+ * one the payment's run applies too. A refund's outcome is announced (refund.succeeded or
+ * refund.failed, and the payment's refunded or partially_refunded) in the transaction that records it.
  */
+
+/** Records refund.succeeded or refund.failed with the refund as the API shows it, inside `tx`. */
+async function recordRefundEvent(tx: EventWriter, refund: RefundRow): Promise<void> {
+  const type = refund.status === 'succeeded' ? 'refund.succeeded' : 'refund.failed';
+  await recordEvent(tx, { tenantId: refund.tenantId, type, resource: { type: 'refund', id: refund.id }, data: refundView(refund) });
+}
 
 export class RefundNotFoundError extends Error {
   override readonly name = 'RefundNotFoundError';
@@ -62,19 +71,27 @@ export async function reserveRefund<Claim extends { kind: 'new' | 'replay'; reso
   return { claim, refund: refund ?? null };
 }
 
-/** Releases a reservation that will not be carried out (the payment's run refused it): the refund fails with `reason`. */
+/**
+ * Releases a reservation that will not be carried out (the payment's run refused it): the refund fails
+ * with `reason`, and refund.failed says so (only when this call moved it: a pending refund fails once).
+ */
 export async function releaseRefund(db: Db, refundId: string, reason: string): Promise<void> {
-  await db
-    .update(refunds)
-    .set({ status: 'failed', failureMessage: reason, updatedAt: new Date() })
-    .where(and(eq(refunds.id, refundId), eq(refunds.status, 'pending')));
+  await db.transaction(async (tx) => {
+    const [released] = await tx
+      .update(refunds)
+      .set({ status: 'failed', failureMessage: reason, updatedAt: new Date() })
+      .where(and(eq(refunds.id, refundId), eq(refunds.status, 'pending')))
+      .returning();
+    if (released) await recordRefundEvent(tx, released);
+  });
 }
 
 /**
  * Applies a refund's outcome and the payment's refunded amount in one transaction: a success adds to
  * the refunded amount and moves the payment forward (partially refunded, or refunded when nothing
  * captured is left); a failure releases the reservation; `pending` keeps it (with the gateway's
- * reference for lookups). Only a pending refund changes. Answers the payment's status after it.
+ * reference for lookups). Only a pending refund changes, so a re-run records nothing twice: the
+ * refund's event and the payment's are written once, with the change. Answers the payment's status after it.
  */
 export async function recordRefundOutcome(
   db: Db,
@@ -91,17 +108,23 @@ export async function recordRefundOutcome(
       if (input.reference) await tx.update(refunds).set({ gatewayReference: input.reference, updatedAt: new Date() }).where(eq(refunds.id, input.refundId));
       return p.status as PaymentStatus;
     }
-    await tx
+    const [settled] = await tx
       .update(refunds)
       .set({ status: input.status, gatewayReference: input.reference ?? null, failureMessage: input.message ?? null, updatedAt: new Date() })
-      .where(eq(refunds.id, input.refundId));
-    if (input.status !== 'succeeded') return p.status as PaymentStatus;
+      .where(eq(refunds.id, input.refundId))
+      .returning();
+    await recordRefundEvent(tx, settled!);
+    const from = p.status as PaymentStatus;
+    if (input.status !== 'succeeded') return from;
     const to = statusAfterRefund(p.amountCaptured, p.amountRefunded + refund.amount);
-    const move = canTransition(p.status as PaymentStatus, to);
+    const move = canTransition(from, to);
     await tx
       .update(payments)
       .set({ amountRefunded: sql`${payments.amountRefunded} + ${refund.amount}`, ...(move ? { status: to } : {}), updatedAt: new Date() })
       .where(eq(payments.id, input.paymentId));
-    return move ? to : (p.status as PaymentStatus);
+    // Each settled refund changes the payment (a second partial refund too): its event says how.
+    const type = move ? paymentEventFor(from, to) : null;
+    if (type) await recordPaymentEvent(tx, p.tenantId, type, p.id);
+    return move ? to : from;
   });
 }

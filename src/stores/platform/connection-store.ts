@@ -1,7 +1,7 @@
 import { and, asc, eq } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
 import { newId } from '../../db/ids.js';
-import { connectionHealth, connections } from '../../db/schema.js';
+import { connections } from '../../db/schema.js';
 import type { Credentials } from '../../providers/types.js';
 import type { CredentialCipher } from '../../secrets/credential-cipher.js';
 import { recordAudit, type ChangedBy } from './audit-event-store.js';
@@ -14,7 +14,6 @@ import { requireRoom, type TenantQuotas } from './quota-store.js';
  */
 export type ConnectionRow = typeof connections.$inferSelect;
 export type ConnectionStatus = ConnectionRow['status'];
-export type ConnectionHealthRow = typeof connectionHealth.$inferSelect;
 
 /** The connection as the API shows it and the audit log records it: never its credentials, only their version and key. */
 export interface ConnectionView {
@@ -204,10 +203,4 @@ export async function deleteConnection(db: Db, by: ChangedBy, id: string): Promi
     await recordAudit(tx, { ...by, action: 'connection.deleted', resourceType: 'connection', resourceId: deleted.id, before: connectionView(deleted) });
     return deleted;
   });
-}
-
-/** The last health check of a connection, or undefined before its first. */
-export async function connectionHealthOf(db: Db, connectionId: string): Promise<ConnectionHealthRow | undefined> {
-  const [h] = await db.select().from(connectionHealth).where(eq(connectionHealth.connectionId, connectionId));
-  return h;
 }

@@ -4,7 +4,6 @@ import { hasOutcome, PAYMENT_STATUSES } from '../../../domain/payments/payment-s
 import { PAYMENT_METHOD_TYPES } from '../../../domain/payments/routing.js';
 import { UNIFIED_DECLINE_CODES } from '../../../domain/payments/decline-codes.js';
 import type { PaymentWorkflowInput } from '../../../shared/payment-messages.js';
-import { workflowId } from '../../../shared/workflow-ids.js';
 import {
   captureAmount,
   createPayment,
@@ -12,6 +11,7 @@ import {
   loadPayment,
   PaymentNotFoundError,
   PaymentRuleError,
+  paymentView,
   type PaymentRecord,
 } from '../../../stores/payments/payment-store.js';
 import { releaseRefund, reserveRefund } from '../../../stores/payments/refund-store.js';
@@ -153,55 +153,8 @@ const idempotencyHeader = [
   },
 ];
 
-/** A payment as the API shows it, from its row, its attempts and its refunds (in order). */
-function toPaymentOut({ payment: p, attempts, refunds }: PaymentRecord): PaymentOut {
-  return {
-    id: p.id,
-    object: 'payment' as const,
-    status: p.status as PaymentOut['status'],
-    amount: p.amount,
-    currency: p.currency,
-    country: p.country,
-    paymentMethod: { type: p.paymentMethodType, token: p.paymentMethodToken },
-    captureMode: p.captureMode,
-    customerId: p.customerId,
-    description: p.description,
-    metadata: p.metadata,
-    amountCaptured: p.amountCaptured,
-    amountRefunded: p.amountRefunded,
-    connectionId: p.connectionId,
-    gatewayReference: p.gatewayReference,
-    failure: p.failureCode || p.failureMessage ? { code: p.failureCode, message: p.failureMessage } : null,
-    routing: p.routing ?? null,
-    attempts: attempts.map((a) => ({
-      number: a.attemptNumber,
-      connectionId: a.connectionId,
-      provider: a.provider,
-      reason: a.reason,
-      status: a.status,
-      errorClass: a.errorClass as PaymentOut['attempts'][number]['errorClass'],
-      errorCode: a.errorCode,
-      unifiedCode: a.unifiedCode as PaymentOut['attempts'][number]['unifiedCode'],
-      errorMessage: a.errorMessage,
-      gatewayReference: a.gatewayReference,
-      createdAt: a.createdAt.toISOString(),
-      updatedAt: a.updatedAt.toISOString(),
-    })),
-    refunds: refunds.map((x) => ({
-      id: x.id,
-      object: 'refund' as const,
-      paymentId: x.paymentId,
-      amount: x.amount,
-      status: x.status,
-      reason: x.reason,
-      failureMessage: x.failureMessage,
-      createdAt: x.createdAt.toISOString(),
-    })),
-    workflowId: workflowId.payment(p.id),
-    createdAt: p.createdAt.toISOString(),
-    updatedAt: p.updatedAt.toISOString(),
-  };
-}
+/** A payment as the API shows it: the store's view (the data of payment events too), checked against the schema here. */
+const toPaymentOut: (record: PaymentRecord) => PaymentOut = paymentView;
 
 /** The payment store's typed errors as the API answers them: 404, or 409 with the rule's reason. */
 function asApiError(err: unknown): never {
