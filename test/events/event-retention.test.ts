@@ -5,6 +5,7 @@ import { events } from '../../src/db/schema.js';
 import { recordEvent } from '../../src/stores/events/event-store.js';
 import { deleteScheduleIfExists } from '../../src/temporal/schedules.js';
 import { ensureEventRetentionSchedule } from '../../src/temporal/events/event-retention-schedule.js';
+import { recordHistoryIfAsked } from '../support/record-history.js';
 import { startTestStack, type TestStack } from '../support/stack.js';
 
 let stack: TestStack;
@@ -40,5 +41,7 @@ describe('event retention on Temporal', () => {
     const runs = [];
     for await (const run of stack.temporal.workflow.list({ query: `WorkflowType = 'eventRetentionWorkflow' AND TaskQueue = '${stack.taskQueues.events}'` })) runs.push(run);
     expect(runs.length).toBeGreaterThanOrEqual(1);
+    await stack.temporal.workflow.getHandle(runs[0]!.workflowId, runs[0]!.runId).result();
+    recordHistoryIfAsked(runs[0]!.workflowId, 'event-retention');
   });
 });
