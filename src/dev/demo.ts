@@ -7,13 +7,16 @@ import { ErpEmulator, seedCatalog } from '../../emulators/erp/emulator.js';
 import { defterIntegration } from '../../emulators/erp/integration.js';
 import { seededRandom } from '../../emulators/seeded-random.js';
 import { callApi as call } from './api-call.js';
+import { startDemoWebhookReceiver, type DemoReceivedEvent, type DemoWebhookReceiver } from './demo-webhook-receiver.js';
 
 /** Fixed ports so connections made on a first run still point at the emulators after a restart. */
-export const DEMO_PORTS = { stripe: 12111, acmepay: 12112, pendingpay: 12113, erp: 12114 } as const;
+export const DEMO_PORTS = { stripe: 12111, acmepay: 12112, pendingpay: 12113, erp: 12114, webhooks: 12115 } as const;
 /** The demo integration polls the emulated ERP this often. */
 export const DEMO_ERP_INTERVAL_SECONDS = 30;
 export const DEMO_STRIPE_KEY = 'sk_test_switchyard_demo';
 const DEMO_STRIPE_WEBHOOK_SECRET = 'whsec_switchyard_demo';
+/** What the demo tenant's webhook endpoint subscribes to (ERP and customer events would flood the terminal). */
+export const DEMO_EVENT_TYPES = ['payment.*', 'refund.*'];
 /**
  * Share of charges the demo's primary gateway refuses with a 503. Each attempt is tried 3 times, so
  * 0.6³ ≈ 22% of card payments fall back to AcmePay, and the circuit breaker (opens at 50% failed
@@ -29,12 +32,17 @@ export interface DemoGateways {
   erpUrl: string;
   /** Where PendingPay sends its signed callbacks (our webhook URL for its connection). */
   setPendingpayCallback(url: string): void;
+  /** The merchant's side: a receiver of Switchyard's own webhooks that verifies each and prints a line. */
+  webhookReceiver: DemoWebhookReceiver;
   close(): Promise<void>;
 }
 
-/** The demo's emulated gateways: Stripe (primary, failing some of the time), AcmePay, PendingPay. */
+/**
+ * The demo's emulated gateways: Stripe (primary, failing some of the time), AcmePay, PendingPay; the
+ * emulated ERP; and the merchant's webhook receiver that the demo tenant's events are delivered to.
+ */
 export async function startDemoGateways(
-  ports: { stripe: number; acmepay: number; pendingpay: number; erp?: number } = DEMO_PORTS,
+  ports: { stripe: number; acmepay: number; pendingpay: number; erp?: number; webhooks?: number } = DEMO_PORTS,
   opts: {
     /** Seeds Stripe's failure draws (a test's reproducible story); unseeded for `npm run dev`. */
     seed?: number;
@@ -43,6 +51,8 @@ export async function startDemoGateways(
      * customers synced and payments taken before a restart still exist after it. Absent: in memory only.
      */
     dataDir?: string;
+    /** Where the webhook receiver prints a line per event (default: the console). */
+    print?: (line: string) => void;
   } = {},
 ): Promise<DemoGateways> {
   const stateFile = (name: string) => (opts.dataDir ? { stateFile: path.join(opts.dataDir, 'emulators', `${name}.json`) } : {});
@@ -60,6 +70,7 @@ export async function startDemoGateways(
   seedCatalog(erp, 200);
   erp.setFaults({ rate429: 0.05, rate500: 0.05, retryAfterSeconds: 2 });
   await erp.start();
+  const webhookReceiver = await startDemoWebhookReceiver(ports.webhooks ?? 0, opts.print);
   // The ERP keeps changing stock, so every poll has a few changes to bring over.
   let tick = 0;
   const changes = setInterval(() => {
@@ -76,9 +87,10 @@ export async function startDemoGateways(
     pendingpayUrl: pending.url,
     erpUrl: erp.url,
     setPendingpayCallback: (url) => pending.setCallback(url),
+    webhookReceiver,
     close: async () => {
       clearInterval(changes);
-      await Promise.all([stripe.close(), acme.close(), pending.close(), erp.stop()]);
+      await Promise.all([stripe.close(), acme.close(), pending.close(), erp.stop(), webhookReceiver.close()]);
     },
   };
 }
@@ -89,6 +101,42 @@ export interface DemoTenant {
   connections: { stripe: string; acmepay: string; pendingpay: string };
   /** The ERP integration polling the emulated ERP (absent in files written before it existed). */
   erpIntegration?: string;
+  /**
+   * The webhook endpoint pointing at the demo's receiver, with its signing secret (shown by the API
+   * only at creation, so kept here; absent in files written before it existed).
+   */
+  webhookEndpoint?: { id: string; secret: string };
+}
+
+/**
+ * Points a webhook endpoint of the tenant at the demo's receiver and hands the receiver its secret:
+ * the endpoint of an earlier start if it still exists (moved to the receiver's address and enabled
+ * again if need be), else a new one.
+ */
+async function connectWebhookReceiver(
+  apiUrl: string,
+  apiKey: string,
+  receiver: DemoWebhookReceiver,
+  saved: DemoTenant['webhookEndpoint'],
+): Promise<NonNullable<DemoTenant['webhookEndpoint']>> {
+  if (saved) {
+    const res = await fetch(`${apiUrl}/v1/webhook-endpoints/${saved.id}`, { headers: { authorization: `Bearer ${apiKey}` } });
+    if (res.ok) {
+      const endpoint = (await res.json()) as { url: string; enabled: boolean };
+      if (endpoint.url !== receiver.url || !endpoint.enabled) {
+        await call(apiUrl, apiKey, 'PATCH', `/v1/webhook-endpoints/${saved.id}`, { url: receiver.url, enabled: true });
+      }
+      receiver.setSecret(saved.secret);
+      return saved;
+    }
+  }
+  const created = await call<{ endpoint: { id: string }; secret: string }>(apiUrl, apiKey, 'POST', '/v1/webhook-endpoints', {
+    url: receiver.url,
+    eventTypes: DEMO_EVENT_TYPES,
+    description: 'The receiver `npm run dev` starts',
+  });
+  receiver.setSecret(created.secret);
+  return { id: created.endpoint.id, secret: created.secret };
 }
 
 /**
@@ -139,10 +187,13 @@ export async function ensureDemoTenant(
     if (probe.ok) {
       gateways.setPendingpayCallback(`${apiUrl}/v1/webhooks/${saved.connections.pendingpay}`);
       await connectCustomerSync(apiUrl, saved.apiKey, gateways.stripeUrl, saved.connections.stripe);
-      if (saved.erpIntegration) return saved;
-      const withErp = { ...saved, erpIntegration: await createDemoIntegration(apiUrl, saved.apiKey, gateways) };
-      writeFileSync(file, JSON.stringify(withErp, null, 2) + '\n', { mode: 0o600 });
-      return withErp;
+      const current: DemoTenant = {
+        ...saved,
+        erpIntegration: saved.erpIntegration ?? (await createDemoIntegration(apiUrl, saved.apiKey, gateways)),
+        webhookEndpoint: await connectWebhookReceiver(apiUrl, saved.apiKey, gateways.webhookReceiver, saved.webhookEndpoint),
+      };
+      if (JSON.stringify(current) !== JSON.stringify(saved)) writeFileSync(file, JSON.stringify(current, null, 2) + '\n', { mode: 0o600 });
+      return current;
     }
   }
   const created = await call<{ tenant: { id: string }; apiKey: string }>(
@@ -198,7 +249,8 @@ export async function ensureDemoTenant(
   gateways.setPendingpayCallback(`${apiUrl}/v1/webhooks/${pendingpay}`);
   await connectCustomerSync(apiUrl, key, gateways.stripeUrl, stripe);
   const erpIntegration = await createDemoIntegration(apiUrl, key, gateways);
-  const demo: DemoTenant = { tenantId: created.tenant.id, apiKey: key, connections: { stripe, acmepay, pendingpay }, erpIntegration };
+  const webhookEndpoint = await connectWebhookReceiver(apiUrl, key, gateways.webhookReceiver, undefined);
+  const demo: DemoTenant = { tenantId: created.tenant.id, apiKey: key, connections: { stripe, acmepay, pendingpay }, erpIntegration, webhookEndpoint };
   writeFileSync(file, JSON.stringify(demo, null, 2) + '\n', { mode: 0o600 });
   return demo;
 }
@@ -289,6 +341,42 @@ export async function runDemoPayments(
     `${summary.payments} card payments: ${summary.fellBack} fell back to AcmePay (${pct(summary.fellBack)}), ${summary.skippedStripe} skipped Stripe because its circuit was open (${pct(summary.skippedStripe)}); circuit after each payment: ${JSON.stringify(summary.circuitAfter)}`,
   );
   return summary;
+}
+
+/** What the demo's bank transfer showed. */
+export interface DemoBankTransfer {
+  paymentId: string;
+  /** The status the API answered with (before PendingPay's callback). */
+  answered: string;
+  /** Its `payment.succeeded` as the receiver took it, or undefined if none came in time. */
+  succeeded: DemoReceivedEvent | undefined;
+}
+
+/**
+ * Sends one bank transfer (routed to PendingPay, which answers pending and confirms by signed callback
+ * about two seconds later) and waits for its `payment.succeeded` to reach the demo's webhook receiver,
+ * which prints it as it arrives.
+ */
+export async function runDemoBankTransfer(
+  apiUrl: string,
+  tenant: DemoTenant,
+  receiver: DemoWebhookReceiver,
+  print: (line: string) => void = console.log,
+  timeoutMs = 30_000,
+): Promise<DemoBankTransfer> {
+  const res = await fetch(`${apiUrl}/v1/payments`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${tenant.apiKey}`, 'content-type': 'application/json', 'idempotency-key': `demo-bank-transfer-${Date.now()}` },
+    body: JSON.stringify({ amount: 4999, currency: 'EUR', country: 'DE', paymentMethod: { type: 'bank_transfer', token: 'tok_bank' } }),
+  });
+  const payment = (await res.json()) as { id: string; status: string };
+  if (!res.ok) throw new Error(`POST /v1/payments answered ${res.status}: ${JSON.stringify(payment)}`);
+  print(`  bank transfer ${payment.id}: the API answered ${payment.status}; PendingPay confirms it by callback in about 2 s`);
+  const succeeded = await receiver.waitFor((e) => e.body.type === 'payment.succeeded' && e.body.resource.id === payment.id, timeoutMs);
+  if (!succeeded) {
+    print(`  no payment.succeeded for ${payment.id} within ${Math.round(timeoutMs / 1000)} s; each attempt: GET /v1/webhook-endpoints/${tenant.webhookEndpoint?.id ?? '<id>'}/deliveries`);
+  }
+  return { paymentId: payment.id, answered: payment.status, succeeded };
 }
 
 /** An integration with the emulated ERP, polled every DEMO_ERP_INTERVAL_SECONDS by its schedules. */

@@ -8,7 +8,7 @@ import { createLogger } from '../logger.js';
 import { startApiMetricsServer } from '../metrics/api-metrics.js';
 import { connectTemporalClient } from '../temporal/connection.js';
 import { installTemporalRuntime } from '../workers/temporal-runtime.js';
-import { DEMO_ERP_INTERVAL_SECONDS, DEMO_PORTS, DEMO_PRIMARY_FAILURE_RATE, DEMO_STRIPE_KEY, ensureDemoTenant, runDemoPayments, startDemoGateways, type DemoGateways } from './demo.js';
+import { DEMO_ERP_INTERVAL_SECONDS, DEMO_EVENT_TYPES, DEMO_PORTS, DEMO_PRIMARY_FAILURE_RATE, DEMO_STRIPE_KEY, ensureDemoTenant, runDemoBankTransfer, runDemoPayments, startDemoGateways, type DemoGateways } from './demo.js';
 import { loadOrCreateDevSecrets } from './dev-secrets.js';
 import { startTemporalDevServer, type RunningDevServer } from './temporal-dev-server.js';
 
@@ -16,10 +16,12 @@ import { startTemporalDevServer, type RunningDevServer } from './temporal-dev-se
  * `npm run dev`: the whole stack on embedded defaults in one process. A Temporal dev server (SQLite
  * in the data folder, UI on :8233) unless TEMPORAL_ADDRESS is set; an embedded Postgres (PGlite)
  * unless DATABASE_URL is set; the worker and the API; and, unless DEMO=false, the demo: emulated
- * gateways and a demo tenant whose primary gateway fails some of the time.
+ * gateways, a demo tenant whose primary gateway fails some of the time, and a local receiver of the
+ * tenant's webhooks that shows a bank transfer's payment.succeeded arriving.
  */
 /** `npm run dev`'s own defaults, under whatever the environment sets. */
 const DEV_DEFAULTS = {
+  // Emulators and the demo's webhook receiver listen on loopback (http://127.0.0.1:...).
   ALLOW_PRIVATE_PROVIDER_URLS: 'true',
   // The demo integration polls faster than production's minimum, so its runs show up quickly.
   ERP_MIN_POLL_INTERVAL_SECONDS: String(DEMO_ERP_INTERVAL_SECONDS),
@@ -110,6 +112,12 @@ Watch the runs of this tenant in the Temporal UI:
   curl -s ${http.url}/v1/integrations/${tenant.erpIntegration}/runs -H "Authorization: Bearer $SWITCHYARD_KEY"
   curl -s ${http.url}/v1/catalog/inventory -H "Authorization: Bearer $SWITCHYARD_KEY"
   Schedules: ${env.TEMPORAL_UI_URL}/namespaces/${env.TEMPORAL_NAMESPACE}/schedules`);
+  }
+  if (tenant.webhookEndpoint) {
+    console.log(`Events to your endpoint: webhook endpoint ${tenant.webhookEndpoint.id} (${DEMO_EVENT_TYPES.join(', ')}) delivers to a local receiver
+  at ${demo.webhookReceiver.url} that verifies each signature (its secret is kept in demo-tenant.json). A bank transfer:`);
+    await runDemoBankTransfer(http.url, tenant, demo.webhookReceiver);
+    console.log(`  curl -s '${http.url}/v1/events?type=payment.*' -H "Authorization: Bearer $SWITCHYARD_KEY"`);
   }
   // DEMO_PAYMENTS=N sends N card payments and prints each route with Stripe's circuit state.
   if (env.DEMO_PAYMENTS > 0) await runDemoPayments(http.url, tenant, env.DEMO_PAYMENTS);
