@@ -1,6 +1,6 @@
 import { isGrpcServiceError } from '@temporalio/client';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
-import { CredentialDecryptionError, UnknownCredentialKeyError } from '../secrets/credential-cipher.js';
+import { CredentialDecryptionError, UnknownCredentialKeyError, type CredentialCipher } from '../secrets/credential-cipher.js';
 import { MappingCompileError } from '../domain/erp/mapping.js';
 
 /** Stable, machine-readable error codes. Clients branch on these, never on messages. */
@@ -160,4 +160,18 @@ export function errorHandler(log: { error(msg: string, fields?: object): void })
       error: { code: e.code, message: e.message, requestId, ...(e.details ? { details: e.details } : {}) },
     });
   };
+}
+
+/**
+ * A 409 naming the problem when the key that sealed a connection's credentials is no longer configured
+ * (dropped from CREDENTIALS_KEYS before re-sealing), instead of a decryption failure deeper down.
+ */
+export function requireCredentialsKey(cipher: CredentialCipher, row: { id: string; credentialsKeyId: string }): void {
+  if (cipher.hasKey(row.credentialsKeyId)) return;
+  throw new ApiError(
+    409,
+    'credentials_key_unavailable',
+    `the credentials of connection ${row.id} were sealed with key id "${row.credentialsKeyId}", which is not in CREDENTIALS_KEYS; ` +
+      'add that key back (then run reseal-credentials) or replace the credentials with PATCH',
+  );
 }

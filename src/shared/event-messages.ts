@@ -68,3 +68,20 @@ export type WebhookDeliveryOutcome =
   | 'canceled'
   /** The delivery row does not exist (deleted with its endpoint or event). */
   | 'missing';
+
+/** A delivery as its entity workflow is told about it (the relay and the API signal it). */
+export interface DeliveryToSignal {
+  deliveryId: string;
+  tenantId: string;
+  endpointId: string;
+  eventId: string;
+  resourceType: string;
+  resourceId: string;
+  sequence: number;
+  eventType: string;
+}
+
+/** The retention sweep's input: events older than this many days go (EVENTS_RETENTION_DAYS). */
+export interface EventRetentionInput {
+  retentionDays: number;
+}

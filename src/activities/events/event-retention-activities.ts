@@ -1,11 +1,7 @@
 import type { Db } from '../../db/client.js';
+import type { EventRetentionInput } from '../../shared/event-messages.js';
 import { deleteEventsOlderThan } from '../../stores/events/event-store.js';
 import { beating } from '../heartbeat.js';
-
-/** The retention sweep's input: events older than this many days go (EVENTS_RETENTION_DAYS). */
-export interface EventRetentionInput {
-  retentionDays: number;
-}
 
 /** Deletes events past their retention period, for the event retention Schedule. */
 export function createEventRetentionActivities(deps: { db: Db }) {

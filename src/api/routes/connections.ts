@@ -8,7 +8,6 @@ import { workflowId } from '../../shared/workflow-ids.js';
 import { startWorkflow } from '../../temporal/start-workflow.js';
 import { UnknownProviderError } from '../../providers/registry.js';
 import type { Credentials } from '../../providers/types.js';
-import type { CredentialCipher } from '../../secrets/credential-cipher.js';
 import type { AppDeps } from '../deps.js';
 import { ResourceRouter, issuesToDetails } from '../endpoint.js';
 import { resultWithin } from '../await-workflow.js';
@@ -16,7 +15,7 @@ import { checkConnectionSettings } from '../connection-settings.js';
 import { customerSyncSettingsOf } from '../../domain/customers/sync-settings.js';
 import { applyCustomerSyncSchedule } from '../../temporal/customers/customer-reconcile-schedule.js';
 import { stopCustomerReconcile } from '../../temporal/customers/stop-customer-reconcile.js';
-import { ApiError } from '../errors.js';
+import { ApiError, requireCredentialsKey } from '../errors.js';
 import { quotaRefusal } from '../quota-refusals.js';
 import { tenantPriority } from '../../shared/fairness.js';
 import { byKey } from '../../stores/platform/audit-event-store.js';
@@ -139,20 +138,6 @@ const testOut = z.object({
     },
   ],
 });
-
-/**
- * A 409 naming the problem when the key that sealed a connection's credentials is no longer configured
- * (dropped from CREDENTIALS_KEYS before re-sealing), instead of a decryption failure deeper down.
- */
-export function requireCredentialsKey(cipher: CredentialCipher, row: Pick<ConnectionRow, 'id' | 'credentialsKeyId'>): void {
-  if (cipher.hasKey(row.credentialsKeyId)) return;
-  throw new ApiError(
-    409,
-    'credentials_key_unavailable',
-    `the credentials of connection ${row.id} were sealed with key id "${row.credentialsKeyId}", which is not in CREDENTIALS_KEYS; ` +
-      'add that key back (then run reseal-credentials) or replace the credentials with PATCH',
-  );
-}
 
 /** The connection store's refusals as HTTP answers. */
 function refusal(err: unknown): never {

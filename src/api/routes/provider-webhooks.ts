@@ -7,11 +7,10 @@ import { markGatewayEventSignalled, storeGatewayEvent, webhookConnection } from 
 import type { AppDeps } from '../deps.js';
 import type { ResourceRouter } from '../endpoint.js';
 import { deliverCustomerEvent } from './customers/customer-webhooks.js';
-import { ApiError } from '../errors.js';
+import { ApiError, requireCredentialsKey } from '../errors.js';
 import { webhooksReceived } from '../../metrics/api-metrics.js';
 import { providerLabel } from '../../metrics/provider-label.js';
 import { clientAddress, type RateLimiter } from '../rate-limit.js';
-import { requireCredentialsKey } from './connections.js';
 import { parseJsonBytes } from '../input-guards.js';
 
 const params = z.object({ connectionId: z.string().min(1) });

@@ -10,6 +10,7 @@ import { newId } from '../../db/ids.js';
 import { events, webhookDeliveries, webhookDeliveryAttempts, webhookEndpoints } from '../../db/schema.js';
 import { matchesAny } from '../../domain/events/event-types.js';
 import { attemptVerdict, failingTooLong } from '../../domain/events/webhook-delivery-rules.js';
+import type { DeliveryToSignal } from '../../shared/event-messages.js';
 import type { EventRow } from './event-store.js';
 import {
   disableWebhookEndpoint,
@@ -21,18 +22,6 @@ import {
 export type WebhookDeliveryRow = typeof webhookDeliveries.$inferSelect;
 export type WebhookAttemptRow = typeof webhookDeliveryAttempts.$inferSelect;
 type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
-
-/** A delivery as its entity workflow is told about it (src/shared/event-messages.ts). */
-export interface DeliveryToSignal {
-  deliveryId: string;
-  tenantId: string;
-  endpointId: string;
-  eventId: string;
-  resourceType: string;
-  resourceId: string;
-  sequence: number;
-  eventType: string;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Fan-out (the relay)

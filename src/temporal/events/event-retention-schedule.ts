@@ -1,5 +1,5 @@
 import type { Client } from '@temporalio/client';
-import type { EventRetentionInput } from '../../activities/events/event-retention-activities.js';
+import type { EventRetentionInput } from '../../shared/event-messages.js';
 import { PLATFORM_PRIORITY } from '../../shared/fairness.js';
 import type { TaskQueues } from '../../shared/task-queues.js';
 import { upsertSchedule } from '../schedules.js';

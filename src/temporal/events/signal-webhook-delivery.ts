@@ -3,7 +3,7 @@ import { webhookDeliveriesSignal, type QueuedWebhookDelivery, type WebhookDelive
 import { tenantPriority } from '../../shared/fairness.js';
 import { EndpointIdAttr, EventTypeAttr, TenantIdAttr } from '../../shared/search-attributes.js';
 import { workflowId } from '../../shared/workflow-ids.js';
-import type { DeliveryToSignal } from '../../stores/events/webhook-delivery-store.js';
+import type { DeliveryToSignal } from '../../shared/event-messages.js';
 import { signalWithStartWorkflow } from '../start-workflow.js';
 
 /** Signals to different workflows sent at once (each is a round trip to Temporal). */

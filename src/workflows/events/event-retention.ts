@@ -1,5 +1,6 @@
 import { log, proxyActivities } from '@temporalio/workflow';
-import type { EventRetentionActivities, EventRetentionInput } from '../../activities/events/event-retention-activities.js';
+import type { EventRetentionActivities } from '../../activities/events/event-retention-activities.js';
+import type { EventRetentionInput } from '../../shared/event-messages.js';
 import { retentionSweep } from '../activity-options.js';
 
 const sweep = proxyActivities<Pick<EventRetentionActivities, 'deleteExpiredEvents'>>(retentionSweep);

@@ -5,16 +5,8 @@
  */
 import { z } from 'zod';
 import { findEvent } from '../../../stores/events/event-store.js';
-import {
-  listDeliveries,
-  REPLAY_PAGE,
-  redeliverEvent,
-  replayToEndpoint,
-  settleWebhookDelivery,
-  WebhookEndpointDisabledError,
-  type DeliveryToSignal,
-  type DeliveryWithAttempts,
-} from '../../../stores/events/webhook-delivery-store.js';
+import { listDeliveries, REPLAY_PAGE, redeliverEvent, replayToEndpoint, settleWebhookDelivery, WebhookEndpointDisabledError, type DeliveryWithAttempts } from '../../../stores/events/webhook-delivery-store.js';
+import { type DeliveryToSignal } from '../../../shared/event-messages.js';
 import { findWebhookEndpoint, WebhookEndpointNotFoundError } from '../../../stores/events/webhook-endpoint-store.js';
 import { signalWebhookDeliveries } from '../../../temporal/events/signal-webhook-delivery.js';
 import { decodeTimeCursor, encodeTimeCursor, pageCursor } from '../../common-schemas.js';
