@@ -1,4 +1,9 @@
 import type { Client } from '@temporalio/client';
+import type { ApiEnv } from '../config/env.js';
+import { outboundUrlPolicy } from '../providers/egress/from-env.js';
+import type { Runtime } from '../runtime.js';
+import { taskQueuesFor } from '../shared/task-queues.js';
+import { EncryptionCodec } from '../temporal/payload-codec.js';
 import type { PayloadCodec } from '@temporalio/common';
 import type { Database } from '../db/client.js';
 import type { CircuitConfig } from '../domain/circuit-breaker.js';
@@ -12,7 +17,7 @@ import type { RateLimitRejectedHook, RateLimitSettings } from './rate-limit.js';
 import type { TenantQuotas } from '../stores/platform/quota-store.js';
 import type { Tracing } from '../tracing/tracing.js';
 
-/** What the API needs from its process: built by the entry points (src/runtime.ts), handed to every router. */
+/** What the API needs from its process: built by the entry points with appDeps(), handed to every router. */
 export interface AppDeps {
   database: Database;
   temporal: Client;
@@ -46,4 +51,43 @@ export interface AppDeps {
   quotas?: TenantQuotas;
   /** Tracing: a span per request when on (runtime.tracing). */
   tracing?: Pick<Tracing, 'httpMiddleware'>;
+}
+
+/** The API's dependencies from a runtime: the one place the entry points translate settings for it. */
+export function appDeps(runtime: Runtime<ApiEnv>, temporal: Client, adminToken: string): AppDeps {
+  const { env } = runtime;
+  return {
+    ...runtime,
+    temporal,
+    adminToken,
+    ...(env.METRICS_TOKEN ? { metricsToken: env.METRICS_TOKEN } : {}),
+    urlPolicy: outboundUrlPolicy(env),
+    taskQueues: taskQueuesFor(env.TASK_QUEUE_SUFFIX),
+    paymentTiming: {
+      callbackTimeoutMs: env.PAYMENT_CALLBACK_TIMEOUT_SECONDS * 1000,
+      ambiguousResolutionMs: env.PAYMENT_RESOLUTION_WINDOW_SECONDS * 1000,
+      aftercareWindowMs: env.PAYMENT_AFTERCARE_WINDOW_SECONDS * 1000,
+    },
+    trustProxy: env.TRUST_PROXY,
+    erpUploadMaxBytes: env.ERP_UPLOAD_MAX_BYTES,
+    quotas: {
+      connections: env.TENANT_MAX_CONNECTIONS,
+      erp_integrations: env.TENANT_MAX_ERP_INTEGRATIONS,
+      provider_definitions: env.TENANT_MAX_PROVIDER_DEFINITIONS,
+      api_keys: env.TENANT_MAX_API_KEYS,
+      webhook_endpoints: env.TENANT_MAX_WEBHOOK_ENDPOINTS,
+      upload_bytes: env.TENANT_MAX_UPLOAD_BYTES,
+      concurrent_uploads: env.TENANT_MAX_CONCURRENT_UPLOADS,
+      erp_min_poll_interval_seconds: env.ERP_MIN_POLL_INTERVAL_SECONDS,
+    },
+    rateLimits: {
+      windowSeconds: env.RATE_LIMIT_WINDOW_SECONDS,
+      tenant: env.RATE_LIMIT_PER_TENANT,
+      ip: env.RATE_LIMIT_PER_IP,
+      webhook: env.RATE_LIMIT_PER_WEBHOOK_CONNECTION,
+    },
+    ...(env.PUBLIC_URL ? { publicUrl: env.PUBLIC_URL } : {}),
+    ...(env.PAYLOAD_CODEC_KEYS ? { payloadCodec: new EncryptionCodec(env.PAYLOAD_CODEC_KEYS) } : {}),
+    codecCorsOrigin: new URL(env.TEMPORAL_UI_URL).origin,
+  };
 }

@@ -1,5 +1,6 @@
 import { apiSchema, parseEnv, requireSettings } from '../config/env.js';
-import { appDeps, createRuntime, startupRetry } from '../runtime.js';
+import { createRuntime, startupRetry } from '../runtime.js';
+import { appDeps } from './deps.js';
 import { runEntryPoint, retryAtStart } from '../start-up.js';
 import { startApiMetricsServer } from '../metrics/api-metrics.js';
 import { connectTemporalClient } from '../temporal/connection.js';

@@ -1,6 +1,7 @@
 import { parseEnv, requireSettings, workerSchema } from '../config/env.js';
 import { createLogger } from '../logger.js';
-import { createRuntime, startWorkers } from '../runtime.js';
+import { createRuntime } from '../runtime.js';
+import { startWorkers } from './start-workers.js';
 import { runEntryPoint } from '../start-up.js';
 import { installTemporalRuntime } from './temporal-runtime.js';
 
