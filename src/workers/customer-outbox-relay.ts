@@ -1,10 +1,10 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client } from '@temporalio/client';
 import { and, inArray, isNull } from 'drizzle-orm';
 import type { Database, Db } from '../db/client.js';
 import { CUSTOMER_OUTBOX_CHANNEL } from '../stores/customers/customer-store.js';
 import { customerOutbox } from '../db/schema.js';
 import { signalCustomerSync } from '../temporal/customers/signal-customer-sync.js';
+import { NotifiedLoop } from './notified-loop.js';
 
 export interface OutboxRelayOptions {
   db: Db;
@@ -27,10 +27,19 @@ export interface OutboxRelayOptions {
  * (it dedupes by version). Polling a partial index keeps this a cheap query.
  */
 export class CustomerOutboxRelay {
-  private stopping = new AbortController();
-  private loop: Promise<void> | undefined;
+  private readonly loop: NotifiedLoop;
 
-  constructor(private readonly options: OutboxRelayOptions) {}
+  constructor(private readonly options: OutboxRelayOptions) {
+    this.loop = new NotifiedLoop(
+      {
+        channel: CUSTOMER_OUTBOX_CHANNEL,
+        ...(options.listen ? { listen: options.listen } : {}),
+        pollIntervalMs: { listening: options.pollIntervalMs ?? 1_000, polling: options.pollIntervalMs ?? 100 },
+        ...(options.onError ? { onError: options.onError } : {}),
+      },
+      async () => ({ worked: (await this.deliverBatch()) > 0 }),
+    );
+  }
 
   /** Delivers one batch; resolves with the number of rows delivered. */
   async deliverBatch(): Promise<number> {
@@ -58,41 +67,10 @@ export class CustomerOutboxRelay {
   }
 
   start(): void {
-    this.loop ??= (async () => {
-      const signal = this.stopping.signal;
-      // Set by a notification; read after each batch (an object: the callback writes it from outside the loop).
-      const notice = { arrived: false, wake: undefined as (() => void) | undefined };
-      let unlisten: (() => Promise<void>) | undefined;
-      try {
-        unlisten = await this.options.listen?.(CUSTOMER_OUTBOX_CHANNEL, () => {
-          notice.arrived = true;
-          notice.wake?.();
-        });
-      } catch (err) {
-        this.options.onError?.(err); // polling still delivers everything
-      }
-      const interval = this.options.pollIntervalMs ?? (unlisten ? 1_000 : 100);
-      while (!signal.aborted) {
-        let delivered = 0;
-        notice.arrived = false;
-        try {
-          delivered = await this.deliverBatch();
-        } catch (err) {
-          this.options.onError?.(err);
-        }
-        // A notification that came while delivering (or a full batch) means: look again at once.
-        if (delivered > 0 || notice.arrived) continue;
-        const woken = new AbortController();
-        notice.wake = () => woken.abort();
-        await sleep(interval, undefined, { signal: AbortSignal.any([signal, woken.signal]) }).catch(() => undefined);
-        notice.wake = undefined;
-      }
-      await unlisten?.().catch(() => undefined);
-    })();
+    this.loop.start();
   }
 
   async stop(): Promise<void> {
-    this.stopping.abort();
-    await this.loop;
+    await this.loop.stop();
   }
 }

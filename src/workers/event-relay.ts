@@ -1,9 +1,9 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client } from '@temporalio/client';
 import type { Database, Db } from '../db/client.js';
 import { EVENTS_CHANNEL } from '../stores/events/event-store.js';
 import { claimEventsToFanOut, markFannedOut } from '../stores/events/webhook-delivery-store.js';
 import { signalWebhookDeliveries } from '../temporal/events/signal-webhook-delivery.js';
+import { NotifiedLoop } from './notified-loop.js';
 
 export interface EventRelayOptions {
   db: Db;
@@ -26,10 +26,23 @@ export interface EventRelayOptions {
  * resource's (src/stores/events/webhook-delivery-store.ts, claimEventsToFanOut).
  */
 export class EventRelay {
-  private stopping = new AbortController();
-  private loop: Promise<void> | undefined;
+  private readonly loop: NotifiedLoop;
 
-  constructor(private readonly options: EventRelayOptions) {}
+  constructor(private readonly options: EventRelayOptions) {
+    // Deferred events wait for another relay to finish their resource's earlier event: a short rest.
+    this.loop = new NotifiedLoop(
+      {
+        channel: EVENTS_CHANNEL,
+        ...(options.listen ? { listen: options.listen } : {}),
+        pollIntervalMs: { listening: options.pollIntervalMs ?? 1_000, polling: options.pollIntervalMs ?? 200 },
+        ...(options.onError ? { onError: options.onError } : {}),
+      },
+      async () => {
+        const { fannedOut, deferred } = await this.fanOutBatch();
+        return { worked: fannedOut > 0, ...(deferred > 0 ? { restMs: 50 } : {}) };
+      },
+    );
+  }
 
   /** One pass: resolves with the number of events fanned out and whether some had to wait. */
   async fanOutBatch(): Promise<{ fannedOut: number; deferred: number }> {
@@ -42,42 +55,10 @@ export class EventRelay {
   }
 
   start(): void {
-    this.loop ??= (async () => {
-      const signal = this.stopping.signal;
-      const notice = { arrived: false, wake: undefined as (() => void) | undefined };
-      let unlisten: (() => Promise<void>) | undefined;
-      try {
-        unlisten = await this.options.listen?.(EVENTS_CHANNEL, () => {
-          notice.arrived = true;
-          notice.wake?.();
-        });
-      } catch (err) {
-        this.options.onError?.(err); // polling still fans everything out
-      }
-      const interval = this.options.pollIntervalMs ?? (unlisten ? 1_000 : 200);
-      while (!signal.aborted) {
-        let progress = { fannedOut: 0, deferred: 0 };
-        notice.arrived = false;
-        try {
-          progress = await this.fanOutBatch();
-        } catch (err) {
-          this.options.onError?.(err);
-        }
-        // Work done, or a notification while working: look again at once. Deferred events wait for
-        // another relay to finish their resource's earlier event: a short pause, not a full poll.
-        if (progress.fannedOut > 0 || notice.arrived) continue;
-        const pause = progress.deferred > 0 ? Math.min(interval, 50) : interval;
-        const woken = new AbortController();
-        notice.wake = () => woken.abort();
-        await sleep(pause, undefined, { signal: AbortSignal.any([signal, woken.signal]) }).catch(() => undefined);
-        notice.wake = undefined;
-      }
-      await unlisten?.().catch(() => undefined);
-    })();
+    this.loop.start();
   }
 
   async stop(): Promise<void> {
-    this.stopping.abort();
-    await this.loop;
+    await this.loop.stop();
   }
 }
