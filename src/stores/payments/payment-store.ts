@@ -5,7 +5,7 @@ import { payments, paymentAttempts, refunds } from '../../db/schema.js';
 import type { UnifiedDeclineCode } from '../../domain/payments/decline-codes.js';
 import { decideCapture } from '../../domain/payments/capture-rules.js';
 import { paymentEventFor, type PaymentEventType } from '../../domain/payments/payment-events.js';
-import { canTransition, type PaymentStatus } from '../../domain/payments/payment-status.js';
+import { canTransition, PAYMENT_STATUSES, type PaymentStatus } from '../../domain/payments/payment-status.js';
 import { workflowId } from '../../shared/workflow-ids.js';
 import { recordEvent } from '../events/event-store.js';
 
@@ -298,19 +298,51 @@ export type AttemptChanges = Partial<
   Pick<typeof paymentAttempts.$inferInsert, 'status' | 'gatewayReference' | 'errorClass' | 'errorCode' | 'unifiedCode' | 'errorMessage'>
 >;
 
+/** For each status, the statuses a payment may move to it from (the status machine decides). */
+const MOVES_TO = new Map<PaymentStatus, PaymentStatus[]>(
+  PAYMENT_STATUSES.map((to) => [to, PAYMENT_STATUSES.filter((from) => canTransition(from, to))]),
+);
+
+/** Statuses whose arrival merchants are told about from some status (pending, processing, unknown are not). */
+const ANNOUNCED = new Set(PAYMENT_STATUSES.filter((to) => PAYMENT_STATUSES.some((from) => paymentEventFor(from, to) !== null)));
+
 /**
  * Moves a payment forward to `to` (never backwards: a move the status machine refuses keeps the
- * status and still writes `changes`), with an attempt's outcome when one is given, in one transaction
- * under the payment's row lock. A move merchants are told about records its event in the same
- * transaction; a re-run that finds the payment already moved (a retried activity, a late duplicate)
- * records none, so each transition has exactly one event. The rows are written on a re-run as before
- * (an attempt recorded again restarts reconciliation's clock on it). Answers the status after it.
+ * status and still writes `changes`), with an attempt's outcome when one is given. A move merchants
+ * may be told about runs in one transaction under the payment's row lock and records its event there;
+ * a re-run that finds the payment already moved (a retried activity, a late duplicate) records none,
+ * so each transition has exactly one event. The rows are written on a re-run as before (an attempt
+ * recorded again restarts reconciliation's clock on it). Answers the status after it.
  */
 export async function advancePayment(
   db: Db,
   input: { paymentId: string; to: PaymentStatus; changes?: PaymentChanges; attempt?: { number: number; changes: AttemptChanges } },
 ): Promise<PaymentStatus> {
   const { paymentId, to } = input;
+  const writeAttempt = async (q: Db) => {
+    if (!input.attempt) return;
+    await q
+      .update(paymentAttempts)
+      .set({ ...input.attempt.changes, updatedAt: new Date() })
+      .where(and(eq(paymentAttempts.paymentId, paymentId), eq(paymentAttempts.attemptNumber, input.attempt.number)));
+  };
+  if (!ANNOUNCED.has(to)) {
+    // No event can follow (routing's move to processing, the most frequent): one conditional update,
+    // no transaction. The update locks the row, and where a concurrent update got there first,
+    // Postgres re-evaluates the status expression against the row as that one left it.
+    await writeAttempt(db);
+    const [row] = await db
+      .update(payments)
+      .set({
+        ...input.changes,
+        status: sql`case when ${inArray(payments.status, MOVES_TO.get(to)!)} then ${to} else ${payments.status} end`,
+        updatedAt: new Date(),
+      })
+      .where(eq(payments.id, paymentId))
+      .returning({ status: payments.status });
+    if (!row) throw new PaymentNotFoundError(paymentId);
+    return row.status as PaymentStatus;
+  }
   return db.transaction(async (tx) => {
     const [current] = await tx
       .select({ status: payments.status, tenantId: payments.tenantId })
@@ -318,12 +350,7 @@ export async function advancePayment(
       .where(eq(payments.id, paymentId))
       .for('update');
     if (!current) throw new PaymentNotFoundError(paymentId);
-    if (input.attempt) {
-      await tx
-        .update(paymentAttempts)
-        .set({ ...input.attempt.changes, updatedAt: new Date() })
-        .where(and(eq(paymentAttempts.paymentId, paymentId), eq(paymentAttempts.attemptNumber, input.attempt.number)));
-    }
+    await writeAttempt(tx);
     const from = current.status as PaymentStatus;
     const moves = from !== to && canTransition(from, to);
     await tx
