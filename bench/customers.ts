@@ -31,7 +31,7 @@ import { startStripeEmulator } from '../emulators/stripe/index.js';
 import { startTemporalDevServer } from '../src/dev/temporal-dev-server.js';
 import { buildDist, cpuMeter, sharedProcessGroups, startBaselineWorker, startProcess, type BenchProcess } from './lib/processes.js';
 import { scratchDatabase, switchyardSettings } from './lib/environment.js';
-import { summarize, type Summary } from './lib/stats.js';
+import { atRate, summarize, type Summary } from './lib/stats.js';
 
 /** Empty: no latency rounds (the import only). */
 const RATES = (process.env.BENCH_CUSTOMER_RATES ?? '10,100').split(',').filter(Boolean).map(Number);
@@ -50,18 +50,6 @@ async function until<T>(what: string, check: () => Promise<T | undefined>, timeo
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(50);
   }
-}
-
-/** Starts `count` tasks at `perSecond`, each at its slot (not waiting for the previous one), and awaits all. */
-async function atRate(count: number, perSecond: number, task: (i: number) => Promise<void>): Promise<void> {
-  const start = Date.now();
-  const running: Promise<void>[] = [];
-  for (let i = 0; i < count; i++) {
-    const due = start + (i * 1000) / perSecond;
-    if (due > Date.now()) await sleep(due - Date.now());
-    running.push(task(i));
-  }
-  await Promise.all(running);
 }
 
 export async function runCustomersBench(): Promise<void> {

@@ -307,6 +307,7 @@ const benchmarks: Record<string, () => Promise<void>> = {
   customers: () => import('./customers.js').then((m) => m.runCustomersBench()),
   compare: () => import('./compare.js').then((m) => m.runCompareBench(process.argv.slice(3))),
   isolation: () => import('./isolation.js').then((m) => m.runIsolationBench()),
+  events: () => import('./events.js').then((m) => m.runEventsBench()),
 };
 const usage = async () =>
   console.log(`npm run bench                 payments against bare Temporal (BENCH_PAYMENTS, BENCH_CONCURRENCY, BENCH_LATENCY_REQUESTS, BENCH_WEBHOOKS, BENCH_ROUNDS)
@@ -315,7 +316,8 @@ npm run bench -- customers    customer sync latency both ways and the initial im
 npm run bench -- compare <ref> [<ref2>]
                               the payment path of this working tree (or <ref2>) against <ref>, side by side in one run (npm run bench -- compare --help)
 npm run bench -- chaos ...    load with gateway faults and a worker SIGKILL (npm run bench -- chaos --help)
-npm run bench -- isolation    one tenant's payment p95 alone and while another floods: a hanging gateway, ERP polling (BENCH_ISOLATION_SECONDS, BENCH_ROUNDS, BENCH_ISOLATION_A_RATE, BENCH_ISOLATION_B_RATE, BENCH_ISOLATION_INTEGRATIONS, BENCH_ISOLATION_POLL_SECONDS, BENCH_ISOLATION_WORKERS)`);
+npm run bench -- isolation    one tenant's payment p95 alone and while another floods: a hanging gateway, ERP polling (BENCH_ISOLATION_SECONDS, BENCH_ROUNDS, BENCH_ISOLATION_A_RATE, BENCH_ISOLATION_B_RATE, BENCH_ISOLATION_INTEGRATIONS, BENCH_ISOLATION_POLL_SECONDS, BENCH_ISOLATION_WORKERS)
+npm run bench -- events       events committed at a steady rate to a local webhook receiver against a plain insert-and-signed-POST loop: delivered/s and commit-to-arrival p95 (BENCH_EVENT_RATE, BENCH_EVENT_SECONDS, BENCH_EVENT_HOT_RESOURCES, BENCH_EVENT_DRAIN_SECONDS, BENCH_ROUNDS)`);
 function pick(arg: string | undefined): () => Promise<void> {
   if (arg === '--help' || arg === '-h') return usage;
   if (arg === undefined) return main;

@@ -43,6 +43,21 @@ export async function runConcurrently(total: number, concurrency: number, task: 
   return { durations, wallMs: performance.now() - started };
 }
 
+/**
+ * Starts `count` tasks at `perSecond`, each at its slot and not waiting for the previous one (an open
+ * loop: a slow system gets a backlog, as it would from real traffic), and awaits all.
+ */
+export async function atRate(count: number, perSecond: number, task: (i: number) => Promise<void>): Promise<void> {
+  const start = Date.now();
+  const running: Promise<void>[] = [];
+  for (let i = 0; i < count; i++) {
+    const due = start + (i * 1000) / perSecond;
+    if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
+    running.push(task(i));
+  }
+  await Promise.all(running);
+}
+
 /** CPU seconds per named process group, summed over the rounds of one side. */
 export type CpuSeconds = Record<string, number>;
 
