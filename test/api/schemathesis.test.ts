@@ -128,8 +128,10 @@ it(
       // CPython's AST-compiler race across threads (a "recursion depth mismatch" SystemError seen with 2).
       '--workers',
       '1',
+      // Above the longest answer the API documents: a connection test waits up to 30 s for its run
+      // (then answers `running`), and under fuzzing one tenant's tests queue for its share of the worker.
       '--request-timeout',
-      '20',
+      '45',
       '--generation-database',
       'none',
       '--no-shrink',
