@@ -89,8 +89,16 @@ describe('the demo tells the truth', () => {
     const auth = { authorization: `Bearer ${tenant.apiKey}` };
     const listed = (await (await fetch(`${apiUrl}/v1/events?type=payment.succeeded&resourceType=payment&resourceId=${transfer.paymentId}`, { headers: auth })).json()) as { data: { id: string }[] };
     expect(listed.data.map((e) => e.id)).toEqual([transfer.succeeded!.webhookId]);
-    const deliveries = (await (await fetch(`${apiUrl}/v1/events/${transfer.succeeded!.webhookId}/deliveries`, { headers: auth })).json()) as { data: { endpointId: string; status: string }[] };
-    expect(deliveries.data).toMatchObject([{ endpointId: tenant.webhookEndpoint!.id, status: 'delivered' }]);
+    // The receiver has its copy once it answers 2xx; the delivery is marked delivered just after, when
+    // that answer reaches the worker (CI once read it as pending in between), so poll for a few seconds.
+    const deliveriesOf = async () =>
+      ((await (await fetch(`${apiUrl}/v1/events/${transfer.succeeded!.webhookId}/deliveries`, { headers: auth })).json()) as { data: { endpointId: string; status: string }[] }).data;
+    let deliveries = await deliveriesOf();
+    for (const until = Date.now() + 10_000; deliveries[0]?.status === 'pending' && Date.now() < until; ) {
+      await new Promise((r) => setTimeout(r, 100));
+      deliveries = await deliveriesOf();
+    }
+    expect(deliveries).toMatchObject([{ endpointId: tenant.webhookEndpoint!.id, status: 'delivered' }]);
 
     // A restart finds the endpoint it made and keeps it (its secret was shown only once).
     const again = await ensureDemoTenant(apiUrl, stack.adminToken, dataDir, gateways);
