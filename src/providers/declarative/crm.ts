@@ -45,7 +45,7 @@ import {
   type OutboundConnection,
   type OutboundErrorArgs,
 } from './outbound.js';
-import { verifyWebhookSignature } from './webhook.js';
+import { verifyWebhookSignature } from './webhook-signature.js';
 
 type EventMapping = CustomerSyncDefinition['events'];
 type Vars = Record<string, unknown>;

@@ -9,7 +9,8 @@ import { isCurrencyCode } from '../../domain/currencies.js';
 import { PAYMENT_METHOD_TYPES } from '../../domain/payments/routing.js';
 import { z } from 'zod';
 import { GATEWAY_STATUSES } from '../../domain/payments/payment-status.js';
-import { parsePath, parseTemplate, templateVariables } from '../../domain/template.js';
+import { parsePath, templateVariables } from '../../domain/template.js';
+import { checkSignatureCredential, webhookSignatureSchema } from './webhook-signature.js';
 
 const ERROR_CLASSES = ['hard_decline', 'retryable', 'ambiguous'] as const;
 
@@ -297,30 +298,9 @@ const actionsSchema = z
 // Every action must have its row above: a new action without one fails type-checking here.
 ACTION_TEMPLATE_VARIABLES satisfies Record<keyof z.output<typeof actionsSchema>, readonly string[]>;
 
-const signatureSchema = z
-  .object({
-    scheme: z.literal('hmac_sha256'),
-    header: z.string().meta({ description: 'Header carrying the signature.' }),
-    secretCredential: z
-      .string()
-      .meta({ description: 'Name of the credential that holds the signing secret.' }),
-    encoding: z.enum(['hex', 'base64']).default('hex'),
-    prefix: z
-      .string()
-      .optional()
-      .meta({ description: "Stripped from the header value before comparing, e.g. 'sha256='." }),
-    signedPayload: z
-      .string()
-      .default('{{body}}')
-      .meta({ description: "What is signed: '{{body}}' (raw bytes) or e.g. '{{timestamp}}.{{body}}'." }),
-    timestampHeader: z.string().optional(),
-    toleranceSeconds: z.number().int().positive().default(300),
-  })
-  .strict();
-
 const webhookSchema = z
   .object({
-    signature: signatureSchema,
+    signature: webhookSignatureSchema,
     event: z
       .object({
         eventId: responsePath
@@ -496,7 +476,7 @@ const customerSyncSchema = z
       .strict(),
     events: customerEventMapping.meta({ description: "Reads a verified webhook's body." }),
     webhook: z
-      .object({ signature: signatureSchema })
+      .object({ signature: webhookSignatureSchema })
       .strict()
       .optional()
       .meta({ description: "How the system's webhooks are signed (used when the provider has no payment webhook rule)." }),
@@ -642,9 +622,9 @@ function checkDefinition(def: z.infer<typeof baseDefinitionSchema>, ctx: z.core.
       });
     seen.add(c.name);
   });
-  if (def.webhook) checkSignature(def.webhook.signature, ['webhook', 'signature'], credentialNames, ctx);
+  if (def.webhook) checkSignatureCredential(def.webhook.signature, ['webhook', 'signature'], credentialNames, ctx);
   if (def.customerSync?.webhook) {
-    checkSignature(def.customerSync.webhook.signature, ['customerSync', 'webhook', 'signature'], credentialNames, ctx);
+    checkSignatureCredential(def.customerSync.webhook.signature, ['customerSync', 'webhook', 'signature'], credentialNames, ctx);
   }
   if (def.customerSync) checkFieldMapping(def.customerSync, ctx);
   if (!def.actions && !def.customerSync) {
@@ -680,54 +660,6 @@ function checkFieldMapping(spec: z.output<typeof customerSyncSchema>, ctx: z.cor
       ctx.addIssue({ code: 'custom', path: ['customerSync', 'fields', ...at], message: `'${path}' is already mapped by ${other}` });
     }
     taken.set(path, `fields.${at.join('.')}`);
-  }
-}
-
-type SignatureRule = z.output<typeof signatureSchema>;
-
-/** A webhook signature rule names a declared secret and signs the raw body (optionally with a timestamp). */
-function checkSignature(sig: SignatureRule, at: string[], credentialNames: Set<string>, ctx: z.core.$RefinementCtx): void {
-  if (!credentialNames.has(sig.secretCredential)) {
-    ctx.addIssue({
-      code: 'custom',
-      path: [...at, 'secretCredential'],
-      message: `'${sig.secretCredential}' is not a declared credential`,
-    });
-  }
-  try {
-    const vars = templateVariables(sig.signedPayload);
-    const unknown = vars.filter((v) => v !== 'body' && v !== 'timestamp');
-    if (unknown.length > 0 || !vars.includes('body')) {
-      ctx.addIssue({
-        code: 'custom',
-        path: [...at, 'signedPayload'],
-        message: "signedPayload must contain '{{body}}' and may only use '{{timestamp}}' besides it",
-      });
-    } else if (vars.includes('timestamp') && !sig.timestampHeader) {
-      ctx.addIssue({
-        code: 'custom',
-        path: [...at, 'timestampHeader'],
-        message: "signedPayload uses '{{timestamp}}': set timestampHeader",
-      });
-    }
-    // {{body}} is spliced in as raw bytes, so it must appear without filters.
-    if (
-      parseTemplate(sig.signedPayload).some(
-        (p) => p.kind === 'expr' && p.expr.path === 'body' && p.expr.filters.length > 0,
-      )
-    ) {
-      ctx.addIssue({
-        code: 'custom',
-        path: [...at, 'signedPayload'],
-        message: "'{{body}}' takes no filters",
-      });
-    }
-  } catch (err) {
-    ctx.addIssue({
-      code: 'custom',
-      path: [...at, 'signedPayload'],
-      message: (err as Error).message,
-    });
   }
 }
 

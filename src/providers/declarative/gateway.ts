@@ -31,7 +31,8 @@ import {
   type OutboundConnection,
   type OutboundErrorArgs,
 } from './outbound.js';
-import { parseWebhookEvent, verifyWebhookSignature } from './webhook.js';
+import { parseWebhookEvent } from './webhook.js';
+import { verifyWebhookSignature } from './webhook-signature.js';
 
 export interface GatewayRuntime extends ConnectionRuntime {
   definition: GatewayDefinition;

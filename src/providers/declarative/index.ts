@@ -22,5 +22,4 @@ export {
   type DeclarativeFactoryOptions,
   type DeclarativeProviderFactory,
 } from './factory.js';
-export { computeWebhookSignature } from './webhook.js';
 export { defaultHttpClassification } from './classify.js';
