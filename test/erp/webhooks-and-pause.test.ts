@@ -49,9 +49,9 @@ describe('ERP webhooks', () => {
     const refusals: [Record<string, string>, string][] = [
       [{ 'x-webhook-timestamp': unix, 'x-webhook-signature': sign(event, unix, 'wrong-secret') }, 'signature does not match'],
       [{ 'x-webhook-timestamp': unix, 'x-webhook-signature': sign(`${event} `, unix) }, 'signature does not match'],
-      [{ 'x-webhook-timestamp': String(Number(unix) - 301), 'x-webhook-signature': sign(event, String(Number(unix) - 301)) }, 'outside the 5-minute tolerance'],
-      [{ 'x-webhook-timestamp': 'yesterday', 'x-webhook-signature': sign(event, 'yesterday') }, 'neither ISO 8601 nor Unix'],
-      [{ 'x-webhook-timestamp': unix }, 'are required'],
+      [{ 'x-webhook-timestamp': String(Number(unix) - 301), 'x-webhook-signature': sign(event, String(Number(unix) - 301)) }, 'outside the 300s tolerance'],
+      [{ 'x-webhook-timestamp': 'yesterday', 'x-webhook-signature': sign(event, 'yesterday') }, 'Missing or malformed X-Webhook-Timestamp header'],
+      [{ 'x-webhook-timestamp': unix }, 'Missing X-Webhook-Signature header'],
     ];
     for (const [headers, message] of refusals) {
       const res = await post(event.replace('evt-1', 'evt-2'), headers);

@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { ERP_ENTITIES } from '../../domain/erp/entities.js';
 import { parsePath, templateVariables } from '../../domain/template.js';
 import { authSchema, CONNECTION_TEMPLATE_VARIABLES, oauth2PasswordAuth } from '../declarative/definition.js';
+import { erpWebhookSchema } from './webhook-envelope.js';
 
 const template = z
   .string()
@@ -113,6 +114,7 @@ export const restConnectorSchema = z.strictObject({
   auth: erpAuth.optional(),
   timeoutMs: z.number().int().positive().max(120_000).default(20_000),
   streams: streamsOf(restStream),
+  webhook: erpWebhookSchema.optional(),
 });
 
 export const csvConnectorSchema = z.strictObject({
@@ -121,6 +123,7 @@ export const csvConnectorSchema = z.strictObject({
   auth: erpAuth.optional(),
   timeoutMs: z.number().int().positive().max(600_000).default(120_000),
   streams: streamsOf(csvStream),
+  webhook: erpWebhookSchema.optional(),
 });
 
 export const connectorSchema = z

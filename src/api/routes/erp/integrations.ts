@@ -8,6 +8,7 @@ import { ERP_ENTITIES } from '../../../domain/erp/entities.js';
 import { IntegrationInvalidError, requireStreamsForMappings, scheduledEntities } from '../../../domain/erp/integration-rules.js';
 import { mappingsSchema } from '../../../domain/erp/mapping.js';
 import { connectorSchema } from '../../../providers/erp/connector-definition.js';
+import { requireMappingsForEnvelope } from '../../../providers/erp/webhook-envelope.js';
 import type { ErpDeadLetterReplayInput, ErpPollInput } from '../../../shared/erp-messages.js';
 import { workflowId } from '../../../shared/workflow-ids.js';
 import { deadLetterView, listDeadLetters } from '../../../stores/erp/dead-letter-store.js';
@@ -210,6 +211,7 @@ export function integrationsRouter(deps: AppDeps, r: ResourceRouter): ResourceRo
   function checkDefinition(definition: Pick<IntegrationDefinition, 'type' | 'connector' | 'mappings' | 'settings'>, newSettings: IntegrationDefinition['settings'] | undefined): void {
     try {
       requireStreamsForMappings(definition.type, definition.connector.streams, definition.mappings);
+      requireMappingsForEnvelope(definition.connector.webhook, definition.mappings);
       if (newSettings) checkConnectionSettings(newSettings, policy);
       checkPollInterval(quotas, newSettings?.intervalSeconds);
       checkConnectorUrls(definition.connector, definition.settings, policy);
