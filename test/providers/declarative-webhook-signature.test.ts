@@ -20,12 +20,19 @@ import {
   type WebhookSignatureInput,
   type WebhookSignatureRule,
 } from '../../src/providers/declarative/webhook-signature.js';
-import { ProviderDefinitionError, validateProviderDefinition } from '../../src/providers/declarative/index.js';
+import {
+  createDeclarativeProviderFactory,
+  parseProviderDefinition,
+  ProviderDefinitionError,
+  validateProviderDefinition,
+} from '../../src/providers/declarative/index.js';
+import { createEgressFetch } from '../../src/providers/egress/egress-fetch.js';
 import type { HeaderBag } from '../../src/providers/types.js';
 
 const root = join(import.meta.dirname, '../..');
 const democrmText = await readFile(join(root, 'providers/democrm.yaml'), 'utf8');
 const pendingpayText = await readFile(join(root, 'providers/pendingpay.yaml'), 'utf8');
+const doc = await readFile(join(root, 'docs/declarative-providers.md'), 'utf8');
 const NOW_S = 1_733_580_000;
 const NOW_MS = NOW_S * 1000;
 const body = Buffer.from('{"id":"evt_1","type":"contact.updated","name":"Zoë"}', 'utf8');
@@ -251,3 +258,39 @@ function definitionProblems(raw: unknown): { path: string; message: string }[] {
     return (err as ProviderDefinitionError).problems;
   }
 }
+
+describe('the cookbook in docs/declarative-providers.md', () => {
+  /** The yaml block under each "#### Cookbook:" heading, as a CRM's webhook signature rule. */
+  const recipes = [...doc.matchAll(/#### Cookbook: (.+)\n[\s\S]*?```yaml\n([\s\S]*?)```/g)].map((m) => [m[1]!, m[2]!] as const);
+
+  /** democrm with the recipe as its webhook rule, connected, so parseWebhook runs the real path. */
+  function crmWith(recipe: string) {
+    const raw = parseYaml(democrmText) as { customerSync: { webhook: unknown } };
+    raw.customerSync.webhook = parseYaml(recipe);
+    const factory = createDeclarativeProviderFactory(parseProviderDefinition(JSON.stringify(raw), 'json'), { fetch: createEgressFetch({ allowPrivateNetworks: true }) });
+    return factory.create({ tenantId: 't', connectionId: 'c', credentials: { apiToken: 'crm_x', webhookSecret: SECRET }, settings: { baseUrl: 'http://127.0.0.1:9' } });
+  }
+
+  it('has both recipes', () => {
+    expect(recipes.map(([title]) => title)).toEqual([expect.stringContaining('t=…,v1=…'), expect.stringContaining('delivery id')]);
+  });
+
+  it('t=,v1= in one header: accepted with either of two signatures, refused when stale or altered', () => {
+    const gateway = crmWith(recipes[0]![1]);
+    const raw = Buffer.from(JSON.stringify({ event_id: 'evt_7', event_type: 'contact.updated', contact: { id: 'ctc_1' } }));
+    const now = Math.floor(Date.now() / 1000);
+    const sig = (secret: string, t = now) => createHmac('sha256', secret).update(`${t}.`).update(raw).digest('base64');
+    expect(gateway.parseWebhook(raw, { 'x-sig': `t=${now},v1=${sig('old-secret')},v1=${sig(SECRET)}` })).toEqual({ eventId: 'evt_7', type: 'contact.updated' });
+    expect(() => gateway.parseWebhook(raw, { 'x-sig': `t=${now - 301},v1=${sig(SECRET, now - 301)}` })).toThrow(/tolerance/);
+    expect(() => gateway.parseWebhook(Buffer.concat([raw, Buffer.from(' ')]), { 'x-sig': `t=${now},v1=${sig(SECRET)}` })).toThrow(/does not match/);
+  });
+
+  it('a signed delivery id with a millisecond timestamp header and SHA-512', () => {
+    const gateway = crmWith(recipes[1]![1]);
+    const raw = Buffer.from(JSON.stringify({ event_id: 'evt_8', event_type: 'contact.created', contact: { id: 'ctc_2' } }));
+    const ts = String(Date.now());
+    const headers = { 'X-Id': 'd_1', 'X-Ts': ts, 'X-Sig': `sha512=${createHmac('sha512', SECRET).update(`d_1|${ts}|`).update(raw).digest('hex')}` };
+    expect(gateway.parseWebhook(raw, headers)).toEqual({ eventId: 'evt_8', type: 'contact.created' });
+    expect(() => gateway.parseWebhook(raw, { ...headers, 'X-Id': 'd_2' })).toThrow(/does not match/);
+  });
+});
