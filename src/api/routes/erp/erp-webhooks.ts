@@ -149,9 +149,10 @@ export function erpWebhooksRouter(deps: AppDeps & { limiter: RateLimiter }, r: R
       const integration = await findIntegrationById(db, params.id);
       if (!integration || integration.type === 'polling') return refuseUnverified(req, res, ApiError.notFound('integration', params.id));
       const { webhook } = connectorOf(integration);
+      const credentials = openIntegrationCredentials(deps.cipher, integration);
       const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
       try {
-        verifyErpWebhook(erpWebhookSignature(webhook), openIntegrationCredentials(deps.cipher, integration), raw, req.headers, Date.now());
+        verifyErpWebhook(erpWebhookSignature(webhook), credentials, raw, req.headers, Date.now());
       } catch (err) {
         if (err instanceof ApiError) return refuseUnverified(req, res, err);
         throw err;
