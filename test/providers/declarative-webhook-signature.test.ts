@@ -77,6 +77,13 @@ describe('the first format, read as parts', () => {
     expect(webhookSignatureRule(old)).toEqual(webhookSignatureRule(parts));
   });
 
+  it('reads a resolved rule back as itself (stored ERP connectors are parsed again when used)', () => {
+    for (const input of [...cases.flatMap(([, a, b]) => [a, b]), { preset: 'stripe', secretCredential: 's' }, { preset: 'standard_webhooks', secretCredential: 's' }] as WebhookSignatureInput[]) {
+      const rule = webhookSignatureRule(input);
+      expect(webhookSignatureRule(rule)).toEqual(rule);
+    }
+  });
+
   it.each(cases)('%s accepts and refuses the same requests as its parts', (_label, old, parts) => {
     const a = webhookSignatureRule(old);
     const b = webhookSignatureRule(parts);
