@@ -14,7 +14,7 @@ import { parsePath, readPath } from '../../domain/template.js';
 import { webhookSignatureRule, webhookSignatureSchema, type WebhookSignatureRule } from '../declarative/webhook-signature.js';
 
 /** Records one event may carry (the platform envelope's cap). */
-export const MAX_EVENT_RECORDS = 1000;
+const MAX_EVENT_RECORDS = 1000;
 const MAX_EVENT_ID_CHARS = 200;
 
 /** The platform's scheme, as parts: `X-Webhook-Signature: sha256=<hex HMAC-SHA256 of "<X-Webhook-Timestamp>.<body>">`. */
@@ -69,12 +69,11 @@ export const erpWebhookSchema = z
   .meta({ id: 'ErpWebhook', description: 'Inbound webhooks of the ERP. See docs/erp-integrations.md, Webhooks.' });
 
 export type ErpWebhook = z.output<typeof erpWebhookSchema>;
-type TypeTarget = z.output<typeof typeTarget>;
+export type ErpWebhookEnvelope = z.output<typeof envelopeSchema>;
 
-function targetEntities(target: TypeTarget): ErpEntity[] {
+function targetEntities(target: z.output<typeof typeTarget>): ErpEntity[] {
   return typeof target === 'string' ? [target] : Array.isArray(target) ? target : target.entities;
 }
-export type ErpWebhookEnvelope = z.output<typeof envelopeSchema>;
 
 /** The rule a delivery is verified with. */
 export function erpWebhookSignature(webhook: ErpWebhook | undefined): WebhookSignatureRule {
