@@ -27,6 +27,7 @@ import {
   validateProviderDefinition,
 } from '../../src/providers/declarative/index.js';
 import { createEgressFetch } from '../../src/providers/egress/egress-fetch.js';
+import { DEFAULT_ERP_WEBHOOK_SIGNATURE } from '../../src/providers/erp/webhook-envelope.js';
 import type { HeaderBag } from '../../src/providers/types.js';
 
 const root = join(import.meta.dirname, '../..');
@@ -299,5 +300,39 @@ describe('the cookbook in docs/declarative-providers.md', () => {
     const headers = { 'X-Id': 'd_1', 'X-Ts': ts, 'X-Sig': `sha512=${createHmac('sha512', SECRET).update(`d_1|${ts}|`).update(raw).digest('hex')}` };
     expect(gateway.parseWebhook(raw, headers)).toEqual({ eventId: 'evt_8', type: 'contact.created' });
     expect(() => gateway.parseWebhook(raw, { ...headers, 'X-Id': 'd_2' })).toThrow(/does not match/);
+  });
+});
+
+describe('presets on the payment callback path', () => {
+  it("a gateway whose callbacks are signed per Standard Webhooks reads them with preset: standard_webhooks", () => {
+    const raw = parseYaml(pendingpayText) as { webhook: { signature: unknown } };
+    raw.webhook.signature = { preset: 'standard_webhooks', secretCredential: 'webhookSecret' };
+    const factory = createDeclarativeProviderFactory(parseProviderDefinition(JSON.stringify(raw), 'json'), { fetch: createEgressFetch({ allowPrivateNetworks: true }) });
+    const secret = `whsec_${randomBytes(24).toString('base64')}`;
+    const gateway = factory.create({ tenantId: 't', connectionId: 'c', credentials: { clientId: 'c', clientSecret: 's', webhookSecret: secret }, settings: {} });
+    const callback = JSON.stringify({ id: 'cb_1', type: 'txn.updated', data: { txn: { ref: 'pp_1', status: 'settled', metadata: { payment_id: 'pay_1' } } } });
+    const headers = { 'webhook-id': 'msg_1', 'webhook-timestamp': String(Math.floor(Date.now() / 1000)), 'webhook-signature': new Webhook(secret).sign('msg_1', new Date(), callback) };
+    expect(gateway.parseWebhook(Buffer.from(callback), headers)).toMatchObject({ eventId: 'cb_1', reference: 'pp_1', paymentId: 'pay_1', status: 'succeeded' });
+    expect(() => gateway.parseWebhook(Buffer.from(callback), { ...headers, 'webhook-id': 'msg_2' })).toThrow(/does not match/);
+  });
+});
+
+describe("the ERP platform scheme, as parts", () => {
+  const event = Buffer.from('{"id":"evt-1","entity":"products","data":{"StokKodu":"A-1"}}');
+  const sign = (ts: string, secret = SECRET) => `sha256=${createHmac('sha256', secret).update(`${ts}.`).update(event).digest('hex')}`;
+
+  it('accepts X-Webhook-Signature over "<X-Webhook-Timestamp>.<body>" with Unix seconds or ISO 8601, and a rotation pair', () => {
+    const iso = new Date(NOW_MS - 60_000).toISOString();
+    expect(outcome(DEFAULT_ERP_WEBHOOK_SIGNATURE, { 'x-webhook-timestamp': String(NOW_S), 'x-webhook-signature': sign(String(NOW_S)) }, event)).toBe(true);
+    expect(outcome(DEFAULT_ERP_WEBHOOK_SIGNATURE, { 'x-webhook-timestamp': iso, 'x-webhook-signature': sign(iso) }, event)).toBe(true);
+    expect(outcome(DEFAULT_ERP_WEBHOOK_SIGNATURE, { 'x-webhook-timestamp': iso, 'x-webhook-signature': `${sign(iso, 'old')},${sign(iso)}` }, event)).toBe(true);
+  });
+
+  it('refuses a stale or unreadable timestamp, a missing prefix and a missing signature', () => {
+    const stale = String(NOW_S - 301);
+    expect(outcome(DEFAULT_ERP_WEBHOOK_SIGNATURE, { 'x-webhook-timestamp': stale, 'x-webhook-signature': sign(stale) }, event)).toMatch(/outside the 300s tolerance/);
+    expect(outcome(DEFAULT_ERP_WEBHOOK_SIGNATURE, { 'x-webhook-timestamp': 'yesterday', 'x-webhook-signature': sign('yesterday') }, event)).toMatch(/Missing or malformed X-Webhook-Timestamp header/);
+    expect(outcome(DEFAULT_ERP_WEBHOOK_SIGNATURE, { 'x-webhook-timestamp': String(NOW_S), 'x-webhook-signature': sign(String(NOW_S)).slice('sha256='.length) }, event)).toMatch(/does not match/);
+    expect(outcome(DEFAULT_ERP_WEBHOOK_SIGNATURE, { 'x-webhook-timestamp': String(NOW_S) }, event)).toMatch(/Missing X-Webhook-Signature header/);
   });
 });
