@@ -4,6 +4,8 @@
  * records are), end to end through the API, the inbox and ErpWebhookWorkflow.
  */
 import { createHmac, randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import request from 'supertest';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,23 +19,13 @@ beforeAll(async () => {
 afterAll(async () => stack?.close());
 
 const SECRET = 'erp-hook-secret';
-/** The issue's ERP: `{"eventType": ..., "data": {...}}`, no event id, signed `X-Erp-Signature: t=<s>,v1=<base64>`. */
-const turkishErpWebhook = {
-  signature: {
-    header: 'X-Erp-Signature',
-    pairs: { separator: ',', assign: '=' },
-    signatureKey: 'v1',
-    timestampKey: 't',
-    signedPayload: '{{timestamp}}.{{body}}',
-    encoding: 'base64',
-    secretCredential: 'webhookSecret',
-  },
-  envelope: {
-    type: 'eventType',
-    records: 'data',
-    entities: { 'item.changed': ['products', 'prices', 'inventory'], 'item.renamed': 'products' },
-  },
-};
+/**
+ * The example in docs/erp-integrations.md (an ERP sending `{"eventType": ..., "data": {...}}` with no
+ * event id, signed `X-Erp-Signature: t=<s>,v1=<base64>`), read from the doc so the doc stays true.
+ */
+const doc = await readFile(join(import.meta.dirname, '../../docs/erp-integrations.md'), 'utf8');
+const exampleBlock = /<!-- erp-webhook-example[^>]*-->\n```json\n([\s\S]*?)```/.exec(doc)![1]!;
+const turkishErpWebhook = (JSON.parse(`{${exampleBlock}}`) as { connector: { webhook: unknown } }).connector.webhook;
 
 function integrationBody(webhook: unknown): Record<string, unknown> {
   const body = restIntegrationBody('http://127.0.0.1:9');
