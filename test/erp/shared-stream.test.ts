@@ -6,7 +6,7 @@
  */
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { formatTurkishAmount, seedItemCards } from '../../emulators/erp/emulator.js';
+import { ERP_TIME_FORMAT, ERP_ZONE, formatTurkishAmount, seedItemCards } from '../../emulators/erp/emulator.js';
 import { startWorkerProcess } from '../support/processes.js';
 import { createIntegration, getRun, readCatalog, restIntegrationBody, startErpFixture, startSync, waitForRun, type ErpFixture } from './erp-fixture.js';
 
@@ -18,13 +18,14 @@ afterAll(async () => {
   await f?.close();
 });
 
-/** Item cards read once for products, prices and inventory. */
+/** The cookbook's stream (docs/erp-integrations.md): item cards read once for products, prices and inventory. */
 function itemCardsIntegration(pageSize: number) {
   const body = restIntegrationBody(f.erp.url, pageSize);
   const products = body.connector.streams.products;
+  const incremental = { cursorField: 'GuncellemeTarihi', format: ERP_TIME_FORMAT, zone: ERP_ZONE, keyField: 'StokKodu', request: { param: 'guncellemeSonrasiUtc' }, lookbackSeconds: 60 };
   return {
     ...body,
-    connector: { ...body.connector, streams: { products: { ...products, path: '/api/v1/malzemeler', alsoFeeds: ['prices', 'inventory'] } } },
+    connector: { ...body.connector, streams: { products: { ...products, path: '/api/v1/malzemeler', incremental, alsoFeeds: ['prices', 'inventory'] } } },
     mappings: {
       products: body.mappings.products.filter((m) => m.sourceField !== 'Aciklama'),
       prices: body.mappings.prices,
@@ -105,8 +106,12 @@ describe('one stream feeding products, prices and inventory', () => {
     const runId = await startSync(stack, tenant.auth, id, 'products', 'incremental');
     const run = await waitForRun(stack, tenant.auth, id, runId);
     expect(run.status, JSON.stringify(run.errors)).toBe('succeeded');
-    // One request for the one page of changes (and the boundary record at the watermark, skipped).
-    expect(erp.requests.slice(before).map((r) => [r.stream, r.status, r.records])).toEqual([['malzemeler', 200, 4]]);
+    // Asked from the watermark (MLZ-00400 at 00:06:40Z) minus the 60 s lookback: the ERP answers the
+    // 60 cards changed after 00:05:40 and the 3 changed ones, one request per page of 10; the 60 at or
+    // before the watermark are skipped, so only the 3 changes are counted.
+    const served = erp.requests.slice(before);
+    expect(served.map((r) => [r.stream, r.status, r.sinceUtc])).toEqual(Array(7).fill(['malzemeler', 200, '2026-01-01T00:05:40.000Z']));
+    expect(served.map((r) => r.records)).toEqual([10, 10, 10, 10, 10, 10, 3]);
     // 3 records × 3 entities: products unchanged (3), prices 2 written and 1 invalid, stock 1 written and 2 unchanged.
     expect(run.counts).toEqual({ read: 9, valid: 8, invalid: 1, upserted: 3, unchanged: 5 });
 
