@@ -43,8 +43,8 @@ const incrementalObject = z.strictObject({
     .int()
     .min(0)
     .max(MAX_LOOKBACK_SECONDS)
-    .default(0)
-    .meta({ description: 'REST: ask for changes since the watermark minus this many seconds; rows at or before the watermark (time, then key) are still skipped.' }),
+    .optional()
+    .meta({ description: 'REST: ask for changes since the watermark minus this many seconds (0 when absent); rows at or before the watermark (time, then key) are still skipped.' }),
 });
 
 /** REST: reading and request parts. */
