@@ -126,5 +126,16 @@ describe('one stream feeding products, prices and inventory', () => {
     const refused = await request(stack.app).post(`/v1/integrations/${id}/sync`).set(tenant.auth).send({ entity: 'prices', mode: 'incremental' });
     expect(refused.status).toBe(400);
     expect(refused.body.error.message).toBe('prices is read by the products stream: sync products');
+    // A definition that feeds an entity twice, or feeds one whose feeding entity is unmapped, is refused naming the field.
+    const body = itemCardsIntegration(10);
+    const twice = await request(stack.app)
+      .patch(`/v1/integrations/${id}`)
+      .set(tenant.auth)
+      .send({ connector: { ...body.connector, streams: { ...body.connector.streams, prices: { path: '/api/v1/fiyatlar' } } } });
+    expect(twice.status).toBe(400);
+    expect(twice.body.error.details).toContainEqual({ path: 'body.connector.streams.products.alsoFeeds.0', message: 'prices has a stream of its own; remove one of the two' });
+    const orphan = await request(stack.app).patch(`/v1/integrations/${id}`).set(tenant.auth).send({ mappings: { prices: body.mappings.prices } });
+    expect(orphan.status).toBe(400);
+    expect(orphan.body.error.details).toEqual([{ path: 'body.mappings.products', message: "'prices' is read by the products stream, which runs only when products is mapped too" }]);
   }, 120_000);
 });
