@@ -8,6 +8,11 @@
  *   (GuncellemeTarihi, key), cursor pagination (`imlec` → `sonrakiImlec`), page size `adet`, and
  *   `guncellemeSonrasi` (updated at or after, local time). Older clients page instead by number
  *   (`sayfa`, from 1) or by offset (`atla`); every page also carries an RFC 8288 `Link: <…>; rel="next"`.
+ *   The newer filter `guncellemeSonrasiUtc` takes ISO 8601 (UTC when the value has no offset) and
+ *   returns records changed strictly after it; any other notation is a 400.
+ * - GET /api/v1/malzemeler: item cards, one record per item carrying its product fields, its price
+ *   and its stock (what one read feeding products, prices and inventory is for).
+ *   The API serves `ERP_STREAMS` with the same paging and filters.
  * - GET /api/v1/urunler.csv: the product list as a Windows-1254 CSV with semicolons and CRLF.
  * - Faults, seeded so a test run is reproducible: a share of requests gets 429 with Retry-After or 500.
  */
@@ -20,7 +25,7 @@ import { seededRandom } from '../seeded-random.js';
 export const ERP_ZONE = 'Europe/Istanbul';
 export const ERP_TIME_FORMAT = 'dd.MM.yyyy HH:mm:ss';
 
-export const ERP_STREAMS = { urunler: 'StokKodu', fiyatlar: 'StokKodu', stoklar: 'StokKodu', siparisler: 'SiparisNo' } as const;
+export const ERP_STREAMS = { urunler: 'StokKodu', fiyatlar: 'StokKodu', stoklar: 'StokKodu', siparisler: 'SiparisNo', malzemeler: 'StokKodu' } as const;
 export type ErpStream = keyof typeof ERP_STREAMS;
 
 /** A record as the ERP stores it: its fields plus the change time (epoch ms, whole seconds). */
@@ -61,10 +66,11 @@ export class ErpEmulator {
     fiyatlar: new Map(),
     stoklar: new Map(),
     siparisler: new Map(),
+    malzemeler: new Map(),
   };
   faults: ErpFaults = { rate429: 0, rate500: 0, retryAfterSeconds: 1 };
   /** Every API request (not token requests): stream, status and how many records it returned. */
-  readonly requests: { stream: string; status: number; records: number; since?: string; at: number }[] = [];
+  readonly requests: { stream: string; status: number; records: number; since?: string; sinceUtc?: string; at: number }[] = [];
   tokensIssued = 0;
   private readonly tokens = new Map<string, number>();
   private random: () => number;
@@ -168,6 +174,14 @@ export class ErpEmulator {
       }
       records = records.filter((r) => r.updatedAt >= since.toMillis());
     }
+    if (q.guncellemeSonrasiUtc !== undefined) {
+      const after = DateTime.fromISO(q.guncellemeSonrasiUtc, { zone: 'utc' });
+      if (!after.isValid) {
+        res.status(400).json({ hata: `guncellemeSonrasiUtc '${q.guncellemeSonrasiUtc}' ISO 8601 olmalı (ör. 2026-01-13T07:00:00Z)` });
+        return;
+      }
+      records = records.filter((r) => r.updatedAt > after.toMillis());
+    }
     if (q.imlec) {
       const [at, key] = JSON.parse(Buffer.from(q.imlec, 'base64url').toString('utf8')) as [number, string];
       records = records.filter((r) => r.updatedAt > at || (r.updatedAt === at && r.key > key));
@@ -185,7 +199,14 @@ export class ErpEmulator {
       link.searchParams.set('adet', String(size));
       res.set('Link', `<${link.pathname}${link.search}>; rel="next", <${link.pathname}>; rel="first"`);
     }
-    this.requests.push({ stream, status: 200, records: page.length, at: Date.now(), ...(q.guncellemeSonrasi ? { since: q.guncellemeSonrasi } : {}) });
+    this.requests.push({
+      stream,
+      status: 200,
+      records: page.length,
+      at: Date.now(),
+      ...(q.guncellemeSonrasi ? { since: q.guncellemeSonrasi } : {}),
+      ...(q.guncellemeSonrasiUtc ? { sinceUtc: q.guncellemeSonrasiUtc } : {}),
+    });
     res.json({ kayitlar: page.map((r) => r.fields), sonrakiImlec: next, toplam: records.length });
   }
 
@@ -209,5 +230,25 @@ export function seedCatalog(erp: ErpEmulator, count: number, from = Date.UTC(202
     erp.put('urunler', { StokKodu: sku, UrunAdi: `Ürün ${i} — çay bardağı`, Aciklama: i % 7 === 0 ? 'İnce belli; "özel"\nseri' : '', Aktif: i % 5 === 0 ? 'H' : 'E' }, at);
     erp.put('fiyatlar', { StokKodu: sku, FiyatListesi: 'PERAKENDE', Fiyat: formatTurkishAmount(100_000 + i * 137), ParaBirimi: 'TRY' }, at);
     erp.put('stoklar', { StokKodu: sku, Depo: 'MERKEZ', Miktar: String(i % 40) }, at);
+  }
+}
+
+/** Fills the emulator with `count` item cards (product, price and stock in one record), changed one second apart from `from`. */
+export function seedItemCards(erp: ErpEmulator, count: number, from = Date.UTC(2026, 0, 1)): void {
+  for (let i = 1; i <= count; i++) {
+    const sku = `MLZ-${String(i).padStart(5, '0')}`;
+    erp.put(
+      'malzemeler',
+      {
+        StokKodu: sku,
+        UrunAdi: `Malzeme ${i}`,
+        Aktif: i % 5 === 0 ? 'H' : 'E',
+        Fiyat: formatTurkishAmount(5_000 + i * 11),
+        ParaBirimi: 'TRY',
+        Depo: 'MERKEZ',
+        Miktar: String(i % 30),
+      },
+      from + i * 1000,
+    );
   }
 }

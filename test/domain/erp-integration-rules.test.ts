@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  feedingEntity,
   IntegrationInvalidError,
   pollIntervalSeconds,
   requireStreamsForMappings,
@@ -45,8 +46,33 @@ describe('requireStreamsForMappings', () => {
     ['all mapped entities streamed', 'polling', { products: stream }, { products: [] }],
     ['a webhook integration needs no streams', 'webhook', {}, { products: [] }],
     ['an entity mapped as undefined is not mapped', 'polling', {}, { products: undefined }],
+    ['entities fed by another stream (alsoFeeds)', 'polling', { products: { ...stream, alsoFeeds: ['prices', 'inventory'] } }, { products: [], prices: [], inventory: [] }],
   ])('accepts: %s', (_name, type, streams, mappings) => {
     expect(() => requireStreamsForMappings(type, streams, mappings)).not.toThrow();
+  });
+});
+
+describe('requireStreamsForMappings with a stream that feeds several entities', () => {
+  it('refuses an entity fed by a stream whose own entity is not mapped (that stream never runs)', () => {
+    let caught: unknown;
+    try {
+      requireStreamsForMappings('polling', { products: { ...stream, alsoFeeds: ['prices'] } }, { prices: [] });
+    } catch (err) {
+      caught = err;
+    }
+    expect((caught as IntegrationInvalidError).problems).toEqual([
+      { path: 'mappings.products', message: "'prices' is read by the products stream, which runs only when products is mapped too" },
+    ]);
+  });
+
+  it('finds the feeding stream of an entity', () => {
+    const streams = { products: { ...stream, alsoFeeds: ['inventory'] }, prices: stream };
+    expect([feedingEntity(streams, 'products'), feedingEntity(streams, 'inventory'), feedingEntity(streams, 'prices'), feedingEntity(streams, 'orders')]).toEqual([
+      'products',
+      'products',
+      'prices',
+      undefined,
+    ]);
   });
 });
 

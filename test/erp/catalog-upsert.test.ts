@@ -4,7 +4,7 @@ import { asc, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { readUpload, storeUpload } from '../../src/stores/erp/upload-store.js';
 import { connectPostgres, type Database } from '../../src/db/client.js';
-import { listCatalog, upsertRecords } from '../../src/stores/erp/catalog-store.js';
+import { listCatalog, prepareUpsert, upsertRecords, writeUpsert } from '../../src/stores/erp/catalog-store.js';
 import { catalogOrders, catalogProducts, erpIntegrations, events, tenants } from '../../src/db/schema.js';
 import type { EntityRecords, ErpEntity } from '../../src/domain/erp/entities.js';
 
@@ -67,7 +67,7 @@ describe('the catalog upsert (unnest arrays)', () => {
     const listed = (await listCatalog(db, 'products', 'ten_u', 10, undefined)).data;
     expect(productEvents.at(-1)!.data).toEqual(listed.find((p) => p.sku === 'Q-2'));
     expect(productEvents.slice(0, 4).map((e) => e.data)).toEqual(
-      stored.map((r) => ({ sku: r.sku, name: r.name, description: r.description, active: r.active, integrationId: 'int_x', updatedAt: r.updatedAt.toISOString() })),
+      stored.map((r) => ({ sku: r.sku, name: r.name, description: r.description, active: r.active, integrationId: 'int_x', sourceChangedAt: null, updatedAt: r.updatedAt.toISOString() })),
     );
 
     // jsonb and timestamptz columns travel the same way.
@@ -84,6 +84,22 @@ describe('the catalog upsert (unnest arrays)', () => {
       ['O-1', 1, 'open', '2026-11-22T11:05:00.000Z'],
       ['O-2', 1, 'open', null],
     ]);
+  });
+
+  it("keeps the source's change time of the version written: a newer time alone does not rewrite a row", async () => {
+    const write = (records: EntityRecords['prices'][], changedAt: (string | undefined)[]) =>
+      database.db.transaction((tx) => writeUpsert(tx, prepareUpsert('prices', records, changedAt), 'ten_u', 'int_x'));
+    const price = { sku: 'T-1', priceList: 'retail', currency: 'TRY', amountMinor: 100 };
+    // Two versions of one key in a page: the last one wins, with its own time.
+    expect(await write([{ ...price, amountMinor: 90 }, price, { ...price, sku: 'T-2' }], ['2026-01-13T07:00:01Z', '2026-01-13T07:00:02Z', undefined])).toEqual({ upserted: 2, unchanged: 1 });
+    const times = async () => (await listCatalog(database.db, 'prices', 'ten_u', 10, undefined)).data.filter((r) => String(r.sku).startsWith('T-')).map((r) => [r.sku, r.amountMinor, r.sourceChangedAt]);
+    expect(await times()).toEqual([
+      ['T-1', 100, '2026-01-13T07:00:02.000Z'],
+      ['T-2', 100, null],
+    ]);
+    expect(await write([price], ['2026-01-13T08:00:00Z'])).toEqual({ upserted: 0, unchanged: 1 });
+    expect(await write([{ ...price, amountMinor: 120 }], ['2026-01-13T09:00:00Z'])).toEqual({ upserted: 1, unchanged: 0 });
+    expect((await times())[0]).toEqual(['T-1', 120, '2026-01-13T09:00:00.000Z']);
   });
 
   it('records nothing of a page whose transaction rolls back', async () => {

@@ -139,6 +139,43 @@ describe('uploaded CSV files', () => {
     expect(Object.keys(doc.paths['/v1/integrations/{id}/files/{entity}']!.put!.requestBody!.content)).toEqual(['text/csv', 'application/octet-stream']);
   }, 120_000);
 
+  it('one uploaded export feeds products and inventory (alsoFeeds), page by page with the checkpoint, with the source change time', async () => {
+    const { stack } = f;
+    const t = await stack.createTenant('Shared CSV tenant');
+    const id = await createIntegration(stack, t.auth, {
+      ...uploadIntegration,
+      connector: {
+        type: 'csv',
+        streams: {
+          products: {
+            upload: true,
+            pageSize: 3,
+            incremental: { cursorField: 'Degisim', format: 'dd.MM.yyyy HH:mm:ss', zone: 'Europe/Istanbul', keyField: 'StokKodu' },
+            alsoFeeds: ['inventory'],
+          },
+        },
+      },
+      settings: { intervalSeconds: 3600, warehouse: 'MERKEZ' },
+    });
+    const lines = ['StokKodu;UrunAdi;Aktif;Miktar;Degisim'];
+    for (let i = 1; i <= 10; i++) lines.push(`S-${String(i).padStart(2, '0')};Ürün ${i};E;${i === 7 ? 'yedi' : i * 10};13.01.2026 10:00:${String(i).padStart(2, '0')}`);
+    await request(stack.app).put(`/v1/integrations/${id}/files/products`).set(t.auth).set('Content-Type', 'text/csv').send(iconv.encode(`${lines.join('\r\n')}\r\n`, 'win1254')).expect(201);
+
+    const run = await waitForRun(stack, t.auth, id, await startSync(stack, t.auth, id, 'products', 'full'));
+    expect(run.status, JSON.stringify(run.errors)).toBe('succeeded');
+    // 10 rows for two entities; the stock of S-07 is not a number (an inventory dead letter), its product applies.
+    expect(run.counts).toEqual({ read: 20, valid: 19, invalid: 1, upserted: 19, unchanged: 0 });
+    expect(run.checkpoint.pages).toBe(4);
+    const [products, inventory] = await Promise.all(['products', 'inventory'].map((e) => request(stack.app).get(`/v1/catalog/${e}`).set(t.auth).expect(200)));
+    expect(products!.body.data.map((r: { sku: string }) => r.sku)).toHaveLength(10);
+    expect(inventory!.body.data.map((r: { sku: string; quantity: number }) => [r.sku, r.quantity])).toEqual(
+      [1, 2, 3, 4, 5, 6, 8, 9, 10].map((i) => [`S-${String(i).padStart(2, '0')}`, i * 10]),
+    );
+    expect(inventory!.body.data[0]).toMatchObject({ warehouse: 'MERKEZ', sourceChangedAt: '2026-01-13T07:00:01.000Z' });
+    const dead = await request(stack.app).get(`/v1/integrations/${id}/dead-letters`).set(t.auth).expect(200);
+    expect(dead.body.data.map((d: { entity: string; raw: { StokKodu: string } }) => [d.entity, d.raw.StokKodu])).toEqual([['inventory', 'S-07']]);
+  }, 120_000);
+
   it('refuses a CSV stream with both or neither of url and upload', async () => {
     const { stack } = f;
     const t = await stack.createTenant('Upload validation tenant');

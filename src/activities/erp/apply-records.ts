@@ -24,18 +24,26 @@ export interface MappedBatch<E extends ErpEntity = ErpEntity> {
   dead: (typeof erpDeadLetters.$inferInsert)[];
 }
 
-/** Maps and validates records; the invalid ones become dead letters with their raw row. */
+/**
+ * Maps and validates records; the invalid ones become dead letters with their raw row.
+ * `changedAt[i]` is record i's change time at the source (kept on its catalog row), when known.
+ */
 export function mapRecords<E extends ErpEntity>(
   target: Target,
   mapping: CompiledMapping<E>,
   records: unknown[],
+  changedAt?: (string | undefined)[],
 ): MappedBatch<E> {
   const valid: EntityRecords[E][] = [];
+  const validChangedAt: (string | undefined)[] = [];
   const dead: (typeof erpDeadLetters.$inferInsert)[] = [];
-  for (const raw of records) {
+  for (let i = 0; i < records.length; i++) {
+    const raw = records[i];
     const result = mapping.map(raw);
-    if (result.ok) valid.push(result.record);
-    else {
+    if (result.ok) {
+      valid.push(result.record);
+      validChangedAt.push(changedAt?.[i]);
+    } else {
       dead.push({
         id: newId('dl'),
         tenantId: target.tenantId,
@@ -51,7 +59,7 @@ export function mapRecords<E extends ErpEntity>(
     entity: mapping.entity,
     read: records.length,
     valid: valid.length,
-    upsert: prepareUpsert(mapping.entity, valid),
+    upsert: prepareUpsert(mapping.entity, valid, changedAt ? validChangedAt : undefined),
     dead,
   };
 }

@@ -45,6 +45,7 @@ import { openRunOnce, recordRunFinished, scheduledRunId, webhookRunId } from '..
 import { ERP_ENTITIES } from '../../domain/erp/entities.js';
 import { latestUpload, readUpload } from '../../stores/erp/upload-store.js';
 import { runnableMapping } from './runnable-mapping.js';
+import { entitiesOfStream } from '../../providers/erp/shared-streams.js';
 
 export interface ErpActivityDeps {
   db: Db;
@@ -195,6 +196,14 @@ export function createErpActivities(deps: ErpActivityDeps) {
       const mapping = cachedMapping(integration, entity);
       if (!mapping) throw ApplicationFailure.nonRetryable(`no mapping for ${entity}`, ErpFailureType.Misconfigured);
       const source = sourceOf(integration);
+      // One read of the stream feeds its own entity and those it lists in alsoFeeds (when mapped).
+      const mappings = [
+        mapping,
+        ...entitiesOfStream(connectorOf(integration).streams, entity)
+          .slice(1)
+          .map((fed) => cachedMapping(integration, fed))
+          .filter((m) => m !== undefined),
+      ];
 
       const started = now();
       let checkpoint: ErpCheckpoint = run.checkpoint;
@@ -209,13 +218,15 @@ export function createErpActivities(deps: ErpActivityDeps) {
         if (done) return null;
         // Incremental: rows at or before the stored watermark (time, then key) were applied by an earlier run.
         const fresh: unknown[] = [];
+        const changedAt: (string | undefined)[] = [];
         for (const record of page.records) {
           const version = source.version(entity, record);
           if (since && version && compareVersions(version, since) <= 0) continue;
           fresh.push(record);
+          changedAt.push(version?.watermark);
           if (version && (!watermark || compareVersions(version, watermark) > 0)) watermark = version;
         }
-        return { next: page.next, watermark, batch: mapRecords(target, mapping!, fresh) };
+        return { next: page.next, watermark, batches: mappings.map((m) => mapRecords(target, m, fresh, changedAt)) };
       }
       // A CSV page is parsed and mapped while the one before it commits (CPU here, I/O in Postgres);
       // nothing of it is stored before its own commit. REST reads one page per activity: no look-ahead.
@@ -230,7 +241,9 @@ export function createErpActivities(deps: ErpActivityDeps) {
             const expectedPages = checkpoint.pages;
             const next: ErpCheckpoint = { next: current.next, pages: expectedPages + 1, done: current.next === null, ...(current.watermark ? { watermark: current.watermark } : {}) };
             const pageCounts = await db.transaction(async (tx) => {
-              const total = addCounts(counts, await writeMapped(tx, target, current.batch));
+              // Every entity the page feeds is written in this transaction, with the one checkpoint.
+              let total = counts;
+              for (const batch of current.batches) total = addCounts(total, await writeMapped(tx, target, batch));
               // Optimistic: only the attempt that saw `expectedPages` may commit this page.
               const updated = await tx
                 .update(erpRuns)

@@ -152,6 +152,8 @@ export const catalogProducts = pgTable(
     description: text('description'),
     active: boolean('active').notNull(),
     integrationId: text('integration_id'),
+    /** The source's own change time of the version written (its incremental cursorField); null when the writer did not know it. */
+    sourceChangedAt: ts('source_changed_at'),
     updatedAt: ts('updated_at').notNull().defaultNow(),
   },
   (t) => [primaryKey({ columns: [t.tenantId, t.sku] })],
@@ -166,6 +168,8 @@ export const catalogPrices = pgTable(
     currency: text('currency').notNull(),
     amountMinor: bigint('amount_minor', { mode: 'number' }).notNull(),
     integrationId: text('integration_id'),
+    /** The source's own change time of the version written (its incremental cursorField); null when the writer did not know it. */
+    sourceChangedAt: ts('source_changed_at'),
     updatedAt: ts('updated_at').notNull().defaultNow(),
   },
   (t) => [primaryKey({ columns: [t.tenantId, t.sku, t.priceList, t.currency] })],
@@ -179,6 +183,8 @@ export const catalogInventory = pgTable(
     warehouse: text('warehouse').notNull(),
     quantity: integer('quantity').notNull(),
     integrationId: text('integration_id'),
+    /** The source's own change time of the version written (its incremental cursorField); null when the writer did not know it. */
+    sourceChangedAt: ts('source_changed_at'),
     updatedAt: ts('updated_at').notNull().defaultNow(),
   },
   (t) => [primaryKey({ columns: [t.tenantId, t.sku, t.warehouse] })],
@@ -195,6 +201,8 @@ export const catalogOrders = pgTable(
     lines: jsonb('lines').$type<{ sku: string; quantity: number; unitPriceMinor: number }[]>().notNull(),
     orderedAt: ts('ordered_at'),
     integrationId: text('integration_id'),
+    /** The source's own change time of the version written (its incremental cursorField); null when the writer did not know it. */
+    sourceChangedAt: ts('source_changed_at'),
     updatedAt: ts('updated_at').notNull().defaultNow(),
   },
   (t) => [primaryKey({ columns: [t.tenantId, t.number] })],

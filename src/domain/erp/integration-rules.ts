@@ -42,16 +42,34 @@ export class IntegrationInvalidError extends Error {
   }
 }
 
-/** A polling integration needs a stream for each mapped entity. */
+/**
+ * The entity whose connector stream reads `entity`'s records: its own stream, or the stream that
+ * lists it in `alsoFeeds` (one read of the endpoint feeding several entities).
+ */
+export function feedingEntity(streams: Record<string, unknown>, entity: string): ErpEntity | undefined {
+  if (streams[entity] !== undefined) return ERP_ENTITIES.find((e) => e === entity);
+  return ERP_ENTITIES.find((e) => {
+    const alsoFeeds = (streams[e] as { alsoFeeds?: unknown } | undefined)?.alsoFeeds;
+    return Array.isArray(alsoFeeds) && alsoFeeds.includes(entity);
+  });
+}
+
+/**
+ * A polling integration needs a stream for each mapped entity (its own or one that also feeds it),
+ * and an entity fed by another's stream needs that entity mapped too (its runs are that stream's runs).
+ */
 export function requireStreamsForMappings(type: string, streams: Record<string, unknown>, mappings: Record<string, unknown>): void {
   if (type === 'webhook') return;
-  const missing = Object.keys(mappings).filter((e) => mappings[e] !== undefined && streams[e] === undefined);
-  if (missing.length > 0) {
-    throw new IntegrationInvalidError(
-      () => 'mapped entities need a connector stream',
-      missing.map((e) => ({ path: `connector.streams.${e}`, message: `'${e}' is mapped but the connector has no stream for it` })),
-    );
+  const problems: DefinitionProblem[] = [];
+  for (const e of Object.keys(mappings)) {
+    if (mappings[e] === undefined) continue;
+    const feeder = feedingEntity(streams, e);
+    if (feeder === undefined) problems.push({ path: `connector.streams.${e}`, message: `'${e}' is mapped but the connector has no stream for it` });
+    else if (mappings[feeder] === undefined) {
+      problems.push({ path: `mappings.${feeder}`, message: `'${e}' is read by the ${feeder} stream, which runs only when ${feeder} is mapped too` });
+    }
   }
+  if (problems.length > 0) throw new IntegrationInvalidError(() => 'mapped entities need a connector stream', problems);
 }
 
 /** The poll interval when settings name none. */

@@ -5,12 +5,13 @@
  * paginator (cursor in the body, page, offset, Link header) and an incremental cursor field sent
  * back as an "updated since" parameter. A CSV connector reads an export instead.
  */
-import { IANAZone } from 'luxon';
 import { z } from 'zod';
 import { ERP_ENTITIES } from '../../domain/erp/entities.js';
 import { parsePath, templateVariables } from '../../domain/template.js';
 import { authSchema, CONNECTION_TEMPLATE_VARIABLES, oauth2PasswordAuth } from '../declarative/definition.js';
 import { erpWebhookSchema } from './webhook-envelope.js';
+import { csvIncrementalSchema, incrementalSchema } from './incremental.js';
+import { alsoFeedsSchema, checkSharedStreams } from './shared-streams.js';
 
 const template = z
   .string()
@@ -36,8 +37,6 @@ const path = z.string().refine((p) => {
   }
 }, "not a valid path (dotted keys and [index], e.g. 'data.items')");
 
-const zone = z.string().refine((z) => IANAZone.isValidZone(z), 'not an IANA time zone (e.g. Europe/Istanbul)');
-
 const pagination = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('none') }),
   z.strictObject({
@@ -61,21 +60,13 @@ const pagination = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('link') }).meta({ description: 'RFC 8288 Link header with rel="next".' }),
 ]);
 
-/** How changes are recognised: the change time and key of each record (the watermark and its tie-break). */
-const incremental = z.strictObject({
-  cursorField: z.string().min(1).meta({ description: "Source field with the record's change time." }),
-  format: z.string().min(1).max(100).optional().meta({ description: 'Luxon format of cursorField; ISO 8601 when absent.' }),
-  zone: zone.default('UTC').meta({ description: 'Zone of change times written without an offset.' }),
-  keyField: z.string().min(1).meta({ description: 'Source field that identifies a record (tie-break key).' }),
-  param: z.string().min(1).optional().meta({ description: 'REST: query parameter for "updated since" (sent in format and zone).' }),
-});
-
 const restStream = z.strictObject({
   path: template.refine((p) => p.startsWith('/'), "a path starts with '/' (it is appended to baseUrl)"),
   query: z.record(z.string(), template).optional(),
   recordPath: path.optional().meta({ description: 'Where the list of records is in the body; the body itself when absent.' }),
   pagination: pagination.default({ type: 'none' }),
-  incremental: incremental.optional(),
+  incremental: incrementalSchema.optional(),
+  alsoFeeds: alsoFeedsSchema,
 });
 
 const csvStream = z.strictObject({
@@ -98,13 +89,15 @@ const csvStream = z.strictObject({
     .max(20_000)
     .default(5000)
     .meta({ description: 'Rows committed per transaction (with the checkpoint); larger pages mean fewer commits.' }),
-  incremental: incremental.omit({ param: true }).optional(),
+  incremental: csvIncrementalSchema.optional(),
+  alsoFeeds: alsoFeedsSchema,
 }).refine((s) => (s.url === undefined) !== (s.upload === undefined), { message: 'set either url or upload: true', path: ['url'] });
 
 const streamsOf = <S extends z.ZodType>(stream: S) =>
   z
     .strictObject(Object.fromEntries(ERP_ENTITIES.map((e) => [e, stream.optional()])) as Record<(typeof ERP_ENTITIES)[number], z.ZodOptional<S>>)
-    .refine((s) => Object.values(s).some((v) => v !== undefined), 'define at least one entity stream');
+    .refine((s) => Object.values(s).some((v) => v !== undefined), 'define at least one entity stream')
+    .superRefine((streams, ctx) => checkSharedStreams(streams as Parameters<typeof checkSharedStreams>[0], ctx));
 
 const erpAuth = z.discriminatedUnion('type', [...authSchema.options, oauth2PasswordAuth]);
 
@@ -134,4 +127,4 @@ export type RestConnector = z.output<typeof restConnectorSchema>;
 export type CsvConnector = z.output<typeof csvConnectorSchema>;
 export type RestStream = z.output<typeof restStream>;
 export type CsvStream = z.output<typeof csvStream>;
-export type IncrementalSpec = z.output<typeof incremental>;
+export type { IncrementalSpec } from './incremental.js';

@@ -1,10 +1,10 @@
 /** The declarative REST ERP connector: streams of JSON records, paged and filtered as the definition says. */
-import { DateTime } from 'luxon';
 import type { ErpWatermark } from '../../db/tables/erp.js';
 import type { ErpEntity } from '../../domain/erp/entities.js';
 import { readPath } from '../../domain/template.js';
 import { buildRequest, type IncomingResponse } from '../declarative/http.js';
 import type { RestConnector, RestStream } from './connector-definition.js';
+import { incrementalRequest, sinceParamValue } from './incremental.js';
 import {
   DEFAULT_ERP_SOURCE_LIMITS,
   ErpConfigurationError,
@@ -44,10 +44,8 @@ export function createRestSource(connector: RestConnector, ctx: ErpSourceContext
       return url;
     }
     const { url } = buildRequest(http.baseUrl, { method: 'GET', path: stream.path, query: stream.query }, http.vars);
-    if (since && stream.incremental?.param) {
-      const at = DateTime.fromISO(since.watermark, { zone: 'utc' }).setZone(stream.incremental.zone);
-      url.searchParams.set(stream.incremental.param, stream.incremental.format ? at.toFormat(stream.incremental.format) : at.toISO()!);
-    }
+    const request = stream.incremental && incrementalRequest(stream.incremental);
+    if (since && request) url.searchParams.set(request.param, sinceParamValue(request, since.watermark, stream.incremental!.lookbackSeconds));
     if (p.type === 'cursor' && position) url.searchParams.set(p.param, position);
     if (p.type === 'page' || p.type === 'offset') {
       url.searchParams.set(p.param, position ?? String(p.type === 'page' ? p.startAt : 0));

@@ -46,6 +46,7 @@ export const CATALOG: Record<ErpEntity, EntityTable> = {
       description: r.description,
       active: r.active,
       integrationId: r.integrationId,
+      sourceChangedAt: iso(r.sourceChangedAt),
       updatedAt: iso(r.updatedAt),
     }),
     event: { type: 'product.updated', onUpdate: true },
@@ -61,6 +62,7 @@ export const CATALOG: Record<ErpEntity, EntityTable> = {
       currency: r.currency,
       amountMinor: r.amountMinor,
       integrationId: r.integrationId,
+      sourceChangedAt: iso(r.sourceChangedAt),
       updatedAt: iso(r.updatedAt),
     }),
     event: { type: 'price.updated', onUpdate: true },
@@ -75,6 +77,7 @@ export const CATALOG: Record<ErpEntity, EntityTable> = {
       warehouse: r.warehouse,
       quantity: r.quantity,
       integrationId: r.integrationId,
+      sourceChangedAt: iso(r.sourceChangedAt),
       updatedAt: iso(r.updatedAt),
     }),
     event: { type: 'inventory.changed', onUpdate: true },
@@ -98,6 +101,7 @@ export const CATALOG: Record<ErpEntity, EntityTable> = {
       lines: r.lines,
       orderedAt: iso(r.orderedAt),
       integrationId: r.integrationId,
+      sourceChangedAt: iso(r.sourceChangedAt),
       updatedAt: iso(r.updatedAt),
     }),
     event: { type: 'order.created', onUpdate: false },
@@ -138,7 +142,9 @@ interface UpsertPlan {
 function upsertPlan(t: EntityTable): UpsertPlan {
   const tableColumns = Object.entries(getTableColumns(t.table)) as [string, PgColumn][];
   const propOf = (c: PgColumn) => tableColumns.find(([, v]) => v === c)![0];
-  const sent = [...t.key, ...t.values];
+  const changedAt = getTableColumns(t.table)['sourceChangedAt'] as PgColumn;
+  // The source's change time travels with the row but does not make it "changed" on its own.
+  const sent = [...t.key, ...t.values, changedAt];
   const columns = sent.map((c) => ({ prop: propOf(c), arrayType: `${c.getSQLType()}[]` }));
   const names = sql.join(sent.map(column), sql`, `);
   const current = sql.join(
@@ -152,6 +158,7 @@ function upsertPlan(t: EntityTable): UpsertPlan {
   const set = sql.join(
     [
       ...t.values.map((c) => sql`${column(c)} = excluded.${column(c)}`),
+      sql`source_changed_at = excluded.source_changed_at`,
       sql`integration_id = excluded.integration_id`,
       sql`updated_at = now()`,
     ],
@@ -198,19 +205,26 @@ function planOf(entity: ErpEntity): UpsertPlan {
   return plan;
 }
 
-/** Within a batch the last record of a key wins (Postgres refuses to update one row twice in a statement). */
+/**
+ * Within a batch the last record of a key wins (Postgres refuses to update one row twice in a
+ * statement). `sourceChangedAt[i]` is record i's change time at the source (UTC ISO), when known.
+ */
 export function prepareUpsert<E extends ErpEntity>(
   entity: E,
   records: EntityRecords[E][],
+  sourceChangedAt?: (string | undefined)[],
 ): PreparedUpsert<E> {
   if (records.length === 0) return { entity, records: 0, arrays: [] };
-  const byKey = new Map<string, EntityRecords[E]>();
-  for (const r of records) byKey.set(naturalKey(entity, r), r);
-  const unique = [...byKey.values()] as unknown as Record<string, unknown>[];
+  const byKey = new Map<string, number>();
+  records.forEach((r, i) => byKey.set(naturalKey(entity, r), i));
+  const unique = [...byKey.values()];
+  const rows = records as unknown as Record<string, unknown>[];
   return {
     entity,
     records: records.length,
-    arrays: planOf(entity).columns.map(({ prop }) => arrayLiteral(unique.map((r) => r[prop]))),
+    arrays: planOf(entity).columns.map(({ prop }) =>
+      arrayLiteral(prop === 'sourceChangedAt' ? unique.map((i) => sourceChangedAt?.[i]) : unique.map((i) => rows[i]![prop])),
+    ),
   };
 }
 

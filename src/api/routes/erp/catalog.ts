@@ -11,8 +11,19 @@ const query = z.strictObject({
   limit: z.coerce.number().int().min(1).max(500).default(100),
   cursor: pageCursor.optional(),
 });
+/** The fields every catalog row has; the rest are the entity's own (sku, name, priceList, quantity, …). */
+const catalogRow = z
+  .object({
+    integrationId: z.string().nullable().meta({ description: 'The integration that wrote the row last' }),
+    sourceChangedAt: z
+      .string()
+      .nullable()
+      .meta({ description: "The source's own change time of the version written (the stream's incremental cursorField, in UTC); null when the writer did not know it (no incremental cursor, a webhook, a replay)" }),
+    updatedAt: z.string().meta({ description: 'When Switchyard last changed the row' }),
+  })
+  .catchall(z.unknown());
 const pageOut = z
-  .object({ data: z.array(z.record(z.string(), z.unknown())), nextCursor: z.string().nullable() })
+  .object({ data: z.array(catalogRow), nextCursor: z.string().nullable() })
   .meta({
     id: 'CatalogPage',
     description: 'Records as the ERP mappings produced them, with a cursor to the next page',
@@ -26,6 +37,7 @@ const pageOut = z
             description: null,
             active: true,
             integrationId: 'int_6p2m9k4x7q1v8t3n5r0w',
+            sourceChangedAt: '2026-12-07T10:14:02.000Z',
             updatedAt: '2026-12-07T10:15:30.000Z',
           },
         ],

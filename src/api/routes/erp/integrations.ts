@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { newId } from '../../../db/ids.js';
 import { ERP_ENTITIES } from '../../../domain/erp/entities.js';
-import { IntegrationInvalidError, requireStreamsForMappings, scheduledEntities } from '../../../domain/erp/integration-rules.js';
+import { feedingEntity, IntegrationInvalidError, requireStreamsForMappings, scheduledEntities } from '../../../domain/erp/integration-rules.js';
 import { mappingsSchema } from '../../../domain/erp/mapping.js';
 import { connectorSchema } from '../../../providers/erp/connector-definition.js';
 import { requireMappingsForEnvelope } from '../../../providers/erp/webhook-envelope.js';
@@ -346,6 +346,12 @@ export function integrationsRouter(deps: AppDeps, r: ResourceRouter): ResourceRo
         const integration = await findOwned(tenant.id, params.id);
         requireIntegrationKey(deps.cipher, integration);
         if (!scheduledEntities(integration).includes(body.entity)) {
+          const feeder = feedingEntity(integration.connector.streams as Record<string, unknown>, body.entity);
+          if (feeder && feeder !== body.entity) {
+            throw new ApiError(400, 'validation_failed', `${body.entity} is read by the ${feeder} stream: sync ${feeder}`, [
+              { path: 'body.entity', message: `a run of ${feeder} also writes ${body.entity} (connector.streams.${feeder}.alsoFeeds)` },
+            ]);
+          }
           throw new ApiError(400, 'validation_failed', `integration has no mapped stream for ${body.entity}`, [{ path: 'body.entity', message: 'not mapped or no connector stream' }]);
         }
         const runId = newId('erun');
