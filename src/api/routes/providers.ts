@@ -9,9 +9,11 @@ import {
 } from '../../stores/platform/provider-definition-store.js';
 import { DEFAULT_TENANT_QUOTAS, QuotaExceededError } from '../../stores/platform/quota-store.js';
 import { providerDefinitionJsonSchema, providerDefinitionSchema } from '../../providers/declarative/index.js';
+import { DefinitionSourceError, MAX_ALIAS_COUNT, MAX_DEFINITION_DEPTH, readDefinitionSource } from '../../providers/declarative/definition-source.js';
+import { issuePosition } from '../../providers/declarative/load.js';
 import { checkOutboundUrl, OutboundUrlError } from '../../providers/url-policy.js';
 import type { AppDeps } from '../deps.js';
-import type { ResourceRouter } from '../endpoint.js';
+import type { ResourceRouter, TextBodySpec } from '../endpoint.js';
 import { ApiError } from '../errors.js';
 import { quotaRefusal } from '../quota-refusals.js';
 import { PROVIDER_DEFINITION_EXAMPLE } from './provider-example.js';
@@ -36,6 +38,26 @@ const providerOut = z.object({
 });
 const definitionBody = providerDefinitionSchema.meta({ id: 'ProviderDefinition', examples: [PROVIDER_DEFINITION_EXAMPLE] });
 const nameParams = z.object({ name: z.string().regex(/^[a-z][a-z0-9_-]{1,40}$/, 'a lower-case slug, e.g. examplepay') });
+
+/** YAML media types a definition may be sent in (the files in providers/ are YAML). */
+export const DEFINITION_YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml'];
+
+/**
+ * A definition as YAML or JSON text, read with the guards of definition-source.ts (nesting, aliases,
+ * tags, size); its problems point at the line and column of the field.
+ */
+const definitionText: TextBodySpec = {
+  contentTypes: DEFINITION_YAML_TYPES,
+  read(text, format) {
+    try {
+      const source = readDefinitionSource(text, format === 'json' ? 'json' : 'yaml');
+      return { value: source.value, locate: (issue) => issuePosition(issue, source) };
+    } catch (err) {
+      if (!(err instanceof DefinitionSourceError)) throw err;
+      throw new ApiError(400, 'validation_failed', `invalid request: body ${err.message}`, [{ path: 'body', message: err.message, ...err.position }]);
+    }
+  },
+};
 
 /** The provider definition store's refusals as HTTP answers. */
 function refusal(err: unknown): never {
@@ -87,9 +109,13 @@ export function providersRouter(deps: AppDeps, r: ResourceRouter): ResourceRoute
       {
         operationId: 'putProvider',
         summary: 'Add or replace a declarative provider of the tenant',
-        description: 'The body is a provider definition; every problem is reported with its path. The base URL must pass the outbound URL policy.',
+        description:
+          'The body is a provider definition as JSON or as YAML (`Content-Type: application/yaml`, `application/x-yaml` or `text/yaml`: the file as written). ' +
+          'Every problem is reported with its path and the line and column where the field is written. YAML is read with plain YAML 1.2 values only: ' +
+          `custom tags are refused, at most ${MAX_ALIAS_COUNT} aliases, nesting up to ${MAX_DEFINITION_DEPTH} levels. The base URL must pass the outbound URL policy.`,
         params: nameParams,
         body: definitionBody,
+        textBody: definitionText,
         responses: {
           200: { description: 'Stored', schema: providerOut },
           422: { description: 'quota_exceeded: the tenant has TENANT_MAX_PROVIDER_DEFINITIONS providers (replacing one is always allowed)' },
