@@ -58,7 +58,7 @@ describe('PUT /v1/providers/:name with YAML', () => {
 
   it('points a problem in a nested field at its line and column, with the field path', async () => {
     // customerSync.endpoints.retrieve.method: an invalid verb, five levels down.
-    const text = renamed(democrm, 'badcrm').replace(/(\n    retrieve:\n      method:) GET/, '$1 FETCH');
+    const text = renamed(democrm, 'badcrm').replace(/(\n {4}retrieve:\n {6}method:) GET/, '$1 FETCH');
     const res = await putYaml('badcrm', text).expect(400);
     expect(res.body.error.code).toBe('validation_failed');
     const retrieveLine = text.split('\n').indexOf('    retrieve:') + 1;

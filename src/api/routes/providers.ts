@@ -17,6 +17,7 @@ import type { ResourceRouter, TextBodySpec } from '../endpoint.js';
 import { ApiError } from '../errors.js';
 import { quotaRefusal } from '../quota-refusals.js';
 import { PROVIDER_DEFINITION_EXAMPLE } from './provider-example.js';
+import { providerTryEndpoint } from './provider-try.js';
 
 const providerOut = z.object({
   name: z.string(),
@@ -74,7 +75,7 @@ function refusal(err: unknown): never {
 export function providersRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter {
   const { db } = deps.database;
   const quotas = deps.quotas ?? DEFAULT_TENANT_QUOTAS;
-  return r
+  return providerTryEndpoint(deps, r)
     .endpoint(
       'get',
       '/v1/providers',
