@@ -99,7 +99,8 @@ function checkYamlNesting(text: string): void {
       case 'seq-item-ind':
       case 'explicit-key-ind':
       case 'map-value-ind':
-        depth = ++onLine;
+        // Inside brackets these separate entries (a one-line JSON object has hundreds), nesting is the brackets'.
+        if (flow === 0) depth = ++onLine;
         break;
       case 'newline':
         onLine = 0;

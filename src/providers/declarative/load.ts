@@ -20,7 +20,7 @@ export class ProviderDefinitionError extends Error {
     readonly problems: DefinitionProblem[],
   ) {
     super(
-      `${source}: invalid provider definition\n${problems.map((p) => `  - ${p.line ? `line ${p.line}:${p.column} ` : ''}${p.path || '(file)'}: ${p.message}`).join('\n')}`,
+      `${source}: invalid provider definition\n${problems.map((p) => `  - ${p.path || '(file)'}: ${p.message}${p.line ? ` (line ${p.line}, column ${p.column})` : ''}`).join('\n')}`,
     );
   }
 }
