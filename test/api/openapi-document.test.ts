@@ -71,7 +71,7 @@ describe('definitions as text and trials', () => {
     const errorDetail = JSON.stringify(resolve('#/components/schemas/Error'));
     expect(errorDetail).toContain('"line"');
     for (const [path, id] of [['/v1/providers/{name}/try', 'tryProvider'], ['/v1/integrations/{id}/try', 'tryErpIntegration']] as const) {
-      const op = (doc.paths[path] as Record<string, { operationId: string; requestBody: { content: { 'application/json': { schema: unknown } } }; responses: Record<string, { content?: { 'application/json': { schema: unknown } } }> }>).post!;
+      const op = (doc.paths[path] as unknown as Record<string, { operationId: string; requestBody: { content: { 'application/json': { schema: unknown } } }; responses: Record<string, { content?: { 'application/json': { schema: unknown } } }> }>).post!;
       expect(op.operationId).toBe(id);
       const body = op.requestBody.content['application/json'].schema as { $ref?: string };
       const response = op.responses['200']!.content!['application/json'].schema as { $ref?: string };
