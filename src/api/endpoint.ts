@@ -63,6 +63,8 @@ export interface EndpointInput<B, Q, P> {
   params: P;
   tenant: TenantContext;
   requestId: string;
+  /** Where the body field at `path` is written, for the handler's own checks (routes with `textBody`). */
+  bodyPosition: (path: PropertyKey[]) => { line: number; column: number } | undefined;
   req: Request;
   res: Response;
 }
@@ -163,6 +165,7 @@ export class ResourceRouter {
         params: params as Infer<P>,
         tenant: res.locals.tenant as TenantContext,
         requestId: String(res.locals.requestId),
+        bodyPosition: (at) => locate?.()?.({ code: 'custom', path: at, message: '', input: undefined }),
         req,
         res,
       });

@@ -74,6 +74,11 @@ describe('PUT /v1/providers/:name with YAML', () => {
     ]);
   });
 
+  it("points the route's own checks at their line too (the name must match the URL)", async () => {
+    const res = await putYaml('othercrm', renamed(democrm, 'namedcrm')).expect(400);
+    expect(res.body.error.details).toEqual([{ path: 'body.name', message: 'expected "othercrm"', ...positionOf(democrm, /^name: democrm$/, 'name') }]);
+  });
+
   it('points a problem in a JSON body at its line too', async () => {
     const definition = parseYaml(renamed(democrm, 'jsonbad')) as { customerSync: { endpoints: { retrieve: { method: string } } } };
     definition.customerSync.endpoints.retrieve.method = 'FETCH';

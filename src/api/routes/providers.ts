@@ -122,9 +122,9 @@ export function providersRouter(deps: AppDeps, r: ResourceRouter): ResourceRoute
           422: { description: 'quota_exceeded: the tenant has TENANT_MAX_PROVIDER_DEFINITIONS providers (replacing one is always allowed)' },
         },
       },
-      async ({ params, body, tenant, req, res }) => {
+      async ({ params, body, tenant, req, res, bodyPosition }) => {
         if (body.name !== params.name) {
-          throw new ApiError(400, 'validation_failed', 'name in the body must match the URL', [{ path: 'body.name', message: `expected "${params.name}"` }]);
+          throw new ApiError(400, 'validation_failed', 'name in the body must match the URL', [{ path: 'body.name', message: `expected "${params.name}"`, ...bodyPosition(['name']) }]);
         }
         if (deps.providers.isBuiltIn(params.name)) throw new ApiError(409, 'conflict', `"${params.name}" is a built-in provider; choose another name`);
         const literalBase = /^https?:\/\//.test(body.baseUrl) ? body.baseUrl : undefined;
@@ -133,7 +133,7 @@ export function providersRouter(deps: AppDeps, r: ResourceRouter): ResourceRoute
             checkOutboundUrl(literalBase, deps.urlPolicy);
           } catch (err) {
             if (!(err instanceof OutboundUrlError)) throw err;
-            throw new ApiError(400, 'validation_failed', 'baseUrl is not an allowed URL', [{ path: 'body.baseUrl', message: err.message }]);
+            throw new ApiError(400, 'validation_failed', 'baseUrl is not an allowed URL', [{ path: 'body.baseUrl', message: err.message, ...bodyPosition(['baseUrl']) }]);
           }
         }
         // Store the definition as written (defaults are applied again when it is loaded).
