@@ -111,6 +111,18 @@ describe('POST /v1/providers/:name/try', () => {
     expect(lookup.body.exchanges[0].request.headers.authorization).toBe('***');
     expect(lookup.body.exchanges[0].response.status).toBe(404);
     expect(JSON.stringify(lookup.body)).not.toContain(acme.apiKey);
+    // A payment made at the gateway (by someone else): its status lookup shows the gateway outcome as routing reads it.
+    const made = await fetch(`${acme.url}/v1/payments`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${acme.apiKey}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ amount: '12.50', currency: 'EUR', source: 'tok_success', capture: true, merchant_reference: 'order-1', country: 'DE' }),
+    });
+    expect(made.status).toBeLessThan(300);
+    const reference = ((await made.json()) as { payment: { id: string } }).payment.id;
+    const found = await request(stack.app).post('/v1/providers/tryacme/try').set(tenant.auth).send({ connectionId, action: 'status', input: { reference } }).expect(200);
+    expect(found.body.result.outcome).toMatchObject({ status: 'succeeded', reference, amountCaptured: 1250 });
+    expect(found.body.exchanges[0].request.url).toBe(`${acme.url}/v1/payments/${reference}`);
+
     // A lookup needs its input, named.
     const missing = await request(stack.app).post('/v1/providers/tryacme/try').set(tenant.auth).send({ connectionId, action: 'status' }).expect(400);
     expect(missing.body.error.details[0].path).toBe('body.input.reference');
@@ -143,6 +155,8 @@ describe('POST /v1/providers/:name/try', () => {
 describe('POST /v1/integrations/:id/try', () => {
   it('reads one page of a stream: the token call and the page with secrets masked, the records mapped, nothing stored', async () => {
     seedCatalog(erp, 30);
+    // A row without a name, first in the stream: it shows why it would be dead-lettered.
+    erp.put('urunler', { StokKodu: 'STK-00000', UrunAdi: '', Aciklama: '', Aktif: 'E' }, Date.UTC(2026, 0, 1));
     const created = await request(stack.app).post('/v1/integrations').set(tenant.auth).send(defterIntegration(erp.url, 10));
     expect(created.status, JSON.stringify(created.body)).toBe(201);
     const id = created.body.id as string;
@@ -164,7 +178,8 @@ describe('POST /v1/integrations/:id/try', () => {
     expect(res.body.count).toBe(10);
     expect(res.body.next).toEqual(expect.any(String));
     expect(res.body.records).toHaveLength(10);
-    expect(res.body.records[0]).toMatchObject({ ok: true, raw: expect.objectContaining({ StokKodu: 'STK-00001' }), record: expect.objectContaining({ sku: 'STK-00001' }) });
+    expect(res.body.records[0]).toMatchObject({ ok: false, raw: expect.objectContaining({ StokKodu: 'STK-00000' }), errors: [expect.objectContaining({ field: 'name' })] });
+    expect(res.body.records[1]).toMatchObject({ ok: true, raw: expect.objectContaining({ StokKodu: 'STK-00001' }), record: expect.objectContaining({ sku: 'STK-00001', name: 'Ürün 1 — çay bardağı' }) });
     // One page only was read, and nothing was written.
     expect(erp.requests.filter((r) => r.stream === 'urunler')).toHaveLength(1);
     const catalog = await request(stack.app).get('/v1/catalog/products').set(tenant.auth).expect(200);
@@ -172,7 +187,7 @@ describe('POST /v1/integrations/:id/try', () => {
 
     // The next page from the cursor the first one gave.
     const second = await request(stack.app).post(`/v1/integrations/${id}/try`).set(tenant.auth).send({ entity: 'products', cursor: res.body.next }).expect(200);
-    expect(second.body.records[0].raw.StokKodu).toBe('STK-00011');
+    expect(second.body.records[0].raw.StokKodu).toBe('STK-00010');
 
     // Another tenant cannot try it.
     const other = await stack.createTenant('ERP stranger');
