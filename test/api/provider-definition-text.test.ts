@@ -119,6 +119,15 @@ describe('PUT /v1/providers/:name with YAML', () => {
     expect(infinite.body.error.details[0].message).toContain('timeoutMs');
   });
 
+  it('has the JSON body limits: 256 KiB and UTF-8', async () => {
+    const large = `${renamed(democrm, 'largecrm')}\n# ${'x'.repeat(300 * 1024)}\n`;
+    const res = await putYaml('largecrm', large).expect(413);
+    expect(res.body.error.code).toBe('payload_too_large');
+    const latin1 = Buffer.concat([Buffer.from(renamed(democrm, 'latincrm').replace('Nimbus CRM (demo)', 'Nimbus ')), Buffer.from([0xe7, 0x0a])]);
+    const bad = await request(stack.app).put('/v1/providers/latincrm').set(tenant.auth).set('Content-Type', 'application/yaml').send(latin1).expect(400);
+    expect(bad.body.error.details[0].message).toContain('UTF-8');
+  });
+
   it('refuses YAML that is not YAML, naming the line', async () => {
     const res = await putYaml('brokencrm', 'name: brokencrm\ndisplayName: "unterminated\n').expect(400);
     expect(res.body.error.details[0]).toMatchObject({ path: 'body', message: expect.stringContaining('not valid YAML'), line: expect.any(Number) });
