@@ -1,6 +1,7 @@
 /**
  * Validates provider definition files: `npx tsx scripts/validate-provider.ts providers/acmepay.yaml [...]`.
- * Prints OK per valid file, or each problem with its field path; exits 1 when any file is invalid.
+ * Prints OK per valid file, or each problem as `file:line:column path message` (the position where the
+ * field is written; `file path message` when it has none); exits 1 when any file is invalid.
  */
 import { loadProviderDefinitionFile, ProviderDefinitionError } from '../src/providers/declarative/load.js';
 
@@ -18,8 +19,10 @@ for (const file of files) {
   } catch (err) {
     failed = true;
     if (err instanceof ProviderDefinitionError) {
-      for (const problem of err.problems)
-        console.log(`${file}: ${problem.path || '(file)'}: ${problem.message}`);
+      for (const problem of err.problems) {
+        const at = problem.line ? `${file}:${problem.line}:${problem.column}` : file;
+        console.log(`${at} ${problem.path || '(file)'} ${problem.message}`);
+      }
     } else {
       console.log(`${file}: ${(err as Error).message}`);
     }

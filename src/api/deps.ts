@@ -8,6 +8,7 @@ import type { PayloadCodec } from '@temporalio/common';
 import type { Database } from '../db/client.js';
 import type { CircuitConfig } from '../domain/circuit-breaker.js';
 import type { Logger } from '../logger.js';
+import type { FetchLike } from '../providers/declarative/http.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { OutboundUrlPolicy } from '../providers/url-policy.js';
 import type { PaymentTiming } from '../shared/payment-messages.js';
@@ -23,6 +24,8 @@ export interface AppDeps {
   temporal: Client;
   cipher: CredentialCipher;
   providers: ProviderRegistry;
+  /** The guarded path to tenant-supplied URLs (the runtime's egress): trial calls go out through it like real ones. */
+  egress: FetchLike;
   adminToken: string;
   /** METRICS_TOKEN: serves GET /metrics on the API port to this bearer token (absent: not served there). */
   metricsToken?: string;

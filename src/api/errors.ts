@@ -33,6 +33,9 @@ export type ErrorCode =
 export interface ErrorDetail {
   path: string;
   message: string;
+  /** Where the field is written in a body sent as text (YAML or JSON definitions), 1-based. */
+  line?: number;
+  column?: number;
 }
 
 /** Every failure the API answers with; rendered by {@link errorHandler} in one shape. */

@@ -64,18 +64,45 @@ export function jsonNestsDeeperThan(text: Buffer, max: number): boolean {
 const NOT_UTF8: ErrorDetail = { path: 'body', message: 'is not valid UTF-8 (JSON must be UTF-8 encoded)' };
 const TOO_DEEP: ErrorDetail = { path: 'body', message: `nested deeper than ${MAX_JSON_DEPTH} levels` };
 
+/** Largest body the API parses (JSON, and text bodies such as YAML definitions). */
+export const BODY_LIMIT = '256kb';
+
+/** The bytes of each parsed JSON body, for routes that point validation errors at lines ({@link jsonTextOf}). */
+const jsonBytes = new WeakMap<object, Buffer>();
+
+/** The JSON text of a request's body as it was sent (undefined when the body was not JSON). */
+export function jsonTextOf(req: Request): string | undefined {
+  return jsonBytes.get(req)?.toString('utf8');
+}
+
 /**
  * The JSON body parser of the API: size cap; encoding and nesting checked before the body is parsed.
  * Invalid UTF-8 is refused rather than decoded leniently, which would store U+FFFD in place of the bad
  * bytes (a body declared as another UTF charset, e.g. UTF-16, is decoded by the parser as declared).
  */
 export const jsonBody = express.json({
-  limit: '256kb',
-  verify: (_req, _res, raw, encoding) => {
+  limit: BODY_LIMIT,
+  verify: (req, _res, raw, encoding) => {
     if (encoding === 'utf-8' && !isUtf8(raw)) throw new ApiError(400, 'invalid_json', `request body ${NOT_UTF8.message}`, [NOT_UTF8]);
     if (jsonNestsDeeperThan(raw, MAX_JSON_DEPTH)) throw new ApiError(400, 'validation_failed', `invalid request: body ${TOO_DEEP.message}`, [TOO_DEEP]);
+    // Kept with the request only (a weak key): the bytes the parser holds anyway.
+    if (encoding === 'utf-8') jsonBytes.set(req, raw);
   },
 });
+
+/**
+ * Reads bodies of `types` (e.g. application/yaml) as UTF-8 text, with the JSON body's size cap;
+ * invalid UTF-8 is refused as for JSON.
+ */
+export function textBody(types: string[]): RequestHandler {
+  return express.text({
+    type: types,
+    limit: BODY_LIMIT,
+    verify: (_req, _res, raw) => {
+      if (!isUtf8(raw)) throw new ApiError(400, 'validation_failed', 'request body is not valid UTF-8', [{ path: 'body', message: 'is not valid UTF-8' }]);
+    },
+  });
+}
 
 /**
  * Parses a body the route read raw (webhooks: their signature is computed over the bytes), with the
@@ -134,9 +161,10 @@ function hasContent(req: Request): boolean {
  * JSON is expected is a 415 (not a list of "received undefined"), and unsafe values in the path,
  * query or body are a 400 naming the field.
  */
-export function guardRequest(req: Request, expectsJsonBody: boolean): void {
-  if (expectsJsonBody && hasContent(req) && !req.is('application/json')) {
-    throw new ApiError(415, 'unsupported_media_type', `send the body as JSON with "Content-Type: application/json" (got "${req.get('content-type') ?? 'none'}")`);
+export function guardRequest(req: Request, expectsJsonBody: boolean, textTypes: readonly string[] = []): void {
+  if (expectsJsonBody && hasContent(req) && !req.is(['application/json', ...textTypes])) {
+    const expected = textTypes.length > 0 ? `one of application/json, ${textTypes.join(', ')}` : 'JSON with "Content-Type: application/json"';
+    throw new ApiError(415, 'unsupported_media_type', `send the body as ${expected} (got "${req.get('content-type') ?? 'none'}")`);
   }
   const parts: [unknown, string][] = [
     [req.params, 'params'],

@@ -19,6 +19,8 @@ export interface OperationDoc {
   body?: z.ZodType;
   /** A body that is not JSON, read as a stream by the handler: its accepted media types. */
   streamBody?: { contentTypes: string[]; description: string };
+  /** Media types in which `body` may also be sent as text (YAML), documented next to application/json. */
+  textBodyTypes?: string[];
   query?: z.ZodType;
   params?: z.ZodType;
   headers?: { name: string; required: boolean; description: string; schema?: z.ZodType }[];
@@ -79,7 +81,16 @@ export const errorResponseSchema = z
       code: z.string().meta({ description: 'Stable machine-readable code, e.g. validation_failed' }),
       message: z.string(),
       requestId: z.string(),
-      details: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+      details: z
+        .array(
+          z.object({
+            path: z.string(),
+            message: z.string(),
+            line: z.number().int().optional().meta({ description: 'Where the field is written in a definition sent as text (YAML or JSON), 1-based.' }),
+            column: z.number().int().optional(),
+          }),
+        )
+        .optional(),
     }),
   })
   .meta({
@@ -213,7 +224,17 @@ function renderOperation(op: OperationDoc, components: Components): object {
       })),
     ],
     ...(op.body
-      ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(op.body, 'input', components) } } } }
+      ? {
+          requestBody: {
+            required: true,
+            content: {
+              'application/json': { schema: jsonSchema(op.body, 'input', components) },
+              ...Object.fromEntries(
+                (op.textBodyTypes ?? []).map((t) => [t, { schema: { type: 'string', description: 'The same document written as text in this format (e.g. the YAML of a definition file).' } }]),
+              ),
+            },
+          },
+        }
       : {}),
     ...(op.streamBody
       ? {

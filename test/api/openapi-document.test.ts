@@ -63,6 +63,26 @@ describe('the OpenAPI document', () => {
   });
 });
 
+describe('definitions as text and trials', () => {
+  it('documents YAML bodies of PUT /v1/providers/{name} and the trial operations with their examples', () => {
+    const put = doc.paths['/v1/providers/{name}']!.put as unknown as { requestBody: { content: Record<string, unknown> }; description: string };
+    expect(Object.keys(put.requestBody.content)).toEqual(['application/json', 'application/yaml', 'application/x-yaml', 'text/yaml']);
+    expect(put.description).toContain('line and column');
+    const errorDetail = JSON.stringify(resolve('#/components/schemas/Error'));
+    expect(errorDetail).toContain('"line"');
+    for (const [path, id] of [['/v1/providers/{name}/try', 'tryProvider'], ['/v1/integrations/{id}/try', 'tryErpIntegration']] as const) {
+      const op = (doc.paths[path] as unknown as Record<string, { operationId: string; requestBody: { content: { 'application/json': { schema: unknown } } }; responses: Record<string, { content?: { 'application/json': { schema: unknown } } }> }>).post!;
+      expect(op.operationId).toBe(id);
+      const body = op.requestBody.content['application/json'].schema as { $ref?: string };
+      const response = op.responses['200']!.content!['application/json'].schema as { $ref?: string };
+      // Examples are checked against their schemas when the document is built; here: they are there.
+      expect((resolve(body.$ref!) as { examples?: unknown[] }).examples).toHaveLength(1);
+      expect((resolve(response.$ref!) as { examples?: unknown[] }).examples).toHaveLength(1);
+    }
+    expect(JSON.stringify(resolve('#/components/schemas/ProviderTryRequest'))).toContain('never moves money');
+  });
+});
+
 describe('examples in the OpenAPI document', () => {
   const documentWith = (example: unknown) => {
     const registry = new OpenApiRegistry();

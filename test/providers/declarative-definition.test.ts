@@ -252,7 +252,8 @@ describe('provider definitions', () => {
         (e: unknown) => e as { code: number; stdout: string },
       );
       expect(failed).toMatchObject({ code: 1 });
-      expect((failed as { stdout: string }).stdout).toMatch(/bad\.json: statusMap\.CAPTURED: Invalid option/);
+      // file:line:column path message, the position where the field is written (JSON.stringify: one line).
+      expect((failed as { stdout: string }).stdout).toMatch(/bad\.json:1:\d+ statusMap\.CAPTURED Invalid option/);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

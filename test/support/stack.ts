@@ -113,6 +113,7 @@ export async function startTestStack(opts: TestStackOptions = {}): Promise<TestS
     temporal,
     cipher,
     providers,
+    egress,
     adminToken,
     logger: silentLogger,
     payloadCodec: new EncryptionCodec(codecKeys),

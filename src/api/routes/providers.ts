@@ -9,12 +9,15 @@ import {
 } from '../../stores/platform/provider-definition-store.js';
 import { DEFAULT_TENANT_QUOTAS, QuotaExceededError } from '../../stores/platform/quota-store.js';
 import { providerDefinitionJsonSchema, providerDefinitionSchema } from '../../providers/declarative/index.js';
+import { DefinitionSourceError, MAX_ALIAS_COUNT, MAX_DEFINITION_DEPTH, readDefinitionSource } from '../../providers/declarative/definition-source.js';
+import { issuePosition } from '../../providers/declarative/load.js';
 import { checkOutboundUrl, OutboundUrlError } from '../../providers/url-policy.js';
 import type { AppDeps } from '../deps.js';
-import type { ResourceRouter } from '../endpoint.js';
+import type { ResourceRouter, TextBodySpec } from '../endpoint.js';
 import { ApiError } from '../errors.js';
 import { quotaRefusal } from '../quota-refusals.js';
 import { PROVIDER_DEFINITION_EXAMPLE } from './provider-example.js';
+import { providerTryEndpoint } from './provider-try.js';
 
 const providerOut = z.object({
   name: z.string(),
@@ -37,6 +40,26 @@ const providerOut = z.object({
 const definitionBody = providerDefinitionSchema.meta({ id: 'ProviderDefinition', examples: [PROVIDER_DEFINITION_EXAMPLE] });
 const nameParams = z.object({ name: z.string().regex(/^[a-z][a-z0-9_-]{1,40}$/, 'a lower-case slug, e.g. examplepay') });
 
+/** YAML media types a definition may be sent in (the files in providers/ are YAML). */
+export const DEFINITION_YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml'];
+
+/**
+ * A definition as YAML or JSON text, read with the guards of definition-source.ts (nesting, aliases,
+ * tags, size); its problems point at the line and column of the field.
+ */
+const definitionText: TextBodySpec = {
+  contentTypes: DEFINITION_YAML_TYPES,
+  read(text, format) {
+    try {
+      const source = readDefinitionSource(text, format === 'json' ? 'json' : 'yaml');
+      return { value: source.value, locate: (issue) => issuePosition(issue, source) };
+    } catch (err) {
+      if (!(err instanceof DefinitionSourceError)) throw err;
+      throw new ApiError(400, 'validation_failed', `invalid request: body ${err.message}`, [{ path: 'body', message: err.message, ...err.position }]);
+    }
+  },
+};
+
 /** The provider definition store's refusals as HTTP answers. */
 function refusal(err: unknown): never {
   if (err instanceof ProviderDefinitionNotFoundError) throw ApiError.notFound('provider', err.providerName);
@@ -52,7 +75,7 @@ function refusal(err: unknown): never {
 export function providersRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter {
   const { db } = deps.database;
   const quotas = deps.quotas ?? DEFAULT_TENANT_QUOTAS;
-  return r
+  return providerTryEndpoint(deps, r)
     .endpoint(
       'get',
       '/v1/providers',
@@ -87,17 +110,21 @@ export function providersRouter(deps: AppDeps, r: ResourceRouter): ResourceRoute
       {
         operationId: 'putProvider',
         summary: 'Add or replace a declarative provider of the tenant',
-        description: 'The body is a provider definition; every problem is reported with its path. The base URL must pass the outbound URL policy.',
+        description:
+          'The body is a provider definition as JSON or as YAML (`Content-Type: application/yaml`, `application/x-yaml` or `text/yaml`: the file as written). ' +
+          'Every problem is reported with its path and the line and column where the field is written. YAML is read with plain YAML 1.2 values only: ' +
+          `custom tags are refused, at most ${MAX_ALIAS_COUNT} aliases, nesting up to ${MAX_DEFINITION_DEPTH} levels. The base URL must pass the outbound URL policy.`,
         params: nameParams,
         body: definitionBody,
+        textBody: definitionText,
         responses: {
           200: { description: 'Stored', schema: providerOut },
           422: { description: 'quota_exceeded: the tenant has TENANT_MAX_PROVIDER_DEFINITIONS providers (replacing one is always allowed)' },
         },
       },
-      async ({ params, body, tenant, req, res }) => {
+      async ({ params, body, tenant, req, res, bodyPosition }) => {
         if (body.name !== params.name) {
-          throw new ApiError(400, 'validation_failed', 'name in the body must match the URL', [{ path: 'body.name', message: `expected "${params.name}"` }]);
+          throw new ApiError(400, 'validation_failed', 'name in the body must match the URL', [{ path: 'body.name', message: `expected "${params.name}"`, ...bodyPosition(['name']) }]);
         }
         if (deps.providers.isBuiltIn(params.name)) throw new ApiError(409, 'conflict', `"${params.name}" is a built-in provider; choose another name`);
         const literalBase = /^https?:\/\//.test(body.baseUrl) ? body.baseUrl : undefined;
@@ -106,7 +133,7 @@ export function providersRouter(deps: AppDeps, r: ResourceRouter): ResourceRoute
             checkOutboundUrl(literalBase, deps.urlPolicy);
           } catch (err) {
             if (!(err instanceof OutboundUrlError)) throw err;
-            throw new ApiError(400, 'validation_failed', 'baseUrl is not an allowed URL', [{ path: 'body.baseUrl', message: err.message }]);
+            throw new ApiError(400, 'validation_failed', 'baseUrl is not an allowed URL', [{ path: 'body.baseUrl', message: err.message, ...bodyPosition(['baseUrl']) }]);
           }
         }
         // Store the definition as written (defaults are applied again when it is loaded).

@@ -1,12 +1,12 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { extname, join } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { providerDefinitionSchema, type ProviderDefinition } from './definition.js';
+import { DefinitionSourceError, readDefinitionSource, type DefinitionSource, type SourcePosition } from './definition-source.js';
 
 export type DefinitionFormat = 'yaml' | 'json';
 
-export interface DefinitionProblem {
+export interface DefinitionProblem extends Partial<SourcePosition> {
   /** Dotted path of the offending field, e.g. 'actions.authorize.response.status'; '' for the file. */
   path: string;
   message: string;
@@ -20,7 +20,7 @@ export class ProviderDefinitionError extends Error {
     readonly problems: DefinitionProblem[],
   ) {
     super(
-      `${source}: invalid provider definition\n${problems.map((p) => `  - ${p.path || '(file)'}: ${p.message}`).join('\n')}`,
+      `${source}: invalid provider definition\n${problems.map((p) => `  - ${p.path || '(file)'}: ${p.message}${p.line ? ` (line ${p.line}, column ${p.column})` : ''}`).join('\n')}`,
     );
   }
 }
@@ -40,8 +40,21 @@ function formatPath(path: readonly PropertyKey[]): string {
   }, '');
 }
 
-function problemsFrom(error: z.ZodError): DefinitionProblem[] {
-  return error.issues.map((issue) => ({ path: formatPath(issue.path), message: issue.message }));
+/**
+ * Where a zod issue's field is written: the field itself, or for an unknown key that key (the issue's
+ * path is then the object holding it).
+ */
+export function issuePosition(issue: z.core.$ZodIssue, source: DefinitionSource): SourcePosition | undefined {
+  const key = issue.code === 'unrecognized_keys' ? issue.keys[0] : undefined;
+  return source.locate(issue.path, key);
+}
+
+function problemsFrom(error: z.ZodError, source?: DefinitionSource): DefinitionProblem[] {
+  return error.issues.map((issue) => ({
+    path: formatPath(issue.path),
+    message: issue.message,
+    ...(source ? issuePosition(issue, source) : {}),
+  }));
 }
 
 /** Parses and validates a definition's text. `source` names the file in errors. */
@@ -50,15 +63,16 @@ export function parseProviderDefinition(
   format: DefinitionFormat,
   source = '<inline>',
 ): ProviderDefinition {
-  let raw: unknown;
+  let read: DefinitionSource;
   try {
-    raw = format === 'json' ? JSON.parse(text) : parseYaml(text, { prettyErrors: true });
+    read = readDefinitionSource(text, format);
   } catch (err) {
-    throw new ProviderDefinitionError(source, [
-      { path: '', message: `not valid ${format.toUpperCase()}: ${(err as Error).message}` },
-    ]);
+    if (!(err instanceof DefinitionSourceError)) throw err;
+    throw new ProviderDefinitionError(source, [{ path: '', message: err.message, ...err.position }]);
   }
-  return validateProviderDefinition(raw, source);
+  const result = providerDefinitionSchema.safeParse(read.value);
+  if (!result.success) throw new ProviderDefinitionError(source, problemsFrom(result.error, read));
+  return result.data;
 }
 
 /** Validates an already parsed definition object. */

@@ -38,6 +38,7 @@ import type { ResourceRouter } from '../../endpoint.js';
 import { erpIntegrationWorkflows } from '../../erp-integration-workflows.js';
 import { ApiError } from '../../errors.js';
 import { checkPollInterval, quotaRefusal } from '../../quota-refusals.js';
+import { integrationTryEndpoint } from './integration-try.js';
 import { DEAD_LETTER_EXAMPLE, ERP_RUN_EXAMPLE, INTEGRATION_CREATE_EXAMPLE, INTEGRATION_EXAMPLE } from './erp-examples.js';
 
 const settingsSchema = z
@@ -220,7 +221,7 @@ export function integrationsRouter(deps: AppDeps, r: ResourceRouter): ResourceRo
     }
   }
 
-  return r
+  return integrationTryEndpoint(deps, r, findOwned)
     .endpoint(
       'post',
       '/v1/integrations',
