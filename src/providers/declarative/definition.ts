@@ -10,6 +10,8 @@ import { PAYMENT_METHOD_TYPES } from '../../domain/payments/routing.js';
 import { z } from 'zod';
 import { GATEWAY_STATUSES } from '../../domain/payments/payment-status.js';
 import { parsePath, parseTemplate, templateVariables } from '../../domain/template.js';
+import { modifiedAfterSchema } from './crm-paging.js';
+import { paginationSchema } from './pagination.js';
 
 const ERROR_CLASSES = ['hard_decline', 'retryable', 'ambiguous'] as const;
 
@@ -431,8 +433,9 @@ const customerEventMapping = z
 const feedEndpoint = customerEndpoint
   .extend({
     items: responsePath.meta({ description: 'Where the array of items is in the response.' }),
-    nextCursor: responsePath.optional().meta({ description: 'The cursor to resume from (sent again as {{cursor}}).' }),
-    hasMore: responsePath.optional().meta({ description: 'A boolean: more pages follow. Without it, a page with items means "maybe more".' }),
+    nextCursor: responsePath.optional().meta({ description: 'The cursor to resume from (sent again as {{cursor}}). Older form of pagination: {type: cursor}.' }),
+    hasMore: responsePath.optional().meta({ description: 'With nextCursor: a boolean, more pages follow. Without it, a page with items means "maybe more".' }),
+    pagination: paginationSchema.optional().meta({ description: 'How the next page is found (instead of nextCursor/hasMore).' }),
   })
   .strict();
 
@@ -491,7 +494,11 @@ const customerSyncSchema = z
           .strict()
           .optional()
           .meta({ description: 'The change feed read by reconciliation, oldest first.' }),
-        list: feedEndpoint.optional().meta({ description: 'Every record, page by page (items are records).' }),
+        list: feedEndpoint
+          .extend({ modifiedAfter: modifiedAfterSchema.optional() })
+          .strict()
+          .optional()
+          .meta({ description: 'Every record, page by page (items are records).' }),
       })
       .strict(),
     events: customerEventMapping.meta({ description: "Reads a verified webhook's body." }),
@@ -647,6 +654,12 @@ function checkDefinition(def: z.infer<typeof baseDefinitionSchema>, ctx: z.core.
     checkSignature(def.customerSync.webhook.signature, ['customerSync', 'webhook', 'signature'], credentialNames, ctx);
   }
   if (def.customerSync) checkFieldMapping(def.customerSync, ctx);
+  for (const name of ['list', 'changes'] as const) {
+    const feed = def.customerSync?.endpoints[name];
+    if (feed?.pagination && (feed.nextCursor !== undefined || feed.hasMore !== undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['customerSync', 'endpoints', name, 'pagination'], message: 'pagination replaces nextCursor and hasMore: use one or the other' });
+    }
+  }
   if (!def.actions && !def.customerSync) {
     ctx.addIssue({ code: 'custom', path: ['actions'], message: 'Define actions (a payment gateway), customerSync (a customer system), or both' });
   }

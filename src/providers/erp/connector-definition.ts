@@ -2,7 +2,7 @@
  * The connector part of an ERP integration: where records come from. Same style as declarative
  * gateway definitions (templated baseUrl, the same auth blocks, dotted response paths), with the
  * vocabulary of Airbyte's low-code sources kept small: per entity a stream with a record path, a
- * paginator (cursor in the body, page, offset, Link header) and an incremental cursor field sent
+ * paginator (the shared ones of ../declarative/pagination.ts) and an incremental cursor field sent
  * back as an "updated since" parameter. A CSV connector reads an export instead.
  */
 import { IANAZone } from 'luxon';
@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { ERP_ENTITIES } from '../../domain/erp/entities.js';
 import { parsePath, templateVariables } from '../../domain/template.js';
 import { authSchema, CONNECTION_TEMPLATE_VARIABLES, oauth2PasswordAuth } from '../declarative/definition.js';
+import { paginationSchema } from '../declarative/pagination.js';
 
 const template = z
   .string()
@@ -37,29 +38,6 @@ const path = z.string().refine((p) => {
 
 const zone = z.string().refine((z) => IANAZone.isValidZone(z), 'not an IANA time zone (e.g. Europe/Istanbul)');
 
-const pagination = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('none') }),
-  z.strictObject({
-    type: z.literal('cursor'),
-    cursorPath: path.meta({ description: 'Where the next cursor is in the body; empty or null ends the stream.' }),
-    param: z.string().min(1).meta({ description: 'Query parameter that sends the cursor back.' }),
-  }),
-  z.strictObject({
-    type: z.literal('page'),
-    param: z.string().min(1),
-    startAt: z.number().int().min(0).default(1),
-    size: z.number().int().min(1).max(1000).default(100),
-    sizeParam: z.string().min(1).optional(),
-  }),
-  z.strictObject({
-    type: z.literal('offset'),
-    param: z.string().min(1),
-    size: z.number().int().min(1).max(1000).default(100),
-    sizeParam: z.string().min(1),
-  }),
-  z.strictObject({ type: z.literal('link') }).meta({ description: 'RFC 8288 Link header with rel="next".' }),
-]);
-
 /** How changes are recognised: the change time and key of each record (the watermark and its tie-break). */
 const incremental = z.strictObject({
   cursorField: z.string().min(1).meta({ description: "Source field with the record's change time." }),
@@ -73,7 +51,7 @@ const restStream = z.strictObject({
   path: template.refine((p) => p.startsWith('/'), "a path starts with '/' (it is appended to baseUrl)"),
   query: z.record(z.string(), template).optional(),
   recordPath: path.optional().meta({ description: 'Where the list of records is in the body; the body itself when absent.' }),
-  pagination: pagination.default({ type: 'none' }),
+  pagination: paginationSchema.default({ type: 'none' }),
   incremental: incremental.optional(),
 });
 
