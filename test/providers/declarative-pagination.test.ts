@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DateTime } from 'luxon';
 import type { CustomerSyncAdapter } from '../../src/providers/crm-client.js';
-import { createDeclarativeProviderFactory, validateProviderDefinition } from '../../src/providers/declarative/index.js';
+import { createDeclarativeProviderFactory, validateProviderDefinition, type ProviderDefinitionInput } from '../../src/providers/declarative/index.js';
 import { linkTarget } from '../../src/providers/declarative/pagination.js';
 import { createEgressFetch, type EgressFetch } from '../../src/providers/egress/egress-fetch.js';
 import { MODIFIED_FORMAT, MODIFIED_ZONE, startPagingServer, type PagingServer } from './paging-server.js';
@@ -26,7 +26,7 @@ afterAll(async () => {
 const endpoint = (path: string) => ({ method: 'GET' as const, path });
 
 /** A CRM definition over /api/<n> whose list (and changes) endpoint is `list`. */
-function definition(n: number, list: Record<string, unknown>, changes?: Record<string, unknown>) {
+function definition(n: number, list: Record<string, unknown>, changes?: Record<string, unknown>): ProviderDefinitionInput {
   return {
     name: 'pager',
     displayName: 'Pager',
@@ -46,10 +46,10 @@ function definition(n: number, list: Record<string, unknown>, changes?: Record<s
       },
       events: { eventId: 'id', type: 'type', kinds: { updated: 'updated' }, remoteId: 'id', occurredAt: 'at' },
     },
-  };
+  } as unknown as ProviderDefinitionInput;
 }
 
-function adapterOf(def: ReturnType<typeof definition>, now: () => number = Date.now): CustomerSyncAdapter {
+function adapterOf(def: ProviderDefinitionInput, now: () => number = Date.now): CustomerSyncAdapter {
   const factory = createDeclarativeProviderFactory(def, { fetch: egress, timeoutMs: 2000, now });
   return factory.customerSync!.connect({ tenantId: 't', connectionId: 'c', credentials: {}, settings: { baseUrl: server.url } });
 }

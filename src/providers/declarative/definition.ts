@@ -10,6 +10,7 @@ import { PAYMENT_METHOD_TYPES } from '../../domain/payments/routing.js';
 import { z } from 'zod';
 import { GATEWAY_STATUSES } from '../../domain/payments/payment-status.js';
 import { parsePath, parseTemplate, templateVariables } from '../../domain/template.js';
+import { apiKeyAuth, authCredentialRefs, authTemplates, oauth2RefreshTokenAuth, selectAuthOf, sessionTokenAuth } from './auth-schema.js';
 import { modifiedAfterSchema } from './crm-paging.js';
 import { paginationSchema } from './pagination.js';
 
@@ -140,8 +141,6 @@ const oauth2Auth = z
       'OAuth2 client-credentials grant: a token per connection, cached until shortly before expires_in, refreshed once on a 401.',
   });
 
-export const authSchema = z.discriminatedUnion('type', [basicAuth, bearerAuth, headerAuth, oauth2Auth]);
-
 /** OAuth2 resource-owner password grant (ERPs often have no client credentials); same token handling. */
 export const oauth2PasswordAuth = z
   .object({
@@ -159,6 +158,21 @@ export const oauth2PasswordAuth = z
       'OAuth2 password grant: a token per connection, cached until shortly before expires_in, fetched again on a 401.',
   });
 export type OAuth2PasswordDefinition = z.output<typeof oauth2PasswordAuth>;
+
+const plainAuth = z.discriminatedUnion('type', [
+  basicAuth,
+  bearerAuth,
+  headerAuth,
+  oauth2Auth,
+  oauth2PasswordAuth,
+  apiKeyAuth,
+  sessionTokenAuth,
+  oauth2RefreshTokenAuth,
+]).meta({ id: 'ProviderAuthOption', description: 'One way of authenticating (an option of auth.select).' });
+/** The `auth:` block of every definition (gateways, CRM targets, ERP connectors). */
+export const authSchema = z
+  .discriminatedUnion('type', [...plainAuth.options, selectAuthOf(plainAuth)])
+  .meta({ id: 'ProviderAuth', description: 'How requests are authenticated. See docs/declarative-providers.md#authentication.' });
 
 const httpStatusMatch = z
   .union([
@@ -561,10 +575,7 @@ function collectTemplates(def: z.infer<typeof baseDefinitionSchema>): TemplateFi
     }
   };
   add(['baseUrl'], def.baseUrl, CONNECTION_TEMPLATE_VARIABLES);
-  for (const [k, v] of Object.entries(def.auth)) {
-    if (k !== 'type' && k !== 'name' && k !== 'clientAuthentication')
-      add(['auth', k], v, CONNECTION_TEMPLATE_VARIABLES);
-  }
+  fields.push(...authTemplates(def.auth, ['auth']));
   for (const [name, endpoint] of Object.entries(def.customerSync?.endpoints ?? {})) {
     if (!endpoint) continue;
     const at = ['customerSync', 'endpoints', name];
@@ -637,6 +648,11 @@ function checkDefinition(def: z.infer<typeof baseDefinitionSchema>, ctx: z.core.
         path: ['currencyExceptions', code],
         message: `'${code}' is not an ISO 4217 currency code`,
       });
+    }
+  }
+  for (const ref of authCredentialRefs(def.auth, ['auth'])) {
+    if (!credentialNames.has(ref.name)) {
+      ctx.addIssue({ code: 'custom', path: ref.path, message: `'${ref.name}' is not a declared credential` });
     }
   }
   const seen = new Set<string>();

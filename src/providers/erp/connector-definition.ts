@@ -9,7 +9,7 @@ import { IANAZone } from 'luxon';
 import { z } from 'zod';
 import { ERP_ENTITIES } from '../../domain/erp/entities.js';
 import { parsePath, templateVariables } from '../../domain/template.js';
-import { authSchema, CONNECTION_TEMPLATE_VARIABLES, oauth2PasswordAuth } from '../declarative/definition.js';
+import { authSchema, CONNECTION_TEMPLATE_VARIABLES } from '../declarative/definition.js';
 import { paginationSchema } from '../declarative/pagination.js';
 
 const template = z
@@ -83,12 +83,11 @@ const streamsOf = <S extends z.ZodType>(stream: S) =>
     .strictObject(Object.fromEntries(ERP_ENTITIES.map((e) => [e, stream.optional()])) as Record<(typeof ERP_ENTITIES)[number], z.ZodOptional<S>>)
     .refine((s) => Object.values(s).some((v) => v !== undefined), 'define at least one entity stream');
 
-const erpAuth = z.discriminatedUnion('type', [...authSchema.options, oauth2PasswordAuth]);
 
 export const restConnectorSchema = z.strictObject({
   type: z.literal('rest'),
   baseUrl: template,
-  auth: erpAuth.optional(),
+  auth: authSchema.optional(),
   timeoutMs: z.number().int().positive().max(120_000).default(20_000),
   streams: streamsOf(restStream),
 });
@@ -96,7 +95,7 @@ export const restConnectorSchema = z.strictObject({
 export const csvConnectorSchema = z.strictObject({
   type: z.literal('csv'),
   baseUrl: template.optional(),
-  auth: erpAuth.optional(),
+  auth: authSchema.optional(),
   timeoutMs: z.number().int().positive().max(600_000).default(120_000),
   streams: streamsOf(csvStream),
 });
