@@ -10,6 +10,7 @@ import type { PaymentGateway } from '../providers/types.js';
 import { OutboundUrlError } from '../providers/url-policy.js';
 import { CredentialDecryptionError, type CredentialCipher } from '../secrets/credential-cipher.js';
 import { credentialFailure } from '../secrets/credential-failure.js';
+import { storeChangedConnectionCredentials } from '../stores/platform/connection-store.js';
 
 export interface GatewayDeps {
   db: Db;
@@ -43,8 +44,10 @@ export async function loadGateway(deps: GatewayDeps, tenantId: string, connectio
     });
   }
   try {
-    const gateway = await deps.providers.client(row, () =>
-      deps.cipher.open({ keyId: row.credentialsKeyId, ciphertext: row.credentialsCiphertext }, row.tenantId, row.id),
+    const gateway = await deps.providers.client(
+      row,
+      () => deps.cipher.open({ keyId: row.credentialsKeyId, ciphertext: row.credentialsCiphertext }, row.tenantId, row.id),
+      (changed) => storeChangedConnectionCredentials(deps.db, deps.cipher, row.tenantId, row.id, changed),
     );
     return { gateway: instrumentGateway(gateway, providerLabel(row.provider, deps.providers)), provider: row.provider, code: row.code };
   } catch (err) {

@@ -6,7 +6,7 @@ import { GatewayError, InvalidCredentialsError } from '../../providers/types.js'
 import { CredentialDecryptionError } from '../../secrets/credential-cipher.js';
 import { credentialFailure } from '../../secrets/credential-failure.js';
 import type { SignalCustomerSync } from '../../shared/customer-messages.js';
-import { findConnection } from '../../stores/platform/connection-store.js';
+import { findConnection, storeChangedConnectionCredentials } from '../../stores/platform/connection-store.js';
 import { refusedDestination, type GatewayDeps } from '../load-gateway.js';
 import { sharedTokenBucket, throttled } from './throttle.js';
 
@@ -66,7 +66,13 @@ export function customerSyncAdapters(deps: GatewayDeps): (tenantId: string, conn
       if (!(err instanceof CredentialDecryptionError)) throw err;
       throw credentialFailure(err);
     }
-    const raw = factory.customerSync.connect({ tenantId, connectionId, credentials, settings: row.settings });
+    const raw = factory.customerSync.connect({
+      tenantId,
+      connectionId,
+      credentials,
+      settings: row.settings,
+      storeCredentials: (changed) => storeChangedConnectionCredentials(deps.db, deps.cipher, tenantId, connectionId, changed),
+    });
     const adapter = throttled(raw, sharedTokenBucket(deps.db, row.id, rate));
     cache.set(row.id, { version: row.credentialsVersion, rate, adapter });
     return { adapter, provider: row.provider, settings };
