@@ -7,6 +7,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { ProviderDefinitionInput } from '../../src/providers/declarative/index.js';
 
 export const ACCOUNT = 'acct_42';
 export const API_KEY = 'key_5ecret_value';
@@ -28,6 +29,58 @@ export interface AuthServer {
   /** Answers 500 to contact reads with the request's auth echoed in the body (a careless API). */
   echoOnError: boolean;
   close(): Promise<void>;
+}
+
+const endpoint = (path: string) => ({ method: 'GET' as const, path });
+
+export const API_KEY_AUTH = {
+  type: 'api_key',
+  headers: { 'X-Account': '{{credentials.accountId}}', 'X-Api-Key': '{{credentials.apiKey}}' },
+  query: { key: '{{credentials.apiKey}}' },
+};
+export const SESSION_AUTH = {
+  type: 'session_token',
+  login: { method: 'POST', path: '/login', body: { encoding: 'json', template: { user: '{{credentials.username}}', pass: '{{credentials.password}}' } } },
+  tokenPath: 'data.token',
+  expiresInPath: 'data.ttl',
+  apply: { header: 'Authorization', value: 'Bearer {{token}}' },
+};
+export const REFRESH_AUTH = {
+  type: 'oauth2_refresh_token',
+  tokenUrl: '{{settings.tokenUrl}}',
+  clientId: 'app',
+  refreshTokenCredential: 'refreshToken',
+};
+
+/** A CRM definition over the server's /api whose auth is `auth`. */
+export function authCrmDefinition(auth: Record<string, unknown>): ProviderDefinitionInput {
+  return {
+    name: 'authcrm',
+    displayName: 'Auth CRM',
+    version: '1',
+    baseUrl: '{{settings.baseUrl}}/api',
+    credentials: [
+      { name: 'accountId', secret: false, required: false },
+      { name: 'apiKey', required: false },
+      { name: 'username', secret: false, required: false },
+      { name: 'password', required: false },
+      { name: 'refreshToken', required: false },
+    ],
+    settings: [{ name: 'baseUrl' }, { name: 'tokenUrl' }, { name: 'authMethod' }],
+    auth,
+    errors: { codePath: 'error.code', messagePath: 'error.message' },
+    customerSync: {
+      record: { id: 'id' },
+      fields: { email: 'email' },
+      endpoints: {
+        create: endpoint('/contacts'),
+        update: endpoint('/contacts/{{remoteId}}'),
+        delete: endpoint('/contacts/{{remoteId}}'),
+        retrieve: endpoint('/contacts/{{remoteId}}'),
+      },
+      events: { eventId: 'id', type: 'type', kinds: { updated: 'updated' }, remoteId: 'id', occurredAt: 'at' },
+    },
+  } as unknown as ProviderDefinitionInput;
 }
 
 async function bodyOf(req: IncomingMessage): Promise<string> {

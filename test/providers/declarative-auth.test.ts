@@ -5,18 +5,25 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { CustomerSyncAdapter } from '../../src/providers/crm-client.js';
-import {
-  createDeclarativeProviderFactory,
-  validateProviderDefinition,
-  type ProviderDefinitionInput,
-} from '../../src/providers/declarative/index.js';
+import { createDeclarativeProviderFactory, validateProviderDefinition } from '../../src/providers/declarative/index.js';
 import { createEgressFetch, type EgressFetch } from '../../src/providers/egress/egress-fetch.js';
 import { TokenCache } from '../../src/providers/declarative/outbound-auth.js';
 import { restConnectorSchema } from '../../src/providers/erp/connector-definition.js';
 import { createRestSource } from '../../src/providers/erp/rest-source.js';
 import { ErpConfigurationError } from '../../src/providers/erp/source.js';
 import { InvalidCredentialsError } from '../../src/providers/types.js';
-import { ACCOUNT, API_KEY, PASSWORD, startAuthServer, USER, type AuthServer } from './auth-server.js';
+import {
+  ACCOUNT,
+  API_KEY,
+  API_KEY_AUTH,
+  authCrmDefinition,
+  PASSWORD,
+  REFRESH_AUTH,
+  SESSION_AUTH,
+  startAuthServer,
+  USER,
+  type AuthServer,
+} from './auth-server.js';
 
 let server: AuthServer;
 let egress: EgressFetch;
@@ -29,64 +36,13 @@ afterEach(async () => {
   await server?.close();
 });
 
-const endpoint = (path: string) => ({ method: 'GET' as const, path });
-
-const API_KEY_AUTH = {
-  type: 'api_key',
-  headers: { 'X-Account': '{{credentials.accountId}}', 'X-Api-Key': '{{credentials.apiKey}}' },
-  query: { key: '{{credentials.apiKey}}' },
-};
-const SESSION_AUTH = {
-  type: 'session_token',
-  login: { method: 'POST', path: '/login', body: { encoding: 'json', template: { user: '{{credentials.username}}', pass: '{{credentials.password}}' } } },
-  tokenPath: 'data.token',
-  expiresInPath: 'data.ttl',
-  apply: { header: 'Authorization', value: 'Bearer {{token}}' },
-};
-const REFRESH_AUTH = {
-  type: 'oauth2_refresh_token',
-  tokenUrl: '{{settings.tokenUrl}}',
-  clientId: 'app',
-  refreshTokenCredential: 'refreshToken',
-};
-
-function definition(auth: Record<string, unknown>): ProviderDefinitionInput {
-  return {
-    name: 'authcrm',
-    displayName: 'Auth CRM',
-    version: '1',
-    baseUrl: '{{settings.baseUrl}}/api',
-    credentials: [
-      { name: 'accountId', secret: false, required: false },
-      { name: 'apiKey', required: false },
-      { name: 'username', secret: false, required: false },
-      { name: 'password', required: false },
-      { name: 'refreshToken', required: false },
-    ],
-    settings: [{ name: 'baseUrl' }, { name: 'tokenUrl' }, { name: 'authMethod' }],
-    auth,
-    errors: { codePath: 'error.code', messagePath: 'error.message' },
-    customerSync: {
-      record: { id: 'id' },
-      fields: { email: 'email' },
-      endpoints: {
-        create: endpoint('/contacts'),
-        update: endpoint('/contacts/{{remoteId}}'),
-        delete: endpoint('/contacts/{{remoteId}}'),
-        retrieve: endpoint('/contacts/{{remoteId}}'),
-      },
-      events: { eventId: 'id', type: 'type', kinds: { updated: 'updated' }, remoteId: 'id', occurredAt: 'at' },
-    },
-  } as unknown as ProviderDefinitionInput;
-}
-
 const CREDENTIALS = { accountId: ACCOUNT, apiKey: API_KEY, username: USER, password: PASSWORD, refreshToken: 'rt-1' };
 
 function connect(
   auth: Record<string, unknown>,
   opts: { settings?: Record<string, unknown>; credentials?: Record<string, string>; now?: () => number; store?: (c: Record<string, string>) => Promise<void> } = {},
 ) {
-  const factory = createDeclarativeProviderFactory(definition(auth), { fetch: egress, timeoutMs: 2000, ...(opts.now ? { now: opts.now } : {}) });
+  const factory = createDeclarativeProviderFactory(authCrmDefinition(auth), { fetch: egress, timeoutMs: 2000, ...(opts.now ? { now: opts.now } : {}) });
   return (credentials = opts.credentials ?? CREDENTIALS): CustomerSyncAdapter =>
     factory.customerSync!.connect({
       tenantId: 't',
@@ -115,7 +71,7 @@ describe('api_key', () => {
   });
 
   it('needs at least one header or parameter', () => {
-    expect(() => validateProviderDefinition(definition({ type: 'api_key' }), 'authcrm')).toThrow(/auth.*at least one header or query parameter/s);
+    expect(() => validateProviderDefinition(authCrmDefinition({ type: 'api_key' }), 'authcrm')).toThrow(/auth.*at least one header or query parameter/s);
   });
 });
 
@@ -160,7 +116,7 @@ describe('session_token', () => {
 
   it('apply.value may use only {{token}}', () => {
     expect(() =>
-      validateProviderDefinition(definition({ ...SESSION_AUTH, apply: { header: 'Authorization', value: 'Bearer {{credentials.apiKey}}' } }), 'authcrm'),
+      validateProviderDefinition(authCrmDefinition({ ...SESSION_AUTH, apply: { header: 'Authorization', value: 'Bearer {{credentials.apiKey}}' } }), 'authcrm'),
     ).toThrow(/auth\.apply\.value.*Unknown variable 'credentials.apiKey'/s);
   });
 });
@@ -214,7 +170,7 @@ describe('oauth2_refresh_token', () => {
   });
 
   it('refreshTokenCredential names a declared credential', () => {
-    expect(() => validateProviderDefinition(definition({ ...REFRESH_AUTH, refreshTokenCredential: 'nope' }), 'authcrm')).toThrow(
+    expect(() => validateProviderDefinition(authCrmDefinition({ ...REFRESH_AUTH, refreshTokenCredential: 'nope' }), 'authcrm')).toThrow(
       /auth\.refreshTokenCredential.*'nope' is not a declared credential/s,
     );
   });
@@ -239,9 +195,9 @@ describe('select', () => {
   });
 
   it('by reads settings only, and the options are checked like any auth block', () => {
-    expect(() => validateProviderDefinition(definition({ ...SELECT, by: '{{credentials.apiKey}}' }), 'authcrm')).toThrow(/auth\.by.*Unknown variable/s);
+    expect(() => validateProviderDefinition(authCrmDefinition({ ...SELECT, by: '{{credentials.apiKey}}' }), 'authcrm')).toThrow(/auth\.by.*Unknown variable/s);
     expect(() =>
-      validateProviderDefinition(definition({ ...SELECT, options: { key: { type: 'bearer', token: '{{credentials.missing}}' } } }), 'authcrm'),
+      validateProviderDefinition(authCrmDefinition({ ...SELECT, options: { key: { type: 'bearer', token: '{{credentials.missing}}' } } }), 'authcrm'),
     ).toThrow(/auth\.options\.key\.token.*not a declared credential/s);
   });
 });
