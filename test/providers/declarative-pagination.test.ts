@@ -8,7 +8,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DateTime } from 'luxon';
 import type { CustomerSyncAdapter } from '../../src/providers/crm-client.js';
 import { createDeclarativeProviderFactory, validateProviderDefinition, type ProviderDefinitionInput } from '../../src/providers/declarative/index.js';
+import { TokenCache } from '../../src/providers/declarative/outbound-auth.js';
 import { linkTarget } from '../../src/providers/declarative/pagination.js';
+import { restConnectorSchema } from '../../src/providers/erp/connector-definition.js';
+import { createRestSource } from '../../src/providers/erp/rest-source.js';
 import { createEgressFetch, type EgressFetch } from '../../src/providers/egress/egress-fetch.js';
 import { MODIFIED_FORMAT, MODIFIED_ZONE, startPagingServer, type PagingServer } from './paging-server.js';
 
@@ -188,6 +191,56 @@ describe('shared paginators on a CRM list endpoint', () => {
     expect(() => validateProviderDefinition(definition(23, { path: '/x', pagination: { type: 'cursor', param: 'after' } }), 'pager')).toThrow(
       /list\.pagination.*exactly one of cursorPath and cursorHeader/s,
     );
+  });
+});
+
+describe('the same paginators on an ERP REST stream', () => {
+  /** Every page of a products stream over /api/<n><path>, with the positions the checkpoint would store. */
+  async function readStream(n: number, path: string, pagination: Record<string, unknown>) {
+    const connector = restConnectorSchema.parse({ type: 'rest', baseUrl: `${server.url}/api/${n}`, streams: { products: { path, recordPath: 'items', pagination } } });
+    const source = createRestSource(connector, {
+      tenantId: 't',
+      integrationId: 'i',
+      credentials: {},
+      settings: {},
+      fetch: egress,
+      urlPolicy: { allowPrivateNetworks: true },
+      tokenCache: new TokenCache(),
+    });
+    const pages: string[][] = [];
+    const positions: (string | null)[] = [];
+    for await (const page of source.pages('products', null)) {
+      pages.push(page.records.map((r) => (r as { id: string }).id));
+      positions.push(page.next);
+    }
+    return { pages, positions };
+  }
+
+  it('next URL in a header, positions stored as resolved URLs', async () => {
+    const { pages, positions } = await readStream(23, '/next-header', { type: 'next_url', header: 'X-Next-Page' });
+    expect(pages.flat()).toEqual(ids(23));
+    expect(positions).toEqual([`${server.url}/api/23/next-header?from=10`, `${server.url}/api/23/next-header?from=20`, null]);
+  });
+
+  it('page numbers ending at the page count', async () => {
+    const { pages, positions } = await readStream(20, '/page', { type: 'page', param: 'page', size: 10, sizeParam: 'per_page', totalPagesPath: 'meta.pages' });
+    expect(pages.map((p) => p.length)).toEqual([10, 10]);
+    expect(positions).toEqual(['2', null]);
+  });
+
+  it('offset ending at the total', async () => {
+    const { positions } = await readStream(20, '/offset', { type: 'offset', param: 'offset', size: 10, sizeParam: 'limit', totalPath: 'total' });
+    expect(positions).toEqual(['10', null]);
+  });
+
+  it('a total that is not a number is an error naming the field', async () => {
+    await expect(readStream(20, '/offset', { type: 'offset', param: 'offset', size: 10, sizeParam: 'limit', totalPath: 'items' })).rejects.toThrow(
+      /pagination\.totalPath: no count at 'items'/,
+    );
+  });
+
+  it('a stream whose next page is the same page fails instead of looping', async () => {
+    await expect(readStream(23, '/loop', { type: 'cursor', cursorPath: 'next', param: 'after' })).rejects.toThrow(/does not move on/);
   });
 });
 
