@@ -140,7 +140,7 @@ describe('oauth2_refresh_token', () => {
   it('a connection reloaded with the stored token after a restart goes on from it', async () => {
     const stored: Record<string, string>[] = [];
     await connect(REFRESH_AUTH, { store: async (c) => void stored.push(c) })().retrieve('c1');
-    const restarted = connect(REFRESH_AUTH)({ ...CREDENTIALS, refreshToken: stored.at(-1)!.refreshToken });
+    const restarted = connect(REFRESH_AUTH)({ ...CREDENTIALS, refreshToken: stored.at(-1)!['refreshToken']! });
     await restarted.retrieve('c2');
     expect(server.refreshes.map((r) => r.refreshToken)).toEqual(['rt-1', 'rt-2']);
   });

@@ -2,6 +2,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { customerSyncSettingsOf, DEFAULT_MAX_REQUESTS_PER_SECOND, type CustomerSyncSettings } from '../../domain/customers/sync-settings.js';
 import { FailureType } from '../../domain/failures.js';
 import { RemoteRateLimitedError, type CustomerSyncAdapter } from '../../providers/crm-client.js';
+import { AuthSelectionError } from '../../providers/declarative/outbound-auth.js';
 import { GatewayError, InvalidCredentialsError } from '../../providers/types.js';
 import { CredentialDecryptionError } from '../../secrets/credential-cipher.js';
 import { credentialFailure } from '../../secrets/credential-failure.js';
@@ -66,13 +67,20 @@ export function customerSyncAdapters(deps: GatewayDeps): (tenantId: string, conn
       if (!(err instanceof CredentialDecryptionError)) throw err;
       throw credentialFailure(err);
     }
-    const raw = factory.customerSync.connect({
-      tenantId,
-      connectionId,
-      credentials,
-      settings: row.settings,
-      storeCredentials: (changed) => storeChangedConnectionCredentials(deps.db, deps.cipher, tenantId, connectionId, changed),
-    });
+    let raw;
+    try {
+      raw = factory.customerSync.connect({
+        tenantId,
+        connectionId,
+        credentials,
+        settings: row.settings,
+        storeCredentials: (changed) => storeChangedConnectionCredentials(deps.db, deps.cipher, tenantId, connectionId, changed),
+      });
+    } catch (err) {
+      // The connection's settings name an auth option the definition lacks: no retry can fix it.
+      if (err instanceof AuthSelectionError) throw ApplicationFailure.create({ type: FailureType.ConnectionUnavailable, message: err.message, nonRetryable: true });
+      throw err;
+    }
     const adapter = throttled(raw, sharedTokenBucket(deps.db, row.id, rate));
     cache.set(row.id, { version: row.credentialsVersion, rate, adapter });
     return { adapter, provider: row.provider, settings };
