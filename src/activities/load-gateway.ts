@@ -5,7 +5,7 @@ import { connections } from '../db/schema.js';
 import { FailureType } from '../domain/failures.js';
 import { providerLabel } from '../metrics/provider-label.js';
 import { instrumentGateway } from '../metrics/worker-metrics.js';
-import { AuthSelectionError } from '../providers/declarative/outbound-auth.js';
+import { AuthConfigurationError } from '../providers/declarative/outbound-auth.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { PaymentGateway } from '../providers/types.js';
 import { OutboundUrlError } from '../providers/url-policy.js';
@@ -53,7 +53,7 @@ export async function loadGateway(deps: GatewayDeps, tenantId: string, connectio
     return { gateway: instrumentGateway(gateway, providerLabel(row.provider, deps.providers)), provider: row.provider, code: row.code };
   } catch (err) {
     if (err instanceof CredentialDecryptionError) throw credentialFailure(err);
-    if (err instanceof AuthSelectionError || (err instanceof Error && err.name === 'UnknownProviderError')) {
+    if (err instanceof AuthConfigurationError || (err instanceof Error && err.name === 'UnknownProviderError')) {
       throw ApplicationFailure.create({ type: FailureType.ConnectionUnavailable, message: err.message, nonRetryable: true });
     }
     throw err;

@@ -2,7 +2,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { customerSyncSettingsOf, DEFAULT_MAX_REQUESTS_PER_SECOND, type CustomerSyncSettings } from '../../domain/customers/sync-settings.js';
 import { FailureType } from '../../domain/failures.js';
 import { RemoteRateLimitedError, type CustomerSyncAdapter } from '../../providers/crm-client.js';
-import { AuthSelectionError } from '../../providers/declarative/outbound-auth.js';
+import { AuthConfigurationError } from '../../providers/declarative/outbound-auth.js';
 import { GatewayError, InvalidCredentialsError } from '../../providers/types.js';
 import { CredentialDecryptionError } from '../../secrets/credential-cipher.js';
 import { credentialFailure } from '../../secrets/credential-failure.js';
@@ -77,8 +77,8 @@ export function customerSyncAdapters(deps: GatewayDeps): (tenantId: string, conn
         storeCredentials: (changed) => storeChangedConnectionCredentials(deps.db, deps.cipher, tenantId, connectionId, changed),
       });
     } catch (err) {
-      // The connection's settings name an auth option the definition lacks: no retry can fix it.
-      if (err instanceof AuthSelectionError) throw ApplicationFailure.create({ type: FailureType.ConnectionUnavailable, message: err.message, nonRetryable: true });
+      // The auth block cannot work for this connection (e.g. its setting names no select option): no retry helps.
+      if (err instanceof AuthConfigurationError) throw ApplicationFailure.create({ type: FailureType.ConnectionUnavailable, message: err.message, nonRetryable: true });
       throw err;
     }
     const adapter = throttled(raw, sharedTokenBucket(deps.db, row.id, rate));

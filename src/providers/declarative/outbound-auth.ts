@@ -110,9 +110,12 @@ export interface AuthContext {
   storeCredentials?: (changed: Record<string, string>) => Promise<void>;
 }
 
-/** `auth.select` named an option the definition does not have: the connection's settings must change. */
-export class AuthSelectionError extends Error {
-  override readonly name = 'AuthSelectionError';
+/**
+ * The auth block cannot work for this connection (`auth.select` names an option the definition does
+ * not have; a login path without a base URL): its settings or definition must change, no retry helps.
+ */
+export class AuthConfigurationError extends Error {
+  override readonly name = 'AuthConfigurationError';
 }
 
 /** Refresh this long before expiry: 10% of the lifetime, at most 60 s. */
@@ -158,7 +161,7 @@ export function createAuthApplier(auth: AuthDefinition, ctx: AuthContext): AuthA
     case 'select': {
       const chosen = render(auth.by);
       if (!Object.hasOwn(auth.options, chosen)) {
-        throw new AuthSelectionError(
+        throw new AuthConfigurationError(
           `${ctx.provider}: auth.by is '${chosen}', which is not one of the auth options (${Object.keys(auth.options).join(', ')})`,
         );
       }
@@ -306,6 +309,7 @@ function oauth2Applier(auth: OAuth2Definition, ctx: AuthContext): AuthApplier {
 
 /** A login request whose answer holds a token, cached per connection for its lifetime. */
 function sessionApplier(auth: SessionDefinition, ctx: AuthContext): AuthApplier {
+  if (!ctx.baseUrl) throw new AuthConfigurationError(`${ctx.provider}: session_token logs in at a path, which needs a baseUrl`);
   const login = buildRequest(ctx.baseUrl, { method: auth.login.method, path: auth.login.path, headers: auth.login.headers, body: auth.login.body }, ctx.vars);
   const fingerprint = createHash('sha256')
     .update(`${login.method}\0${login.url.toString()}\0${JSON.stringify(login.headers)}\0${login.body ?? ''}`)

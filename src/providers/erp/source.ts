@@ -6,7 +6,7 @@ import type { ErpWatermark } from '../../db/tables/erp.js';
 import type { ErpEntity } from '../../domain/erp/entities.js';
 import { applyStep, TransformError } from '../../domain/erp/transformations.js';
 import { renderString } from '../../domain/template.js';
-import { AuthSelectionError, createAuthApplier, TokenCache, type AuthApplier, type AuthContext } from '../declarative/outbound-auth.js';
+import { AuthConfigurationError, createAuthApplier, TokenCache, type AuthApplier, type AuthContext } from '../declarative/outbound-auth.js';
 import { sendRequest, TransportError, type FetchLike, type IncomingResponse, type OutgoingRequest } from '../declarative/http.js';
 import { checkOutboundUrl, OutboundUrlError, type OutboundUrlPolicy } from '../url-policy.js';
 import type { ErpConnector, IncrementalSpec } from './connector-definition.js';
@@ -189,12 +189,12 @@ export class ErpHttp {
   }
 }
 
-/** The auth applier; an auth `select` naming no option is a configuration error of the integration. */
+/** The auth applier; an auth block that cannot work here (e.g. `select` naming no option) is a configuration error of the integration. */
 function authApplierOf(auth: NonNullable<ErpConnector['auth']>, ctx: AuthContext): AuthApplier {
   try {
     return createAuthApplier(auth, ctx);
   } catch (err) {
-    if (err instanceof AuthSelectionError) throw new ErpConfigurationError(err.message);
+    if (err instanceof AuthConfigurationError) throw new ErpConfigurationError(err.message);
     throw err;
   }
 }
