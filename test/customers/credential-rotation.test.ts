@@ -11,6 +11,7 @@ import { loadGateway } from '../../src/activities/load-gateway.js';
 import { connections } from '../../src/db/schema.js';
 import { createDeclarativeProviderFactory } from '../../src/providers/declarative/index.js';
 import { createEgressFetch } from '../../src/providers/egress/egress-fetch.js';
+import { findIntegration, openIntegrationCredentials, storeChangedIntegrationCredentials } from '../../src/stores/erp/integration-store.js';
 import { authCrmDefinition, REFRESH_AUTH, startAuthServer, type AuthServer } from '../providers/auth-server.js';
 import { startTestStack, type TestStack } from '../support/stack.js';
 
@@ -78,5 +79,31 @@ describe('refresh-token rotation is persisted', () => {
     const { gateway } = await loadGateway({ db: stack.database.db, cipher: stack.cipher, providers: stack.providers }, tenantId, connectionId);
     await gateway.verifyCredentials();
     expect(await storedCredentials(connectionId)).toEqual({ version: 2, credentials: { refreshToken: 'rt-2' } });
+  });
+
+  it('into an ERP integration, sealed, beside its other credentials', async () => {
+    const tenant = await stack.createTenant();
+    const res = await request(stack.app)
+      .post('/v1/integrations')
+      .set(tenant.auth)
+      .send({
+        name: 'ERP',
+        type: 'polling',
+        connector: {
+          type: 'rest',
+          baseUrl: '{{settings.baseUrl}}',
+          auth: { ...REFRESH_AUTH, clientSecret: '{{credentials.clientSecret}}' },
+          streams: { products: { path: '/contacts' } },
+        },
+        credentials: { refreshToken: 'rt-1', clientSecret: 'cs_1' },
+        settings: { intervalSeconds: 3600, baseUrl: `${server.url}/api`, tokenUrl: `${server.url}/oauth/token` },
+        mappings: { products: [{ sourceField: 'id', targetField: 'sku', required: true }, { sourceField: 'id', targetField: 'name', required: true }] },
+      });
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+    const id = res.body.id as string;
+    await storeChangedIntegrationCredentials(stack.database.db, stack.cipher, id, { refreshToken: 'rt-2' });
+    const row = await findIntegration(stack.database.db, tenant.id, id);
+    expect(openIntegrationCredentials(stack.cipher, row!)).toEqual({ refreshToken: 'rt-2', clientSecret: 'cs_1' });
+    expect(row!.credentialsCiphertext).not.toContain('rt-2');
   });
 });
