@@ -5,11 +5,13 @@ import { connections } from '../db/schema.js';
 import { FailureType } from '../domain/failures.js';
 import { providerLabel } from '../metrics/provider-label.js';
 import { instrumentGateway } from '../metrics/worker-metrics.js';
+import { AuthConfigurationError } from '../providers/declarative/outbound-auth.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { PaymentGateway } from '../providers/types.js';
 import { OutboundUrlError } from '../providers/url-policy.js';
 import { CredentialDecryptionError, type CredentialCipher } from '../secrets/credential-cipher.js';
 import { credentialFailure } from '../secrets/credential-failure.js';
+import { storeChangedConnectionCredentials } from '../stores/platform/connection-store.js';
 
 export interface GatewayDeps {
   db: Db;
@@ -43,13 +45,15 @@ export async function loadGateway(deps: GatewayDeps, tenantId: string, connectio
     });
   }
   try {
-    const gateway = await deps.providers.client(row, () =>
-      deps.cipher.open({ keyId: row.credentialsKeyId, ciphertext: row.credentialsCiphertext }, row.tenantId, row.id),
+    const gateway = await deps.providers.client(
+      row,
+      () => deps.cipher.open({ keyId: row.credentialsKeyId, ciphertext: row.credentialsCiphertext }, row.tenantId, row.id),
+      (changed) => storeChangedConnectionCredentials(deps.db, deps.cipher, row.tenantId, row.id, changed),
     );
     return { gateway: instrumentGateway(gateway, providerLabel(row.provider, deps.providers)), provider: row.provider, code: row.code };
   } catch (err) {
     if (err instanceof CredentialDecryptionError) throw credentialFailure(err);
-    if (err instanceof Error && err.name === 'UnknownProviderError') {
+    if (err instanceof AuthConfigurationError || (err instanceof Error && err.name === 'UnknownProviderError')) {
       throw ApplicationFailure.create({ type: FailureType.ConnectionUnavailable, message: err.message, nonRetryable: true });
     }
     throw err;

@@ -39,7 +39,11 @@ export interface CustomerSyncAdapter {
   delete(remoteId: string, idempotencyKey: string): Promise<void>;
   /** The current record; `deleted: true` when it was deleted; null when it never existed. */
   retrieve(remoteId: string): Promise<RemoteCustomer | null>;
-  /** Changes after `cursor` (null: the most recent page), oldest first, and the cursor to resume from. */
+  /**
+   * Changes after `cursor` (null: the most recent page), oldest first, and the cursor to resume from.
+   * A system without a change feed may answer the records its list says were modified since the
+   * previous read (declarative `list.modifiedAfter`).
+   */
   changesSince(cursor: string | null): Promise<{ events: RemoteCustomerEvent[]; cursor: string | null }>;
   /**
    * One page of the live (not deleted) records, in an order that is stable while paging, starting

@@ -1,5 +1,5 @@
 import { LruCache } from './lru-cache.js';
-import type { Credentials, PaymentGateway, ProviderFactory } from './types.js';
+import type { ConnectionContext, Credentials, PaymentGateway, ProviderFactory } from './types.js';
 
 /** What the registry needs to know about a connection to build (or reuse) its client. */
 export interface ConnectionDescriptor {
@@ -75,8 +75,15 @@ export class ProviderRegistry {
     throw new UnknownProviderError(`unknown provider "${type}"; available: ${this.types().join(', ')} or one registered at /v1/providers`);
   }
 
-  /** `openCredentials` is called only when a new client must be built (decryption stays rare). */
-  async client(conn: ConnectionDescriptor, openCredentials: () => Credentials): Promise<PaymentGateway> {
+  /**
+   * `openCredentials` is called only when a new client must be built (decryption stays rare);
+   * `storeCredentials` stores credentials the provider rotated (see ConnectionContext).
+   */
+  async client(
+    conn: ConnectionDescriptor,
+    openCredentials: () => Credentials,
+    storeCredentials?: ConnectionContext['storeCredentials'],
+  ): Promise<PaymentGateway> {
     const { version: providerVersion, factory } = await this.resolve(conn.tenantId, conn.provider);
     const version = `${conn.credentialsVersion}/${providerVersion}`;
     const cached = this.clients.get(conn.id);
@@ -86,6 +93,7 @@ export class ProviderRegistry {
       connectionId: conn.id,
       credentials: openCredentials(),
       settings: conn.settings,
+      ...(storeCredentials ? { storeCredentials } : {}),
     });
     this.clients.set(conn.id, { version, client });
     return client;

@@ -14,6 +14,11 @@ export interface ConnectionContext {
   credentials: Credentials;
   /** Non-secret per-connection settings (e.g. a sandbox base URL), already policy-checked. */
   settings: Record<string, unknown>;
+  /**
+   * Stores changed credentials on the connection, sealed like the others (a refresh token the
+   * provider rotated). Given by every loader of a stored connection.
+   */
+  storeCredentials?: (changed: Record<string, string>) => Promise<void>;
 }
 
 /** A charge as a gateway sees it. Amount in minor units; no card numbers, only tokens/references. */

@@ -83,12 +83,23 @@ describe('REST ERP paginators', () => {
     const { pages, positions } = await readAll({ type: 'link' }, { adet: '10' });
     expect(pages.map((p) => p.length)).toEqual([10, 10, 3]);
     expect(pages.flat()).toEqual(allKeys());
-    expect(positions[0]).toMatch(/^\/api\/v1\/urunler\?.*imlec=/);
+    expect(positions[0]).toMatch(new RegExp(`^${erp.url}/api/v1/urunler\\?.*imlec=`));
     expect(positions.at(-1)).toBeNull();
+  });
+
+  it('Link header: a relative position stored by an older checkpoint resumes on the base URL', async () => {
+    const { positions } = await readAll({ type: 'link' }, { adet: '10' });
+    const relative = positions[0]!.slice(erp.url.length);
+    expect(relative).toMatch(/^\/api\/v1\/urunler\?/);
+    const pages: string[][] = [];
+    for await (const page of productsSource({ type: 'link' }).pages('products', relative)) {
+      pages.push(page.records.map((r) => String((r as Record<string, unknown>).StokKodu)));
+    }
+    expect(pages.flat()).toEqual(allKeys().slice(10));
   });
 
   it('a Link header that leaves the ERP origin is refused', async () => {
     const source = productsSource({ type: 'link' });
-    await expect(source.pages('products', 'http://elsewhere.example/api/v1/urunler')[Symbol.asyncIterator]().next()).rejects.toThrow(/away from baseUrl/);
+    await expect(source.pages('products', 'http://elsewhere.example/api/v1/urunler')[Symbol.asyncIterator]().next()).rejects.toThrow(/away from the base URL/);
   });
 });

@@ -2,11 +2,12 @@ import { ApplicationFailure } from '@temporalio/common';
 import { customerSyncSettingsOf, DEFAULT_MAX_REQUESTS_PER_SECOND, type CustomerSyncSettings } from '../../domain/customers/sync-settings.js';
 import { FailureType } from '../../domain/failures.js';
 import { RemoteRateLimitedError, type CustomerSyncAdapter } from '../../providers/crm-client.js';
+import { AuthConfigurationError } from '../../providers/declarative/outbound-auth.js';
 import { GatewayError, InvalidCredentialsError } from '../../providers/types.js';
 import { CredentialDecryptionError } from '../../secrets/credential-cipher.js';
 import { credentialFailure } from '../../secrets/credential-failure.js';
 import type { SignalCustomerSync } from '../../shared/customer-messages.js';
-import { findConnection } from '../../stores/platform/connection-store.js';
+import { findConnection, storeChangedConnectionCredentials } from '../../stores/platform/connection-store.js';
 import { refusedDestination, type GatewayDeps } from '../load-gateway.js';
 import { sharedTokenBucket, throttled } from './throttle.js';
 
@@ -66,7 +67,20 @@ export function customerSyncAdapters(deps: GatewayDeps): (tenantId: string, conn
       if (!(err instanceof CredentialDecryptionError)) throw err;
       throw credentialFailure(err);
     }
-    const raw = factory.customerSync.connect({ tenantId, connectionId, credentials, settings: row.settings });
+    let raw;
+    try {
+      raw = factory.customerSync.connect({
+        tenantId,
+        connectionId,
+        credentials,
+        settings: row.settings,
+        storeCredentials: (changed) => storeChangedConnectionCredentials(deps.db, deps.cipher, tenantId, connectionId, changed),
+      });
+    } catch (err) {
+      // The auth block cannot work for this connection (e.g. its setting names no select option): no retry helps.
+      if (err instanceof AuthConfigurationError) throw ApplicationFailure.create({ type: FailureType.ConnectionUnavailable, message: err.message, nonRetryable: true });
+      throw err;
+    }
     const adapter = throttled(raw, sharedTokenBucket(deps.db, row.id, rate));
     cache.set(row.id, { version: row.credentialsVersion, rate, adapter });
     return { adapter, provider: row.provider, settings };

@@ -38,6 +38,7 @@ import {
   findIntegration,
   openIntegrationCredentials,
   recordIntegrationPaused,
+  storeChangedIntegrationCredentials,
   type IntegrationRow,
   type IntegrationSettings,
 } from '../../stores/erp/integration-store.js';
@@ -133,6 +134,7 @@ export function createErpActivities(deps: ErpActivityDeps) {
         urlPolicy: deps.erpUrlPolicy,
         tokenCache,
         now,
+        storeCredentials: (changed) => storeChangedIntegrationCredentials(db, deps.cipher, integration.id, changed),
         uploads: { latest: (entity) => latestUpload(db, integration.id, entity), read: (uploadId, fromByte) => readUpload(db, integration.id, uploadId, fromByte) },
         ...(deps.erpLimits ? { limits: deps.erpLimits } : {}),
       });

@@ -35,7 +35,9 @@ import {
   type RefundOutcome,
 } from '../types.js';
 import type { CustomerSyncDefinition, CustomerSyncEndpointName, ProviderDefinition } from './definition.js';
-import { buildRequest, readString, type IncomingResponse } from './http.js';
+import { decodeReadState, encodeReadState, modifiedAfterValue, type ReadState } from './crm-paging.js';
+import { buildRequest, readString, type IncomingResponse, type OutgoingRequest } from './http.js';
+import { nextPosition, pageUrl, PaginationError, positionKey, type PagePosition } from './pagination.js';
 import {
   httpFailure,
   outboundError,
@@ -269,41 +271,128 @@ export class DeclarativeCustomerAdapter implements CustomerSyncAdapter {
     cursor: string | null,
   ): Promise<{ events: RemoteCustomerEvent[]; cursor: string | null }> {
     const feed = this.spec.endpoints.changes;
-    if (!feed) return { events: [], cursor };
-    const events: RemoteCustomerEvent[] = [];
-    let at = cursor;
-    for (let page = 0; page < MAX_FEED_PAGES; page++) {
-      const { items, next, more } = await this.page('changes', at);
-      events.push(...items.flatMap((item) => customerEventFrom(feed.event, item) ?? []));
-      const moved = next !== null && next !== at;
-      if (moved) at = next;
-      if (!more || !moved) break;
+    if (!feed) {
+      return this.spec.endpoints.list?.modifiedAfter ? this.modifiedSince(cursor) : { events: [], cursor };
     }
-    return { events, cursor: at };
+    const events: RemoteCustomerEvent[] = [];
+    if (!feed.pagination) {
+      // nextCursor/hasMore: the feed's own resume token, kept as the cursor.
+      let at = cursor;
+      for (let page = 0; page < MAX_FEED_PAGES; page++) {
+        const { items, next } = await this.page('changes', at === null ? null : { cursor: at });
+        events.push(...items.flatMap((item) => customerEventFrom(feed.event, item) ?? []));
+        const moved = next !== null && next.cursor !== at;
+        if (moved) at = next.cursor;
+        if (!next?.more || !moved) break;
+      }
+      return { events, cursor: at };
+    }
+    // A paginated feed resumes at its last page (re-read: new items may have joined it).
+    let at = cursor === null ? null : this.readState('changes', cursor).position;
+    const seen = new Set<string>();
+    for (let page = 0; page < MAX_FEED_PAGES; page++) {
+      seen.add(positionKey(at));
+      const { items, next } = await this.page('changes', at);
+      events.push(...items.flatMap((item) => customerEventFrom(feed.event, item) ?? []));
+      if (next === null) break;
+      if (seen.has(positionKey(next.position))) {
+        throw this.error('hard_decline', 'pagination_loop', 'changes: pagination goes back to a page already read');
+      }
+      at = next.position;
+    }
+    return { events, cursor: encodeReadState({ position: at }) };
   }
 
   /** One page of every record (backfill and drift detection); `cursor` null starts at the beginning. */
   async list(cursor: string | null): Promise<{ records: RemoteCustomer[]; cursor: string | null }> {
-    if (!this.spec.endpoints.list)
+    const endpoint = this.spec.endpoints.list;
+    if (!endpoint)
       throw this.error('hard_decline', 'action_not_supported', 'customerSync.endpoints.list is not defined');
-    const { items, next, more } = await this.page('list', cursor);
+    if (!endpoint.pagination) {
+      const { items, next } = await this.page('list', cursor === null ? null : { cursor });
+      return { records: items.map((item) => this.fromRecord('list', item)), cursor: next?.more ? next.cursor : null };
+    }
+    const state: ReadState = cursor === null ? { position: null } : this.readState('list', cursor);
+    const { items, next } = await this.page('list', state.position, state.since);
     return {
       records: items.map((item) => this.fromRecord('list', item)),
-      cursor: more && next !== null ? next : null,
+      cursor: next === null ? null : encodeReadState({ ...state, position: next.position }),
     };
   }
 
   // --- internals ---
 
+  /**
+   * Records changed since the last read, for a system without a change feed: `list` filtered by
+   * `modifiedAfter` from the time the previous read started, less the lookback. The first read
+   * (no cursor) only starts the clock: reconciliation's full scan covers everything before it.
+   */
+  private async modifiedSince(cursor: string | null): Promise<{ events: RemoteCustomerEvent[]; cursor: string | null }> {
+    const list = this.spec.endpoints.list!;
+    const filter = list.modifiedAfter!;
+    const startedNow = this.rt.now();
+    if (cursor === null) return { events: [], cursor: encodeReadState({ position: null, since: startedNow }) };
+    const state = this.readState('changes', cursor);
+    if (state.since === undefined) throw this.error('hard_decline', 'invalid_cursor', 'changes: the stored cursor is not a modifiedAfter read');
+    const started = state.started ?? startedNow;
+    const since = state.since - filter.lookbackSeconds * 1000;
+    const events: RemoteCustomerEvent[] = [];
+    const seen = new Set<string>();
+    let at = state.position;
+    for (let page = 0; page < MAX_FEED_PAGES; page++) {
+      seen.add(positionKey(at));
+      const { items, next } = await this.page('list', at, since);
+      for (const item of items) {
+        const record = this.fromRecord('list', item);
+        events.push({
+          eventId: `modified-${record.remoteId}-${started}`,
+          kind: record.deleted ? 'deleted' : 'updated',
+          remoteId: record.remoteId,
+          occurredAt: started,
+          localId: record.localId,
+        });
+      }
+      const nextAt = next === null ? null : list.pagination ? next.position : next.more ? { cursor: next.cursor } : null;
+      if (nextAt === null) return { events, cursor: encodeReadState({ position: null, since: started }) };
+      if (seen.has(positionKey(nextAt))) {
+        throw this.error('hard_decline', 'pagination_loop', 'list: pagination goes back to a page already read');
+      }
+      at = nextAt;
+    }
+    // Pages remain: the next read continues this one, with the same filter.
+    return { events, cursor: encodeReadState({ position: at, since: state.since, started }) };
+  }
+
+  private readState(name: 'changes' | 'list', cursor: string): ReadState {
+    const state = decodeReadState(cursor);
+    if (!state) throw this.error('hard_decline', 'invalid_cursor', `${name}: the cursor was not made by this definition's pagination`);
+    return state;
+  }
+
+  /**
+   * One page at `position` (`{cursor}` is sent as {{cursor}} with nextCursor, by the declared
+   * pagination otherwise), filtered by `modifiedAfter` when `since` is given. `next` is null on the
+   * last page; with nextCursor it is the raw cursor and whether more pages follow.
+   */
   private async page(
     name: 'changes' | 'list',
-    cursor: string | null,
-  ): Promise<{ items: unknown[]; next: string | null; more: boolean }> {
+    position: PagePosition,
+    since?: number,
+  ): Promise<{ items: unknown[]; next: { position: PagePosition; cursor: string; more: boolean } | null }> {
     const endpoint = this.spec.endpoints[name]!;
+    const paging = endpoint.pagination;
+    const legacyCursor = !paging && position && 'cursor' in position ? position.cursor : undefined;
+    const modifiedAfter = name === 'list' && since !== undefined ? this.spec.endpoints.list?.modifiedAfter : undefined;
+    let requested: URL | undefined;
     let res: IncomingResponse;
     try {
-      res = await this.send(name, cursor === null ? {} : { cursor });
+      res = await this.send(name, legacyCursor === undefined ? {} : { cursor: legacyCursor }, undefined, [], (request) => {
+        if (modifiedAfter) request.url.searchParams.set(modifiedAfter.param, modifiedAfterValue(modifiedAfter, since!));
+        if (paging) request.url = pageUrl(paging, request.url, position, this.rt.baseUrl);
+        requested = request.url;
+      });
     } catch (err) {
+      if (err instanceof PaginationError) throw this.error('hard_decline', 'pagination_refused', `${name}: ${err.message}`);
       // A read over the egress size cap would be as large on every retry: the definition must ask for less.
       if (err instanceof GatewayError && err.code === 'response_too_large') throw new GatewayError('hard_decline', err.code, err.message);
       throw err;
@@ -314,9 +403,19 @@ export class DeclarativeCustomerAdapter implements CustomerSyncAdapter {
     if (items.length > MAX_PAGE_ITEMS) {
       throw this.error('hard_decline', 'page_too_large', `${name}: ${items.length} records in one page, over the ${MAX_PAGE_ITEMS}-record cap; ask for smaller pages`);
     }
-    const next = readString(res.body, endpoint.nextCursor) ?? null;
+    if (paging) {
+      let next: PagePosition;
+      try {
+        next = nextPosition(paging, position, { url: requested!, headers: res.headers, body: res.body, count: items.length }, this.rt.baseUrl);
+      } catch (err) {
+        if (err instanceof PaginationError) throw this.error('hard_decline', 'pagination_refused', `${name}: ${err.message}`);
+        throw err;
+      }
+      return { items, next: next === null ? null : { position: next, cursor: '', more: true } };
+    }
+    const cursor = readString(res.body, endpoint.nextCursor) ?? null;
     const more = endpoint.hasMore ? readPath(res.body, endpoint.hasMore) === true : items.length > 0;
-    return { items, next, more };
+    return { items, next: cursor === null ? null : { position: { cursor }, cursor, more } };
   }
 
   /** The value sent for a leaf: metadata carries removed keys as null (most APIs merge objects). */
@@ -384,6 +483,7 @@ export class DeclarativeCustomerAdapter implements CustomerSyncAdapter {
     extra: Vars,
     body?: Record<string, unknown>,
     accept: number[] = [],
+    adjust?: (request: OutgoingRequest) => void,
   ): Promise<IncomingResponse> {
     const endpoint = this.spec.endpoints[name];
     if (!endpoint)
@@ -409,6 +509,7 @@ export class DeclarativeCustomerAdapter implements CustomerSyncAdapter {
       },
       vars,
     );
+    adjust?.(request);
     if (body) {
       request.body = JSON.stringify(body);
       request.headers['content-type'] = 'application/json';

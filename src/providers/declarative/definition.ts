@@ -9,8 +9,11 @@ import { isCurrencyCode } from '../../domain/currencies.js';
 import { PAYMENT_METHOD_TYPES } from '../../domain/payments/routing.js';
 import { z } from 'zod';
 import { GATEWAY_STATUSES } from '../../domain/payments/payment-status.js';
-import { parsePath, templateVariables } from '../../domain/template.js';
+import { parsePath, parseTemplate, templateVariables } from '../../domain/template.js';
 import { checkSignatureCredential, webhookSignatureSchema } from './webhook-signature.js';
+import { apiKeyAuth, authCredentialRefs, authTemplates, oauth2RefreshTokenAuth, selectAuthOf, sessionTokenAuth } from './auth-schema.js';
+import { modifiedAfterSchema } from './crm-paging.js';
+import { paginationSchema } from './pagination.js';
 
 const ERROR_CLASSES = ['hard_decline', 'retryable', 'ambiguous'] as const;
 
@@ -139,8 +142,6 @@ const oauth2Auth = z
       'OAuth2 client-credentials grant: a token per connection, cached until shortly before expires_in, refreshed once on a 401.',
   });
 
-export const authSchema = z.discriminatedUnion('type', [basicAuth, bearerAuth, headerAuth, oauth2Auth]);
-
 /** OAuth2 resource-owner password grant (ERPs often have no client credentials); same token handling. */
 export const oauth2PasswordAuth = z
   .object({
@@ -158,6 +159,21 @@ export const oauth2PasswordAuth = z
       'OAuth2 password grant: a token per connection, cached until shortly before expires_in, fetched again on a 401.',
   });
 export type OAuth2PasswordDefinition = z.output<typeof oauth2PasswordAuth>;
+
+const plainAuth = z.discriminatedUnion('type', [
+  basicAuth,
+  bearerAuth,
+  headerAuth,
+  oauth2Auth,
+  oauth2PasswordAuth,
+  apiKeyAuth,
+  sessionTokenAuth,
+  oauth2RefreshTokenAuth,
+]).meta({ id: 'ProviderAuthOption', description: 'One way of authenticating (an option of auth.select).' });
+/** The `auth:` block of every definition (gateways, CRM targets, ERP connectors). */
+export const authSchema = z
+  .discriminatedUnion('type', [...plainAuth.options, selectAuthOf(plainAuth)])
+  .meta({ id: 'ProviderAuth', description: 'How requests are authenticated. See docs/declarative-providers.md#authentication.' });
 
 const httpStatusMatch = z
   .union([
@@ -411,8 +427,9 @@ const customerEventMapping = z
 const feedEndpoint = customerEndpoint
   .extend({
     items: responsePath.meta({ description: 'Where the array of items is in the response.' }),
-    nextCursor: responsePath.optional().meta({ description: 'The cursor to resume from (sent again as {{cursor}}).' }),
-    hasMore: responsePath.optional().meta({ description: 'A boolean: more pages follow. Without it, a page with items means "maybe more".' }),
+    nextCursor: responsePath.optional().meta({ description: 'The cursor to resume from (sent again as {{cursor}}). Older form of pagination: {type: cursor}.' }),
+    hasMore: responsePath.optional().meta({ description: 'With nextCursor: a boolean, more pages follow. Without it, a page with items means "maybe more".' }),
+    pagination: paginationSchema.optional().meta({ description: 'How the next page is found (instead of nextCursor/hasMore).' }),
   })
   .strict();
 
@@ -471,7 +488,11 @@ const customerSyncSchema = z
           .strict()
           .optional()
           .meta({ description: 'The change feed read by reconciliation, oldest first.' }),
-        list: feedEndpoint.optional().meta({ description: 'Every record, page by page (items are records).' }),
+        list: feedEndpoint
+          .extend({ modifiedAfter: modifiedAfterSchema.optional() })
+          .strict()
+          .optional()
+          .meta({ description: 'Every record, page by page (items are records).' }),
       })
       .strict(),
     events: customerEventMapping.meta({ description: "Reads a verified webhook's body." }),
@@ -534,10 +555,7 @@ function collectTemplates(def: z.infer<typeof baseDefinitionSchema>): TemplateFi
     }
   };
   add(['baseUrl'], def.baseUrl, CONNECTION_TEMPLATE_VARIABLES);
-  for (const [k, v] of Object.entries(def.auth)) {
-    if (k !== 'type' && k !== 'name' && k !== 'clientAuthentication')
-      add(['auth', k], v, CONNECTION_TEMPLATE_VARIABLES);
-  }
+  fields.push(...authTemplates(def.auth, ['auth']));
   for (const [name, endpoint] of Object.entries(def.customerSync?.endpoints ?? {})) {
     if (!endpoint) continue;
     const at = ['customerSync', 'endpoints', name];
@@ -612,6 +630,11 @@ function checkDefinition(def: z.infer<typeof baseDefinitionSchema>, ctx: z.core.
       });
     }
   }
+  for (const ref of authCredentialRefs(def.auth, ['auth'])) {
+    if (!credentialNames.has(ref.name)) {
+      ctx.addIssue({ code: 'custom', path: ref.path, message: `'${ref.name}' is not a declared credential` });
+    }
+  }
   const seen = new Set<string>();
   def.credentials.forEach((c, i) => {
     if (seen.has(c.name))
@@ -627,6 +650,12 @@ function checkDefinition(def: z.infer<typeof baseDefinitionSchema>, ctx: z.core.
     checkSignatureCredential(def.customerSync.webhook.signature, ['customerSync', 'webhook', 'signature'], credentialNames, ctx);
   }
   if (def.customerSync) checkFieldMapping(def.customerSync, ctx);
+  for (const name of ['list', 'changes'] as const) {
+    const feed = def.customerSync?.endpoints[name];
+    if (feed?.pagination && (feed.nextCursor !== undefined || feed.hasMore !== undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['customerSync', 'endpoints', name, 'pagination'], message: 'pagination replaces nextCursor and hasMore: use one or the other' });
+    }
+  }
   if (!def.actions && !def.customerSync) {
     ctx.addIssue({ code: 'custom', path: ['actions'], message: 'Define actions (a payment gateway), customerSync (a customer system), or both' });
   }

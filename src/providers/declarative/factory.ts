@@ -83,6 +83,7 @@ export function createDeclarativeProviderFactory(
       timeoutMs,
       now,
       tokenCache,
+      ...(ctx.storeCredentials ? { storeCredentials: ctx.storeCredentials } : {}),
     });
     return { connection: { ...ctx, credentials }, baseUrl, auth, fetch: fetchImpl, timeoutMs, now };
   }

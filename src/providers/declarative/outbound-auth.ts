@@ -1,15 +1,19 @@
-/** Request authentication for declarative providers, including the OAuth2 client-credentials grant. */
+/**
+ * Request authentication of every declarative runtime (gateways, CRM targets, ERP connectors):
+ * static headers and keys, OAuth2 grants (client credentials, password, refresh token), session
+ * tokens from a login request, and a selector among several.
+ */
 import { createHash } from 'node:crypto';
-import { renderString } from '../../domain/template.js';
+import { readPath, renderString } from '../../domain/template.js';
 import { GatewayError, InvalidCredentialsError } from '../types.js';
 import { LruCache } from '../lru-cache.js';
 import { OutboundUrlError } from '../url-policy.js';
-import type { AuthDefinition, OAuth2PasswordDefinition } from './definition.js';
-import { formEncode, sendRequest, TransportError, type FetchLike } from './http.js';
+import type { AuthDefinition } from './definition.js';
+import { buildRequest, formEncode, sendRequest, TransportError, type FetchLike, type IncomingResponse, type OutgoingRequest } from './http.js';
 
 export interface AuthApplier {
-  /** Adds the auth header(s); `refresh` forces a new OAuth2 token. */
-  apply(headers: Record<string, string>, refresh: boolean): Promise<void>;
+  /** Adds the auth headers and query parameters (to `url`); `refresh` forces a new token. */
+  apply(headers: Record<string, string>, refresh: boolean, url: URL): Promise<void>;
   /** True when a 401 may be cured by fetching a new token (then the request is retried once). */
   readonly refreshable: boolean;
   /** Secret values this applier puts on the wire, for redaction of error messages. */
@@ -32,9 +36,25 @@ interface CachedToken {
 export class TokenCache {
   private readonly tokens: LruCache<string, CachedToken>;
   private readonly inflight = new Map<string, Promise<CachedToken>>();
+  /** Per connection, the last refresh-token rotation seen (the stored credentials may lag behind it). */
+  private readonly rotations: LruCache<string, { from: string; to: string }>;
 
   constructor(maxEntries = 1000) {
     this.tokens = new LruCache(maxEntries);
+    this.rotations = new LruCache(maxEntries);
+  }
+
+  /**
+   * The refresh token to use: the rotated one when `stored` is the token it replaced (or itself),
+   * else `stored` (a token set on the connection since replaces the chain).
+   */
+  refreshToken(connectionKey: string, stored: string): string {
+    const rotation = this.rotations.get(connectionKey);
+    return rotation && (rotation.from === stored || rotation.to === stored) ? rotation.to : stored;
+  }
+
+  rotated(connectionKey: string, from: string, to: string): void {
+    this.rotations.set(connectionKey, { from, to });
   }
 
   async get(
@@ -83,6 +103,19 @@ export interface AuthContext {
   timeoutMs: number;
   now: () => number;
   tokenCache: TokenCache;
+  /**
+   * Stores changed credentials of the connection (sealed, like the others): a refresh token the
+   * token endpoint rotated. Every runtime that loads a stored connection passes it.
+   */
+  storeCredentials?: (changed: Record<string, string>) => Promise<void>;
+}
+
+/**
+ * The auth block cannot work for this connection (`auth.select` names an option the definition does
+ * not have; a login path without a base URL): its settings or definition must change, no retry helps.
+ */
+export class AuthConfigurationError extends Error {
+  override readonly name = 'AuthConfigurationError';
 }
 
 /** Refresh this long before expiry: 10% of the lifetime, at most 60 s. */
@@ -95,7 +128,7 @@ function toBase64(text: string): string {
 }
 
 /** Builds the applier for a definition's auth block; renders its templates once per connection. */
-export function createAuthApplier(auth: AuthDefinition | OAuth2PasswordDefinition, ctx: AuthContext): AuthApplier {
+export function createAuthApplier(auth: AuthDefinition, ctx: AuthContext): AuthApplier {
   const render = (tpl: string): string => renderString(tpl, ctx.vars);
   switch (auth.type) {
     case 'basic': {
@@ -112,8 +145,33 @@ export function createAuthApplier(auth: AuthDefinition | OAuth2PasswordDefinitio
       const value = render(auth.value);
       return staticHeader(auth.name.toLowerCase(), value, [value]);
     }
+    case 'api_key': {
+      const headers = Object.entries(auth.headers ?? {}).map(([name, tpl]) => [name.toLowerCase(), render(tpl)] as const);
+      const query = Object.entries(auth.query ?? {}).map(([name, tpl]) => [name, render(tpl)] as const);
+      return {
+        refreshable: false,
+        apply: (out, _refresh, url) => {
+          for (const [name, value] of headers) out[name] = value;
+          for (const [name, value] of query) url.searchParams.set(name, value);
+          return Promise.resolve();
+        },
+        secrets: () => [...headers, ...query].map(([, value]) => value),
+      };
+    }
+    case 'select': {
+      const chosen = render(auth.by);
+      if (!Object.hasOwn(auth.options, chosen)) {
+        throw new AuthConfigurationError(
+          `${ctx.provider}: auth.by is '${chosen}', which is not one of the auth options (${Object.keys(auth.options).join(', ')})`,
+        );
+      }
+      return createAuthApplier(auth.options[chosen]!, ctx);
+    }
+    case 'session_token':
+      return sessionApplier(auth, ctx);
     case 'oauth2_client_credentials':
     case 'oauth2_password':
+    case 'oauth2_refresh_token':
       return oauth2Applier(auth, ctx);
   }
 }
@@ -129,9 +187,31 @@ function staticHeader(name: string, value: string, secrets: string[]): AuthAppli
   };
 }
 
-type OAuth2Definition = Extract<AuthDefinition, { type: 'oauth2_client_credentials' }>;
+type OAuth2Definition = Extract<AuthDefinition, { type: 'oauth2_client_credentials' | 'oauth2_password' | 'oauth2_refresh_token' }>;
+type SessionDefinition = Extract<AuthDefinition, { type: 'session_token' }>;
 
-function oauth2Applier(auth: OAuth2Definition | OAuth2PasswordDefinition, ctx: AuthContext): AuthApplier {
+/**
+ * Sends a token or login request. The request it authorizes was not sent yet, so an unreachable
+ * endpoint is retryable; a refused destination stays refused.
+ */
+async function tokenRequest(ctx: AuthContext, req: OutgoingRequest, what: string): Promise<IncomingResponse> {
+  try {
+    return await sendRequest(ctx.fetch, req, ctx.timeoutMs);
+  } catch (err) {
+    if (err instanceof OutboundUrlError) throw err;
+    const code = err instanceof TransportError ? err.code : 'network_error';
+    throw new GatewayError('retryable', 'token_unavailable', `${ctx.provider}: ${what} unreachable (${code})`);
+  }
+}
+
+/** Epoch ms at which a token living `seconds` (unknown: until a 401) is fetched again. */
+function refreshAtOf(ctx: AuthContext, seconds: number | undefined): number {
+  return seconds !== undefined && Number.isFinite(seconds) && seconds > 0
+    ? ctx.now() + seconds * 1000 - refreshMargin(seconds * 1000)
+    : Number.POSITIVE_INFINITY;
+}
+
+function oauth2Applier(auth: OAuth2Definition, ctx: AuthContext): AuthApplier {
   const render = (tpl: string): string => renderString(tpl, ctx.vars);
   const rawTokenUrl = render(auth.tokenUrl);
   const tokenUrl = rawTokenUrl.startsWith('/') ? ctx.baseUrl + rawTokenUrl : rawTokenUrl;
@@ -141,15 +221,21 @@ function oauth2Applier(auth: OAuth2Definition | OAuth2PasswordDefinition, ctx: A
   const audience = auth.type === 'oauth2_client_credentials' && auth.audience !== undefined ? render(auth.audience) : undefined;
   const user =
     auth.type === 'oauth2_password' ? { username: render(auth.username), password: render(auth.password) } : undefined;
+  const refreshCredential = auth.type === 'oauth2_refresh_token' ? auth.refreshTokenCredential : undefined;
+  const storedRefreshToken = refreshCredential === undefined ? '' : (ctx.vars.credentials[refreshCredential] ?? '');
+  // The refresh token is left out: it rotates, and the access token it got stays good meanwhile.
   const fingerprint = createHash('sha256')
-    .update(`${tokenUrl}\0${clientId}\0${clientSecret}\0${user?.username ?? ''}\0${user?.password ?? ''}`)
+    .update(`${tokenUrl}\0${clientId}\0${clientSecret}\0${user?.username ?? ''}\0${user?.password ?? ''}\0${refreshCredential ?? ''}`)
     .digest('hex')
     .slice(0, 16);
 
   const fetchToken = async (): Promise<Omit<CachedToken, 'fingerprint'>> => {
+    const refreshToken = refreshCredential === undefined ? '' : ctx.tokenCache.refreshToken(ctx.connectionKey, storedRefreshToken);
     const form: Record<string, string> = user
       ? { grant_type: 'password', username: user.username, password: user.password }
-      : { grant_type: 'client_credentials' };
+      : refreshCredential !== undefined
+        ? { grant_type: 'refresh_token', refresh_token: refreshToken }
+        : { grant_type: 'client_credentials' };
     const headers: Record<string, string> = {
       accept: 'application/json',
       'content-type': 'application/x-www-form-urlencoded',
@@ -157,32 +243,20 @@ function oauth2Applier(auth: OAuth2Definition | OAuth2PasswordDefinition, ctx: A
     if (user) {
       if (clientId) form['client_id'] = clientId;
       if (clientSecret) form['client_secret'] = clientSecret;
-    } else if (auth.type === 'oauth2_client_credentials' && auth.clientAuthentication === 'basic') {
+    } else if (auth.type !== 'oauth2_password' && auth.clientAuthentication === 'basic') {
       headers['authorization'] =
         `Basic ${toBase64(`${encodeURIComponent(clientId)}:${encodeURIComponent(clientSecret)}`)}`;
     } else {
       form['client_id'] = clientId;
-      form['client_secret'] = clientSecret;
+      if (clientSecret || auth.type === 'oauth2_client_credentials') form['client_secret'] = clientSecret;
     }
     if (scope) form['scope'] = scope;
     if (audience) form['audience'] = audience;
-    let res;
-    try {
-      res = await sendRequest(
-        ctx.fetch,
-        { method: 'POST', url: new URL(tokenUrl), headers, body: formEncode(form) },
-        ctx.timeoutMs,
-      );
-    } catch (err) {
-      if (err instanceof OutboundUrlError) throw err; // a refused destination stays refused
-      // The payment request itself was not sent yet, so any token failure is safe to retry.
-      const code = err instanceof TransportError ? err.code : 'network_error';
-      throw new GatewayError(
-        'retryable',
-        'token_unavailable',
-        `${ctx.provider}: token endpoint unreachable (${code})`,
-      );
-    }
+    const res = await tokenRequest(
+      ctx,
+      { method: 'POST', url: new URL(tokenUrl), headers, body: formEncode(form) },
+      'token endpoint',
+    );
     const body = (typeof res.body === 'object' && res.body !== null ? res.body : {}) as Record<
       string,
       unknown
@@ -193,7 +267,7 @@ function oauth2Applier(auth: OAuth2Definition | OAuth2PasswordDefinition, ctx: A
       (res.status === 400 && (body['error'] === 'invalid_client' || body['error'] === 'invalid_grant'))
     ) {
       throw new InvalidCredentialsError(
-        `${ctx.provider}: the token endpoint refused the client credentials (HTTP ${res.status})`,
+        `${ctx.provider}: the token endpoint refused the ${refreshCredential !== undefined ? 'refresh token' : 'client credentials'} (HTTP ${res.status})`,
       );
     }
     const token = body['access_token'];
@@ -205,12 +279,17 @@ function oauth2Applier(auth: OAuth2Definition | OAuth2PasswordDefinition, ctx: A
         res.status,
       );
     }
-    const expiresIn = Number(body['expires_in']);
-    const refreshAt =
-      Number.isFinite(expiresIn) && expiresIn > 0
-        ? ctx.now() + expiresIn * 1000 - refreshMargin(expiresIn * 1000)
-        : Number.POSITIVE_INFINITY; // no expiry given: keep it until the provider answers 401
-    return { token, refreshAt };
+    const rotated = body['refresh_token'];
+    if (refreshCredential !== undefined && typeof rotated === 'string' && rotated !== '' && rotated !== refreshToken) {
+      // The old refresh token may be dead already: remember the new one before anything can fail.
+      ctx.tokenCache.rotated(ctx.connectionKey, refreshToken, rotated);
+      try {
+        await ctx.storeCredentials?.({ [refreshCredential]: rotated });
+      } catch {
+        throw new GatewayError('retryable', 'credential_store_failed', `${ctx.provider}: the rotated refresh token could not be stored`);
+      }
+    }
+    return { token, refreshAt: refreshAtOf(ctx, Number(body['expires_in'])) };
   };
 
   return {
@@ -221,7 +300,47 @@ function oauth2Applier(auth: OAuth2Definition | OAuth2PasswordDefinition, ctx: A
     },
     secrets: () => {
       const token = ctx.tokenCache.peek(ctx.connectionKey, fingerprint);
-      return [clientSecret, user?.password ?? '', token ?? ''].filter((s) => s !== '');
+      const refreshTokens =
+        refreshCredential === undefined ? [] : [storedRefreshToken, ctx.tokenCache.refreshToken(ctx.connectionKey, storedRefreshToken)];
+      return [clientSecret, user?.password ?? '', token ?? '', ...refreshTokens].filter((s) => s !== '');
+    },
+  };
+}
+
+/** A login request whose answer holds a token, cached per connection for its lifetime. */
+function sessionApplier(auth: SessionDefinition, ctx: AuthContext): AuthApplier {
+  if (!ctx.baseUrl) throw new AuthConfigurationError(`${ctx.provider}: session_token logs in at a path, which needs a baseUrl`);
+  const login = buildRequest(ctx.baseUrl, { method: auth.login.method, path: auth.login.path, headers: auth.login.headers, body: auth.login.body }, ctx.vars);
+  const fingerprint = createHash('sha256')
+    .update(`${login.method}\0${login.url.toString()}\0${JSON.stringify(login.headers)}\0${login.body ?? ''}`)
+    .digest('hex')
+    .slice(0, 16);
+  const valueOf = (token: string): string => renderString(auth.apply.value, { token });
+
+  const fetchToken = async (): Promise<Omit<CachedToken, 'fingerprint'>> => {
+    const res = await tokenRequest(ctx, login, 'login');
+    if (res.status === 401 || res.status === 403) {
+      throw new InvalidCredentialsError(`${ctx.provider}: the login was refused (HTTP ${res.status})`);
+    }
+    const raw = readPath(res.body, auth.tokenPath);
+    const token = typeof raw === 'number' ? String(raw) : raw;
+    if (res.status < 200 || res.status >= 300 || typeof token !== 'string' || token === '') {
+      throw new GatewayError('retryable', 'token_unavailable', `${ctx.provider}: no session token at '${auth.tokenPath}' (HTTP ${res.status})`, res.status);
+    }
+    const expiresIn = auth.expiresInPath === undefined ? undefined : Number(readPath(res.body, auth.expiresInPath));
+    return { token, refreshAt: refreshAtOf(ctx, Number.isFinite(expiresIn) && expiresIn! > 0 ? expiresIn : auth.lifetimeSeconds) };
+  };
+
+  return {
+    refreshable: true,
+    apply: async (headers, refresh, url) => {
+      const value = valueOf(await ctx.tokenCache.get(ctx.connectionKey, fingerprint, ctx.now(), refresh, fetchToken));
+      if ('header' in auth.apply) headers[auth.apply.header.toLowerCase()] = value;
+      else url.searchParams.set(auth.apply.query, value);
+    },
+    secrets: () => {
+      const token = ctx.tokenCache.peek(ctx.connectionKey, fingerprint);
+      return token ? [token, valueOf(token)] : [];
     },
   };
 }

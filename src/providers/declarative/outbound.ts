@@ -94,9 +94,10 @@ export async function sendAuthorized(
 ): Promise<IncomingResponse> {
   const attempt = async (refresh: boolean): Promise<IncomingResponse> => {
     const headers = { ...request.headers };
-    await conn.auth.apply(headers, refresh);
+    const url = new URL(request.url);
+    await conn.auth.apply(headers, refresh, url);
     try {
-      return await sendRequest(conn.fetch, { ...request, headers }, conn.timeoutMs);
+      return await sendRequest(conn.fetch, { ...request, headers, url }, conn.timeoutMs);
     } catch (err) {
       if (!(err instanceof TransportError)) throw err;
       throw outboundError(

@@ -2,13 +2,14 @@
  * The connector part of an ERP integration: where records come from. Same style as declarative
  * gateway definitions (templated baseUrl, the same auth blocks, dotted response paths), with the
  * vocabulary of Airbyte's low-code sources kept small: per entity a stream with a record path, a
- * paginator (cursor in the body, page, offset, Link header) and an incremental cursor field sent
+ * paginator (the shared ones of ../declarative/pagination.ts) and an incremental cursor field sent
  * back as an "updated since" parameter. A CSV connector reads an export instead.
  */
 import { z } from 'zod';
 import { ERP_ENTITIES } from '../../domain/erp/entities.js';
 import { parsePath, templateVariables } from '../../domain/template.js';
-import { authSchema, CONNECTION_TEMPLATE_VARIABLES, oauth2PasswordAuth } from '../declarative/definition.js';
+import { authSchema, CONNECTION_TEMPLATE_VARIABLES } from '../declarative/definition.js';
+import { paginationSchema } from '../declarative/pagination.js';
 import { erpWebhookSchema } from './webhook-envelope.js';
 import { csvIncrementalSchema, incrementalSchema } from './incremental.js';
 import { alsoFeedsSchema, checkSharedStreams } from './shared-streams.js';
@@ -37,34 +38,12 @@ const path = z.string().refine((p) => {
   }
 }, "not a valid path (dotted keys and [index], e.g. 'data.items')");
 
-const pagination = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('none') }),
-  z.strictObject({
-    type: z.literal('cursor'),
-    cursorPath: path.meta({ description: 'Where the next cursor is in the body; empty or null ends the stream.' }),
-    param: z.string().min(1).meta({ description: 'Query parameter that sends the cursor back.' }),
-  }),
-  z.strictObject({
-    type: z.literal('page'),
-    param: z.string().min(1),
-    startAt: z.number().int().min(0).default(1),
-    size: z.number().int().min(1).max(1000).default(100),
-    sizeParam: z.string().min(1).optional(),
-  }),
-  z.strictObject({
-    type: z.literal('offset'),
-    param: z.string().min(1),
-    size: z.number().int().min(1).max(1000).default(100),
-    sizeParam: z.string().min(1),
-  }),
-  z.strictObject({ type: z.literal('link') }).meta({ description: 'RFC 8288 Link header with rel="next".' }),
-]);
 
 const restStream = z.strictObject({
   path: template.refine((p) => p.startsWith('/'), "a path starts with '/' (it is appended to baseUrl)"),
   query: z.record(z.string(), template).optional(),
   recordPath: path.optional().meta({ description: 'Where the list of records is in the body; the body itself when absent.' }),
-  pagination: pagination.default({ type: 'none' }),
+  pagination: paginationSchema.default({ type: 'none' }),
   incremental: incrementalSchema.optional(),
   alsoFeeds: alsoFeedsSchema,
 });
@@ -99,12 +78,11 @@ const streamsOf = <S extends z.ZodType>(stream: S) =>
     .refine((s) => Object.values(s).some((v) => v !== undefined), 'define at least one entity stream')
     .superRefine((streams, ctx) => checkSharedStreams(streams as Parameters<typeof checkSharedStreams>[0], ctx));
 
-const erpAuth = z.discriminatedUnion('type', [...authSchema.options, oauth2PasswordAuth]);
 
 export const restConnectorSchema = z.strictObject({
   type: z.literal('rest'),
   baseUrl: template,
-  auth: erpAuth.optional(),
+  auth: authSchema.optional(),
   timeoutMs: z.number().int().positive().max(120_000).default(20_000),
   streams: streamsOf(restStream),
   webhook: erpWebhookSchema.optional(),
@@ -113,7 +91,7 @@ export const restConnectorSchema = z.strictObject({
 export const csvConnectorSchema = z.strictObject({
   type: z.literal('csv'),
   baseUrl: template.optional(),
-  auth: erpAuth.optional(),
+  auth: authSchema.optional(),
   timeoutMs: z.number().int().positive().max(600_000).default(120_000),
   streams: streamsOf(csvStream),
   webhook: erpWebhookSchema.optional(),

@@ -3,6 +3,7 @@ import type { ErpWatermark } from '../../db/tables/erp.js';
 import type { ErpEntity } from '../../domain/erp/entities.js';
 import { readPath } from '../../domain/template.js';
 import { buildRequest, type IncomingResponse } from '../declarative/http.js';
+import { nextPosition, pageUrl, PaginationError, positionKey, type PagePosition, type Pagination } from '../declarative/pagination.js';
 import type { RestConnector, RestStream } from './connector-definition.js';
 import { incrementalRequest, sinceParamValue } from './incremental.js';
 import {
@@ -15,14 +16,29 @@ import {
   type SourcePage,
 } from './source.js';
 
-/** The rel="next" target of an RFC 8288 Link header. */
-export function nextLink(header: string | null): string | null {
-  if (!header) return null;
-  for (const part of header.split(/,(?=\s*<)/)) {
-    const match = /^\s*<([^>]*)>\s*((?:;[^;]*)*)$/.exec(part);
-    if (match && /;\s*rel\s*=\s*"?(?:[^";]*\s)?next(?:\s[^";]*)?"?/i.test(match[2] ?? '')) return match[1] ?? null;
+/**
+ * ERP checkpoints store a position as text (they did before the shared paginators, so stored ones
+ * keep working): the cursor, the page number, the offset, or the next URL.
+ */
+function positionOf(spec: Pagination, text: string | null): PagePosition {
+  if (text === null) return null;
+  switch (spec.type) {
+    case 'page':
+      return { page: Number(text) };
+    case 'offset':
+      return { offset: Number(text) };
+    case 'cursor':
+      return { cursor: text };
+    default:
+      return { url: text };
   }
-  return null;
+}
+
+function textOf(position: PagePosition): string | null {
+  if (position === null) return null;
+  if ('cursor' in position) return position.cursor;
+  if ('url' in position) return position.url;
+  return String('page' in position ? position.page : position.offset);
 }
 
 export function createRestSource(connector: RestConnector, ctx: ErpSourceContext): ErpSource {
@@ -35,40 +51,20 @@ export function createRestSource(connector: RestConnector, ctx: ErpSourceContext
     return stream;
   }
 
-  function pageUrl(stream: RestStream, position: string | null, since: ErpWatermark | undefined): URL {
-    const p = stream.pagination;
-    if (p.type === 'link' && position) {
-      // The ERP hands out the next URL; it must stay on the configured origin.
-      const url = http.checkUrl(new URL(position, http.baseUrl).toString());
-      if (url.origin !== new URL(http.baseUrl).origin) throw new ErpConfigurationError('Link header points away from baseUrl');
-      return url;
-    }
+  function firstUrl(stream: RestStream, since: ErpWatermark | undefined): URL {
     const { url } = buildRequest(http.baseUrl, { method: 'GET', path: stream.path, query: stream.query }, http.vars);
     const request = stream.incremental && incrementalRequest(stream.incremental);
     if (since && request) url.searchParams.set(request.param, sinceParamValue(request, since.watermark, stream.incremental!.lookbackSeconds));
-    if (p.type === 'cursor' && position) url.searchParams.set(p.param, position);
-    if (p.type === 'page' || p.type === 'offset') {
-      url.searchParams.set(p.param, position ?? String(p.type === 'page' ? p.startAt : 0));
-      if (p.sizeParam) url.searchParams.set(p.sizeParam, String(p.size));
-    }
     return url;
   }
 
-  function nextPosition(stream: RestStream, position: string | null, res: IncomingResponse, count: number): string | null {
-    const p = stream.pagination;
-    switch (p.type) {
-      case 'none':
-        return null;
-      case 'cursor': {
-        const next = readPath(res.body, p.cursorPath);
-        return typeof next === 'string' && next !== '' ? next : typeof next === 'number' ? String(next) : null;
-      }
-      case 'page':
-        return count < p.size ? null : String(Number(position ?? p.startAt) + 1);
-      case 'offset':
-        return count < p.size ? null : String(Number(position ?? 0) + count);
-      case 'link':
-        return nextLink(res.headers.get('link'));
+  /** Shared paginators; a hostile next link or a page that does not move on is a configuration error. */
+  function paging<T>(run: () => T): T {
+    try {
+      return run();
+    } catch (err) {
+      if (err instanceof PaginationError) throw new ErpConfigurationError(err.message);
+      throw err;
     }
   }
 
@@ -77,9 +73,11 @@ export function createRestSource(connector: RestConnector, ctx: ErpSourceContext
     version: (entity, record) => recordVersion(connector.streams[entity]?.incremental, record),
     async *pages(entity, position, since): AsyncIterable<SourcePage> {
       const stream = streamOf(entity);
-      let current = position;
+      const first = firstUrl(stream, since);
+      const seen = new Set<string>();
+      let current = paging(() => positionOf(stream.pagination, position));
       for (;;) {
-        const url = pageUrl(stream, current, since);
+        const url = paging(() => http.checkUrl(pageUrl(stream.pagination, first, current, http.baseUrl).toString()));
         const res = (await http.get(url)) as IncomingResponse;
         const records = stream.recordPath ? readPath(res.body, stream.recordPath) : res.body;
         if (!Array.isArray(records)) {
@@ -90,8 +88,12 @@ export function createRestSource(connector: RestConnector, ctx: ErpSourceContext
             `the ERP's page from ${url.pathname} holds ${records.length} records, over the ${maxPageRecords}-record cap (ERP_MAX_PAGE_RECORDS); ask for smaller pages`,
           );
         }
-        const next = nextPosition(stream, current, res, records.length);
-        yield { records, next };
+        seen.add(positionKey(current));
+        const next = paging(() => nextPosition(stream.pagination, current, { url, headers: res.headers, body: res.body, count: records.length }, http.baseUrl));
+        if (next !== null && seen.has(positionKey(next))) {
+          throw new ErpConfigurationError(`pagination goes back to a page already read (${textOf(next)?.slice(0, 200) ?? ''})`);
+        }
+        yield { records, next: textOf(next) };
         if (next === null) return;
         current = next;
       }

@@ -6,7 +6,7 @@ import type { ErpWatermark } from '../../db/tables/erp.js';
 import type { ErpEntity } from '../../domain/erp/entities.js';
 import { applyStep, TransformError } from '../../domain/erp/transformations.js';
 import { renderString } from '../../domain/template.js';
-import { createAuthApplier, TokenCache, type AuthApplier } from '../declarative/outbound-auth.js';
+import { AuthConfigurationError, createAuthApplier, TokenCache, type AuthApplier, type AuthContext } from '../declarative/outbound-auth.js';
 import { sendRequest, TransportError, type FetchLike, type IncomingResponse, type OutgoingRequest } from '../declarative/http.js';
 import { checkOutboundUrl, OutboundUrlError, type OutboundUrlPolicy } from '../url-policy.js';
 import type { ErpConnector, IncrementalSpec } from './connector-definition.js';
@@ -85,6 +85,8 @@ export interface ErpSourceContext {
   uploads?: UploadedFiles;
   /** Default: DEFAULT_ERP_SOURCE_LIMITS. */
   limits?: ErpSourceLimits;
+  /** Stores changed credentials on the integration, sealed (a rotated OAuth2 refresh token). */
+  storeCredentials?: (changed: Record<string, string>) => Promise<void>;
 }
 
 export interface UploadedFiles {
@@ -120,7 +122,7 @@ export class ErpHttp {
     this.baseUrl = connector.baseUrl ? renderString(connector.baseUrl, this.vars).replace(/\/+$/, '') : '';
     if (this.baseUrl) this.checkUrl(this.baseUrl);
     this.auth = connector.auth
-      ? createAuthApplier(connector.auth, {
+      ? authApplierOf(connector.auth, {
           provider: `integration ${ctx.integrationId}`,
           connectionKey: `${ctx.tenantId}/${ctx.integrationId}`,
           baseUrl: this.baseUrl,
@@ -129,6 +131,7 @@ export class ErpHttp {
           timeoutMs: this.timeoutMs,
           now: ctx.now ?? Date.now,
           tokenCache: ctx.tokenCache,
+          ...(ctx.storeCredentials ? { storeCredentials: ctx.storeCredentials } : {}),
         })
       : undefined;
   }
@@ -152,8 +155,9 @@ export class ErpHttp {
   async get(url: URL, stream = false): Promise<IncomingResponse | Response> {
     for (let refresh = false; ; refresh = true) {
       const headers: Record<string, string> = { accept: stream ? 'text/csv, */*' : 'application/json' };
-      await this.auth?.apply(headers, refresh);
-      const req: OutgoingRequest = { method: 'GET', url, headers };
+      const authorized = new URL(url);
+      await this.auth?.apply(headers, refresh, authorized);
+      const req: OutgoingRequest = { method: 'GET', url: authorized, headers };
       let res: IncomingResponse | Response;
       try {
         res = stream ? await this.fetchStream(req) : await sendRequest(this.ctx.fetch, req, this.timeoutMs);
@@ -182,6 +186,16 @@ export class ErpHttp {
       if (err instanceof OutboundUrlError) throw err; // a refused destination stays refused, never "unreachable"
       throw new ErpUnavailableError(`ERP unreachable: ${(err as Error).message}`);
     }
+  }
+}
+
+/** The auth applier; an auth block that cannot work here (e.g. `select` naming no option) is a configuration error of the integration. */
+function authApplierOf(auth: NonNullable<ErpConnector['auth']>, ctx: AuthContext): AuthApplier {
+  try {
+    return createAuthApplier(auth, ctx);
+  } catch (err) {
+    if (err instanceof AuthConfigurationError) throw new ErpConfigurationError(err.message);
+    throw err;
   }
 }
 

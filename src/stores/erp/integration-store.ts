@@ -99,6 +99,24 @@ export function openIntegrationCredentials(cipher: CredentialCipher, row: Integr
 }
 
 /** Throws UnknownCredentialKeyError (409 on the API) when the key that sealed the credentials is not configured. */
+/** Merges credentials the ERP changed (a rotated OAuth2 refresh token) into the integration's, sealed anew under the row lock. */
+export async function storeChangedIntegrationCredentials(
+  db: Db,
+  cipher: CredentialCipher,
+  integrationId: string,
+  changed: Record<string, string>,
+): Promise<void> {
+  await db.transaction(async (tx) => {
+    const [locked] = await tx.select().from(erpIntegrations).where(eq(erpIntegrations.id, integrationId)).for('update');
+    if (!locked) return;
+    const current = openIntegrationCredentials(cipher, locked);
+    await tx
+      .update(erpIntegrations)
+      .set(sealIntegrationCredentials(cipher, { ...current, ...changed }, locked.tenantId, integrationId))
+      .where(eq(erpIntegrations.id, integrationId));
+  });
+}
+
 export function requireIntegrationKey(cipher: CredentialCipher, row: IntegrationRow): void {
   if (row.credentialsKeyId) cipher.requireKey(row.credentialsKeyId, boundTo(row.id));
 }

@@ -192,6 +192,39 @@ export async function updateConnection(
   });
 }
 
+/**
+ * Merges credentials a provider changed (a rotated OAuth2 refresh token) into the connection's,
+ * sealed anew under the row lock so two rotations never lose one; version + 1 rebuilds cached
+ * clients with them. No-op when the connection is gone.
+ */
+export async function storeChangedConnectionCredentials(
+  db: Db,
+  cipher: CredentialCipher,
+  tenantId: string,
+  id: string,
+  changed: Record<string, string>,
+): Promise<void> {
+  await db.transaction(async (tx) => {
+    const [locked] = await tx
+      .select()
+      .from(connections)
+      .where(and(eq(connections.id, id), eq(connections.tenantId, tenantId)))
+      .for('update');
+    if (!locked) return;
+    const current = cipher.open({ keyId: locked.credentialsKeyId, ciphertext: locked.credentialsCiphertext }, tenantId, id);
+    const sealed = cipher.seal({ ...current, ...changed }, tenantId, id);
+    await tx
+      .update(connections)
+      .set({
+        credentialsCiphertext: sealed.ciphertext,
+        credentialsKeyId: sealed.keyId,
+        credentialsVersion: locked.credentialsVersion + 1,
+        updatedAt: new Date(),
+      })
+      .where(eq(connections.id, id));
+  });
+}
+
 /** Deletes a connection (its credentials with it) and returns the row it was. */
 export async function deleteConnection(db: Db, by: ChangedBy, id: string): Promise<ConnectionRow> {
   return db.transaction(async (tx) => {
