@@ -9,7 +9,7 @@ import { isCurrencyCode } from '../../domain/currencies.js';
 import { PAYMENT_METHOD_TYPES } from '../../domain/payments/routing.js';
 import { z } from 'zod';
 import { GATEWAY_STATUSES } from '../../domain/payments/payment-status.js';
-import { parsePath, parseTemplate, templateVariables } from '../../domain/template.js';
+import { parsePath, templateVariables } from '../../domain/template.js';
 import { checkSignatureCredential, webhookSignatureSchema } from './webhook-signature.js';
 import { apiKeyAuth, authCredentialRefs, authTemplates, oauth2RefreshTokenAuth, selectAuthOf, sessionTokenAuth } from './auth-schema.js';
 import { modifiedAfterSchema } from './crm-paging.js';
