@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { ERP_ENTITIES } from '../../domain/erp/entities.js';
 import { parsePath, templateVariables } from '../../domain/template.js';
 import { authSchema, CONNECTION_TEMPLATE_VARIABLES, oauth2PasswordAuth } from '../declarative/definition.js';
+import { restRequestFields } from './rest-request.js';
 
 const template = z
   .string()
@@ -75,7 +76,8 @@ const restStream = z.strictObject({
   recordPath: path.optional().meta({ description: 'Where the list of records is in the body; the body itself when absent.' }),
   pagination: pagination.default({ type: 'none' }),
   incremental: incremental.optional(),
-});
+  ...restRequestFields(template),
+}).refine((s) => s.body === undefined || s.method === 'POST', { message: "a body is sent with method: 'POST' only", path: ['body'] });
 
 const csvStream = z.strictObject({
   url: template.optional().meta({ description: "https URL of the export, or a path starting with '/' relative to baseUrl." }),

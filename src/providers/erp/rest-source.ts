@@ -2,9 +2,10 @@
 import { DateTime } from 'luxon';
 import type { ErpWatermark } from '../../db/tables/erp.js';
 import type { ErpEntity } from '../../domain/erp/entities.js';
-import { readPath } from '../../domain/template.js';
+import { readPath, renderString } from '../../domain/template.js';
 import { buildRequest, type IncomingResponse } from '../declarative/http.js';
 import type { RestConnector, RestStream } from './connector-definition.js';
+import { recordsOf, renderBody } from './rest-request.js';
 import {
   DEFAULT_ERP_SOURCE_LIMITS,
   ErpConfigurationError,
@@ -56,6 +57,16 @@ export function createRestSource(connector: RestConnector, ctx: ErpSourceContext
     return url;
   }
 
+  /** Method, headers and body of a page's request (the body sees the page's query parameters). */
+  function requestOf(stream: RestStream, url: URL) {
+    const headers = Object.fromEntries(Object.entries(stream.headers ?? {}).map(([name, tpl]) => [name.toLowerCase(), renderString(tpl, http.vars)]));
+    const body = renderBody(stream, http.vars, url);
+    if (body) headers['content-type'] = body.contentType;
+    // Unset, JSON is asked for as before; an ERP that answers XML anyway is read by its Content-Type.
+    const accept = stream.format === 'xml' ? 'application/xml, text/xml, application/soap+xml' : 'application/json';
+    return { method: stream.method, accept, headers, ...(body ? { body: body.body } : {}) };
+  }
+
   function nextPosition(stream: RestStream, position: string | null, res: IncomingResponse, count: number): string | null {
     const p = stream.pagination;
     switch (p.type) {
@@ -82,8 +93,8 @@ export function createRestSource(connector: RestConnector, ctx: ErpSourceContext
       let current = position;
       for (;;) {
         const url = pageUrl(stream, current, since);
-        const res = (await http.get(url)) as IncomingResponse;
-        const records = stream.recordPath ? readPath(res.body, stream.recordPath) : res.body;
+        const res = (await http.send(url, requestOf(stream, url))) as IncomingResponse;
+        const records = recordsOf(stream, res);
         if (!Array.isArray(records)) {
           throw new ErpConfigurationError(`no list of records at '${stream.recordPath ?? '(body)'}' in the ERP's answer`);
         }

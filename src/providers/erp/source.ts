@@ -150,10 +150,15 @@ export class ErpHttp {
 
   /** GET with auth; returns 2xx answers, throws a classified error otherwise. */
   async get(url: URL, stream = false): Promise<IncomingResponse | Response> {
+    return this.send(url, { method: 'GET' }, stream);
+  }
+
+  /** A request with auth (its `headers` already rendered); returns 2xx answers, throws a classified error otherwise. */
+  async send(url: URL, init: { method: string; accept?: string; headers?: Record<string, string>; body?: string }, stream = false): Promise<IncomingResponse | Response> {
     for (let refresh = false; ; refresh = true) {
-      const headers: Record<string, string> = { accept: stream ? 'text/csv, */*' : 'application/json' };
+      const headers: Record<string, string> = { accept: init.accept ?? (stream ? 'text/csv, */*' : 'application/json'), ...init.headers };
       await this.auth?.apply(headers, refresh);
-      const req: OutgoingRequest = { method: 'GET', url, headers };
+      const req: OutgoingRequest = { method: init.method, url, headers, ...(init.body !== undefined ? { body: init.body } : {}) };
       let res: IncomingResponse | Response;
       try {
         res = stream ? await this.fetchStream(req) : await sendRequest(this.ctx.fetch, req, this.timeoutMs);
