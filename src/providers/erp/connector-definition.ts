@@ -92,6 +92,10 @@ const csvStream = z.strictObject({
     .enum(['utf-8', 'windows-1254', 'iso-8859-9', 'windows-1252'])
     .optional()
     .meta({ description: 'Detected (BOM, then byte statistics) when absent.' }),
+  compression: z
+    .enum(['gzip', 'none'])
+    .optional()
+    .meta({ description: 'gzip files are detected by their first bytes when absent; Content-Encoding: gzip is always read.' }),
   pageSize: z
     .number()
     .int()

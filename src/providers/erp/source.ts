@@ -54,6 +54,8 @@ export interface ErpSourceLimits {
   maxPageBytes: number;
   /** REST: a page with more records fails the run (a 5 MB answer can hold a million tiny records). */
   maxPageRecords: number;
+  /** CSV: a gzip export or upload that inflates past this many bytes fails the run (a zip bomb). */
+  maxDecompressedBytes: number;
 }
 
 /**
@@ -62,13 +64,16 @@ export interface ErpSourceLimits {
  * fragment fits, a file smuggled into a cell does not. 16 MiB pages: two pages (one committing, one
  * read ahead) stay within a few tens of MB of a worker shared by every tenant. 20,000 records: the
  * largest CSV page, 20× the largest page size a REST paginator may ask for; a page is one
- * transaction, and 20,000 rows that all fail to map take about 15 s to dead-letter.
+ * transaction, and 20,000 rows that all fail to map take about 15 s to dead-letter. 512 MiB
+ * inflated: the largest plain file an upload may be (ERP_UPLOAD_MAX_BYTES), read as a stream in
+ * constant memory; a real export inflates 5-20 times, a zip bomb a thousand times and more.
  */
 export const DEFAULT_ERP_SOURCE_LIMITS: ErpSourceLimits = {
   maxRecordBytes: 1024 * 1024,
   maxFieldBytes: 256 * 1024,
   maxPageBytes: 16 * 1024 * 1024,
   maxPageRecords: 20_000,
+  maxDecompressedBytes: 512 * 1024 * 1024,
 };
 
 export interface ErpSourceContext {
