@@ -147,7 +147,6 @@ export class SoapErpEmulator {
       return;
     }
     const text = typeof req.body === 'string' ? req.body : '';
-    const body = text;
     const offsets = elementText(text, 'Offset');
     const limits = elementText(text, 'Limit');
     const offset = Number(offsets[0]);
@@ -164,13 +163,13 @@ export class SoapErpEmulator {
       limit < 1 ||
       limit > 200
     ) {
-      this.calls.push({ auth, status: 400, records: 0, body });
+      this.calls.push({ auth, status: 400, records: 0, body: text });
       this.soap(res, 400, fault('soap:Client', 'Expected GetItems with one Offset (>= 0) and one Limit (1-200)'));
       return;
     }
     const all = this.ordered();
     const page = all.slice(offset, offset + limit);
-    this.calls.push({ auth, status: 200, offset, limit, records: page.length, body });
+    this.calls.push({ auth, status: 200, offset, limit, records: page.length, body: text });
     const item = (i: LedgerlineItem) =>
       `<l:Item><l:ItemCode>${escape(i.code)}</l:ItemCode><l:Description>${escape(i.description)}</l:Description>` +
       `<l:UnitPrice currency="${i.currency}">${(i.priceMinor / 100).toFixed(2)}</l:UnitPrice><l:Warehouse>${escape(i.warehouse)}</l:Warehouse>` +

@@ -37,7 +37,12 @@ const xmlBodyTemplate = z
 export const restRequestFields = (template: z.ZodType<string, string>) => ({
   method: z.enum(['GET', 'POST']).default('GET').meta({ description: 'POST sends `body` (e.g. a SOAP call).' }),
   headers: z
-    .record(z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'not an HTTP header name'), template)
+    .record(z.string(), template)
+    .superRefine((headers, ctx) => {
+      for (const name of Object.keys(headers)) {
+        if (!/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(name)) ctx.addIssue({ code: 'custom', path: [name], message: 'not an HTTP header name' });
+      }
+    })
     .optional()
     .meta({ description: 'Extra request headers (templates over credentials and settings), e.g. SOAPAction.' }),
   body: z
