@@ -82,10 +82,17 @@ export function renderBody(
   }
 }
 
-/** The records of a page's answer at `recordPath`: JSON by dotted path, XML by selectXml. */
-export function recordsOf(stream: Pick<RestRequestFields, 'format'> & { recordPath?: string | undefined }, res: IncomingResponse): unknown {
+/**
+ * A page's answer as data, and its records at `recordPath`. An XML answer is parsed (so paginator
+ * paths such as `cursorPath` read the document too) and its records selected by selectXml: one
+ * element and a repeated one are both a list.
+ */
+export function readAnswer(
+  stream: Pick<RestRequestFields, 'format'> & { recordPath?: string | undefined },
+  res: IncomingResponse,
+): { body: unknown; records: unknown } {
   const xml = stream.format === 'xml' || (stream.format === undefined && /xml/i.test(res.headers.get('content-type') ?? ''));
-  if (!xml) return stream.recordPath ? readPath(res.body, stream.recordPath) : res.body;
+  if (!xml) return { body: res.body, records: stream.recordPath ? readPath(res.body, stream.recordPath) : res.body };
   if (typeof res.body !== 'string') throw new ErpConfigurationError("the ERP's answer is not XML");
   let document;
   try {
@@ -93,5 +100,5 @@ export function recordsOf(stream: Pick<RestRequestFields, 'format'> & { recordPa
   } catch (err) {
     throw new ErpConfigurationError(`the ERP's XML answer: ${(err as Error).message}`);
   }
-  return stream.recordPath ? selectXml(document, parsePath(stream.recordPath)) : [document];
+  return { body: document, records: stream.recordPath ? selectXml(document, parsePath(stream.recordPath)) : [document] };
 }

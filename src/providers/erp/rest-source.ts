@@ -5,7 +5,7 @@ import type { ErpEntity } from '../../domain/erp/entities.js';
 import { readPath, renderString } from '../../domain/template.js';
 import { buildRequest, type IncomingResponse } from '../declarative/http.js';
 import type { RestConnector, RestStream } from './connector-definition.js';
-import { recordsOf, renderBody } from './rest-request.js';
+import { readAnswer, renderBody } from './rest-request.js';
 import {
   DEFAULT_ERP_SOURCE_LIMITS,
   ErpConfigurationError,
@@ -93,8 +93,9 @@ export function createRestSource(connector: RestConnector, ctx: ErpSourceContext
       let current = position;
       for (;;) {
         const url = pageUrl(stream, current, since);
-        const res = (await http.send(url, requestOf(stream, url))) as IncomingResponse;
-        const records = recordsOf(stream, res);
+        const answer = (await http.send(url, requestOf(stream, url))) as IncomingResponse;
+        const { body, records } = readAnswer(stream, answer);
+        const res = { ...answer, body };
         if (!Array.isArray(records)) {
           throw new ErpConfigurationError(`no list of records at '${stream.recordPath ?? '(body)'}' in the ERP's answer`);
         }
