@@ -49,14 +49,17 @@ function uploadOf(file: Buffer) {
   };
 }
 
-function source(streams: Record<string, Record<string, unknown>>, opts: { uploads?: ReturnType<typeof uploadOf>; maxDecompressedBytes?: number } = {}): ErpSource {
+function source(
+  streams: Record<string, Record<string, unknown>>,
+  opts: { uploads?: ReturnType<typeof uploadOf>; maxDecompressedBytes?: number; fetch?: EgressFetch } = {},
+): ErpSource {
   const connector = csvConnectorSchema.parse({ ...definition.connector, streams });
   return createCsvSource(connector, {
     tenantId: 't',
     integrationId: 'i',
     credentials: definition.credentials,
     settings: { baseUrl: erp.url },
-    fetch: egress,
+    fetch: opts.fetch ?? egress,
     urlPolicy: { allowPrivateNetworks: true },
     tokenCache: new TokenCache(),
     ...(opts.uploads ? { uploads: opts.uploads } : {}),
@@ -87,6 +90,21 @@ describe('gzip CSV exports over HTTP', () => {
     expect(skus(read)).toEqual(allSkus());
     expect(read[0]!.records[10]).toMatchObject({ sku: 'PCL-00011', title: 'Box, "large" 11' });
     expect(erp.calls.at(-1)).toMatchObject({ path: '/v2/exports/products.csv', status: 200 });
+  });
+
+  it('counts a Content-Encoding: gzip answer inflated against the egress cap, a .gz file as sent', async () => {
+    const plain = await (await fetch(`${erp.url}/v2/exports/products.csv`, { headers: { authorization: `Token ${erp.apiToken}`, 'accept-encoding': 'identity' } })).text();
+    const cap = gzipSync(erp.stockCsv()).length + 1024;
+    const capped = createEgressFetch({ allowPrivateNetworks: true, maxResponseBytes: cap });
+    try {
+      // The products export is under the cap as sent (gzip) and over it inflated.
+      expect(gzipSync(plain).length).toBeLessThan(cap);
+      expect(Buffer.byteLength(plain)).toBeGreaterThan(cap);
+      await expect(pages(source(definition.connector.streams, { fetch: capped }), 'products')).rejects.toThrow(/exceeded the \d+-byte size cap/);
+      expect(skus(await pages(source(definition.connector.streams, { fetch: capped }), 'inventory'))).toEqual(allSkus());
+    } finally {
+      await capped.close();
+    }
   });
 
   it('resumes by reading the file again and skipping the rows committed: each row comes once', async () => {
