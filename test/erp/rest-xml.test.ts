@@ -140,8 +140,10 @@ describe('XML stream definitions', () => {
     expect(issues(stream as Record<string, unknown>).join('\n')).toMatch(message);
   });
 
-  it('leaves JSON streams as they were (GET, no body)', () => {
-    const parsed = restConnectorSchema.parse({ type: 'rest', baseUrl: 'https://erp.example', streams: { products: { path: '/items', recordPath: 'data' } } });
-    expect(parsed.streams.products).toEqual({ path: '/items', recordPath: 'data', pagination: { type: 'none' }, method: 'GET' });
+  it('parses the definitions saved before it exactly as before (no method, body or format added)', () => {
+    for (const stream of [{ path: '/items', recordPath: 'data' }, { path: '/items', pagination: { type: 'link' } }]) {
+      const parsed = restConnectorSchema.parse({ type: 'rest', baseUrl: 'https://erp.example', streams: { products: stream } });
+      expect(parsed.streams.products).toEqual({ pagination: { type: 'none' }, ...stream });
+    }
   });
 });

@@ -35,7 +35,8 @@ const xmlBodyTemplate = z
 
 /** Fields of a REST stream; `template` is the connector's template schema (credentials and settings). */
 export const restRequestFields = (template: z.ZodType<string, string>) => ({
-  method: z.enum(['GET', 'POST']).default('GET').meta({ description: 'POST sends `body` (e.g. a SOAP call).' }),
+  // No default written into the parsed stream, so definitions saved before it parse exactly as they did.
+  method: z.enum(['GET', 'POST']).optional().meta({ description: 'GET when absent; POST sends `body` (e.g. a SOAP call).' }),
   headers: z
     .record(z.string(), template)
     .superRefine((headers, ctx) => {
@@ -62,7 +63,7 @@ export const restRequestFields = (template: z.ZodType<string, string>) => ({
 });
 
 interface RestRequestFields {
-  method: 'GET' | 'POST';
+  method?: 'GET' | 'POST' | undefined;
   body?: { encoding: 'xml'; template: string; contentType: string } | undefined;
   format?: 'json' | 'xml' | undefined;
 }

@@ -64,7 +64,7 @@ export function createRestSource(connector: RestConnector, ctx: ErpSourceContext
     if (body) headers['content-type'] = body.contentType;
     // Unset, JSON is asked for as before; an ERP that answers XML anyway is read by its Content-Type.
     const accept = stream.format === 'xml' ? 'application/xml, text/xml, application/soap+xml' : 'application/json';
-    return { method: stream.method, accept, headers, ...(body ? { body: body.body } : {}) };
+    return { method: stream.method ?? 'GET', accept, headers, ...(body ? { body: body.body } : {}) };
   }
 
   function nextPosition(stream: RestStream, position: string | null, res: IncomingResponse, count: number): string | null {
