@@ -5,6 +5,7 @@
  * and without Retry-After and bursts of 500s.
  */
 import { readFileSync } from 'node:fs';
+import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { seedLedgerline, SoapErpEmulator } from '../../emulators/soaperp/emulator.js';
@@ -71,6 +72,28 @@ describe('Ledgerline (SOAP, offset paging, XML) by its definition file, with its
     // Every page answered once per entity: 6 pages × 3 entities, offsets 0, 40, … 200.
     expect(calls.filter((c) => c.status === 200).map((c) => c.offset)).toEqual([0, 1, 2].flatMap(() => [0, 40, 80, 120, 160, 200]));
   }, 400_000);
+});
+
+describe('a hostile SOAP definition', () => {
+  it('is a 400 naming the template, never stored', async () => {
+    const t = await stack.createTenant('Ledgerline hostile tenant');
+    const body = definitionFile('integration.yaml', erp.url) as { connector: { streams: Record<string, Record<string, unknown>> } };
+    for (const [template, message] of [
+      ['<a>{{credentials.integrationKey}}</a><b/>', /not well-formed XML: a second root element/],
+      ['<!DOCTYPE a [<!ENTITY x SYSTEM "file:///etc/passwd">]><a>&x;</a>', /not well-formed XML: a document type declaration/],
+      ['<a>{{process.env.DATABASE_URL}}</a>', /unknown variable 'process.env.DATABASE_URL'/],
+    ] as const) {
+      const products = { ...body.connector.streams.products, body: { encoding: 'xml', template } };
+      const res = await request(stack.app)
+        .post('/v1/integrations')
+        .set(t.auth)
+        .send({ ...body, connector: { ...body.connector, streams: { products } } });
+      expect(res.status, JSON.stringify(res.body)).toBe(400);
+      expect(res.body.error.details).toEqual([expect.objectContaining({ path: 'body.connector.streams.products.body.template', message: expect.stringMatching(message) })]);
+    }
+    const list = await request(stack.app).get('/v1/integrations').set(t.auth).expect(200);
+    expect(list.body.data).toEqual([]);
+  });
 });
 
 // enabled after merge of wt-pages
