@@ -1,4 +1,4 @@
-/** The declarative REST ERP connector: streams of JSON records, paged and filtered as the definition says. */
+/** The declarative REST ERP connector: streams of JSON or XML records, paged and filtered as the definition says. */
 import { DateTime } from 'luxon';
 import type { ErpWatermark } from '../../db/tables/erp.js';
 import type { ErpEntity } from '../../domain/erp/entities.js';
