@@ -61,6 +61,10 @@ describe('Ledgerline (SOAP, offset paging, XML) by its definition file, with its
   it('syncs every item exactly once through 429s (with and without Retry-After) and bursts of 500s', async () => {
     const t = await stack.createTenant('Ledgerline tenant');
     const id = await createIntegration(stack, t.auth, definitionFile('integration.yaml', erp.url));
+    // The connection test reads the first SOAP page and lists the fields mappings can name.
+    const check = await request(stack.app).post(`/v1/integrations/${id}/test-connection`).set(t.auth).expect(200);
+    expect(check.body).toMatchObject({ ok: true, entity: 'products', records: 40 });
+    expect(check.body.fields).toEqual(['ItemCode', 'Description', 'UnitPrice', 'Warehouse', 'QtyOnHand', 'Active', 'Modified']);
     erp.faults.set({ rate429: 0.15, withoutRetryAfter: 0.5, retryAfterSeconds: 1, burst500Every: 7, burst500Length: 2 }, 3);
     const before = erp.calls.length;
     await syncAll(t.auth, id);
