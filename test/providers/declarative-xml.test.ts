@@ -38,6 +38,11 @@ describe('parseXml', () => {
     expect(selectXml(parseXml(envelope(item('A-1') + item('A-2'))), parsePath('Envelope.Body.GetItemsResponse.Items.Item[1].Code'))).toEqual(['A-2']);
   });
 
+  it('reads element and attribute names in any script', () => {
+    const doc = parseXml('<Ürünler><Ürün Birim="adet"><Adı>Çay bardağı</Adı></Ürün><Ürün><Adı>Şeker</Adı></Ürün></Ürünler>');
+    expect(selectXml(doc, parsePath("['Ürünler']['Ürün']"))).toEqual([{ '@Birim': 'adet', Adı: 'Çay bardağı' }, { Adı: 'Şeker' }]);
+  });
+
   it('collects matches under repeated parents too (XPath semantics)', () => {
     const doc = parseXml('<r><g><i>1</i><i>2</i></g><g><i>3</i></g></r>');
     expect(selectXml(doc, parsePath('r.g.i'))).toEqual(['1', '2', '3']);

@@ -38,7 +38,8 @@ export class XmlError extends Error {
   override readonly name = 'XmlError';
 }
 
-const NAME = /[A-Za-z_:][\w.:-]*/y;
+/** XML names: letters of any script (ERPs name elements in their own language), digits, `_ . - :`. */
+const NAME = /[\p{L}_:][\p{L}\p{M}\p{N}_.:\-\u00b7]*/uy;
 const SPACE = /\s*/y;
 const ENTITIES: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
 
