@@ -14,7 +14,10 @@ import { createIntegration, getRun, readCatalog, startSync, waitForRun } from '.
 
 const ITEMS = 205;
 const definitionFile = (name: string, baseUrl: string) => {
-  const body = parseYaml(readFileSync(`emulators/soaperp/${name}`, 'utf8')) as { settings: Record<string, unknown> };
+  const body = parseYaml(readFileSync(`emulators/soaperp/${name}`, 'utf8')) as {
+    connector: Record<string, unknown> & { streams: Record<string, Record<string, unknown>> };
+    settings: Record<string, unknown>;
+  };
   return { ...body, settings: { ...body.settings, baseUrl } };
 };
 
@@ -81,7 +84,7 @@ describe('Ledgerline (SOAP, offset paging, XML) by its definition file, with its
 describe('a hostile SOAP definition', () => {
   it('is a 400 naming the template, never stored', async () => {
     const t = await stack.createTenant('Ledgerline hostile tenant');
-    const body = definitionFile('integration.yaml', erp.url) as { connector: { streams: Record<string, Record<string, unknown>> } };
+    const body = definitionFile('integration.yaml', erp.url);
     for (const [template, message] of [
       ['<a>{{credentials.integrationKey}}</a><b/>', /not well-formed XML: a second root element/],
       ['<!DOCTYPE a [<!ENTITY x SYSTEM "file:///etc/passwd">]><a>&x;</a>', /not well-formed XML: a document type declaration/],
