@@ -132,8 +132,10 @@ describe('XML stream definitions', () => {
 
   it.each([
     ['an unknown variable', withTemplate('<a>{{secrets.x}}</a>'), /body.template: unknown variable 'secrets.x' \(available: credentials, settings, query\)/],
-    ['malformed XML', withTemplate('<a><b></a>'), /body.template: not well-formed XML: <\/a> closes <b>/],
-    ['a DTD', withTemplate('<!DOCTYPE a [<!ENTITY x "y">]><a>&x;</a>'), /body.template: not well-formed XML: a document type declaration/],
+    ['malformed XML', withTemplate('<a><b></a>'), /body.template: not well-formed XML .*: <\/a> closes <b>/],
+    ['a variable in an element name', withTemplate('<a><{{settings.tag}}>1</{{settings.tag}}></a>'), /body.template: not well-formed XML .*expected a name/],
+    ['a variable between attributes', withTemplate('<a {{settings.attrs}}>1</a>'), /body.template: not well-formed XML .*expected a name/],
+    ['a DTD', withTemplate('<!DOCTYPE a [<!ENTITY x "y">]><a>&x;</a>'), /body.template: not well-formed XML .*: a document type declaration/],
     ['a body on GET', { ...items, method: 'GET' }, /body: a body is sent with method: 'POST' only/],
     ['a header that is not a header name', { ...items, headers: { 'SOAP Action': 'x' } }, /headers.SOAP Action: not an HTTP header name/],
   ])('refuses %s, naming the field', (_name, stream, message) => {

@@ -23,13 +23,18 @@ const xmlBodyTemplate = z
           ctx.addIssue({ code: 'custom', message: `unknown variable '${variable}' (available: credentials, settings, query)` });
         }
       }
-      // Well-formed with every variable standing in as text: a broken envelope is refused when saved.
+      // Well-formed with every variable standing in as a character reference, which is only valid
+      // in text and attribute values: escaping protects those, so a variable in a name or between
+      // attributes (`<{{x}}>`, `<a {{x}}>`), where a value could still add markup, is refused too.
       const sample = parseTemplate(value)
-        .map((part) => (part.kind === 'text' ? part.text : 'x'))
+        .map((part) => (part.kind === 'text' ? part.text : '&#120;'))
         .join('');
       parseXml(sample);
     } catch (err) {
-      ctx.addIssue({ code: 'custom', message: err instanceof XmlError ? `not well-formed XML: ${err.message}` : (err as Error).message });
+      ctx.addIssue({
+        code: 'custom',
+        message: err instanceof XmlError ? `not well-formed XML (variables may stand in text and attribute values only): ${err.message}` : (err as Error).message,
+      });
     }
   });
 
