@@ -138,6 +138,7 @@ describe('XML stream definitions', () => {
     ['a DTD', withTemplate('<!DOCTYPE a [<!ENTITY x "y">]><a>&x;</a>'), /body.template: not well-formed XML .*: a document type declaration/],
     ['a body on GET', { ...items, method: 'GET' }, /body: a body is sent with method: 'POST' only/],
     ['a header that is not a header name', { ...items, headers: { 'SOAP Action': 'x' } }, /headers.SOAP Action: not an HTTP header name/],
+    ['a header that frames the request', { ...items, headers: { 'Content-Length': '0' } }, /headers.Content-Length: set by the HTTP client, not by a definition/],
   ])('refuses %s, naming the field', (_name, stream, message) => {
     expect(issues(stream as Record<string, unknown>).join('\n')).toMatch(message);
   });

@@ -9,6 +9,9 @@ import type { IncomingResponse } from '../declarative/http.js';
 import { escapeXml, parseXml, selectXml, XmlError } from '../declarative/xml.js';
 import { ErpConfigurationError } from './source.js';
 
+/** Headers that frame or route the request: the HTTP client writes them. */
+const FRAMING_HEADERS = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'te', 'trailer', 'expect']);
+
 /** Roots a body template may read: the connection's, and `query`, the parameters set for this page. */
 const BODY_TEMPLATE_VARIABLES = ['credentials', 'settings', 'query'] as const;
 
@@ -47,6 +50,7 @@ export const restRequestFields = (template: z.ZodType<string, string>) => ({
     .superRefine((headers, ctx) => {
       for (const name of Object.keys(headers)) {
         if (!/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(name)) ctx.addIssue({ code: 'custom', path: [name], message: 'not an HTTP header name' });
+        else if (FRAMING_HEADERS.has(name.toLowerCase())) ctx.addIssue({ code: 'custom', path: [name], message: 'set by the HTTP client, not by a definition' });
       }
     })
     .optional()
