@@ -114,6 +114,13 @@ describe('an XML REST stream (SOAP)', () => {
     await expect(firstPage({ ...items, headers: { SOAPAction: 'wrong' } })).rejects.toThrow(new ErpConfigurationError('ERP refused /soap/ItemService with HTTP 400'));
   });
 
+  it("lets the auth block's header replace a stream header of the same name", async () => {
+    const before = erp.calls.length;
+    const page = await firstPage({ ...items, headers: { ...(items.headers as Record<string, string>), 'x-integration-key': 'not-the-key' } });
+    expect((page.value as { records: unknown[] }).records).toHaveLength(40);
+    expect(erp.calls[before]).toMatchObject({ auth: 'key', status: 200 });
+  });
+
   it('refuses a JSON stream whose answer is XML, naming why', async () => {
     await expect(firstPage({ ...items, format: 'json' })).rejects.toThrow(/no list of records at 'Envelope.Body.GetItemsResponse.Items.Item'/);
   });
