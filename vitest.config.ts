@@ -18,6 +18,8 @@ const fast = [
   'test/erp/csv-resume.test.ts',
   'test/erp/mapping.test.ts',
   'test/erp/rest-paginators.test.ts',
+  'test/erp/rest-xml.test.ts',
+  'test/erp/csv-gzip.test.ts',
   'test/ops/compose.test.ts',
   'test/tenancy/encrypted-columns.test.ts',
 ];

@@ -231,6 +231,8 @@ const worker = {
   ERP_MAX_FIELD_BYTES: z.coerce.number().int().min(256).max(256 * 1024 ** 2).default(256 * 1024),
   ERP_MAX_PAGE_BYTES: z.coerce.number().int().min(64 * 1024).max(1024 ** 3).default(16 * 1024 ** 2),
   ERP_MAX_PAGE_RECORDS: z.coerce.number().int().min(100).max(1_000_000).default(20_000),
+  /** A gzip CSV export or upload that inflates past this many bytes fails the run. */
+  ERP_MAX_DECOMPRESSED_BYTES: z.coerce.number().int().min(1024 ** 2).max(64 * 1024 ** 3).default(512 * 1024 ** 2),
   /** Prometheus /metrics (gateway calls, circuits, and the Temporal SDK's metrics) on HOST:port. */
   WORKER_METRICS_PORT: port.optional(),
   /** Where the Temporal SDK's own Prometheus exporter listens (merged into WORKER_METRICS_PORT's /metrics). */

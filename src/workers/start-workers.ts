@@ -50,6 +50,7 @@ export async function startWorkers(runtime: Runtime<WorkerEnv>): Promise<Running
         maxFieldBytes: env.ERP_MAX_FIELD_BYTES,
         maxPageBytes: env.ERP_MAX_PAGE_BYTES,
         maxPageRecords: env.ERP_MAX_PAGE_RECORDS,
+        maxDecompressedBytes: env.ERP_MAX_DECOMPRESSED_BYTES,
       },
       webhookFetch: runtime.egress,
       webhookSettings: {

@@ -13,6 +13,7 @@ import { paginationSchema } from '../declarative/pagination.js';
 import { erpWebhookSchema } from './webhook-envelope.js';
 import { csvIncrementalSchema, incrementalSchema } from './incremental.js';
 import { alsoFeedsSchema, checkSharedStreams } from './shared-streams.js';
+import { restRequestFields } from './rest-request.js';
 
 const template = z
   .string()
@@ -46,7 +47,8 @@ const restStream = z.strictObject({
   pagination: paginationSchema.default({ type: 'none' }),
   incremental: incrementalSchema.optional(),
   alsoFeeds: alsoFeedsSchema,
-});
+  ...restRequestFields(template),
+}).refine((s) => s.body === undefined || s.method === 'POST', { message: "a body is sent with method: 'POST' only", path: ['body'] });
 
 const csvStream = z.strictObject({
   url: template.optional().meta({ description: "https URL of the export, or a path starting with '/' relative to baseUrl." }),
@@ -61,6 +63,10 @@ const csvStream = z.strictObject({
     .enum(['utf-8', 'windows-1254', 'iso-8859-9', 'windows-1252'])
     .optional()
     .meta({ description: 'Detected (BOM, then byte statistics) when absent.' }),
+  compression: z
+    .enum(['gzip', 'none'])
+    .optional()
+    .meta({ description: 'gzip files are detected by their first bytes when absent; Content-Encoding: gzip is always read.' }),
   pageSize: z
     .number()
     .int()

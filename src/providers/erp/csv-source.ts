@@ -3,11 +3,13 @@
  * csv-parse → per-field decoding), in pages of `pageSize` rows. A position is the number of rows
  * already committed, plus for uploads the upload id and the byte offset where the next row starts: a
  * resumed run reads an upload from that byte on; an https export is streamed again from its start
- * and the committed rows are skipped (parsed, not applied).
+ * and the committed rows are skipped (parsed, not applied). A gzip file is inflated as it streams
+ * and resumed the way an https export is (a gzip stream cannot be entered at a byte offset).
  */
-import { Readable } from 'node:stream';
+import { pipeline, Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { setImmediate } from 'node:timers/promises';
+import { createGunzip } from 'node:zlib';
 import chardet from 'chardet';
 import { parse, type Options as CsvParseOptions } from 'csv-parse';
 import { parse as parseSync } from 'csv-parse/sync';
@@ -19,6 +21,7 @@ import {
   DEFAULT_ERP_SOURCE_LIMITS,
   ErpConfigurationError,
   ErpHttp,
+  ErpUnavailableError,
   recordVersion,
   type ErpSource,
   type ErpSourceContext,
@@ -237,6 +240,41 @@ export async function* parseCsv(
   for await (const { records } of parseFrom(stream, dialectOf(sample, options), options.quote, 0, limits)) yield* records;
 }
 
+/** Whether a file is gzip: as the stream says, else by its magic bytes (1F 8B), so `.gz` files and `application/gzip` bodies need no setting. */
+async function compressionOf(bytes: AsyncIterable<Buffer>, compression: CsvStream['compression']): Promise<{ gzip: boolean; bytes: AsyncIterable<Buffer> }> {
+  if (compression !== undefined) return { gzip: compression === 'gzip', bytes };
+  const { sample, stream } = await peek(bytes, 2);
+  return { gzip: sample[0] === 0x1f && sample[1] === 0x8b, bytes: stream };
+}
+
+/**
+ * Inflates a gzip byte stream as it is read (node:zlib), refusing it past `maxBytes` inflated: a
+ * small file that inflates to gigabytes is stopped at the cap, having held one chunk at a time.
+ */
+async function* gunzip(bytes: AsyncIterable<Buffer>, maxBytes: number): AsyncIterable<Buffer> {
+  const inflate = pipeline(Readable.from(bytes), createGunzip(), () => {});
+  let total = 0;
+  try {
+    for await (const chunk of inflate as AsyncIterable<Buffer>) {
+      total += chunk.length;
+      if (total > maxBytes) {
+        throw new ErpConfigurationError(
+          `the gzip file inflates past the ${maxBytes}-byte cap (ERP_MAX_DECOMPRESSED_BYTES); the run stops there (pages committed before it stay)`,
+        );
+      }
+      yield chunk;
+    }
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    // A cut transfer is worth another try; bytes that are not gzip will not be next time either.
+    if (code === 'Z_BUF_ERROR') throw new ErpUnavailableError(`the gzip file ends early (${(err as Error).message})`);
+    if (typeof code === 'string' && code.startsWith('Z_')) throw new ErpConfigurationError(`the file is not valid gzip: ${(err as Error).message}`);
+    throw err;
+  } finally {
+    inflate.destroy();
+  }
+}
+
 /** The first bytes of a file, for detection; the reader is closed after them. */
 async function headOf(chunks: AsyncIterable<Buffer>): Promise<Buffer> {
   const parts: Buffer[] = [];
@@ -262,7 +300,7 @@ export function createCsvSource(connector: CsvConnector, ctx: ErpSourceContext):
     entity: ErpEntity,
     stream: CsvStream,
     position: string | null,
-  ): Promise<{ batches: AsyncIterable<RecordBatch>; uploadId?: string; rows: number; skip: number; startByte: number }> {
+  ): Promise<{ batches: AsyncIterable<RecordBatch>; uploadId?: string; rows: number; skip: number; startByte: number; gzip?: boolean }> {
     if (stream.upload) {
       if (!ctx.uploads) throw new ErpConfigurationError('uploaded files are not available here');
       const uploads = ctx.uploads;
@@ -270,19 +308,24 @@ export function createCsvSource(connector: CsvConnector, ctx: ErpSourceContext):
       const uploadId = pinned ?? (await uploads.latest(entity));
       if (!uploadId) throw new ErpConfigurationError(`no file has been uploaded for ${entity}`);
       const rows = Number(rowsText ?? 0);
+      // A gzip upload cannot be entered mid-stream: its positions keep byte 0 and rows are skipped by count.
       if (byteText !== undefined && Number(byteText) > 0) {
         const dialect = dialectOf(await headOf(uploads.read(uploadId)), stream);
         const bytes = uploads.read(uploadId, Number(byteText));
         const startByte = Number(byteText);
         return { batches: parseFrom(bytes, dialect, stream.quote, startByte, limits), uploadId, rows, skip: 0, startByte };
       }
-      const { sample, stream: bytes } = await peek(uploads.read(uploadId), SAMPLE_BYTES);
-      return { batches: parseFrom(bytes, dialectOf(sample, stream), stream.quote, 0, limits), uploadId, rows: 0, skip: rows, startByte: 0 };
+      const { gzip, bytes: raw } = await compressionOf(uploads.read(uploadId), stream.compression);
+      const { sample, stream: bytes } = await peek(gzip ? gunzip(raw, limits.maxDecompressedBytes) : raw, SAMPLE_BYTES);
+      return { batches: parseFrom(bytes, dialectOf(sample, stream), stream.quote, 0, limits), uploadId, rows: 0, skip: rows, startByte: 0, gzip };
     }
+    // Content-Encoding: gzip is inflated by the HTTP client (and counted inflated by the egress cap);
+    // a gzip file (.gz, application/gzip) arrives as bytes and is inflated here.
     const res = (await http.get(http.resolve(stream.url!), true)) as Response;
     if (!res.body) throw new ErpConfigurationError('the CSV export is empty');
-    const { sample, stream: bytes } = await peek(Readable.fromWeb(res.body as WebReadableStream), SAMPLE_BYTES);
-    return { batches: parseFrom(bytes, dialectOf(sample, stream), stream.quote, 0, limits), rows: 0, skip: position ? Number(position) : 0, startByte: 0 };
+    const { gzip, bytes: raw } = await compressionOf(Readable.fromWeb(res.body as WebReadableStream), stream.compression);
+    const { sample, stream: bytes } = await peek(gzip ? gunzip(raw, limits.maxDecompressedBytes) : raw, SAMPLE_BYTES);
+    return { batches: parseFrom(bytes, dialectOf(sample, stream), stream.quote, 0, limits), rows: 0, skip: position ? Number(position) : 0, startByte: 0, gzip };
   }
 
   return {
@@ -291,10 +334,10 @@ export function createCsvSource(connector: CsvConnector, ctx: ErpSourceContext):
     async *pages(entity: ErpEntity, position): AsyncIterable<SourcePage> {
       const stream = connector.streams[entity];
       if (!stream) throw new ErpConfigurationError(`the connector has no stream for ${entity}`);
-      const { batches, uploadId, rows, skip, startByte } = await open(entity, stream, position);
+      const { batches, uploadId, rows, skip, startByte, gzip } = await open(entity, stream, position);
       // An uploaded file is pinned by id in the position, so a resumed run reads the same file, from
-      // the byte after the last committed row.
-      const positionAt = (count: number, end: number) => (uploadId ? `${uploadId}:${count}:${end}` : String(count));
+      // the byte after the last committed row (a gzip upload: from its start, skipping that many rows).
+      const positionAt = (count: number, end: number) => (uploadId ? `${uploadId}:${count}:${gzip ? 0 : end}` : String(count));
       let index = rows;
       let page: Record<string, unknown>[] = [];
       // Where the page's first row starts in the file: a page also ends at maxPageBytes.

@@ -54,6 +54,8 @@ export interface ErpSourceLimits {
   maxPageBytes: number;
   /** REST: a page with more records fails the run (a 5 MB answer can hold a million tiny records). */
   maxPageRecords: number;
+  /** CSV: a gzip export or upload that inflates past this many bytes fails the run (a zip bomb). */
+  maxDecompressedBytes: number;
 }
 
 /**
@@ -62,13 +64,16 @@ export interface ErpSourceLimits {
  * fragment fits, a file smuggled into a cell does not. 16 MiB pages: two pages (one committing, one
  * read ahead) stay within a few tens of MB of a worker shared by every tenant. 20,000 records: the
  * largest CSV page, 20× the largest page size a REST paginator may ask for; a page is one
- * transaction, and 20,000 rows that all fail to map take about 15 s to dead-letter.
+ * transaction, and 20,000 rows that all fail to map take about 15 s to dead-letter. 512 MiB
+ * inflated: the largest plain file an upload may be (ERP_UPLOAD_MAX_BYTES), read as a stream in
+ * constant memory; a real export inflates 5-20 times, a zip bomb a thousand times and more.
  */
 export const DEFAULT_ERP_SOURCE_LIMITS: ErpSourceLimits = {
   maxRecordBytes: 1024 * 1024,
   maxFieldBytes: 256 * 1024,
   maxPageBytes: 16 * 1024 * 1024,
   maxPageRecords: 20_000,
+  maxDecompressedBytes: 512 * 1024 * 1024,
 };
 
 export interface ErpSourceContext {
@@ -153,11 +158,16 @@ export class ErpHttp {
 
   /** GET with auth; returns 2xx answers, throws a classified error otherwise. */
   async get(url: URL, stream = false): Promise<IncomingResponse | Response> {
+    return this.send(url, { method: 'GET' }, stream);
+  }
+
+  /** A request with auth (its `headers` already rendered); returns 2xx answers, throws a classified error otherwise. */
+  async send(url: URL, init: { method: string; accept?: string; headers?: Record<string, string>; body?: string }, stream = false): Promise<IncomingResponse | Response> {
     for (let refresh = false; ; refresh = true) {
-      const headers: Record<string, string> = { accept: stream ? 'text/csv, */*' : 'application/json' };
+      const headers: Record<string, string> = { accept: init.accept ?? (stream ? 'text/csv, */*' : 'application/json'), ...init.headers };
       const authorized = new URL(url);
       await this.auth?.apply(headers, refresh, authorized);
-      const req: OutgoingRequest = { method: 'GET', url: authorized, headers };
+      const req: OutgoingRequest = { method: init.method, url: authorized, headers, ...(init.body !== undefined ? { body: init.body } : {}) };
       let res: IncomingResponse | Response;
       try {
         res = stream ? await this.fetchStream(req) : await sendRequest(this.ctx.fetch, req, this.timeoutMs);
