@@ -18,7 +18,7 @@ const counts = {
   pushed: count('Local customers the remote lacked, handed to be created there'),
   repaired: count('Records that differed between the sides (drift), handed to their customer to repair'),
 };
-const phase = z.enum(['events', 'remote', 'local', 'done']);
+const phase = z.enum(['events', 'remote', 'sweep', 'local', 'done']);
 
 const syncOut = z.object({
   connectionId: z.string(),
