@@ -221,9 +221,9 @@ describe('remote deletes without a change feed (mark and sweep)', () => {
 
   it('sweeps nothing while the scan cannot read past a failing page, and sweeps once the scan completes', async () => {
     const t = await setUpTenant();
-    const ids = [];
+    const ids: string[] = [];
     for (const name of ['One', 'Two', 'Three', 'Four']) ids.push((await createCustomer(t, { name })).id);
-    const remoteIds = [];
+    const remoteIds: string[] = [];
     for (const id of ids) remoteIds.push(await syncedAt(t, id, 1));
     // Three live contacts left: two pages of two. The second page answers 503 until the outage ends.
     expect(await crmApi(t, 'DELETE', `/contacts/${remoteIds[3]}`)).toBe(204);
