@@ -18,10 +18,9 @@ let crm: CrmEmulator;
 
 beforeAll(async () => {
   crm = await startCrmEmulator();
-  const definition = await loadProviderDefinitionFile('test/fixtures/providers/democrm-versioned.yaml');
-  f = await startCustomersFixture({
-    extraProviders: [createDeclarativeProviderFactory(definition, { fetch: createEgressFetch({ allowPrivateNetworks: true }) })],
-  });
+  const fetch = createEgressFetch({ allowPrivateNetworks: true });
+  const definitions = await Promise.all(['test/fixtures/providers/democrm-versioned.yaml', 'providers/democrm.yaml'].map((file) => loadProviderDefinitionFile(file)));
+  f = await startCustomersFixture({ extraProviders: definitions.map((definition) => createDeclarativeProviderFactory(definition, { fetch })) });
 });
 afterAll(async () => {
   await f?.close();
@@ -43,14 +42,14 @@ interface Run {
   error: string | null;
 }
 
-async function setUpTenant(fieldPolicies: Record<string, string> = {}): Promise<Tenant> {
+async function setUpTenant(fieldPolicies: Record<string, string> = {}, provider = 'democrm_rev'): Promise<Tenant> {
   const t = await f.stack.createTenant();
   const token = `crm_${randomBytes(8).toString('hex')}`;
   const conn = await request(f.stack.app)
     .post('/v1/connections')
     .set(t.auth)
     .send({
-      provider: 'democrm_rev',
+      provider,
       code: 'crm',
       name: 'Nimbus CRM',
       credentials: { apiToken: token },
@@ -170,6 +169,20 @@ describe('versions: a remote edit landing between our read and our write', () =>
     await settledVersion(t, c.id);
     expect((await getCustomer(t, c.id)).name).toBe('Alan Turing');
     expect(crm.contact(t.token, remoteId)).toMatchObject({ full_name: 'Alan Turing', notes: 'noted at CRM' });
+    expect((await syncOf(t, c.id)).conflicts).toEqual([]);
+  });
+
+  it('without versions (providers/democrm.yaml), another field edited between our read and write is merged by the read after the write', async () => {
+    const t = await setUpTenant({}, 'democrm');
+    const c = await createCustomer(t, { email: 'plain@example.com', name: 'Plain' });
+    const remoteId = await syncedAt(t, c.id, 1);
+    crm.editBeforeNextWrite(remoteId, { notes: 'noted at CRM' });
+    await patchCustomer(t, c.id, { name: 'Plain Two' });
+
+    await eventually('the remote note locally', async () => ((await getCustomer(t, c.id)).description === 'noted at CRM' ? true : undefined));
+    await settledVersion(t, c.id);
+    expect(staleWrites(t, 'PUT')).toEqual([]);
+    expect(crm.contact(t.token, remoteId)).toMatchObject({ full_name: 'Plain Two', notes: 'noted at CRM' });
     expect((await syncOf(t, c.id)).conflicts).toEqual([]);
   });
 

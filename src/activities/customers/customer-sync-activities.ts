@@ -290,8 +290,7 @@ export function createCustomerSyncActivities(deps: CustomerSyncDeps) {
         .select({ version: customers.version })
         .from(customers)
         .where(eq(customers.id, row.id));
-      // Pushed again when the remote moved meanwhile: that push reads it and merges the edit.
-      const more = (current?.version ?? 0) > pending.version || movedMeanwhile;
+      let more = (current?.version ?? 0) > pending.version || movedMeanwhile;
       await saveMapping(db, mapping.id, {
         remoteId,
         remoteDeleted,
@@ -302,6 +301,19 @@ export function createCustomerSyncActivities(deps: CustomerSyncDeps) {
         state: more ? 'pending' : 'in_sync',
         failureReason: null,
       });
+      if (movedMeanwhile && remoteId) {
+        // A field we did not send moved between our read and our write (a system without versions):
+        // merge it now against what we agreed; the next push has nothing of ours to send and would not read.
+        const merged = await steps.applyRemoteCustomerChange({
+          tenantId: input.tenantId,
+          customerId: row.id,
+          connectionId: input.connectionId,
+          eventId: `read-after-${key}`,
+          remoteId,
+          occurredAt: Date.now(),
+        });
+        more = (current?.version ?? 0) > pending.version || merged.pushNeeded;
+      }
       return { syncedVersion: pending.version, more, failed: false };
     },
 
