@@ -85,6 +85,8 @@ export const syncMappings = pgTable(
     uniqueIndex('sync_mappings_connection_remote_uq').on(t.connectionId, t.remoteId),
     uniqueIndex('sync_mappings_connection_catalog_local_uq').on(t.connectionId, t.catalog, t.localId),
     index('sync_mappings_local_idx').on(t.tenantId, t.catalog, t.localId),
+    // The delete sweep walks one connection's mappings in id order.
+    index('sync_mappings_connection_id_idx').on(t.connectionId, t.id),
   ],
 );
 
