@@ -10,17 +10,22 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCrmEmulator, type CrmEmulator } from '../../emulators/crm/emulator.js';
 import { createDeclarativeProviderFactory, loadProviderDefinitionFile } from '../../src/providers/declarative/index.js';
+import { sweepBatch } from '../../src/activities/customers/customer-delete-sweep.js';
 import { createEgressFetch } from '../../src/providers/egress/egress-fetch.js';
+import type { ProviderFactory } from '../../src/providers/types.js';
 import { eventually, startCustomersFixture, type CustomersFixture } from '../support/customers-fixture.js';
 
 let f: CustomersFixture;
 let crm: CrmEmulator;
+let versionedFactory: ProviderFactory;
 
 beforeAll(async () => {
   crm = await startCrmEmulator();
   const fetch = createEgressFetch({ allowPrivateNetworks: true });
   const definitions = await Promise.all(['test/fixtures/providers/democrm-versioned.yaml', 'providers/democrm.yaml'].map((file) => loadProviderDefinitionFile(file)));
-  f = await startCustomersFixture({ extraProviders: definitions.map((definition) => createDeclarativeProviderFactory(definition, { fetch })) });
+  const factories = definitions.map((definition) => createDeclarativeProviderFactory(definition, { fetch }));
+  versionedFactory = factories[0]!;
+  f = await startCustomersFixture({ extraProviders: factories });
 });
 afterAll(async () => {
   await f?.close();
@@ -28,6 +33,7 @@ afterAll(async () => {
 });
 
 interface Tenant {
+  tenantId: string;
   auth: { Authorization: string };
   connectionId: string;
   token: string;
@@ -56,7 +62,7 @@ async function setUpTenant(fieldPolicies: Record<string, string> = {}, provider 
       settings: { baseUrl: crm.url, customerSync: { enabled: true, fieldPolicies } },
     })
     .expect(201);
-  const tenant = { auth: t.auth, connectionId: conn.body.id as string, token };
+  const tenant = { tenantId: t.id, auth: t.auth, connectionId: conn.body.id as string, token };
   // The backfill started by turning sync on, out of the way of the runs the tests start.
   await eventually('the backfill', async () => ((await runsOf(tenant)).find((r) => r.trigger === 'connect' && r.status === 'completed') ? true : undefined));
   return tenant;
@@ -251,6 +257,14 @@ describe('remote deletes without a change feed (mark and sweep)', () => {
     expect(['events', 'remote']).toContain(stuck!.phase); // the phase is recorded after each finished batch
     expect((await getCustomer(t, ids[3]!)).deleted).toBe(false);
     expect((await syncOf(t, ids[3]!)).systems[0]).toMatchObject({ state: 'in_sync', remoteId: remoteIds[3] });
+    // The sweep step itself refuses a run whose scan has not read the last page (none of the four is marked yet).
+    const signalled: string[] = [];
+    const adapter = versionedFactory.customerSync!.connect({ tenantId: t.tenantId, connectionId: t.connectionId, credentials: { apiToken: t.token }, settings: { baseUrl: crm.url } });
+    const direct = await sweepBatch(f.stack.database.db, { adapter, provider: 'democrm_rev', settings: null }, { tenantId: t.tenantId, connectionId: t.connectionId, runId: stuck!.id, cursor: null }, async (customerId) => {
+      signalled.push(customerId);
+    });
+    expect(direct).toEqual({ cursor: null, counts: {} });
+    expect(signalled).toEqual([]);
 
     crm.clearFailures();
     const complete = await eventually('the run to complete', async () => (await runsOf(t)).find((r) => r.id === stuck!.id && r.status !== 'running'));
