@@ -221,6 +221,20 @@ describe('versions: a remote edit landing between our read and our write', () =>
 });
 
 describe('remote deletes without a change feed (mark and sweep)', () => {
+  it('a local edit of a contact already deleted at the CRM fails the push for good (no version to write against) instead of retrying', async () => {
+    const t = await setUpTenant();
+    const c = await createCustomer(t, { name: 'Edited after' });
+    const remoteId = await syncedAt(t, c.id, 1);
+    expect(await crmApi(t, 'DELETE', `/contacts/${remoteId}`)).toBe(204);
+    await patchCustomer(t, c.id, { name: 'Too late' });
+    const failed = await eventually('the failed push', async () => {
+      const m = (await request(f.stack.app).get(`/v1/customers/${c.id}/sync`).set(t.auth).expect(200)).body.systems[0] as { state: string; failureReason: string | null };
+      return m.state === 'failed' ? m : undefined;
+    });
+    expect(failed.failureReason).toMatch(/gone/);
+    expect(crm.requests().filter((r) => r.account === t.token && r.method === 'PUT')).toEqual([]);
+  });
+
   it('a contact deleted at the CRM whose webhook never came is found by the next reconciliation and deleted locally', async () => {
     const t = await setUpTenant();
     const kept = await createCustomer(t, { email: 'kept@example.com', name: 'Kept' });

@@ -240,6 +240,9 @@ export function createCustomerSyncActivities(deps: CustomerSyncDeps) {
           for (let attempt = 0; !written; attempt++) {
             const current = snapshot || adapter.versioned ? await readRemote(adapter, remoteId) : null;
             if (snapshot && remoteMovedOn(current, snapshot)) break;
+            // Without a version there is nothing to write against: refused as a write to a gone record is.
+            if (adapter.versioned && (!current || current.deleted))
+              throw new GatewayError('hard_decline', 'resource_missing', `remote record ${remoteId} is gone`);
             try {
               written = await adapter.update(remoteId, before, pending.snapshot, {
                 localId: row.id,
