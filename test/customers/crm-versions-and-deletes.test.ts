@@ -192,6 +192,19 @@ describe('versions: a remote edit landing between our read and our write', () =>
     expect((await syncOf(t, c.id)).conflicts).toEqual([]);
   });
 
+  it('a run of stale answers with nothing to merge: each write retried after a fresh read, past the per-push bound, until it lands', async () => {
+    const t = await setUpTenant();
+    const c = await createCustomer(t, { name: 'Busy' });
+    const remoteId = await syncedAt(t, c.id, 1);
+    // Seven 409s (more than one push retries before failing as retryable), then the CRM takes the write.
+    crm.failNext({ status: 409, count: 7, method: 'PUT', pathPrefix: `/api/v2/contacts/${remoteId}` });
+    await patchCustomer(t, c.id, { name: 'Busy Bee' });
+    await syncedAt(t, c.id, 2);
+    expect(staleWrites(t, 'PUT')).toHaveLength(7);
+    expect(crm.contact(t.token, remoteId)?.full_name).toBe('Busy Bee');
+    expect((await syncOf(t, c.id)).conflicts).toEqual([]);
+  });
+
   it('the other order, a remote edit of the same field before our local edit: read first, merged, written with its revision', async () => {
     const t = await setUpTenant({ name: 'remote_wins' });
     const c = await createCustomer(t, { email: 'lin@example.com', name: 'Lin' });
