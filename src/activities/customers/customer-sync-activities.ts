@@ -1,3 +1,4 @@
+import { ApplicationFailure } from '@temporalio/common';
 import { and, eq } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
 import { connections, customers, syncMappings, type PendingPush } from '../../db/schema.js';
@@ -25,7 +26,6 @@ import {
 import { mergeCustomer, remoteSnapshotChangedAt } from '../../domain/customers/merge.js';
 import { remoteWriteKey } from '../../domain/customers/remote-write-key.js';
 import { CUSTOMERS_CATALOG, customerSyncSettingsOf } from '../../domain/customers/sync-settings.js';
-import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../../domain/failures.js';
 import { RemoteVersionConflictError, type CustomerSyncAdapter, type RemoteCustomer } from '../../providers/crm-client.js';
 import { GatewayError, InvalidCredentialsError } from '../../providers/types.js';
@@ -68,8 +68,8 @@ export interface ApplyRemoteResult {
 type MappingRow = typeof syncMappings.$inferSelect;
 
 /**
- * Writes with a stale version retried with a fresh read at most this many times in one push (each
- * re-read that shows an edit of ours to merge ends the push instead: the merge's push follows).
+ * Writes with a stale version retried with a fresh read at most this many times in one push (a
+ * re-read that shows a remote edit to merge ends the push instead: the merge's push follows).
  */
 export const MAX_VERSION_CONFLICT_RETRIES = 5;
 
