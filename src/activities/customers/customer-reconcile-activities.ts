@@ -254,7 +254,8 @@ export function createCustomerReconcileActivities(deps: CustomerSyncDeps, adapte
       toImport.push(r);
     }
     counts.imported = await importRecords(input.tenantId, input.connectionId, provider, toImport);
-    await markSeenRemotes(db, input.connectionId, input.runId, ids);
+    // Only mappings older than the run can be swept by it: links and imports made now need no mark.
+    await markSeenRemotes(db, input.connectionId, input.runId, mappings.map((m) => m.remoteId!));
     return counts;
   }
 
