@@ -16,7 +16,11 @@
  *   as { event_id, event_type: contact.created|updated|deleted, occurred_at, contact }, with
  *   `X-Crm-Timestamp: <unix seconds>` and `X-Crm-Signature: sha256=<base64 HMAC-SHA256 of "<timestamp>.<body>">`;
  *   non-2xx answers are retried with backoff.
- * - Faults: `failNext` (e.g. 429 with Retry-After) in process or POST /_emulator/fail-next.
+ * - Optimistic concurrency: every contact has a `revision` (a decimal string, "1" on create, +1 on
+ *   every change). PUT and DELETE with `If-Revision: <revision>` answer 409 `stale_revision` when the
+ *   contact is at another revision; without the header they apply as before.
+ * - Faults: `failNext` (e.g. 429 with Retry-After) in process or POST /_emulator/fail-next;
+ *   `editBeforeNextWrite` (another user's edit lands just before our next PUT/DELETE of a contact).
  * - Errors: { "error": { "code", "message" } } (401 unauthorized, 404 not_found, 410 archived,
  *   422 invalid_field, 429 rate_limited).
  */
@@ -41,6 +45,7 @@ export interface CrmContact {
   notes: string | null;
   custom_fields: Record<string, string>;
   lifecycle_stage: string;
+  revision: string;
   created_at: string;
   updated_at: string;
   archived_at: string | null;
@@ -87,6 +92,10 @@ interface FailRule {
   retryAfter?: string;
   method?: string;
   pathPrefix?: string;
+  /** Only this exact path (e.g. the list, not the records under it). */
+  path?: string;
+  /** Matching requests let through before the rule starts failing them (e.g. fail only page 2). */
+  skip?: number;
 }
 
 const CONTACT_KEYS = new Set([
@@ -139,6 +148,7 @@ export class CrmEmulator {
   private readonly clients = new Map<string, string>();
   private readonly issued = new Map<string, { clientId: string; expiresAt: number }>();
   private readonly nextIds: string[] = [];
+  private readonly racingEdits = new Map<string, Record<string, unknown>>();
   /** OAuth2 access tokens handed out (client-credentials grant). */
   tokensIssued = 0;
   private server?: RunningServer;
@@ -197,6 +207,8 @@ export class CrmEmulator {
     retryAfter?: string;
     method?: string;
     pathPrefix?: string;
+    path?: string;
+    skip?: number;
   }): void {
     this.rules.push({
       remaining: rule.count ?? 1,
@@ -204,7 +216,22 @@ export class CrmEmulator {
       ...(rule.retryAfter ? { retryAfter: rule.retryAfter } : {}),
       ...(rule.method ? { method: rule.method } : {}),
       ...(rule.pathPrefix ? { pathPrefix: rule.pathPrefix } : {}),
+      ...(rule.path ? { path: rule.path } : {}),
+      ...(rule.skip ? { skip: rule.skip } : {}),
     });
+  }
+
+  /** Drops every fault queued by `failNext` (an outage ends). */
+  clearFailures(): void {
+    this.rules.length = 0;
+  }
+
+  /**
+   * Someone else's edit (a `contact` patch, PUT semantics) lands on contact `id` just before the next
+   * PUT or DELETE of it is processed: the write that read the contact before is then stale.
+   */
+  editBeforeNextWrite(id: string, patch: Record<string, unknown>): void {
+    this.racingEdits.set(id, patch);
   }
 
   /**
@@ -283,9 +310,11 @@ export class CrmEmulator {
       (r) =>
         r.remaining > 0 &&
         (!r.method || r.method === req.method) &&
-        (!r.pathPrefix || path.startsWith(r.pathPrefix)),
+        (!r.pathPrefix || path.startsWith(r.pathPrefix)) &&
+        (!r.path || path === r.path),
     );
-    if (rule) {
+    if (rule?.skip) rule.skip -= 1;
+    else if (rule) {
       rule.remaining -= 1;
       if (rule.retryAfter) res.setHeader('Retry-After', rule.retryAfter);
       return this.fail(
@@ -380,6 +409,7 @@ export class CrmEmulator {
       notes: null,
       custom_fields: {},
       lifecycle_stage: 'lead',
+      revision: '1',
       created_at: now,
       updated_at: now,
       archived_at: null,
@@ -409,6 +439,32 @@ export class CrmEmulator {
     return contact;
   }
 
+  /**
+   * Applies a racing edit queued for this contact, then checks `If-Revision`: true when the write may
+   * go on (a 409 was sent otherwise).
+   */
+  private revisionHolds(req: Request, res: Response, contact: CrmContact): boolean {
+    const racing = this.racingEdits.get(contact.id);
+    if (racing) {
+      this.racingEdits.delete(contact.id);
+      this.applyEdit(this.account(res), contact, racing);
+    }
+    const expected = req.header('if-revision');
+    if (expected === undefined || expected === contact.revision) return true;
+    this.fail(res, 409, 'stale_revision', `contact ${contact.id} is at revision ${contact.revision}, not ${expected}`);
+    return false;
+  }
+
+  private applyEdit(account: Account, contact: CrmContact, patch: Record<string, unknown>): void {
+    mergeInto(contact as unknown as Record<string, unknown>, patch);
+    contact.custom_fields = cleanCustomFields(contact.custom_fields);
+    contact.emails ??= [];
+    contact.phones ??= [];
+    contact.updated_at = new Date().toISOString();
+    contact.revision = String(Number(contact.revision) + 1);
+    this.record(account, 'contact.updated', contact);
+  }
+
   private retrieve(req: Request, res: Response): void {
     const contact = this.found(req, res);
     if (contact) res.json({ contact });
@@ -419,22 +475,16 @@ export class CrmEmulator {
     if (!contact) return;
     const problem = this.invalid(req.body);
     if (problem) return this.fail(res, 422, 'invalid_field', problem);
-    mergeInto(
-      contact as unknown as Record<string, unknown>,
-      (req.body as { contact: Record<string, unknown> }).contact,
-    );
-    contact.custom_fields = cleanCustomFields(contact.custom_fields);
-    contact.emails ??= [];
-    contact.phones ??= [];
-    contact.updated_at = new Date().toISOString();
-    this.record(this.account(res), 'contact.updated', contact);
+    if (!this.revisionHolds(req, res, contact)) return;
+    this.applyEdit(this.account(res), contact, (req.body as { contact: Record<string, unknown> }).contact);
     res.json({ contact });
   }
 
   private remove(req: Request, res: Response): void {
     const contact = this.found(req, res);
-    if (!contact) return;
+    if (!contact || !this.revisionHolds(req, res, contact)) return;
     contact.archived_at = new Date().toISOString();
+    contact.revision = String(Number(contact.revision) + 1);
     contact.updated_at = contact.archived_at;
     this.record(this.account(res), 'contact.deleted', contact);
     res.status(204).end();

@@ -13,6 +13,8 @@ export interface RemoteCustomer {
   /** Our local id, when the record carries the link (e.g. Stripe metadata). */
   localId: string | null;
   deleted: boolean;
+  /** The record's revision, for systems with optimistic concurrency (sent back with the next write). */
+  version?: string;
 }
 
 /** What a verified webhook says changed. The engine re-reads the record: the snapshot may be stale. */
@@ -33,10 +35,15 @@ export interface RemoteCustomerEvent {
 /** One connection's client for the customers catalog. Failures: {@link RemoteRateLimitedError}, GatewayError. */
 export interface CustomerSyncAdapter {
   create(fields: CustomerFields, link: { localId: string; idempotencyKey: string }): Promise<RemoteCustomer>;
-  /** Sends only what changed between `before` and `after`. */
-  update(remoteId: string, before: CustomerFields, after: CustomerFields, link: { localId: string; idempotencyKey: string }): Promise<RemoteCustomer>;
-  /** Resolves also when the record is already gone. */
-  delete(remoteId: string, idempotencyKey: string): Promise<void>;
+  /**
+   * Writes carry the record's version (optimistic concurrency): the engine reads the record first and
+   * passes its `version`; a stale one fails with {@link RemoteVersionConflictError}.
+   */
+  readonly versioned?: boolean;
+  /** Sends only what changed between `before` and `after` (with `version`, only if the record is still at it). */
+  update(remoteId: string, before: CustomerFields, after: CustomerFields, link: { localId: string; idempotencyKey: string; version?: string }): Promise<RemoteCustomer>;
+  /** Resolves also when the record is already gone. With `version`, only if the record is still at it. */
+  delete(remoteId: string, idempotencyKey: string, version?: string): Promise<void>;
   /** The current record; `deleted: true` when it was deleted; null when it never existed. */
   retrieve(remoteId: string): Promise<RemoteCustomer | null>;
   /**
@@ -62,6 +69,11 @@ export class RemoteRateLimitedError extends Error {
   ) {
     super(message);
   }
+}
+
+/** The write carried a version the record has moved past: someone else changed it since we read it. */
+export class RemoteVersionConflictError extends Error {
+  override readonly name = 'RemoteVersionConflictError';
 }
 
 /** The key under which the local id is stored at remote systems that carry free-form metadata. */

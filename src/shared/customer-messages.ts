@@ -76,7 +76,7 @@ export interface CustomerReconcileCounts {
   repaired: number;
 }
 
-export type CustomerReconcilePhase = 'events' | 'remote' | 'local' | 'done';
+export type CustomerReconcilePhase = 'events' | 'remote' | 'sweep' | 'local' | 'done';
 
 export interface CustomerReconcileInput {
   tenantId: string;

@@ -38,6 +38,7 @@ export const PROVIDER_CALLS: ReadonlySet<string> = new Set<ActivityName>([
   'applyRemoteCustomerChange',
   'catchUpMissedCustomerChanges',
   'reconcileRemoteCustomerPage',
+  'sweepUnseenRemoteCustomers',
   'reconcileLocalCustomerPage',
   'testErpConnection',
   'syncErpPages',

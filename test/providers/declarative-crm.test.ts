@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signCrmWebhook, startCrmEmulator, type CrmEmulator } from '../../emulators/crm/emulator.js';
 import { normalizeFields } from '../../src/domain/customers/fields.js';
-import { RemoteRateLimitedError } from '../../src/providers/crm-client.js';
+import { RemoteRateLimitedError, RemoteVersionConflictError } from '../../src/providers/crm-client.js';
 import { DeclarativeCustomerAdapter } from '../../src/providers/declarative/crm.js';
 import {
   createDeclarativeProviderFactory,
@@ -355,6 +355,33 @@ describe('customerSync definitions are validated on save, naming the path', () =
       /'full_name' is already mapped by fields.name/,
     ],
     [
+      '{{version}} where records have no version (record.version unset)',
+      (d) => ((d.customerSync!.endpoints!['update'] as { headers?: Record<string, string> }).headers = { 'If-Revision': '{{version}}' }),
+      'customerSync.endpoints.update.headers.If-Revision',
+      /unknown variable 'version'/i,
+    ],
+    [
+      '{{version}} outside update and delete',
+      (d) => {
+        d.customerSync!.record!['version'] = 'revision';
+        (d.customerSync!.endpoints!['retrieve'] as { path: string }).path = '/contacts/{{remoteId}}/{{version}}';
+      },
+      'customerSync.endpoints.retrieve.path',
+      /unknown variable 'version'.*remoteId/i,
+    ],
+    [
+      'a conflict status that is not an error',
+      (d) => ((d.customerSync!.endpoints!['update'] as { conflictStatuses?: number[] }).conflictStatuses = [200]),
+      'customerSync.endpoints.update.conflictStatuses[0]',
+      /400/,
+    ],
+    [
+      'a bad version path',
+      (d) => (d.customerSync!.record!['version'] = 'meta..rev'),
+      'customerSync.record.version',
+      /not a valid path/i,
+    ],
+    [
       'neither actions nor customerSync',
       (d) => delete (d as Record<string, unknown>)['customerSync'],
       'actions',
@@ -369,6 +396,58 @@ describe('customerSync definitions are validated on save, naming the path', () =
 
   it('accepts the file as is', () => {
     expect(problems(raw())).toEqual([]);
+  });
+
+  it('accepts {{version}} in update and delete once record.version says where it is; conflictStatuses default to 409 and 412', () => {
+    const d = raw();
+    d.customerSync!.record!['version'] = 'revision';
+    (d.customerSync!.endpoints!['update'] as { headers?: Record<string, string> }).headers = { 'If-Revision': '{{version}}' };
+    (d.customerSync!.endpoints!['delete'] as { query?: Record<string, string> }).query = { revision: '{{version | optional}}' };
+    expect(problems(d)).toEqual([]);
+    expect(validateProviderDefinition(d).customerSync!.endpoints.update.conflictStatuses).toEqual([409, 412]);
+  });
+});
+
+describe('a CRM with versions (test/fixtures/providers/democrm-versioned.yaml)', () => {
+  let versioned: ProviderFactory;
+  beforeAll(async () => {
+    versioned = createDeclarativeProviderFactory(await loadProviderDefinitionFile(join(root, 'test/fixtures/providers/democrm-versioned.yaml')), {
+      fetch: createEgressFetch({ allowPrivateNetworks: true }),
+      timeoutMs: 2000,
+    });
+  });
+  const connectVersioned = () => {
+    const token = `crm_${randomBytes(8).toString('hex')}`;
+    const adapter = versioned.customerSync!.connect({ tenantId: 't1', connectionId: `con_${token}`, credentials: { apiToken: token }, settings: { baseUrl: crm.url } });
+    return { token, adapter };
+  };
+
+  it('reads the revision, sends it as If-Revision, and turns a 409 into RemoteVersionConflictError', async () => {
+    const { token, adapter } = connectVersioned();
+    expect(adapter.versioned).toBe(true);
+    const created = await adapter.create(ada, { localId: 'cust_v', idempotencyKey: 'k-v1' });
+    expect(created.version).toBe('1');
+    const link = { localId: 'cust_v', idempotencyKey: 'k-v2' };
+    const renamed = await adapter.update(created.remoteId, ada, { ...ada, name: 'Ada L' }, { ...link, version: '1' });
+    expect(renamed.version).toBe('2');
+    await expect(adapter.update(created.remoteId, ada, { ...ada, name: 'Late' }, { ...link, version: '1' })).rejects.toBeInstanceOf(RemoteVersionConflictError);
+    await expect(adapter.delete(created.remoteId, 'k-v3', '1')).rejects.toBeInstanceOf(RemoteVersionConflictError);
+    expect(crm.contact(token, created.remoteId)).toMatchObject({ full_name: 'Ada L', revision: '2', archived_at: null });
+    await adapter.delete(created.remoteId, 'k-v3', '2');
+    // 410 is declared "no such record" here: gone reads as null, and a second delete is no failure.
+    expect(await adapter.retrieve(created.remoteId)).toBeNull();
+    await adapter.delete(created.remoteId, 'k-v4', '3');
+  });
+
+  it('leaves a system without versions as it was: no version read, none sent', async () => {
+    const { adapter, token } = connect();
+    expect(adapter.versioned).toBe(false);
+    const created = await adapter.create(ada, { localId: 'cust_nv', idempotencyKey: 'k-nv1' });
+    expect(created.version).toBeUndefined();
+    crm.editBeforeNextWrite(created.remoteId, { notes: 'meanwhile' });
+    const written = await adapter.update(created.remoteId, ada, { ...ada, name: 'Plain' }, { localId: 'cust_nv', idempotencyKey: 'k-nv2' });
+    expect(written.fields).toMatchObject({ name: 'Plain', description: 'meanwhile' });
+    expect(crm.contact(token, created.remoteId)?.revision).toBe('3');
   });
 });
 

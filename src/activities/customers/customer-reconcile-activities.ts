@@ -15,6 +15,7 @@ import type {
   RemoteCustomerChange,
 } from '../../shared/customer-messages.js';
 import { beating } from '../heartbeat.js';
+import { markRemoteScanComplete, markSeenRemotes, sweepBatch } from './customer-delete-sweep.js';
 import { toFailure, type ConnectedAdapter, type CustomerSyncDeps } from './customer-sync-adapters.js';
 
 /**
@@ -253,6 +254,8 @@ export function createCustomerReconcileActivities(deps: CustomerSyncDeps, adapte
       toImport.push(r);
     }
     counts.imported = await importRecords(input.tenantId, input.connectionId, provider, toImport);
+    // Only mappings older than the run can be swept by it: links and imports made now need no mark.
+    await markSeenRemotes(db, input.connectionId, input.runId, mappings.map((m) => m.remoteId!));
     return counts;
   }
 
@@ -274,6 +277,7 @@ export function createCustomerReconcileActivities(deps: CustomerSyncDeps, adapte
         // Awaited on the next turn; a failed read must not count as unhandled while this batch is written.
         next?.catch(() => undefined);
         const totals = add(progress.totals, await reconcileRemoteRecords(input, connected, batch.records));
+        if (batch.cursor === null) await markRemoteScanComplete(db, input.runId);
         await saveProgress(input.runId, totals, 'remote');
         progress = { cursor: batch.cursor, totals, finished: next === null };
         report(progress);
@@ -352,6 +356,25 @@ export function createCustomerReconcileActivities(deps: CustomerSyncDeps, adapte
     return { cursor: done.cursor, totals: done.totals };
   }
 
+  /** Batches of the delete sweep for up to PAGE_ACTIVITY_BUDGET_MS; progress saved and heartbeated after each. */
+  async function sweepPages(input: ReconcilePageInput): Promise<ReconcilePageResult> {
+    const connected = await adapterFor(input.tenantId, input.connectionId);
+    const start: PagesProgress = { cursor: input.cursor, totals: input.totals, finished: false };
+    const done = await beating(start, async (from, report) => {
+      const deadline = Date.now() + PAGE_ACTIVITY_BUDGET_MS;
+      let progress = from;
+      while (!progress.finished) {
+        const batch = await sweepBatch(db, connected, { ...input, cursor: progress.cursor }, (customerId, change) => signalRemote(input.tenantId, customerId, change));
+        const totals = add(progress.totals, batch.counts);
+        await saveProgress(input.runId, totals, 'sweep');
+        progress = { cursor: batch.cursor, totals, finished: batch.cursor === null || Date.now() >= deadline };
+        report(progress);
+      }
+      return progress;
+    });
+    return { cursor: done.cursor, totals: done.totals };
+  }
+
   return {
     /** Records the start of a run (idempotent per workflow run) and returns its id. */
     async beginCustomerSyncRun(input: { tenantId: string; connectionId: string; trigger: CustomerReconcileTrigger; workflowId: string; workflowRunId: string }): Promise<{ runId: string }> {
@@ -405,6 +428,15 @@ export function createCustomerReconcileActivities(deps: CustomerSyncDeps, adapte
      */
     async reconcileRemoteCustomerPage(input: RemotePagesInput): Promise<ReconcilePageResult> {
       return remotePages(input);
+    },
+
+    /**
+     * Remote deletes nobody told us about (mark and sweep): the linked records the run's complete
+     * remote scan did not list, confirmed gone by a direct read, go to their customer's workflow as a
+     * remote delete (counted as repaired). Sweeps nothing after an incomplete scan.
+     */
+    async sweepUnseenRemoteCustomers(input: ReconcilePageInput): Promise<ReconcilePageResult> {
+      return sweepPages(input);
     },
 
     async reconcileLocalCustomerPage(input: ReconcilePageInput): Promise<ReconcilePageResult> {

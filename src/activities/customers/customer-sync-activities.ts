@@ -1,3 +1,4 @@
+import { ApplicationFailure } from '@temporalio/common';
 import { and, eq } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
 import { connections, customers, syncMappings, type PendingPush } from '../../db/schema.js';
@@ -25,7 +26,8 @@ import {
 import { mergeCustomer, remoteSnapshotChangedAt } from '../../domain/customers/merge.js';
 import { remoteWriteKey } from '../../domain/customers/remote-write-key.js';
 import { CUSTOMERS_CATALOG, customerSyncSettingsOf } from '../../domain/customers/sync-settings.js';
-import type { CustomerSyncAdapter } from '../../providers/crm-client.js';
+import { FailureType } from '../../domain/failures.js';
+import { RemoteVersionConflictError, type CustomerSyncAdapter, type RemoteCustomer } from '../../providers/crm-client.js';
 import { GatewayError, InvalidCredentialsError } from '../../providers/types.js';
 import type { RemoteCustomerChange } from '../../shared/customer-messages.js';
 import { createCustomerReconcileActivities } from './customer-reconcile-activities.js';
@@ -65,16 +67,32 @@ export interface ApplyRemoteResult {
 
 type MappingRow = typeof syncMappings.$inferSelect;
 
-/** The remote record differs from the state we last agreed on (an edit there we have not merged). */
-async function remoteMovedOn(adapter: CustomerSyncAdapter, remoteId: string, agreed: CustomerFields): Promise<boolean> {
-  let current;
+/**
+ * Writes with a stale version retried with a fresh read at most this many times in one push (a
+ * re-read that shows a remote edit to merge ends the push instead: the merge's push follows).
+ */
+export const MAX_VERSION_CONFLICT_RETRIES = 5;
+
+async function readRemote(adapter: CustomerSyncAdapter, remoteId: string): Promise<RemoteCustomer | null> {
   try {
-    current = await adapter.retrieve(remoteId);
+    return await adapter.retrieve(remoteId);
   } catch (err) {
     throw toFailure(err);
   }
+}
+
+/** The remote record differs from the state we last agreed on (an edit there we have not merged). */
+function remoteMovedOn(current: RemoteCustomer | null, agreed: CustomerFields): boolean {
   // A record gone at the remote is the update's to find out (and the delete webhook's to apply).
   return current !== null && !current.deleted && !sameValue(current.fields, agreed);
+}
+
+/** Still stale after MAX_VERSION_CONFLICT_RETRIES fresh reads: retried by Temporal, never dropped. */
+function staleVersionFailure(err: RemoteVersionConflictError): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: FailureType.Retryable,
+    message: `${err.message}; still stale after ${MAX_VERSION_CONFLICT_RETRIES} fresh reads`,
+  });
 }
 
 /**
@@ -92,6 +110,24 @@ export function agreedAfterWrite(before: CustomerFields, sent: CustomerFields, a
     else if (!sameValue(answer[field], before[field])) movedMeanwhile = true;
   }
   return { snapshot: snapshot as unknown as CustomerFields, movedMeanwhile };
+}
+
+/**
+ * Deletes the remote record; with versions, against the version just read (a local delete wins over
+ * a remote edit, so a stale version is read again and the delete retried).
+ */
+async function deleteRemote(adapter: CustomerSyncAdapter, remoteId: string, key: string): Promise<void> {
+  if (!adapter.versioned) return adapter.delete(remoteId, key);
+  for (let attempt = 0; ; attempt++) {
+    const current = await readRemote(adapter, remoteId);
+    if (!current || current.deleted) return;
+    try {
+      return await adapter.delete(remoteId, key, current.version);
+    } catch (err) {
+      if (!(err instanceof RemoteVersionConflictError)) throw err;
+      if (attempt + 1 >= MAX_VERSION_CONFLICT_RETRIES) throw staleVersionFailure(err);
+    }
+  }
 }
 
 const isRejection = (err: unknown) =>
@@ -189,7 +225,7 @@ export function createCustomerSyncActivities(deps: CustomerSyncDeps) {
       let movedMeanwhile = false;
       try {
         if (pending.deleted) {
-          if (remoteId && !remoteDeleted) await adapter.delete(remoteId, key);
+          if (remoteId && !remoteDeleted) await deleteRemote(adapter, remoteId, key);
           remoteDeleted = true;
         } else if (!remoteId || remoteDeleted) {
           const created = await adapter.create(pending.snapshot, { localId: row.id, idempotencyKey: key });
@@ -197,7 +233,28 @@ export function createCustomerSyncActivities(deps: CustomerSyncDeps) {
           snapshot = created.fields;
           remoteDeleted = false;
         } else if (!snapshot || changedFields(snapshot, pending.snapshot).length > 0) {
-          if (snapshot && (await remoteMovedOn(adapter, remoteId, snapshot))) {
+          const before = snapshot ?? normalizeFields({});
+          // With versions the write says which state it was made against: a stale one is refused (409),
+          // and the loop reads again. Without, the read just before the write is the best we can do.
+          let written: RemoteCustomer | null = null;
+          for (let attempt = 0; !written; attempt++) {
+            const current = snapshot || adapter.versioned ? await readRemote(adapter, remoteId) : null;
+            if (snapshot && remoteMovedOn(current, snapshot)) break;
+            // Without a version there is nothing to write against: refused as a write to a gone record is.
+            if (adapter.versioned && (!current || current.deleted))
+              throw new GatewayError('hard_decline', 'resource_missing', `remote record ${remoteId} is gone`);
+            try {
+              written = await adapter.update(remoteId, before, pending.snapshot, {
+                localId: row.id,
+                idempotencyKey: key,
+                ...(current?.version !== undefined ? { version: current.version } : {}),
+              });
+            } catch (err) {
+              if (!(err instanceof RemoteVersionConflictError)) throw err;
+              if (attempt + 1 >= MAX_VERSION_CONFLICT_RETRIES) throw staleVersionFailure(err);
+            }
+          }
+          if (!written) {
             // An edit made at the remote system since we last agreed, not merged yet: merge it first
             // (field policies decide, a same-field conflict is recorded), then push what remains.
             await saveMapping(db, mapping.id, { pending: null, state: 'pending' });
@@ -213,8 +270,6 @@ export function createCustomerSyncActivities(deps: CustomerSyncDeps) {
             });
             return { syncedVersion: mapping.lastSyncedVersion, more: true, failed: false };
           }
-          const before = snapshot ?? normalizeFields({});
-          const written = await adapter.update(remoteId, before, pending.snapshot, { localId: row.id, idempotencyKey: key });
           ({ snapshot, movedMeanwhile } = agreedAfterWrite(before, pending.snapshot, written.fields));
         }
       } catch (err) {
@@ -238,8 +293,7 @@ export function createCustomerSyncActivities(deps: CustomerSyncDeps) {
         .select({ version: customers.version })
         .from(customers)
         .where(eq(customers.id, row.id));
-      // Pushed again when the remote moved meanwhile: that push reads it and merges the edit.
-      const more = (current?.version ?? 0) > pending.version || movedMeanwhile;
+      let more = (current?.version ?? 0) > pending.version || movedMeanwhile;
       await saveMapping(db, mapping.id, {
         remoteId,
         remoteDeleted,
@@ -250,6 +304,19 @@ export function createCustomerSyncActivities(deps: CustomerSyncDeps) {
         state: more ? 'pending' : 'in_sync',
         failureReason: null,
       });
+      if (movedMeanwhile && remoteId) {
+        // A field we did not send moved between our read and our write (a system without versions):
+        // merge it now against what we agreed; the next push has nothing of ours to send and would not read.
+        const merged = await steps.applyRemoteCustomerChange({
+          tenantId: input.tenantId,
+          customerId: row.id,
+          connectionId: input.connectionId,
+          eventId: `read-after-${key}`,
+          remoteId,
+          occurredAt: Date.now(),
+        });
+        more = (current?.version ?? 0) > pending.version || merged.pushNeeded;
+      }
       return { syncedVersion: pending.version, more, failed: false };
     },
 
@@ -261,14 +328,13 @@ export function createCustomerSyncActivities(deps: CustomerSyncDeps) {
      */
     async applyRemoteCustomerChange(input: ApplyRemoteInput): Promise<ApplyRemoteResult> {
       const { adapter, provider } = await adapterFor(input.tenantId, input.connectionId);
-      let remote;
+      let remote: RemoteCustomer | null;
       const readAt = Date.now();
       try {
         remote = await adapter.retrieve(input.remoteId);
       } catch (err) {
         throw toFailure(err);
       }
-      if (!remote) return { pushNeeded: false, outcome: 'ignored' };
       const tenantConnections = await db
         .select({ id: connections.id, status: connections.status, settings: connections.settings })
         .from(connections)
@@ -286,6 +352,12 @@ export function createCustomerSyncActivities(deps: CustomerSyncDeps) {
       return db.transaction(async (tx): Promise<ApplyRemoteResult> => {
         const row = await lockCustomer(tx, input.tenantId, input.customerId);
         let mapping = await mappingOf(tx, input.connectionId, input.customerId, true);
+        if (!remote) {
+          // "No such record" about a record we once agreed on is a deletion: many systems answer a
+          // deleted record's id with 404, as they do an id that never existed.
+          if (!mapping || mapping.remoteId !== input.remoteId || !mapping.lastSyncedSnapshot) return { pushNeeded: false, outcome: 'ignored' };
+          remote = { remoteId: input.remoteId, fields: normalizeFields({}), localId: null, deleted: true };
+        }
         if (!row) {
           if (remote.deleted) return { pushNeeded: false, outcome: 'ignored' };
           // Created at the remote system: the record is born here from the remote snapshot.

@@ -35,6 +35,7 @@ export function sharedTokenBucket(db: Db, connectionId: string, ratePerSecond: n
 /** The adapter with every remote call taking a token first: bulk work on a connection cannot flood it. */
 export function throttled(adapter: CustomerSyncAdapter, bucket: Throttle): CustomerSyncAdapter {
   return {
+    ...(adapter.versioned ? { versioned: true } : {}),
     create: async (...a) => (await bucket.take(), adapter.create(...a)),
     update: async (...a) => (await bucket.take(), adapter.update(...a)),
     delete: async (...a) => (await bucket.take(), adapter.delete(...a)),

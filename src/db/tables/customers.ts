@@ -76,6 +76,8 @@ export const syncMappings = pgTable(
       .notNull()
       .default('pending'),
     failureReason: text('failure_reason'),
+    /** The reconciliation run whose remote scan last listed the remote twin (mark and sweep of remote deletes). */
+    remoteSeenRun: text('remote_seen_run'),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
@@ -83,6 +85,8 @@ export const syncMappings = pgTable(
     uniqueIndex('sync_mappings_connection_remote_uq').on(t.connectionId, t.remoteId),
     uniqueIndex('sync_mappings_connection_catalog_local_uq').on(t.connectionId, t.catalog, t.localId),
     index('sync_mappings_local_idx').on(t.tenantId, t.catalog, t.localId),
+    // The delete sweep walks one connection's mappings in id order.
+    index('sync_mappings_connection_id_idx').on(t.connectionId, t.id),
   ],
 );
 
@@ -132,7 +136,7 @@ export const customerSyncRuns = pgTable(
     status: text('status', { enum: ['running', 'completed', 'failed'] })
       .notNull()
       .default('running'),
-    phase: text('phase', { enum: ['events', 'remote', 'local', 'done'] })
+    phase: text('phase', { enum: ['events', 'remote', 'sweep', 'local', 'done'] })
       .notNull()
       .default('events'),
     missedChanges: integer('missed_changes').notNull().default(0),
@@ -142,6 +146,8 @@ export const customerSyncRuns = pgTable(
     pushed: integer('pushed').notNull().default(0),
     repaired: integer('repaired').notNull().default(0),
     error: text('error'),
+    /** The remote scan read the whole catalog without failing: its unseen mappings may be swept. */
+    remoteScanCompletedAt: timestamp('remote_scan_completed_at', { withTimezone: true }),
     startedAt: timestamp('started_at', { withTimezone: true }).notNull().defaultNow(),
     updatedAt: updatedAt(),
     finishedAt: timestamp('finished_at', { withTimezone: true }),

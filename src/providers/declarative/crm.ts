@@ -15,6 +15,7 @@ import {
 import { parsePath, readPath } from '../../domain/template.js';
 import {
   RemoteRateLimitedError,
+  RemoteVersionConflictError,
   type CustomerSyncAdapter,
   type RemoteCustomer,
   type RemoteCustomerEvent,
@@ -189,6 +190,7 @@ export function createDeclarativeCustomerSync(
 /** One connection's customers at the remote system, driven by the definition. */
 export class DeclarativeCustomerAdapter implements CustomerSyncAdapter {
   private readonly outbound: OutboundConnection;
+  readonly versioned: boolean;
 
   constructor(
     private readonly def: ProviderDefinition,
@@ -197,6 +199,7 @@ export class DeclarativeCustomerAdapter implements CustomerSyncAdapter {
     private readonly rt: ConnectionRuntime,
   ) {
     this.outbound = { ...rt, definition: def, credentials: rt.connection.credentials };
+    this.versioned = spec.record.version !== undefined;
   }
 
   async create(
@@ -221,7 +224,7 @@ export class DeclarativeCustomerAdapter implements CustomerSyncAdapter {
     remoteId: string,
     before: CustomerFields,
     after: CustomerFields,
-    link: { localId: string; idempotencyKey: string },
+    link: { localId: string; idempotencyKey: string; version?: string },
   ): Promise<RemoteCustomer> {
     const changed = this.leaves.filter((leaf) => !sameValue(leaf.read(before), leaf.read(after)));
     // An array is replaced whole: a changed item sends every mapped item of its array.
@@ -237,11 +240,15 @@ export class DeclarativeCustomerAdapter implements CustomerSyncAdapter {
     }
     const record: Record<string, unknown> = {};
     for (const leaf of sent) writePath(record, leaf.path, this.wireValue(leaf, before, after));
+    const { conflictStatuses } = this.spec.endpoints.update;
     const res = await this.send(
       'update',
-      { remoteId, localId: link.localId, idempotencyKey: link.idempotencyKey },
+      { remoteId, localId: link.localId, idempotencyKey: link.idempotencyKey, ...this.versionVar(link.version) },
       this.wrap(record),
+      this.versioned ? conflictStatuses : [],
     );
+    if (this.versioned && conflictStatuses.includes(res.status))
+      throw new RemoteVersionConflictError(`${this.def.name} update of ${remoteId}: version ${link.version ?? '(none)'} is stale (${res.status})`);
     if (res.body === '' || res.body === null) {
       const current = await this.retrieve(remoteId);
       if (!current) throw this.error('hard_decline', 'resource_missing', `record ${remoteId} does not exist`);
@@ -250,12 +257,17 @@ export class DeclarativeCustomerAdapter implements CustomerSyncAdapter {
     return this.recordOf('update', res.body);
   }
 
-  async delete(remoteId: string, idempotencyKey: string): Promise<void> {
+  async delete(remoteId: string, idempotencyKey: string, version?: string): Promise<void> {
     const { notFoundStatuses, goneStatuses } = this.spec.endpoints.retrieve;
-    await this.send('delete', { remoteId, idempotencyKey }, undefined, [
+    // A delete has no conflictStatuses of its own: the update's say what "stale version" looks like.
+    const conflicts = this.versioned ? this.spec.endpoints.update.conflictStatuses : [];
+    const res = await this.send('delete', { remoteId, idempotencyKey, ...this.versionVar(version) }, undefined, [
       ...notFoundStatuses,
       ...goneStatuses,
+      ...conflicts,
     ]);
+    if (conflicts.includes(res.status) && !notFoundStatuses.includes(res.status) && !goneStatuses.includes(res.status))
+      throw new RemoteVersionConflictError(`${this.def.name} delete of ${remoteId}: version ${version ?? '(none)'} is stale (${res.status})`);
   }
 
   async retrieve(remoteId: string): Promise<RemoteCustomer | null> {
@@ -418,6 +430,11 @@ export class DeclarativeCustomerAdapter implements CustomerSyncAdapter {
     return { items, next: cursor === null ? null : { position: { cursor }, cursor, more } };
   }
 
+  /** `{{version}}` for a write's templates, when the record had one (`{{version | optional}}` allows none). */
+  private versionVar(version: string | undefined): Vars {
+    return version !== undefined ? { version } : {};
+  }
+
   /** The value sent for a leaf: metadata carries removed keys as null (most APIs merge objects). */
   private wireValue(leaf: MappedLeaf, before: CustomerFields | null, after: CustomerFields): unknown {
     if (leaf.key !== 'metadata') return leaf.read(after);
@@ -438,7 +455,7 @@ export class DeclarativeCustomerAdapter implements CustomerSyncAdapter {
   }
 
   private fromRecord(name: CustomerSyncEndpointName, record: unknown): RemoteCustomer {
-    const { id, localId, deleted } = this.spec.record;
+    const { id, localId, deleted, version } = this.spec.record;
     const remoteId = readString(record, id);
     if (!remoteId)
       throw this.error('ambiguous', 'malformed_response', `${name}: the record has no id at '${id}'`);
@@ -457,7 +474,9 @@ export class DeclarativeCustomerAdapter implements CustomerSyncAdapter {
     ) as unknown as CustomerAddress;
     const linked = localId ? readString(record, localId) : undefined;
     const gone = deleted ? Boolean(readPath(record, deleted)) : false;
+    const revision = version ? asText(readPath(record, version)) : null;
     return {
+      ...(revision !== null ? { version: revision } : {}),
       remoteId,
       fields: gone
         ? normalizeFields({})

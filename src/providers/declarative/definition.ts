@@ -383,8 +383,9 @@ const declineCodesSchema = z.record(z.string().min(1), z.enum(UNIFIED_DECLINE_CO
  */
 export const CUSTOMER_SYNC_TEMPLATE_VARIABLES = {
   create: ['localId', 'idempotencyKey', 'credentials', 'settings'],
-  update: ['remoteId', 'localId', 'idempotencyKey', 'credentials', 'settings'],
-  delete: ['remoteId', 'idempotencyKey', 'credentials', 'settings'],
+  // `version`: the record's revision (customerSync.record.version) as last read, for If-Match-style headers.
+  update: ['remoteId', 'localId', 'idempotencyKey', 'version', 'credentials', 'settings'],
+  delete: ['remoteId', 'idempotencyKey', 'version', 'credentials', 'settings'],
   retrieve: ['remoteId', 'credentials', 'settings'],
   changes: ['cursor', 'credentials', 'settings'],
   list: ['cursor', 'credentials', 'settings'],
@@ -456,6 +457,9 @@ const customerSyncSchema = z
           description: 'Where our customer id is stored on the remote record (written on create, read back to link records).',
         }),
         deleted: responsePath.optional().meta({ description: 'A flag that marks an archived record (truthy: deleted).' }),
+        version: responsePath.optional().meta({
+          description: "The record's revision (optimistic concurrency), e.g. 'revision': read before every update and delete, available to their templates as {{version}}.",
+        }),
       })
       .strict(),
     fields: z
@@ -475,7 +479,14 @@ const customerSyncSchema = z
     endpoints: z
       .object({
         create: customerEndpoint,
-        update: customerEndpoint.meta({ description: 'Gets only the changed fields (a whole array when one of its items changed).' }),
+        update: customerEndpoint
+          .extend({
+            conflictStatuses: z.array(z.number().int().min(400).max(599)).default([409, 412]).meta({
+              description: 'With record.version: statuses meaning "the version was stale"; the push re-reads, merges and retries.',
+            }),
+          })
+          .strict()
+          .meta({ description: 'Gets only the changed fields (a whole array when one of its items changed).' }),
         delete: customerEndpoint,
         retrieve: customerEndpoint
           .extend({
@@ -559,7 +570,10 @@ function collectTemplates(def: z.infer<typeof baseDefinitionSchema>): TemplateFi
   for (const [name, endpoint] of Object.entries(def.customerSync?.endpoints ?? {})) {
     if (!endpoint) continue;
     const at = ['customerSync', 'endpoints', name];
-    const allowed = CUSTOMER_SYNC_TEMPLATE_VARIABLES[name as keyof typeof CUSTOMER_SYNC_TEMPLATE_VARIABLES];
+    // {{version}} exists only where the definition says where records keep it.
+    const allowed = CUSTOMER_SYNC_TEMPLATE_VARIABLES[name as keyof typeof CUSTOMER_SYNC_TEMPLATE_VARIABLES].filter(
+      (v) => v !== 'version' || def.customerSync?.record.version !== undefined,
+    );
     add([...at, 'path'], endpoint.path, allowed);
     add([...at, 'query'], endpoint.query, allowed);
     add([...at, 'headers'], endpoint.headers, allowed);

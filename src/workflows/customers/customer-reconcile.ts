@@ -13,8 +13,12 @@ import { waitingForTenantShare } from '../wait-for-tenant-share.js';
 
 type Activities = ReturnType<typeof createCustomerSyncActivities>;
 const { catchUpMissedCustomerChanges } = waitingForTenantShare(proxyActivities<Pick<Activities, 'catchUpMissedCustomerChanges'>>(remoteSync));
-const { reconcileRemoteCustomerPage, reconcileLocalCustomerPage } = waitingForTenantShare(proxyActivities<Pick<Activities, 'reconcileRemoteCustomerPage' | 'reconcileLocalCustomerPage'>>(bulkSync));
+const { reconcileRemoteCustomerPage, sweepUnseenRemoteCustomers, reconcileLocalCustomerPage } = waitingForTenantShare(
+  proxyActivities<Pick<Activities, 'reconcileRemoteCustomerPage' | 'sweepUnseenRemoteCustomers' | 'reconcileLocalCustomerPage'>>(bulkSync),
+);
 const { beginCustomerSyncRun, finishCustomerSyncRun } = proxyActivities<Pick<Activities, 'beginCustomerSyncRun' | 'finishCustomerSyncRun'>>(bookkeeping);
+
+const NEXT_PHASE = { remote: 'sweep', sweep: 'local', local: 'done' } as const satisfies Record<string, CustomerReconcilePhase>;
 
 /** Continue-as-new well before Temporal's history limits (about 6 events per page). */
 const MAX_HISTORY_EVENTS = 5_000;
@@ -23,8 +27,11 @@ const MAX_HISTORY_EVENTS = 5_000;
  * Reconciles one connection's customers (manual: `customer-reconcile-<connection>`, also the backfill
  * when sync is turned on; scheduled: `customer-reconcile-schedule-<connection>-<time>`):
  * 1. events: the remote change feed after the stored cursor (webhooks that never arrived);
- * 2. remote: every remote record, page by page, against the mapping (drift, links, imports);
- * 3. local: every local customer, page by page (pushes of customers the remote lacks).
+ * 2. remote: every remote record, page by page, against the mapping (drift, links, imports), marking
+ *    the mappings it lists;
+ * 3. sweep: after a complete remote scan, the mappings it did not list, confirmed gone one by one,
+ *    are applied as remote deletes (deletes whose webhook was lost, on systems without a feed too);
+ * 4. local: every local customer, page by page (pushes of customers the remote lacks).
  * Repairs go to the customers' entity workflows; counts are kept in `customer_sync_runs` after every
  * page and answered by the `customerReconcileProgress` query.
  */
@@ -49,14 +56,16 @@ export async function customerReconcileWorkflow(input: CustomerReconcileInput): 
       skipRemoteIds = missed.remoteIds;
       phase = 'remote';
     }
-    while (phase === 'remote' || phase === 'local') {
+    while (phase === 'remote' || phase === 'sweep' || phase === 'local') {
       const page =
         phase === 'remote'
           ? await reconcileRemoteCustomerPage({ ...base, runId: run, cursor, totals, skipRemoteIds })
-          : await reconcileLocalCustomerPage({ ...base, runId: run, cursor, totals });
+          : phase === 'sweep'
+            ? await sweepUnseenRemoteCustomers({ ...base, runId: run, cursor, totals })
+            : await reconcileLocalCustomerPage({ ...base, runId: run, cursor, totals });
       totals = page.totals;
       cursor = page.cursor;
-      if (cursor === null) phase = phase === 'remote' ? 'local' : 'done';
+      if (cursor === null) phase = NEXT_PHASE[phase];
       if (phase !== 'done' && (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > MAX_HISTORY_EVENTS)) {
         await continueAsNew<typeof customerReconcileWorkflow>({ ...input, carried: { runId: run, phase, cursor, totals, skipRemoteIds } });
       }

@@ -16,9 +16,9 @@ const counts = {
   imported: count('Remote records with no local twin, created locally'),
   linked: count('Unlinked remote records matched to a local customer (metadata link, or email when matchByEmail is on)'),
   pushed: count('Local customers the remote lacked, handed to be created there'),
-  repaired: count('Records that differed between the sides (drift), handed to their customer to repair'),
+  repaired: count('Records that differed between the sides (drift), or linked records gone at the remote (the delete sweep), handed to their customer to repair'),
 };
-const phase = z.enum(['events', 'remote', 'local', 'done']);
+const phase = z.enum(['events', 'remote', 'sweep', 'local', 'done']);
 
 const syncOut = z.object({
   connectionId: z.string(),
