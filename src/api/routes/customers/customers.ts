@@ -13,7 +13,8 @@ import {
   listCustomers,
   type CustomerRow,
 } from '../../../stores/customers/customer-store.js';
-import { normalizeFields, type CustomerFields } from '../../../domain/customers/fields.js';
+import { normalizeAddress, normalizeFields, type CustomerFields } from '../../../domain/customers/fields.js';
+import { mergeObject } from '../../../domain/merge-patch.js';
 import type { AppDeps } from '../../deps.js';
 import type { ResourceRouter } from '../../endpoint.js';
 import { ApiError } from '../../errors.js';
@@ -55,9 +56,20 @@ const createBody = z.strictObject(fieldsIn).meta({
   ],
 });
 const patchBody = z
-  .strictObject(fieldsIn)
+  .strictObject({
+    ...fieldsIn,
+    metadata: z
+      .record(z.string().min(1).max(40), z.string().max(500).nullable())
+      .refine((m) => Object.keys(m).length <= 50, 'at most 50 keys')
+      .nullish()
+      .meta({ description: 'Merged into the stored metadata: a key set to null is removed, a key not sent is kept; metadata: null removes every key.' }),
+  })
   .refine((b) => Object.keys(b).length > 0, 'at least one field to change is required')
-  .meta({ examples: [{ phone: '+49 30 7654321', description: null }] });
+  .meta({
+    description: 'A JSON Merge Patch (RFC 7396) of the customer: fields not sent stay as they are, null clears a field; `address` and `metadata` merge key by key.',
+    examples: [{ phone: '+49 30 7654321', description: null }, { address: { city: 'Hamburg', postal_code: '20095' }, metadata: { crmId: null, tier: 'gold' } }],
+  });
+type PatchIn = z.output<typeof patchBody>;
 type FieldsIn = z.output<typeof createBody>;
 
 const syncStates = ['pending', 'in_sync', 'failed'] as const;
@@ -202,6 +214,32 @@ function applyInput(base: CustomerFields, input: FieldsIn): CustomerFields {
   });
 }
 
+const ADDRESS_IN = { line1: 'line1', line2: 'line2', city: 'city', postal_code: 'postalCode', state: 'state', country: 'country' } as const;
+
+/**
+ * A PATCH merged onto the current fields (RFC 7396): the address's parts and the metadata's keys
+ * merge one by one (null clears a part or removes a key, `address: null` clears the address,
+ * `metadata: null` removes every key); the other fields are replaced when sent.
+ */
+function applyPatch(current: CustomerFields, patch: PatchIn): CustomerFields {
+  const { address, metadata, ...flat } = patch;
+  const next = applyInput(current, flat);
+  if (address !== undefined) {
+    const parts = address && Object.entries(ADDRESS_IN).filter(([api]) => address[api as keyof typeof ADDRESS_IN] !== undefined);
+    next.address = parts
+      ? normalizeAddress({ ...current.address, ...Object.fromEntries(parts.map(([api, part]) => [part, address[api as keyof typeof ADDRESS_IN]])) })
+      : null;
+  }
+  if (metadata !== undefined) {
+    const merged = metadata === null ? {} : (mergeObject(current.metadata, metadata) as Record<string, string>);
+    if (Object.keys(merged).length > 50) {
+      throw new ApiError(400, 'validation_failed', 'the merged metadata has more than 50 keys', [{ path: 'body.metadata', message: 'at most 50 keys after the merge; remove some with null' }]);
+    }
+    next.metadata = merged;
+  }
+  return next;
+}
+
 /** `If-Match: "3"` (or 3, or a weak W/"3") → 3; absent → undefined (an unconditional write). */
 function ifMatchVersion(header: string | undefined): number | undefined {
   if (header === undefined) return undefined;
@@ -286,7 +324,9 @@ export function customersRouter(deps: AppDeps, r: ResourceRouter): ResourceRoute
       {
         operationId: 'updateCustomer',
         summary: 'Change a customer',
-        description: 'Only the fields sent change (null clears one; `metadata` is replaced as a whole). With If-Match, 412 when the version moved on.',
+        description:
+          'A JSON Merge Patch (RFC 7396): only the fields sent change, null clears one; `address` parts and `metadata` keys merge one by one (null removes a key), as Stripe merges metadata. ' +
+          'Accepts `application/json` and `application/merge-patch+json`. With If-Match, 412 when the version moved on.',
         params: idParams,
         body: patchBody,
         headers: ifMatchHeader,
@@ -294,7 +334,7 @@ export function customersRouter(deps: AppDeps, r: ResourceRouter): ResourceRoute
       },
       async ({ params, body, tenant, req, res }) => {
         const expected = ifMatchVersion(req.get('if-match'));
-        const row = await editCustomer(db, tenant.id, params.id, expected, (current) => applyInput(current, body)).catch(refusal);
+        const row = await editCustomer(db, tenant.id, params.id, expected, (current) => applyPatch(current, body)).catch(refusal);
         send(res, 200, row);
       },
     )

@@ -36,6 +36,7 @@ import type { AppDeps } from '../../deps.js';
 import type { ResourceRouter } from '../../endpoint.js';
 import { erpIntegrationWorkflows } from '../../erp-integration-workflows.js';
 import { ApiError } from '../../errors.js';
+import { mergeMember, mergePatchOf } from '../../merge-patch-body.js';
 import { checkPollInterval, quotaRefusal } from '../../quota-refusals.js';
 import { DEAD_LETTER_EXAMPLE, ERP_RUN_EXAMPLE, INTEGRATION_CREATE_EXAMPLE, INTEGRATION_EXAMPLE } from './erp-examples.js';
 
@@ -69,13 +70,16 @@ const patchBody = z
   .strictObject({
     name: z.string().trim().min(1).max(200).optional(),
     type: typeSchema.optional(),
-    connector: connectorSchema.optional(),
-    credentials: credentials.optional(),
-    settings: settingsSchema.optional(),
-    mappings: mappingsSchema.optional(),
+    connector: mergePatchOf(z.unknown(), 'the connector (see createErpIntegration for its shape)').optional(),
+    credentials: credentials.optional().meta({ description: 'Write-only; replaces the stored credentials as a whole (they are never read back, so they cannot be merged).' }),
+    settings: mergePatchOf(z.union([z.string().max(2000), z.number(), z.boolean()]), 'the settings; a removed intervalSeconds or pauseAfterFailures is back to its default').optional(),
+    mappings: mergePatchOf(z.array(z.unknown()), "the mappings: an entity's list of entries replaces its old list, null removes the entity's mapping").optional(),
   })
   .refine((b) => Object.keys(b).length > 0, 'at least one field to change is required')
-  .meta({ examples: [{ settings: { intervalSeconds: 900, pauseAfterFailures: 5, baseUrl: 'https://erp.example.com/api' } }] });
+  .meta({
+    description: 'A JSON Merge Patch (RFC 7396): what is not sent stays as it is. The merged integration is validated as a whole before it is stored.',
+    examples: [{ settings: { intervalSeconds: 900 } }, { settings: { warehouse: null }, mappings: { prices: null } }, { connector: { streams: { products: { path: '/v2/items' } } } }],
+  });
 
 const idParams = z.object({ id: z.string().min(1) });
 const runParams = z.object({ id: z.string().min(1), runId: z.string().min(1) });
@@ -260,19 +264,40 @@ export function integrationsRouter(deps: AppDeps, r: ResourceRouter): ResourceRo
     .endpoint(
       'patch',
       '/v1/integrations/:id',
-      { operationId: 'updateErpIntegration', summary: 'Update an ERP integration; new credentials replace the old ones', params: idParams, body: patchBody, responses: { 200: { description: 'Updated', schema: integrationOut } } },
+      {
+        operationId: 'updateErpIntegration',
+        summary: 'Update an ERP integration (JSON Merge Patch); new credentials replace the old ones',
+        description:
+          'Only what is sent changes: `settings`, `connector` and `mappings` are merged into the stored ones per RFC 7396 (`null` removes a key, arrays replace), ' +
+          'then the whole integration is validated as on create (400 naming each field). Accepts `application/json` and `application/merge-patch+json`.',
+        params: idParams,
+        body: patchBody,
+        responses: {
+          200: { description: 'Updated', schema: integrationOut },
+          422: { description: 'quota_exceeded: intervalSeconds is below ERP_MIN_POLL_INTERVAL_SECONDS' },
+        },
+      },
       async ({ params, body, tenant, res }) => {
         const current = await findOwned(tenant.id, params.id);
+        const settings = body.settings && mergeMember(settingsSchema, current.settings, body.settings, 'settings');
+        const change = {
+          ...(body.name !== undefined ? { name: body.name } : {}),
+          ...(body.type !== undefined ? { type: body.type } : {}),
+          ...(body.credentials !== undefined ? { credentials: body.credentials } : {}),
+          ...(settings ? { settings } : {}),
+          ...(body.connector ? { connector: mergeMember(connectorSchema, current.connector, body.connector, 'connector') } : {}),
+          ...(body.mappings ? { mappings: mergeMember(mappingsSchema, current.mappings, body.mappings, 'mappings') } : {}),
+        };
         checkDefinition(
           {
-            type: body.type ?? current.type,
-            connector: body.connector ?? connectorOf(current),
-            mappings: body.mappings ?? current.mappings,
-            settings: body.settings ?? current.settings,
+            type: change.type ?? current.type,
+            connector: change.connector ?? connectorOf(current),
+            mappings: change.mappings ?? current.mappings,
+            settings: change.settings ?? current.settings,
           },
-          body.settings,
+          settings,
         );
-        const row = await updateIntegration(db, deps.cipher, current, body);
+        const row = await updateIntegration(db, deps.cipher, current, change);
         await workflows.syncSchedules(row, current);
         res.json(integrationView(row));
       },
