@@ -190,6 +190,8 @@ export interface PreparedUpsert<E extends ErpEntity = ErpEntity> {
   records: number;
   /** Array literals, one per column of the entity's upsert plan; empty for no records. */
   arrays: string[];
+  /** The batch's natural keys as one array literal (what closes the open dead letters of those keys); '{}' for none. */
+  keys: string;
 }
 
 function planOf(entity: ErpEntity): UpsertPlan {
@@ -203,7 +205,7 @@ export function prepareUpsert<E extends ErpEntity>(
   entity: E,
   records: EntityRecords[E][],
 ): PreparedUpsert<E> {
-  if (records.length === 0) return { entity, records: 0, arrays: [] };
+  if (records.length === 0) return { entity, records: 0, arrays: [], keys: '{}' };
   const byKey = new Map<string, EntityRecords[E]>();
   for (const r of records) byKey.set(naturalKey(entity, r), r);
   const unique = [...byKey.values()] as unknown as Record<string, unknown>[];
@@ -211,6 +213,7 @@ export function prepareUpsert<E extends ErpEntity>(
     entity,
     records: records.length,
     arrays: planOf(entity).columns.map(({ prop }) => arrayLiteral(unique.map((r) => r[prop]))),
+    keys: arrayLiteral([...byKey.keys()]),
   };
 }
 

@@ -11,6 +11,7 @@ import {
   editCustomer,
   findCustomer,
   listCustomers,
+  type CustomerConflictRow,
   type CustomerRow,
 } from '../../../stores/customers/customer-store.js';
 import { normalizeAddress, normalizeFields, type CustomerFields } from '../../../domain/customers/fields.js';
@@ -19,7 +20,8 @@ import type { AppDeps } from '../../deps.js';
 import type { ResourceRouter } from '../../endpoint.js';
 import { ApiError } from '../../errors.js';
 import { claimIdempotencyKey, requestHash, requireIdempotencyKey, storeIdempotentResponse } from '../../idempotency.js';
-import { decodeTimeCursor, encodeTimeCursor, pageCursor } from '../../common-schemas.js';
+import { answerPage, decodeTimeCursor, encodeTimeCursor, pageCursor, pageOut, pageQuery } from '../../common-schemas.js';
+import { listCustomerConflicts } from '../../../stores/customers/customer-conflict-list.js';
 
 const text = (max: number) => z.string().trim().max(max);
 const addressIn = z.strictObject({
@@ -130,6 +132,46 @@ export const customerOut = z.object({
   ],
 });
 
+const conflictOut = z.object({
+  connectionId: z.string(),
+  field: z.string(),
+  baseValue: z.unknown(),
+  localValue: z.unknown(),
+  remoteValue: z.unknown(),
+  policy: z.string(),
+  decision: z.enum(['local', 'remote']),
+  at: z.string(),
+});
+const CONFLICT_EXAMPLE = {
+  connectionId: 'con_7m4k2x9q1v8t3n6p5r0w',
+  field: 'phone',
+  baseValue: '+49 30 1234567',
+  localValue: '+49 30 7654321',
+  remoteValue: '+49 30 1111111',
+  policy: 'most_recent',
+  decision: 'local',
+  at: '2026-12-07T10:15:30.000Z',
+} as const;
+const conflictsQuery = z.strictObject({
+  connectionId: z.string().min(1).max(64).optional().meta({ description: "Only this connected system's conflicts" }),
+  ...pageQuery(20, 100),
+});
+const conflictPageOut = pageOut(conflictOut).meta({ examples: [{ data: [CONFLICT_EXAMPLE], hasMore: true, nextCursor: 'MTI4' }] });
+
+/** A recorded conflict as the API shows it. */
+function conflictView(c: CustomerConflictRow): z.output<typeof conflictOut> {
+  return {
+    connectionId: c.connectionId,
+    field: c.field,
+    baseValue: c.baseValue,
+    localValue: c.localValue,
+    remoteValue: c.remoteValue,
+    policy: c.policy,
+    decision: c.decision,
+    at: c.createdAt.toISOString(),
+  };
+}
+
 const syncOut = z.object({
   customerId: z.string(),
   version: z.number().int().positive(),
@@ -144,18 +186,7 @@ const syncOut = z.object({
       lastSyncedAt: z.string().nullable(),
     }),
   ),
-  conflicts: z.array(
-    z.object({
-      connectionId: z.string(),
-      field: z.string(),
-      baseValue: z.unknown(),
-      localValue: z.unknown(),
-      remoteValue: z.unknown(),
-      policy: z.string(),
-      decision: z.enum(['local', 'remote']),
-      at: z.string(),
-    }),
-  ),
+  conflicts: z.array(conflictOut),
 }).meta({
   id: 'CustomerSyncState',
   examples: [
@@ -173,18 +204,7 @@ const syncOut = z.object({
           lastSyncedAt: '2026-12-07T10:15:30.000Z',
         },
       ],
-      conflicts: [
-        {
-          connectionId: 'con_7m4k2x9q1v8t3n6p5r0w',
-          field: 'phone',
-          baseValue: '+49 30 1234567',
-          localValue: '+49 30 7654321',
-          remoteValue: '+49 30 1111111',
-          policy: 'most_recent',
-          decision: 'local',
-          at: '2026-12-07T10:15:30.000Z',
-        },
-      ],
+      conflicts: [CONFLICT_EXAMPLE],
     },
   ],
 });
@@ -394,17 +414,24 @@ export function customersRouter(deps: AppDeps, r: ResourceRouter): ResourceRoute
           customerId: row.id,
           version: row.version,
           systems: systems.map((system) => ({ ...system, lastSyncedAt: system.lastSyncedAt?.toISOString() ?? null })),
-          conflicts: conflicts.map((c) => ({
-            connectionId: c.connectionId,
-            field: c.field,
-            baseValue: c.baseValue,
-            localValue: c.localValue,
-            remoteValue: c.remoteValue,
-            policy: c.policy,
-            decision: c.decision,
-            at: c.createdAt.toISOString(),
-          })),
+          conflicts: conflicts.map(conflictView),
         });
+      },
+    )
+    .endpoint(
+      'get',
+      '/v1/customers/:id/sync/conflicts',
+      {
+        operationId: 'listCustomerSyncConflicts',
+        summary: "A customer's recorded sync conflicts, oldest first, a page at a time",
+        description: 'Every same-field conflict a merge recorded, with the values on each side and the decision. Page with `cursor` (`hasMore`, `nextCursor`); nothing is cut off silently.',
+        params: idParams,
+        query: conflictsQuery,
+        responses: { 200: { description: 'A page', schema: conflictPageOut } },
+      },
+      async ({ params, query, tenant, res }) => {
+        const row = await loadOne(tenant.id, params.id);
+        res.json(await answerPage(listCustomerConflicts(db, row, { connectionId: query.connectionId }, query), conflictView));
       },
     );
 }

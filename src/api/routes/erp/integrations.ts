@@ -10,7 +10,8 @@ import { mappingsSchema } from '../../../domain/erp/mapping.js';
 import { connectorSchema } from '../../../providers/erp/connector-definition.js';
 import type { ErpDeadLetterReplayInput, ErpPollInput } from '../../../shared/erp-messages.js';
 import { workflowId } from '../../../shared/workflow-ids.js';
-import { deadLetterView, listDeadLetters } from '../../../stores/erp/dead-letter-store.js';
+import { DeadLetterClosedError, deadLetterView, dismissDeadLetter, listDeadLetters } from '../../../stores/erp/dead-letter-store.js';
+import { byKey } from '../../../stores/platform/audit-event-store.js';
 import {
   checkConnectorUrls,
   connectorOf,
@@ -36,6 +37,7 @@ import type { AppDeps } from '../../deps.js';
 import type { ResourceRouter } from '../../endpoint.js';
 import { erpIntegrationWorkflows } from '../../erp-integration-workflows.js';
 import { ApiError } from '../../errors.js';
+import { answerPage, pageOut, pageQuery } from '../../common-schemas.js';
 import { mergeMember, mergePatchOf } from '../../merge-patch-body.js';
 import { checkPollInterval, quotaRefusal } from '../../quota-refusals.js';
 import { DEAD_LETTER_EXAMPLE, ERP_RUN_EXAMPLE, INTEGRATION_CREATE_EXAMPLE, INTEGRATION_EXAMPLE } from './erp-examples.js';
@@ -161,15 +163,24 @@ const testOut = z.object({
     },
   ],
 });
+const DEAD_LETTER_STATUSES = ['open', 'replayed', 'dismissed', 'resolved'] as const;
 export const deadLetterOut = z.object({
   id: z.string(),
   runId: z.string(),
   entity: z.string(),
-  status: z.enum(['open', 'replayed']),
+  status: z.enum(DEAD_LETTER_STATUSES),
+  recordKey: z.string().nullable().meta({ description: "The record's natural key when its key fields mapped: a later valid record with this key resolves it" }),
   raw: z.unknown(),
   errors: z.array(z.object({ field: z.string(), message: z.string() })),
   createdAt: z.string(),
+  replayedAt: z.string().nullable(),
+  closedAt: z.string().nullable().meta({ description: 'When it was dismissed or resolved' }),
+  dismissReason: z.string().nullable(),
+  resolvedByRunId: z.string().nullable().meta({ description: 'The run that applied a valid record with the same key' }),
 }).meta({ id: 'DeadLetter', examples: [DEAD_LETTER_EXAMPLE] });
+const dismissBody = z
+  .strictObject({ reason: z.string().trim().min(1).max(500).optional().meta({ description: 'Why, for the audit log and the listing' }) })
+  .meta({ examples: [{ reason: 'Discontinued item, fixed by hand in the shop' }] });
 const replayOut = z.object({
   replayId: z.string(),
   workflowId: z.string().meta({ description: 'The ErpDeadLetterReplayWorkflow carrying the replay (Temporal UI).' }),
@@ -435,10 +446,17 @@ export function integrationsRouter(deps: AppDeps, r: ResourceRouter): ResourceRo
     .endpoint(
       'get',
       '/v1/integrations/:id/runs',
-      { operationId: 'listErpRuns', summary: 'Runs of an integration, newest first', params: idParams, responses: { 200: { description: 'Runs', schema: z.object({ data: z.array(runOut) }) } } },
-      async ({ params, tenant, res }) => {
+      {
+        operationId: 'listErpRuns',
+        summary: 'Runs of an integration, newest first, a page at a time',
+        description: 'Page with `cursor` (`hasMore`, `nextCursor`); nothing is cut off silently.',
+        params: idParams,
+        query: z.strictObject(pageQuery(20, 100)),
+        responses: { 200: { description: 'A page of runs', schema: pageOut(runOut) } },
+      },
+      async ({ params, query, tenant, res }) => {
         const integration = await findOwned(tenant.id, params.id);
-        res.json({ data: (await listRuns(db, integration.id)).map(runView) });
+        res.json(await answerPage(listRuns(db, integration.id, query), runView));
       },
     )
     .endpoint(
@@ -457,15 +475,40 @@ export function integrationsRouter(deps: AppDeps, r: ResourceRouter): ResourceRo
       '/v1/integrations/:id/dead-letters',
       {
         operationId: 'listDeadLetters',
-        summary: 'Rows that did not map or validate, with the raw row and the errors',
+        summary: 'Rows that did not map or validate, with the raw row and the errors, oldest first, a page at a time',
+        description:
+          '`open` until replayed (`replayed`), dismissed (`dismissed`) or closed by a later run that applied a valid record with the same natural key (`resolved`, with `closedAt` and `resolvedByRunId`). ' +
+          'Page with `cursor` (`hasMore`, `nextCursor`); nothing is cut off silently.',
         params: idParams,
-        query: z.strictObject({ status: z.enum(['open', 'replayed']).default('open') }),
-        responses: { 200: { description: 'Dead letters', schema: z.object({ data: z.array(deadLetterOut) }) } },
+        query: z.strictObject({ status: z.enum(DEAD_LETTER_STATUSES).default('open'), ...pageQuery(100, 500) }),
+        responses: { 200: { description: 'A page of dead letters', schema: pageOut(deadLetterOut) } },
       },
       async ({ params, query, tenant, res }) => {
         const integration = await findOwned(tenant.id, params.id);
-        const rows = await listDeadLetters(db, integration.id, query.status);
-        res.json({ data: rows.map(deadLetterView) });
+        res.json(await answerPage(listDeadLetters(db, integration.id, query.status, query), deadLetterView));
+      },
+    )
+    .endpoint(
+      'post',
+      '/v1/integrations/:id/dead-letters/:deadLetterId/dismiss',
+      {
+        operationId: 'dismissDeadLetter',
+        summary: 'Dismiss an open dead letter: it is no longer open and no replay takes it (audited)',
+        description: 'Idempotent: dismissing a dismissed dead letter answers it unchanged. A replayed or resolved one is a 409.',
+        params: z.object({ id: z.string().min(1), deadLetterId: z.string().min(1).max(64) }),
+        body: dismissBody,
+        responses: {
+          200: { description: 'The dismissed dead letter', schema: deadLetterOut },
+          409: { description: 'conflict: the dead letter was replayed or resolved already' },
+        },
+      },
+      async ({ params, body, tenant, res }) => {
+        const integration = await findOwned(tenant.id, params.id);
+        const row = await dismissDeadLetter(db, byKey(tenant), integration.id, params.deadLetterId, body.reason).catch((err: unknown) => {
+          throw err instanceof DeadLetterClosedError ? new ApiError(409, 'conflict', err.message) : err;
+        });
+        if (!row) throw ApiError.notFound('dead letter', params.deadLetterId);
+        res.json(deadLetterView(row));
       },
     )
     .endpoint(
