@@ -68,6 +68,14 @@ async function afterAnchor(db: Db, list: KeysetList, id: PgColumn, anchorId: str
     .from(list.table)
     .where(and(list.where, sql`${id}::text = ${anchorId}`))) as Record<string, string>[];
   if (!anchor) throw new PageCursorError('the cursor does not name a row of this list');
-  const values = list.orderBy.map((c, i) => sql`${anchor[`k${i}`]}::${sql.raw(c.getSQLType())}`);
+  const values = list.orderBy.map((c, i) => sql`${anchor[`k${i}`]}::${sql.raw(castType(c))}`);
   return sql`(${sql.join(list.orderBy, sql`, `)}) ${sql.raw(list.order === 'asc' ? '>' : '<')} (${sql.join(values, sql`, `)})`;
 }
+
+/** The type a column's value is cast to: a serial column's values are of its integer type. */
+function castType(column: PgColumn): string {
+  const type = column.getSQLType();
+  return SERIAL_TYPES[type] ?? type;
+}
+
+const SERIAL_TYPES: Record<string, string> = { smallserial: 'smallint', serial: 'integer', bigserial: 'bigint' };

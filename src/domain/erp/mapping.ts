@@ -219,11 +219,13 @@ export function compileMapping<E extends ErpEntity>(
   return {
     entity,
     map(row) {
-      const refused = refusedErrors(row);
-      if (refused) return { ok: false, errors: refused };
       const out: Record<string, unknown> = { ...fromSettings };
       const errors: RowError[] = [];
       for (const apply of compiled) apply(row, out, errors, '');
+      // A refused row keeps its errors whatever the mapping says, but its key (when intact) is still
+      // known: the letter resolves once the source is fixed and the record syncs.
+      const refused = refusedErrors(row);
+      if (refused) return withKey(entity, out, { ok: false, errors: refused });
       if (errors.length > 0) return withKey(entity, out, { ok: false, errors });
       const result = schema.safeParse(out);
       if (!result.success) {

@@ -383,7 +383,7 @@ export function customersRouter(deps: AppDeps, r: ResourceRouter): ResourceRoute
         summary: 'List customers, least recently changed first',
         description: 'Page with `cursor`; filter by exact email, by change time (`updatedSince`) or by sync state with any connected system.',
         query: listQuery,
-        responses: { 200: { description: 'A page', schema: z.object({ data: z.array(customerOut), nextCursor: z.string().nullable() }) } },
+        responses: { 200: { description: 'A page', schema: pageOut(customerOut) } },
       },
       async ({ query, tenant, res }) => {
         const { rows, more } = await listCustomers(db, tenant.id, {
@@ -395,7 +395,7 @@ export function customersRouter(deps: AppDeps, r: ResourceRouter): ResourceRoute
           limit: query.limit,
         });
         const last = rows[rows.length - 1];
-        res.json({ data: rows.map(customerView), nextCursor: more && last ? encodeTimeCursor(last.updatedAt, last.id) : null });
+        res.json({ data: rows.map(customerView), hasMore: more, nextCursor: more && last ? encodeTimeCursor(last.updatedAt, last.id) : null });
       },
     )
     .endpoint(
