@@ -112,6 +112,16 @@ describe('PATCH /v1/integrations/:id merges', () => {
     expect(read.body.mappings.products).toHaveLength(2);
   });
 
+  it('keeps every key of concurrent PATCHes of different settings (each merges onto the row it locks)', async () => {
+    const t = await stack.createTenant();
+    const id = await newIntegration(t.auth);
+    const keys = Array.from({ length: 8 }, (_, i) => `k${i}`);
+    const answers = await Promise.all(keys.map((k) => request(stack.app).patch(`/v1/integrations/${id}`).set(t.auth).send({ settings: { [k]: k } })));
+    for (const a of answers) expect(a.status, JSON.stringify(a.body)).toBe(200);
+    const read = await request(stack.app).get(`/v1/integrations/${id}`).set(t.auth).expect(200);
+    expect(read.body.settings).toEqual({ intervalSeconds: 3600, warehouse: 'IST-1', pauseAfterFailures: 7, region: 'TR', ...Object.fromEntries(keys.map((k) => [k, k])) });
+  });
+
   it('refuses another content type with 415 and merge-patch+json on a POST', async () => {
     const t = await stack.createTenant();
     const id = await newIntegration(t.auth);
@@ -145,6 +155,20 @@ describe('PATCH /v1/connections/:id merges', () => {
     expect(res.body.settings).toEqual({ baseUrl: acmeA.url, limits: { perSecond: 5, burst: 20 } });
     expect(res.body.metadata).toEqual({ team: 'payments', oncall: 'grace' });
     expect(res.body.credentials.version).toBe(1);
+  });
+
+  it('keeps every key of concurrent PATCHes of different metadata keys', async () => {
+    const t = await stack.createTenant();
+    const created = await request(stack.app)
+      .post('/v1/connections')
+      .set(t.auth)
+      .send({ provider: 'acmepay', code: 'acme', name: 'Acme', credentials: { accountId: acmeA.accountId, apiKey: acmeA.apiKey }, settings: { baseUrl: acmeA.url } })
+      .expect(201);
+    const keys = Array.from({ length: 8 }, (_, i) => `k${i}`);
+    const answers = await Promise.all(keys.map((k) => request(stack.app).patch(`/v1/connections/${created.body.id}`).set(t.auth).send({ metadata: { [k]: k } })));
+    for (const a of answers) expect(a.status, JSON.stringify(a.body)).toBe(200);
+    const read = await request(stack.app).get(`/v1/connections/${created.body.id}`).set(t.auth).expect(200);
+    expect(read.body.metadata).toEqual(Object.fromEntries(keys.map((k) => [k, k])));
   });
 
   it('refuses settings whose merged URL is not allowed, naming the field', async () => {

@@ -289,28 +289,31 @@ export function integrationsRouter(deps: AppDeps, r: ResourceRouter): ResourceRo
         },
       },
       async ({ params, body, tenant, res }) => {
-        const current = await findOwned(tenant.id, params.id);
-        const settings = body.settings && mergeMember(settingsSchema, current.settings, body.settings, 'settings');
-        const change = {
-          ...(body.name !== undefined ? { name: body.name } : {}),
-          ...(body.type !== undefined ? { type: body.type } : {}),
-          ...(body.credentials !== undefined ? { credentials: body.credentials } : {}),
-          ...(settings ? { settings } : {}),
-          ...(body.connector ? { connector: mergeMember(connectorSchema, current.connector, body.connector, 'connector') } : {}),
-          ...(body.mappings ? { mappings: mergeMember(mappingsSchema, current.mappings, body.mappings, 'mappings') } : {}),
-        };
-        checkDefinition(
-          {
-            type: change.type ?? current.type,
-            connector: change.connector ?? connectorOf(current),
-            mappings: change.mappings ?? current.mappings,
-            settings: change.settings ?? current.settings,
-          },
-          settings,
-        );
-        const row = await updateIntegration(db, deps.cipher, current, change);
-        await workflows.syncSchedules(row, current);
-        res.json(integrationView(row));
+        // Merged onto the row the write locks, and checked there: a concurrent PATCH of another key is kept.
+        const updated = await updateIntegration(db, deps.cipher, tenant.id, params.id, (current) => {
+          const settings = body.settings && mergeMember(settingsSchema, current.settings, body.settings, 'settings');
+          const change = {
+            ...(body.name !== undefined ? { name: body.name } : {}),
+            ...(body.type !== undefined ? { type: body.type } : {}),
+            ...(body.credentials !== undefined ? { credentials: body.credentials } : {}),
+            ...(settings ? { settings } : {}),
+            ...(body.connector ? { connector: mergeMember(connectorSchema, current.connector, body.connector, 'connector') } : {}),
+            ...(body.mappings ? { mappings: mergeMember(mappingsSchema, current.mappings, body.mappings, 'mappings') } : {}),
+          };
+          checkDefinition(
+            {
+              type: change.type ?? current.type,
+              connector: change.connector ?? connectorOf(current),
+              mappings: change.mappings ?? current.mappings,
+              settings: change.settings ?? current.settings,
+            },
+            settings,
+          );
+          return change;
+        });
+        if (!updated) throw ApiError.notFound('integration', params.id);
+        await workflows.syncSchedules(updated.after, updated.before);
+        res.json(integrationView(updated.after));
       },
     )
     .endpoint(
