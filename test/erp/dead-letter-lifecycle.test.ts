@@ -150,6 +150,12 @@ describe('dead letters', () => {
     expect(dismissed.body.data.map((d: { id: string }) => d.id)).toEqual([toDismiss.id]);
     const open = await request(stack.app).get(`/v1/integrations/${id}/dead-letters`).set(t.auth).expect(200);
     expect(open.body.data.map((d: { recordKey: string | null }) => d.recordKey)).toEqual([null]);
+    // Both closings are announced, each with the letter as the list shows it.
+    const events = await request(stack.app).get('/v1/events').query({ type: 'erp.dead_letter.closed', order: 'asc' }).set(t.auth).expect(200);
+    expect(events.body.data.map((e: { resource: { id: string }; data: { status: string } }) => [e.resource.id, e.data.status])).toEqual([
+      [toDismiss.id, 'dismissed'],
+      [resolved.body.data[0].id, 'resolved'],
+    ]);
     // A resolved letter cannot be dismissed.
     const refused = await request(stack.app).post(`/v1/integrations/${id}/dead-letters/${resolved.body.data[0].id}/dismiss`).set(t.auth).send({});
     expect(refused.status).toBe(409);

@@ -6,7 +6,7 @@
 import { and, eq, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
 import { erpDeadLetters } from '../../db/tables/erp.js';
-import { recordEvents } from '../events/event-store.js';
+import { recordEvents, type NewEvent } from '../events/event-store.js';
 import { keysetPage, type Page } from '../keyset-page.js';
 import { recordAudit, type ChangedBy } from '../platform/audit-event-store.js';
 
@@ -79,8 +79,8 @@ export class DeadLetterClosedError extends Error {
 const audited = (row: DeadLetterRow) => ({ id: row.id, entity: row.entity, status: row.status, recordKey: row.recordKey, closedAt: row.closedAt?.toISOString() ?? null, dismissReason: row.dismissReason });
 
 /**
- * Dismisses an open dead letter (it is not replayed and no longer listed as open), audited in the
- * same transaction. Idempotent: a dismissed one is answered as it is; a replayed or resolved one is a
+ * Dismisses an open dead letter (it is not replayed and no longer listed as open), audited and
+ * announced (erp.dead_letter.closed) in the same transaction. Idempotent: a dismissed one is answered as it is; a replayed or resolved one is a
  * DeadLetterClosedError. Undefined when the integration has no such dead letter.
  */
 export async function dismissDeadLetter(
@@ -104,6 +104,7 @@ export async function dismissDeadLetter(
       .where(eq(erpDeadLetters.id, id))
       .returning();
     await recordAudit(tx, { ...by, action: 'dead_letter.dismissed', resourceType: 'dead_letter', resourceId: id, before: audited(locked), after: audited(dismissed!) });
+    await recordEvents(tx, [closedEvent(dismissed!)]);
     return dismissed;
   });
 }
@@ -132,13 +133,13 @@ export async function insertDeadLetters(tx: Tx, letters: (typeof erpDeadLetters.
 }
 
 /**
- * Closes as resolved the integration's open dead letters of `entity` whose key is among `keys` (an
+ * Closes as resolved (with an erp.dead_letter.closed each) the integration's open dead letters of `entity` whose key is among `keys` (an
  * array literal of natural keys): a later record of that key was valid and applied. In the caller's
  * transaction, with the page's upsert; a partial index on open keyed letters keeps it one index probe
  * per key, and nothing at all for an integration with no open dead letters.
  */
 export async function resolveDeadLetters(tx: Tx, change: { integrationId: string; entity: string; runId: string; keys: string }): Promise<void> {
-  await tx
+  const resolved = await tx
     .update(erpDeadLetters)
     .set({ status: 'resolved', closedAt: new Date(), resolvedByRunId: change.runId })
     .where(
@@ -149,5 +150,12 @@ export async function resolveDeadLetters(tx: Tx, change: { integrationId: string
         sql`${erpDeadLetters.recordKey} is not null`,
         sql`${erpDeadLetters.recordKey} = any(${change.keys}::text[])`,
       ),
-    );
+    )
+    .returning();
+  await recordEvents(tx, resolved.map(closedEvent));
+}
+
+/** erp.dead_letter.closed of a letter just dismissed or resolved. */
+function closedEvent(row: DeadLetterRow): NewEvent {
+  return { tenantId: row.tenantId, type: 'erp.dead_letter.closed', resource: { type: 'dead_letter', id: row.id }, data: deadLetterView(row) };
 }
