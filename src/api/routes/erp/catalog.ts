@@ -5,14 +5,13 @@ import { ERP_ENTITIES } from '../../../domain/erp/entities.js';
 import type { AppDeps } from '../../deps.js';
 import type { ResourceRouter } from '../../endpoint.js';
 import { ApiError } from '../../errors.js';
-import { pageCursor } from '../../common-schemas.js';
+import { pageCursor, pageOut } from '../../common-schemas.js';
 
 const query = z.strictObject({
   limit: z.coerce.number().int().min(1).max(500).default(100),
   cursor: pageCursor.optional(),
 });
-const pageOut = z
-  .object({ data: z.array(z.record(z.string(), z.unknown())), nextCursor: z.string().nullable() })
+const catalogPageOut = pageOut(z.record(z.string(), z.unknown()))
   .meta({
     id: 'CatalogPage',
     description: 'Records as the ERP mappings produced them, with a cursor to the next page',
@@ -29,6 +28,7 @@ const pageOut = z
             updatedAt: '2026-12-07T10:15:30.000Z',
           },
         ],
+        hasMore: true,
         nextCursor: 'WyJTS1UtMTA0MiJd',
       },
     ],
@@ -43,11 +43,12 @@ export function catalogRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter 
         operationId: `listCatalog${entity[0]!.toUpperCase()}${entity.slice(1)}`,
         summary: `The tenant's ${entity}, ordered by natural key`,
         query,
-        responses: { 200: { description: 'One page', schema: pageOut } },
+        responses: { 200: { description: 'One page', schema: catalogPageOut } },
       },
       async ({ query: q, tenant, res }) => {
         try {
-          res.json(await listCatalog(deps.database.db, entity, tenant.id, q.limit, q.cursor));
+          const page = await listCatalog(deps.database.db, entity, tenant.id, q.limit, q.cursor);
+          res.json({ data: page.data, hasMore: page.nextCursor !== null, nextCursor: page.nextCursor });
         } catch (err) {
           if (err instanceof InvalidCursorError) throw new ApiError(400, 'validation_failed', err.message, [{ path: 'query.cursor', message: err.message }]);
           throw err;
