@@ -210,6 +210,25 @@ describe('PATCH /v1/connections/:id merges', () => {
   }, 60_000);
 });
 
+describe('PATCH /v1/webhook-endpoints/:id merges', () => {
+  it('takes application/merge-patch+json: fields not sent stay, null clears the description', async () => {
+    const t = await stack.createTenant();
+    const created = await request(stack.app)
+      .post('/v1/webhook-endpoints')
+      .set(t.auth)
+      .send({ url: 'https://hooks.example.com/in', eventTypes: ['payment.*'], description: 'ops' });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const id = created.body.endpoint.id as string;
+    const res = await request(stack.app)
+      .patch(`/v1/webhook-endpoints/${id}`)
+      .set(t.auth)
+      .set('Content-Type', 'application/merge-patch+json')
+      .send(JSON.stringify({ description: null }));
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(res.body).toMatchObject({ url: 'https://hooks.example.com/in', eventTypes: ['payment.*'], description: null });
+  });
+});
+
 describe('PATCH /v1/customers/:id merges', () => {
   it('merges metadata keys (null removes one) and address parts', async () => {
     const t = await stack.createTenant();
