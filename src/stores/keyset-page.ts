@@ -26,8 +26,10 @@ export interface KeysetList {
   /** Sort columns, the unique id last (e.g. [createdAt, id], or [id] for a serial id). */
   orderBy: [...PgColumn[], PgColumn];
   order: 'asc' | 'desc';
-  /** The list's filter (tenant, parent resource, status...). */
-  where: SQL | undefined;
+  /** Whose list it is (tenant, parent resource): the row a cursor names must be in it. */
+  scope: SQL | undefined;
+  /** Which of its rows are listed (a status...): a cursor stays good after its row left the filter. */
+  filter?: SQL | undefined;
 }
 
 export function encodePageCursor(id: string | number): string {
@@ -49,7 +51,7 @@ export async function keysetPage<T extends { id: string | number }>(
   const rows = (await db
     .select()
     .from(list.table)
-    .where(and(list.where, after))
+    .where(and(list.scope, list.filter, after))
     .orderBy(...list.orderBy.map((c) => direction(c)))
     .limit(page.limit + 1)) as unknown as T[];
   const shown = rows.slice(0, page.limit);
@@ -66,7 +68,7 @@ async function afterAnchor(db: Db, list: KeysetList, id: PgColumn, anchorId: str
   const [anchor] = (await db
     .select(Object.fromEntries(list.orderBy.map((c, i) => [`k${i}`, sql<string>`${c}::text`])))
     .from(list.table)
-    .where(and(list.where, sql`${id}::text = ${anchorId}`))) as Record<string, string>[];
+    .where(and(list.scope, sql`${id}::text = ${anchorId}`))) as Record<string, string>[];
   if (!anchor) throw new PageCursorError('the cursor does not name a row of this list');
   const values = list.orderBy.map((c, i) => sql`${anchor[`k${i}`]}::${sql.raw(castType(c))}`);
   return sql`(${sql.join(list.orderBy, sql`, `)}) ${sql.raw(list.order === 'asc' ? '>' : '<')} (${sql.join(values, sql`, `)})`;

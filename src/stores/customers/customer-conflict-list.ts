@@ -19,12 +19,8 @@ export async function listCustomerConflicts(
       table: syncConflicts,
       orderBy: [syncConflicts.id],
       order: 'asc',
-      where: and(
-        eq(syncConflicts.tenantId, customer.tenantId),
-        eq(syncConflicts.catalog, CUSTOMERS_CATALOG),
-        eq(syncConflicts.localId, customer.id),
-        filter.connectionId ? eq(syncConflicts.connectionId, filter.connectionId) : undefined,
-      ),
+      scope: and(eq(syncConflicts.tenantId, customer.tenantId), eq(syncConflicts.catalog, CUSTOMERS_CATALOG), eq(syncConflicts.localId, customer.id)),
+      filter: filter.connectionId ? eq(syncConflicts.connectionId, filter.connectionId) : undefined,
     },
     page,
   );

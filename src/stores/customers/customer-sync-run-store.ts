@@ -15,7 +15,7 @@ export type CustomerSyncRunRow = typeof customerSyncRuns.$inferSelect;
 export async function customerSyncRunsOf(db: Db, connectionId: string, page: { cursor?: string | undefined; limit: number }): Promise<Page<CustomerSyncRunRow>> {
   return keysetPage<CustomerSyncRunRow>(
     db,
-    { table: customerSyncRuns, orderBy: [customerSyncRuns.startedAt, customerSyncRuns.id], order: 'desc', where: eq(customerSyncRuns.connectionId, connectionId) },
+    { table: customerSyncRuns, orderBy: [customerSyncRuns.startedAt, customerSyncRuns.id], order: 'desc', scope: eq(customerSyncRuns.connectionId, connectionId) },
     page,
   );
 }

@@ -61,7 +61,8 @@ export async function listDeadLetters(
       table: erpDeadLetters,
       orderBy: [erpDeadLetters.createdAt, erpDeadLetters.id],
       order: 'asc',
-      where: and(eq(erpDeadLetters.integrationId, integrationId), eq(erpDeadLetters.status, status)),
+      scope: eq(erpDeadLetters.integrationId, integrationId),
+      filter: eq(erpDeadLetters.status, status),
     },
     page,
   );

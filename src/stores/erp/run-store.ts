@@ -116,7 +116,7 @@ export async function openRunOnce(db: Db, integration: IntegrationRow, start: Ru
 
 /** One page of an integration's runs, newest first. */
 export async function listRuns(db: Db, integrationId: string, page: { cursor?: string | undefined; limit: number }): Promise<Page<RunRow>> {
-  return keysetPage<RunRow>(db, { table: erpRuns, orderBy: [erpRuns.startedAt, erpRuns.id], order: 'desc', where: eq(erpRuns.integrationId, integrationId) }, page);
+  return keysetPage<RunRow>(db, { table: erpRuns, orderBy: [erpRuns.startedAt, erpRuns.id], order: 'desc', scope: eq(erpRuns.integrationId, integrationId) }, page);
 }
 
 export async function findRun(db: Db, integrationId: string, runId: string): Promise<RunRow | undefined> {

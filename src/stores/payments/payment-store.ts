@@ -236,8 +236,8 @@ export async function listPayments(
       table: payments,
       orderBy: [payments.createdAt, payments.id],
       order: 'desc',
-      where: and(
-        eq(payments.tenantId, tenantId),
+      scope: eq(payments.tenantId, tenantId),
+      filter: and(
         filter.status ? eq(payments.status, filter.status) : undefined,
         filter.connectionId ? eq(payments.connectionId, filter.connectionId) : undefined,
       ),
