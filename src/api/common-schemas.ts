@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ApiError } from './errors.js';
 import { COUNTRY_CODES } from '../domain/payments/regions.js';
 import { CURRENCY_CODES } from '../domain/currencies.js';
+import { PageCursorError, type Page } from '../stores/keyset-page.js';
 
 // Enums rather than a refine: the OpenAPI document then lists exactly the codes the API accepts.
 type Codes = [string, ...string[]];
@@ -46,4 +47,32 @@ export function decodeTimeCursor(cursor: string): { at: Date; id: string } {
     throw new ApiError(400, 'validation_failed', 'cursor is not valid', [{ path: 'query.cursor', message: 'use nextCursor from a previous page' }]);
   }
   return { at, id };
+}
+
+/** `limit` and `cursor` of a list route: `limit` from 1 to `max`, `def` when absent. */
+export function pageQuery(def: number, max: number) {
+  return {
+    limit: z.coerce.number().int().min(1).max(max).default(def).meta({ description: `Items per page, 1 to ${max} (default ${def})` }),
+    cursor: pageCursor.optional(),
+  };
+}
+
+/** The answer of a list route: one page, whether another follows, and the cursor to fetch it with. */
+export function pageOut<T extends z.ZodType>(item: T) {
+  return z.object({
+    data: z.array(item),
+    hasMore: z.boolean().meta({ description: 'Whether another page follows: fetch it with nextCursor' }),
+    nextCursor: z.string().nullable().meta({ description: 'Pass as `cursor` for the next page; null on the last page' }),
+  });
+}
+
+/** A page from the store as the list route answers it; a cursor that names no row of the list is a 400. */
+export async function answerPage<R, T>(page: Promise<Page<R>>, view: (row: R) => T): Promise<{ data: T[]; hasMore: boolean; nextCursor: string | null }> {
+  try {
+    const { rows, hasMore, nextCursor } = await page;
+    return { data: rows.map(view), hasMore, nextCursor };
+  } catch (err) {
+    if (!(err instanceof PageCursorError)) throw err;
+    throw new ApiError(400, 'validation_failed', 'cursor is not valid for this list', [{ path: 'query.cursor', message: 'use nextCursor from a previous page of the same list' }]);
+  }
 }

@@ -80,8 +80,12 @@ export function jsonTextOf(req: Request): string | undefined {
  * Invalid UTF-8 is refused rather than decoded leniently, which would store U+FFFD in place of the bad
  * bytes (a body declared as another UTF charset, e.g. UTF-16, is decoded by the parser as declared).
  */
+/** The media type of a JSON Merge Patch (RFC 7396), which every PATCH also accepts. */
+export const MERGE_PATCH_TYPE = 'application/merge-patch+json';
+
 export const jsonBody = express.json({
   limit: BODY_LIMIT,
+  type: ['application/json', MERGE_PATCH_TYPE],
   verify: (req, _res, raw, encoding) => {
     if (encoding === 'utf-8' && !isUtf8(raw)) throw new ApiError(400, 'invalid_json', `request body ${NOT_UTF8.message}`, [NOT_UTF8]);
     if (jsonNestsDeeperThan(raw, MAX_JSON_DEPTH)) throw new ApiError(400, 'validation_failed', `invalid request: body ${TOO_DEEP.message}`, [TOO_DEEP]);
@@ -162,9 +166,9 @@ function hasContent(req: Request): boolean {
  * query or body are a 400 naming the field.
  */
 export function guardRequest(req: Request, expectsJsonBody: boolean, textTypes: readonly string[] = []): void {
-  if (expectsJsonBody && hasContent(req) && !req.is(['application/json', ...textTypes])) {
-    const expected = textTypes.length > 0 ? `one of application/json, ${textTypes.join(', ')}` : 'JSON with "Content-Type: application/json"';
-    throw new ApiError(415, 'unsupported_media_type', `send the body as ${expected} (got "${req.get('content-type') ?? 'none'}")`);
+  const accepted = [...(req.method === 'PATCH' ? ['application/json', MERGE_PATCH_TYPE] : ['application/json']), ...textTypes];
+  if (expectsJsonBody && hasContent(req) && !req.is(accepted)) {
+    throw new ApiError(415, 'unsupported_media_type', `send the body with "Content-Type: ${accepted.join('" or "')}" (got "${req.get('content-type') ?? 'none'}")`);
   }
   const parts: [unknown, string][] = [
     [req.params, 'params'],

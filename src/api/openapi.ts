@@ -193,6 +193,11 @@ function parameters(schema: z.ZodType | undefined, where: 'query' | 'path', comp
   }));
 }
 
+/** A PATCH body is a JSON Merge Patch (RFC 7396), sent as JSON or as application/merge-patch+json. */
+function requestBodyContent(method: HttpMethod, schema: object): Record<string, { schema: object }> {
+  return method === 'patch' ? { 'application/json': { schema }, 'application/merge-patch+json': { schema } } : { 'application/json': { schema } };
+}
+
 function renderOperation(op: OperationDoc, components: Components): object {
   const security = op.security === 'none' ? [] : [{ [op.security === 'admin' ? 'adminToken' : 'tenantApiKey']: op.scope ? [op.scope] : [] }];
   const responses: Record<string, object> = {};
@@ -228,7 +233,7 @@ function renderOperation(op: OperationDoc, components: Components): object {
           requestBody: {
             required: true,
             content: {
-              'application/json': { schema: jsonSchema(op.body, 'input', components) },
+              ...requestBodyContent(op.method, jsonSchema(op.body, 'input', components)),
               ...Object.fromEntries(
                 (op.textBodyTypes ?? []).map((t) => [t, { schema: { type: 'string', description: 'The same document written as text in this format (e.g. the YAML of a definition file).' } }]),
               ),

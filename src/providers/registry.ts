@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { LruCache } from './lru-cache.js';
 import type { ConnectionContext, Credentials, PaymentGateway, ProviderFactory } from './types.js';
 
@@ -8,6 +9,15 @@ export interface ConnectionDescriptor {
   provider: string;
   credentialsVersion: number;
   settings: Record<string, unknown>;
+}
+
+/**
+ * What a cached client was built from: a client is reused only while all of it is unchanged. The
+ * settings enter as a hash of their JSON, which is stable for equal settings because they come from
+ * a jsonb column (Postgres stores an object's keys in one order).
+ */
+export function clientVersion(credentialsVersion: number, providerVersion: string, settings: Record<string, unknown>): string {
+  return `${credentialsVersion}/${providerVersion}/${createHash('sha256').update(JSON.stringify(settings)).digest('base64url')}`;
 }
 
 /** A provider type no factory is registered for. */
@@ -30,9 +40,9 @@ export interface ProviderRegistryOptions {
 
 /**
  * Maps provider type to factory, and builds provider clients lazily per connection. Clients are
- * cached per (connection, credentials version, provider version): changing a connection's
- * credentials bumps its version, so the next use builds a fresh client in every process without any
- * cross-process message. Built-in providers (Stripe, definition files) are shared by all tenants;
+ * cached per (connection, credentials version, provider version, settings): changing a connection's
+ * credentials bumps its version and a PATCH of its settings changes them, so the next use builds a
+ * fresh client in every process without any cross-process message. Built-in providers (Stripe, definition files) are shared by all tenants;
  * a tenant may add its own declarative providers, visible to that tenant only. The cache is bounded,
  * and a connection found deleted is forgotten (see loadGateway), so it never grows without limit.
  */
@@ -85,7 +95,7 @@ export class ProviderRegistry {
     storeCredentials?: ConnectionContext['storeCredentials'],
   ): Promise<PaymentGateway> {
     const { version: providerVersion, factory } = await this.resolve(conn.tenantId, conn.provider);
-    const version = `${conn.credentialsVersion}/${providerVersion}`;
+    const version = clientVersion(conn.credentialsVersion, providerVersion, conn.settings);
     const cached = this.clients.get(conn.id);
     if (cached && cached.version === version) return cached.client;
     const client = factory.create({

@@ -24,6 +24,7 @@ const REQUIRED = [
   'erp.run.completed',
   'erp.run.failed',
   'erp.dead_letter.created',
+  'erp.dead_letter.closed',
   'product.updated',
   'price.updated',
   'inventory.changed',
@@ -127,7 +128,7 @@ describe('patterns', () => {
 
   it.each([
     [['payment.*'], 8],
-    [['erp.*'], 3],
+    [['erp.*'], 4],
     [['erp.run.*', 'refund.succeeded'], 3],
     [['*'], EVENT_TYPES.length],
     [['customer.*', 'customer.created'], 5],

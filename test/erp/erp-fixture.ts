@@ -79,6 +79,7 @@ export async function readCatalog(stack: TestStack, auth: { Authorization: strin
       .expect(200);
     rows.push(...(res.body.data as Record<string, unknown>[]));
     cursor = res.body.nextCursor as string | null;
+    expect(res.body.hasMore).toBe(cursor !== null);
   } while (cursor);
   return rows;
 }

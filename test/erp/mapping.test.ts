@@ -134,7 +134,8 @@ describe('compiled mappings', () => {
       ],
     });
     const negative = prices.map({ StokKodu: 'A', Fiyat: '-1', Doviz: 'TRY' });
-    expect(negative).toEqual({ ok: false, errors: [{ field: 'amountMinor', message: 'a price is not negative' }] });
+    // The key fields mapped: the dead letter knows its record's natural key (a later valid row of it resolves the letter).
+    expect(negative).toEqual({ ok: false, errors: [{ field: 'amountMinor', message: 'a price is not negative' }], key: 'A|retail|TRY' });
   });
 
   it('maps order lines with a nested mapping', () => {
@@ -159,7 +160,7 @@ describe('compiled mappings', () => {
       record: { number: 'S-1', status: 'open', currency: 'TRY', totalMinor: 2050, lines: [{ sku: 'X', quantity: 2, unitPriceMinor: 1025 }], orderedAt: null },
     });
     const bad = orders.map({ No: 'S-2', Durum: 'A', Doviz: 'TRY', Toplam: '1', Satirlar: [{ Kod: 'X', Miktar: 'iki', Fiyat: '1' }] });
-    expect(bad).toEqual({ ok: false, errors: [{ field: 'lines[0].quantity', message: expect.any(String) }] });
+    expect(bad).toEqual({ ok: false, errors: [{ field: 'lines[0].quantity', message: expect.any(String) }], key: 'S-2' });
   });
 });
 

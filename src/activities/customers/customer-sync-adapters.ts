@@ -7,6 +7,7 @@ import { GatewayError, InvalidCredentialsError } from '../../providers/types.js'
 import { CredentialDecryptionError } from '../../secrets/credential-cipher.js';
 import { credentialFailure } from '../../secrets/credential-failure.js';
 import type { SignalCustomerSync } from '../../shared/customer-messages.js';
+import { clientVersion } from '../../providers/registry.js';
 import { findConnection, storeChangedConnectionCredentials } from '../../stores/platform/connection-store.js';
 import { refusedDestination, type GatewayDeps } from '../load-gateway.js';
 import { sharedTokenBucket, throttled } from './throttle.js';
@@ -43,23 +44,25 @@ export function toFailure(err: unknown): unknown {
 }
 
 /**
- * The adapter of a connection, cached per connection, credentials version and rate (decryption stays
+ * The adapter of a connection, cached per connection, credentials, provider definition and settings (decryption stays
  * rare, as for gateways). Every call through it takes a token from the connection's bucket
  * (`settings.customerSync.maxRequestsPerSecond`), kept in Postgres: bulk work and the entity
  * workflows of every worker process together stay under the connection's limit.
  */
 export function customerSyncAdapters(deps: GatewayDeps): (tenantId: string, connectionId: string) => Promise<ConnectedAdapter> {
-  const cache = new Map<string, { version: number; rate: number; adapter: CustomerSyncAdapter }>();
+  const cache = new Map<string, { version: string; adapter: CustomerSyncAdapter }>();
   return async (tenantId, connectionId) => {
     const row = await findConnection(deps.db, tenantId, connectionId);
-    const factory = row ? (await deps.providers.resolve(tenantId, row.provider)).factory : undefined;
+    const resolved = row ? await deps.providers.resolve(tenantId, row.provider) : undefined;
+    const factory = resolved?.factory;
     if (!row || row.status !== 'active' || !factory?.customerSync) {
       throw ApplicationFailure.create({ type: FailureType.ConnectionUnavailable, message: `connection ${connectionId} cannot sync customers`, nonRetryable: true });
     }
     const settings = customerSyncSettingsOf(row.settings);
     const rate = settings?.maxRequestsPerSecond ?? DEFAULT_MAX_REQUESTS_PER_SECOND;
+    const version = clientVersion(row.credentialsVersion, resolved!.version, row.settings);
     const cached = cache.get(row.id);
-    if (cached?.version === row.credentialsVersion && cached.rate === rate) return { adapter: cached.adapter, provider: row.provider, settings };
+    if (cached?.version === version) return { adapter: cached.adapter, provider: row.provider, settings };
     let credentials;
     try {
       credentials = deps.cipher.open({ keyId: row.credentialsKeyId, ciphertext: row.credentialsCiphertext }, row.tenantId, row.id);
@@ -82,7 +85,7 @@ export function customerSyncAdapters(deps: GatewayDeps): (tenantId: string, conn
       throw err;
     }
     const adapter = throttled(raw, sharedTokenBucket(deps.db, row.id, rate));
-    cache.set(row.id, { version: row.credentialsVersion, rate, adapter });
+    cache.set(row.id, { version, adapter });
     return { adapter, provider: row.provider, settings };
   };
 }

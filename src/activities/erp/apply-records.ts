@@ -8,7 +8,7 @@ import type { erpDeadLetters, ErpRunCounts } from '../../db/tables/erp.js';
 import type { EntityRecords, ErpEntity } from '../../domain/erp/entities.js';
 import type { CompiledMapping } from '../../domain/erp/mapping.js';
 import { prepareUpsert, writeUpsert, type DbTransaction, type PreparedUpsert } from '../../stores/erp/catalog-store.js';
-import { insertDeadLetters } from '../../stores/erp/dead-letter-store.js';
+import { insertDeadLetters, resolveDeadLetters } from '../../stores/erp/dead-letter-store.js';
 
 type Target = { tenantId: string; integrationId: string; runId: string };
 
@@ -52,6 +52,7 @@ export function mapRecords<E extends ErpEntity>(
         entity: mapping.entity,
         raw: raw as object,
         errors: result.errors,
+        recordKey: result.key ?? null,
       });
     }
   }
@@ -64,13 +65,18 @@ export function mapRecords<E extends ErpEntity>(
   };
 }
 
-/** Writes a mapped batch in the caller's transaction: one upsert of the valid records, the dead letters. */
+/**
+ * Writes a mapped batch in the caller's transaction: one upsert of the valid records, the open dead
+ * letters of their keys closed as resolved (before the batch's own dead letters are written, so a
+ * page never resolves its own), the new dead letters.
+ */
 export async function writeMapped<E extends ErpEntity>(
   tx: DbTransaction,
   target: Target,
   batch: MappedBatch<E>,
 ): Promise<ErpRunCounts> {
   const { upserted, unchanged } = await writeUpsert(tx, batch.upsert, target.tenantId, target.integrationId);
+  if (batch.valid > 0) await resolveDeadLetters(tx, { integrationId: target.integrationId, entity: batch.entity, runId: target.runId, keys: batch.upsert.keys });
   await insertDeadLetters(tx, batch.dead);
   return { read: batch.read, valid: batch.valid, invalid: batch.dead.length, upserted, unchanged };
 }

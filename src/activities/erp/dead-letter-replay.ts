@@ -63,7 +63,7 @@ export function createDeadLetterReplayActivities(deps: { db: Db }) {
               if (!result.ok) {
                 await tx
                   .update(erpDeadLetters)
-                  .set({ errors: result.errors })
+                  .set({ errors: result.errors, recordKey: result.key ?? null })
                   .where(eq(erpDeadLetters.id, letter.id));
                 continue;
               }
@@ -76,7 +76,8 @@ export function createDeadLetterReplayActivities(deps: { db: Db }) {
               replayed += 1;
               await tx
                 .update(erpDeadLetters)
-                .set({ status: 'replayed', replayedAt: new Date() })
+                // The apply above closed the open letters of this key as resolved, this one among them: it was replayed.
+                .set({ status: 'replayed', replayedAt: new Date(), closedAt: null, resolvedByRunId: null })
                 .where(eq(erpDeadLetters.id, letter.id));
             }
           }

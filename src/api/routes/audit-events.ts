@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { listAuditEvents } from '../../stores/platform/audit-event-store.js';
 import type { AppDeps } from '../deps.js';
 import type { ResourceRouter } from '../endpoint.js';
+import { pageOut } from '../common-schemas.js';
 
 const cursor = z
   .string()
@@ -43,7 +44,7 @@ const auditEventOut = z.object({
     },
   ],
 });
-const pageOut = z.object({ data: z.array(auditEventOut), nextCursor: z.string().nullable() });
+const auditPageOut = pageOut(auditEventOut);
 
 export function auditEventsRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter {
   return r.endpoint(
@@ -53,7 +54,7 @@ export function auditEventsRouter(deps: AppDeps, r: ResourceRouter): ResourceRou
       operationId: 'listAuditEvents',
       summary: 'Who changed what and when: tenants, API keys, connections, providers, routing rules (newest first)',
       query: listQuery,
-      responses: { 200: { description: 'One page; pass nextCursor as cursor for the next', schema: pageOut } },
+      responses: { 200: { description: 'One page; pass nextCursor as cursor for the next', schema: auditPageOut } },
     },
     async ({ query, tenant, res }) => {
       const { rows, more } = await listAuditEvents(deps.database.db, tenant.id, {
@@ -74,6 +75,7 @@ export function auditEventsRouter(deps: AppDeps, r: ResourceRouter): ResourceRou
           changes: row.changes,
           createdAt: row.createdAt.toISOString(),
         })),
+        hasMore: more,
         nextCursor: more ? String(rows[rows.length - 1]!.seq) : null,
       });
     },

@@ -16,6 +16,7 @@ import { customerSyncSettingsOf } from '../../domain/customers/sync-settings.js'
 import { applyCustomerSyncSchedule } from '../../temporal/customers/customer-reconcile-schedule.js';
 import { stopCustomerReconcile } from '../../temporal/customers/stop-customer-reconcile.js';
 import { ApiError, requireCredentialsKey } from '../errors.js';
+import { mergeMember, mergePatchOf } from '../merge-patch-body.js';
 import { quotaRefusal } from '../quota-refusals.js';
 import { tenantPriority } from '../../shared/fairness.js';
 import { byKey } from '../../stores/platform/audit-event-store.js';
@@ -73,13 +74,16 @@ const createBody = z
 const patchBody = z
   .strictObject({
     name: z.string().trim().min(1).max(200).optional(),
-    credentials: credentials.optional(),
-    settings: settings.optional(),
-    metadata: metadata.optional(),
+    credentials: credentials.optional().meta({ description: 'Write-only; replaces the stored credentials as a whole (they are never read back, so they cannot be merged).', writeOnly: true, minProperties: 1 }),
+    settings: mergePatchOf(z.unknown(), 'the settings').optional(),
+    metadata: mergePatchOf(z.string().max(500), 'the metadata').optional(),
     status: status.optional(),
   })
   .refine((b) => Object.keys(b).length > 0, 'at least one field to change is required')
-  .meta({ examples: [{ name: 'Stripe EU (live)', status: 'disabled' }] });
+  .meta({
+    description: 'A JSON Merge Patch (RFC 7396): what is not sent stays as it is.',
+    examples: [{ name: 'Stripe EU (live)', status: 'disabled' }, { settings: { baseUrl: 'https://sandbox.gateway.example/v2' }, metadata: { team: null } }],
+  });
 const idParams = z.object({ id: z.string().min(1) });
 const listQuery = z.strictObject({ provider: z.string().optional(), status: status.optional() });
 
@@ -263,17 +267,27 @@ export function connectionsRouter(deps: AppDeps, r: ResourceRouter): ResourceRou
       '/v1/connections/:id',
       {
         operationId: 'updateConnection',
-        summary: 'Update a connection; new credentials replace the old ones entirely',
+        summary: 'Update a connection (JSON Merge Patch); new credentials replace the old ones entirely',
+        description:
+          '`settings` and `metadata` are merged into the stored ones per RFC 7396 (`null` removes a key, objects merge, arrays replace) and the result is validated as on create. ' +
+          'Running workers use the new settings from their next call. Accepts `application/json` and `application/merge-patch+json`.',
         params: idParams,
         body: patchBody,
         responses: { 200: { description: 'Updated', schema: connectionOut } },
       },
       async ({ params, body, tenant, res }) => {
         const current = await findOwned(tenant.id, params.id);
-        await checkProviderInput(tenant.id, current.provider, body.credentials, body.settings);
-        const { before, after } = await updateConnection(db, deps.cipher, byKey(tenant), current.id, body).catch(refusal);
+        const { settings: settingsPatch, metadata: metadataPatch, ...plain } = body;
+        // Checked against the current row before the write, and merged again onto the row the write locks.
+        const merge = (row: ConnectionRow) => ({
+          ...(settingsPatch ? { settings: mergeMember(settings, row.settings, settingsPatch, 'settings') } : {}),
+          ...(metadataPatch ? { metadata: mergeMember(metadata, row.metadata, metadataPatch, 'metadata') } : {}),
+        });
+        const check = merge(current);
+        await checkProviderInput(tenant.id, current.provider, body.credentials, check.settings);
+        const { before, after } = await updateConnection(db, deps.cipher, byKey(tenant), current.id, { ...plain, merge }).catch(refusal);
         if (body.credentials || body.status === 'disabled') deps.providers.forget(current.id);
-        if (body.settings !== undefined || body.status !== undefined) await followSyncSetting(before, after);
+        if (settingsPatch !== undefined || body.status !== undefined) await followSyncSetting(before, after);
         res.json(connectionView(after));
       },
     )

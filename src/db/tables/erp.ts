@@ -14,6 +14,7 @@ import {
   timestamp,
   uniqueIndex,
 } from 'drizzle-orm/pg-core';
+import { sql } from 'drizzle-orm';
 import { sealedCredentials } from './columns.js';
 import { tenants } from './core.js';
 
@@ -118,11 +119,26 @@ export const erpDeadLetters = pgTable(
     entity: text('entity').notNull(),
     raw: jsonb('raw').notNull(),
     errors: jsonb('errors').$type<{ field: string; message: string }[]>().notNull(),
-    status: text('status', { enum: ['open', 'replayed'] }).notNull().default('open'),
+    /**
+     * open; replayed (mapped again and upserted); dismissed by the tenant; resolved: a later run
+     * applied a valid record with the same natural key.
+     */
+    status: text('status', { enum: ['open', 'replayed', 'dismissed', 'resolved'] }).notNull().default('open'),
+    /** The natural key of the record, when the row mapped its key fields (what closes it when the key syncs later). */
+    recordKey: text('record_key'),
     createdAt: ts('created_at').notNull().defaultNow(),
     replayedAt: ts('replayed_at'),
+    /** When it was dismissed or resolved. */
+    closedAt: ts('closed_at'),
+    dismissReason: text('dismiss_reason'),
+    resolvedByRunId: text('resolved_by_run_id'),
   },
-  (t) => [index('erp_dead_letters_integration_idx').on(t.integrationId, t.status, t.createdAt)],
+  (t) => [
+    index('erp_dead_letters_integration_idx').on(t.integrationId, t.status, t.createdAt),
+    index('erp_dead_letters_open_key_idx')
+      .on(t.integrationId, t.entity, t.recordKey)
+      .where(sql`${t.status} = 'open' and ${t.recordKey} is not null`),
+  ],
 );
 
 /** Inbox of ERP webhooks: stored once per (integration, event id). */

@@ -94,3 +94,26 @@ export function naturalKey<E extends ErpEntity>(entity: E, record: EntityRecords
       return (record as OrderRecord).number;
   }
 }
+
+/** The fields of each entity's natural key. */
+const KEY_FIELDS: Record<ErpEntity, readonly string[]> = {
+  products: ['sku'],
+  prices: ['sku', 'priceList', 'currency'],
+  inventory: ['sku', 'warehouse'],
+  orders: ['number'],
+};
+
+/**
+ * The natural key of a mapped row that did not validate as a whole, when its key fields do (a dead
+ * letter's key: a later valid record with the same key closes it); undefined when a key field is bad.
+ */
+export function naturalKeyOfFields(entity: ErpEntity, fields: Record<string, unknown>): string | undefined {
+  const shape = ENTITY_RECORD_SCHEMAS[entity].shape as Record<string, z.ZodType>;
+  const key: Record<string, unknown> = {};
+  for (const field of KEY_FIELDS[entity]) {
+    const parsed = shape[field]!.safeParse(fields[field]);
+    if (!parsed.success) return undefined;
+    key[field] = parsed.data;
+  }
+  return naturalKey(entity, key as unknown as EntityRecords[typeof entity]);
+}

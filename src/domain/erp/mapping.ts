@@ -9,6 +9,7 @@ import { readPath } from '../template.js';
 import {
   ENTITY_RECORD_SCHEMAS,
   ERP_ENTITIES,
+  naturalKeyOfFields,
   requiredTargetFields,
   targetFields,
   type EntityRecords,
@@ -110,8 +111,9 @@ function refusedErrors(row: unknown): RowError[] | undefined {
   return Array.isArray(errors) ? (errors as RowError[]) : undefined;
 }
 
+/** A failed row carries its natural key when its key fields mapped and validated (see naturalKeyOfFields). */
 export type MapResult<E extends ErpEntity> =
-  { ok: true; record: EntityRecords[E] } | { ok: false; errors: RowError[] };
+  { ok: true; record: EntityRecords[E] } | { ok: false; errors: RowError[]; key?: string };
 
 /** Reads a source field: an exact column name first (CSV headers may contain dots), then a dot path. */
 function readField(row: unknown, field: string): unknown {
@@ -195,6 +197,11 @@ export class MappingCompileError extends Error {
   }
 }
 
+function withKey(entity: ErpEntity, fields: Record<string, unknown>, failed: { ok: false; errors: RowError[] }): { ok: false; errors: RowError[]; key?: string } {
+  const key = naturalKeyOfFields(entity, fields);
+  return key === undefined ? failed : { ...failed, key };
+}
+
 /** Compiles a validated entity mapping once; `map` is then called per row. */
 export function compileMapping<E extends ErpEntity>(
   entity: E,
@@ -212,18 +219,20 @@ export function compileMapping<E extends ErpEntity>(
   return {
     entity,
     map(row) {
-      const refused = refusedErrors(row);
-      if (refused) return { ok: false, errors: refused };
       const out: Record<string, unknown> = { ...fromSettings };
       const errors: RowError[] = [];
       for (const apply of compiled) apply(row, out, errors, '');
-      if (errors.length > 0) return { ok: false, errors };
+      // A refused row keeps its errors whatever the mapping says, but its key (when intact) is still
+      // known: the letter resolves once the source is fixed and the record syncs.
+      const refused = refusedErrors(row);
+      if (refused) return withKey(entity, out, { ok: false, errors: refused });
+      if (errors.length > 0) return withKey(entity, out, { ok: false, errors });
       const result = schema.safeParse(out);
       if (!result.success) {
-        return {
+        return withKey(entity, out, {
           ok: false,
           errors: result.error.issues.map((i) => ({ field: i.path.map(String).join('.') || '(record)', message: i.message })),
-        };
+        });
       }
       return { ok: true, record: result.data };
     },

@@ -50,6 +50,7 @@ export const EVENT_CATALOG = {
   'erp.run.completed': { resource: 'integration_run', description: 'An ERP integration run finished (records read, upserted, dead-lettered).' },
   'erp.run.failed': { resource: 'integration_run', description: 'An ERP integration run failed.' },
   'erp.dead_letter.created': { resource: 'dead_letter', description: 'An ERP record did not map or validate and was dead-lettered.' },
+  'erp.dead_letter.closed': { resource: 'dead_letter', description: 'A dead letter was dismissed by the tenant, or resolved by a later valid record of the same key.' },
   'product.updated': { resource: 'product', description: 'An ERP integration created or changed a product.' },
   'price.updated': { resource: 'price', description: 'An ERP integration created or changed a price.' },
   'inventory.changed': { resource: 'inventory', description: 'An ERP integration changed a stock level.' },

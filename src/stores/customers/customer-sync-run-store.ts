@@ -1,7 +1,8 @@
-import { and, desc, eq } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
 import { newId } from '../../db/ids.js';
 import { customerSyncRuns } from '../../db/schema.js';
+import { keysetPage, type Page } from '../keyset-page.js';
 import type { CustomerReconcileCounts, CustomerReconcilePhase, CustomerReconcileTrigger } from '../../shared/customer-messages.js';
 
 /**
@@ -10,9 +11,13 @@ import type { CustomerReconcileCounts, CustomerReconcilePhase, CustomerReconcile
  */
 export type CustomerSyncRunRow = typeof customerSyncRuns.$inferSelect;
 
-/** The reconciliation and backfill runs of a connection, newest first. */
-export async function customerSyncRunsOf(db: Db, connectionId: string, limit = 20): Promise<CustomerSyncRunRow[]> {
-  return db.select().from(customerSyncRuns).where(eq(customerSyncRuns.connectionId, connectionId)).orderBy(desc(customerSyncRuns.startedAt), desc(customerSyncRuns.id)).limit(limit);
+/** One page of the reconciliation and backfill runs of a connection, newest first. */
+export async function customerSyncRunsOf(db: Db, connectionId: string, page: { cursor?: string | undefined; limit: number }): Promise<Page<CustomerSyncRunRow>> {
+  return keysetPage<CustomerSyncRunRow>(
+    db,
+    { table: customerSyncRuns, orderBy: [customerSyncRuns.startedAt, customerSyncRuns.id], order: 'desc', scope: eq(customerSyncRuns.connectionId, connectionId) },
+    page,
+  );
 }
 
 /** One run of the connection, or undefined. */

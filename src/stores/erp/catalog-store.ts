@@ -197,6 +197,8 @@ export interface PreparedUpsert<E extends ErpEntity = ErpEntity> {
   records: number;
   /** Array literals, one per column of the entity's upsert plan; empty for no records. */
   arrays: string[];
+  /** The batch's natural keys as one array literal (what closes the open dead letters of those keys); '{}' for none. */
+  keys: string;
 }
 
 function planOf(entity: ErpEntity): UpsertPlan {
@@ -214,7 +216,7 @@ export function prepareUpsert<E extends ErpEntity>(
   records: EntityRecords[E][],
   sourceChangedAt?: (string | undefined)[],
 ): PreparedUpsert<E> {
-  if (records.length === 0) return { entity, records: 0, arrays: [] };
+  if (records.length === 0) return { entity, records: 0, arrays: [], keys: '{}' };
   const byKey = new Map<string, number>();
   records.forEach((r, i) => byKey.set(naturalKey(entity, r), i));
   const unique = [...byKey.values()];
@@ -225,6 +227,7 @@ export function prepareUpsert<E extends ErpEntity>(
     arrays: planOf(entity).columns.map(({ prop }) =>
       arrayLiteral(prop === 'sourceChangedAt' ? unique.map((i) => sourceChangedAt?.[i]) : unique.map((i) => rows[i]![prop])),
     ),
+    keys: arrayLiteral([...byKey.keys()]),
   };
 }
 

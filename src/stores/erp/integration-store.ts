@@ -203,27 +203,39 @@ export async function createIntegration(
   });
 }
 
-/** Changes the given parts of an integration (checked already); new credentials replace the old ones. */
+/**
+ * Changes an integration: `edit` gets the row as the change's transaction locked it and answers the
+ * parts to change (a PATCH merged onto that row and checked, so two concurrent PATCHes of different
+ * keys both land; it may throw to refuse); new credentials replace the old ones. Undefined when the
+ * tenant has no such integration.
+ */
 export async function updateIntegration(
   db: Db,
   cipher: CredentialCipher,
-  current: IntegrationRow,
-  change: Partial<IntegrationDefinition>,
-): Promise<IntegrationRow> {
-  const [row] = await db
-    .update(erpIntegrations)
-    .set({
-      ...(change.name !== undefined ? { name: change.name } : {}),
-      ...(change.type !== undefined ? { type: change.type } : {}),
-      ...(change.connector !== undefined ? { connector: change.connector as unknown as Record<string, unknown> } : {}),
-      ...(change.settings !== undefined ? { settings: change.settings } : {}),
-      ...(change.mappings !== undefined ? { mappings: change.mappings } : {}),
-      ...(change.credentials ? sealIntegrationCredentials(cipher, change.credentials, current.tenantId, current.id) : {}),
-      updatedAt: new Date(),
-    })
-    .where(and(eq(erpIntegrations.id, current.id), eq(erpIntegrations.tenantId, current.tenantId)))
-    .returning();
-  return row!;
+  tenantId: string,
+  id: string,
+  edit: (locked: IntegrationRow) => Partial<IntegrationDefinition>,
+): Promise<{ before: IntegrationRow; after: IntegrationRow } | undefined> {
+  return db.transaction(async (tx) => {
+    const where = and(eq(erpIntegrations.id, id), eq(erpIntegrations.tenantId, tenantId));
+    const [locked] = await tx.select().from(erpIntegrations).where(where).for('update');
+    if (!locked) return undefined;
+    const change = edit(locked);
+    const [row] = await tx
+      .update(erpIntegrations)
+      .set({
+        ...(change.name !== undefined ? { name: change.name } : {}),
+        ...(change.type !== undefined ? { type: change.type } : {}),
+        ...(change.connector !== undefined ? { connector: change.connector as unknown as Record<string, unknown> } : {}),
+        ...(change.settings !== undefined ? { settings: change.settings } : {}),
+        ...(change.mappings !== undefined ? { mappings: change.mappings } : {}),
+        ...(change.credentials ? sealIntegrationCredentials(cipher, change.credentials, tenantId, id) : {}),
+        updatedAt: new Date(),
+      })
+      .where(where)
+      .returning();
+    return { before: locked, after: row! };
+  });
 }
 
 /** Deletes an integration; its runs, dead letters, webhook events and uploads go with it (foreign keys). */

@@ -3,12 +3,13 @@
  * counts), created by the API for a manual sync or by the poll workflow for a scheduled one.
  */
 import { createHash } from 'node:crypto';
-import { and, desc, eq } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
 import { erpRuns } from '../../db/tables/erp.js';
 import type { ErpEntity } from '../../domain/erp/entities.js';
 import { ZERO_COUNTS } from '../../domain/erp/record-counts.js';
 import { recordEvent, type EventWriter } from '../events/event-store.js';
+import { keysetPage, type Page } from '../keyset-page.js';
 import type { IntegrationRow } from './integration-store.js';
 
 export type RunRow = typeof erpRuns.$inferSelect;
@@ -62,9 +63,6 @@ export async function recordRunFinished(tx: EventWriter, run: RunRow): Promise<v
   });
 }
 
-/** Runs listed per integration, newest first. */
-const LISTED_RUNS = 100;
-
 /** The run id of a webhook event's apply, derived from its inbox row: the API can name it before the workflow runs. */
 export function webhookRunId(inboxId: string): string {
   return `erun_${createHash('sha256').update(`webhook:${inboxId}`).digest('hex').slice(0, 20)}`;
@@ -116,8 +114,9 @@ export async function openRunOnce(db: Db, integration: IntegrationRow, start: Ru
   return row?.workflowId;
 }
 
-export async function listRuns(db: Db, integrationId: string): Promise<RunRow[]> {
-  return db.select().from(erpRuns).where(eq(erpRuns.integrationId, integrationId)).orderBy(desc(erpRuns.startedAt)).limit(LISTED_RUNS);
+/** One page of an integration's runs, newest first. */
+export async function listRuns(db: Db, integrationId: string, page: { cursor?: string | undefined; limit: number }): Promise<Page<RunRow>> {
+  return keysetPage<RunRow>(db, { table: erpRuns, orderBy: [erpRuns.startedAt, erpRuns.id], order: 'desc', scope: eq(erpRuns.integrationId, integrationId) }, page);
 }
 
 export async function findRun(db: Db, integrationId: string, runId: string): Promise<RunRow | undefined> {

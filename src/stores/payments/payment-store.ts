@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, inArray, lt, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import { tableRowOf, type Db } from '../../db/client.js';
 import { newId } from '../../db/ids.js';
 import { payments, paymentAttempts, refunds } from '../../db/schema.js';
@@ -8,6 +8,7 @@ import { paymentEventFor, type PaymentEventType } from '../../domain/payments/pa
 import { canTransition, PAYMENT_STATUSES, type PaymentStatus } from '../../domain/payments/payment-status.js';
 import { workflowId } from '../../shared/workflow-ids.js';
 import { recordEvent } from '../events/event-store.js';
+import { keysetPage, type Page } from '../keyset-page.js';
 
 /*
  * The payment aggregate: a payment row, its attempts and its refunds. The API reads and creates
@@ -219,38 +220,31 @@ export async function loadPayment(db: Db, tenantId: string, id: string): Promise
   return record;
 }
 
-/** Where a page of payments starts: after this payment (newest first, so older than it). */
-export interface PaymentPosition {
-  at: Date;
-  id: string;
-}
-
-/** A page of the tenant's payments, newest first, optionally by status or connection; `next` is null on the last page. */
+/**
+ * A page of the tenant's payments, newest first, optionally by status or connection. Paged by the
+ * keyset helper: the cursor names the last payment and its creation time is read back at full
+ * precision (a cursor holding a millisecond time skipped payments created later in that millisecond).
+ */
 export async function listPayments(
   db: Db,
   tenantId: string,
-  filter: { status?: PaymentStatus; connectionId?: string; after?: PaymentPosition; limit: number },
-): Promise<{ records: PaymentRecord[]; next: PaymentPosition | null }> {
-  const { after, limit } = filter;
-  const rows = await db
-    .select({ id: payments.id, createdAt: payments.createdAt })
-    .from(payments)
-    .where(
-      and(
-        eq(payments.tenantId, tenantId),
+  filter: { status?: PaymentStatus | undefined; connectionId?: string | undefined; cursor?: string | undefined; limit: number },
+): Promise<Page<PaymentRecord>> {
+  const page = await keysetPage<{ id: string }>(
+    db,
+    {
+      table: payments,
+      orderBy: [payments.createdAt, payments.id],
+      order: 'desc',
+      scope: eq(payments.tenantId, tenantId),
+      filter: and(
         filter.status ? eq(payments.status, filter.status) : undefined,
         filter.connectionId ? eq(payments.connectionId, filter.connectionId) : undefined,
-        after ? or(lt(payments.createdAt, after.at), and(eq(payments.createdAt, after.at), lt(payments.id, after.id))) : undefined,
       ),
-    )
-    .orderBy(desc(payments.createdAt), desc(payments.id))
-    .limit(limit + 1);
-  const page = rows.slice(0, limit);
-  const last = page[page.length - 1];
-  return {
-    records: await loadPayments(db, tenantId, page.map((p) => p.id)),
-    next: rows.length > limit && last ? { at: last.createdAt, id: last.id } : null,
-  };
+    },
+    filter,
+  );
+  return { ...page, rows: await loadPayments(db, tenantId, page.rows.map((p) => p.id)) };
 }
 
 /**

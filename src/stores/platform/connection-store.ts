@@ -141,9 +141,12 @@ export interface ConnectionChange {
   name?: string;
   /** Replace the credentials entirely (sealed anew, version + 1). */
   credentials?: Credentials;
-  settings?: Record<string, unknown>;
-  metadata?: Record<string, string>;
   status?: ConnectionStatus;
+  /**
+   * The new settings and metadata from the row as the change's transaction locked it (a JSON Merge
+   * Patch applied to it), so two concurrent PATCHes of different keys both land. May throw to refuse.
+   */
+  merge?: (locked: ConnectionRow) => { settings?: Record<string, unknown>; metadata?: Record<string, string> };
 }
 
 /** Changes a connection; `before` is the row as the change's transaction locked it (what the audit records). */
@@ -162,12 +165,13 @@ export async function updateConnection(
       .where(and(eq(connections.id, id), eq(connections.tenantId, by.tenantId)))
       .for('update');
     if (!locked) throw new ConnectionNotFoundError(id);
+    const merged = change.merge?.(locked) ?? {};
     const [updated] = await tx
       .update(connections)
       .set({
         ...(change.name !== undefined ? { name: change.name } : {}),
-        ...(change.settings !== undefined ? { settings: change.settings } : {}),
-        ...(change.metadata !== undefined ? { metadata: change.metadata } : {}),
+        ...(merged.settings !== undefined ? { settings: merged.settings } : {}),
+        ...(merged.metadata !== undefined ? { metadata: merged.metadata } : {}),
         ...(change.status !== undefined ? { status: change.status } : {}),
         ...(sealed
           ? {

@@ -11,14 +11,17 @@ import {
   editCustomer,
   findCustomer,
   listCustomers,
+  type CustomerConflictRow,
   type CustomerRow,
 } from '../../../stores/customers/customer-store.js';
-import { normalizeFields, type CustomerFields } from '../../../domain/customers/fields.js';
+import { normalizeAddress, normalizeFields, type CustomerFields } from '../../../domain/customers/fields.js';
+import { mergeObject } from '../../../domain/merge-patch.js';
 import type { AppDeps } from '../../deps.js';
 import type { ResourceRouter } from '../../endpoint.js';
 import { ApiError } from '../../errors.js';
 import { claimIdempotencyKey, requestHash, requireIdempotencyKey, storeIdempotentResponse } from '../../idempotency.js';
-import { decodeTimeCursor, encodeTimeCursor, pageCursor } from '../../common-schemas.js';
+import { answerPage, decodeTimeCursor, encodeTimeCursor, pageCursor, pageOut, pageQuery } from '../../common-schemas.js';
+import { listCustomerConflicts } from '../../../stores/customers/customer-conflict-list.js';
 
 const text = (max: number) => z.string().trim().max(max);
 const addressIn = z.strictObject({
@@ -55,9 +58,20 @@ const createBody = z.strictObject(fieldsIn).meta({
   ],
 });
 const patchBody = z
-  .strictObject(fieldsIn)
+  .strictObject({
+    ...fieldsIn,
+    metadata: z
+      .record(z.string().min(1).max(40), z.string().max(500).nullable())
+      .refine((m) => Object.keys(m).length <= 50, 'at most 50 keys')
+      .nullish()
+      .meta({ description: 'Merged into the stored metadata: a key set to null is removed, a key not sent is kept; metadata: null removes every key.' }),
+  })
   .refine((b) => Object.keys(b).length > 0, 'at least one field to change is required')
-  .meta({ examples: [{ phone: '+49 30 7654321', description: null }] });
+  .meta({
+    description: 'A JSON Merge Patch (RFC 7396) of the customer: fields not sent stay as they are, null clears a field; `address` and `metadata` merge key by key.',
+    examples: [{ phone: '+49 30 7654321', description: null }, { address: { city: 'Hamburg', postal_code: '20095' }, metadata: { crmId: null, tier: 'gold' } }],
+  });
+type PatchIn = z.output<typeof patchBody>;
 type FieldsIn = z.output<typeof createBody>;
 
 const syncStates = ['pending', 'in_sync', 'failed'] as const;
@@ -118,6 +132,46 @@ export const customerOut = z.object({
   ],
 });
 
+const conflictOut = z.object({
+  connectionId: z.string(),
+  field: z.string(),
+  baseValue: z.unknown(),
+  localValue: z.unknown(),
+  remoteValue: z.unknown(),
+  policy: z.string(),
+  decision: z.enum(['local', 'remote']),
+  at: z.string(),
+});
+const CONFLICT_EXAMPLE = {
+  connectionId: 'con_7m4k2x9q1v8t3n6p5r0w',
+  field: 'phone',
+  baseValue: '+49 30 1234567',
+  localValue: '+49 30 7654321',
+  remoteValue: '+49 30 1111111',
+  policy: 'most_recent',
+  decision: 'local',
+  at: '2026-12-07T10:15:30.000Z',
+} as const;
+const conflictsQuery = z.strictObject({
+  connectionId: z.string().min(1).max(64).optional().meta({ description: "Only this connected system's conflicts" }),
+  ...pageQuery(20, 100),
+});
+const conflictPageOut = pageOut(conflictOut).meta({ examples: [{ data: [CONFLICT_EXAMPLE], hasMore: true, nextCursor: 'MTI4' }] });
+
+/** A recorded conflict as the API shows it. */
+function conflictView(c: CustomerConflictRow): z.output<typeof conflictOut> {
+  return {
+    connectionId: c.connectionId,
+    field: c.field,
+    baseValue: c.baseValue,
+    localValue: c.localValue,
+    remoteValue: c.remoteValue,
+    policy: c.policy,
+    decision: c.decision,
+    at: c.createdAt.toISOString(),
+  };
+}
+
 const syncOut = z.object({
   customerId: z.string(),
   version: z.number().int().positive(),
@@ -132,18 +186,7 @@ const syncOut = z.object({
       lastSyncedAt: z.string().nullable(),
     }),
   ),
-  conflicts: z.array(
-    z.object({
-      connectionId: z.string(),
-      field: z.string(),
-      baseValue: z.unknown(),
-      localValue: z.unknown(),
-      remoteValue: z.unknown(),
-      policy: z.string(),
-      decision: z.enum(['local', 'remote']),
-      at: z.string(),
-    }),
-  ),
+  conflicts: z.array(conflictOut),
 }).meta({
   id: 'CustomerSyncState',
   examples: [
@@ -161,18 +204,7 @@ const syncOut = z.object({
           lastSyncedAt: '2026-12-07T10:15:30.000Z',
         },
       ],
-      conflicts: [
-        {
-          connectionId: 'con_7m4k2x9q1v8t3n6p5r0w',
-          field: 'phone',
-          baseValue: '+49 30 1234567',
-          localValue: '+49 30 7654321',
-          remoteValue: '+49 30 1111111',
-          policy: 'most_recent',
-          decision: 'local',
-          at: '2026-12-07T10:15:30.000Z',
-        },
-      ],
+      conflicts: [CONFLICT_EXAMPLE],
     },
   ],
 });
@@ -200,6 +232,32 @@ function applyInput(base: CustomerFields, input: FieldsIn): CustomerFields {
         }
       : {}),
   });
+}
+
+const ADDRESS_IN = { line1: 'line1', line2: 'line2', city: 'city', postal_code: 'postalCode', state: 'state', country: 'country' } as const;
+
+/**
+ * A PATCH merged onto the current fields (RFC 7396): the address's parts and the metadata's keys
+ * merge one by one (null clears a part or removes a key, `address: null` clears the address,
+ * `metadata: null` removes every key); the other fields are replaced when sent.
+ */
+function applyPatch(current: CustomerFields, patch: PatchIn): CustomerFields {
+  const { address, metadata, ...flat } = patch;
+  const next = applyInput(current, flat);
+  if (address !== undefined) {
+    const parts = address && Object.entries(ADDRESS_IN).filter(([api]) => address[api as keyof typeof ADDRESS_IN] !== undefined);
+    next.address = parts
+      ? normalizeAddress({ ...current.address, ...Object.fromEntries(parts.map(([api, part]) => [part, address[api as keyof typeof ADDRESS_IN]])) })
+      : null;
+  }
+  if (metadata !== undefined) {
+    const merged = metadata === null ? {} : (mergeObject(current.metadata, metadata) as Record<string, string>);
+    if (Object.keys(merged).length > 50) {
+      throw new ApiError(400, 'validation_failed', 'the merged metadata has more than 50 keys', [{ path: 'body.metadata', message: 'at most 50 keys after the merge; remove some with null' }]);
+    }
+    next.metadata = merged;
+  }
+  return next;
 }
 
 /** `If-Match: "3"` (or 3, or a weak W/"3") → 3; absent → undefined (an unconditional write). */
@@ -286,7 +344,9 @@ export function customersRouter(deps: AppDeps, r: ResourceRouter): ResourceRoute
       {
         operationId: 'updateCustomer',
         summary: 'Change a customer',
-        description: 'Only the fields sent change (null clears one; `metadata` is replaced as a whole). With If-Match, 412 when the version moved on.',
+        description:
+          'A JSON Merge Patch (RFC 7396): only the fields sent change, null clears one; `address` parts and `metadata` keys merge one by one (null removes a key), as Stripe merges metadata. ' +
+          'Accepts `application/json` and `application/merge-patch+json`. With If-Match, 412 when the version moved on.',
         params: idParams,
         body: patchBody,
         headers: ifMatchHeader,
@@ -294,7 +354,7 @@ export function customersRouter(deps: AppDeps, r: ResourceRouter): ResourceRoute
       },
       async ({ params, body, tenant, req, res }) => {
         const expected = ifMatchVersion(req.get('if-match'));
-        const row = await editCustomer(db, tenant.id, params.id, expected, (current) => applyInput(current, body)).catch(refusal);
+        const row = await editCustomer(db, tenant.id, params.id, expected, (current) => applyPatch(current, body)).catch(refusal);
         send(res, 200, row);
       },
     )
@@ -323,7 +383,7 @@ export function customersRouter(deps: AppDeps, r: ResourceRouter): ResourceRoute
         summary: 'List customers, least recently changed first',
         description: 'Page with `cursor`; filter by exact email, by change time (`updatedSince`) or by sync state with any connected system.',
         query: listQuery,
-        responses: { 200: { description: 'A page', schema: z.object({ data: z.array(customerOut), nextCursor: z.string().nullable() }) } },
+        responses: { 200: { description: 'A page', schema: pageOut(customerOut) } },
       },
       async ({ query, tenant, res }) => {
         const { rows, more } = await listCustomers(db, tenant.id, {
@@ -335,7 +395,7 @@ export function customersRouter(deps: AppDeps, r: ResourceRouter): ResourceRoute
           limit: query.limit,
         });
         const last = rows[rows.length - 1];
-        res.json({ data: rows.map(customerView), nextCursor: more && last ? encodeTimeCursor(last.updatedAt, last.id) : null });
+        res.json({ data: rows.map(customerView), hasMore: more, nextCursor: more && last ? encodeTimeCursor(last.updatedAt, last.id) : null });
       },
     )
     .endpoint(
@@ -354,17 +414,24 @@ export function customersRouter(deps: AppDeps, r: ResourceRouter): ResourceRoute
           customerId: row.id,
           version: row.version,
           systems: systems.map((system) => ({ ...system, lastSyncedAt: system.lastSyncedAt?.toISOString() ?? null })),
-          conflicts: conflicts.map((c) => ({
-            connectionId: c.connectionId,
-            field: c.field,
-            baseValue: c.baseValue,
-            localValue: c.localValue,
-            remoteValue: c.remoteValue,
-            policy: c.policy,
-            decision: c.decision,
-            at: c.createdAt.toISOString(),
-          })),
+          conflicts: conflicts.map(conflictView),
         });
+      },
+    )
+    .endpoint(
+      'get',
+      '/v1/customers/:id/sync/conflicts',
+      {
+        operationId: 'listCustomerSyncConflicts',
+        summary: "A customer's recorded sync conflicts, oldest first, a page at a time",
+        description: 'Every same-field conflict a merge recorded, with the values on each side and the decision. Page with `cursor` (`hasMore`, `nextCursor`); nothing is cut off silently.',
+        params: idParams,
+        query: conflictsQuery,
+        responses: { 200: { description: 'A page', schema: conflictPageOut } },
+      },
+      async ({ params, query, tenant, res }) => {
+        const row = await loadOne(tenant.id, params.id);
+        res.json(await answerPage(listCustomerConflicts(db, row, { connectionId: query.connectionId }, query), conflictView));
       },
     );
 }

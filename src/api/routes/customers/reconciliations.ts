@@ -8,6 +8,7 @@ import type { AppDeps } from '../../deps.js';
 import { resultWithin } from '../../await-workflow.js';
 import type { ResourceRouter } from '../../endpoint.js';
 import { ApiError } from '../../errors.js';
+import { answerPage, pageOut, pageQuery } from '../../common-schemas.js';
 
 const count = (description: string) => z.number().int().nonnegative().meta({ description });
 const counts = {
@@ -174,13 +175,15 @@ export function customerReconcileRouter(deps: AppDeps, r: ResourceRouter): Resou
       '/v1/connections/:id/sync/runs',
       {
         operationId: 'listCustomerSyncRuns',
-        summary: 'Reconciliation and backfill runs of a connection, newest first (the last 20)',
+        summary: 'Reconciliation and backfill runs of a connection, newest first, a page at a time',
+        description: 'Page with `cursor` (`hasMore`, `nextCursor`); nothing is cut off silently.',
         params: idParams,
-        responses: { 200: { description: 'Runs', schema: z.object({ data: z.array(runOut) }) } },
+        query: z.strictObject(pageQuery(20, 100)),
+        responses: { 200: { description: 'A page of runs', schema: pageOut(runOut) } },
       },
-      async ({ params, tenant, res }) => {
+      async ({ params, query, tenant, res }) => {
         const conn = await ownedConnection(tenant.id, params.id);
-        res.json({ data: (await customerSyncRunsOf(db, conn.id)).map(presentRun) });
+        res.json(await answerPage(customerSyncRunsOf(db, conn.id, query), presentRun));
       },
     )
     .endpoint(

@@ -5,7 +5,7 @@ import { ERP_ENTITIES } from '../../../domain/erp/entities.js';
 import type { AppDeps } from '../../deps.js';
 import type { ResourceRouter } from '../../endpoint.js';
 import { ApiError } from '../../errors.js';
-import { pageCursor } from '../../common-schemas.js';
+import { pageCursor, pageOut } from '../../common-schemas.js';
 
 const query = z.strictObject({
   limit: z.coerce.number().int().min(1).max(500).default(100),
@@ -22,8 +22,7 @@ const catalogRow = z
     updatedAt: z.string().meta({ description: 'When Switchyard last changed the row' }),
   })
   .catchall(z.unknown());
-const pageOut = z
-  .object({ data: z.array(catalogRow), nextCursor: z.string().nullable() })
+const catalogPageOut = pageOut(catalogRow)
   .meta({
     id: 'CatalogPage',
     description: 'Records as the ERP mappings produced them, with a cursor to the next page',
@@ -41,6 +40,7 @@ const pageOut = z
             updatedAt: '2026-12-07T10:15:30.000Z',
           },
         ],
+        hasMore: true,
         nextCursor: 'WyJTS1UtMTA0MiJd',
       },
     ],
@@ -55,11 +55,12 @@ export function catalogRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter 
         operationId: `listCatalog${entity[0]!.toUpperCase()}${entity.slice(1)}`,
         summary: `The tenant's ${entity}, ordered by natural key`,
         query,
-        responses: { 200: { description: 'One page', schema: pageOut } },
+        responses: { 200: { description: 'One page', schema: catalogPageOut } },
       },
       async ({ query: q, tenant, res }) => {
         try {
-          res.json(await listCatalog(deps.database.db, entity, tenant.id, q.limit, q.cursor));
+          const page = await listCatalog(deps.database.db, entity, tenant.id, q.limit, q.cursor);
+          res.json({ data: page.data, hasMore: page.nextCursor !== null, nextCursor: page.nextCursor });
         } catch (err) {
           if (err instanceof InvalidCursorError) throw new ApiError(400, 'validation_failed', err.message, [{ path: 'query.cursor', message: err.message }]);
           throw err;

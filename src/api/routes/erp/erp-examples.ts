@@ -72,7 +72,12 @@ export const DEAD_LETTER_EXAMPLE = {
   runId: ERP_RUN_EXAMPLE.id,
   entity: 'products',
   status: 'open',
+  recordKey: 'SKU-1043',
   raw: { sku: 'SKU-1043', title: '' },
   errors: [{ field: 'name', message: 'required field is empty' }],
   createdAt: AT,
+  replayedAt: null,
+  closedAt: null,
+  dismissReason: null,
+  resolvedByRunId: null,
 };

@@ -11,7 +11,8 @@ import { connectorSchema } from '../../../providers/erp/connector-definition.js'
 import { requireMappingsForEnvelope } from '../../../providers/erp/webhook-envelope.js';
 import type { ErpDeadLetterReplayInput, ErpPollInput } from '../../../shared/erp-messages.js';
 import { workflowId } from '../../../shared/workflow-ids.js';
-import { deadLetterView, listDeadLetters } from '../../../stores/erp/dead-letter-store.js';
+import { DeadLetterClosedError, deadLetterView, dismissDeadLetter, listDeadLetters } from '../../../stores/erp/dead-letter-store.js';
+import { byKey } from '../../../stores/platform/audit-event-store.js';
 import {
   checkConnectorUrls,
   connectorOf,
@@ -37,6 +38,8 @@ import type { AppDeps } from '../../deps.js';
 import type { ResourceRouter } from '../../endpoint.js';
 import { erpIntegrationWorkflows } from '../../erp-integration-workflows.js';
 import { ApiError } from '../../errors.js';
+import { answerPage, pageOut, pageQuery } from '../../common-schemas.js';
+import { mergeMember, mergePatchOf } from '../../merge-patch-body.js';
 import { checkPollInterval, quotaRefusal } from '../../quota-refusals.js';
 import { integrationTryEndpoint } from './integration-try.js';
 import { DEAD_LETTER_EXAMPLE, ERP_RUN_EXAMPLE, INTEGRATION_CREATE_EXAMPLE, INTEGRATION_EXAMPLE } from './erp-examples.js';
@@ -71,13 +74,16 @@ const patchBody = z
   .strictObject({
     name: z.string().trim().min(1).max(200).optional(),
     type: typeSchema.optional(),
-    connector: connectorSchema.optional(),
-    credentials: credentials.optional(),
-    settings: settingsSchema.optional(),
-    mappings: mappingsSchema.optional(),
+    connector: mergePatchOf(z.unknown(), 'the connector (see createErpIntegration for its shape)').optional(),
+    credentials: credentials.optional().meta({ description: 'Write-only; replaces the stored credentials as a whole (they are never read back, so they cannot be merged).' }),
+    settings: mergePatchOf(z.union([z.string().max(2000), z.number(), z.boolean()]), 'the settings; a removed intervalSeconds or pauseAfterFailures is back to its default').optional(),
+    mappings: mergePatchOf(z.array(z.unknown()), "the mappings: an entity's list of entries replaces its old list, null removes the entity's mapping").optional(),
   })
   .refine((b) => Object.keys(b).length > 0, 'at least one field to change is required')
-  .meta({ examples: [{ settings: { intervalSeconds: 900, pauseAfterFailures: 5, baseUrl: 'https://erp.example.com/api' } }] });
+  .meta({
+    description: 'A JSON Merge Patch (RFC 7396): what is not sent stays as it is. The merged integration is validated as a whole before it is stored.',
+    examples: [{ settings: { intervalSeconds: 900 } }, { settings: { warehouse: null }, mappings: { prices: null } }, { connector: { streams: { products: { path: '/v2/items' } } } }],
+  });
 
 const idParams = z.object({ id: z.string().min(1) });
 const runParams = z.object({ id: z.string().min(1), runId: z.string().min(1) });
@@ -159,15 +165,24 @@ const testOut = z.object({
     },
   ],
 });
+const DEAD_LETTER_STATUSES = ['open', 'replayed', 'dismissed', 'resolved'] as const;
 export const deadLetterOut = z.object({
   id: z.string(),
   runId: z.string(),
   entity: z.string(),
-  status: z.enum(['open', 'replayed']),
+  status: z.enum(DEAD_LETTER_STATUSES),
+  recordKey: z.string().nullable().meta({ description: "The record's natural key when its key fields mapped: a later valid record with this key resolves it" }),
   raw: z.unknown(),
   errors: z.array(z.object({ field: z.string(), message: z.string() })),
   createdAt: z.string(),
+  replayedAt: z.string().nullable(),
+  closedAt: z.string().nullable().meta({ description: 'When it was dismissed or resolved' }),
+  dismissReason: z.string().nullable(),
+  resolvedByRunId: z.string().nullable().meta({ description: 'The run that applied a valid record with the same key' }),
 }).meta({ id: 'DeadLetter', examples: [DEAD_LETTER_EXAMPLE] });
+const dismissBody = z
+  .strictObject({ reason: z.string().trim().min(1).max(500).optional().meta({ description: 'Why, for the audit log and the listing' }) })
+  .meta({ examples: [{ reason: 'Discontinued item, fixed by hand in the shop' }] });
 const replayOut = z.object({
   replayId: z.string(),
   workflowId: z.string().meta({ description: 'The ErpDeadLetterReplayWorkflow carrying the replay (Temporal UI).' }),
@@ -263,21 +278,45 @@ export function integrationsRouter(deps: AppDeps, r: ResourceRouter): ResourceRo
     .endpoint(
       'patch',
       '/v1/integrations/:id',
-      { operationId: 'updateErpIntegration', summary: 'Update an ERP integration; new credentials replace the old ones', params: idParams, body: patchBody, responses: { 200: { description: 'Updated', schema: integrationOut } } },
+      {
+        operationId: 'updateErpIntegration',
+        summary: 'Update an ERP integration (JSON Merge Patch); new credentials replace the old ones',
+        description:
+          'Only what is sent changes: `settings`, `connector` and `mappings` are merged into the stored ones per RFC 7396 (`null` removes a key, arrays replace), ' +
+          'then the whole integration is validated as on create (400 naming each field). Accepts `application/json` and `application/merge-patch+json`.',
+        params: idParams,
+        body: patchBody,
+        responses: {
+          200: { description: 'Updated', schema: integrationOut },
+          422: { description: 'quota_exceeded: intervalSeconds is below ERP_MIN_POLL_INTERVAL_SECONDS' },
+        },
+      },
       async ({ params, body, tenant, res }) => {
-        const current = await findOwned(tenant.id, params.id);
-        checkDefinition(
-          {
-            type: body.type ?? current.type,
-            connector: body.connector ?? connectorOf(current),
-            mappings: body.mappings ?? current.mappings,
-            settings: body.settings ?? current.settings,
-          },
-          body.settings,
-        );
-        const row = await updateIntegration(db, deps.cipher, current, body);
-        await workflows.syncSchedules(row, current);
-        res.json(integrationView(row));
+        // Merged onto the row the write locks, and checked there: a concurrent PATCH of another key is kept.
+        const updated = await updateIntegration(db, deps.cipher, tenant.id, params.id, (current) => {
+          const settings = body.settings && mergeMember(settingsSchema, current.settings, body.settings, 'settings');
+          const change = {
+            ...(body.name !== undefined ? { name: body.name } : {}),
+            ...(body.type !== undefined ? { type: body.type } : {}),
+            ...(body.credentials !== undefined ? { credentials: body.credentials } : {}),
+            ...(settings ? { settings } : {}),
+            ...(body.connector ? { connector: mergeMember(connectorSchema, current.connector, body.connector, 'connector') } : {}),
+            ...(body.mappings ? { mappings: mergeMember(mappingsSchema, current.mappings, body.mappings, 'mappings') } : {}),
+          };
+          checkDefinition(
+            {
+              type: change.type ?? current.type,
+              connector: change.connector ?? connectorOf(current),
+              mappings: change.mappings ?? current.mappings,
+              settings: change.settings ?? current.settings,
+            },
+            settings,
+          );
+          return change;
+        });
+        if (!updated) throw ApiError.notFound('integration', params.id);
+        await workflows.syncSchedules(updated.after, updated.before);
+        res.json(integrationView(updated.after));
       },
     )
     .endpoint(
@@ -419,10 +458,17 @@ export function integrationsRouter(deps: AppDeps, r: ResourceRouter): ResourceRo
     .endpoint(
       'get',
       '/v1/integrations/:id/runs',
-      { operationId: 'listErpRuns', summary: 'Runs of an integration, newest first', params: idParams, responses: { 200: { description: 'Runs', schema: z.object({ data: z.array(runOut) }) } } },
-      async ({ params, tenant, res }) => {
+      {
+        operationId: 'listErpRuns',
+        summary: 'Runs of an integration, newest first, a page at a time',
+        description: 'Page with `cursor` (`hasMore`, `nextCursor`); nothing is cut off silently.',
+        params: idParams,
+        query: z.strictObject(pageQuery(20, 100)),
+        responses: { 200: { description: 'A page of runs', schema: pageOut(runOut) } },
+      },
+      async ({ params, query, tenant, res }) => {
         const integration = await findOwned(tenant.id, params.id);
-        res.json({ data: (await listRuns(db, integration.id)).map(runView) });
+        res.json(await answerPage(listRuns(db, integration.id, query), runView));
       },
     )
     .endpoint(
@@ -441,15 +487,40 @@ export function integrationsRouter(deps: AppDeps, r: ResourceRouter): ResourceRo
       '/v1/integrations/:id/dead-letters',
       {
         operationId: 'listDeadLetters',
-        summary: 'Rows that did not map or validate, with the raw row and the errors',
+        summary: 'Rows that did not map or validate, with the raw row and the errors, oldest first, a page at a time',
+        description:
+          '`open` until replayed (`replayed`), dismissed (`dismissed`) or closed by a later run that applied a valid record with the same natural key (`resolved`, with `closedAt` and `resolvedByRunId`). ' +
+          'Page with `cursor` (`hasMore`, `nextCursor`); nothing is cut off silently.',
         params: idParams,
-        query: z.strictObject({ status: z.enum(['open', 'replayed']).default('open') }),
-        responses: { 200: { description: 'Dead letters', schema: z.object({ data: z.array(deadLetterOut) }) } },
+        query: z.strictObject({ status: z.enum(DEAD_LETTER_STATUSES).default('open'), ...pageQuery(100, 500) }),
+        responses: { 200: { description: 'A page of dead letters', schema: pageOut(deadLetterOut) } },
       },
       async ({ params, query, tenant, res }) => {
         const integration = await findOwned(tenant.id, params.id);
-        const rows = await listDeadLetters(db, integration.id, query.status);
-        res.json({ data: rows.map(deadLetterView) });
+        res.json(await answerPage(listDeadLetters(db, integration.id, query.status, query), deadLetterView));
+      },
+    )
+    .endpoint(
+      'post',
+      '/v1/integrations/:id/dead-letters/:deadLetterId/dismiss',
+      {
+        operationId: 'dismissDeadLetter',
+        summary: 'Dismiss an open dead letter: it is no longer open and no replay takes it (audited)',
+        description: 'Idempotent: dismissing a dismissed dead letter answers it unchanged. A replayed or resolved one is a 409.',
+        params: z.object({ id: z.string().min(1), deadLetterId: z.string().min(1).max(64) }),
+        body: dismissBody,
+        responses: {
+          200: { description: 'The dismissed dead letter', schema: deadLetterOut },
+          409: { description: 'conflict: the dead letter was replayed or resolved already' },
+        },
+      },
+      async ({ params, body, tenant, res }) => {
+        const integration = await findOwned(tenant.id, params.id);
+        const row = await dismissDeadLetter(db, byKey(tenant), integration.id, params.deadLetterId, body.reason).catch((err: unknown) => {
+          throw err instanceof DeadLetterClosedError ? new ApiError(409, 'conflict', err.message) : err;
+        });
+        if (!row) throw ApiError.notFound('dead letter', params.deadLetterId);
+        res.json(deadLetterView(row));
       },
     )
     .endpoint(

@@ -104,6 +104,7 @@ export const EVENT_PAYLOADS = {
   'erp.run.completed': runOut,
   'erp.run.failed': runOut,
   'erp.dead_letter.created': deadLetterOut,
+  'erp.dead_letter.closed': deadLetterOut,
   'product.updated': productOut,
   'price.updated': priceOut,
   'inventory.changed': inventoryOut,

@@ -5,7 +5,7 @@ import { eventBody, findEvent, listEvents } from '../../../stores/events/event-s
 import type { AppDeps } from '../../deps.js';
 import type { ResourceRouter } from '../../endpoint.js';
 import { ApiError } from '../../errors.js';
-import { pageCursor } from '../../common-schemas.js';
+import { pageCursor, pageOut } from '../../common-schemas.js';
 import { eventOut } from './event-payloads.js';
 
 const ORDERS = ['desc', 'asc'] as const;
@@ -34,11 +34,7 @@ const listQuery = z.strictObject({
 });
 const idParams = z.object({ id: z.string().min(1).max(64) });
 
-const pageOut = z.object({
-  data: z.array(eventOut),
-  hasMore: z.boolean().meta({ description: 'Whether another page follows: fetch it with nextCursor' }),
-  nextCursor: z.string().nullable(),
-});
+const eventPageOut = pageOut(eventOut);
 
 /** A cursor is the order it was made for and the position of the page's last event. */
 function encodeCursor(order: Order, position: number): string {
@@ -66,7 +62,7 @@ export function eventsRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter {
         description:
           'Newest first unless `order=asc`. Filter by type (patterns allowed) and by resource. Every page says whether another follows (`hasMore`) and how to fetch it (`nextCursor`); nothing is cut off silently. Within one resource, `sequence` gives the order of its events.',
         query: listQuery,
-        responses: { 200: { description: 'A page', schema: pageOut } },
+        responses: { 200: { description: 'A page', schema: eventPageOut } },
       },
       async ({ query, tenant, res }) => {
         const { rows, hasMore } = await listEvents(db, tenant.id, {

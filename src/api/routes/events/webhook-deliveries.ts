@@ -9,7 +9,7 @@ import { listDeliveries, REPLAY_PAGE, redeliverEvent, replayToEndpoint, settleWe
 import { type DeliveryToSignal } from '../../../shared/event-messages.js';
 import { findWebhookEndpoint, WebhookEndpointNotFoundError } from '../../../stores/events/webhook-endpoint-store.js';
 import { signalWebhookDeliveries } from '../../../temporal/events/signal-webhook-delivery.js';
-import { decodeTimeCursor, encodeTimeCursor, pageCursor } from '../../common-schemas.js';
+import { decodeTimeCursor, encodeTimeCursor, pageCursor, pageOut } from '../../common-schemas.js';
 import type { AppDeps } from '../../deps.js';
 import type { ResourceRouter } from '../../endpoint.js';
 import { ApiError } from '../../errors.js';
@@ -67,7 +67,7 @@ const deliveryOut = z
       },
     ],
   });
-const pageOut = z.object({ data: z.array(deliveryOut), nextCursor: z.string().nullable() });
+const deliveryPageOut = pageOut(deliveryOut);
 
 const redeliverBody = z
   .strictObject({
@@ -164,7 +164,7 @@ export function webhookDeliveriesRouter(deps: AppDeps, r: ResourceRouter): Resou
       limit: q.limit,
     });
     const last = data[data.length - 1];
-    return { data: data.map(toDeliveryOut), nextCursor: hasMore && last ? encodeTimeCursor(last.createdAt, last.id) : null };
+    return { data: data.map(toDeliveryOut), hasMore, nextCursor: hasMore && last ? encodeTimeCursor(last.createdAt, last.id) : null };
   }
 
   return r
@@ -176,7 +176,7 @@ export function webhookDeliveriesRouter(deps: AppDeps, r: ResourceRouter): Resou
         summary: "List an endpoint's deliveries, newest first, each with every attempt",
         params: idParams,
         query: listQuery,
-        responses: { 200: { description: 'One page; pass nextCursor as cursor for the next', schema: pageOut } },
+        responses: { 200: { description: 'One page; pass nextCursor as cursor for the next', schema: deliveryPageOut } },
       },
       async ({ params, query, tenant, res }) => {
         if (!(await findWebhookEndpoint(db, tenant.id, params.id))) throw ApiError.notFound('webhook endpoint', params.id);
@@ -191,7 +191,7 @@ export function webhookDeliveriesRouter(deps: AppDeps, r: ResourceRouter): Resou
         summary: "List an event's deliveries (one per endpoint, and each redelivery), each with every attempt",
         params: idParams,
         query: listQuery,
-        responses: { 200: { description: 'One page; pass nextCursor as cursor for the next', schema: pageOut } },
+        responses: { 200: { description: 'One page; pass nextCursor as cursor for the next', schema: deliveryPageOut } },
       },
       async ({ params, query, tenant, res }) => {
         if (!(await findEvent(db, tenant.id, params.id))) throw ApiError.notFound('event', params.id);

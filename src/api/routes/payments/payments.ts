@@ -17,7 +17,7 @@ import {
 import { releaseRefund, reserveRefund } from '../../../stores/payments/refund-store.js';
 import type { AppDeps } from '../../deps.js';
 import type { ResourceRouter } from '../../endpoint.js';
-import { amountInMinorUnits, countryCode, currencyCode, decodeTimeCursor, encodeTimeCursor, pageCursor } from '../../common-schemas.js';
+import { amountInMinorUnits, answerPage, countryCode, currencyCode, pageCursor, pageOut } from '../../common-schemas.js';
 import { ApiError } from '../../errors.js';
 import { capturePayment, handRefundOn, startPaymentRun, startPaymentRunAndAwaitOutcome } from '../../payment-run-requests.js';
 import { PAYMENT_EXAMPLE, REFUND_EXAMPLE } from './payment-examples.js';
@@ -252,16 +252,10 @@ export function paymentsRouter(deps: AppDeps, r: ResourceRouter): ResourceRouter
         operationId: 'listPayments',
         summary: 'List payments, newest first',
         query: listQuery,
-        responses: { 200: { description: 'A page', schema: z.object({ data: z.array(paymentOut), nextCursor: z.string().nullable() }) } },
+        responses: { 200: { description: 'A page', schema: pageOut(paymentOut) } },
       },
       async ({ query, tenant, res }) => {
-        const { status, connectionId, limit } = query;
-        const after = query.cursor ? decodeTimeCursor(query.cursor) : undefined;
-        const page = await listPayments(db, tenant.id, { status, connectionId, limit, ...(after ? { after } : {}) });
-        res.json({
-          data: page.records.map(toPaymentOut),
-          nextCursor: page.next ? encodeTimeCursor(page.next.at, page.next.id) : null,
-        });
+        res.json(await answerPage(listPayments(db, tenant.id, query), toPaymentOut));
       },
     )
     .endpoint(
