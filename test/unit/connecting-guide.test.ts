@@ -88,7 +88,8 @@ describe(GUIDE, () => {
         if (!skeleton) throw new Error(`${where}: no skeleton '${name}' above this fragment`);
         validate(skeleton.kind, mergeInto(skeleton.value, value), where);
       } catch (err) {
-        failures.push(`${where}: ${(err as Error).message}`);
+        const message = (err as Error).message;
+        failures.push(message.includes(where) ? message : `${where}: ${message}`);
       }
     }
     expect(failures).toEqual([]);
