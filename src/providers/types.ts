@@ -157,8 +157,11 @@ export class InvalidCredentialsError extends Error {
 
 /** Provided by a ProviderFactory whose system can sync customers. */
 export interface CustomerSyncProvider {
-  /** Interprets an already verified webhook payload; null when it is not about customers. */
-  customerEventOf(payload: unknown): RemoteCustomerEvent | null;
+  /**
+   * Interprets an already verified webhook payload; null when it is not about customers.
+   * `deliveryId` is the event id the webhook's verification settled on (used when the body has none).
+   */
+  customerEventOf(payload: unknown, deliveryId?: string): RemoteCustomerEvent | null;
   connect(ctx: ConnectionContext): CustomerSyncAdapter;
 }
 

@@ -252,6 +252,31 @@ describe('providers/democrm.yaml', () => {
   });
 });
 
+describe('a CRM whose webhook bodies carry no event id', () => {
+  it("takes the delivery's id: the signature's idHeader when it has one, else a SHA-256 of the raw body", () => {
+    const { events, webhook } = definition.customerSync!;
+    const { eventId: _dropped, ...withoutId } = events;
+    const variant = (signature: object) =>
+      createDeclarativeProviderFactory(
+        validateProviderDefinition({ ...definition, customerSync: { ...definition.customerSync!, events: withoutId, webhook: { signature } } }),
+        { fetch: createEgressFetch({ allowPrivateNetworks: true }) },
+      );
+    const ctx = { tenantId: 't1', connectionId: 'c1', credentials: { apiToken: 'crm_x', webhookSecret: 'crmsig_secret' }, settings: { baseUrl: crm.url } };
+    const body = JSON.stringify({ event_type: 'contact.updated', occurred_at: '2026-01-02T03:04:05.678Z', contact: { id: 'ctc_9' } });
+
+    const hashed = variant(webhook!.signature);
+    const parsed = hashed.create(ctx).parseWebhook(Buffer.from(body), signCrmWebhook(body, 'crmsig_secret'));
+    expect(parsed.eventId).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(hashed.customerSync!.customerEventOf(JSON.parse(body), parsed.eventId)).toMatchObject({ eventId: parsed.eventId, kind: 'updated', remoteId: 'ctc_9' });
+
+    const withHeader = variant({ ...webhook!.signature, idHeader: 'X-Delivery' });
+    const headers = { ...signCrmWebhook(body, 'crmsig_secret'), 'x-delivery': 'dlv_42' };
+    expect(withHeader.create(ctx).parseWebhook(Buffer.from(body), headers).eventId).toBe('dlv_42');
+    // With eventId mapped, a body without it is still not a customer event (the path says where it must be).
+    expect(factory.customerSync!.customerEventOf(JSON.parse(body), 'dlv_42')).toBeNull();
+  });
+});
+
 describe('the same CRM behind OAuth2 client credentials (auth.ts reused)', () => {
   it('fetches a token through the egress path, refreshes it once on a 401, and names refused credentials', async () => {
     const oauth = createDeclarativeProviderFactory(

@@ -112,7 +112,7 @@ export function webhooksRouter(deps: AppDeps & { limiter: RateLimiter }, r: Reso
       }
       webhooksReceived.inc({ provider: providerLabel(conn.provider, deps.providers), outcome: duplicate ? 'duplicate' : 'stored' });
       // Customer events go to the customer's sync workflow (a failure answers 5xx: the provider redelivers).
-      if (!stored.signalled && (await deliverCustomerEvent(deps, conn, payload))) signalled = true;
+      if (!stored.signalled && (await deliverCustomerEvent(deps, conn, payload, event.eventId))) signalled = true;
       res.json({ received: true, eventId: event.eventId, duplicate, paymentId });
       // The event is stored and delivered: the answer need not wait for the mark, which only spares a
       // redelivery its second signal (a second signal of the same event changes nothing either way).

@@ -48,7 +48,7 @@ import {
   type OutboundConnection,
   type OutboundErrorArgs,
 } from './outbound.js';
-import { verifyWebhookSignature } from './webhook-signature.js';
+import { headerValues, verifyWebhookSignature } from './webhook-signature.js';
 
 type EventMapping = CustomerSyncDefinition['events'];
 type Vars = Record<string, unknown>;
@@ -124,10 +124,14 @@ export function epochMsOf(value: unknown): number | undefined {
 }
 
 /** Reads one event (a webhook body or a change-feed item); null when it is not about customers. */
-export function customerEventFrom(mapping: EventMapping, item: unknown): RemoteCustomerEvent | null {
+export function customerEventFrom(mapping: EventMapping, item: unknown, deliveryId?: string): RemoteCustomerEvent | null {
   const type = readString(item, mapping.type);
   const kind = type !== undefined && Object.hasOwn(mapping.kinds, type) ? mapping.kinds[type] : undefined;
-  const eventId = readString(item, mapping.eventId);
+  // Without an id in the body: the delivery's id (its header, else a hash of the raw body), or for a
+  // change-feed item a hash of the item, so a redelivery still dedupes.
+  const eventId = mapping.eventId
+    ? readString(item, mapping.eventId)
+    : (deliveryId ?? `sha256:${createHash('sha256').update(JSON.stringify(item) ?? '').digest('hex')}`);
   const remoteId = readString(item, mapping.remoteId);
   const occurredAt = epochMsOf(readPath(item, mapping.occurredAt));
   if (!kind || !eventId || !remoteId || occurredAt === undefined) return null;
@@ -155,7 +159,7 @@ export function createDeclarativeCustomerSync(
   const leaves = mappedLeaves(spec.fields);
 
   const provider: DeclarativeCustomerSync = {
-    customerEventOf: (payload) => customerEventFrom(spec.events, payload),
+    customerEventOf: (payload, deliveryId) => customerEventFrom(spec.events, payload, deliveryId),
     connect: (ctx) => new DeclarativeCustomerAdapter(definition, spec, leaves, runtimeOf(ctx)),
     parseWebhook(credentials, rawBody, headers, nowMs) {
       const rule = spec.webhook?.signature;
@@ -172,9 +176,10 @@ export function createDeclarativeCustomerSync(
       } catch {
         throw new WebhookPayloadError('Webhook body is not valid JSON');
       }
+      const deliveryId = rule.idHeader ? headerValues(headers, rule.idHeader)[0]?.trim() : undefined;
       const eventId =
-        readString(payload, spec.events.eventId) ??
-        `sha256:${createHash('sha256').update(rawBody).digest('hex')}`;
+        (spec.events.eventId ? readString(payload, spec.events.eventId) : undefined) ??
+        (deliveryId || `sha256:${createHash('sha256').update(rawBody).digest('hex')}`);
       return { eventId, type: readString(payload, spec.events.type) ?? 'unknown' };
     },
     gateway: (rt) =>

@@ -412,7 +412,10 @@ const customerEventKind = z.enum(['created', 'updated', 'deleted']);
 
 const customerEventMapping = z
   .object({
-    eventId: responsePath.meta({ description: 'Unique event id (the inbox dedupes on it).' }),
+    eventId: responsePath.optional().meta({
+      description:
+        "Unique event id (the inbox dedupes on it). Absent: a webhook's delivery id header (the signature's idHeader), else a SHA-256 of the raw body; a change-feed item's SHA-256.",
+    }),
     type: responsePath.meta({ description: 'The event type, looked up in `kinds`.' }),
     kinds: z
       .record(z.string(), customerEventKind)

@@ -9,10 +9,10 @@ import type { AppDeps } from '../../deps.js';
  * Hands a verified, stored webhook about a customer to the customer's entity workflow. Resolves
  * false when the payload is not a customer event of a connection that syncs customers.
  */
-export async function deliverCustomerEvent(deps: AppDeps, conn: ConnectionRow, payload: unknown): Promise<boolean> {
+export async function deliverCustomerEvent(deps: AppDeps, conn: ConnectionRow, payload: unknown, deliveryId?: string): Promise<boolean> {
   if (!customerSyncSettingsOf(conn.settings)) return false;
   const { factory } = await deps.providers.resolve(conn.tenantId, conn.provider);
-  const event = factory.customerSync?.customerEventOf(payload);
+  const event = factory.customerSync?.customerEventOf(payload, deliveryId);
   if (!event) return false;
   // An echo of our own write is acknowledged without a signal (it would cost the workflow a task).
   const customerId = await customerToApply(deps.database.db, conn, event);
