@@ -133,7 +133,7 @@ describe.each([
   const rules = [providerDefinitionSchema.parse(v1Text(name)), providerDefinitionSchema.parse(committed(name))].map(ruleOf);
   const now = 1_800_000_000_000;
   const body = Buffer.from('{"id":"evt_1","type":"payment.updated"}');
-  const verdict = (rule: WebhookSignatureRule, headers: Record<string, string>, raw = body) => {
+  const verdict = (rule: WebhookSignatureRule, headers: Record<string, string>, raw: Buffer = body) => {
     try {
       verifyWebhookSignature(rule, 'whsec_1', raw, headers, now);
       return 'accepted';
