@@ -52,5 +52,25 @@ describe('format versions through the API', () => {
     );
     expect(res.body.connector.streams.products.incremental.param).toBeUndefined();
     expect(res.body.connector.streams).toEqual((upgradeErpConnector(body.connector) as { streams: unknown }).streams);
+
+    // A client sending back its version 1 connector in a PATCH changes what it meant: the new param,
+    // still written in the records' format and zone; a version 2 patch with param is refused.
+    const products = { ...body.connector.streams.products, incremental: { ...body.connector.streams.products.incremental, param: 'degisimSonrasi' } };
+    const patched = await request(stack.app)
+      .patch(`/v1/integrations/${res.body.id}`)
+      .set(tenant.auth)
+      .send({ connector: { ...body.connector, streams: { ...body.connector.streams, products } } })
+      .expect(200);
+    expect(patched.body.connector.formatVersion).toBe(2);
+    expect(patched.body.connector.streams.products.incremental.request).toEqual({ param: 'degisimSonrasi', format: 'dd.MM.yyyy HH:mm:ss', zone: 'Europe/Istanbul' });
+    expect(patched.body.connector.streams.prices.incremental.request.param).toBe('guncellemeSonrasi');
+    const refused = await request(stack.app)
+      .patch(`/v1/integrations/${res.body.id}`)
+      .set(tenant.auth)
+      .send({ connector: { formatVersion: 2, streams: { products: { incremental: { param: 'x' } } } } })
+      .expect(400);
+    expect(refused.body.error.details).toEqual(
+      expect.arrayContaining([expect.objectContaining({ path: 'body.connector.streams.products.incremental.param', message: expect.stringContaining('incremental.request') })]),
+    );
   });
 });

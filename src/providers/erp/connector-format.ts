@@ -47,3 +47,33 @@ export function upgradeErpConnector<T>(connector: T): T {
   out = updateAt(out, ['webhook', 'signature'], upgradeSignature);
   return out as T;
 }
+
+/**
+ * A merge patch (RFC 7396) of a stored connector, written in version 1 (it does not say
+ * `formatVersion: 2`), in version 2 spellings: the stored connector is version 2, and a client that
+ * sends back the version 1 connector it once posted must get what it meant. `incremental.param`
+ * becomes `request` written in the records' format and zone (the patch's, else the stored stream's);
+ * a `format` absent from both is removed from the stored request.
+ */
+export function upgradeConnectorPatch(patch: unknown, stored: Record<string, unknown>): unknown {
+  if (!isObject(patch) || patch.formatVersion === CURRENT_FORMAT_VERSION) return patch;
+  const { formatVersion: _written, ...rest } = patch;
+  let out: Record<string, unknown> = rest;
+  if (isObject(rest.streams)) {
+    const storedStreams = isObject(stored.streams) ? stored.streams : {};
+    out.streams = Object.fromEntries(
+      Object.entries(rest.streams).map(([entity, stream]) => {
+        if (!isObject(stream) || !isObject(stream.incremental) || stream.incremental.param === undefined || stream.incremental.request !== undefined) return [entity, stream];
+        const before = isObject(storedStreams[entity]) && isObject((storedStreams[entity] as Record<string, unknown>).incremental)
+          ? ((storedStreams[entity] as Record<string, unknown>).incremental as Record<string, unknown>)
+          : {};
+        const { param, ...incremental } = stream.incremental;
+        const format = 'format' in incremental ? incremental.format : before.format;
+        const zone = 'zone' in incremental ? incremental.zone : before.zone;
+        return [entity, { ...stream, incremental: { ...incremental, request: { param, format: format ?? null, zone: zone ?? 'UTC' } } }];
+      }),
+    );
+  }
+  out = updateAt(out, ['webhook', 'signature'], upgradeSignature);
+  return out;
+}
