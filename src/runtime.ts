@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { ConfigError, type Env } from './config/env.js';
 import { findProviderDefinition } from './stores/platform/provider-definition-store.js';
+import { upgradeStoredDefinitions } from './stores/definition-format-upgrade.js';
 import { connectEmbedded, connectPostgres, type Database } from './db/client.js';
 import { createLogger, type Logger } from './logger.js';
 import { buildProviderRegistry } from './providers/build-registry.js';
@@ -48,6 +49,9 @@ export async function openDatabase(env: DatabaseSettings, logger: Logger): Promi
     ? connectPostgres(env.DATABASE_URL, { poolSize: env.DATABASE_POOL_SIZE })
     : await connectEmbedded(path.join(env.DATA_DIR, 'pglite'));
   await retryAtStart('the database', () => database.migrate(), startupRetry(env), logger);
+  // The SQL migrations, then the stored definitions' format (TypeScript, docs/operations.md).
+  const upgraded = await upgradeStoredDefinitions(database.db);
+  if (upgraded.providerDefinitions + upgraded.erpConnectors > 0) logger.info('stored definitions upgraded to formatVersion 2', upgraded);
   return database;
 }
 

@@ -152,7 +152,7 @@ describe('provider definitions', () => {
       'webhook secret not a credential',
       (d) => {
         d.webhook = {
-          signature: { scheme: 'hmac_sha256', header: 'X-Sig', secretCredential: 'nope' },
+          signature: { header: 'X-Sig', secretCredential: 'nope' },
           event: {},
         };
       },
@@ -164,7 +164,6 @@ describe('provider definitions', () => {
       (d) => {
         d.webhook = {
           signature: {
-            scheme: 'hmac_sha256',
             header: 'X-Sig',
             secretCredential: 'apiKey',
             signedPayload: '{{timestamp}}.{{body}}',

@@ -9,6 +9,7 @@ import {
 } from '../../stores/platform/provider-definition-store.js';
 import { DEFAULT_TENANT_QUOTAS, QuotaExceededError } from '../../stores/platform/quota-store.js';
 import { providerDefinitionJsonSchema, providerDefinitionSchema } from '../../providers/declarative/index.js';
+import { upgradeProviderDefinition } from '../../providers/declarative/format-version.js';
 import { DefinitionSourceError, MAX_ALIAS_COUNT, MAX_DEFINITION_DEPTH, readDefinitionSource } from '../../providers/declarative/definition-source.js';
 import { issuePosition } from '../../providers/declarative/load.js';
 import { checkOutboundUrl, OutboundUrlError } from '../../providers/url-policy.js';
@@ -136,8 +137,9 @@ export function providersRouter(deps: AppDeps, r: ResourceRouter): ResourceRoute
             throw new ApiError(400, 'validation_failed', 'baseUrl is not an allowed URL', [{ path: 'body.baseUrl', message: err.message, ...bodyPosition(['baseUrl']) }]);
           }
         }
-        // Store the definition as written (defaults are applied again when it is loaded).
-        const definition = req.body as Record<string, unknown>;
+        // Store the definition as written (defaults are applied again when it is loaded), in the
+        // current format version whichever version was sent.
+        const definition = upgradeProviderDefinition(req.body as Record<string, unknown>);
         const row = await putProviderDefinition(db, quotas, byKey(tenant), params.name, definition).catch(refusal);
         res.json({ name: row.name, displayName: body.displayName, source: 'tenant', capabilities: body.capabilities, updatedAt: row.updatedAt.toISOString() });
       },

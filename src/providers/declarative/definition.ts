@@ -14,6 +14,7 @@ import { checkSignatureCredential, webhookSignatureSchema } from './webhook-sign
 import { apiKeyAuth, authCredentialRefs, authTemplates, oauth2RefreshTokenAuth, selectAuthOf, sessionTokenAuth } from './auth-schema.js';
 import { modifiedAfterSchema } from './crm-paging.js';
 import { paginationSchema } from './pagination.js';
+import { formatVersionSchema, PROVIDER_LEGACY_FIELDS, refusingLegacyFieldsInV2 } from './format-version.js';
 
 const ERROR_CLASSES = ['hard_decline', 'retryable', 'ambiguous'] as const;
 
@@ -525,6 +526,7 @@ const customerSyncSchema = z
 const baseDefinitionSchema = z
   .object({
     $schema: z.string().optional(),
+    formatVersion: formatVersionSchema,
     name: z
       .string()
       .regex(/^[a-z][a-z0-9_-]{1,39}$/, 'Lower-case slug: letters, digits, - and _, starting with a letter')
@@ -709,13 +711,13 @@ function checkFieldMapping(spec: z.output<typeof customerSyncSchema>, ctx: z.cor
   }
 }
 
-/** The zod schema of a provider definition file. */
-export const providerDefinitionSchema = baseDefinitionSchema.superRefine(checkDefinition);
+/** The zod schema of a provider definition file (either format version; see format-version.ts). */
+export const providerDefinitionSchema = refusingLegacyFieldsInV2(baseDefinitionSchema.superRefine(checkDefinition), PROVIDER_LEGACY_FIELDS);
 
 /** A validated provider definition (defaults applied). */
 export type ProviderDefinition = z.output<typeof providerDefinitionSchema>;
 /** A provider definition as written in a file (defaults optional). */
-export type ProviderDefinitionInput = z.input<typeof providerDefinitionSchema>;
+export type ProviderDefinitionInput = z.input<typeof baseDefinitionSchema>;
 export type ActionDefinition = z.output<typeof actionSchema>;
 export type AuthDefinition = z.output<typeof authSchema>;
 export type ActionName = keyof NonNullable<ProviderDefinition['actions']>;

@@ -14,6 +14,8 @@ import { erpWebhookSchema } from './webhook-envelope.js';
 import { csvIncrementalSchema, incrementalSchema } from './incremental.js';
 import { alsoFeedsSchema, checkSharedStreams } from './shared-streams.js';
 import { restRequestFields } from './rest-request.js';
+import { formatVersionSchema, refusingLegacyFieldsInV2 } from '../declarative/format-version.js';
+import { CONNECTOR_LEGACY_FIELDS } from './connector-format.js';
 
 const template = z
   .string()
@@ -87,6 +89,7 @@ const streamsOf = <S extends z.ZodType>(stream: S) =>
 
 export const restConnectorSchema = z.strictObject({
   type: z.literal('rest'),
+  formatVersion: formatVersionSchema,
   baseUrl: template,
   auth: authSchema.optional(),
   timeoutMs: z.number().int().positive().max(120_000).default(20_000),
@@ -96,6 +99,7 @@ export const restConnectorSchema = z.strictObject({
 
 export const csvConnectorSchema = z.strictObject({
   type: z.literal('csv'),
+  formatVersion: formatVersionSchema,
   baseUrl: template.optional(),
   auth: authSchema.optional(),
   timeoutMs: z.number().int().positive().max(600_000).default(120_000),
@@ -103,9 +107,11 @@ export const csvConnectorSchema = z.strictObject({
   webhook: erpWebhookSchema.optional(),
 });
 
-export const connectorSchema = z
-  .discriminatedUnion('type', [restConnectorSchema, csvConnectorSchema])
-  .meta({ id: 'ErpConnector' });
+/** An ERP connector in either format version (see connector-format.ts). */
+export const connectorSchema = refusingLegacyFieldsInV2(
+  z.discriminatedUnion('type', [restConnectorSchema, csvConnectorSchema]),
+  CONNECTOR_LEGACY_FIELDS,
+).meta({ id: 'ErpConnector' });
 export type ErpConnector = z.output<typeof connectorSchema>;
 export type RestConnector = z.output<typeof restConnectorSchema>;
 export type CsvConnector = z.output<typeof csvConnectorSchema>;

@@ -13,6 +13,7 @@ import { IntegrationInvalidError } from '../../domain/erp/integration-rules.js';
 import { compileMapping, type CompiledMapping, type MappingEntryInput } from '../../domain/erp/mapping.js';
 import { renderString, TemplateError } from '../../domain/template.js';
 import { connectorSchema, type ErpConnector } from '../../providers/erp/connector-definition.js';
+import { upgradeErpConnector } from '../../providers/erp/connector-format.js';
 import { checkOutboundUrl, OutboundUrlError, type OutboundUrlPolicy } from '../../providers/url-policy.js';
 import type { CredentialCipher } from '../../secrets/credential-cipher.js';
 import { recordEvent, type EventWriter } from '../events/event-store.js';
@@ -193,7 +194,8 @@ export async function createIntegration(
         tenantId,
         name: definition.name,
         type: definition.type,
-        connector: definition.connector as unknown as Record<string, unknown>,
+        // Stored in the current format version, whichever version was sent.
+        connector: upgradeErpConnector(definition.connector as unknown as Record<string, unknown>),
         settings: definition.settings,
         mappings: definition.mappings,
         ...(definition.credentials ? sealIntegrationCredentials(cipher, definition.credentials, tenantId, id) : {}),
@@ -226,7 +228,7 @@ export async function updateIntegration(
       .set({
         ...(change.name !== undefined ? { name: change.name } : {}),
         ...(change.type !== undefined ? { type: change.type } : {}),
-        ...(change.connector !== undefined ? { connector: change.connector as unknown as Record<string, unknown> } : {}),
+        ...(change.connector !== undefined ? { connector: upgradeErpConnector(change.connector as unknown as Record<string, unknown>) } : {}),
         ...(change.settings !== undefined ? { settings: change.settings } : {}),
         ...(change.mappings !== undefined ? { mappings: change.mappings } : {}),
         ...(change.credentials ? sealIntegrationCredentials(cipher, change.credentials, tenantId, id) : {}),

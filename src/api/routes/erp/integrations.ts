@@ -8,6 +8,7 @@ import { ERP_ENTITIES } from '../../../domain/erp/entities.js';
 import { feedingEntity, IntegrationInvalidError, requireStreamsForMappings, scheduledEntities } from '../../../domain/erp/integration-rules.js';
 import { mappingsSchema } from '../../../domain/erp/mapping.js';
 import { connectorSchema } from '../../../providers/erp/connector-definition.js';
+import { upgradeConnectorPatch } from '../../../providers/erp/connector-format.js';
 import { requireMappingsForEnvelope } from '../../../providers/erp/webhook-envelope.js';
 import type { ErpDeadLetterReplayInput, ErpPollInput } from '../../../shared/erp-messages.js';
 import { workflowId } from '../../../shared/workflow-ids.js';
@@ -300,7 +301,7 @@ export function integrationsRouter(deps: AppDeps, r: ResourceRouter): ResourceRo
             ...(body.type !== undefined ? { type: body.type } : {}),
             ...(body.credentials !== undefined ? { credentials: body.credentials } : {}),
             ...(settings ? { settings } : {}),
-            ...(body.connector ? { connector: mergeMember(connectorSchema, current.connector, body.connector, 'connector') } : {}),
+            ...(body.connector ? { connector: mergeMember(connectorSchema, current.connector, upgradeConnectorPatch(body.connector, current.connector), 'connector') } : {}),
             ...(body.mappings ? { mappings: mergeMember(mappingsSchema, current.mappings, body.mappings, 'mappings') } : {}),
           };
           checkDefinition(
