@@ -9,7 +9,7 @@ import { FailureType } from '../domain/failures.js';
 import { providerLabel } from '../metrics/provider-label.js';
 import { instrumentGateway } from '../metrics/worker-metrics.js';
 import { AuthConfigurationError } from '../providers/declarative/outbound-auth.js';
-import { MissingCapabilityError, UnknownProviderError } from '../providers/registry.js';
+import { buildConnectionClient, CONNECTION_CLIENT, MissingCapabilityError, UnknownProviderError } from '../providers/registry.js';
 import type { ConnectionClient, ConnectionContext, ProviderFactory } from '../providers/types.js';
 import { CredentialDecryptionError } from '../secrets/credential-cipher.js';
 import { credentialFailure } from '../secrets/credential-failure.js';
@@ -55,14 +55,17 @@ export async function connectionPart<P>(
   }
 }
 
-const CLIENT = 'client';
+/** A connection's client (probe, webhooks, payments when declared), as the provider built it. */
+export function connectionClientPart(deps: GatewayDeps, tenantId: string, connectionId: string): Promise<{ part: ConnectionClient; row: ConnectionRow }> {
+  return connectionPart(deps, tenantId, connectionId, CONNECTION_CLIENT, buildConnectionClient);
+}
 
-/** A connection's client (probe, webhooks, payments when declared), its calls counted in the metrics. */
+/** A connection's client, its calls counted in the metrics (connection tests, health checks). */
 export async function loadConnectionClient(
   deps: GatewayDeps,
   tenantId: string,
   connectionId: string,
 ): Promise<{ client: ConnectionClient; row: ConnectionRow }> {
-  const { part, row } = await connectionPart(deps, tenantId, connectionId, CLIENT, (factory, context) => factory.create(context()));
+  const { part, row } = await connectionClientPart(deps, tenantId, connectionId);
   return { client: instrumentGateway(part, providerLabel(row.provider, deps.providers)), row };
 }

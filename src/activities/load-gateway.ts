@@ -7,7 +7,7 @@ import { MissingCapabilityError, type ProviderRegistry } from '../providers/regi
 import type { PaymentGateway } from '../providers/types.js';
 import { OutboundUrlError } from '../providers/url-policy.js';
 import type { CredentialCipher } from '../secrets/credential-cipher.js';
-import { loadConnectionClient, unavailable } from './connection-clients.js';
+import { connectionClientPart, unavailable } from './connection-clients.js';
 
 export interface GatewayDeps {
   db: Db;
@@ -26,7 +26,7 @@ export interface LoadedGateway {
  * payments is refused with a non-retryable ConnectionUnavailable naming what it cannot do.
  */
 export async function loadGateway(deps: GatewayDeps, tenantId: string, connectionId: string): Promise<LoadedGateway> {
-  const { client, row } = await loadConnectionClient(deps, tenantId, connectionId);
+  const { part: client, row } = await connectionClientPart(deps, tenantId, connectionId);
   if (!client.payments) throw unavailable(new MissingCapabilityError(row.provider, 'payments').message);
   return { gateway: instrumentGateway(client.payments, providerLabel(row.provider, deps.providers)), provider: row.provider, code: row.code };
 }

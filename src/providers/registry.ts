@@ -25,6 +25,10 @@ export class UnknownProviderError extends Error {
   override readonly name = 'UnknownProviderError';
 }
 
+/** The part every provider builds for a connection: its client (see ProviderRegistry.part). */
+export const CONNECTION_CLIENT = 'client';
+export const buildConnectionClient = (factory: ProviderFactory, context: () => ConnectionContext): ConnectionClient => factory.create(context());
+
 /** A provider that does not declare the family a caller needs (payments, customers). */
 export class MissingCapabilityError extends Error {
   override readonly name = 'MissingCapabilityError';
@@ -102,7 +106,7 @@ export class ProviderRegistry {
     openCredentials: () => Credentials,
     storeCredentials?: ConnectionContext['storeCredentials'],
   ): Promise<ConnectionClient> {
-    return this.part(conn, 'client', (factory, context) => factory.create(context()), openCredentials, storeCredentials);
+    return this.part(conn, CONNECTION_CLIENT, buildConnectionClient, openCredentials, storeCredentials);
   }
 
   /**
