@@ -3,7 +3,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { Db } from '../db/client.js';
 import { connectionHealth, connections } from '../db/schema.js';
 import type { ProviderRegistry } from '../providers/registry.js';
-import { GatewayError, InvalidCredentialsError, type PaymentGateway } from '../providers/types.js';
+import { GatewayError, InvalidCredentialsError, type ConnectionProbe } from '../providers/types.js';
 import { serveMetrics, type MetricsServer } from './metrics-server.js';
 import { providerLabel } from './provider-label.js';
 
@@ -81,11 +81,11 @@ function outcomeOf(err: unknown): string {
 const NOT_CALLS: ReadonlySet<PropertyKey> = new Set(['parseWebhook']);
 
 /**
- * Measures every call of a gateway client. A Proxy rather than a wrapper listing the methods, so a
+ * Measures every call of a connection client or gateway. A Proxy rather than a wrapper listing the methods, so a
  * method added to PaymentGateway is measured without touching this file. `provider` is a label value
  * (providerLabel), never a tenant's own provider name.
  */
-export function instrumentGateway(gateway: PaymentGateway, provider: string): PaymentGateway {
+export function instrumentGateway<C extends ConnectionProbe>(gateway: C, provider: string): C {
   return new Proxy(gateway, {
     get(target, prop, receiver) {
       const value: unknown = Reflect.get(target, prop, receiver);

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { LruCache } from './lru-cache.js';
-import type { ConnectionContext, Credentials, PaymentGateway, ProviderFactory } from './types.js';
+import type { ConnectionClient, ConnectionContext, Credentials, ProviderFactory } from './types.js';
 
 /** What the registry needs to know about a connection to build (or reuse) its client. */
 export interface ConnectionDescriptor {
@@ -25,6 +25,21 @@ export class UnknownProviderError extends Error {
   override readonly name = 'UnknownProviderError';
 }
 
+/** The part every provider builds for a connection: its client (see ProviderRegistry.part). */
+export const CONNECTION_CLIENT = 'client';
+export const buildConnectionClient = (factory: ProviderFactory, context: () => ConnectionContext): ConnectionClient => factory.create(context());
+
+/** A provider that does not declare the family a caller needs (payments, customers). */
+export class MissingCapabilityError extends Error {
+  override readonly name = 'MissingCapabilityError';
+  constructor(
+    readonly provider: string,
+    readonly family: 'payments' | 'customers',
+  ) {
+    super(`provider "${provider}" does not support ${family}`);
+  }
+}
+
 /** A provider a tenant registered through the API; `version` changes whenever it is replaced. */
 export interface TenantProvider {
   version: string;
@@ -39,16 +54,16 @@ export interface ProviderRegistryOptions {
 }
 
 /**
- * Maps provider type to factory, and builds provider clients lazily per connection. Clients are
+ * Maps provider type to factory, and builds provider clients lazily per connection (the client and, per family, its parts). Clients are
  * cached per (connection, credentials version, provider version, settings): changing a connection's
  * credentials bumps its version and a PATCH of its settings changes them, so the next use builds a
  * fresh client in every process without any cross-process message. Built-in providers (Stripe, definition files) are shared by all tenants;
  * a tenant may add its own declarative providers, visible to that tenant only. The cache is bounded,
- * and a connection found deleted is forgotten (see loadGateway), so it never grows without limit.
+ * and a connection found deleted is forgotten (see activities/connection-clients.ts), so it never grows without limit.
  */
 export class ProviderRegistry {
   private readonly factories = new Map<string, ProviderFactory>();
-  private readonly clients: LruCache<string, { version: string; client: PaymentGateway }>;
+  private readonly clients: LruCache<string, { version: string; parts: Map<string, unknown> }>;
 
   constructor(
     factories: ProviderFactory[] = [],
@@ -85,28 +100,46 @@ export class ProviderRegistry {
     throw new UnknownProviderError(`unknown provider "${type}"; available: ${this.types().join(', ')} or one registered at /v1/providers`);
   }
 
-  /**
-   * `openCredentials` is called only when a new client must be built (decryption stays rare);
-   * `storeCredentials` stores credentials the provider rotated (see ConnectionContext).
-   */
+  /** The connection's client (probe, webhooks, payments when declared); see {@link part}. */
   async client(
     conn: ConnectionDescriptor,
     openCredentials: () => Credentials,
     storeCredentials?: ConnectionContext['storeCredentials'],
-  ): Promise<PaymentGateway> {
+  ): Promise<ConnectionClient> {
+    return this.part(conn, CONNECTION_CLIENT, buildConnectionClient, openCredentials, storeCredentials);
+  }
+
+  /**
+   * One part of a connection's client (the client itself, a customer-sync adapter), built by `build`
+   * once per clientVersion and cached with the connection's other parts. `build` may refuse (e.g.
+   * {@link MissingCapabilityError}) before it asks for the context: the credentials are opened only
+   * then (decryption stays rare); `storeCredentials` stores credentials the provider rotated (see
+   * ConnectionContext).
+   */
+  async part<P>(
+    conn: ConnectionDescriptor,
+    name: string,
+    build: (factory: ProviderFactory, context: () => ConnectionContext) => P,
+    openCredentials: () => Credentials,
+    storeCredentials?: ConnectionContext['storeCredentials'],
+  ): Promise<P> {
     const { version: providerVersion, factory } = await this.resolve(conn.tenantId, conn.provider);
     const version = clientVersion(conn.credentialsVersion, providerVersion, conn.settings);
-    const cached = this.clients.get(conn.id);
-    if (cached && cached.version === version) return cached.client;
-    const client = factory.create({
+    let entry = this.clients.get(conn.id);
+    if (entry?.parts.has(name) && entry.version === version) return entry.parts.get(name) as P;
+    if (!entry || entry.version !== version) {
+      entry = { version, parts: new Map() };
+      this.clients.set(conn.id, entry);
+    }
+    const built = build(factory, () => ({
       tenantId: conn.tenantId,
       connectionId: conn.id,
       credentials: openCredentials(),
       settings: conn.settings,
       ...(storeCredentials ? { storeCredentials } : {}),
-    });
-    this.clients.set(conn.id, { version, client });
-    return client;
+    }));
+    entry.parts.set(name, built);
+    return built;
   }
 
   /**

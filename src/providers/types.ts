@@ -90,13 +90,43 @@ export interface GatewayWebhookEvent {
 
 export type HeaderBag = Record<string, string | string[] | undefined>;
 
-/**
- * One client per connection. Methods throw {@link GatewayError} for gateway failures; anything else
- * thrown is treated as a bug, not as a payment outcome.
- */
-export interface PaymentGateway {
+/** What every connection of every provider answers, whatever families it declares. */
+export interface ConnectionProbe {
   /** Checks the credentials against the provider; resolves with a human label of the account. */
   verifyCredentials(): Promise<{ account: string }>;
+  checkHealth(): Promise<HealthProbe>;
+}
+
+/** Verifies a provider's callback over the raw body and reads it. */
+export interface WebhookReceiver {
+  /** Verifies the signature over the raw body before parsing; throws WebhookSignatureError. */
+  parseWebhook(rawBody: Buffer, headers: HeaderBag): GatewayWebhookEvent;
+}
+
+/**
+ * One connection's client: the probe and webhook parts every provider has, and the payment gateway
+ * when the provider takes payments. Customer sync is built apart ({@link CustomerSyncProvider}).
+ */
+export interface ConnectionClient extends ConnectionProbe, WebhookReceiver {
+  /** Absent: the provider takes no payments (it syncs customers only). */
+  readonly payments?: PaymentGateway;
+}
+
+/** The client of a provider that takes payments: its gateway is also its probe and webhook receiver. */
+export function paymentClient(gateway: PaymentGateway): ConnectionClient {
+  return {
+    verifyCredentials: () => gateway.verifyCredentials(),
+    checkHealth: () => gateway.checkHealth(),
+    parseWebhook: (rawBody, headers) => gateway.parseWebhook(rawBody, headers),
+    payments: gateway,
+  };
+}
+
+/**
+ * The payments part of a connection. Methods throw {@link GatewayError} for gateway failures; anything
+ * else thrown is treated as a bug, not as a payment outcome.
+ */
+export interface PaymentGateway extends ConnectionProbe, WebhookReceiver {
   authorize(req: ChargeRequest): Promise<GatewayOutcome>;
   /** Resolves with null when the gateway has no record of the attempt (it never reached it). */
   lookup(ref: AttemptRef): Promise<GatewayOutcome | null>;
@@ -104,7 +134,6 @@ export interface PaymentGateway {
   capture(reference: string, amount: number, idempotencyKey: string, currency: string): Promise<GatewayOutcome>;
   refund(req: RefundRequest): Promise<RefundOutcome>;
   cancel(reference: string, idempotencyKey: string): Promise<GatewayOutcome>;
-  checkHealth(): Promise<HealthProbe>;
   /** A refund's current state by its gateway id; null when unknown. Absent: refunds cannot be looked up. */
   lookupRefund?(refundReference: string): Promise<RefundOutcome | null>;
   /**
@@ -117,8 +146,6 @@ export interface PaymentGateway {
    * money (a callback is a claim, not a fact: see docs/payment-safety.md).
    */
   readonly confirmsCallbacks: boolean;
-  /** Verifies the signature over the raw body before parsing; throws WebhookSignatureError. */
-  parseWebhook(rawBody: Buffer, headers: HeaderBag): GatewayWebhookEvent;
 }
 
 /**
@@ -165,7 +192,11 @@ export interface CustomerSyncProvider {
   connect(ctx: ConnectionContext): CustomerSyncAdapter;
 }
 
-/** Builds a gateway client for one connection; validates the credentials' shape. */
+/**
+ * One provider: builds a client per connection and declares its families. Every provider has the
+ * connection probe and webhook parts; it takes payments when `create` gives a client with `payments`
+ * (and `capabilities` says what they accept), and syncs customers when `customerSync` is present.
+ */
 export interface ProviderFactory {
   /** Provider type as stored on the connection (e.g. 'stripe', 'acmepay'). */
   readonly type: string;
@@ -175,7 +206,7 @@ export interface ProviderFactory {
   readonly capabilities?: ProviderCapabilities;
   /** The provider's raw decline/error codes → the unified vocabulary (absent: generic codes only). */
   readonly declineCodes?: DeclineCodeMap;
-  create(ctx: ConnectionContext): PaymentGateway;
+  create(ctx: ConnectionContext): ConnectionClient;
   /** Present when the provider can keep a customer catalog in sync. */
   readonly customerSync?: CustomerSyncProvider;
 }

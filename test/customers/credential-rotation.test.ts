@@ -7,7 +7,7 @@ import { eq } from 'drizzle-orm';
 import request from 'supertest';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { customerSyncAdapters } from '../../src/activities/customers/customer-sync-adapters.js';
-import { loadGateway } from '../../src/activities/load-gateway.js';
+import { loadConnectionClient } from '../../src/activities/connection-clients.js';
 import { connections } from '../../src/db/schema.js';
 import { createDeclarativeProviderFactory } from '../../src/providers/declarative/index.js';
 import { createEgressFetch } from '../../src/providers/egress/egress-fetch.js';
@@ -74,10 +74,10 @@ describe('refresh-token rotation is persisted', () => {
     expect(await storedCredentials(connectionId)).toEqual({ version: 3, credentials: { refreshToken: 'rt-3' } });
   });
 
-  it('by the gateway loader', async () => {
+  it('by the connection-client loader (connection tests and health checks)', async () => {
     const { tenantId, connectionId } = await connection();
-    const { gateway } = await loadGateway({ db: stack.database.db, cipher: stack.cipher, providers: stack.providers }, tenantId, connectionId);
-    await gateway.verifyCredentials();
+    const { client } = await loadConnectionClient({ db: stack.database.db, cipher: stack.cipher, providers: stack.providers }, tenantId, connectionId);
+    await client.verifyCredentials();
     expect(await storedCredentials(connectionId)).toEqual({ version: 2, credentials: { refreshToken: 'rt-2' } });
   });
 

@@ -9,7 +9,7 @@ import { tenantProviderLoader } from '../../src/providers/build-registry.js';
 import { TokenCache } from '../../src/providers/declarative/outbound-auth.js';
 import { createEgressFetch } from '../../src/providers/egress/egress-fetch.js';
 import { ProviderRegistry } from '../../src/providers/registry.js';
-import type { PaymentGateway, ProviderFactory } from '../../src/providers/types.js';
+import type { ConnectionClient, ProviderFactory } from '../../src/providers/types.js';
 import { startTestStack, type TestStack } from '../support/stack.js';
 
 /** Issue 6 item 9: the worker's caches are bounded and let go of what was deleted or replaced. */
@@ -21,7 +21,7 @@ function countingFactory(): ProviderFactory & { created: number } {
     validateCredentials: (c: unknown) => c as Record<string, string>,
     create: () => {
       factory.created++;
-      return { verifyCredentials: async () => ({ account: 'acct' }) } as unknown as PaymentGateway;
+      return { verifyCredentials: async () => ({ account: 'acct' }) } as unknown as ConnectionClient;
     },
   };
   return factory;

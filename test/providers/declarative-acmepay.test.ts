@@ -51,7 +51,7 @@ function connect(credentials: Record<string, string>): PaymentGateway {
     connectionId: 'c-acme',
     credentials,
     settings: { baseUrl: emulator.url },
-  });
+  }).payments!;
 }
 
 beforeAll(async () => {

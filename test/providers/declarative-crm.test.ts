@@ -52,7 +52,7 @@ function connect(token = `crm_${randomBytes(8).toString('hex')}`, webhookSecret 
   return {
     token,
     adapter: factory.customerSync!.connect(ctx) as DeclarativeCustomerAdapter,
-    gateway: factory.create(ctx),
+    client: factory.create(ctx),
   };
 }
 
@@ -82,9 +82,8 @@ describe('providers/democrm.yaml', () => {
       paymentMethods: [],
       captureModes: [],
     });
-    await expect(connect().gateway.authorize({} as never)).rejects.toMatchObject({
-      code: 'not_a_payment_gateway',
-    });
+    // No payments part: a caller asking for one gets the contract's refusal, not a stub.
+    expect(connect().client.payments).toBeUndefined();
   });
 
   it('creates a nested contact with the local id as external_ref, and reads it back in our terms', async () => {
@@ -210,7 +209,7 @@ describe('providers/democrm.yaml', () => {
   });
 
   it('verifies webhook signatures (base64 HMAC over timestamp.body) and reads customer events', () => {
-    const { gateway } = connect(undefined, 'crmsig_secret');
+    const { client: gateway } = connect(undefined, 'crmsig_secret');
     const body = JSON.stringify({
       event_id: 'evt_1',
       event_type: 'contact.updated',

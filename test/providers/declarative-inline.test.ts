@@ -151,7 +151,7 @@ function connect(
   credentials: Record<string, string> = { apiKey: API_KEY, signingSecret: WEBHOOK_SECRET },
   settings: Record<string, unknown> = { apiBase },
 ): PaymentGateway {
-  return factory.create({ tenantId: 't1', connectionId: 'c-zeta', credentials, settings });
+  return factory.create({ tenantId: 't1', connectionId: 'c-zeta', credentials, settings }).payments!;
 }
 
 let n = 0;
@@ -328,7 +328,7 @@ describe('currency exceptions: amounts in the gateway units', () => {
       connectionId: 'c-zeta-mga',
       credentials: { apiKey: API_KEY },
       settings: { apiBase },
-    });
+    }).payments!;
   const sentAmount = () => (seen.at(-1)?.body as { transaction: { amount: unknown } }).transaction.amount;
 
   it.each([

@@ -48,7 +48,7 @@ function connect(
       ...overrides,
     },
     settings: { baseUrl: emulator.url },
-  });
+  }).payments!;
 }
 
 function charge(overrides: Partial<ChargeRequest> = {}): ChargeRequest {

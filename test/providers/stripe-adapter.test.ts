@@ -34,7 +34,7 @@ function gatewayFor(credentials: Record<string, string>, apiUrl = emulator.url):
     connectionId: 'c1',
     credentials,
     settings: {},
-  });
+  }).payments!;
 }
 
 let sequence = 0;
@@ -353,7 +353,7 @@ describe('Stripe gateway: error classification', () => {
           credentials: { secretKey: SECRET_KEY },
           settings: {},
         },
-      );
+      ).payments!;
       const error = await failureOf(slow.authorize(chargeRequest()));
       expect(error).toMatchObject({ classification: 'ambiguous', code: 'connection_error' });
       expect((error as Error).message).toMatch(/timeout/);

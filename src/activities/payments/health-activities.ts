@@ -3,7 +3,8 @@ import { and, asc, eq, gt } from 'drizzle-orm';
 import { pruneOutcomes, recordHealthCheck } from '../../stores/payments/connection-health-store.js';
 import { connections } from '../../db/schema.js';
 import { DEFAULT_CIRCUIT_CONFIG, type CircuitConfig } from '../../domain/circuit-breaker.js';
-import { loadGateway, type GatewayDeps } from '../load-gateway.js';
+import { loadConnectionClient } from '../connection-clients.js';
+import type { GatewayDeps } from '../load-gateway.js';
 
 /** Probes running at once inside one batch activity (gateways are many, each call is short). */
 const BATCH_CONCURRENCY = 20;
@@ -16,8 +17,8 @@ export function createHealthActivities(deps: GatewayDeps & { circuit?: CircuitCo
   }): Promise<{ ok: boolean; latencyMs: number }> {
     let probe: { ok: boolean; latencyMs: number; detail?: string };
     try {
-      const { gateway } = await loadGateway(deps, input.tenantId, input.connectionId);
-      probe = await gateway.checkHealth();
+      const { client } = await loadConnectionClient(deps, input.tenantId, input.connectionId);
+      probe = await client.checkHealth();
     } catch (err) {
       probe = { ok: false, latencyMs: 0, detail: err instanceof Error ? err.message : String(err) };
     }

@@ -5,7 +5,7 @@
  * verify webhooks) and sends through the same egress guard as the workers.
  */
 import { z } from 'zod';
-import { findConnection } from '../../stores/platform/connection-store.js';
+import { connectionCredentials, findConnection } from '../../stores/platform/connection-store.js';
 import { UnknownProviderError } from '../../providers/registry.js';
 import { OutboundUrlError } from '../../providers/url-policy.js';
 import type { DeclarativeProviderFactory } from '../../providers/declarative/factory.js';
@@ -107,7 +107,7 @@ export function providerTryEndpoint(deps: AppDeps, r: ResourceRouter): ResourceR
         throw new ApiError(400, 'validation_failed', `"${name}" is a code adapter; try runs declarative definitions`, [{ path: 'params.name', message: 'not a declarative provider' }]);
       }
       requireCredentialsKey(deps.cipher, conn);
-      const credentials = deps.cipher.open({ keyId: conn.credentialsKeyId, ciphertext: conn.credentialsCiphertext }, conn.tenantId, conn.id);
+      const credentials = connectionCredentials(db, deps.cipher, conn).open();
       try {
         const outcome = await tryProviderAction(
           factory.definition,

@@ -4,7 +4,7 @@ import { WebhookPayloadError, WebhookSignatureError, type GatewayWebhookEvent } 
 import { gatewayCallbackSignal } from '../../shared/payment-messages.js';
 import { workflowId } from '../../shared/workflow-ids.js';
 import { markGatewayEventSignalled, storeGatewayEvent, webhookConnection } from '../../stores/payments/gateway-webhook-store.js';
-import { storeChangedConnectionCredentials } from '../../stores/platform/connection-store.js';
+import { connectionCredentials } from '../../stores/platform/connection-store.js';
 import type { AppDeps } from '../deps.js';
 import type { ResourceRouter } from '../endpoint.js';
 import { deliverCustomerEvent } from './customers/customer-webhooks.js';
@@ -68,13 +68,11 @@ export function webhooksRouter(deps: AppDeps & { limiter: RateLimiter }, r: Reso
       let event: GatewayWebhookEvent;
       try {
         // Verifying needs the webhook secret, so the API decrypts this connection's credentials here.
-        // The client is cached for the worker too (one process in development): it gets the store.
-        const gateway = await deps.providers.client(
-          conn,
-          () => deps.cipher.open({ keyId: conn.credentialsKeyId, ciphertext: conn.credentialsCiphertext }, conn.tenantId, conn.id),
-          (changed) => storeChangedConnectionCredentials(db, deps.cipher, conn.tenantId, conn.id, changed),
-        );
-        event = gateway.parseWebhook(raw, req.headers);
+        // The client (every provider's has the webhook part) is cached for the worker too (one
+        // process in development): it gets the store.
+        const credentials = connectionCredentials(db, deps.cipher, conn);
+        const client = await deps.providers.client(conn, credentials.open, credentials.store);
+        event = client.parseWebhook(raw, req.headers);
       } catch (err) {
         if (err instanceof WebhookSignatureError) {
           await deps.limiter.consume('ip', clientAddress(req), res);

@@ -26,14 +26,12 @@ import {
   InvalidCredentialsError,
   WebhookPayloadError,
   WebhookSignatureError,
+  type ConnectionClient,
   type ConnectionContext,
   type CustomerSyncProvider,
-  type GatewayOutcome,
   type GatewayWebhookEvent,
   type HeaderBag,
   type HealthProbe,
-  type PaymentGateway,
-  type RefundOutcome,
 } from '../types.js';
 import type { CustomerSyncDefinition, CustomerSyncEndpointName, ProviderDefinition } from './definition.js';
 import { decodeReadState, encodeReadState, modifiedAfterValue, type ReadState } from './crm-paging.js';
@@ -147,8 +145,8 @@ export interface DeclarativeCustomerSync extends CustomerSyncProvider {
     headers: HeaderBag,
     nowMs: number,
   ): GatewayWebhookEvent;
-  /** The connection's client in the payment-gateway shape, for a provider that only syncs customers. */
-  gateway(rt: ConnectionRuntime): PaymentGateway;
+  /** The connection's client (probe and webhooks, no payments), for a provider that only syncs customers. */
+  client(rt: ConnectionRuntime): ConnectionClient;
 }
 
 export function createDeclarativeCustomerSync(
@@ -182,8 +180,8 @@ export function createDeclarativeCustomerSync(
         (deliveryId || `sha256:${createHash('sha256').update(rawBody).digest('hex')}`);
       return { eventId, type: readString(payload, spec.events.type) ?? 'unknown' };
     },
-    gateway: (rt) =>
-      new CustomerSystemGateway(
+    client: (rt) =>
+      new CustomerSystemClient(
         definition,
         new DeclarativeCustomerAdapter(definition, spec, leaves, rt),
         (raw, headers) => provider.parseWebhook(rt.connection.credentials, raw, headers, rt.now()),
@@ -560,9 +558,11 @@ export class DeclarativeCustomerAdapter implements CustomerSyncAdapter {
  * The client of a provider that only syncs customers: it takes no payments (routing skips it, as its
  * capabilities are empty), checks credentials and health with a lookup, and verifies its webhooks.
  */
-class CustomerSystemGateway implements PaymentGateway {
-  readonly confirmsCallbacks = true;
-
+/**
+ * The client of a provider that only syncs customers: the connection probe (a retrieve of a record
+ * that cannot exist proves the credentials and the reach) and webhook verification; no payments.
+ */
+class CustomerSystemClient implements ConnectionClient {
   constructor(
     private readonly def: ProviderDefinition,
     private readonly adapter: DeclarativeCustomerAdapter,
@@ -593,36 +593,5 @@ class CustomerSystemGateway implements PaymentGateway {
 
   parseWebhook(rawBody: Buffer, headers: HeaderBag): GatewayWebhookEvent {
     return this.webhooks(rawBody, headers);
-  }
-
-  replaysWithKey(): boolean {
-    return false;
-  }
-
-  /** Payment calls are refused as a hard decline (a promise that rejects, like any gateway failure). */
-  private refuse<T>(): Promise<T> {
-    return Promise.reject(
-      new GatewayError(
-        'hard_decline',
-        'not_a_payment_gateway',
-        `${this.def.name} syncs customers and takes no payments`,
-      ),
-    );
-  }
-
-  authorize(): Promise<GatewayOutcome> {
-    return this.refuse();
-  }
-  lookup(): Promise<GatewayOutcome | null> {
-    return Promise.resolve(null);
-  }
-  capture(): Promise<GatewayOutcome> {
-    return this.refuse();
-  }
-  refund(): Promise<RefundOutcome> {
-    return this.refuse();
-  }
-  cancel(): Promise<GatewayOutcome> {
-    return this.refuse();
   }
 }

@@ -1,7 +1,7 @@
 /** Builds a ProviderFactory from a provider definition: zero code per gateway. */
 import { z } from 'zod';
 import { renderString } from '../../domain/template.js';
-import type { ConnectionContext, Credentials, HeaderBag, PaymentGateway, ProviderFactory } from '../types.js';
+import { paymentClient, type ConnectionClient, type ConnectionContext, type Credentials, type HeaderBag, type ProviderFactory } from '../types.js';
 import { createAuthApplier, TokenCache } from './outbound-auth.js';
 import { createDeclarativeCustomerSync } from './crm.js';
 import type { ConnectionRuntime } from './outbound.js';
@@ -92,14 +92,14 @@ export function createDeclarativeProviderFactory(
     ? createDeclarativeCustomerSync(definition, definition.customerSync, runtimeOf)
     : undefined;
 
-  function create(ctx: ConnectionContext): PaymentGateway {
+  function create(ctx: ConnectionContext): ConnectionClient {
     const rt = runtimeOf(ctx);
     if (!definition.actions || !definition.capabilities) {
       // Validation guarantees customerSync here: a provider without payment actions syncs customers.
       if (!customerSync) throw new Error(`${definition.name}: neither actions nor customerSync`);
-      return customerSync.gateway(rt);
+      return customerSync.client(rt);
     }
-    return new DeclarativeGateway({
+    return paymentClient(new DeclarativeGateway({
       ...rt,
       definition: definition as GatewayDefinition,
       ...(customerSync
@@ -108,7 +108,7 @@ export function createDeclarativeProviderFactory(
               customerSync.parseWebhook(rt.connection.credentials, raw, headers, now()),
           }
         : {}),
-    });
+    }));
   }
 
   return {

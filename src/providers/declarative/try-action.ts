@@ -95,19 +95,23 @@ export async function tryProviderAction(
     if (!sync) throw new TryRefusedError('action', `${definition.name} has no customerSync section: ${action} is a customer-sync action`);
     return build(() => sync.connect(connection));
   };
+  /** The connection probe every provider has (credential check, health). */
+  const probe = () => build(() => factory.create(connection));
   const gateway = () => {
-    const payments = ['status', 'statusByMerchantReference', 'refundStatus'];
-    if (payments.includes(action) && !definition.actions?.[action as 'status']) {
+    const paymentActions = ['status', 'statusByMerchantReference', 'refundStatus'];
+    if (paymentActions.includes(action) && !definition.actions?.[action as 'status']) {
       throw new TryRefusedError('action', `${definition.name} defines no actions.${action}`);
     }
-    return build(() => factory.create(connection));
+    const { payments } = probe();
+    if (!payments) throw new TryRefusedError('action', `${definition.name} takes no payments: ${action} is a payment action`);
+    return payments;
   };
   const run = async (): Promise<Record<string, unknown>> => {
     switch (action) {
       case 'verifyCredentials':
-        return await gateway().verifyCredentials();
+        return await probe().verifyCredentials();
       case 'health':
-        return { ...(await gateway().checkHealth()) };
+        return { ...(await probe().checkHealth()) };
       case 'status':
         return { outcome: await gateway().lookup({ paymentId: 'try', attempt: 0, idempotencyKey: input.idempotencyKey ?? '', reference: requireInput(input, 'reference', action) }) };
       case 'statusByMerchantReference':

@@ -1,4 +1,4 @@
-import type { ConnectionContext, Credentials, PaymentGateway, ProviderFactory } from '../types.js';
+import { paymentClient, type ConnectionClient, type ConnectionContext, type Credentials, type ProviderFactory } from '../types.js';
 import { stripeCredentialsSchema } from './credentials.js';
 import { createStripeClient, sdkAddress } from './stripe-client.js';
 import { STRIPE_DECLINE_CODES } from './stripe-decline-codes.js';
@@ -27,14 +27,14 @@ export function createStripeProviderFactory(options: StripeProviderOptions = {})
       const { secretKey, webhookSecret } = stripeCredentialsSchema.parse(credentials);
       return webhookSecret ? { secretKey, webhookSecret } : { secretKey };
     },
-    create(ctx: ConnectionContext): PaymentGateway {
+    create(ctx: ConnectionContext): ConnectionClient {
       const { secretKey, webhookSecret } = stripeCredentialsSchema.parse(ctx.credentials);
       const stripe = createStripeClient({
         secretKey,
         timeoutMs,
         ...(options.apiUrl ? { apiUrl: options.apiUrl } : {}),
       });
-      return new StripeGateway(stripe, webhookSecret);
+      return paymentClient(new StripeGateway(stripe, webhookSecret));
     },
   };
 }

@@ -229,6 +229,22 @@ export async function storeChangedConnectionCredentials(
   });
 }
 
+/**
+ * How a connection's client reaches its sealed credentials: `open` decrypts them (throws
+ * CredentialDecryptionError), `store` seals back the ones a provider rotated. Every loader of a
+ * connection client passes these to ProviderRegistry.
+ */
+export function connectionCredentials(
+  db: Db,
+  cipher: CredentialCipher,
+  row: Pick<ConnectionRow, 'id' | 'tenantId' | 'credentialsKeyId' | 'credentialsCiphertext'>,
+): { open: () => Credentials; store: (changed: Record<string, string>) => Promise<void> } {
+  return {
+    open: () => cipher.open({ keyId: row.credentialsKeyId, ciphertext: row.credentialsCiphertext }, row.tenantId, row.id),
+    store: (changed) => storeChangedConnectionCredentials(db, cipher, row.tenantId, row.id, changed),
+  };
+}
+
 /** Deletes a connection (its credentials with it) and returns the row it was. */
 export async function deleteConnection(db: Db, by: ChangedBy, id: string): Promise<ConnectionRow> {
   return db.transaction(async (tx) => {
