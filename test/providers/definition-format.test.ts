@@ -70,7 +70,7 @@ async function requestsOf(definition: ProviderDefinition): Promise<{ requests: R
   const ctx = { tenantId: 't1', connectionId: 'c1', credentials, settings: { baseUrl } };
   const calls: (() => Promise<unknown>)[] = [];
   if (definition.actions) {
-    const gateway = factory.create(ctx);
+    const gateway = factory.create(ctx).payments!;
     const charge = { paymentId: 'pay_1', attempt: 1, idempotencyKey: 'pay_1-1', amount: 1050, currency: 'EUR', country: 'DE', captureMode: 'automatic', paymentMethod: { type: 'card', token: 'tok_visa' } };
     calls.push(
       () => gateway.verifyCredentials(),
