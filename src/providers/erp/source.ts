@@ -8,6 +8,7 @@ import { applyStep, TransformError } from '../../domain/erp/transformations.js';
 import { renderString } from '../../domain/template.js';
 import { AuthConfigurationError, createAuthApplier, TokenCache, type AuthApplier, type AuthContext } from '../declarative/outbound-auth.js';
 import { sendRequest, TransportError, type FetchLike, type IncomingResponse, type OutgoingRequest } from '../declarative/http.js';
+import { rateLimitDelayOf } from '../retry-after.js';
 import { checkOutboundUrl, OutboundUrlError, type OutboundUrlPolicy } from '../url-policy.js';
 import type { ErpConnector, IncrementalSpec } from './connector-definition.js';
 
@@ -101,17 +102,6 @@ export interface UploadedFiles {
   read(uploadId: string, fromByte?: number): AsyncIterable<Buffer>;
 }
 
-/** Retry-After in seconds or as an HTTP date; 1 s when absent or unreadable, capped at 10 minutes. */
-export function retryAfterMs(value: string | null, now: number): number {
-  if (value) {
-    const seconds = Number(value);
-    if (Number.isFinite(seconds) && seconds >= 0) return Math.min(seconds * 1000, 600_000);
-    const date = Date.parse(value);
-    if (Number.isFinite(date)) return Math.min(Math.max(date - now, 0), 600_000);
-  }
-  return 1000;
-}
-
 /** The shared HTTP client of both connectors: auth (with one token refresh on 401), errors by class. */
 export class ErpHttp {
   readonly baseUrl: string;
@@ -182,7 +172,7 @@ export class ErpHttp {
       if (res.status === 401 && this.auth?.refreshable && !refresh) continue;
       if (res.status >= 200 && res.status < 300) return res;
       if (stream) await (res as Response).body?.cancel();
-      if (res.status === 429) throw new ErpRateLimitedError(retryAfterMs(res.headers.get('retry-after'), Date.now()));
+      if (res.status === 429) throw new ErpRateLimitedError(rateLimitDelayOf((h) => res.headers.get(h), (this.ctx.now ?? Date.now)()) ?? 1000);
       if (res.status >= 500 || res.status === 408) throw new ErpUnavailableError(`ERP answered HTTP ${res.status}`);
       throw new ErpConfigurationError(`ERP refused ${url.pathname} with HTTP ${res.status}`);
     }
