@@ -13,6 +13,7 @@ import { parsePath, templateVariables } from '../../domain/template.js';
 import { checkSignatureCredential, webhookSignatureSchema } from './webhook-signature.js';
 import { apiKeyAuth, authCredentialRefs, authTemplates, oauth2RefreshTokenAuth, selectAuthOf, sessionTokenAuth } from './auth-schema.js';
 import { modifiedAfterSchema } from './crm-paging.js';
+import { errorActionsSchema } from './error-rules.js';
 import { paginationSchema } from './pagination.js';
 
 const ERROR_CLASSES = ['hard_decline', 'retryable', 'ambiguous'] as const;
@@ -404,6 +405,7 @@ const customerEndpoint = z
       .regex(/^[A-Za-z0-9-]+$/, 'Not a valid header name')
       .optional()
       .meta({ description: 'Header that carries our idempotency key (customer, version, connection).' }),
+    onError: errorActionsSchema,
   })
   .strict()
   .meta({ id: 'CustomerSyncEndpoint', description: 'One HTTP call of the remote system. Write bodies are built from `fields`.' });
