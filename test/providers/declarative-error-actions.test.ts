@@ -69,8 +69,9 @@ const RULES = [
   { httpStatus: 422, bodyPath: 'locked', bodyEquals: true, action: 'fail', message: 'the record is locked' },
 ];
 
-function crmDefinition(auth: Record<string, unknown>, onError: unknown = RULES): ProviderDefinitionInput {
-  const endpoint = (method: string, path: string) => ({ method, path, onError });
+/** The rules on retrieve and delete; create and update take them without `ignore` (refused there). */
+function crmDefinition(auth: Record<string, unknown>, onError: unknown[] = RULES, writeRules = RULES.filter((r) => r.action !== 'ignore')): ProviderDefinitionInput {
+  const endpoint = (method: string, path: string, rules: unknown[] = onError) => ({ method, path, onError: rules });
   return {
     name: 'errcrm',
     displayName: 'Err CRM',
@@ -82,8 +83,8 @@ function crmDefinition(auth: Record<string, unknown>, onError: unknown = RULES):
       record: { id: 'id' },
       fields: { email: 'email' },
       endpoints: {
-        create: endpoint('POST', '/records'),
-        update: endpoint('PATCH', '/records/{{remoteId}}'),
+        create: endpoint('POST', '/records', writeRules),
+        update: endpoint('PATCH', '/records/{{remoteId}}', writeRules),
         delete: endpoint('DELETE', '/records/{{remoteId}}'),
         retrieve: endpoint('GET', '/records/{{remoteId}}'),
       },
@@ -157,13 +158,6 @@ describe('CRM endpoints: onError', () => {
     server.script.push({ status: 400, body: { error: 'no such record' } }, { status: 400, body: { error: 'no such record' } });
     expect(await crm().retrieve('r1')).toBeNull();
     await expect(crm().delete('r1', 'k1')).resolves.toBeUndefined();
-  });
-
-  it('ignore on a create is refused (it applies to retrieve and delete only)', async () => {
-    server.script.push({ status: 400, body: { error: 'no such record' } });
-    const err = await failure(crm().create({ email: 'a@example.com' } as never, 'k1'));
-    expect(err).toBeInstanceOf(GatewayError);
-    expect(err!.message).toMatch(/ignore applies to retrieve and delete only/);
   });
 
   it('retry and fail: retryable and hard_decline failures with the rule message', async () => {
@@ -243,6 +237,12 @@ describe('onError validation', () => {
     const result = connectorSchema.safeParse(stream(rule));
     expect(result.success).toBe(false);
     expect(JSON.stringify(result.error!.issues.map((i) => [i.path.join('.'), i.message]))).toMatch(message);
+  });
+
+  it('refuses ignore on a CRM endpoint other than retrieve and delete', () => {
+    expect(() => validateProviderDefinition(crmDefinition(SESSION_AUTH, RULES, RULES), 'errcrm')).toThrow(
+      /customerSync\.endpoints\.create\.onError\[2\]\.action.*ignore applies to the retrieve and delete endpoints only, not create/s,
+    );
   });
 
   it('refuses a bad rule on a CRM endpoint, naming the endpoint', () => {

@@ -37,7 +37,7 @@ import {
 } from '../types.js';
 import type { CustomerSyncDefinition, CustomerSyncEndpointName, ProviderDefinition } from './definition.js';
 import { decodeReadState, encodeReadState, modifiedAfterValue, type ReadState } from './crm-paging.js';
-import { errorActionOf, ruleMessage, type ErrorActionRule } from './error-rules.js';
+import { errorActionOf, IGNORABLE_CRM_ENDPOINTS, ruleMessage, type ErrorActionRule } from './error-rules.js';
 import { buildRequest, readString, type IncomingResponse, type OutgoingRequest } from './http.js';
 import { nextPosition, pageUrl, PaginationError, positionKey, type PagePosition } from './pagination.js';
 import {
@@ -560,7 +560,7 @@ export class DeclarativeCustomerAdapter implements CustomerSyncAdapter {
     const text = `${where}: ${ruleMessage(rule, res.status)}`;
     switch (rule.action) {
       case 'ignore':
-        if (name === 'retrieve' || name === 'delete') return { ...res, ignored: true };
+        if (IGNORABLE_CRM_ENDPOINTS.includes(name)) return { ...res, ignored: true };
         throw this.error('hard_decline', 'ignored_answer', `${text}; ignore applies to retrieve and delete only`, res.status);
       case 'retry':
         throw this.error('retryable', `http_${res.status}`, text, res.status);

@@ -13,7 +13,7 @@ import { parsePath, templateVariables } from '../../domain/template.js';
 import { checkSignatureCredential, webhookSignatureSchema } from './webhook-signature.js';
 import { apiKeyAuth, authCredentialRefs, authTemplates, oauth2RefreshTokenAuth, selectAuthOf, sessionTokenAuth } from './auth-schema.js';
 import { modifiedAfterSchema } from './crm-paging.js';
-import { errorActionsSchema } from './error-rules.js';
+import { errorActionsSchema, misplacedIgnores } from './error-rules.js';
 import { paginationSchema } from './pagination.js';
 
 const ERROR_CLASSES = ['hard_decline', 'retryable', 'ambiguous'] as const;
@@ -673,6 +673,11 @@ function checkDefinition(def: z.infer<typeof baseDefinitionSchema>, ctx: z.core.
     const feed = def.customerSync?.endpoints[name];
     if (feed?.pagination && (feed.nextCursor !== undefined || feed.hasMore !== undefined)) {
       ctx.addIssue({ code: 'custom', path: ['customerSync', 'endpoints', name, 'pagination'], message: 'pagination replaces nextCursor and hasMore: use one or the other' });
+    }
+  }
+  for (const [name, endpoint] of Object.entries(def.customerSync?.endpoints ?? {})) {
+    for (const i of misplacedIgnores(name, endpoint?.onError)) {
+      ctx.addIssue({ code: 'custom', path: ['customerSync', 'endpoints', name, 'onError', i, 'action'], message: `ignore applies to the retrieve and delete endpoints only, not ${name}` });
     }
   }
   if (!def.actions && !def.customerSync) {

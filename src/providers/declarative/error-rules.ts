@@ -104,6 +104,15 @@ export function errorActionOf(rules: readonly ErrorActionRule[] | undefined, sta
   return rules?.find((rule) => statusMatches(rule, status) && bodyMatches(rule, body));
 }
 
+/** CRM endpoints where `ignore` means something (not found, nothing to delete). */
+export const IGNORABLE_CRM_ENDPOINTS: readonly string[] = ['retrieve', 'delete'];
+
+/** Indexes of `ignore` rules on a CRM endpoint that cannot ignore (a create or a list has no "nothing"). */
+export function misplacedIgnores(endpoint: string, rules: readonly ErrorActionRule[] | undefined): number[] {
+  if (IGNORABLE_CRM_ENDPOINTS.includes(endpoint)) return [];
+  return (rules ?? []).flatMap((rule, i) => (rule.action === 'ignore' ? [i] : []));
+}
+
 /** The text of a failure a rule decided: its message, else the status and rule. */
 export function ruleMessage(rule: ErrorActionRule, status: number): string {
   return rule.message ?? `HTTP ${status} matched an onError rule (${rule.action})`;
