@@ -20,7 +20,7 @@ import {
   type RemoteCustomer,
   type RemoteCustomerEvent,
 } from '../crm-client.js';
-import { retryAfterOf } from '../retry-after.js';
+import { rateLimitDelayOf, retryAfterOf } from '../retry-after.js';
 import {
   GatewayError,
   InvalidCredentialsError,
@@ -35,6 +35,7 @@ import {
 } from '../types.js';
 import type { CustomerSyncDefinition, CustomerSyncEndpointName, ProviderDefinition } from './definition.js';
 import { decodeReadState, encodeReadState, modifiedAfterValue, type ReadState } from './crm-paging.js';
+import { errorActionOf, IGNORABLE_CRM_ENDPOINTS, ruleMessage, type ErrorActionRule } from './error-rules.js';
 import { buildRequest, readString, type IncomingResponse, type OutgoingRequest } from './http.js';
 import { nextPosition, pageUrl, PaginationError, positionKey, type PagePosition } from './pagination.js';
 import {
@@ -269,14 +270,14 @@ export class DeclarativeCustomerAdapter implements CustomerSyncAdapter {
       ...goneStatuses,
       ...conflicts,
     ]);
-    if (conflicts.includes(res.status) && !notFoundStatuses.includes(res.status) && !goneStatuses.includes(res.status))
+    if (!res.ignored && conflicts.includes(res.status) && !notFoundStatuses.includes(res.status) && !goneStatuses.includes(res.status))
       throw new RemoteVersionConflictError(`${this.def.name} delete of ${remoteId}: version ${version ?? '(none)'} is stale (${res.status})`);
   }
 
   async retrieve(remoteId: string): Promise<RemoteCustomer | null> {
     const { notFoundStatuses, goneStatuses } = this.spec.endpoints.retrieve;
     const res = await this.send('retrieve', { remoteId }, undefined, [...notFoundStatuses, ...goneStatuses]);
-    if (notFoundStatuses.includes(res.status)) return null;
+    if (res.ignored || notFoundStatuses.includes(res.status)) return null;
     if (goneStatuses.includes(res.status))
       return { remoteId, fields: normalizeFields({}), localId: null, deleted: true };
     return this.recordOf('retrieve', res.body);
@@ -506,7 +507,7 @@ export class DeclarativeCustomerAdapter implements CustomerSyncAdapter {
     body?: Record<string, unknown>,
     accept: number[] = [],
     adjust?: (request: OutgoingRequest) => void,
-  ): Promise<IncomingResponse> {
+  ): Promise<IncomingResponse & { ignored?: true }> {
     const endpoint = this.spec.endpoints[name];
     if (!endpoint)
       throw this.error(
@@ -537,7 +538,10 @@ export class DeclarativeCustomerAdapter implements CustomerSyncAdapter {
       request.headers['content-type'] = 'application/json';
     }
     const where = `${name} (${endpoint.method} ${endpoint.path})`;
-    const res = await sendAuthorized(this.outbound, request, where);
+    const ruleOf = (r: IncomingResponse) => errorActionOf(endpoint.onError, r.status, r.body);
+    const res = await sendAuthorized(this.outbound, request, where, (r) => ruleOf(r)?.action === 'refresh_auth');
+    const rule = ruleOf(res);
+    if (rule) return this.ruleOutcome(rule, res, name, where);
     if ((res.status >= 200 && res.status < 300) || accept.includes(res.status)) return res;
     if (res.status === 429) {
       const retryAfterMs = retryAfterOf(res.status, (h) => res.headers.get(h), this.rt.now());
@@ -547,6 +551,29 @@ export class DeclarativeCustomerAdapter implements CustomerSyncAdapter {
       );
     }
     throw httpFailure(this.outbound, res, where);
+  }
+
+  /** What an `onError` rule makes of an answer: `ignore` is "nothing there" (retrieve, delete), the rest a typed failure. */
+  private ruleOutcome(rule: ErrorActionRule, res: IncomingResponse, name: CustomerSyncEndpointName, where: string): IncomingResponse & { ignored: true } {
+    const text = `${where}: ${ruleMessage(rule, res.status)}`;
+    switch (rule.action) {
+      case 'ignore':
+        if (IGNORABLE_CRM_ENDPOINTS.includes(name)) return { ...res, ignored: true };
+        throw this.error('hard_decline', 'ignored_answer', `${text}; ignore applies to retrieve and delete only`, res.status);
+      case 'retry':
+        throw this.error('retryable', `http_${res.status}`, text, res.status);
+      case 'fail':
+        throw this.error('hard_decline', `http_${res.status}`, text, res.status);
+      case 'rate_limited':
+        throw new RemoteRateLimitedError(
+          redactSecrets(this.outbound, `${this.def.name} ${where}: rate limited`),
+          rateLimitDelayOf((h) => res.headers.get(h), this.rt.now()),
+        );
+      case 'refresh_auth':
+        throw new InvalidCredentialsError(
+          redactSecrets(this.outbound, `${this.def.name}: credentials refused on ${text}${this.outbound.auth.refreshable ? ' (after fetching a new token)' : ''}`),
+        );
+    }
   }
 
   private error(...args: OutboundErrorArgs): GatewayError {

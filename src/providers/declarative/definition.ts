@@ -13,6 +13,7 @@ import { parsePath, templateVariables } from '../../domain/template.js';
 import { checkSignatureCredential, webhookSignatureSchema } from './webhook-signature.js';
 import { apiKeyAuth, authCredentialRefs, authTemplates, oauth2RefreshTokenAuth, selectAuthOf, sessionTokenAuth } from './auth-schema.js';
 import { modifiedAfterSchema } from './crm-paging.js';
+import { errorActionsSchema, misplacedIgnores } from './error-rules.js';
 import { paginationSchema } from './pagination.js';
 import { formatVersionSchema, PROVIDER_LEGACY_FIELDS, refusingLegacyFieldsInV2 } from './format-version.js';
 
@@ -405,6 +406,7 @@ const customerEndpoint = z
       .regex(/^[A-Za-z0-9-]+$/, 'Not a valid header name')
       .optional()
       .meta({ description: 'Header that carries our idempotency key (customer, version, connection).' }),
+    onError: errorActionsSchema,
   })
   .strict()
   .meta({ id: 'CustomerSyncEndpoint', description: 'One HTTP call of the remote system. Write bodies are built from `fields`.' });
@@ -673,6 +675,11 @@ function checkDefinition(def: z.infer<typeof baseDefinitionSchema>, ctx: z.core.
     const feed = def.customerSync?.endpoints[name];
     if (feed?.pagination && (feed.nextCursor !== undefined || feed.hasMore !== undefined)) {
       ctx.addIssue({ code: 'custom', path: ['customerSync', 'endpoints', name, 'pagination'], message: 'pagination replaces nextCursor and hasMore: use one or the other' });
+    }
+  }
+  for (const [name, endpoint] of Object.entries(def.customerSync?.endpoints ?? {})) {
+    for (const i of misplacedIgnores(name, endpoint?.onError)) {
+      ctx.addIssue({ code: 'custom', path: ['customerSync', 'endpoints', name, 'onError', i, 'action'], message: `ignore applies to the retrieve and delete endpoints only, not ${name}` });
     }
   }
   if (!def.actions && !def.customerSync) {

@@ -85,12 +85,14 @@ export function outboundError(
  * Sends a request with the connection's auth. A transport failure becomes a GatewayError, retryable
  * when the request provably never left and ambiguous when it may have been processed. A 401 means
  * the request was not processed, so with refreshable auth it is sent once more with fresh credentials.
- * `where` names the call in messages (`create (POST /contacts)`).
+ * `where` names the call in messages (`create (POST /contacts)`); `refreshOn` says which other
+ * answers mean "the token or session expired" (an `onError` rule with `action: refresh_auth`).
  */
 export async function sendAuthorized(
   conn: OutboundConnection,
   request: OutgoingRequest,
   where: string,
+  refreshOn?: (res: IncomingResponse) => boolean,
 ): Promise<IncomingResponse> {
   const attempt = async (refresh: boolean): Promise<IncomingResponse> => {
     const headers = { ...request.headers };
@@ -109,7 +111,7 @@ export async function sendAuthorized(
     }
   };
   const first = await attempt(false);
-  if (first.status === 401 && conn.auth.refreshable) return attempt(true);
+  if ((first.status === 401 || refreshOn?.(first)) && conn.auth.refreshable) return attempt(true);
   return first;
 }
 

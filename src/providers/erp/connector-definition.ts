@@ -13,6 +13,7 @@ import { paginationSchema } from '../declarative/pagination.js';
 import { erpWebhookSchema } from './webhook-envelope.js';
 import { csvIncrementalSchema, incrementalSchema } from './incremental.js';
 import { alsoFeedsSchema, checkSharedStreams } from './shared-streams.js';
+import { errorActionsSchema } from '../declarative/error-rules.js';
 import { restRequestFields } from './rest-request.js';
 import { formatVersionSchema, refusingLegacyFieldsInV2 } from '../declarative/format-version.js';
 import { CONNECTOR_LEGACY_FIELDS } from './connector-format.js';
@@ -49,6 +50,7 @@ const restStream = z.strictObject({
   pagination: paginationSchema.default({ type: 'none' }),
   incremental: incrementalSchema.optional(),
   alsoFeeds: alsoFeedsSchema,
+  onError: errorActionsSchema,
   ...restRequestFields(template),
 }).refine((s) => s.body === undefined || s.method === 'POST', { message: "a body is sent with method: 'POST' only", path: ['body'] });
 

@@ -10,6 +10,7 @@ import { readAnswer, renderBody } from './rest-request.js';
 import {
   DEFAULT_ERP_SOURCE_LIMITS,
   ErpConfigurationError,
+  ErpIgnoredAnswer,
   ErpHttp,
   recordVersion,
   type ErpSource,
@@ -66,7 +67,7 @@ export function createRestSource(connector: RestConnector, ctx: ErpSourceContext
     if (body) headers['content-type'] = body.contentType;
     // Unset, JSON is asked for as before; an ERP that answers XML anyway is read by its Content-Type.
     const accept = stream.format === 'xml' ? 'application/xml, text/xml, application/soap+xml' : 'application/json';
-    return { method: stream.method ?? 'GET', accept, headers, ...(body ? { body: body.body } : {}) };
+    return { method: stream.method ?? 'GET', accept, headers, onError: stream.onError, ...(body ? { body: body.body } : {}) };
   }
 
   /** Shared paginators; a hostile next link or a page that does not move on is a configuration error. */
@@ -89,7 +90,14 @@ export function createRestSource(connector: RestConnector, ctx: ErpSourceContext
       let current = paging(() => positionOf(stream.pagination, position));
       for (;;) {
         const url = paging(() => http.checkUrl(pageUrl(stream.pagination, first, current, http.baseUrl).toString()));
-        const answer = (await http.send(url, requestOf(stream, url))) as IncomingResponse;
+        let answer: IncomingResponse;
+        try {
+          answer = (await http.send(url, requestOf(stream, url))) as IncomingResponse;
+        } catch (err) {
+          if (!(err instanceof ErpIgnoredAnswer)) throw err;
+          yield { records: [], next: null }; // an `ignore` rule: an empty last page
+          return;
+        }
         const { body, records } = readAnswer(stream, answer);
         const res = { ...answer, body };
         if (!Array.isArray(records)) {

@@ -8,6 +8,8 @@ import { applyStep, TransformError } from '../../domain/erp/transformations.js';
 import { renderString } from '../../domain/template.js';
 import { AuthConfigurationError, createAuthApplier, TokenCache, type AuthApplier, type AuthContext } from '../declarative/outbound-auth.js';
 import { sendRequest, TransportError, type FetchLike, type IncomingResponse, type OutgoingRequest } from '../declarative/http.js';
+import { errorActionOf, ruleMessage, type ErrorActionRule } from '../declarative/error-rules.js';
+import { rateLimitDelayOf } from '../retry-after.js';
 import { checkOutboundUrl, OutboundUrlError, type OutboundUrlPolicy } from '../url-policy.js';
 import type { ErpConnector, IncrementalSpec } from './connector-definition.js';
 
@@ -31,6 +33,10 @@ export class ErpRateLimitedError extends Error {
   constructor(readonly retryAfterMs: number) {
     super(`ERP rate limit: retry after ${Math.round(retryAfterMs / 1000)}s`);
   }
+}
+/** An `onError` rule with `action: ignore` matched: the page is empty and the last one. */
+export class ErpIgnoredAnswer extends Error {
+  override readonly name = 'ErpIgnoredAnswer';
 }
 /** The ERP is unreachable or failing (5xx, timeout): worth retrying. */
 export class ErpUnavailableError extends Error {
@@ -101,17 +107,6 @@ export interface UploadedFiles {
   read(uploadId: string, fromByte?: number): AsyncIterable<Buffer>;
 }
 
-/** Retry-After in seconds or as an HTTP date; 1 s when absent or unreadable, capped at 10 minutes. */
-export function retryAfterMs(value: string | null, now: number): number {
-  if (value) {
-    const seconds = Number(value);
-    if (Number.isFinite(seconds) && seconds >= 0) return Math.min(seconds * 1000, 600_000);
-    const date = Date.parse(value);
-    if (Number.isFinite(date)) return Math.min(Math.max(date - now, 0), 600_000);
-  }
-  return 1000;
-}
-
 /** The shared HTTP client of both connectors: auth (with one token refresh on 401), errors by class. */
 export class ErpHttp {
   readonly baseUrl: string;
@@ -162,7 +157,11 @@ export class ErpHttp {
   }
 
   /** A request with auth (its `headers` already rendered); returns 2xx answers, throws a classified error otherwise. */
-  async send(url: URL, init: { method: string; accept?: string; headers?: Record<string, string>; body?: string }, stream = false): Promise<IncomingResponse | Response> {
+  async send(
+    url: URL,
+    init: { method: string; accept?: string; headers?: Record<string, string>; body?: string; onError?: readonly ErrorActionRule[] | undefined },
+    stream = false,
+  ): Promise<IncomingResponse | Response> {
     for (let refresh = false; ; refresh = true) {
       const headers: Record<string, string> = { accept: init.accept ?? (stream ? 'text/csv, */*' : 'application/json'), ...init.headers };
       const authorized = new URL(url);
@@ -179,12 +178,36 @@ export class ErpHttp {
         if (err instanceof TransportError) throw new ErpUnavailableError(`ERP unreachable: ${err.message}`);
         throw err;
       }
-      if (res.status === 401 && this.auth?.refreshable && !refresh) continue;
-      if (res.status >= 200 && res.status < 300) return res;
+      // A CSV download's body is a stream, not read here: its rules match by status only.
+      const rule = errorActionOf(init.onError, res.status, stream ? undefined : (res as IncomingResponse).body);
+      if ((res.status === 401 || rule?.action === 'refresh_auth') && this.auth?.refreshable && !refresh) continue;
+      if (!rule && res.status >= 200 && res.status < 300) return res;
       if (stream) await (res as Response).body?.cancel();
-      if (res.status === 429) throw new ErpRateLimitedError(retryAfterMs(res.headers.get('retry-after'), Date.now()));
+      if (rule) throw this.ruleError(rule, res, url);
+      if (res.status === 429) throw new ErpRateLimitedError(rateLimitDelayOf((h) => res.headers.get(h), (this.ctx.now ?? Date.now)()) ?? 1000);
       if (res.status >= 500 || res.status === 408) throw new ErpUnavailableError(`ERP answered HTTP ${res.status}`);
       throw new ErpConfigurationError(`ERP refused ${url.pathname} with HTTP ${res.status}`);
+    }
+  }
+
+  /** What an `onError` rule makes of an answer. */
+  private ruleError(rule: ErrorActionRule, res: IncomingResponse | Response, url: URL): Error {
+    const text = `${url.pathname}: ${ruleMessage(rule, res.status)}`;
+    switch (rule.action) {
+      case 'ignore':
+        return new ErpIgnoredAnswer(text);
+      case 'retry':
+        return new ErpUnavailableError(`ERP failed on ${text}`);
+      case 'rate_limited':
+        return new ErpRateLimitedError(rateLimitDelayOf((h) => res.headers.get(h), (this.ctx.now ?? Date.now)()) ?? 1000);
+      case 'refresh_auth':
+        return new ErpConfigurationError(
+          this.auth?.refreshable
+            ? `ERP still refused ${text} with fresh credentials`
+            : `ERP refused ${text}, and its auth has no token to fetch again (refresh_auth needs oauth2 or session_token)`,
+        );
+      case 'fail':
+        return new ErpConfigurationError(`ERP refused ${text}`);
     }
   }
 

@@ -7,6 +7,7 @@ import {
   type RemoteCustomer,
   type RemoteCustomerEvent,
 } from '../crm-client.js';
+import { rateLimitDelayOf } from '../retry-after.js';
 import { GatewayError, type CustomerSyncProvider } from '../types.js';
 import { classifyStripeError } from './error-classification.js';
 
@@ -51,12 +52,11 @@ function params(before: CustomerFields | null, after: CustomerFields, localId: s
   return out;
 }
 
-/** Throttling carries Stripe's Retry-After (seconds) when it sent one; everything else is classified as for payments. */
+/** Throttling carries the wait Stripe's rate-limit headers ask for when it sent one; everything else is classified as for payments. */
 function classify(error: unknown): unknown {
   if (error instanceof Stripe.errors.StripeError && error.statusCode === 429) {
-    const header = (error.headers as Record<string, string | undefined> | undefined)?.['retry-after'];
-    const seconds = header === undefined ? NaN : Number(header);
-    return new RemoteRateLimitedError('Stripe rate limit', Number.isFinite(seconds) ? seconds * 1000 : undefined);
+    const headers = error.headers as Record<string, string | undefined> | undefined;
+    return new RemoteRateLimitedError('Stripe rate limit', rateLimitDelayOf((name) => headers?.[name]));
   }
   return classifyStripeError(error);
 }
