@@ -77,6 +77,8 @@ export interface ErpRunCounts {
   invalid: number;
   upserted: number;
   unchanged: number;
+  /** Skipped by the stream's `filter` (absent on runs stored before filters existed). */
+  filtered?: number;
 }
 
 export const erpRuns = pgTable(

@@ -14,6 +14,7 @@ import { checkSignatureCredential, webhookSignatureSchema } from './webhook-sign
 import { apiKeyAuth, authCredentialRefs, authTemplates, oauth2RefreshTokenAuth, selectAuthOf, sessionTokenAuth } from './auth-schema.js';
 import { modifiedAfterSchema } from './crm-paging.js';
 import { paginationSchema } from './pagination.js';
+import { recordFilterSchema } from './record-filter.js';
 
 const ERROR_CLASSES = ['hard_decline', 'retryable', 'ambiguous'] as const;
 
@@ -434,6 +435,7 @@ const feedEndpoint = customerEndpoint
     nextCursor: responsePath.optional().meta({ description: 'The cursor to resume from (sent again as {{cursor}}). Older form of pagination: {type: cursor}.' }),
     hasMore: responsePath.optional().meta({ description: 'With nextCursor: a boolean, more pages follow. Without it, a page with items means "maybe more".' }),
     pagination: paginationSchema.optional().meta({ description: 'How the next page is found (instead of nextCursor/hasMore).' }),
+    filter: recordFilterSchema.optional().meta({ description: 'Items (paths relative to the item) that fail these conditions are skipped.' }),
   })
   .strict();
 

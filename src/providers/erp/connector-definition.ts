@@ -14,6 +14,7 @@ import { erpWebhookSchema } from './webhook-envelope.js';
 import { csvIncrementalSchema, incrementalSchema } from './incremental.js';
 import { alsoFeedsSchema, checkSharedStreams } from './shared-streams.js';
 import { restRequestFields } from './rest-request.js';
+import { recordFilterSchema } from '../declarative/record-filter.js';
 
 const template = z
   .string()
@@ -47,6 +48,7 @@ const restStream = z.strictObject({
   pagination: paginationSchema.default({ type: 'none' }),
   incremental: incrementalSchema.optional(),
   alsoFeeds: alsoFeedsSchema,
+  filter: recordFilterSchema.optional(),
   ...restRequestFields(template),
 }).refine((s) => s.body === undefined || s.method === 'POST', { message: "a body is sent with method: 'POST' only", path: ['body'] });
 
@@ -76,6 +78,7 @@ const csvStream = z.strictObject({
     .meta({ description: 'Rows committed per transaction (with the checkpoint); larger pages mean fewer commits.' }),
   incremental: csvIncrementalSchema.optional(),
   alsoFeeds: alsoFeedsSchema,
+  filter: recordFilterSchema.optional(),
 }).refine((s) => (s.url === undefined) !== (s.upload === undefined), { message: 'set either url or upload: true', path: ['url'] });
 
 const streamsOf = <S extends z.ZodType>(stream: S) =>

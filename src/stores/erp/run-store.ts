@@ -42,7 +42,7 @@ export function runView(row: RunRow): RunView {
     mode: row.mode,
     trigger: row.trigger,
     status: row.status,
-    counts: row.counts,
+    counts: { ...ZERO_COUNTS, ...row.counts },
     checkpoint: row.checkpoint as unknown as Record<string, unknown>,
     errors: row.errors,
     workflowId: row.workflowId,
