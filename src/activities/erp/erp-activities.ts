@@ -252,7 +252,7 @@ export function createErpActivities(deps: ErpActivityDeps) {
             const next: ErpCheckpoint = { next: current.next, pages: expectedPages + 1, done: current.next === null, ...(current.watermark ? { watermark: current.watermark } : {}) };
             const pageCounts = await db.transaction(async (tx) => {
               // Every entity the page feeds is written in this transaction, with the one checkpoint.
-              let total = addCounts(counts, { ...ZERO_COUNTS, filtered: current.filtered });
+              let total = filter ? addCounts(counts, { ...ZERO_COUNTS, filtered: current.filtered }) : counts;
               for (const batch of current.batches) total = addCounts(total, await writeMapped(tx, target, batch));
               // Optimistic: only the attempt that saw `expectedPages` may commit this page.
               const updated = await tx

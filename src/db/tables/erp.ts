@@ -77,7 +77,7 @@ export interface ErpRunCounts {
   invalid: number;
   upserted: number;
   unchanged: number;
-  /** Skipped by the stream's `filter` (absent on runs stored before filters existed). */
+  /** Skipped by the stream's `filter` (present when the stream has a filter). */
   filtered?: number;
 }
 

@@ -42,7 +42,7 @@ export function runView(row: RunRow): RunView {
     mode: row.mode,
     trigger: row.trigger,
     status: row.status,
-    counts: { ...ZERO_COUNTS, ...row.counts },
+    counts: row.counts,
     checkpoint: row.checkpoint as unknown as Record<string, unknown>,
     errors: row.errors,
     workflowId: row.workflowId,
