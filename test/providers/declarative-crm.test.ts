@@ -485,3 +485,52 @@ describe('GatewayError', () => {
     expect(err).toMatchObject({ classification: 'hard_decline', code: 'not_found', httpStatus: 404 });
   });
 });
+
+describe('a CRM list and change feed with a record filter', () => {
+  it('skips the items that fail the filter (paths relative to the item); paging still follows the whole page', async () => {
+    const d = structuredClone(definition);
+    const endpoints = d.customerSync!.endpoints;
+    const filtered = validateProviderDefinition({
+      ...d,
+      name: 'democrm_filtered',
+      customerSync: {
+        ...d.customerSync,
+        endpoints: {
+          ...endpoints,
+          // Only gold contacts are ours; list pages of 2 so a page with nothing kept still leads on.
+          list: { ...endpoints.list, query: { ...endpoints.list!.query, page_size: '2' }, filter: [{ path: 'custom_fields.tier', in: ['gold', 'platinum'] }] },
+          changes: { ...endpoints.changes, filter: [{ path: 'action', notEquals: 'contact.deleted' }] },
+        },
+      },
+    });
+    const fx = createDeclarativeProviderFactory(filtered, { fetch: createEgressFetch({ allowPrivateNetworks: true }), timeoutMs: 2000 });
+    const token = `crm_${randomBytes(8).toString('hex')}`;
+    const adapter = fx.customerSync!.connect({ tenantId: 't1', connectionId: `con_${token}`, credentials: { apiToken: token, webhookSecret: 'x' }, settings: { baseUrl: crm.url } });
+    const tier = (t: string) => normalizeFields({ ...ada, metadata: { tier: t } });
+    await adapter.create(tier('bronze'), { localId: 'cust_1', idempotencyKey: 'f1' });
+    await adapter.create(tier('silver'), { localId: 'cust_2', idempotencyKey: 'f2' });
+    const gold = await adapter.create(tier('gold'), { localId: 'cust_3', idempotencyKey: 'f3' });
+    const plat = await adapter.create(tier('platinum'), { localId: 'cust_4', idempotencyKey: 'f4' });
+    await adapter.create(normalizeFields({ ...ada, metadata: {} }), { localId: 'cust_5', idempotencyKey: 'f5' });
+
+    const kept: (string | null)[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const page = await adapter.list(cursor);
+      kept.push(...page.records.map((r) => r.localId));
+      cursor = page.cursor;
+      pages += 1;
+    } while (cursor !== null);
+    expect(kept).toEqual(['cust_3', 'cust_4']);
+    expect(pages).toBe(3); // the first page kept nothing and was still followed
+
+    const first = await adapter.changesSince(null);
+    expect(first.events.map((e) => e.localId)).toEqual(['cust_1', 'cust_2', 'cust_3', 'cust_4', 'cust_5']);
+    await adapter.delete(plat.remoteId, 'f6');
+    await adapter.update(gold.remoteId, tier('gold'), tier('platinum'), { localId: 'cust_3', idempotencyKey: 'f7' });
+    const next = await adapter.changesSince(first.cursor);
+    // The delete is filtered out of the feed; the update is read.
+    expect(next.events.map((e) => [e.kind, e.localId])).toEqual([['updated', 'cust_3']]);
+  });
+});

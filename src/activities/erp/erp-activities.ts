@@ -47,6 +47,7 @@ import { ERP_ENTITIES } from '../../domain/erp/entities.js';
 import { latestUpload, readUpload } from '../../stores/erp/upload-store.js';
 import { runnableMapping } from './runnable-mapping.js';
 import { entitiesOfStream } from '../../providers/erp/shared-streams.js';
+import { keepsRecord } from '../../providers/declarative/record-filter.js';
 
 export interface ErpActivityDeps {
   db: Db;
@@ -198,6 +199,7 @@ export function createErpActivities(deps: ErpActivityDeps) {
       const mapping = cachedMapping(integration, entity);
       if (!mapping) throw ApplicationFailure.nonRetryable(`no mapping for ${entity}`, ErpFailureType.Misconfigured);
       const source = sourceOf(integration);
+      const filter = connectorOf(integration).streams[entity]?.filter;
       // One read of the stream feeds its own entity and those it lists in alsoFeeds (when mapped).
       const mappings = [
         mapping,
@@ -221,14 +223,20 @@ export function createErpActivities(deps: ErpActivityDeps) {
         // Incremental: rows at or before the stored watermark (time, then key) were applied by an earlier run.
         const fresh: unknown[] = [];
         const changedAt: (string | undefined)[] = [];
+        let filtered = 0;
         for (const record of page.records) {
           const version = source.version(entity, record);
           if (since && version && compareVersions(version, since) <= 0) continue;
+          // A row the stream's filter skips still moves the watermark: it was read.
+          if (version && (!watermark || compareVersions(version, watermark) > 0)) watermark = version;
+          if (!keepsRecord(filter, record)) {
+            filtered += 1;
+            continue;
+          }
           fresh.push(record);
           changedAt.push(version?.watermark);
-          if (version && (!watermark || compareVersions(version, watermark) > 0)) watermark = version;
         }
-        return { next: page.next, watermark, batches: mappings.map((m) => mapRecords(target, m, fresh, changedAt)) };
+        return { next: page.next, watermark, filtered, batches: mappings.map((m) => mapRecords(target, m, fresh, changedAt)) };
       }
       // A CSV page is parsed and mapped while the one before it commits (CPU here, I/O in Postgres);
       // nothing of it is stored before its own commit. REST reads one page per activity: no look-ahead.
@@ -244,7 +252,7 @@ export function createErpActivities(deps: ErpActivityDeps) {
             const next: ErpCheckpoint = { next: current.next, pages: expectedPages + 1, done: current.next === null, ...(current.watermark ? { watermark: current.watermark } : {}) };
             const pageCounts = await db.transaction(async (tx) => {
               // Every entity the page feeds is written in this transaction, with the one checkpoint.
-              let total = counts;
+              let total = filter ? addCounts(counts, { ...ZERO_COUNTS, filtered: current.filtered }) : counts;
               for (const batch of current.batches) total = addCounts(total, await writeMapped(tx, target, batch));
               // Optimistic: only the attempt that saw `expectedPages` may commit this page.
               const updated = await tx

@@ -77,6 +77,8 @@ export interface ErpRunCounts {
   invalid: number;
   upserted: number;
   unchanged: number;
+  /** Skipped by the stream's `filter` (present when the stream has a filter). */
+  filtered?: number;
 }
 
 export const erpRuns = pgTable(

@@ -48,6 +48,7 @@ import {
   type OutboundErrorArgs,
 } from './outbound.js';
 import { headerValues, verifyWebhookSignature } from './webhook-signature.js';
+import { keepsRecord } from './record-filter.js';
 
 type EventMapping = CustomerSyncDefinition['events'];
 type Vars = Record<string, unknown>;
@@ -419,6 +420,8 @@ export class DeclarativeCustomerAdapter implements CustomerSyncAdapter {
     if (items.length > MAX_PAGE_ITEMS) {
       throw this.error('hard_decline', 'page_too_large', `${name}: ${items.length} records in one page, over the ${MAX_PAGE_ITEMS}-record cap; ask for smaller pages`);
     }
+    // The page's own length decides paging (a short page ends it); the filter only drops items from it.
+    const kept = endpoint.filter ? items.filter((item) => keepsRecord(endpoint.filter, item)) : items;
     if (paging) {
       let next: PagePosition;
       try {
@@ -427,11 +430,11 @@ export class DeclarativeCustomerAdapter implements CustomerSyncAdapter {
         if (err instanceof PaginationError) throw this.error('hard_decline', 'pagination_refused', `${name}: ${err.message}`);
         throw err;
       }
-      return { items, next: next === null ? null : { position: next, cursor: '', more: true } };
+      return { items: kept, next: next === null ? null : { position: next, cursor: '', more: true } };
     }
     const cursor = readString(res.body, endpoint.nextCursor) ?? null;
     const more = endpoint.hasMore ? readPath(res.body, endpoint.hasMore) === true : items.length > 0;
-    return { items, next: cursor === null ? null : { position: { cursor }, cursor, more } };
+    return { items: kept, next: cursor === null ? null : { position: { cursor }, cursor, more } };
   }
 
   /** `{{version}}` for a write's templates, when the record had one (`{{version | optional}}` allows none). */

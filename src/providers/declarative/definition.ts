@@ -16,6 +16,7 @@ import { modifiedAfterSchema } from './crm-paging.js';
 import { errorActionsSchema, misplacedIgnores } from './error-rules.js';
 import { paginationSchema } from './pagination.js';
 import { formatVersionSchema, PROVIDER_LEGACY_FIELDS, refusingLegacyFieldsInV2 } from './format-version.js';
+import { recordFilterSchema } from './record-filter.js';
 
 const ERROR_CLASSES = ['hard_decline', 'retryable', 'ambiguous'] as const;
 
@@ -437,6 +438,7 @@ const feedEndpoint = customerEndpoint
     nextCursor: responsePath.optional().meta({ description: 'The cursor to resume from (sent again as {{cursor}}). Older form of pagination: {type: cursor}.' }),
     hasMore: responsePath.optional().meta({ description: 'With nextCursor: a boolean, more pages follow. Without it, a page with items means "maybe more".' }),
     pagination: paginationSchema.optional().meta({ description: 'How the next page is found (instead of nextCursor/hasMore).' }),
+    filter: recordFilterSchema.optional().meta({ description: 'Items (paths relative to the item) that fail these conditions are skipped.' }),
   })
   .strict();
 

@@ -17,6 +17,7 @@ import { errorActionsSchema } from '../declarative/error-rules.js';
 import { restRequestFields } from './rest-request.js';
 import { formatVersionSchema, refusingLegacyFieldsInV2 } from '../declarative/format-version.js';
 import { CONNECTOR_LEGACY_FIELDS } from './connector-format.js';
+import { recordFilterSchema } from '../declarative/record-filter.js';
 
 const template = z
   .string()
@@ -51,6 +52,7 @@ const restStream = z.strictObject({
   incremental: incrementalSchema.optional(),
   alsoFeeds: alsoFeedsSchema,
   onError: errorActionsSchema,
+  filter: recordFilterSchema.optional(),
   ...restRequestFields(template),
 }).refine((s) => s.body === undefined || s.method === 'POST', { message: "a body is sent with method: 'POST' only", path: ['body'] });
 
@@ -80,6 +82,7 @@ const csvStream = z.strictObject({
     .meta({ description: 'Rows committed per transaction (with the checkpoint); larger pages mean fewer commits.' }),
   incremental: csvIncrementalSchema.optional(),
   alsoFeeds: alsoFeedsSchema,
+  filter: recordFilterSchema.optional(),
 }).refine((s) => (s.url === undefined) !== (s.upload === undefined), { message: 'set either url or upload: true', path: ['url'] });
 
 const streamsOf = <S extends z.ZodType>(stream: S) =>

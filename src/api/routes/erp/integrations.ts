@@ -116,8 +116,11 @@ export const integrationOut = z.object({
 }).meta({ id: 'ErpIntegration', examples: [INTEGRATION_EXAMPLE] });
 const count = z.number().int().nonnegative();
 const countsOut = z
-  .object({ read: count, valid: count, invalid: count, upserted: count, unchanged: count })
-  .meta({ id: 'ErpRecordCounts', description: 'Records read, valid, invalid (dead-lettered), upserted and unchanged' });
+  .object({ read: count, valid: count, invalid: count, upserted: count, unchanged: count, filtered: count.optional() })
+  .meta({
+    id: 'ErpRecordCounts',
+    description: "Records read, valid, invalid (dead-lettered), upserted and unchanged; filtered (only when the stream has a filter): skipped by it before mapping, not in read",
+  });
 export const runOut = z.object({
   id: z.string(),
   object: z.literal('integration_run'),
