@@ -88,7 +88,8 @@ describe('a tenant provider that points inside the deployment', () => {
     const res = await request(stack.app).put('/v1/providers/sneaky').set(t.auth).send(definition('sneaky', temporal));
     expect(res.status, JSON.stringify(res.body)).toBe(400);
     expect(res.body.error.details, JSON.stringify(res.body)).toEqual([
-      { path: 'body.baseUrl', message: expect.stringMatching(/^Outbound host '127\.0\.0\.1' is not a public address \(loopback\)/) },
+      // line and column point into the JSON text sent (the PUT reports where each problem is)
+      { path: 'body.baseUrl', message: expect.stringMatching(/^Outbound host '127\.0\.0\.1' is not a public address \(loopback\)/), line: 1, column: expect.any(Number) },
     ]);
   });
 
