@@ -403,16 +403,29 @@ describe('Stripe gateway: lookup', () => {
 });
 
 describe('Stripe gateway: webhooks', () => {
-  async function deliveredEvent(type: string) {
+  function paymentIdOf(r: (typeof received)[number]): string | undefined {
+    try {
+      return gateway.parseWebhook(r.body, r.headers).paymentId;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The delivery of `type` about our payment: a late event of an earlier test may arrive after the reset. */
+  async function deliveredEvent(type: string, paymentId: string) {
     return waitFor(() =>
-      received.find((r) => (JSON.parse(r.body.toString('utf8')) as { type: string }).type === type),
+      received.find(
+        (r) =>
+          (JSON.parse(r.body.toString('utf8')) as { type: string }).type === type &&
+          paymentIdOf(r) === paymentId,
+      ),
     );
   }
 
   it('accepts a genuine PaymentIntent event and maps it', async () => {
     const req = chargeRequest();
     const outcome = await gateway.authorize(req);
-    const delivery = await deliveredEvent('payment_intent.succeeded');
+    const delivery = await deliveredEvent('payment_intent.succeeded', req.paymentId);
     const parsed = gateway.parseWebhook(delivery.body, delivery.headers);
     expect(parsed).toEqual({
       eventId: expect.stringMatching(/^evt_/),
@@ -426,7 +439,7 @@ describe('Stripe gateway: webhooks', () => {
   it('maps failures, authorisations and refunds', async () => {
     const declined = chargeRequest({ paymentMethod: 'pm_card_chargeDeclined' });
     await failureOf(gateway.authorize(declined));
-    const failed = await deliveredEvent('payment_intent.payment_failed');
+    const failed = await deliveredEvent('payment_intent.payment_failed', declined.paymentId);
     expect(gateway.parseWebhook(failed.body, failed.headers)).toMatchObject({
       paymentId: declined.paymentId,
       status: 'failed',
@@ -434,7 +447,7 @@ describe('Stripe gateway: webhooks', () => {
 
     const manual = chargeRequest({ captureMode: 'manual' });
     const authorized = await gateway.authorize(manual);
-    const capturable = await deliveredEvent('payment_intent.amount_capturable_updated');
+    const capturable = await deliveredEvent('payment_intent.amount_capturable_updated', manual.paymentId);
     expect(gateway.parseWebhook(capturable.body, capturable.headers)).toMatchObject({
       status: 'authorized',
       reference: authorized.reference,
@@ -448,7 +461,7 @@ describe('Stripe gateway: webhooks', () => {
       idempotencyKey: 'ref-1',
       paymentId: manual.paymentId,
     });
-    const refund = await deliveredEvent('refund.created');
+    const refund = await deliveredEvent('refund.created', manual.paymentId);
     const mapped = gateway.parseWebhook(refund.body, refund.headers);
     expect(mapped).toEqual({
       eventId: expect.stringMatching(/^evt_/),
@@ -459,8 +472,9 @@ describe('Stripe gateway: webhooks', () => {
   });
 
   it('rejects a tampered body, a wrong secret, a stale timestamp and a missing signature', async () => {
-    await gateway.authorize(chargeRequest({ amount: 3333 }));
-    const delivery = await deliveredEvent('payment_intent.succeeded');
+    const charge = chargeRequest({ amount: 3333 });
+    await gateway.authorize(charge);
+    const delivery = await deliveredEvent('payment_intent.succeeded', charge.paymentId);
     const tampered = Buffer.from(delivery.body.toString('utf8').replace('3333', '1'));
     expect(() => gateway.parseWebhook(tampered, delivery.headers)).toThrow(WebhookSignatureError);
 
