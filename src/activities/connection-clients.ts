@@ -5,16 +5,23 @@
  * registry cache (ProviderRegistry.client) with its own error mapping.
  */
 import { ApplicationFailure } from '@temporalio/common';
+import type { Db } from '../db/client.js';
 import { FailureType } from '../domain/failures.js';
 import { providerLabel } from '../metrics/provider-label.js';
 import { instrumentGateway } from '../metrics/worker-metrics.js';
 import { AuthConfigurationError } from '../providers/declarative/outbound-auth.js';
-import { buildConnectionClient, CONNECTION_CLIENT, MissingCapabilityError, UnknownProviderError } from '../providers/registry.js';
+import { buildConnectionClient, CONNECTION_CLIENT, MissingCapabilityError, UnknownProviderError, type ProviderRegistry } from '../providers/registry.js';
 import type { ConnectionClient, ConnectionContext, ProviderFactory } from '../providers/types.js';
-import { CredentialDecryptionError } from '../secrets/credential-cipher.js';
+import { CredentialDecryptionError, type CredentialCipher } from '../secrets/credential-cipher.js';
 import { credentialFailure } from '../secrets/credential-failure.js';
 import { connectionCredentials, findConnection, type ConnectionRow } from '../stores/platform/connection-store.js';
-import type { GatewayDeps } from './load-gateway.js';
+
+/** What loading a connection's client needs: the database, the credential cipher and the providers. */
+export interface GatewayDeps {
+  db: Db;
+  cipher: CredentialCipher;
+  providers: ProviderRegistry;
+}
 
 /** The non-retryable failure of a connection that cannot serve the call (gone, inactive, lacking the family). */
 export function unavailable(message: string): ApplicationFailure {

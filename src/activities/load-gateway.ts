@@ -1,19 +1,13 @@
 import { ApplicationFailure } from '@temporalio/common';
-import type { Db } from '../db/client.js';
 import { FailureType } from '../domain/failures.js';
 import { providerLabel } from '../metrics/provider-label.js';
 import { instrumentGateway } from '../metrics/worker-metrics.js';
-import { MissingCapabilityError, type ProviderRegistry } from '../providers/registry.js';
+import { MissingCapabilityError } from '../providers/registry.js';
 import type { PaymentGateway } from '../providers/types.js';
 import { OutboundUrlError } from '../providers/url-policy.js';
-import type { CredentialCipher } from '../secrets/credential-cipher.js';
-import { connectionClientPart, unavailable } from './connection-clients.js';
+import { connectionClientPart, unavailable, type GatewayDeps } from './connection-clients.js';
 
-export interface GatewayDeps {
-  db: Db;
-  cipher: CredentialCipher;
-  providers: ProviderRegistry;
-}
+export type { GatewayDeps } from './connection-clients.js';
 
 export interface LoadedGateway {
   gateway: PaymentGateway;

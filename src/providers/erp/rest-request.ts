@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { parsePath, parseTemplate, readPath, renderString, templateVariables } from '../../domain/template.js';
 import type { IncomingResponse } from '../declarative/http.js';
 import { escapeXml, parseXml, selectXml, XmlError } from '../declarative/xml.js';
-import { ErpConfigurationError } from './source.js';
+import { ErpConfigurationError } from './source-errors.js';
 
 /** Headers that frame or route the request: the HTTP client writes them. */
 const FRAMING_HEADERS = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'te', 'trailer', 'expect']);

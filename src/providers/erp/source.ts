@@ -12,6 +12,7 @@ import { errorActionOf, ruleMessage, type ErrorActionRule } from '../declarative
 import { rateLimitDelayOf } from '../retry-after.js';
 import { checkOutboundUrl, OutboundUrlError, type OutboundUrlPolicy } from '../url-policy.js';
 import type { ErpConnector, IncrementalSpec } from './connector-definition.js';
+import { ErpConfigurationError, ErpIgnoredAnswer, ErpRateLimitedError, ErpUnavailableError } from './source-errors.js';
 
 export interface SourcePage {
   records: unknown[];
@@ -27,25 +28,7 @@ export interface ErpSource {
   version(entity: ErpEntity, record: unknown): ErpWatermark | undefined;
 }
 
-/** The ERP asked us to slow down; retry after `retryAfterMs`. */
-export class ErpRateLimitedError extends Error {
-  override readonly name = 'ErpRateLimitedError';
-  constructor(readonly retryAfterMs: number) {
-    super(`ERP rate limit: retry after ${Math.round(retryAfterMs / 1000)}s`);
-  }
-}
-/** An `onError` rule with `action: ignore` matched: the page is empty and the last one. */
-export class ErpIgnoredAnswer extends Error {
-  override readonly name = 'ErpIgnoredAnswer';
-}
-/** The ERP is unreachable or failing (5xx, timeout): worth retrying. */
-export class ErpUnavailableError extends Error {
-  override readonly name = 'ErpUnavailableError';
-}
-/** The request or the answer cannot work as configured (4xx, no record list): fix the integration. */
-export class ErpConfigurationError extends Error {
-  override readonly name = 'ErpConfigurationError';
-}
+export { ErpConfigurationError, ErpIgnoredAnswer, ErpRateLimitedError, ErpUnavailableError };
 
 /**
  * Caps on what one tenant's source may make a shared worker hold (settings ERP_MAX_*, defaults
